@@ -1,0 +1,95 @@
+"""Engine throughput on the two workloads of performance.md §2, in both execution modes.
+
+    python bench/engine.py                      # brunel and ff, both modes, 1 s simulated
+    python bench/engine.py --case ff --mode async --duration 0.2
+
+Prints a readable line and then one JSON line per (case, mode) with: case, mode, spikes,
+synaptic_events (recurrent, i.e. delivered through synapses), external_events (Poisson drive),
+wall_s, syn_events_per_s, rate_hz, peak_rss_mb, bytes_per_synapse (engine tables), compile_s
+(first-call cost in this process: Numba cache load or compilation), build_s.
+"""
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hardware import load_chip  # noqa: E402
+from hardware.energy import OP_INDEX  # noqa: E402
+from models.generators import brunel_network, ff_network  # noqa: E402
+from simcore import PoissonDrive, PoissonInput, RunConfig, Simulation  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def workload(case: str, seed: int):
+    if case == "brunel":
+        net = brunel_network(seed=seed)
+        # 20 kHz of +J per neuron: nu_ext * C_E = 2 * 12.5 Hz * 800 (performance.md §2A).
+        stimuli = [PoissonDrive("exc", 20_000.0, 0.1), PoissonDrive("inh", 20_000.0, 0.1)]
+        lif = ("exc", "inh")
+    elif case == "ff":
+        net = ff_network(seed=seed)
+        stimuli = [PoissonInput("input", 20.0)]
+        lif = ("L1", "L2", "L3")
+    else:
+        raise SystemExit(f"unknown case {case!r}; use brunel or ff")
+    return net, stimuli, lif
+
+
+def run_case(case: str, mode: str, duration_s: float, chip_name: str, seed: int) -> dict:
+    net, stimuli, lif = workload(case, seed)
+    chip = load_chip(chip_name)
+    sim = Simulation(net, chip, config=RunConfig(mode=mode, seed=seed), stimuli=stimuli)
+    # First call pays compilation (or the cache load): measure it on a short run.
+    t0 = time.perf_counter()
+    sim.run(duration_ps=sim.config.dt_ps)
+    compile_s = time.perf_counter() - t0
+    res = sim.run(duration_s)
+    ops = res.counts.sum(axis=0)
+    syn = int(ops[OP_INDEX["synaptic_op"]])
+    ext = int(ops[OP_INDEX["stim_in"]])
+    n_lif = sum(net.population(p).size for p in lif)
+    lif_lo = min(net.offset(p) for p in lif)
+    lif_spikes = int(((res.spikes_neuron >= lif_lo) & (res.spikes_neuron < lif_lo + n_lif)).sum())
+    out = {
+        "case": case, "mode": mode, "chip": chip_name, "duration_s": duration_s,
+        "spikes": res.n_spikes, "synaptic_events": syn, "external_events": ext,
+        "wall_s": round(res.wall_s, 3), "syn_events_per_s": round(syn / res.wall_s),
+        "rate_hz": round(lif_spikes / n_lif / duration_s, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "bytes_per_synapse": round(res.info["engine_bytes"] / max(res.info["n_synapses"], 1), 2),
+        "compile_s": round(compile_s, 2), "build_s": round(sim.build_s, 3),
+        "hardware_time_s": res.hardware_time_ps / 1e12, "energy_j": res.ledger.total_j,
+    }
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--case", choices=("brunel", "ff", "all"), default="all")
+    ap.add_argument("--mode", choices=("timestep", "async", "both"), default="both")
+    ap.add_argument("--duration", type=float, default=1.0, help="simulated seconds")
+    ap.add_argument("--chip", default="minimal")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    cases = ("brunel", "ff") if args.case == "all" else (args.case,)
+    modes = ("timestep", "async") if args.mode == "both" else (args.mode,)
+    for case in cases:
+        for mode in modes:
+            r = run_case(case, mode, args.duration, args.chip, args.seed)
+            print(f"# {case} {mode}: {r['spikes']} spikes ({r['rate_hz']} Hz), "
+                  f"{r['synaptic_events']:.3g} synaptic events in {r['wall_s']} s = "
+                  f"{r['syn_events_per_s'] / 1e6:.1f} M/s; {r['bytes_per_synapse']} B/synapse, "
+                  f"peak {r['peak_rss_mb']} MB, compile {r['compile_s']} s", flush=True)
+            print(json.dumps(r), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""Chip descriptions: frozen ``ChipSpec`` and its parts, loaded from validated YAML files.
+
+A chip is a 2-D mesh (or torus) of tiles; each tile has a router and ``cores_per_tile`` cores.
+Core ``c`` sits on tile ``c // cores_per_tile``; tiles are numbered row by row, ``x`` growing
+east and ``y`` growing south. All times are stored as int64 picoseconds; chip files give them in
+nanoseconds (``*_ns``) because that is how data sheets and papers state them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from hardware.errors import ChipSpecError
+
+EXECUTION_MODES = ("timestep", "async")
+TOPOLOGIES = ("mesh", "torus")
+CORE_OPS = ("synaptic_op", "neuron_update", "spike_out", "message_out", "message_in")
+
+
+def ns_to_ps(ns: float) -> int:
+    """Nanoseconds (float) to integer picoseconds, rounded to the nearest."""
+    return int(round(float(ns) * 1000.0))
+
+
+@dataclass(frozen=True)
+class CoreSpec:
+    """One neuromorphic core.
+
+    Attributes
+    ----------
+    neurons : int
+        Neuron capacity.
+    synapses : int
+        Synapse-memory capacity in synapses (0 = unlimited).
+    energy_pj : dict[str, float]
+        Energy per operation, picojoules, keys :data:`CORE_OPS`.
+    latency_ps : dict[str, int]
+        Time per operation, picoseconds, keys :data:`CORE_OPS`.
+    """
+
+    neurons: int
+    synapses: int
+    energy_pj: dict
+    latency_ps: dict
+
+
+@dataclass(frozen=True)
+class NocSpec:
+    """The network-on-chip: per-direction hop costs and the router traversal.
+
+    Attributes
+    ----------
+    hop_energy_pj, hop_latency_ps : dict
+        Keys ``east_west`` and ``north_south``: energy (pJ) and latency (ps) of one tile hop.
+    router_energy_pj : float
+        Energy of entering and leaving the tile router once (paid by every message).
+    router_latency_ps : int
+        Latency of that traversal (a message to a core on the same tile pays only this).
+    packet_bits : int
+        Size of one spike message.
+    """
+
+    hop_energy_pj: dict
+    hop_latency_ps: dict
+    router_energy_pj: float
+    router_latency_ps: int
+    packet_bits: int
+
+
+@dataclass(frozen=True)
+class ChipSpec:
+    """A whole chip (frozen). Build with :func:`load_chip`."""
+
+    name: str
+    description: str
+    width: int
+    height: int
+    cores_per_tile: int
+    topology: str
+    execution_mode: str
+    core: CoreSpec
+    noc: NocSpec
+    barrier_latency_ps: int
+    barrier_energy_pj: float
+    static_power_w: float
+    sources: dict = field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def n_tiles(self) -> int:
+        return self.width * self.height
+
+    @property
+    def n_cores(self) -> int:
+        return self.n_tiles * self.cores_per_tile
+
+    def core_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Tile coordinates of every core: two int32 arrays of shape ``(n_cores,)``."""
+        tile = np.arange(self.n_cores, dtype=np.int32) // self.cores_per_tile
+        return (tile % self.width).astype(np.int32), (tile // self.width).astype(np.int32)
+
+    def summary(self) -> str:
+        """A few lines for ``aersim info`` and ``aersim chips NAME``."""
+        c, n = self.core, self.noc
+        lines = [
+            f"chip {self.name}: {self.width}x{self.height} {self.topology} of tiles, "
+            f"{self.cores_per_tile} cores/tile = {self.n_cores} cores, "
+            f"{c.neurons} neurons/core, mode {self.execution_mode}",
+            f"  {self.description}" if self.description else "",
+            "  per operation (pJ / ns): " + ", ".join(
+                f"{k} {c.energy_pj[k]:g}/{c.latency_ps[k] / 1000:g}" for k in CORE_OPS),
+            f"  hop E-W {n.hop_energy_pj['east_west']:g} pJ/{n.hop_latency_ps['east_west'] / 1000:g}"
+            f" ns, N-S {n.hop_energy_pj['north_south']:g} pJ/"
+            f"{n.hop_latency_ps['north_south'] / 1000:g} ns, router {n.router_energy_pj:g} pJ/"
+            f"{n.router_latency_ps / 1000:g} ns, {n.packet_bits}-bit packets",
+            f"  barrier {self.barrier_latency_ps / 1000:g} ns, static {self.static_power_w:g} W",
+        ]
+        return "\n".join(line for line in lines if line)
+
+
+# ----------------------------------------------------------------------------------------------
+# Schema. Each leaf is (kind, required, check, what-is-allowed). Kinds: int, float, str, dict.
+
+def _pos(x):
+    return x > 0
+
+
+def _nonneg(x):
+    return x >= 0
+
+
+_OPS_SCHEMA = {op: ("float", True, _nonneg, ">= 0") for op in CORE_OPS}
+_DIR_SCHEMA = {d: ("float", True, _nonneg, ">= 0") for d in ("east_west", "north_south")}
+
+SCHEMA = {
+    "name": ("str", True, None, "a name"),
+    "description": ("str", False, None, "text"),
+    "execution_mode": ("str", True, lambda s: s in EXECUTION_MODES, f"one of {EXECUTION_MODES}"),
+    "mesh": {
+        "width": ("int", True, _pos, "an integer >= 1"),
+        "height": ("int", True, _pos, "an integer >= 1"),
+        "cores_per_tile": ("int", True, _pos, "an integer >= 1"),
+        "topology": ("str", False, lambda s: s in TOPOLOGIES, f"one of {TOPOLOGIES}"),
+    },
+    "core": {
+        "neurons": ("int", True, _pos, "an integer >= 1"),
+        "synapses": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
+        "energy_pj": _OPS_SCHEMA,
+        "latency_ns": _OPS_SCHEMA,
+    },
+    "noc": {
+        "hop_energy_pj": _DIR_SCHEMA,
+        "hop_latency_ns": _DIR_SCHEMA,
+        "router_energy_pj": ("float", True, _nonneg, ">= 0"),
+        "router_latency_ns": ("float", True, _nonneg, ">= 0"),
+        "packet_bits": ("int", True, _pos, "an integer >= 1"),
+    },
+    "barrier": {
+        "latency_ns": ("float", True, _nonneg, ">= 0"),
+        "energy_pj": ("float", False, _nonneg, ">= 0"),
+    },
+    "static_power_w": ("float", True, _nonneg, ">= 0"),
+    "sources": ("dict", False, None, "a mapping of key path to citation"),
+}
+
+
+def _validate(data, schema, where: str, path: str) -> dict:
+    """Check ``data`` against ``schema``; return it with numbers converted."""
+    if not isinstance(data, dict):
+        raise ChipSpecError(f"{where}: {path or 'top level'} must be a mapping, got "
+                            f"{type(data).__name__}")
+    out = {}
+    for key in data:
+        if key not in schema:
+            close = difflib.get_close_matches(str(key), list(schema), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ChipSpecError(f"{where}: unknown key {_join(path, key)!r}{hint} "
+                                f"(allowed: {', '.join(schema)})")
+    for key, rule in schema.items():
+        kp = _join(path, key)
+        if isinstance(rule, dict):
+            if key not in data:
+                raise ChipSpecError(f"{where}: missing section {kp!r} (keys: {', '.join(rule)})")
+            out[key] = _validate(data[key], rule, where, kp)
+            continue
+        kind, required, check, allowed = rule
+        if key not in data:
+            if required:
+                raise ChipSpecError(f"{where}: missing key {kp!r} ({allowed})")
+            continue
+        value = data[key]
+        try:
+            if kind == "int":
+                if isinstance(value, bool) or not float(value).is_integer():
+                    raise ValueError
+                value = int(value)
+            elif kind == "float":
+                if isinstance(value, bool):
+                    raise ValueError
+                value = float(value)
+                if not np.isfinite(value):
+                    raise ValueError
+            elif kind == "str" and not isinstance(value, str):
+                raise ValueError
+            elif kind == "dict" and not isinstance(value, dict):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ChipSpecError(f"{where}: {kp} = {data[key]!r} is not valid; expected "
+                                f"{allowed}") from None
+        if check is not None and not check(value):
+            raise ChipSpecError(f"{where}: {kp} = {data[key]!r} is not allowed; expected {allowed}")
+        out[key] = value
+    return out
+
+
+def _join(path: str, key) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def chip_from_dict(data: dict, where: str = "<dict>") -> ChipSpec:
+    """Validate a chip description (as parsed from YAML) and build the :class:`ChipSpec`."""
+    d = _validate(data, SCHEMA, where, "")
+    core, noc, mesh = d["core"], d["noc"], d["mesh"]
+    return ChipSpec(
+        name=d["name"], description=d.get("description", ""),
+        width=mesh["width"], height=mesh["height"], cores_per_tile=mesh["cores_per_tile"],
+        topology=mesh.get("topology", "mesh"), execution_mode=d["execution_mode"],
+        core=CoreSpec(neurons=core["neurons"], synapses=core.get("synapses", 0),
+                      energy_pj=dict(core["energy_pj"]),
+                      latency_ps={k: ns_to_ps(v) for k, v in core["latency_ns"].items()}),
+        noc=NocSpec(hop_energy_pj=dict(noc["hop_energy_pj"]),
+                    hop_latency_ps={k: ns_to_ps(v) for k, v in noc["hop_latency_ns"].items()},
+                    router_energy_pj=noc["router_energy_pj"],
+                    router_latency_ps=ns_to_ps(noc["router_latency_ns"]),
+                    packet_bits=noc["packet_bits"]),
+        barrier_latency_ps=ns_to_ps(d["barrier"]["latency_ns"]),
+        barrier_energy_pj=d["barrier"].get("energy_pj", 0.0),
+        static_power_w=d["static_power_w"], sources=dict(d.get("sources", {})), path=where)
+
+
+def preset_names() -> list[str]:
+    """Names of the chip presets bundled with aersim."""
+    folder = resources.files("hardware") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_chip(name_or_path: str | Path) -> ChipSpec:
+    """Load a bundled preset by name (see :func:`preset_names`) or a chip YAML file by path.
+
+    Raises
+    ------
+    ChipSpecError
+        Unknown preset, unreadable file, YAML syntax error or an invalid description; the message
+        names the file and the key path.
+    """
+    text_name = str(name_or_path)
+    if text_name in preset_names():
+        ref = resources.files("hardware") / "presets" / f"{text_name}.yaml"
+        where, text = f"preset {text_name!r}", ref.read_text(encoding="utf-8")
+    else:
+        path = Path(text_name)
+        if not path.suffix and not path.exists():
+            raise ChipSpecError(f"unknown chip {text_name!r}; presets are "
+                                f"{', '.join(preset_names())}, or give a path to a .yaml file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ChipSpecError(f"cannot read chip file {text_name}: {exc.strerror}") from None
+        where = str(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ChipSpecError(f"{where}: not valid YAML{at}: "
+                            f"{getattr(exc, 'problem', exc)}") from None
+    return chip_from_dict(data, where)

@@ -1,0 +1,123 @@
+"""Seeded generators of test and benchmark networks.
+
+Every generator takes a ``seed`` and builds the same network, bit for bit, from the same seed
+(numpy PCG64). Times are picoseconds; voltages are in the units of the neuron parameters (mV for
+the benchmark networks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.errors import NetworkError
+from models.lif import LIFParams
+from models.network import Network
+from models.source import InputParams
+
+PS_PER_MS = 1_000_000_000
+
+
+def brunel_network(n_exc: int = 8000, n_inh: int = 2000, epsilon: float = 0.1,
+                   j_mv: float = 0.1, g: float = 5.0, delay_ms: float = 1.5,
+                   seed: int = 0) -> Network:
+    """Brunel (2000) sparse balanced network, the ``brunel`` workload of performance.md §2A.
+
+    LIF with delta synapses: tau 20 ms, threshold 20 mV, reset 10 mV, refractory 2 ms,
+    V(0) ~ U(0, 20 mV). Fixed in-degree ``epsilon * n_exc`` from E and ``epsilon * n_inh`` from I,
+    partners drawn uniformly with replacement (multapses and autapses allowed), weights ``j_mv``
+    (E) and ``-g * j_mv`` (I), one delay for every synapse. The external Poisson drive is a
+    stimulus (``simcore.PoissonDrive``), not part of the network.
+    """
+    rng = np.random.default_rng(seed)
+    n = n_exc + n_inh
+    c_e, c_i = int(round(epsilon * n_exc)), int(round(epsilon * n_inh))
+    params = LIFParams(tau_s=0.020, v_th=20.0, v_leak=0.0, v_reset=10.0, t_ref_s=0.002,
+                       v_init=rng.uniform(0.0, 20.0, n))
+    net = Network(metadata={"generator": "brunel", "seed": seed, "n_exc": n_exc,
+                            "n_inh": n_inh, "epsilon": epsilon, "j_mv": j_mv, "g": g,
+                            "delay_ms": delay_ms})
+    net.add_population("exc", n_exc, _slice_params(params, 0, n_exc))
+    net.add_population("inh", n_inh, _slice_params(params, n_exc, n))
+    delay = int(round(delay_ms * PS_PER_MS))
+    for pre, n_pre, c, w in (("exc", n_exc, c_e, j_mv), ("inh", n_inh, c_i, -g * j_mv)):
+        for post, n_post in (("exc", n_exc), ("inh", n_inh)):
+            src = rng.integers(0, n_pre, size=n_post * c, dtype=np.int64)
+            dst = np.repeat(np.arange(n_post, dtype=np.int64), c)
+            net.connect(pre, post, src, dst, w, delay, name=f"{pre}->{post}")
+    net.inputs, net.outputs = [], ["exc", "inh"]
+    return net
+
+
+def ff_network(n_input: int = 1000, layer_size: int = 2000, n_layers: int = 3,
+               fan_in: int = 200, w_mean_mv: float = 0.175, w_std_mv: float = 1.0,
+               delay_ms: float = 1.0, seed: int = 0) -> Network:
+    """Sparse feed-forward layered network, the ``ff`` workload of performance.md §2B.
+
+    ``n_input`` input neurons (driven by a Poisson stimulus at run time) feed ``n_layers`` LIF
+    layers of ``layer_size``; every neuron has a fixed in-degree ``fan_in`` from the previous
+    population, weights N(``w_mean_mv``, ``w_std_mv``), one delay for all synapses.
+    """
+    rng = np.random.default_rng(seed)
+    net = Network(metadata={"generator": "ff", "seed": seed, "fan_in": fan_in})
+    net.add_population("input", n_input, InputParams())
+    prev, n_prev = "input", n_input
+    delay = int(round(delay_ms * PS_PER_MS))
+    for k in range(1, n_layers + 1):
+        name = f"L{k}"
+        net.add_population(name, layer_size, LIFParams(
+            tau_s=0.020, v_th=20.0, v_reset=10.0, t_ref_s=0.002,
+            v_init=rng.uniform(0.0, 20.0, layer_size)))
+        src = rng.integers(0, n_prev, size=layer_size * fan_in, dtype=np.int64)
+        dst = np.repeat(np.arange(layer_size, dtype=np.int64), fan_in)
+        w = rng.normal(w_mean_mv, w_std_mv, size=src.shape[0])
+        net.connect(prev, name, src, dst, w, delay, name=f"{prev}->{name}")
+        prev, n_prev = name, layer_size
+    net.inputs, net.outputs = ["input"], [prev]
+    return net
+
+
+def random_network(n_neurons: int = 200, n_inputs: int = 20, p_connect: float = 0.1,
+                   frac_inhibitory: float = 0.2, w_exc: float = 0.2, w_inh: float = -0.8,
+                   delay_range_ms: tuple = (0.5, 3.0), t_ref_ms: float = 1.0,
+                   reset: str = "value", integrator: str = "exact", bias: float = 0.0,
+                   seed: int = 0) -> Network:
+    """A small random recurrent network with inputs, inhibition and heterogeneous delays.
+
+    ``n_inputs`` input neurons project to the LIF population with probability ``p_connect``; the
+    LIF population is recurrently connected with the same probability. A fraction
+    ``frac_inhibitory`` of LIF neurons are inhibitory. Weights are jittered by ±20 %; delays are
+    uniform in ``delay_range_ms``, rounded to whole 0.1 ms steps so that the same network also
+    runs in ``timestep`` mode at dt = 0.1 ms.
+    """
+    if not 0.0 < p_connect <= 1.0:
+        raise NetworkError(f"p_connect must be in (0, 1], got {p_connect}")
+    rng = np.random.default_rng(seed)
+    net = Network(metadata={"generator": "random", "seed": seed})
+    net.add_population("input", n_inputs, InputParams())
+    net.add_population("neurons", n_neurons, LIFParams(
+        tau_s=0.010, v_th=1.0, v_reset=0.0, t_ref_s=t_ref_ms * 1e-3, reset=reset,
+        integrator=integrator, bias=bias, v_init=rng.uniform(0.0, 0.5, n_neurons)))
+    inhibitory = rng.random(n_neurons) < frac_inhibitory
+    step_ps = PS_PER_MS // 10
+    lo, hi = (int(round(d * 10)) for d in delay_range_ms)
+    for pre, n_pre in (("input", n_inputs), ("neurons", n_neurons)):
+        mask = rng.random((n_pre, n_neurons)) < p_connect
+        src, dst = np.nonzero(mask)
+        base = np.full(src.shape[0], w_exc) if pre == "input" else \
+            np.where(inhibitory[src], w_inh, w_exc)
+        w = base * rng.uniform(0.8, 1.2, src.shape[0])
+        d = rng.integers(lo, hi + 1, src.shape[0]) * step_ps
+        net.connect(pre, "neurons", src, dst, w, d, name=f"{pre}->neurons")
+    net.inputs, net.outputs = ["input"], ["neurons"]
+    return net
+
+
+def _slice_params(params: LIFParams, start: int, stop: int) -> LIFParams:
+    """The parameters of neurons ``start:stop`` of a population described by ``params``."""
+    fields = {}
+    for name, arr in params.__dict__.items():
+        if isinstance(arr, np.ndarray) and arr.ndim == 1 and arr.shape[0] > 1:
+            fields[name] = arr[start:stop]
+        else:
+            fields[name] = arr
+    return LIFParams(**fields)

@@ -1,0 +1,255 @@
+"""The build step: a Network, a ChipSpec and a Mapping become flat arrays for the engines.
+
+Everything the hot loop touches is a contiguous array in one of three named tuples:
+
+- :class:`NeuronTables` — per neuron: model kind, core, parameters (structure of arrays);
+- :class:`SynapseTables` — the fan-out of every neuron, grouped the way the hardware sends it:
+  a neuron's outgoing synapses are sorted by (destination core, delay). Each run of equal
+  (core, delay) is a *segment*; each run of equal core is a *message* (unicast: one message per
+  destination core per spike). A message's synapses are its segments' synapses.
+- :class:`ChipTables` — core coordinates and the per-operation latencies in picoseconds.
+
+Per synapse the engine keeps 8 bytes (int32 target, float32 weight); segments and messages cost
+per (neuron, destination core), not per synapse.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from simcore.errors import ConfigError
+
+KIND_INPUT = 0
+KIND_LIF = 1
+MODEL_KINDS = {"input": KIND_INPUT, "lif": KIND_LIF}
+#: Delays and segment sort keys pack (core << DELAY_BITS | delay_ps); 2**40 ps is about 1.1 s.
+DELAY_BITS = 40
+MAX_DELAY_PS = (1 << DELAY_BITS) - 1
+
+
+class NeuronTables(NamedTuple):
+    """Per-neuron arrays, all of shape ``(n_neurons,)``."""
+
+    kind: np.ndarray       # int8, KIND_*
+    core: np.ndarray       # int32, core of the neuron
+    upd_rank: np.ndarray   # int64, updatable neurons of the same core with id <= this one
+    tau_s: np.ndarray      # float64, membrane time constant (s)
+    v_inf: np.ndarray      # float64, v_leak + r * bias
+    v_th: np.ndarray       # float64
+    v_reset: np.ndarray    # float64
+    gain: np.ndarray       # float64, input_gain
+    t_ref_ps: np.ndarray   # int64, refractory period (ps)
+    subtract: np.ndarray   # bool, reset by subtraction
+    euler: np.ndarray      # bool, forward-Euler integration (timestep mode)
+    v_init: np.ndarray     # float64
+
+
+class SynapseTables(NamedTuple):
+    """Fan-out of every neuron, in segments and messages (see module doc)."""
+
+    target: np.ndarray       # int32 (n_syn,), global id of the postsynaptic neuron
+    weight: np.ndarray       # float32 (n_syn,)
+    seg_lo: np.ndarray       # int64 (n_seg + 1,), first synapse of each segment
+    seg_delay_ps: np.ndarray  # int64 (n_seg,)
+    msg_ptr: np.ndarray      # int64 (n_neurons + 1,), messages of neuron i: msg_ptr[i]:msg_ptr[i+1]
+    msg_core: np.ndarray     # int32 (n_msg,), destination core
+    msg_seg_lo: np.ndarray   # int64 (n_msg + 1,), segments of message m: msg_seg_lo[m]:[m+1]
+
+
+class ChipTables(NamedTuple):
+    """Geometry and latencies of the chip (times in ps)."""
+
+    core_x: np.ndarray       # int32 (n_cores,)
+    core_y: np.ndarray       # int32 (n_cores,)
+    n_updatable: np.ndarray  # int64 (n_cores,), neurons with dynamics on each core
+    geometry: np.ndarray     # int64 (3,): width, height, torus
+    latency_ps: np.ndarray   # int64 (LAT_COUNT,), indexed by LAT_*
+
+
+LAT_SYNAPTIC_OP, LAT_NEURON_UPDATE, LAT_SPIKE_OUT, LAT_MESSAGE_OUT, LAT_MESSAGE_IN, LAT_ROUTER, \
+    LAT_HOP_EW, LAT_HOP_NS, LAT_BARRIER = range(9)
+LAT_COUNT = 9
+
+
+def build_neurons(network, mapping) -> NeuronTables:
+    """Flatten every population's parameters into :class:`NeuronTables`."""
+    n = network.n_neurons
+    kind = np.empty(n, dtype=np.int8)
+    cols = {name: np.zeros(n, dtype=np.float64)
+            for name in ("tau_s", "v_inf", "v_th", "v_reset", "gain", "v_init")}
+    t_ref_ps = np.zeros(n, dtype=np.int64)
+    subtract = np.zeros(n, dtype=np.bool_)
+    euler = np.zeros(n, dtype=np.bool_)
+    cols["tau_s"][:] = 1.0
+    start = 0
+    for pop in network.populations.values():
+        sl = slice(start, start + pop.size)
+        start += pop.size
+        if pop.kind not in MODEL_KINDS:
+            raise ConfigError(f"population {pop.name!r} uses neuron model {pop.kind!r}, which "
+                              f"the engine does not run; supported: {', '.join(MODEL_KINDS)}")
+        kind[sl] = MODEL_KINDS[pop.kind]
+        if pop.kind != "lif":
+            continue
+        p = pop.params.per_neuron(pop.size)
+        cols["tau_s"][sl] = p["tau_s"]
+        cols["v_inf"][sl] = p["v_leak"] + p["r"] * p["bias"]
+        cols["v_th"][sl] = p["v_th"]
+        cols["v_reset"][sl] = p["v_reset"]
+        cols["gain"][sl] = p["input_gain"]
+        cols["v_init"][sl] = p["v_init"]
+        t_ref_ps[sl] = np.round(p["t_ref_s"] * 1e12).astype(np.int64)
+        subtract[sl] = pop.params.reset == "subtract"
+        euler[sl] = pop.params.integrator == "euler"
+    core = np.ascontiguousarray(mapping.core_of, dtype=np.int32)
+    return NeuronTables(kind, core, _update_ranks(kind, core), cols["tau_s"], cols["v_inf"],
+                        cols["v_th"], cols["v_reset"], cols["gain"], t_ref_ps, subtract, euler,
+                        cols["v_init"])
+
+
+@njit(cache=True)
+def _update_ranks_kernel(kind, core, n_cores):
+    rank = np.zeros(kind.shape[0], dtype=np.int64)
+    seen = np.zeros(n_cores, dtype=np.int64)
+    for i in range(kind.shape[0]):
+        if kind[i] != KIND_INPUT:
+            seen[core[i]] += 1
+        rank[i] = seen[core[i]]
+    return rank
+
+
+def _update_ranks(kind, core) -> np.ndarray:
+    n_cores = int(core.max()) + 1 if core.size else 1
+    return _update_ranks_kernel(kind, core, n_cores)
+
+
+def build_synapses(network, mapping) -> SynapseTables:
+    """Merge all projections into per-neuron fan-out tables sorted by (core, delay)."""
+    n = network.n_neurons
+    counts = np.zeros(n, dtype=np.int64)
+    csr = []
+    for proj in network.projections:
+        indptr, indices, weights, delays = proj.to_csr_arrays()
+        if delays.size and int(delays.max()) > MAX_DELAY_PS:
+            raise ConfigError(f"projection {proj.name!r}: delay {int(delays.max())} ps exceeds "
+                              f"the engine's limit of {MAX_DELAY_PS} ps (about 1.1 s)")
+        pre0, post0 = network.offset(proj.pre), network.offset(proj.post)
+        counts[pre0:pre0 + indptr.shape[0] - 1] += np.diff(indptr)
+        csr.append((pre0, post0, indptr, indices, weights, delays))
+    row = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=row[1:])
+    n_syn = int(row[-1])
+    target = np.empty(n_syn, dtype=np.int32)
+    weight = np.empty(n_syn, dtype=np.float32)
+    delay = np.empty(n_syn, dtype=np.int64)
+    cursor = row[:-1].copy()
+    for pre0, post0, indptr, indices, weights, delays in csr:
+        _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, indptr, indices, weights,
+                          np.atleast_1d(delays), delays.ndim == 0)
+    core = np.ascontiguousarray(mapping.core_of, dtype=np.int32)
+    n_seg, n_msg = _sort_rows_kernel(row, target, weight, delay, core)
+    seg_lo = np.empty(n_seg + 1, dtype=np.int64)
+    seg_delay = np.empty(n_seg, dtype=np.int64)
+    msg_ptr = np.empty(n + 1, dtype=np.int64)
+    msg_core = np.empty(n_msg, dtype=np.int32)
+    msg_seg_lo = np.empty(n_msg + 1, dtype=np.int64)
+    _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo)
+    return SynapseTables(target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo)
+
+
+@njit(cache=True)
+def _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, indptr, indices, weights,
+                      delays, shared_delay):
+    for i in range(indptr.shape[0] - 1):
+        at = cursor[pre0 + i]
+        for k in range(indptr[i], indptr[i + 1]):
+            target[at] = post0 + indices[k]
+            weight[at] = weights[k]
+            delay[at] = delays[0] if shared_delay else delays[k]
+            at += 1
+        cursor[pre0 + i] = at
+
+
+@njit(cache=True)
+def _sort_rows_kernel(row, target, weight, delay, core):
+    """Sort each row by (target core, delay), stably; return the numbers of segments, messages."""
+    n_seg = 0
+    n_msg = 0
+    for i in range(row.shape[0] - 1):
+        lo, hi = row[i], row[i + 1]
+        if hi == lo:
+            continue
+        keys = np.empty(hi - lo, dtype=np.int64)
+        ordered = True
+        for k in range(lo, hi):
+            keys[k - lo] = (np.int64(core[target[k]]) << DELAY_BITS) | delay[k]
+            if k > lo and keys[k - lo] < keys[k - lo - 1]:
+                ordered = False
+        if not ordered:
+            perm = np.argsort(keys, kind="mergesort")
+            t_row = target[lo:hi].copy()
+            w_row = weight[lo:hi].copy()
+            d_row = delay[lo:hi].copy()
+            for j in range(hi - lo):
+                target[lo + j] = t_row[perm[j]]
+                weight[lo + j] = w_row[perm[j]]
+                delay[lo + j] = d_row[perm[j]]
+                keys[j] = (np.int64(core[target[lo + j]]) << DELAY_BITS) | delay[lo + j]
+        n_seg += 1
+        n_msg += 1
+        for j in range(1, hi - lo):
+            if keys[j] != keys[j - 1]:
+                n_seg += 1
+                if (keys[j] >> DELAY_BITS) != (keys[j - 1] >> DELAY_BITS):
+                    n_msg += 1
+    return n_seg, n_msg
+
+
+@njit(cache=True)
+def _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo):
+    s = 0
+    m = 0
+    for i in range(row.shape[0] - 1):
+        msg_ptr[i] = m
+        for k in range(row[i], row[i + 1]):
+            c = core[target[k]]
+            new_msg = k == row[i] or c != core[target[k - 1]]
+            if new_msg or delay[k] != delay[k - 1]:
+                if new_msg:
+                    msg_core[m] = c
+                    msg_seg_lo[m] = s
+                    m += 1
+                seg_lo[s] = k
+                seg_delay[s] = delay[k]
+                s += 1
+    msg_ptr[row.shape[0] - 1] = m
+    msg_seg_lo[m] = s
+    seg_lo[s] = row[row.shape[0] - 1]
+
+
+def build_chip(chip, neurons: NeuronTables) -> ChipTables:
+    """Core coordinates, updatable-neuron counts and the latency vector of ``chip``."""
+    xs, ys = chip.core_xy()
+    n_upd = np.bincount(neurons.core[neurons.kind != KIND_INPUT],
+                        minlength=chip.n_cores).astype(np.int64)
+    c, noc = chip.core.latency_ps, chip.noc
+    lat = np.zeros(LAT_COUNT, dtype=np.int64)
+    lat[LAT_SYNAPTIC_OP] = c["synaptic_op"]
+    lat[LAT_NEURON_UPDATE] = c["neuron_update"]
+    lat[LAT_SPIKE_OUT] = c["spike_out"]
+    lat[LAT_MESSAGE_OUT] = c["message_out"]
+    lat[LAT_MESSAGE_IN] = c["message_in"]
+    lat[LAT_ROUTER] = noc.router_latency_ps
+    lat[LAT_HOP_EW] = noc.hop_latency_ps["east_west"]
+    lat[LAT_HOP_NS] = noc.hop_latency_ps["north_south"]
+    lat[LAT_BARRIER] = chip.barrier_latency_ps
+    geometry = np.array([chip.width, chip.height, chip.topology == "torus"], dtype=np.int64)
+    return ChipTables(xs, ys, n_upd, geometry, lat)
+
+
+def engine_bytes(syn: SynapseTables, neurons: NeuronTables) -> int:
+    """Bytes held by the engine's synapse and neuron tables."""
+    return sum(a.nbytes for a in syn) + sum(a.nbytes for a in neurons)

@@ -1,0 +1,137 @@
+"""The fast engine in ``timestep`` mode: barrier-synchronised algorithmic steps of ``dt``.
+
+Function (what the network computes) follows the discrete-time semantics exactly:
+
+1. Step ``k`` covers ``[k dt, (k+1) dt)``. Its input for neuron ``j`` is what was scheduled into
+   slot ``k`` of ``j``'s delay ring plus this step's Poisson drive.
+2. Every LIF neuron, in id order: if refractory, count down and discard the input (``v`` holds);
+   otherwise relax ``v`` over one step (``v = v_inf + (v - v_inf) * decay``, with ``decay`` the
+   exact ``exp(-dt/tau)`` or Euler's ``1 - dt/tau``), add ``gain * input``, and spike if
+   ``v > v_th``. Input neurons spike when the stimulus says so.
+3. A spike of step ``k`` is stamped ``k * dt`` and lands in the target's slot ``k + d`` for a
+   delay of ``d >= 1`` steps.
+
+Hardware (how long the step takes) is a discrete-event simulation of that step on the event queue:
+each core runs an update pass over its neurons (``neuron_update`` each), sending each spike as
+soon as its neuron is updated (``hardware_model.send_spike``); messages then queue at their
+destination cores (``hardware_model.serve_message``), which start serving after their own update
+pass. The step ends when the last core is done, plus the barrier.
+"""
+
+import numpy as np
+from numba import njit
+
+from hardware.energy import NEURON_UPDATE, STIM_IN
+from simcore.build import KIND_INPUT, LAT_BARRIER, LAT_NEURON_UPDATE
+from simcore.hardware_model import send_spike, serve_message
+from simcore.queue import heap_free, heap_pop, heap_size
+from simcore.rng import exponential
+
+STATUS_DONE = 0
+STATUS_RECORDER_FULL = 1
+STATUS_HEAP_FULL = 2
+
+
+@njit(cache=True)
+def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
+                     v, ref_count, ring, in_flag, spiked,
+                     heap, counts, core_free,
+                     drive_lo, drive_n, drive_lambda, drive_w, drive_rng,
+                     in_step, in_neuron, in_pos,
+                     rec_t, rec_n, rec_meta, mlog, mlog_meta, hw_clock, step_dur, k0, k1, dt_ps,
+                     max_push):
+    """Advance steps ``k0 .. k1-1``. Returns ``(status, next_step)``.
+
+    Stops early, at a step boundary, when the recorder or the heap could overflow in the next
+    step (``STATUS_RECORDER_FULL`` / ``STATUS_HEAP_FULL``); the wrapper drains or grows and calls
+    again from ``next_step``. ``step_dur[k - k0]`` receives the hardware duration of step ``k``;
+    ``hw_clock[0]`` is the hardware time at which the next step starts (the message log is
+    written in that absolute hardware time).
+    """
+    n = v.shape[0]
+    n_slots = ring.shape[0]
+    n_cores = core_free.shape[0]
+    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    for k in range(k0, k1):
+        if rec_meta[0] + n > rec_t.shape[0] or (
+                mlog.shape[0] > 0 and mlog_meta[0] + syn.msg_core.shape[0] > mlog.shape[0]):
+            return STATUS_RECORDER_FULL, k
+        if heap_free(heap) < max_push:
+            return STATUS_HEAP_FULL, k
+        slot = k % n_slots
+        row = ring[slot]
+        # Poisson drive: a Poisson process of intensity lambda per unit length on the line
+        # [0, n_drive) gives every neuron an independent Poisson(lambda) count for this step.
+        for d in range(drive_lo.shape[0]):
+            lam = drive_lambda[d]
+            if lam <= 0.0:
+                continue
+            x = exponential(drive_rng, d) / lam
+            while x < drive_n[d]:
+                j = drive_lo[d] + np.int64(x)
+                row[j] += drive_w[d]
+                counts[neurons.core[j], STIM_IN] += 1
+                x += exponential(drive_rng, d) / lam
+        while in_pos[0] < in_step.shape[0] and in_step[in_pos[0]] == k:
+            in_flag[in_neuron[in_pos[0]]] = True
+            in_pos[0] += 1
+        # Neuron updates, in id order.
+        n_sp = 0
+        for j in range(n):
+            if neurons.kind[j] == KIND_INPUT:
+                row[j] = 0.0
+                if in_flag[j]:
+                    in_flag[j] = False
+                    spiked[n_sp] = j
+                    n_sp += 1
+                continue
+            x = row[j]
+            row[j] = 0.0
+            if ref_count[j] > 0:
+                ref_count[j] -= 1
+                continue
+            vj = neurons.v_inf[j] + (v[j] - neurons.v_inf[j]) * decay[j] + neurons.gain[j] * x
+            if vj > neurons.v_th[j]:
+                vj = vj - neurons.v_th[j] if neurons.subtract[j] else neurons.v_reset[j]
+                ref_count[j] = ref_steps[j]
+                spiked[n_sp] = j
+                n_sp += 1
+            v[j] = vj
+        # Spikes: record, schedule their synaptic input, and send them through the hardware.
+        t_step = k * dt_ps
+        for c in range(n_cores):
+            core_free[c] = 0
+        for i in range(n_sp):
+            s = spiked[i]
+            rec_t[rec_meta[0]] = t_step
+            rec_n[rec_meta[0]] = s
+            rec_meta[0] += 1
+            for m in range(syn.msg_ptr[s], syn.msg_ptr[s + 1]):
+                for g in range(syn.msg_seg_lo[m], syn.msg_seg_lo[m + 1]):
+                    target_row = ring[(k + seg_delay_steps[g]) % n_slots]
+                    for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
+                        target_row[syn.target[q]] += syn.weight[q]
+            c = neurons.core[s]
+            # The spike leaves once its neuron's update is done; earlier spikes of the same core
+            # have already used core time (core_free holds that extra time during this pass).
+            t_ready = neurons.upd_rank[s] * t_update + core_free[c]
+            core_free[c] = send_spike(syn, chip, counts, heap, s, c, t_ready) \
+                - neurons.upd_rank[s] * t_update
+        for c in range(n_cores):
+            core_free[c] += chip.n_updatable[c] * t_update
+            counts[c, NEURON_UPDATE] += chip.n_updatable[c]
+        log0 = mlog_meta[0]
+        while heap_size(heap) > 0:
+            t_arrive, key, m, unused = heap_pop(heap)
+            serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta)
+        busy = 0
+        for c in range(n_cores):
+            if core_free[c] > busy:
+                busy = core_free[c]
+        for row in range(log0, mlog_meta[0]):
+            mlog[row, 1] += hw_clock[0]
+            mlog[row, 2] += hw_clock[0]
+            mlog[row, 3] += hw_clock[0]
+        step_dur[k - k0] = busy + chip.latency_ps[LAT_BARRIER]
+        hw_clock[0] += step_dur[k - k0]
+    return STATUS_DONE, k1

@@ -1,0 +1,13 @@
+"""The error classes of the ``simcore`` package."""
+
+
+class SimulationError(Exception):
+    """Base class of every error raised by ``simcore``."""
+
+
+class ConfigError(SimulationError, ValueError):
+    """A run configuration is invalid (mode, dt, delays that the mode cannot represent, …)."""
+
+
+class StimulusError(SimulationError, ValueError):
+    """A stimulus does not fit the network (unknown population, bad rate or spike times)."""

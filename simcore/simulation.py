@@ -1,0 +1,429 @@
+"""``Simulation``: build the engine's arrays once, run them chunk by chunk, collect the results.
+
+    sim = Simulation(network, chip, stimuli=[PoissonInput("input", 20.0)])
+    res = sim.run(1.0)                   # seconds of simulated time (or run_ps)
+    res.spikes_t_ps, res.ledger.total_j, res.counts
+
+Chunks bound memory: each chunk's input spikes are generated when the chunk starts and the
+recorder's buffers are drained into the trace (if any) whenever they fill.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hardware.chip import EXECUTION_MODES
+from hardware.energy import N_OPS, OP_KINDS, EnergyLedger, price
+from hardware.mapping import map_network
+from simcore import engine_async, engine_timestep
+from simcore.build import KIND_INPUT, KIND_LIF, build_chip, build_neurons, build_synapses, \
+    engine_bytes
+from simcore.errors import ConfigError, StimulusError
+from simcore.queue import grow, heap_push, make_key, new_heap
+from simcore.rng import seed_states
+from simcore.stimulus import INPUT_STIMULI, PoissonDrive
+
+log = logging.getLogger(__name__)
+
+PS_PER_S = 10**12
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How to run.
+
+    Attributes
+    ----------
+    mode : str or None
+        ``"timestep"`` or ``"async"``; None takes the chip's ``execution_mode``.
+    dt_ps : int
+        Algorithmic step in ``timestep`` mode, picoseconds (default 0.1 ms).
+    seed : int
+        Seed of every random stream of the run.
+    chunk_ps : int or None
+        Simulated time per chunk (default: 1000 steps, or 100 ms in async mode).
+    recorder_capacity : int
+        Spikes buffered before they are handed to the trace.
+    record_messages : bool
+        Also log every message served (index, arrival, service start and end); see
+        ``Results.messages``.
+    """
+
+    mode: str | None = None
+    dt_ps: int = 100_000_000
+    seed: int = 0
+    chunk_ps: int | None = None
+    recorder_capacity: int = 1 << 20
+    record_messages: bool = False
+
+    def __post_init__(self):
+        if self.mode is not None and self.mode not in EXECUTION_MODES:
+            raise ConfigError(f"mode {self.mode!r} is not one of {EXECUTION_MODES}")
+        if int(self.dt_ps) <= 0:
+            raise ConfigError(f"dt_ps must be a positive number of picoseconds, got {self.dt_ps}")
+        if self.chunk_ps is not None and int(self.chunk_ps) <= 0:
+            raise ConfigError(f"chunk_ps must be positive, got {self.chunk_ps}")
+
+
+@dataclass(eq=False)
+class Results:
+    """What a run produced. Times in picoseconds, energies in joules."""
+
+    mode: str
+    t_start_ps: int
+    t_stop_ps: int
+    spikes_t_ps: np.ndarray
+    spikes_neuron: np.ndarray
+    counts: np.ndarray
+    ledger: EnergyLedger
+    hardware_time_ps: int
+    step_duration_ps: np.ndarray
+    wall_s: float
+    messages: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_spikes(self) -> int:
+        return int(self.spikes_t_ps.shape[0])
+
+    def op_totals(self) -> dict[str, int]:
+        """Operation counts summed over cores."""
+        return {k: int(v) for k, v in zip(OP_KINDS, self.counts.sum(axis=0))}
+
+    def summary(self) -> str:
+        """A short human-readable report."""
+        ops = self.op_totals()
+        sim_s = (self.t_stop_ps - self.t_start_ps) / PS_PER_S
+        lines = [
+            f"mode {self.mode}: {sim_s:g} s simulated in {self.wall_s:.2f} s wall",
+            f"spikes: {self.n_spikes}   synaptic ops: {ops['synaptic_op']}   "
+            f"messages: {ops['message_out']}   hops: "
+            f"{ops['hop_east'] + ops['hop_west'] + ops['hop_north'] + ops['hop_south']}",
+            f"hardware time: {self.hardware_time_ps / 1e6:.3f} us",
+        ]
+        if self.step_duration_ps.size:
+            d = self.step_duration_ps / 1e3
+            lines.append(f"step duration: mean {d.mean():.1f} ns, max {d.max():.1f} ns over "
+                         f"{d.size} steps")
+        e = self.ledger
+        lines.append(f"energy: total {e.total_j * 1e6:.4g} uJ = dynamic {e.dynamic_j * 1e6:.4g}"
+                     f" + static {e.static_j * 1e6:.4g} + barrier {e.barrier_j * 1e6:.4g} uJ")
+        top = sorted(e.by_op_j().items(), key=lambda kv: -kv[1])[:4]
+        lines.append("  largest: " + ", ".join(f"{k} {v * 1e6:.4g} uJ" for k, v in top if v))
+        return "\n".join(lines)
+
+
+class Simulation:
+    """A network mapped onto a chip, with its stimuli, ready to run.
+
+    Parameters
+    ----------
+    network : models.Network
+    chip : hardware.ChipSpec
+    mapping : hardware.Mapping, optional
+        Default: ``map_network(network, chip, strategy)``.
+    config : RunConfig, optional
+    stimuli : sequence
+        ``PoissonDrive``, ``PoissonInput`` and ``SpikeTrains`` objects.
+    strategy : str
+        Mapping strategy when ``mapping`` is not given.
+    """
+
+    def __init__(self, network, chip, mapping=None, config: RunConfig | None = None,
+                 stimuli=(), strategy: str = "sequential"):
+        self.network, self.chip = network, chip
+        self.config = config or RunConfig()
+        self.mode = self.config.mode or chip.execution_mode
+        t0 = time.perf_counter()
+        self.mapping = mapping if mapping is not None else map_network(network, chip, strategy)
+        self.neurons = build_neurons(network, self.mapping)
+        self.syn = build_synapses(network, self.mapping)
+        self.chip_tables = build_chip(chip, self.neurons)
+        self.stimuli = list(stimuli)
+        self._check()
+        self._init_state()
+        self.build_s = time.perf_counter() - t0
+        self.t_ps = 0
+        self.counts = np.zeros((chip.n_cores, N_OPS), dtype=np.int64)
+        self.hardware_time_ps = 0
+        self.n_steps_done = 0
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        net, cfg = self.network, self.config
+        if self.mode == "async" and np.any(self.neurons.euler):
+            pop = next(p.name for p in net.populations.values()
+                       if p.kind == "lif" and p.params.integrator == "euler")
+            raise ConfigError(f"population {pop!r} integrates with forward Euler, which needs "
+                              "a time step; use mode='timestep' or integrator='exact'")
+        if self.mode == "timestep":
+            for proj in net.projections:
+                d = proj.to_csr_arrays()[3]
+                if d.size == 0:
+                    continue
+                bad = (d % cfg.dt_ps != 0) | (d < cfg.dt_ps)
+                if np.any(bad):
+                    val = int(np.atleast_1d(d)[np.flatnonzero(np.atleast_1d(bad))[0]])
+                    raise ConfigError(
+                        f"projection {proj.name!r}: delay {val / 1e9:g} ms is not a whole "
+                        f"number >= 1 of steps of dt = {cfg.dt_ps / 1e9:g} ms; choose a dt "
+                        "that divides every delay, or run in async mode")
+        for stim in self.stimuli:
+            pop = net.population(stim.population) if stim.population in net.populations \
+                else None
+            if pop is None:
+                raise StimulusError(f"{type(stim).__name__} targets population "
+                                    f"{stim.population!r}, which the network does not have; "
+                                    f"it has {sorted(net.populations)}")
+            if isinstance(stim, PoissonDrive) and pop.kind == "input":
+                raise StimulusError(f"PoissonDrive targets input population {pop.name!r}; use "
+                                    "PoissonInput for the spikes of an input population")
+            if isinstance(stim, INPUT_STIMULI) and pop.kind != "input":
+                raise StimulusError(f"{type(stim).__name__} targets {pop.name!r}, a {pop.kind} "
+                                    "population; input spikes go to an input population "
+                                    "(PoissonDrive acts on neurons directly)")
+
+    def _init_state(self) -> None:
+        n = self.network.n_neurons
+        nt = self.neurons
+        cfg = self.config
+        self.v = nt.v_init.copy()
+        self.recorder_t = np.empty(max(cfg.recorder_capacity, 2 * n + 16), dtype=np.int64)
+        self.recorder_n = np.empty_like(self.recorder_t, dtype=np.int32)
+        self.recorder_meta = np.zeros(1, dtype=np.int64)
+        self.heap = new_heap(4096)
+        n_msg = int(self.syn.msg_core.shape[0])
+        self.mlog = np.zeros((max(1 << 16, 2 * n_msg) if cfg.record_messages else 0, 4),
+                             dtype=np.int64)
+        self.mlog_meta = np.zeros(1, dtype=np.int64)
+        self.hw_clock = np.zeros(1, dtype=np.int64)
+        self.core_free = np.zeros(self.chip.n_cores, dtype=np.int64)
+        seqs = np.random.SeedSequence(cfg.seed).spawn(len(self.stimuli) + 1)
+        self._stim_rngs = [np.random.default_rng(s) for s in seqs[:-1]]
+        drives = [(i, s) for i, s in enumerate(self.stimuli) if isinstance(s, PoissonDrive)]
+        self.drive_lo = np.array([self.network.offset(s.population) for _, s in drives],
+                                 dtype=np.int64)
+        self.drive_n = np.array([self.network.population(s.population).size for _, s in drives],
+                                dtype=np.int64)
+        self.drive_rate = np.array([s.rate_hz for _, s in drives], dtype=np.float64)
+        self.drive_w = np.array([s.weight for _, s in drives], dtype=np.float64)
+        self.drive_rng = np.concatenate(
+            [seed_states(seqs[i], 1) for i, _ in drives]).astype(np.uint64) if drives \
+            else np.zeros(0, dtype=np.uint64)
+        self._input_stimuli = [(i, s) for i, s in enumerate(self.stimuli)
+                               if isinstance(s, INPUT_STIMULI)]
+        counts_msgs = np.diff(self.syn.msg_ptr)
+        counts_segs = np.diff(self.syn.msg_seg_lo)
+        self.max_push = int(max(counts_msgs.max(initial=0), counts_segs.max(initial=0))) + 2
+        if self.mode == "timestep":
+            dt = self.config.dt_ps
+            dt_s = dt * 1e-12
+            self.decay = np.where(nt.euler, 1.0 - dt_s / nt.tau_s, np.exp(-dt_s / nt.tau_s))
+            self.ref_steps = np.round(nt.t_ref_ps / dt).astype(np.int64)
+            self.seg_delay_steps = (self.syn.seg_delay_ps // dt).astype(np.int64)
+            n_slots = int(self.seg_delay_steps.max(initial=0)) + 1
+            self.ring = np.zeros((n_slots, n), dtype=np.float64)
+            self.ref_count = np.zeros(n, dtype=np.int64)
+            self.in_flag = np.zeros(n, dtype=np.bool_)
+            self.spiked = np.zeros(n, dtype=np.int32)
+        else:
+            self.t_last = np.zeros(n, dtype=np.int64)
+            self.ref_until = np.full(n, -1, dtype=np.int64)
+            self.version = np.zeros(n, dtype=np.int64)
+            self.touched = np.zeros(n, dtype=np.bool_)
+            self.touched_list = np.zeros(n, dtype=np.int32)
+            self.self_driven = (nt.kind == KIND_LIF) & (nt.v_inf > nt.v_th)
+            self.drive_next = np.zeros(len(drives), dtype=np.int64)
+            for d in range(len(drives)):
+                self.drive_next[d] = self._drive_gap_ps(d) if self.drive_rate[d] > 0 \
+                    else np.iinfo(np.int64).max
+            self._seed_self_driven()
+
+    def _drive_gap_ps(self, d: int) -> int:
+        # The first gap of a drive is drawn in Python from the drive's own stream state; the
+        # kernel continues the same stream (same generator, same state array).
+        from simcore.rng import exponential
+        return int(round(exponential(self.drive_rng, d) / (self.drive_rate[d] * self.drive_n[d])
+                         * 1e12))
+
+    def _seed_self_driven(self) -> None:
+        """Queue the first threshold crossing of every neuron whose bias drives it to spike."""
+        nt = self.neurons
+        for j in np.flatnonzero(self.self_driven):
+            if self.v[j] > nt.v_th[j]:
+                t_cross = 0
+            else:
+                h_s = nt.tau_s[j] * np.log((nt.v_inf[j] - self.v[j]) / (nt.v_inf[j] - nt.v_th[j]))
+                t_cross = int(np.ceil(h_s * 1e12))
+            self.version[j] += 1
+            heap_push(self.heap, np.int64(t_cross), make_key(engine_async.KIND_CHECK, j),
+                      np.int64(j), self.version[j])
+
+    # -- running --------------------------------------------------------------------------------
+
+    def _input_spikes(self, t0: int, t1: int):
+        """All input-population spikes in ``[t0, t1)``, sorted by (time, global neuron)."""
+        ts, ns = [], []
+        for i, stim in self._input_stimuli:
+            pop = self.network.population(stim.population)
+            t, local = stim.spikes(self._stim_rngs[i], pop.size, t0, t1)
+            ts.append(t)
+            ns.append(local + self.network.offset(stim.population))
+        if not ts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int32)
+        t = np.concatenate(ts)
+        nrn = np.concatenate(ns)
+        order = np.lexsort((nrn, t))
+        return t[order], nrn[order].astype(np.int32)
+
+    def run(self, duration_s: float | None = None, *, duration_ps: int | None = None,
+            trace=None, progress: bool = False) -> Results:
+        """Run for ``duration_s`` seconds (or ``duration_ps``) from where the last run stopped.
+
+        Parameters
+        ----------
+        trace : traces.TraceWriter, optional
+            Receives spikes (and step durations) as they are produced.
+        progress : bool
+            Show a progress bar of simulated time.
+        """
+        if (duration_s is None) == (duration_ps is None):
+            raise ConfigError("give exactly one of duration_s and duration_ps")
+        total = int(round(duration_s * PS_PER_S)) if duration_ps is None else int(duration_ps)
+        if total <= 0:
+            raise ConfigError(f"run duration must be positive, got {total} ps")
+        dt = self.config.dt_ps
+        if self.mode == "timestep" and (total % dt or self.t_ps % dt):
+            raise ConfigError(f"run duration {total / 1e9:g} ms is not a whole number of steps "
+                              f"of dt = {dt / 1e9:g} ms")
+        chunk = self.config.chunk_ps or (1000 * dt if self.mode == "timestep" else 10**11)
+        t_start, t_end = self.t_ps, self.t_ps + total
+        spikes_t, spikes_n, step_durs = [], [], []
+        self._messages = []
+        counts_before = self.counts.copy()
+        hw_before = self.hardware_time_ps
+        steps_before = self.n_steps_done
+        bar = _progress_bar(total, progress)
+        wall0 = time.perf_counter()
+        while self.t_ps < t_end:
+            t1 = min(self.t_ps + chunk, t_end)
+            in_t, in_n = self._input_spikes(self.t_ps, t1)
+            if self.mode == "timestep":
+                durs = self._run_steps(in_t, in_n, t1, spikes_t, spikes_n, trace)
+                step_durs.append(durs)
+                self.hardware_time_ps += int(durs.sum())
+                if trace is not None:
+                    trace.append_step_durations(durs)
+            else:
+                self._run_async(in_t, in_n, t1, spikes_t, spikes_n, trace)
+                self.hardware_time_ps += t1 - self.t_ps
+            if bar is not None:
+                bar.update((t1 - self.t_ps) / PS_PER_S)
+            self.t_ps = t1
+        if bar is not None:
+            bar.close()
+        wall = time.perf_counter() - wall0
+        counts = self.counts - counts_before
+        hw = self.hardware_time_ps - hw_before
+        n_barriers = self.n_steps_done - steps_before
+        ledger = price(counts, self.chip, hw, n_barriers)
+        return Results(
+            mode=self.mode, t_start_ps=t_start, t_stop_ps=t_end,
+            spikes_t_ps=np.concatenate(spikes_t) if spikes_t else np.zeros(0, np.int64),
+            spikes_neuron=np.concatenate(spikes_n) if spikes_n else np.zeros(0, np.int32),
+            counts=counts, ledger=ledger, hardware_time_ps=hw,
+            step_duration_ps=np.concatenate(step_durs) if step_durs else np.zeros(0, np.int64),
+            wall_s=wall,
+            messages=np.concatenate(self._messages) if self.config.record_messages else None,
+            info={"build_s": self.build_s, "engine_bytes": engine_bytes(self.syn, self.neurons),
+                  "n_synapses": int(self.syn.target.shape[0]), "dt_ps": dt,
+                  "cores_used": self.mapping.cores_used})
+
+    def _drain(self, spikes_t, spikes_n, trace) -> None:
+        k = int(self.recorder_meta[0])
+        t = self.recorder_t[:k].copy()
+        nrn = self.recorder_n[:k].copy()
+        self.recorder_meta[0] = 0
+        if self.mode == "async" and k:
+            # Spikes of one instant are recorded as they are found; order them by neuron.
+            order = np.lexsort((nrn, t))
+            t, nrn = t[order], nrn[order]
+        if trace is not None:
+            trace.append_spikes(t, nrn)
+        spikes_t.append(t)
+        spikes_n.append(nrn)
+        if self.mlog.shape[0]:
+            self._messages.append(self.mlog[:int(self.mlog_meta[0])].copy())
+            self.mlog_meta[0] = 0
+
+    def _run_steps(self, in_t, in_n, t1, spikes_t, spikes_n, trace) -> np.ndarray:
+        dt = self.config.dt_ps
+        k0, k1 = self.t_ps // dt, t1 // dt
+        in_step = in_t // dt
+        if in_step.size:
+            # A neuron spikes at most once per step.
+            keep = np.ones(in_step.size, dtype=bool)
+            keep[1:] = (in_step[1:] != in_step[:-1]) | (in_n[1:] != in_n[:-1])
+            order = np.lexsort((in_n, in_step))
+            in_step, in_n = in_step[order], in_n[order]
+            keep = np.ones(in_step.size, dtype=bool)
+            keep[1:] = (in_step[1:] != in_step[:-1]) | (in_n[1:] != in_n[:-1])
+            in_step, in_n = in_step[keep], in_n[keep]
+        in_pos = np.zeros(1, dtype=np.int64)
+        durs = np.zeros(k1 - k0, dtype=np.int64)
+        drive_lambda = self.drive_rate * dt * 1e-12
+        k = k0
+        while True:
+            status, k_next = engine_timestep.run_steps_kernel(
+                self.neurons, self.syn, self.chip_tables, self.seg_delay_steps, self.decay,
+                self.ref_steps, self.v, self.ref_count, self.ring, self.in_flag, self.spiked,
+                self.heap, self.counts, self.core_free, self.drive_lo, self.drive_n,
+                drive_lambda, self.drive_w, self.drive_rng, in_step, in_n, in_pos,
+                self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta,
+                self.hw_clock, durs[k - k0:], k, k1, dt,
+                self.max_push)
+            self.n_steps_done += int(k_next - k)
+            k = int(k_next)
+            if status == engine_timestep.STATUS_HEAP_FULL:
+                self.heap = grow(self.heap)
+            elif status == engine_timestep.STATUS_RECORDER_FULL or status == \
+                    engine_timestep.STATUS_DONE:
+                self._drain(spikes_t, spikes_n, trace)
+            if status == engine_timestep.STATUS_DONE:
+                return durs
+
+    def _run_async(self, in_t, in_n, t1, spikes_t, spikes_n, trace) -> None:
+        in_pos = np.zeros(1, dtype=np.int64)
+        if in_t.size:
+            heap_push(self.heap, in_t[0], make_key(engine_async.KIND_SPIKE, int(in_n[0])),
+                      np.int64(in_n[0]), np.int64(1))
+        while True:
+            status, _ = engine_async.run_async_kernel(
+                self.neurons, self.syn, self.chip_tables, self.v, self.t_last, self.ref_until,
+                self.version, self.touched, self.touched_list, self.self_driven, self.heap,
+                self.counts, self.core_free, self.drive_lo, self.drive_n,
+                self.drive_rate * self.drive_n, self.drive_w, self.drive_rng, self.drive_next, in_t, in_n, in_pos,
+                self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta, t1,
+                self.max_push)
+            if status == engine_async.STATUS_HEAP_FULL:
+                self.heap = grow(self.heap)
+            else:
+                self._drain(spikes_t, spikes_n, trace)
+            if status == engine_async.STATUS_DONE:
+                return
+
+
+def _progress_bar(total_ps: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # progress is a nicety, never a reason to fail
+        return None
+    return tqdm(total=total_ps / PS_PER_S, unit="s sim", unit_scale=False,
+                bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} s simulated [{elapsed}<{remaining}]")

@@ -1,0 +1,90 @@
+"""Stimuli: what drives a network during a run.
+
+Two families:
+
+- *Input spikes* (:class:`PoissonInput`, :class:`SpikeTrains`) are spikes of an input
+  population. They are real spikes on the chip: they leave the input neuron's core as messages.
+- *Drives* (:class:`PoissonDrive`) act directly on the membrane of a population's neurons, like
+  Brian2's ``PoissonInput`` or NEST's ``poisson_generator``: every event adds ``weight`` to
+  ``v``. They are generated lazily inside the engines and cost the chip one ``stim_in`` each but
+  no core time or traffic (a background current, not a message).
+
+Every stimulus draws from its own random stream, spawned from the run's seed, so adding one
+stimulus never changes the realisation of another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simcore.errors import StimulusError
+
+
+@dataclass(frozen=True)
+class PoissonDrive:
+    """Independent Poisson events at ``rate_hz`` per neuron of ``population``, each adding
+    ``weight`` (times the neuron's input gain) to the membrane."""
+
+    population: str
+    rate_hz: float
+    weight: float
+
+    def __post_init__(self):
+        if not np.isfinite(self.rate_hz) or self.rate_hz < 0:
+            raise StimulusError(f"PoissonDrive on {self.population!r}: rate_hz must be a finite "
+                                f"number >= 0, got {self.rate_hz}")
+        if not np.isfinite(self.weight):
+            raise StimulusError(f"PoissonDrive on {self.population!r}: weight must be finite, "
+                                f"got {self.weight}")
+
+
+@dataclass(frozen=True)
+class PoissonInput:
+    """Independent Poisson spike trains at ``rate_hz`` for every neuron of an input population."""
+
+    population: str
+    rate_hz: float
+
+    def __post_init__(self):
+        if not np.isfinite(self.rate_hz) or self.rate_hz < 0:
+            raise StimulusError(f"PoissonInput on {self.population!r}: rate_hz must be a finite "
+                                f"number >= 0, got {self.rate_hz}")
+
+    def spikes(self, rng: np.random.Generator, n: int, t0_ps: int, t1_ps: int):
+        """Spikes in ``[t0_ps, t1_ps)``: ``(t_ps int64, local index int64)``, unsorted."""
+        count = rng.poisson(self.rate_hz * n * (t1_ps - t0_ps) * 1e-12)
+        return (rng.integers(t0_ps, t1_ps, size=count, dtype=np.int64),
+                rng.integers(0, n, size=count, dtype=np.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class SpikeTrains:
+    """Given spikes of an input population: ``times_ps`` (int64) and local ``indices``."""
+
+    population: str
+    times_ps: np.ndarray
+    indices: np.ndarray
+
+    def __post_init__(self):
+        t = np.asarray(self.times_ps)
+        i = np.asarray(self.indices)
+        if t.shape != i.shape or t.ndim != 1:
+            raise StimulusError(f"SpikeTrains on {self.population!r}: times_ps and indices must "
+                                f"be 1-d arrays of equal length, got {t.shape} and {i.shape}")
+        if t.size and int(t.min()) < 0:
+            raise StimulusError(f"SpikeTrains on {self.population!r}: negative spike time "
+                                f"{int(t.min())} ps")
+        object.__setattr__(self, "times_ps", t.astype(np.int64))
+        object.__setattr__(self, "indices", i.astype(np.int64))
+
+    def spikes(self, rng, n: int, t0_ps: int, t1_ps: int):
+        """The given spikes that fall in ``[t0_ps, t1_ps)``."""
+        if self.indices.size and (int(self.indices.min()) < 0 or int(self.indices.max()) >= n):
+            raise StimulusError(f"SpikeTrains on {self.population!r}: index outside 0..{n - 1}")
+        sel = (self.times_ps >= t0_ps) & (self.times_ps < t1_ps)
+        return self.times_ps[sel], self.indices[sel]
+
+
+INPUT_STIMULI = (PoissonInput, SpikeTrains)
