@@ -5,7 +5,7 @@ kernel ``weight (C_out, C_in / groups, kH, kW)`` shared by every position (PyTor
 a single sample)::
 
     y[co, oh, ow] = sum_{ci, kh, kw} weight[co, ci, kh, kw]
-                                     * x[g * C_in/groups + ci, oh*sH - pT + kh*dH, ow*sW - pL + kw*dW]
+                    * x[g * C_in/groups + ci, oh*sH - pT + kh*dH, ow*sW - pL + kw*dW]
 
 with ``g = co // (C_out / groups)``; out-of-range input positions are zero padding, so they make no
 synapse. ``H' = floor((H + pT + pB - dH (kH - 1) - 1) / sH) + 1``. ``padding="same"`` keeps the

@@ -75,7 +75,8 @@ def load_network(path, profile=None):
 
     Parameters
     ----------
-    path : str or Path
+    path : str, Path or nir.NIRGraph
+        A file, or a graph built in memory with the ``nir`` package.
     profile : str or ImportProfile, optional
         NIR import profile (``"exact"``, ``"snntorch"``, ``"norse"``, ``"sinabs"``,
         ``"rockpool"``, ``"lava-dl"``, ``"spyx"``); detected with a warning when omitted.
@@ -89,6 +90,8 @@ def load_network(path, profile=None):
     ModelError
         On a missing, unrecognised or malformed file, or an unknown profile.
     """
+    if type(path).__name__ == "NIRGraph":  # an in-memory graph built with the nir package
+        return _nir_load(path, profile)
     path = Path(path)
     if not path.exists():
         raise ModelError(f"network file {str(path)!r} does not exist")

@@ -47,6 +47,8 @@ class FlatGraph:
     edges: list = field(default_factory=list)
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    in_shapes: dict = field(default_factory=dict)
 
     def preds(self) -> dict:
         """Name -> list of predecessor names (one entry per edge)."""
@@ -334,6 +336,7 @@ def infer_shapes(flat: FlatGraph, topo: list, where: str) -> tuple[dict, dict]:
         if out is None:
             raise ModelError(f"{node_where}: no input reaches it, so its shape is unknown; "
                              "connect it to an Input node")
+    notes = []
     for a, b in flat.edges:
         want = in_shapes[b]
         have = out_shapes[a]
@@ -341,4 +344,11 @@ def infer_shapes(flat: FlatGraph, topo: list, where: str) -> tuple[dict, dict]:
             raise ModelError(f"{where}: edge ({a!r}, {b!r}): {a!r} outputs shape {tuple(have)} "
                              f"but {b!r} ({flat.kinds[b]}) expects {tuple(want)}; fix the "
                              "weights or insert a matching layer")
+        if want is not None and tuple(have) != tuple(want) and flat.kinds[a] == "Flatten":
+            # torch exporters often keep torch's start_dim (counted with the batch dimension)
+            notes.append(f"Flatten {a!r} gives {tuple(have)} but {b!r} takes {tuple(want)}; "
+                         "read as the same flat vector (start_dim counted with a batch "
+                         "dimension)")
+    flat.notes = notes
+    flat.in_shapes = in_shapes
     return in_shapes, out_shapes

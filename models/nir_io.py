@@ -104,7 +104,14 @@ def load_nir(source, profile=None):
     Network
         ``metadata`` holds the source, the profile, and what was assumed.
     """
-    if isinstance(source, (str, os.PathLike)):
+    is_file = isinstance(source, (str, os.PathLike))
+    given = None
+    if profile is not None:  # checked before the file is read, so a typo fails fast
+        try:
+            given = get_profile(profile)
+        except ModelError as err:
+            raise ModelError(f"{source}: {err}" if is_file else str(err)) from None
+    if is_file:
         graph = read_nir_graph(source)
         where = str(source)
         extra = {"nir_file_version": getattr(graph, "_aersim_version", "?")}
@@ -120,7 +127,7 @@ def load_nir(source, profile=None):
         warnings.warn(msg, ModelWarning, stacklevel=2)
         extra["profile_assumed"] = msg
     else:
-        prof = get_profile(profile)
+        prof = given
     return lower(graph, prof, where, extra)
 
 
@@ -132,28 +139,36 @@ def _full(arr, shape):
                                                 (int(np.prod(shape)),)).reshape(shape))
 
 
+def _cuba_fields(p, s):
+    return dict(tau_syn=_full(p.tau_syn_s, s), tau_mem=_full(p.tau_mem_s, s), r=_full(p.r, s),
+                v_leak=_full(p.v_leak, s), w_in=_full(p.w_in, s))
+
+
+# model kind -> NIR node; the LIF entry also serves Threshold populations (see nir_lower)
+NIR_NODES = {
+    "lif": lambda nir, p, s, t: (
+        nir.Threshold(threshold=_full(p.v_th, s)) if t == "Threshold" else
+        nir.LIF(tau=_full(p.tau_s, s), r=_full(p.r, s), v_leak=_full(p.v_leak, s),
+                v_threshold=_full(p.v_th, s), v_reset=_full(p.v_reset, s))),
+    "if": lambda nir, p, s, t: nir.IF(r=_full(p.r, s), v_threshold=_full(p.v_th, s),
+                                      v_reset=_full(p.v_reset, s)),
+    "integrator": lambda nir, p, s, t: nir.I(r=_full(p.r, s)),
+    "li": lambda nir, p, s, t: nir.LI(tau=_full(p.tau_s, s), r=_full(p.r, s),
+                                      v_leak=_full(p.v_leak, s)),
+    "cuba_li": lambda nir, p, s, t: nir.CubaLI(**_cuba_fields(p, s)),
+    "cuba_lif": lambda nir, p, s, t: nir.CubaLIF(**_cuba_fields(p, s),
+                                                 v_threshold=_full(p.v_th, s),
+                                                 v_reset=_full(p.v_reset, s)),
+}
+
+
 def _neuron_node(nir, pop, nir_type):
-    p, s = pop.params, pop.shape
-    kind = p.kind
-    if kind == "lif" and nir_type == "Threshold":
-        return nir.Threshold(threshold=_full(p.v_th, s))
-    if kind == "lif":
-        return nir.LIF(tau=_full(p.tau_s, s), r=_full(p.r, s), v_leak=_full(p.v_leak, s),
-                       v_threshold=_full(p.v_th, s), v_reset=_full(p.v_reset, s))
-    if kind == "if":
-        return nir.IF(r=_full(p.r, s), v_threshold=_full(p.v_th, s), v_reset=_full(p.v_reset, s))
-    if kind == "integrator":
-        return nir.I(r=_full(p.r, s))
-    if kind == "li":
-        return nir.LI(tau=_full(p.tau_s, s), r=_full(p.r, s), v_leak=_full(p.v_leak, s))
-    common = dict(tau_syn=_full(p.tau_syn_s, s), tau_mem=_full(p.tau_mem_s, s), r=_full(p.r, s),
-                  v_leak=_full(p.v_leak, s), w_in=_full(p.w_in, s))
-    if kind == "cuba_li":
-        return nir.CubaLI(**common)
-    if kind == "cuba_lif":
-        return nir.CubaLIF(**common, v_threshold=_full(p.v_th, s), v_reset=_full(p.v_reset, s))
-    raise ModelError(f"population {pop.name!r}: neuron model {kind!r} has no NIR equivalent; "
-                     "NIR can hold input, lif, if, integrator, li, cuba_li and cuba_lif")
+    try:
+        make = NIR_NODES[pop.kind]
+    except KeyError:
+        raise ModelError(f"population {pop.name!r}: neuron model {pop.kind!r} has no NIR "
+                         f"equivalent; NIR can hold input and {sorted(NIR_NODES)}") from None
+    return make(nir, pop.params, pop.shape, nir_type)
 
 
 def _conv_node(nir, proj, bias):

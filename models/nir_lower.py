@@ -18,6 +18,12 @@ layer-synchronous, plus the Delay nodes on the chain.
 Threshold nodes (``z = H(x - theta)``, stateless) become LIF populations with ``tau = dt``,
 forward Euler, ``v_leak = 0`` and ``r = 1``: one Euler step then sets ``v`` to the step's input,
 so the population spikes exactly when that input exceeds ``theta``.
+
+``Network.metadata`` records ``source`` (file), ``format``, ``profile`` (its fields),
+``nir_types`` (population -> NIR node type, so a saver can tell a Threshold from a LIF),
+``cycle_edges`` (the edges given a one-step delay), and ``assumptions`` (rounded delays, Flatten
+conventions); the NIR front end adds ``nir_file_version`` and, when the profile was detected,
+``profile_assumed``.
 """
 
 from __future__ import annotations
@@ -253,7 +259,7 @@ def lower(graph, profile: ImportProfile, where: str, metadata: dict | None = Non
     in_shapes, out_shapes = infer_shapes(flat, topo, where)
     preds = flat.preds()
     kinds = flat.kinds
-    assumed = []
+    assumed = list(flat.notes)
     sources = [n for n in topo if kinds[n] in NEURON_KINDS or n in flat.inputs]
     for name in sources:
         if kinds[name] in NEURON_KINDS and kinds[name] not in SPIKING_KINDS:
@@ -320,7 +326,6 @@ def lower(graph, profile: ImportProfile, where: str, metadata: dict | None = Non
         "source": where, "format": "nir", "profile": profile.as_dict(),
         "nir_types": pop_kind, "assumptions": assumed,
         "cycle_edges": sorted(f"{a}->{b}" for a, b in back),
-        "update_order": [n for n in sources],
     })
     net.metadata.update(metadata or {})
     return net
@@ -435,7 +440,7 @@ def _emit(net, flat, src, dst, term: _Term, profile):
     if term.conv not in (None, "identity") and len(term.mats) == 1:
         node = flat.nodes[term.conv]
         kind = flat.kinds[term.conv]
-        shp = tuple(net.population(src).shape)
+        shp = flat.in_shapes.get(term.conv) or tuple(net.population(src).shape)
         (steps,) = term.mats
         if kind in ("SumPool2d", "AvgPool2d"):
             geom = pool_geom(node, shp, name)

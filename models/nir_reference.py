@@ -177,7 +177,8 @@ class _Linear:
             s, e = int(node.start_dim), int(node.end_dim)
             nd = len(self.in_shape)
             s, e = s % nd, e % nd
-            shp = self.in_shape[:s] + (int(np.prod(self.in_shape[s:e + 1])),) + self.in_shape[e + 1:]
+            shp = (self.in_shape[:s] + (int(np.prod(self.in_shape[s:e + 1])),)
+                   + self.in_shape[e + 1:])
             return x, shp
         return x, self.in_shape  # Pass, Output, Delay (delay applied by the caller)
 
@@ -351,7 +352,8 @@ def simulate_nir(graph, inputs, profile="exact", return_all: bool = False) -> di
         for n in topo:
             kind = kinds[n]
             if kind == "Input":
-                imp[n][t] = np.asarray(inputs[n][t], dtype=np.float64).ravel() * prof.spike_amplitude
+                spikes = np.asarray(inputs[n][t], dtype=np.float64).ravel()
+                imp[n][t] = spikes * prof.spike_amplitude
                 continue
             h = np.zeros(size[n] if kind in _NEURONS else int(np.prod(units[n].in_shape)))
             s = np.zeros_like(h)

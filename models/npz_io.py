@@ -153,7 +153,7 @@ def load_npz(path) -> Network:
         net = Network()
         names = [str(n) for n in get("layer_names")]
         kinds = [str(k) for k in get("layer_kinds")]
-        for i, (name, kind) in enumerate(zip(names, kinds)):
+        for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
             if kind not in PARAMS:
                 raise ModelError(f"{str(path)!r}: layer {i} ({name!r}) has model {kind!r}; "
                                  f"supported models are {sorted(PARAMS)}")

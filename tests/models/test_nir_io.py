@@ -107,8 +107,9 @@ def simulate_network(net, inputs: dict, steps: int) -> dict:
                         j = i - i_inf
                         v_inf = k["v_leak"] + k["r"] * i_inf
                         em, es = np.exp(-dt / tm), np.exp(-dt / ts)
-                        coup = np.array([dt / a * b if math.isclose(c, a) else c / (c - a) *
-                                         (e - b) for a, b, c, e in zip(tm, em, ts, es)])
+                        coup = np.array([dt / a * b if math.isclose(c, a) else
+                                         c / (c - a) * (e - b)
+                                         for a, b, c, e in zip(tm, em, ts, es, strict=True)])
                         v = v_inf + (v - v_inf) * em + k["r"] * j * coup
                         i = i_inf + j * es
                         if not first:
@@ -389,7 +390,7 @@ def _same_network(a, b):
         sorted((p.pre, p.post) for p in b.projections)
     for pa in a.projections:
         pb = next(p for p in b.projections if (p.pre, p.post) == (pa.pre, pa.post))
-        for x, y in zip(pa.to_csr_arrays(), pb.to_csr_arrays()):
+        for x, y in zip(pa.to_csr_arrays(), pb.to_csr_arrays(), strict=True):
             np.testing.assert_array_equal(x, y)
 
 
@@ -431,9 +432,12 @@ def _out(n):
     return nir.Output(output_type={"output": np.array([n])})
 
 
-def test_unknown_profile():
+def test_unknown_profile(tmp_path):
     with pytest.raises(ModelError, match=r"unknown import profile 'brian'.*'norse'"):
-        load_nir(lif_graph(), profile="brian")
+        load_network(lif_graph(), profile="brian")
+    nir.write(str(tmp_path / "lif.nir"), lif_graph())
+    with pytest.raises(ModelError, match=r"lif\.nir: unknown import profile 'brian'.*'spyx'"):
+        load_network(tmp_path / "lif.nir", profile="brian")
 
 
 def test_shape_mismatch_on_edge():
@@ -541,3 +545,33 @@ def test_delay_not_whole_steps_warns():
         warnings.simplefilter("error")
         with pytest.raises(ModelWarning, match=r"node 'd' \(Delay\).*not whole steps"):
             load_nir(g, profile="exact")
+
+
+def test_flatten_start_dim_trap_is_recorded():
+    rng = np.random.default_rng(0)
+    g = _g({"input": nir.Input(input_type={"input": np.array([2, 3, 4])}),
+            "flat": nir.Flatten(input_type={"input": np.array([2, 3, 4])}, start_dim=1),
+            "fc": nir.Linear(weight=_w(rng, 5, 24)), "lif": _lif(rng, 5, 1e-4), "o": _out(5)},
+           [("input", "flat"), ("flat", "fc"), ("fc", "lif"), ("lif", "o")])
+    net = load_nir(g, profile="exact")
+    assert any("start_dim" in note for note in net.metadata["assumptions"])
+    assert net.projections[0].n_synapses == 120
+
+
+def test_flatten_then_conv1d_stays_a_convolution():
+    rng = np.random.default_rng(4)
+    prof = PROFILES["snntorch"]
+    g = _g({"input": nir.Input(input_type={"input": np.array([2, 3, 4])}),
+            "flat": nir.Flatten(input_type={"input": np.array([2, 3, 4])}, start_dim=1),
+            "c": nir.Conv1d(input_shape=None, weight=_w(rng, 3, 2, 3) * 2, stride=1, padding=1,
+                            dilation=1, groups=1, bias=np.zeros(3)),
+            "if": nir.IF(r=np.full((3, 12), 1e4), v_threshold=np.ones((3, 12)),
+                         v_reset=np.zeros((3, 12))), "o": _out(36)},
+           [("input", "flat"), ("flat", "c"), ("c", "if"), ("if", "o")])
+    net = load_nir(g, profile=prof)
+    assert type(net.projections[0]).__name__ == "ConvProjection"
+    x = (rng.random((20, 2, 3, 4)) < 0.4).astype(float)
+    ref = simulate_nir(g, x, prof, return_all=True)
+    rec = simulate_network(net, {"input": x.reshape(20, -1)}, 20)
+    np.testing.assert_array_equal(rec["if"], ref["if"].reshape(20, -1))
+    assert rec["if"].sum() > 0

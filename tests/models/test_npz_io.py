@@ -52,9 +52,9 @@ def assert_same(a: Network, b: Network):
         for opt in ("reset", "integrator", "order"):
             assert getattr(pa.params, opt, None) == getattr(pb.params, opt, None)
     assert [p.name for p in a.projections] == [p.name for p in b.projections]
-    for pa, pb in zip(a.projections, b.projections):
+    for pa, pb in zip(a.projections, b.projections, strict=True):
         assert type(pa) is type(pb) and (pa.pre, pa.post) == (pb.pre, pb.post)
-        for x, y in zip(pa.to_csr_arrays(), pb.to_csr_arrays()):
+        for x, y in zip(pa.to_csr_arrays(), pb.to_csr_arrays(), strict=True):
             assert x.dtype == y.dtype
             np.testing.assert_array_equal(x, y)
     assert (a.inputs, a.outputs) == (b.inputs, b.outputs)
