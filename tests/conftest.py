@@ -1,0 +1,16 @@
+"""Shared test helpers."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared real-data folder; skips the test when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("shared data folder ../shared/data is absent")
+    return SHARED_DATA

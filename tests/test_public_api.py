@@ -1,0 +1,44 @@
+"""Each package's ``__all__``: sorted, importable, and pinned (a change here is deliberate)."""
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+PINNED = {
+    "simcore": ["ConfigError", "EventQueue", "PoissonDrive", "PoissonInput", "Results",
+                "RunConfig", "Simulation", "SimulationError", "SpikeTrains", "StimulusError"],
+    "hardware": ["ChipSpec", "ChipSpecError", "CoreSpec", "EnergyLedger", "HardwareError",
+                 "Mapping", "MappingError", "NocSpec", "OP_KINDS", "chip_from_dict",
+                 "load_chip", "map_network", "preset_names", "price"],
+    "models": ["ConvProjection", "CubaLIFParams", "CubaLIParams", "IFParams", "ImportProfile",
+               "InputParams", "IntegratorParams", "LIFParams", "LIParams", "ModelError",
+               "ModelWarning", "Network", "NetworkError", "PROFILES", "ParameterError",
+               "Population", "Projection", "brunel_network", "ff_network", "get_profile",
+               "load_network", "random_network", "save_network"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_all_is_pinned_sorted_and_importable(name):
+    mod = importlib.import_module(name)
+    assert mod.__all__ == sorted(mod.__all__)
+    assert mod.__all__ == PINNED[name]
+    for attr in mod.__all__:
+        assert hasattr(mod, attr)
+
+
+def test_traces_all_is_sorted_and_importable():
+    import traces
+    assert traces.__all__ == sorted(traces.__all__)
+    assert {"TraceError", "TraceWriter", "read_trace", "EVENT_DTYPE"} <= set(traces.__all__)
+    for attr in traces.__all__:
+        assert hasattr(traces, attr)
+
+
+def test_importing_is_cheap():
+    code = ("import sys, models, traces, hardware, simcore; "
+            "print(sorted(m for m in ('matplotlib', 'nir', 'simpy', 'dask') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
