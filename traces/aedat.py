@@ -25,19 +25,41 @@ from numba import njit
 
 from .errors import TraceError
 from .recording_base import (
-    C_BAD, C_INVALID, C_LAST_T, C_REGRESSIONS, C_SKIPPED, C_WRAPS, DEFAULT_BLOCK_BYTES, S_BAD_X,
-    S_BAD_Y, S_OK, EventSource, RecordingMeta, check_events, check_in_sensor, format_error,
-    header_int, iter_byte_blocks, open_binary, status_error,
+    C_BAD,
+    C_INVALID,
+    C_LAST_T,
+    C_REGRESSIONS,
+    C_SKIPPED,
+    C_WRAPS,
+    DEFAULT_BLOCK_BYTES,
+    S_BAD_X,
+    S_BAD_Y,
+    S_OK,
+    EventSource,
+    RecordingMeta,
+    check_events,
+    check_in_sensor,
+    format_error,
+    header_int,
+    iter_byte_blocks,
+    open_binary,
+    status_error,
 )
 from .schema import EVENT_DTYPE
 
 #: chip name -> (layout code, width, height); layout 0 = DVS128, 1 = DAVIS.
-CHIPS = {"dvs128": (0, 128, 128), "davis240": (1, 240, 180), "davis346": (1, 346, 260),
-         "davis640": (1, 640, 480)}
-_JAER_CLASSES = {"dvs128": "ch.unizh.ini.jaer.chip.retina.DVS128",
-                 "davis240": "eu.seebetter.ini.chips.davis.DAVIS240C",
-                 "davis346": "eu.seebetter.ini.chips.davis.Davis346red",
-                 "davis640": "eu.seebetter.ini.chips.davis.Davis640"}
+CHIPS = {
+    "dvs128": (0, 128, 128),
+    "davis240": (1, 240, 180),
+    "davis346": (1, 346, 260),
+    "davis640": (1, 640, 480),
+}
+_JAER_CLASSES = {
+    "dvs128": "ch.unizh.ini.jaer.chip.retina.DVS128",
+    "davis240": "eu.seebetter.ini.chips.davis.DAVIS240C",
+    "davis346": "eu.seebetter.ini.chips.davis.Davis346red",
+    "davis640": "eu.seebetter.ini.chips.davis.Davis640",
+}
 
 
 def _chip_from_class(name: str):
@@ -66,8 +88,13 @@ def read_hash_header(f, path, stop_line: bytes | None = None):
         text_ok = line.endswith(b"\n") and all(32 <= c < 127 or c in (9, 10, 13) for c in line)
         if not text_ok:
             if stop_line is not None:
-                raise format_error(path, offset, "a non-text header line", "'#' text lines",
-                                   "the file is truncated or corrupt")
+                raise format_error(
+                    path,
+                    offset,
+                    "a non-text header line",
+                    "'#' text lines",
+                    "the file is truncated or corrupt",
+                )
             f.seek(pos)
             break
         offset += len(line)
@@ -76,8 +103,13 @@ def read_hash_header(f, path, stop_line: bytes | None = None):
         if stop_line is not None and line.rstrip(b"\r\n") == stop_line:
             return lines, offset
     if stop_line is not None:
-        raise format_error(path, offset, "the end of the header without "
-                           f"{stop_line.decode()!r}", "a complete header", "the file is truncated")
+        raise format_error(
+            path,
+            offset,
+            f"the end of the header without {stop_line.decode()!r}",
+            "a complete header",
+            "the file is truncated",
+        )
     return lines, offset
 
 
@@ -95,25 +127,37 @@ class Aedat2Source(EventSource):
             body = line[1:].strip()
             if body.startswith("AEChip:"):
                 found = _chip_from_class(body.split(":", 1)[1])
-                camera = body.split(":", 1)[1].strip()
             elif body.startswith("time_offset_us"):
                 self.time_offset = header_int(body.split(" ")[-1], path, "time_offset_us")
         chip = chip or found
         if chip not in CHIPS:
-            raise format_error(path, 0, f"AEChip {chip!r}", f"one of {sorted(CHIPS)}",
-                               "pass chip='dvs128' or 'davis346' (or davis240/davis640)")
+            raise format_error(
+                path,
+                0,
+                f"AEChip {chip!r}",
+                f"one of {sorted(CHIPS)}",
+                "pass chip='dvs128' or 'davis346' (or davis240/davis640)",
+            )
         self.layout, w, h = CHIPS[chip]
         if sensor_size is not None:
             w, h = int(sensor_size[0]), int(sensor_size[1])
         self.block_bytes = block_bytes
-        self.meta = RecordingMeta(width=w, height=h, format="aedat2", camera=chip, path=str(path),
-                                  header=tuple(("line", ln) for ln in lines))
+        self.meta = RecordingMeta(
+            width=w,
+            height=h,
+            format="aedat2",
+            camera=chip,
+            path=str(path),
+            header=tuple(("line", ln) for ln in lines),
+        )
 
     def blocks(self, t_start=None, t_stop=None):
         state = np.zeros(2, dtype=np.int64)
         state[0] = -1
         rec = 6 if self.version1 else 8
-        for offset, data in iter_byte_blocks(self._file, self.data_offset, self.block_bytes, rec, self.path):
+        for offset, data in iter_byte_blocks(
+            self._file, self.data_offset, self.block_bytes, rec, self.path
+        ):
             if self.version1:
                 pairs = data.reshape(-1, 6)
                 addr = pairs[:, :2].copy().view(">u2").ravel().astype(np.uint32)
@@ -122,11 +166,18 @@ class Aedat2Source(EventSource):
                 words = data.view(">u4").astype(np.uint32)
                 addr, ts = words[0::2].copy(), words[1::2].copy()
             out = np.empty(len(addr), dtype=EVENT_DTYPE)
-            status, pos, n = _aedat2_decode_kernel(addr, ts, state, self.counters, out, self.layout,
-                                                   self.meta.width, self.meta.height)
+            status, pos, n = _aedat2_decode_kernel(
+                addr, ts, state, self.counters, out, self.layout, self.meta.width, self.meta.height
+            )
             if status != S_OK:
-                raise status_error(self.path, status, offset + pos * rec, self.meta,
-                                   int(self.counters[C_BAD]), "record")
+                raise status_error(
+                    self.path,
+                    status,
+                    offset + pos * rec,
+                    self.meta,
+                    int(self.counters[C_BAD]),
+                    "record",
+                )
             if n:
                 if self.time_offset:
                     out["t"][:n] += self.time_offset
@@ -212,13 +263,17 @@ def write_aedat2(path, events, meta: RecordingMeta, chip=None):
     if chip is None:
         chip = next((k for k, v in CHIPS.items() if v[1:] == (meta.width, meta.height)), None)
     if chip not in CHIPS:
-        raise TraceError(f"{path}: AEDAT 2.0 needs a jAER chip; sensor {meta.width}x{meta.height} "
-                         f"matches none of {sorted(CHIPS)}; pass chip= or crop to a chip size")
+        raise TraceError(
+            f"{path}: AEDAT 2.0 needs a jAER chip; sensor {meta.width}x{meta.height} "
+            f"matches none of {sorted(CHIPS)}; pass chip= or crop to a chip size"
+        )
     layout, w, h = CHIPS[chip]
     t = events["t"]
     base = (int(t.min()) >> 32) << 32 if len(t) else 0
     if len(t) > 1 and np.abs(np.diff(t)).max() > (1 << 31):
-        raise TraceError(f"{path}: consecutive events more than 2**31 µs apart cannot be written to AEDAT 2.0")
+        raise TraceError(
+            f"{path}: consecutive events more than 2**31 µs apart cannot be written to AEDAT 2.0"
+        )
     x = events["x"].astype(np.uint32)
     y = events["y"].astype(np.uint32)
     p = events["p"].astype(np.uint32) & 1
@@ -229,9 +284,12 @@ def write_aedat2(path, events, meta: RecordingMeta, chip=None):
     words = np.empty((len(events), 2), dtype=">u4")
     words[:, 0] = addr
     words[:, 1] = (t - base) & 0xFFFFFFFF
-    lines = ["#!AER-DAT2.0",
-             "# Data format is int32 address, int32 timestamp (8 bytes total), repeated for each event",
-             "# Timestamps tick is 1 us", f"# AEChip: {_JAER_CLASSES[chip]}"]
+    lines = [
+        "#!AER-DAT2.0",
+        "# Data format is int32 address, int32 timestamp (8 bytes total), repeated for each event",
+        "# Timestamps tick is 1 us",
+        f"# AEChip: {_JAER_CLASSES[chip]}",
+    ]
     if base:
         lines.append(f"# time_offset_us {base}")
     with open(path, "wb") as f:

@@ -28,17 +28,41 @@ from numba import njit
 from .aedat import read_hash_header
 from .errors import TraceError
 from .recording_base import (
-    C_BAD, C_INVALID, C_LAST_T, C_REGRESSIONS, C_RESETS, C_SKIPPED, C_TRIGGERS, C_WRAPS,
-    DEFAULT_BLOCK_BYTES, S_BAD_RECORD, S_BAD_X, S_BAD_Y, S_OK, S_TRUNCATED, EventSource,
-    RecordingMeta, check_events, check_in_sensor, file_size, format_error, open_binary,
-    sensor_size_arg, status_error,
+    C_BAD,
+    C_INVALID,
+    C_LAST_T,
+    C_REGRESSIONS,
+    C_RESETS,
+    C_SKIPPED,
+    C_TRIGGERS,
+    C_WRAPS,
+    DEFAULT_BLOCK_BYTES,
+    S_BAD_RECORD,
+    S_BAD_X,
+    S_BAD_Y,
+    S_OK,
+    S_TRUNCATED,
+    EventSource,
+    RecordingMeta,
+    check_events,
+    check_in_sensor,
+    file_size,
+    format_error,
+    open_binary,
+    sensor_size_arg,
+    status_error,
 )
 from .schema import EVENT_DTYPE
 
 _S_NEED_MORE = 6  # kernel status: the next packet is not complete in this buffer
 #: Known camera names of ``#Source`` lines and their sensor sizes.
-SOURCE_SIZES = {"DVS128": (128, 128), "DAVIS240": (240, 180), "DAVIS346": (346, 260),
-                "DAVIS640": (640, 480), "DVXPLORER": (640, 480)}
+SOURCE_SIZES = {
+    "DVS128": (128, 128),
+    "DAVIS240": (240, 180),
+    "DAVIS346": (346, 260),
+    "DAVIS640": (640, 480),
+    "DVXPLORER": (640, 480),
+}
 PACKET_HEADER_BYTES = 28
 
 
@@ -71,11 +95,22 @@ class Aedat31Source(EventSource):
                 break
         size = sensor_size_arg(sensor_size) or (_size_from_source(camera) if camera else None)
         if size is None:
-            raise format_error(path, 0, f"#Source {camera!r} of unknown size", "a known camera",
-                               "pass sensor_size=(width, height)")
-        self.block_bytes = max(block_bytes, 1 << 16)
-        self.meta = RecordingMeta(width=size[0], height=size[1], format="aedat31", camera=camera,
-                                  path=str(path), header=tuple(("line", ln) for ln in lines))
+            raise format_error(
+                path,
+                0,
+                f"#Source {camera!r} of unknown size",
+                "a known camera",
+                "pass sensor_size=(width, height)",
+            )
+        self.block_bytes = block_bytes
+        self.meta = RecordingMeta(
+            width=size[0],
+            height=size[1],
+            format="aedat31",
+            camera=camera,
+            path=str(path),
+            header=tuple(("line", ln) for ln in lines),
+        )
 
     def blocks(self, t_start=None, t_stop=None):
         f = self._file
@@ -91,21 +126,39 @@ class Aedat31Source(EventSource):
             pos = 0
             while True:
                 out = np.empty(max(buf.size // 8, 1), dtype=EVENT_DTYPE)
-                status, pos, n = _aedat31_decode_kernel(buf, pos, remaining, state, self.counters, out,
-                                                        self.meta.width, self.meta.height)
+                status, pos, n = _aedat31_decode_kernel(
+                    buf,
+                    pos,
+                    remaining,
+                    state,
+                    self.counters,
+                    out,
+                    self.meta.width,
+                    self.meta.height,
+                )
                 if n:
                     yield out[:n]
                 if status in (S_OK, _S_NEED_MORE):
                     break
-                raise status_error(self.path, status, offset + pos, self.meta,
-                                   int(self.counters[C_BAD]), "packet" if status == S_TRUNCATED or
-                                   status == S_BAD_RECORD else "event")
+                raise status_error(
+                    self.path,
+                    status,
+                    offset + pos,
+                    self.meta,
+                    int(self.counters[C_BAD]),
+                    "packet" if status == S_TRUNCATED or status == S_BAD_RECORD else "event",
+                )
             carry = buf[pos:].copy()
             offset += pos
             if fresh.size == 0:
                 if carry.size:
-                    raise format_error(self.path, offset, f"{carry.size} bytes of an incomplete packet",
-                                       "whole packets", "the file is truncated")
+                    raise format_error(
+                        self.path,
+                        offset,
+                        f"{carry.size} bytes of an incomplete packet",
+                        "whole packets",
+                        "the file is truncated",
+                    )
                 return
 
 
@@ -143,8 +196,18 @@ def _aedat31_decode_kernel(buf, pos, remaining, state, counters, out, width, hei
         capacity = _le(buf, pos + 16, 4, True)
         number = _le(buf, pos + 20, 4, True)
         valid = _le(buf, pos + 24, 4, True)
-        if (etype < 0 or etype > 100 or esize < 4 or tsoff < 0 or tsoff + 4 > esize or ovf < 0
-                or number < 0 or valid < 0 or valid > number or capacity < number):
+        if (
+            etype < 0
+            or etype > 100
+            or esize < 4
+            or tsoff < 0
+            or tsoff + 4 > esize
+            or ovf < 0
+            or number < 0
+            or valid < 0
+            or valid > number
+            or capacity < number
+        ):
             counters[C_BAD] = etype
             status = S_BAD_RECORD
             break
@@ -210,8 +273,14 @@ def _aedat31_decode_kernel(buf, pos, remaining, state, counters, out, width, hei
     return status, pos, n
 
 
-def packet_bytes(etype: int, events: np.ndarray, overflow: int, source: int = 1, event_size: int = 8,
-                 ts_offset: int = 4) -> bytes:
+def packet_bytes(
+    etype: int,
+    events: np.ndarray,
+    overflow: int,
+    source: int = 1,
+    event_size: int = 8,
+    ts_offset: int = 4,
+) -> bytes:
     """One AEDAT 3.1 packet: 28-byte header plus ``events`` (a structured or uint8 array)."""
     payload = np.ascontiguousarray(events).tobytes()
     number = len(payload) // event_size
@@ -219,8 +288,10 @@ def packet_bytes(etype: int, events: np.ndarray, overflow: int, source: int = 1,
     if etype in (0, 1):
         data = np.frombuffer(payload, dtype="<u4")[0::2]
         valid = int(np.count_nonzero(data & 1))
-    head = np.array([etype, source], dtype="<i2").tobytes() + np.array(
-        [event_size, ts_offset, overflow, number, number, valid], dtype="<i4").tobytes()
+    head = (
+        np.array([etype, source], dtype="<i2").tobytes()
+        + np.array([event_size, ts_offset, overflow, number, number, valid], dtype="<i4").tobytes()
+    )
     return head + payload
 
 
@@ -241,13 +312,17 @@ def write_aedat31(path, events, meta: RecordingMeta, packet_events: int = 4096):
     t = events["t"]
     ovf = t >> 31
     rec = np.empty(len(events), dtype=[("d", "<u4"), ("ts", "<i4")])
-    rec["d"] = (events["x"].astype(np.uint32) << 17) | (events["y"].astype(np.uint32) << 2) | (
-        (events["p"].astype(np.uint32) & 1) << 1) | 1
+    rec["d"] = (
+        (events["x"].astype(np.uint32) << 17)
+        | (events["y"].astype(np.uint32) << 2)
+        | ((events["p"].astype(np.uint32) & 1) << 1)
+        | 1
+    )
     rec["ts"] = t & 0x7FFFFFFF
     cuts = np.flatnonzero(np.diff(ovf)) + 1
     with open(path, "wb") as f:
         f.write(("\r\n".join(header) + "\r\n").encode("ascii"))
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(events)]):
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(events)], strict=True):
             for s in range(lo, hi, packet_events):
                 e = min(s + packet_events, hi)
                 f.write(packet_bytes(1, rec[s:e], int(ovf[s])))

@@ -27,8 +27,19 @@ import numpy as np
 
 from .errors import TraceError, TraceWarning
 from .recording_base import (
-    C_LAST_T, C_REGRESSIONS, C_SKIPPED, C_TRIGGERS, EventSource, RecordingMeta, check_events,
-    check_in_sensor, file_size, format_error, header_int, open_binary, sensor_size_arg,
+    C_LAST_T,
+    C_REGRESSIONS,
+    C_SKIPPED,
+    C_TRIGGERS,
+    EventSource,
+    RecordingMeta,
+    check_events,
+    check_in_sensor,
+    file_size,
+    format_error,
+    header_int,
+    open_binary,
+    sensor_size_arg,
 )
 from .schema import EVENT_DTYPE
 
@@ -36,13 +47,20 @@ MAGIC = b"#!AER-DAT4.0\r\n"
 COMPRESSIONS = {0: "none", 1: "lz4", 2: "lz4_high", 3: "zstd", 4: "zstd_high"}
 
 #: One element of an ``EVTS`` packet, as stored.
-AEDAT4_EVENT = np.dtype({"names": ["t", "x", "y", "on"], "formats": ["<i8", "<i2", "<i2", "u1"],
-                         "offsets": [0, 8, 10, 12], "itemsize": 16})
+AEDAT4_EVENT = np.dtype(
+    {
+        "names": ["t", "x", "y", "on"],
+        "formats": ["<i8", "<i2", "<i2", "u1"],
+        "offsets": [0, 8, 10, 12],
+        "itemsize": 16,
+    }
+)
 #: One element of a ``TRIG`` packet; ``source`` 0 = timestamp reset, 1..5 external signal edges
 #: and pulses, 6..9 frame/exposure begin/end.
 TRIGGER_DTYPE = np.dtype([("t", np.int64), ("source", np.int8)])
-_AEDAT4_TRIGGER = np.dtype({"names": ["t", "source"], "formats": ["<i8", "i1"], "offsets": [0, 8],
-                            "itemsize": 16})
+_AEDAT4_TRIGGER = np.dtype(
+    {"names": ["t", "source"], "formats": ["<i8", "i1"], "offsets": [0, 8], "itemsize": 16}
+)
 
 
 class _FlatBufferError(Exception):
@@ -77,7 +95,9 @@ def _vector(buf, table, index, item_bytes):
     vec = pos + _u32(buf, pos)
     count = _u32(buf, vec)
     if vec + 4 + count * item_bytes > len(buf):
-        raise _FlatBufferError(f"vector of {count} items at {vec} overruns a {len(buf)}-byte buffer")
+        raise _FlatBufferError(
+            f"vector of {count} items at {vec} overruns a {len(buf)}-byte buffer"
+        )
     return vec + 4, count
 
 
@@ -88,13 +108,17 @@ def _decompressor(code, path):
     try:
         if code in (1, 2):
             import lz4.frame
+
             return lz4.frame.decompress
         if code in (3, 4):
             import zstandard
+
             return _zstd_decompress(zstandard)
     except ImportError:
-        raise TraceError(f"{path}: AEDAT4 compression {COMPRESSIONS[code]!r} needs the optional "
-                         "dependencies; pip install aersim[events]") from None
+        raise TraceError(
+            f"{path}: AEDAT4 compression {COMPRESSIONS[code]!r} needs the optional "
+            "dependencies; pip install aersim[events]"
+        ) from None
     raise format_error(path, 18, f"compression code {code}", f"one of {sorted(COMPRESSIONS)}")
 
 
@@ -104,6 +128,7 @@ def _zstd_decompress(zstandard):
     def run(data):
         # Frames written in streaming mode have no content size; decompressobj handles both.
         return decomp.decompressobj().decompress(data)
+
     return run
 
 
@@ -111,13 +136,17 @@ def _compressor(name):
     try:
         if name == "lz4":
             import lz4.frame
+
             return 1, lz4.frame.compress
         if name == "zstd":
             import zstandard
+
             return 3, zstandard.ZstdCompressor().compress
     except ImportError:
-        raise TraceError(f"AEDAT4 compression {name!r} needs the optional dependencies; "
-                         "pip install aersim[events]") from None
+        raise TraceError(
+            f"AEDAT4 compression {name!r} needs the optional dependencies; "
+            "pip install aersim[events]"
+        ) from None
     if name == "none":
         return 0, bytes
     raise TraceError(f"unknown AEDAT4 compression {name!r}; supported: 'lz4', 'zstd', 'none'")
@@ -128,7 +157,9 @@ def _parse_streams(xml_text, path):
     try:
         root = ET.fromstring(xml_text)
     except ET.ParseError as exc:
-        raise format_error(path, 18, f"an unreadable XML description ({exc})", "DV stream XML") from None
+        raise format_error(
+            path, 18, f"an unreadable XML description ({exc})", "DV stream XML"
+        ) from None
     streams = {}
     for node in root.iter("node"):
         name = node.get("name", "")
@@ -154,8 +185,13 @@ class Aedat4Source(EventSource):
             raise format_error(path, 0, repr(head[:14]), repr(MAGIC), "pass the right format=")
         (hlen,) = struct.unpack_from("<I", head, 14)
         if 18 + hlen > self.size:
-            raise format_error(path, 14, f"a header of {hlen} bytes", f"at most {self.size - 18}",
-                               "the file is truncated")
+            raise format_error(
+                path,
+                14,
+                f"a header of {hlen} bytes",
+                f"at most {self.size - 18}",
+                "the file is truncated",
+            )
         hbuf = f.read(hlen)
         try:
             root = _u32(hbuf, 0)
@@ -168,9 +204,11 @@ class Aedat4Source(EventSource):
                 raise _FlatBufferError("no description")
             spos = pos + _u32(hbuf, pos)
             n = _u32(hbuf, spos)
-            xml_text = bytes(hbuf[spos + 4:spos + 4 + n]).decode("utf-8")
+            xml_text = bytes(hbuf[spos + 4 : spos + 4 + n]).decode("utf-8")
         except (_FlatBufferError, struct.error, UnicodeDecodeError) as exc:
-            raise format_error(path, 18, f"a corrupt IOHeader ({exc})", "an AEDAT4 FlatBuffer header") from None
+            raise format_error(
+                path, 18, f"a corrupt IOHeader ({exc})", "an AEDAT4 FlatBuffer header"
+            ) from None
         self.data_start = 18 + hlen
         self.compression = code
         self._decompress = _decompressor(code, path)
@@ -179,23 +217,42 @@ class Aedat4Source(EventSource):
         if stream is None and not events:
             raise format_error(path, 18, "no EVTS stream in the description", "an event stream")
         self.stream = events[0] if stream is None else int(stream)
-        self.trigger_streams = {k for k, v in self.streams.items() if v.get("typeIdentifier") == "TRIG"}
+        self.trigger_streams = {
+            k for k, v in self.streams.items() if v.get("typeIdentifier") == "TRIG"
+        }
         info = self.streams.get(self.stream, {})
         size = sensor_size_arg(sensor_size)
         if size is None:
             try:
                 size = sensor_size_arg((int(info["sizeX"]), int(info["sizeY"])))
             except (KeyError, ValueError, TraceError):
-                raise format_error(path, 18, f"no sizeX/sizeY for stream {self.stream}",
-                                   "the sensor size in the XML", "pass sensor_size=(width, height)") from None
+                raise format_error(
+                    path,
+                    18,
+                    f"no sizeX/sizeY for stream {self.stream}",
+                    "the sensor size in the XML",
+                    "pass sensor_size=(width, height)",
+                ) from None
         if self.table_pos != -1 and not self.data_start <= self.table_pos <= self.size:
-            raise format_error(path, 18, f"index position {self.table_pos}",
-                               f"a position in {self.data_start}..{self.size}", "the file is truncated")
+            raise format_error(
+                path,
+                18,
+                f"index position {self.table_pos}",
+                f"a position in {self.data_start}..{self.size}",
+                "the file is truncated",
+            )
         self.meta = RecordingMeta(
-            width=size[0], height=size[1], format="aedat4", camera=info.get("source") or None,
-            path=str(path), t0_us=header_int(info.get("tsOffset") or "0", path, "tsOffset", 18),
-            header=(("compression", COMPRESSIONS.get(code, str(code))),) + tuple(
-                (f"stream{k}", v.get("typeIdentifier", "")) for k, v in sorted(self.streams.items())))
+            width=size[0],
+            height=size[1],
+            format="aedat4",
+            camera=info.get("source") or None,
+            path=str(path),
+            t0_us=header_int(info.get("tsOffset") or "0", path, "tsOffset", 18),
+            header=(("compression", COMPRESSIONS.get(code, str(code))),)
+            + tuple(
+                (f"stream{k}", v.get("typeIdentifier", "")) for k, v in sorted(self.streams.items())
+            ),
+        )
 
     # -- packets --------------------------------------------------------------------------------
     def _scan_packets(self):
@@ -208,11 +265,20 @@ class Aedat4Source(EventSource):
             head = f.read(8)
             if len(head) < 8 or pos + 8 + struct.unpack_from("<I", head, 4)[0] > end:
                 if self.table_pos == -1:
-                    warnings.warn(f"{self.path}: at byte {pos}: partial last packet of a recording "
-                                  "that was not closed cleanly; ignored", TraceWarning, stacklevel=3)
+                    warnings.warn(
+                        f"{self.path}: at byte {pos}: partial last packet of a recording "
+                        "that was not closed cleanly; ignored",
+                        TraceWarning,
+                        stacklevel=3,
+                    )
                     return
-                raise format_error(self.path, pos, "a packet running past the index table",
-                                   f"packets ending at byte {end}", "the file is truncated or corrupt")
+                raise format_error(
+                    self.path,
+                    pos,
+                    "a packet running past the index table",
+                    f"packets ending at byte {end}",
+                    "the file is truncated or corrupt",
+                )
             stream, size = struct.unpack("<iI", head)
             yield pos, stream, size
             pos += 8 + size
@@ -232,17 +298,33 @@ class Aedat4Source(EventSource):
         try:
             buf = self._decompress(raw)[4:]
             start, count = _vector(buf, _u32(buf, 0), 0, 4)
-            rows = np.zeros(count, dtype=[("offset", "i8"), ("stream", "i4"), ("size", "i4"),
-                                          ("count", "i8"), ("start_t", "i8"), ("end_t", "i8")])
+            rows = np.zeros(
+                count,
+                dtype=[
+                    ("offset", "i8"),
+                    ("stream", "i4"),
+                    ("size", "i4"),
+                    ("count", "i8"),
+                    ("start_t", "i8"),
+                    ("end_t", "i8"),
+                ],
+            )
             for k in range(count):
                 e = start + 4 * k
                 tab = e + _u32(buf, e)
                 vals = [_field(buf, tab, j) for j in range(5)]
-                rows[k] = (struct.unpack_from("<q", buf, vals[0])[0], *struct.unpack_from("<ii", buf, vals[1]),
-                           *(struct.unpack_from("<q", buf, vals[j])[0] for j in (2, 3, 4)))
+                rows[k] = (
+                    struct.unpack_from("<q", buf, vals[0])[0],
+                    *struct.unpack_from("<ii", buf, vals[1]),
+                    *(struct.unpack_from("<q", buf, vals[j])[0] for j in (2, 3, 4)),
+                )
         except Exception as exc:  # any damage in the index: fall back to scanning
-            warnings.warn(f"{self.path}: at byte {self.table_pos}: unreadable index table ({exc}); "
-                          "scanning packets instead", TraceWarning, stacklevel=3)
+            warnings.warn(
+                f"{self.path}: at byte {self.table_pos}: unreadable index table ({exc}); "
+                "scanning packets instead",
+                TraceWarning,
+                stacklevel=3,
+            )
             return None
         return rows
 
@@ -254,30 +336,47 @@ class Aedat4Source(EventSource):
         try:
             data = self._decompress(raw)
         except Exception as exc:  # lz4/zstd raise their own types on damaged frames
-            raise format_error(self.path, offset, f"a packet that does not decompress ({exc})",
-                               f"a {COMPRESSIONS[self.compression]} frame", "the file is corrupt") from None
+            raise format_error(
+                self.path,
+                offset,
+                f"a packet that does not decompress ({exc})",
+                f"a {COMPRESSIONS[self.compression]} frame",
+                "the file is corrupt",
+            ) from None
         try:
             if len(data) < 12 or _u32(data, 0) != len(data) - 4:
-                raise _FlatBufferError(f"size prefix {_u32(data, 0) if len(data) >= 4 else None} "
-                                       f"for {len(data) - 4} bytes")
+                raise _FlatBufferError(
+                    f"size prefix {_u32(data, 0) if len(data) >= 4 else None} "
+                    f"for {len(data) - 4} bytes"
+                )
             buf = memoryview(data)[4:]
             if bytes(buf[4:8]) != ident:
                 raise _FlatBufferError(f"identifier {bytes(buf[4:8])!r}")
             start, count = _vector(buf, _u32(buf, 0), 0, 16)
         except _FlatBufferError as exc:
-            raise format_error(self.path, offset, f"a corrupt packet ({exc})",
-                               f"a {ident.decode()} FlatBuffer", "the file is corrupt") from None
+            raise format_error(
+                self.path,
+                offset,
+                f"a corrupt packet ({exc})",
+                f"a {ident.decode()} FlatBuffer",
+                "the file is corrupt",
+            ) from None
         return buf, start, count
 
     def _packet_events(self, offset, size):
         buf, start, count = self._payload(offset, size, b"EVTS")
         raw = np.frombuffer(buf, dtype=AEDAT4_EVENT, count=count, offset=start)
         x, y = raw["x"], raw["y"]
-        if count and (x.min() < 0 or x.max() >= self.meta.width or y.min() < 0
-                      or y.max() >= self.meta.height):
-            raise format_error(self.path, offset, f"events at x {x.min()}..{x.max()}, y {y.min()}..{y.max()}",
-                               f"a {self.meta.width}x{self.meta.height} sensor",
-                               "the file is corrupt, or pass sensor_size=")
+        if count and (
+            x.min() < 0 or x.max() >= self.meta.width or y.min() < 0 or y.max() >= self.meta.height
+        ):
+            raise format_error(
+                self.path,
+                offset,
+                f"events at x {x.min()}..{x.max()}, y {y.min()}..{y.max()}",
+                f"a {self.meta.width}x{self.meta.height} sensor",
+                "the file is corrupt, or pass sensor_size=",
+            )
         out = np.empty(count, dtype=EVENT_DTYPE)
         out["t"] = raw["t"]
         out["x"] = x
@@ -299,7 +398,9 @@ class Aedat4Source(EventSource):
             if t_stop is not None:
                 keep &= index["start_t"] < t_stop
             # The index points at packet payloads; the 8-byte packet header precedes them.
-            packets = [(int(r["offset"]) - 8, int(r["stream"]), int(r["size"])) for r in index[keep]]
+            packets = [
+                (int(r["offset"]) - 8, int(r["stream"]), int(r["size"])) for r in index[keep]
+            ]
         else:
             packets = self._scan_packets()
         for offset, stream, size in packets:
@@ -324,8 +425,8 @@ class Aedat4Source(EventSource):
         out = np.zeros(sum(len(p) for p in parts), dtype=TRIGGER_DTYPE)
         k = 0
         for part in parts:
-            out["t"][k:k + len(part)] = part["t"]
-            out["source"][k:k + len(part)] = part["source"]
+            out["t"][k : k + len(part)] = part["t"]
+            out["source"][k : k + len(part)] = part["source"]
             k += len(part)
         return out
 
@@ -375,8 +476,9 @@ def _index_table(rows) -> bytes:
     return struct.pack("<I", len(buf)) + bytes(buf)
 
 
-def write_aedat4(path, events, meta: RecordingMeta, compression: str = "lz4",
-                 packet_events: int = 4096):
+def write_aedat4(
+    path, events, meta: RecordingMeta, compression: str = "lz4", packet_events: int = 4096
+):
     """Write ``events`` as an AEDAT 4.0 file with one event stream and an index table.
 
     Parameters
@@ -405,20 +507,23 @@ def write_aedat4(path, events, meta: RecordingMeta, compression: str = "lz4",
         f'<attr key="sizeY" type="int">{meta.height}</attr>'
         f'<attr key="source" type="string">{source}</attr>'
         f'<attr key="tsOffset" type="long">{int(meta.t0_us)}</attr>'
-        "</node></node></node></dv>")
+        "</node></node></node></dv>"
+    )
     rows = []
     with open(path, "wb") as f:
         header = _io_header(code, 0, xml_text)
         f.write(MAGIC + struct.pack("<I", len(header)) + header)
         for s in range(0, len(events), packet_events):
-            part = events[s:s + packet_events]
+            part = events[s : s + packet_events]
             items = np.zeros(len(part), dtype=AEDAT4_EVENT)
             items["t"] = part["t"]
             items["x"] = part["x"]
             items["y"] = part["y"]
             items["on"] = part["p"]
             payload = compress(_vector_packet(b"EVTS", items.tobytes(), len(part)))
-            rows.append((f.tell() + 8, 0, len(payload), len(part), int(part["t"][0]), int(part["t"][-1])))
+            rows.append(
+                (f.tell() + 8, 0, len(payload), len(part), int(part["t"][0]), int(part["t"][-1]))
+            )
             f.write(struct.pack("<iI", 0, len(payload)) + payload)
         table_pos = f.tell()
         f.write(compress(_index_table(rows)))

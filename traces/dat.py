@@ -21,9 +21,25 @@ from numba import njit
 
 from .errors import TraceError, TraceWarning
 from .recording_base import (
-    C_BAD, C_LAST_T, C_REGRESSIONS, C_WRAPS, DEFAULT_BLOCK_BYTES, S_BAD_X, S_BAD_Y, S_OK,
-    EventSource, RecordingMeta, check_events, check_in_sensor, format_error, iter_byte_blocks,
-    header_int, open_binary, read_percent_header, sensor_size_arg, status_error,
+    C_BAD,
+    C_LAST_T,
+    C_REGRESSIONS,
+    C_WRAPS,
+    DEFAULT_BLOCK_BYTES,
+    S_BAD_X,
+    S_BAD_Y,
+    S_OK,
+    EventSource,
+    RecordingMeta,
+    check_events,
+    check_in_sensor,
+    format_error,
+    header_int,
+    iter_byte_blocks,
+    open_binary,
+    read_percent_header,
+    sensor_size_arg,
+    status_error,
 )
 from .schema import EVENT_DTYPE
 
@@ -40,37 +56,62 @@ class DatSource(EventSource):
         f.seek(offset)
         tb = f.read(2)
         if len(tb) < 2:
-            raise format_error(path, offset, "end of file", "event type and size bytes", "the file is truncated")
+            raise format_error(
+                path, offset, "end of file", "event type and size bytes", "the file is truncated"
+            )
         if tb[0] not in _CD_TYPES or tb[1] != 8:
-            raise format_error(path, offset, f"event type 0x{tb[0]:02X} of size {tb[1]}",
-                               "CD events (type 0x00 or 0x0C) of 8 bytes", "this DAT file holds no CD events")
+            raise format_error(
+                path,
+                offset,
+                f"event type 0x{tb[0]:02X} of size {tb[1]}",
+                "CD events (type 0x00 or 0x0C) of 8 bytes",
+                "this DAT file holds no CD events",
+            )
         self.data_offset = offset + 2
         header = dict(pairs)
         self.version = header_int((header.get("Version") or "2").split(" ")[0], path, "Version")
         self.time_offset = header_int(header.get("time_offset_us", "0"), path, "time_offset_us")
         size = sensor_size_arg(sensor_size)
         if size is None and "Width" in header and "Height" in header:
-            size = sensor_size_arg((header_int(header["Width"], path, "Width"),
-                                    header_int(header["Height"], path, "Height")))
+            size = sensor_size_arg(
+                (
+                    header_int(header["Width"], path, "Width"),
+                    header_int(header["Height"], path, "Height"),
+                )
+            )
         if size is None:
             size = (512, 256) if self.version == 1 else (16384, 16384)
-            warnings.warn(f"{path}: DAT header has no Width/Height; bounds {size[0]}x{size[1]} "
-                          "assumed, pass sensor_size=(width, height)", TraceWarning, stacklevel=4)
+            warnings.warn(
+                f"{path}: DAT header has no Width/Height; bounds {size[0]}x{size[1]} "
+                "assumed, pass sensor_size=(width, height)",
+                TraceWarning,
+                stacklevel=4,
+            )
         self.block_bytes = block_bytes
-        self.meta = RecordingMeta(width=size[0], height=size[1], format="dat", path=str(path),
-                                  header=tuple(pairs))
+        self.meta = RecordingMeta(
+            width=size[0], height=size[1], format="dat", path=str(path), header=tuple(pairs)
+        )
 
     def blocks(self, t_start=None, t_stop=None):
         state = np.full(2, -1, dtype=np.int64)
         state[1] = 0
-        for offset, data in iter_byte_blocks(self._file, self.data_offset, self.block_bytes, 8, self.path):
+        for offset, data in iter_byte_blocks(
+            self._file, self.data_offset, self.block_bytes, 8, self.path
+        ):
             words = data.view("<u4")
             out = np.empty(words.size // 2, dtype=EVENT_DTYPE)
-            status, pos, n = _dat_decode_kernel(words, state, self.counters, out, self.version,
-                                                self.meta.width, self.meta.height)
+            status, pos, n = _dat_decode_kernel(
+                words, state, self.counters, out, self.version, self.meta.width, self.meta.height
+            )
             if status != S_OK:
-                raise status_error(self.path, status, offset + 8 * pos, self.meta,
-                                   int(self.counters[C_BAD]), "record")
+                raise status_error(
+                    self.path,
+                    status,
+                    offset + 8 * pos,
+                    self.meta,
+                    int(self.counters[C_BAD]),
+                    "record",
+                )
             if n:
                 if self.time_offset:
                     out["t"][:n] += self.time_offset
@@ -133,17 +174,28 @@ def write_dat(path, events, meta: RecordingMeta):
     events = check_events(events)
     check_in_sensor(events, meta, path)
     if meta.width > 16384 or meta.height > 16384:
-        raise TraceError(f"{path}: DAT stores 14-bit coordinates; sensor {meta.width}x{meta.height} is too large")
+        raise TraceError(
+            f"{path}: DAT stores 14-bit coordinates; sensor {meta.width}x{meta.height} is too large"
+        )
     t = events["t"]
     if len(t) > 1 and np.abs(np.diff(t)).max() > (1 << 31):
-        raise TraceError(f"{path}: consecutive events more than 2**31 µs apart cannot be written to DAT")
+        raise TraceError(
+            f"{path}: consecutive events more than 2**31 µs apart cannot be written to DAT"
+        )
     base = (int(t.min()) >> 32) << 32 if len(t) else 0
     rec = np.empty((len(events), 2), dtype="<u4")
     rec[:, 0] = (t - base) & 0xFFFFFFFF
-    rec[:, 1] = (events["x"].astype(np.uint32) | events["y"].astype(np.uint32) << 14
-                 | (events["p"].astype(np.uint32) & 1) << 28)
-    lines = ["% Data file containing CD events.", "% Version 2", f"% Width {meta.width}",
-             f"% Height {meta.height}"]
+    rec[:, 1] = (
+        events["x"].astype(np.uint32)
+        | events["y"].astype(np.uint32) << 14
+        | (events["p"].astype(np.uint32) & 1) << 28
+    )
+    lines = [
+        "% Data file containing CD events.",
+        "% Version 2",
+        f"% Width {meta.width}",
+        f"% Height {meta.height}",
+    ]
     if base:
         lines.append(f"% time_offset_us {base}")
     with open(path, "wb") as f:

@@ -27,10 +27,30 @@ from numba import njit
 from . import evt3
 from .errors import TraceError
 from .recording_base import (
-    C_BAD, C_INVALID, C_LAST_T, C_REGRESSIONS, C_SKIPPED, C_TRIGGERS, C_WRAPS, DEFAULT_BLOCK_BYTES,
-    DEFAULT_OUT_EVENTS, S_BAD_X, header_int, S_BAD_Y, S_FULL, S_OK, EventSource, RecordingMeta, check_events,
-    check_in_sensor, format_error, iter_byte_blocks, open_binary, read_percent_header,
-    sensor_size_arg, status_error,
+    C_BAD,
+    C_INVALID,
+    C_LAST_T,
+    C_REGRESSIONS,
+    C_SKIPPED,
+    C_TRIGGERS,
+    C_WRAPS,
+    DEFAULT_BLOCK_BYTES,
+    DEFAULT_OUT_EVENTS,
+    S_BAD_X,
+    S_BAD_Y,
+    S_FULL,
+    S_OK,
+    EventSource,
+    RecordingMeta,
+    check_events,
+    check_in_sensor,
+    format_error,
+    header_int,
+    iter_byte_blocks,
+    open_binary,
+    read_percent_header,
+    sensor_size_arg,
+    status_error,
 )
 from .schema import EVENT_DTYPE
 
@@ -58,20 +78,32 @@ def parse_raw_header(pairs, path, sensor_size=None, encoding=None):
     if encoding is None:
         encoding = found
     if encoding is None:
-        raise format_error(path, 0, f"RAW header format={header.get('format')!r} evt={header.get('evt')!r}",
-                           "EVT 2.0, 2.1 or 3.0", "pass format='evt2', 'evt21' or 'evt3' explicitly")
+        raise format_error(
+            path,
+            0,
+            f"RAW header format={header.get('format')!r} evt={header.get('evt')!r}",
+            "EVT 2.0, 2.1 or 3.0",
+            "pass format='evt2', 'evt21' or 'evt3' explicitly",
+        )
     size = sensor_size_arg(sensor_size)
     if size is None and "width" in options and "height" in options:
-        size = header_int(options["width"], path, "width"), header_int(options["height"], path, "height")
+        size = (
+            header_int(options["width"], path, "width"),
+            header_int(options["height"], path, "height"),
+        )
     if size is None and "geometry" in header:
         w, _, h = header["geometry"].partition("x")
         size = header_int(w, path, "geometry"), header_int(h, path, "geometry")
     if size is None and header.get("system_ID", "").strip().isdigit():
         size = SYSTEM_ID_GEOMETRY.get(int(header["system_ID"]))
     if size is None:
-        raise format_error(path, 0, "a RAW header without geometry or a known system_ID",
-                           "format width=/height=, geometry or system_ID",
-                           "pass sensor_size=(width, height)")
+        raise format_error(
+            path,
+            0,
+            "a RAW header without geometry or a known system_ID",
+            "format width=/height=, geometry or system_ID",
+            "pass sensor_size=(width, height)",
+        )
     order = options.get("endianness", header.get("endianness", "legacy")).strip().lower()
     if order not in ("legacy", "little"):
         raise format_error(path, 0, f"endianness={order!r}", "'legacy' or 'little'")
@@ -80,45 +112,62 @@ def parse_raw_header(pairs, path, sensor_size=None, encoding=None):
     try:
         size = sensor_size_arg(size)
     except TraceError:
-        raise format_error(path, 0, f"geometry {size}", "1..65536 pixels", "the header is corrupt") from None
+        raise format_error(
+            path, 0, f"geometry {size}", "1..65536 pixels", "the header is corrupt"
+        ) from None
     return encoding, size[0], size[1], order == "legacy", camera, offset
 
 
 class RawSource(EventSource):
     """Streaming reader of a Prophesee RAW file (any EVT encoding)."""
 
-    def __init__(self, path, sensor_size=None, encoding=None, block_bytes=DEFAULT_BLOCK_BYTES,
-                 out_events=DEFAULT_OUT_EVENTS, **_):
+    def __init__(
+        self,
+        path,
+        sensor_size=None,
+        encoding=None,
+        block_bytes=DEFAULT_BLOCK_BYTES,
+        out_events=DEFAULT_OUT_EVENTS,
+        **_,
+    ):
         super().__init__(path)
         self._file = open_binary(path)
         pairs, self.data_offset = read_percent_header(self._file, path)
         enc, w, h, self.legacy, camera, self.time_offset = parse_raw_header(
-            pairs, path, sensor_size, encoding)
+            pairs, path, sensor_size, encoding
+        )
         self.encoding = enc
         self.block_bytes = block_bytes
         self.out_events = out_events
-        self.meta = RecordingMeta(width=w, height=h, format=enc, camera=camera, path=str(path),
-                                  header=tuple(pairs))
+        self.meta = RecordingMeta(
+            width=w, height=h, format=enc, camera=camera, path=str(path), header=tuple(pairs)
+        )
 
     def blocks(self, t_start=None, t_stop=None):
         unit_bytes, dtype, per_unit = _ENCODINGS[self.encoding]
         record = 8 if self.encoding == "evt21" else unit_bytes
         state = evt3.new_evt3_state() if self.encoding == "evt3" else _new_evt2_state()
         w, h = self.meta.width, self.meta.height
-        for offset, data in iter_byte_blocks(self._file, self.data_offset, self.block_bytes,
-                                             record, self.path, "word"):
+        for offset, data in iter_byte_blocks(
+            self._file, self.data_offset, self.block_bytes, record, self.path, "word"
+        ):
             units = data.view(dtype)
             pos = 0
             while True:
                 cap = min(self.out_events, max(64, (units.shape[0] - pos) * per_unit))
                 out = np.empty(cap, dtype=EVENT_DTYPE)
                 if self.encoding == "evt2":
-                    status, pos, n = _evt2_decode_kernel(units, pos, state, self.counters, out, w, h)
+                    status, pos, n = _evt2_decode_kernel(
+                        units, pos, state, self.counters, out, w, h
+                    )
                 elif self.encoding == "evt21":
-                    status, pos, n = _evt21_decode_kernel(units, pos, state, self.counters, out, w, h,
-                                                          self.legacy)
+                    status, pos, n = _evt21_decode_kernel(
+                        units, pos, state, self.counters, out, w, h, self.legacy
+                    )
                 else:
-                    status, pos, n = evt3.evt3_decode_kernel(units, pos, state, self.counters, out, w, h)
+                    status, pos, n = evt3.evt3_decode_kernel(
+                        units, pos, state, self.counters, out, w, h
+                    )
                 if n:
                     if self.time_offset:
                         out["t"][:n] += self.time_offset
@@ -126,8 +175,14 @@ class RawSource(EventSource):
                 if status == S_OK:
                     break
                 if status != S_FULL:
-                    raise status_error(self.path, status, offset + pos * unit_bytes, self.meta,
-                                       int(self.counters[C_BAD]), "word")
+                    raise status_error(
+                        self.path,
+                        status,
+                        offset + pos * unit_bytes,
+                        self.meta,
+                        int(self.counters[C_BAD]),
+                        "word",
+                    )
 
 
 def _new_evt2_state():
@@ -322,8 +377,14 @@ def _evt2_encode_kernel(t, x, y, p, start, state, words, vectorise, legacy):
             xb = np.int64(x[i]) & ~31
             mask = np.int64(1) << (np.int64(x[i]) - xb)
             j = i + 1
-            while (j < n and t[j] == t[i] and y[j] == y[i] and p[j] == p[i] and x[j] > x[j - 1]
-                   and (np.int64(x[j]) & ~31) == xb):
+            while (
+                j < n
+                and t[j] == t[i]
+                and y[j] == y[i]
+                and p[j] == p[i]
+                and x[j] > x[j - 1]
+                and (np.int64(x[j]) & ~31) == xb
+            ):
                 mask |= np.int64(1) << (np.int64(x[j]) - xb)
                 j += 1
             k = _put_word(words, k, head | xb << 11 | np.int64(y[i]), mask, vectorise, legacy)
@@ -346,7 +407,9 @@ def _put_word(words, k, hi, lo, vectorise, legacy):
     return k + 2
 
 
-def write_raw(path, events, meta: RecordingMeta, encoding: str = "evt3", endianness: str = "little"):
+def write_raw(
+    path, events, meta: RecordingMeta, encoding: str = "evt3", endianness: str = "little"
+):
     """Write ``events`` as a Prophesee RAW file.
 
     Parameters
@@ -373,8 +436,11 @@ def write_raw(path, events, meta: RecordingMeta, encoding: str = "evt3", endiann
     fmt_line = f"{fmt};height={meta.height};width={meta.width}"
     if encoding == "evt21":
         fmt_line += f";endianness={endianness}"
-    lines = [f"% evt {dict(evt2='2.0', evt21='2.1', evt3='3.0')[encoding]}", f"% format {fmt_line}",
-             f"% geometry {meta.width}x{meta.height}"]
+    lines = [
+        f"% evt {dict(evt2='2.0', evt21='2.1', evt3='3.0')[encoding]}",
+        f"% format {fmt_line}",
+        f"% geometry {meta.width}x{meta.height}",
+    ]
     if meta.camera:
         lines.append(f"% serial_number {meta.camera}")
     if offset:
@@ -387,7 +453,7 @@ def write_raw(path, events, meta: RecordingMeta, encoding: str = "evt3", endiann
         if encoding == "evt3":
             state[1] = 0
         for s in range(0, len(events), chunk):
-            part = events[s:s + chunk]
+            part = events[s : s + chunk]
             tt = np.ascontiguousarray(part["t"]) - offset
             xx, yy, pp = (np.ascontiguousarray(part[k]) for k in ("x", "y", "p"))
             pos = 0
@@ -397,9 +463,12 @@ def write_raw(path, events, meta: RecordingMeta, encoding: str = "evt3", endiann
                     status, pos, k = evt3.evt3_encode_kernel(tt, xx, yy, pp, pos, state, buf)
                 else:
                     buf = np.empty(len(part) * 2 + 64, dtype=np.uint32)
-                    status, pos, k = _evt2_encode_kernel(tt, xx, yy, pp, pos, state, buf,
-                                                         encoding == "evt21", endianness == "legacy")
+                    status, pos, k = _evt2_encode_kernel(
+                        tt, xx, yy, pp, pos, state, buf, encoding == "evt21", endianness == "legacy"
+                    )
                 buf[:k].astype(buf.dtype.newbyteorder("<"), copy=False).tofile(f)
                 if status not in (S_OK, S_FULL):
-                    raise TraceError(f"{path}: event {s + pos} at t={int(part['t'][pos])} µs goes "
-                                     "back more than 4 s; EVT 3.0 cannot express it; sort the events")
+                    raise TraceError(
+                        f"{path}: event {s + pos} at t={int(part['t'][pos])} µs goes "
+                        "back more than 4 s; EVT 3.0 cannot express it; sort the events"
+                    )

@@ -22,8 +22,18 @@ import numpy as np
 from numba import njit
 
 from .recording_base import (
-    C_BAD, C_INVALID, C_LAST_T, C_REGRESSIONS, C_SKIPPED, C_TRIGGERS, C_WRAPS, S_BAD_RECORD,
-    S_BAD_X, S_BAD_Y, S_FULL, S_OK,
+    C_BAD,
+    C_INVALID,
+    C_LAST_T,
+    C_REGRESSIONS,
+    C_SKIPPED,
+    C_TRIGGERS,
+    C_WRAPS,
+    S_BAD_RECORD,
+    S_BAD_X,
+    S_BAD_Y,
+    S_FULL,
+    S_OK,
 )
 
 EVT3_MAX_EVENTS_PER_WORD = 12
@@ -253,8 +263,15 @@ def evt3_encode_kernel(t, x, y, p, start, state, words):
         # Extend a vector group while the next events share t, y, p with increasing x.
         x0 = np.int64(x[i])
         j = i + 1
-        while (j < n and j - i < 32 and t[j] == ti and y[j] == y[i] and p[j] == p[i]
-               and x[j] > x[j - 1] and np.int64(x[j]) - x0 < 32):
+        while (
+            j < n
+            and j - i < 32
+            and t[j] == ti
+            and y[j] == y[i]
+            and p[j] == p[i]
+            and x[j] > x[j - 1]
+            and np.int64(x[j]) - x0 < 32
+        ):
             j += 1
         pol = np.int64(p[i]) & 1
         if j - i == 1:

@@ -21,8 +21,14 @@ import numpy as np
 
 from .errors import TraceError
 from .recording_base import (
-    C_LAST_T, C_REGRESSIONS, EventSource, RecordingMeta, check_events, check_in_sensor,
-    format_error, sensor_size_arg,
+    C_LAST_T,
+    C_REGRESSIONS,
+    EventSource,
+    RecordingMeta,
+    check_events,
+    check_in_sensor,
+    format_error,
+    sensor_size_arg,
 )
 from .schema import EVENT_DTYPE
 
@@ -34,7 +40,12 @@ def _byte_offset(dset, index):
     try:
         if dset.chunks is None:
             return int(dset.id.get_offset() or 0)
-        return int(dset.id.get_chunk_info_by_coord((index - index % dset.chunks[0],) + (0,) * (dset.ndim - 1)).byte_offset or 0)
+        return int(
+            dset.id.get_chunk_info_by_coord(
+                (index - index % dset.chunks[0],) + (0,) * (dset.ndim - 1)
+            ).byte_offset
+            or 0
+        )
     except Exception:  # h5py raises assorted types on damaged metadata
         return 0
 
@@ -49,12 +60,16 @@ class H5Source(EventSource):
         try:
             self.h5 = h5py.File(path, "r")
         except OSError as exc:
-            raise format_error(path, 0, f"an unreadable HDF5 file ({exc})", "an HDF5 event file") from None
+            raise format_error(
+                path, 0, f"an unreadable HDF5 file ({exc})", "an HDF5 event file"
+            ) from None
         try:
             self._setup(path, sensor_size, block_events)
         except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
             self.h5.close()
-            raise format_error(path, 0, f"a damaged HDF5 structure ({exc})", "an HDF5 event file") from None
+            raise format_error(
+                path, 0, f"a damaged HDF5 structure ({exc})", "an HDF5 event file"
+            ) from None
 
     def _setup(self, path, sensor_size, block_events):
         import h5py
@@ -70,7 +85,9 @@ class H5Source(EventSource):
                 raise format_error(path, 0, f"/events without {missing}", "/events/{t,x,y,p}")
             self.cols = [g[k] for k in "txyp"]
             if len({len(c) for c in self.cols}) != 1:
-                raise format_error(path, 0, "/events datasets of different lengths", "equal lengths")
+                raise format_error(
+                    path, 0, "/events datasets of different lengths", "equal lengths"
+                )
             if "t_offset" in h5:
                 self.t_offset = int(np.asarray(h5["t_offset"]))
             if size is None and "width" in h5.attrs and "height" in h5.attrs:
@@ -86,17 +103,32 @@ class H5Source(EventSource):
             self.table = h5["CD/events"]
             geometry = h5.attrs.get("geometry")
             if size is None and geometry is not None:
-                w, _, hh = str(geometry.decode() if isinstance(geometry, bytes) else geometry).partition("x")
+                w, _, hh = str(
+                    geometry.decode() if isinstance(geometry, bytes) else geometry
+                ).partition("x")
                 size = int(w), int(hh)
             self.n = self.table.shape[0]
         else:
-            raise format_error(path, 0, f"groups {sorted(h5)}", "/events (DSEC), /davis/left/events "
-                               "(MVSEC) or /CD/events (Prophesee)", "this HDF5 file holds no events")
+            raise format_error(
+                path,
+                0,
+                f"groups {sorted(h5)}",
+                "/events (DSEC), /davis/left/events (MVSEC) or /CD/events (Prophesee)",
+                "this HDF5 file holds no events",
+            )
         if size is None:
-            raise TraceError(f"{path}: the HDF5 file gives no sensor size; pass sensor_size=(width, height)")
+            raise TraceError(
+                f"{path}: the HDF5 file gives no sensor size; pass sensor_size=(width, height)"
+            )
         self.block_events = block_events
-        self.meta = RecordingMeta(width=size[0], height=size[1], format="hdf5", path=str(path),
-                                  t0_us=self.t_offset, header=(("layout", self.layout),))
+        self.meta = RecordingMeta(
+            width=size[0],
+            height=size[1],
+            format="hdf5",
+            path=str(path),
+            t0_us=self.t_offset,
+            header=(("layout", self.layout),),
+        )
 
     def _first_index(self, t_start):
         """Index to start reading from for ``t >= t_start`` (DSEC ``ms_to_idx``), else 0."""
@@ -124,15 +156,28 @@ class H5Source(EventSource):
                 out["t"] = rows["t"]
         except (OSError, ValueError, RuntimeError) as exc:
             dset = self.cols[0] if self.layout == "dsec" else self.table
-            fix = ("a Prophesee file needs the ECF HDF5 plugin (HDF5_PLUGIN_PATH)"
-                   if self.layout == "prophesee" else "the file is corrupt")
-            raise format_error(self.path, _byte_offset(dset, lo), f"unreadable events {lo}..{hi} ({exc})",
-                               "readable HDF5 chunks", fix) from None
+            fix = (
+                "a Prophesee file needs the ECF HDF5 plugin (HDF5_PLUGIN_PATH)"
+                if self.layout == "prophesee"
+                else "the file is corrupt"
+            )
+            raise format_error(
+                self.path,
+                _byte_offset(dset, lo),
+                f"unreadable events {lo}..{hi} ({exc})",
+                "readable HDF5 chunks",
+                fix,
+            ) from None
         bad = (x < 0) | (x >= self.meta.width) | (y < 0) | (y >= self.meta.height)
         if np.any(bad):
             k = int(np.argmax(bad))
-            raise format_error(self.path, 0, f"event {lo + k} at x={x[k]}, y={y[k]}",
-                               f"a {self.meta.width}x{self.meta.height} sensor", "pass sensor_size=")
+            raise format_error(
+                self.path,
+                0,
+                f"event {lo + k} at x={x[k]}, y={y[k]}",
+                f"a {self.meta.width}x{self.meta.height} sensor",
+                "pass sensor_size=",
+            )
         out["x"] = x
         out["y"] = y
         out["p"] = p > 0
@@ -143,7 +188,9 @@ class H5Source(EventSource):
             events = self._slice(lo, min(lo + self.block_events, self.n))
             c = self.counters
             if len(events):
-                c[C_REGRESSIONS] += int(np.count_nonzero(np.diff(events["t"]) < 0)) + int(events["t"][0] < c[C_LAST_T])
+                c[C_REGRESSIONS] += int(np.count_nonzero(np.diff(events["t"]) < 0)) + int(
+                    events["t"][0] < c[C_LAST_T]
+                )
                 c[C_LAST_T] = events["t"][-1]
                 yield events
 
@@ -153,7 +200,9 @@ class H5Source(EventSource):
             self.h5 = None
 
 
-def write_h5(path, events, meta: RecordingMeta, compression: str = "gzip", chunk_events: int = 1 << 16):
+def write_h5(
+    path, events, meta: RecordingMeta, compression: str = "gzip", chunk_events: int = 1 << 16
+):
     """Write ``events`` in the DSEC-style layout described in the module docstring.
 
     ``compression`` is ``"gzip"``, ``"lzf"`` or ``None``; ``t_offset`` is the first event's time.
@@ -172,10 +221,15 @@ def write_h5(path, events, meta: RecordingMeta, compression: str = "gzip", chunk
         g = h5.create_group("events")
         chunks = (max(1, min(chunk_events, len(events))),) if len(events) else None
         for name, data in (("t", rel), ("x", events["x"]), ("y", events["y"]), ("p", events["p"])):
-            g.create_dataset(name, data=np.ascontiguousarray(data), chunks=chunks,
-                             compression=compression if len(events) else None)
+            g.create_dataset(
+                name,
+                data=np.ascontiguousarray(data),
+                chunks=chunks,
+                compression=compression if len(events) else None,
+            )
         h5["t_offset"] = np.int64(t_offset)
         n_ms = int(rel.max()) // 1000 + 2 if len(events) else 0
         # First index with t >= 1000 k; a running maximum keeps it monotonic when time goes back.
-        h5["ms_to_idx"] = np.searchsorted(np.maximum.accumulate(rel) if len(rel) else rel,
-                                          np.arange(n_ms) * 1000, side="left").astype(np.uint64)
+        h5["ms_to_idx"] = np.searchsorted(
+            np.maximum.accumulate(rel) if len(rel) else rel, np.arange(n_ms) * 1000, side="left"
+        ).astype(np.uint64)

@@ -17,9 +17,25 @@ from numba import njit
 
 from .errors import TraceError
 from .recording_base import (
-    C_BAD, C_LAST_T, C_REGRESSIONS, C_WRAPS, DEFAULT_BLOCK_BYTES, DEFAULT_OUT_EVENTS, S_BAD_RECORD,
-    S_BAD_X, S_BAD_Y, S_FULL, S_OK, EventSource, RecordingMeta, check_events, check_in_sensor,
-    iter_byte_blocks, open_binary, sensor_size_arg, status_error,
+    C_BAD,
+    C_LAST_T,
+    C_REGRESSIONS,
+    C_WRAPS,
+    DEFAULT_BLOCK_BYTES,
+    DEFAULT_OUT_EVENTS,
+    S_BAD_RECORD,
+    S_BAD_X,
+    S_BAD_Y,
+    S_FULL,
+    S_OK,
+    EventSource,
+    RecordingMeta,
+    check_events,
+    check_in_sensor,
+    iter_byte_blocks,
+    open_binary,
+    sensor_size_arg,
+    status_error,
 )
 from .schema import EVENT_DTYPE
 
@@ -35,8 +51,14 @@ class NmnistSource(EventSource):
     default_size = NMNIST_SIZE
     format_name = "nmnist"
 
-    def __init__(self, path, sensor_size=None, block_bytes=DEFAULT_BLOCK_BYTES,
-                 out_events=DEFAULT_OUT_EVENTS, **_):
+    def __init__(
+        self,
+        path,
+        sensor_size=None,
+        block_bytes=DEFAULT_BLOCK_BYTES,
+        out_events=DEFAULT_OUT_EVENTS,
+        **_,
+    ):
         super().__init__(path)
         self._file = open_binary(path)
         w, h = sensor_size_arg(sensor_size) or self.default_size
@@ -48,10 +70,13 @@ class NmnistSource(EventSource):
         state = np.zeros(1, dtype=np.int64)
         for offset, data in iter_byte_blocks(self._file, 0, self.block_bytes, 5, self.path):
             out = np.empty(data.size // 5, dtype=EVENT_DTYPE)
-            status, pos, n = _nmnist_decode_kernel(data, state, self.counters, out,
-                                                   self.meta.width, self.meta.height)
+            status, pos, n = _nmnist_decode_kernel(
+                data, state, self.counters, out, self.meta.width, self.meta.height
+            )
             if status != S_OK:
-                hint = status_error(self.path, status, offset + pos, self.meta, int(self.counters[C_BAD]))
+                hint = status_error(
+                    self.path, status, offset + pos, self.meta, int(self.counters[C_BAD])
+                )
                 if self.meta.format == "nmnist":
                     raise type(hint)(f"{hint}; for N-Caltech101 pass format='ncaltech101'")
                 raise hint
@@ -174,15 +199,23 @@ def write_nmnist(path, events, meta: RecordingMeta):
     check_in_sensor(events, meta, path)
     if len(events):
         if int(events["t"].min()) < 0 or int(events["t"].max()) >= 1 << 31:
-            raise TraceError(f"{path}: N-MNIST stores times in 0..2**31 µs, got "
-                             f"{int(events['t'].min())}..{int(events['t'].max())}; re-base the times first")
-        if int(events["x"].max()) > 255 or int(events["y"].max()) > 255 or np.any(events["y"] == _OVERFLOW_Y):
-            raise TraceError(f"{path}: N-MNIST stores x, y in 0..255 with y != 240; crop or downsample first")
+            raise TraceError(
+                f"{path}: N-MNIST stores times in 0..2**31 µs, got "
+                f"{int(events['t'].min())}..{int(events['t'].max())}; re-base the times first"
+            )
+        if (
+            int(events["x"].max()) > 255
+            or int(events["y"].max()) > 255
+            or np.any(events["y"] == _OVERFLOW_Y)
+        ):
+            raise TraceError(
+                f"{path}: N-MNIST stores x, y in 0..255 with y != 240; crop or downsample first"
+            )
     state = np.zeros(1, dtype=np.int64)
     with open(path, "wb") as f:
         chunk = 1 << 20
         for s in range(0, len(events), chunk):
-            part = events[s:s + chunk]
+            part = events[s : s + chunk]
             cols = [np.ascontiguousarray(part[k]) for k in ("t", "x", "y", "p")]
             pos = 0
             while pos < len(part):
@@ -190,5 +223,7 @@ def write_nmnist(path, events, meta: RecordingMeta):
                 status, pos, k = _nmnist_encode_kernel(*cols, pos, state, buf)
                 buf[:k].tofile(f)
                 if status not in (S_OK, S_FULL):
-                    raise TraceError(f"{path}: event {s + pos} goes back in time past an overflow "
-                                     "marker, which N-MNIST cannot express; sort the events")
+                    raise TraceError(
+                        f"{path}: event {s + pos} goes back in time past an overflow "
+                        "marker, which N-MNIST cannot express; sort the events"
+                    )

@@ -12,6 +12,7 @@ Format modules are imported on first use, so ``import traces`` does not import N
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import warnings
 from dataclasses import dataclass
@@ -20,11 +21,18 @@ from pathlib import Path
 import numpy as np
 
 from .errors import TraceError, TraceWarning
-from .recording_base import RecordingMeta, check_events, format_error, sensor_size_arg
+from .recording_base import INT64_MIN, RecordingMeta, check_events, format_error, sensor_size_arg
 from .schema import EVENT_DTYPE, empty_events
 
-__all__ = ["FORMATS", "EventReader", "RecordingMeta", "detect_format", "open_events", "read_events",
-           "write_events"]
+__all__ = [
+    "FORMATS",
+    "EventReader",
+    "RecordingMeta",
+    "detect_format",
+    "open_events",
+    "read_events",
+    "write_events",
+]
 
 
 @dataclass(frozen=True)
@@ -42,36 +50,82 @@ class FormatInfo:
 #: Registry of formats by name. ``raw`` reads any Prophesee RAW and lets the header choose the
 #: EVT encoding; ``evt2``/``evt21``/``evt3`` force one.
 FORMATS: dict[str, FormatInfo] = {
-    "aedat2": FormatInfo("aedat", "Aedat2Source", "write_aedat2", "jAER AEDAT 1.0/2.0 (DVS128, DAVIS)"),
-    "aedat31": FormatInfo("aedat31", "Aedat31Source", "write_aedat31", "cAER AEDAT 3.1 (DVS128 Gesture)"),
+    "aedat2": FormatInfo(
+        "aedat", "Aedat2Source", "write_aedat2", "jAER AEDAT 1.0/2.0 (DVS128, DAVIS)"
+    ),
+    "aedat31": FormatInfo(
+        "aedat31", "Aedat31Source", "write_aedat31", "cAER AEDAT 3.1 (DVS128 Gesture)"
+    ),
     "aedat4": FormatInfo("aedat4", "Aedat4Source", "write_aedat4", "iniVation DV AEDAT 4.0"),
-    "raw": FormatInfo("evt", "RawSource", "write_raw", "Prophesee RAW, encoding from the header",
-                      writer_options=(("encoding", "evt3"),)),
-    "evt2": FormatInfo("evt", "RawSource", "write_raw", "Prophesee RAW EVT 2.0",
-                       (("encoding", "evt2"),), (("encoding", "evt2"),)),
-    "evt21": FormatInfo("evt", "RawSource", "write_raw", "Prophesee RAW EVT 2.1",
-                        (("encoding", "evt21"),), (("encoding", "evt21"),)),
-    "evt3": FormatInfo("evt", "RawSource", "write_raw", "Prophesee RAW EVT 3.0",
-                       (("encoding", "evt3"),), (("encoding", "evt3"),)),
+    "raw": FormatInfo(
+        "evt",
+        "RawSource",
+        "write_raw",
+        "Prophesee RAW, encoding from the header",
+        writer_options=(("encoding", "evt3"),),
+    ),
+    "evt2": FormatInfo(
+        "evt",
+        "RawSource",
+        "write_raw",
+        "Prophesee RAW EVT 2.0",
+        (("encoding", "evt2"),),
+        (("encoding", "evt2"),),
+    ),
+    "evt21": FormatInfo(
+        "evt",
+        "RawSource",
+        "write_raw",
+        "Prophesee RAW EVT 2.1",
+        (("encoding", "evt21"),),
+        (("encoding", "evt21"),),
+    ),
+    "evt3": FormatInfo(
+        "evt",
+        "RawSource",
+        "write_raw",
+        "Prophesee RAW EVT 3.0",
+        (("encoding", "evt3"),),
+        (("encoding", "evt3"),),
+    ),
     "dat": FormatInfo("dat", "DatSource", "write_dat", "Prophesee DAT (CD events)"),
     "nmnist": FormatInfo("nmnist", "NmnistSource", "write_nmnist", "N-MNIST .bin (34x34)"),
-    "ncaltech101": FormatInfo("nmnist", "NcaltechSource", "write_nmnist", "N-Caltech101 .bin (304x240)"),
-    "csv": FormatInfo("textio", "TextSource", "write_text", "text/CSV, configurable columns and units"),
+    "ncaltech101": FormatInfo(
+        "nmnist", "NcaltechSource", "write_nmnist", "N-Caltech101 .bin (304x240)"
+    ),
+    "csv": FormatInfo(
+        "textio", "TextSource", "write_text", "text/CSV, configurable columns and units"
+    ),
     "npy": FormatInfo("textio", "NpySource", "write_npy", ".npy structured or (N, 4) array"),
     "npz": FormatInfo("textio", "NpzSource", "write_npz", ".npz with t, x, y, p arrays"),
     "hdf5": FormatInfo("h5events", "H5Source", "write_h5", "HDF5 event file (DSEC-style, MVSEC)"),
 }
 
-_EXTENSIONS = {".aedat4": "aedat4", ".raw": "raw", ".dat": "dat", ".bin": "nmnist", ".csv": "csv",
-               ".txt": "csv", ".npy": "npy", ".npz": "npz", ".h5": "hdf5", ".hdf5": "hdf5",
-               ".aedat": "aedat31"}
+#: What a reader may do with events whose time is below an earlier event's.
+TIME_POLICIES = ("keep", "clamp", "drop")
+
+_EXTENSIONS = {
+    ".aedat4": "aedat4",
+    ".raw": "raw",
+    ".dat": "dat",
+    ".bin": "nmnist",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".npy": "npy",
+    ".npz": "npz",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    ".aedat": "aedat31",
+}
 
 
 def _format_info(name: str) -> FormatInfo:
     try:
         return FORMATS[name]
     except KeyError:
-        raise TraceError(f"unknown event format {name!r}; supported: {', '.join(sorted(FORMATS))}") from None
+        raise TraceError(
+            f"unknown event format {name!r}; supported: {', '.join(sorted(FORMATS))}"
+        ) from None
 
 
 def detect_format(path) -> str:
@@ -91,7 +145,9 @@ def detect_format(path) -> str:
         return "aedat4"
     if head.startswith(b"#!AER-DAT3"):
         return "aedat31"
-    if head.startswith((b"#!AER-DAT2", b"#!AER-DAT1")) or (head.startswith(b"#") and b"AEChip" in head):
+    if head.startswith((b"#!AER-DAT2", b"#!AER-DAT1")) or (
+        head.startswith(b"#") and b"AEChip" in head
+    ):
         return "aedat2"
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
         return "hdf5"
@@ -100,8 +156,11 @@ def detect_format(path) -> str:
     if head.startswith(b"PK\x03\x04"):
         return "npz"
     if head.startswith(b"%"):
-        keys = {line[1:].strip().split(b" ")[0].rstrip(b":").lower()
-                for line in head.split(b"\n")[:-1] if line.startswith(b"%")}
+        keys = {
+            line[1:].strip().split(b" ")[0].rstrip(b":").lower()
+            for line in head.split(b"\n")[:-1]
+            if line.startswith(b"%")
+        }
         if head.startswith(b"%geometry:"):
             return "csv"
         if b"evt" in keys or b"format" in keys or b"system_id" in keys:
@@ -111,8 +170,13 @@ def detect_format(path) -> str:
     ext = Path(path).suffix.lower()
     if ext in _EXTENSIONS:
         return _EXTENSIONS[ext]
-    raise format_error(path, 0, f"first bytes {head[:16]!r}", "a known event-file signature",
-                       f"pass format= explicitly (one of {', '.join(sorted(FORMATS))})")
+    raise format_error(
+        path,
+        0,
+        f"first bytes {head[:16]!r}",
+        "a known event-file signature",
+        f"pass format= explicitly (one of {', '.join(sorted(FORMATS))})",
+    )
 
 
 def _source_class(name: str):
@@ -130,10 +194,26 @@ class EventReader:
     the first event's time (empty windows are yielded as empty arrays; an event earlier than its
     window's start because time went back stays in the current window). Each iteration decodes the
     file again with fresh state; :attr:`meta` carries the statistics of the latest pass.
+
+    ``time_policy`` says what to do with events earlier than an event before them (decoders never
+    reorder; ``meta.regressions`` counts such events either way): ``"keep"`` them as decoded,
+    ``"clamp"`` their time to the latest time seen, or ``"drop"`` them. The time window and the
+    chunking apply after the policy.
     """
 
-    def __init__(self, path, format: str, chunk_events=None, window_us=None, t_start=None,
-                 t_stop=None, **options):
+    def __init__(
+        self,
+        path,
+        format: str,
+        chunk_events=None,
+        window_us=None,
+        t_start=None,
+        t_stop=None,
+        time_policy="keep",
+        **options,
+    ):
+        if time_policy not in TIME_POLICIES:
+            raise TraceError(f"time_policy must be one of {TIME_POLICIES}, got {time_policy!r}")
         if chunk_events is not None and window_us is not None:
             raise TraceError("pass chunk_events or window_us, not both")
         if chunk_events is not None and int(chunk_events) <= 0:
@@ -147,7 +227,8 @@ class EventReader:
         self.t_start = None if t_start is None else int(t_start)
         self.t_stop = None if t_stop is None else int(t_stop)
         cls, fixed = _source_class(format)
-        self._factory = lambda: cls(self.path, **{**fixed, **options})
+        self.time_policy = time_policy
+        self._factory = functools.partial(cls, self.path, **{**fixed, **options})
         self._source = self._factory()
         self._fresh = True
 
@@ -167,8 +248,17 @@ class EventReader:
         source = self._new_source()
         lo, hi = self.t_start, self.t_stop
         n_events = 0
+        latest = INT64_MIN
         for ev in source.blocks(lo, hi):
             n_events += len(ev)
+            if self.time_policy != "keep" and len(ev):
+                running = np.maximum.accumulate(np.maximum(ev["t"], latest))
+                latest = int(running[-1])
+                if self.time_policy == "clamp":
+                    ev = ev.copy()
+                    ev["t"] = running
+                else:
+                    ev = ev[ev["t"] >= running]
             if lo is not None or hi is not None:
                 t = ev["t"]
                 if hi is not None and len(t) and t.min() >= hi:
@@ -185,9 +275,12 @@ class EventReader:
         if meta.invalid_words > 0.01 * (n_events + meta.invalid_words):
             # Invalid or undefined words are rare in real recordings; many of them usually mean
             # the wrong format or encoding was chosen, so the user must hear about it.
-            warnings.warn(f"{self.path}: {meta.invalid_words} invalid or undefined words dropped "
-                          f"while reading as {self.format!r}; check format= if that is many",
-                          TraceWarning, stacklevel=3)
+            warnings.warn(
+                f"{self.path}: {meta.invalid_words} invalid or undefined words dropped "
+                f"while reading as {self.format!r}; check format= if that is many",
+                TraceWarning,
+                stacklevel=3,
+            )
 
     def __iter__(self):
         blocks = self._blocks()
@@ -237,7 +330,7 @@ def _by_window(blocks, width, origin):
             origin = int(ev["t"][0])
         k = np.maximum.accumulate(np.maximum((ev["t"] - origin) // width, cur))
         starts = np.flatnonzero(np.diff(k)) + 1
-        for seg, kk in zip(np.split(ev, starts), k[np.r_[0, starts]]):
+        for seg, kk in zip(np.split(ev, starts), k[np.r_[0, starts]], strict=True):
             while cur < kk:
                 yield np.concatenate(pending) if pending else empty_events()
                 pending, cur = [], cur + 1
@@ -246,9 +339,17 @@ def _by_window(blocks, width, origin):
         yield np.concatenate(pending)
 
 
-def open_events(path, format: str | None = None, *, chunk_events: int | None = None,
-                window_us: int | None = None, t_start: int | None = None, t_stop: int | None = None,
-                **options) -> EventReader:
+def open_events(
+    path,
+    format: str | None = None,
+    *,
+    chunk_events: int | None = None,
+    window_us: int | None = None,
+    t_start: int | None = None,
+    t_stop: int | None = None,
+    time_policy: str = "keep",
+    **options,
+) -> EventReader:
     """Open an event recording for chunked reading.
 
     Parameters
@@ -263,6 +364,8 @@ def open_events(path, format: str | None = None, *, chunk_events: int | None = N
     t_start, t_stop : int, optional
         Keep events with ``t_start <= t < t_stop`` (µs, as stored in the file). AEDAT4 files use
         their index to skip packets outside the window.
+    time_policy : {"keep", "clamp", "drop"}
+        Treatment of events earlier than a preceding event, see :class:`EventReader`.
     **options
         Format options: ``sensor_size=(width, height)``, ``block_bytes`` (bytes decoded per block),
         and per-format ones (e.g. text ``columns``, ``t_scale``; EVT ``encoding``).
@@ -273,8 +376,16 @@ def open_events(path, format: str | None = None, *, chunk_events: int | None = N
     """
     name = detect_format(path) if format is None else format
     _format_info(name)
-    return EventReader(path, name, chunk_events=chunk_events, window_us=window_us, t_start=t_start,
-                       t_stop=t_stop, **options)
+    return EventReader(
+        path,
+        name,
+        chunk_events=chunk_events,
+        window_us=window_us,
+        t_start=t_start,
+        t_stop=t_stop,
+        time_policy=time_policy,
+        **options,
+    )
 
 
 def read_events(path, format: str | None = None, **options) -> tuple[np.ndarray, RecordingMeta]:
@@ -293,8 +404,9 @@ def _as_meta(meta_or_sensor_size, path, name) -> RecordingMeta:
     return RecordingMeta(width=size[0], height=size[1], format=name, path=str(path))
 
 
-def write_events(path, events: np.ndarray, meta_or_sensor_size, format: str | None = None,
-                 **options) -> None:
+def write_events(
+    path, events: np.ndarray, meta_or_sensor_size, format: str | None = None, **options
+) -> None:
     """Encode ``events`` into ``path``.
 
     Parameters
@@ -310,8 +422,10 @@ def write_events(path, events: np.ndarray, meta_or_sensor_size, format: str | No
     if format is None:
         format = _EXTENSIONS.get(Path(path).suffix.lower())
         if format is None:
-            raise TraceError(f"{path}: cannot tell the format from the extension; pass format= "
-                             f"(one of {', '.join(sorted(FORMATS))})")
+            raise TraceError(
+                f"{path}: cannot tell the format from the extension; pass format= "
+                f"(one of {', '.join(sorted(FORMATS))})"
+            )
     info = _format_info(format)
     if info.writer is None:
         raise TraceError(f"format {format!r} has no writer")

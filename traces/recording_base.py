@@ -128,22 +128,41 @@ def format_error(path, offset: int, found: str, expected: str, fix: str = "") ->
     return TraceFormatError(msg)
 
 
-def status_error(path, status: int, offset: int, meta: RecordingMeta, detail: int,
-                 what: str = "record") -> TraceFormatError:
+def status_error(
+    path, status: int, offset: int, meta: RecordingMeta, detail: int, what: str = "record"
+) -> TraceFormatError:
     """Turn a kernel status code into a :class:`TraceFormatError` with context."""
     if status == S_BAD_X:
-        return format_error(path, offset, f"{what} with x={detail}",
-                            f"x < width {meta.width}",
-                            "the file is corrupt, or pass sensor_size=(width, height) or the right format=")
+        return format_error(
+            path,
+            offset,
+            f"{what} with x={detail}",
+            f"x < width {meta.width}",
+            "the file is corrupt, or pass sensor_size=(width, height) or the right format=",
+        )
     if status == S_BAD_Y:
-        return format_error(path, offset, f"{what} with y={detail}",
-                            f"y < height {meta.height}",
-                            "the file is corrupt, or pass sensor_size=(width, height) or the right format=")
+        return format_error(
+            path,
+            offset,
+            f"{what} with y={detail}",
+            f"y < height {meta.height}",
+            "the file is corrupt, or pass sensor_size=(width, height) or the right format=",
+        )
     if status == S_TRUNCATED:
-        return format_error(path, offset, f"a {what} cut by the end of the file",
-                            "complete records", "the file is truncated")
-    return format_error(path, offset, f"an impossible {what} (code {detail})",
-                        f"a valid {meta.format} {what}", "the file is corrupt or not in this format")
+        return format_error(
+            path,
+            offset,
+            f"a {what} cut by the end of the file",
+            "complete records",
+            "the file is truncated",
+        )
+    return format_error(
+        path,
+        offset,
+        f"an impossible {what} (code {detail})",
+        f"a valid {meta.format} {what}",
+        "the file is corrupt or not in this format",
+    )
 
 
 def sensor_size_arg(sensor_size) -> tuple[int, int] | None:
@@ -208,8 +227,9 @@ def file_size(f) -> int:
     return os.fstat(f.fileno()).st_size
 
 
-def iter_byte_blocks(f, start: int, block_bytes: int, record_bytes: int, path,
-                     what: str = "record") -> Iterator[tuple[int, np.ndarray]]:
+def iter_byte_blocks(
+    f, start: int, block_bytes: int, record_bytes: int, path, what: str = "record"
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(file_offset, uint8 array)`` blocks of whole records from ``start`` to the end.
 
     Each block holds a multiple of ``record_bytes`` bytes. A trailing partial record is a
@@ -228,13 +248,23 @@ def iter_byte_blocks(f, start: int, block_bytes: int, record_bytes: int, path,
         count = min(block, end_whole - offset)
         data = np.fromfile(f, dtype=np.uint8, count=count)
         if data.size != count:
-            raise format_error(path, offset + data.size, "end of file", f"{count} more bytes",
-                               "the file changed while being read")
+            raise format_error(
+                path,
+                offset + data.size,
+                "end of file",
+                f"{count} more bytes",
+                "the file changed while being read",
+            )
         yield offset, data
         offset += count
     if end_whole != size:
-        raise format_error(path, end_whole, f"{size - end_whole} trailing bytes",
-                           f"whole {record_bytes}-byte {what}s", "the file is truncated")
+        raise format_error(
+            path,
+            end_whole,
+            f"{size - end_whole} trailing bytes",
+            f"whole {record_bytes}-byte {what}s",
+            "the file is truncated",
+        )
 
 
 def read_percent_header(f, path, max_bytes: int = 1 << 20) -> tuple[list[tuple[str, str]], int]:
@@ -251,8 +281,13 @@ def read_percent_header(f, path, max_bytes: int = 1 << 20) -> tuple[list[tuple[s
             break
         line = b"%" + f.readline(65536)
         if not line.endswith(b"\n"):
-            raise format_error(path, offset, "an unterminated header line",
-                               "'% key value' lines ending in a newline", "the file is truncated or corrupt")
+            raise format_error(
+                path,
+                offset,
+                "an unterminated header line",
+                "'% key value' lines ending in a newline",
+                "the file is truncated or corrupt",
+            )
         offset += len(line)
         if offset > max_bytes:
             raise format_error(path, offset, "a header longer than 1 MiB", "a short '% ' header")
@@ -279,16 +314,21 @@ def check_events(events, where: str = "events") -> np.ndarray:
     """Validate that ``events`` is a 1-D array of :data:`EVENT_DTYPE` (writers' input)."""
     if not isinstance(events, np.ndarray) or events.dtype != EVENT_DTYPE or events.ndim != 1:
         got = getattr(events, "dtype", type(events).__name__)
-        raise TraceError(f"{where} must be a 1-D numpy array of traces.schema.EVENT_DTYPE, got {got}")
+        raise TraceError(
+            f"{where} must be a 1-D numpy array of traces.schema.EVENT_DTYPE, got {got}"
+        )
     return np.ascontiguousarray(events)
 
 
 def check_in_sensor(events: np.ndarray, meta: RecordingMeta, path) -> None:
     """Writers refuse events outside the declared sensor size."""
-    if len(events) and (int(events["x"].max()) >= meta.width or int(events["y"].max()) >= meta.height):
+    if len(events) and (
+        int(events["x"].max()) >= meta.width or int(events["y"].max()) >= meta.height
+    ):
         raise TraceError(
             f"{path}: events reach x={int(events['x'].max())}, y={int(events['y'].max())} but the "
-            f"sensor is {meta.width}x{meta.height}; pass the right sensor size or crop first")
+            f"sensor is {meta.width}x{meta.height}; pass the right sensor size or crop first"
+        )
 
 
 def header_int(value, path, key: str, offset: int = 0) -> int:
@@ -296,5 +336,6 @@ def header_int(value, path, key: str, offset: int = 0) -> int:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise format_error(path, offset, f"header {key}={value!r}", "an integer",
-                           "the header is corrupt") from None
+        raise format_error(
+            path, offset, f"header {key}={value!r}", "an integer", "the header is corrupt"
+        ) from None

@@ -24,19 +24,33 @@ import numpy as np
 
 from .errors import TraceError
 from .recording_base import (
-    C_LAST_T, C_REGRESSIONS, DEFAULT_BLOCK_BYTES, EventSource, RecordingMeta, check_events,
-    check_in_sensor, format_error, open_binary, sensor_size_arg,
+    C_LAST_T,
+    C_REGRESSIONS,
+    DEFAULT_BLOCK_BYTES,
+    EventSource,
+    RecordingMeta,
+    check_events,
+    check_in_sensor,
+    format_error,
+    open_binary,
+    sensor_size_arg,
 )
 from .schema import EVENT_DTYPE
 
-_ALIASES = {"t": ("t", "ts", "timestamp", "time"), "x": ("x",), "y": ("y",),
-            "p": ("p", "pol", "polarity", "on")}
+_ALIASES = {
+    "t": ("t", "ts", "timestamp", "time"),
+    "x": ("x",),
+    "y": ("y",),
+    "p": ("p", "pol", "polarity", "on"),
+}
 
 
 def _columns_arg(columns) -> tuple[str, ...]:
     cols = tuple(columns)
     if sorted(c for c in cols if c != "_") != ["p", "t", "x", "y"]:
-        raise TraceError(f"columns must name t, x, y, p once each (and '_' to skip), got {columns!r}")
+        raise TraceError(
+            f"columns must name t, x, y, p once each (and '_' to skip), got {columns!r}"
+        )
     return cols
 
 
@@ -50,8 +64,13 @@ def _to_events(values, cols, t_scale, on_value, meta, path, offset):
     bad = (x < 0) | (x >= meta.width) | (y < 0) | (y >= meta.height)
     if bad.any():
         k = int(np.argmax(bad))
-        raise format_error(path, offset, f"event {k} of a block at x={x[k]}, y={y[k]}",
-                           f"a {meta.width}x{meta.height} sensor", "pass sensor_size= or columns=")
+        raise format_error(
+            path,
+            offset,
+            f"event {k} of a block at x={x[k]}, y={y[k]}",
+            f"a {meta.width}x{meta.height} sensor",
+            "pass sensor_size= or columns=",
+        )
     out = np.empty(len(values), dtype=EVENT_DTYPE)
     out["t"] = t
     out["x"] = x
@@ -63,15 +82,25 @@ def _to_events(values, cols, t_scale, on_value, meta, path, offset):
 def _count_regressions(counters, events):
     if len(events):
         counters[C_REGRESSIONS] += int(np.count_nonzero(np.diff(events["t"]) < 0)) + int(
-            events["t"][0] < counters[C_LAST_T])
+            events["t"][0] < counters[C_LAST_T]
+        )
         counters[C_LAST_T] = events["t"][-1]
 
 
 class TextSource(EventSource):
     """Streaming reader of a text/CSV event file."""
 
-    def __init__(self, path, sensor_size=None, columns=None, t_scale=None, on_value=None,
-                 separator=None, block_bytes=DEFAULT_BLOCK_BYTES, **_):
+    def __init__(
+        self,
+        path,
+        sensor_size=None,
+        columns=None,
+        t_scale=None,
+        on_value=None,
+        separator=None,
+        block_bytes=DEFAULT_BLOCK_BYTES,
+        **_,
+    ):
         super().__init__(path)
         f = self._file = open_binary(path)
         head = f.read(65536).decode("utf-8", "replace")
@@ -86,8 +115,13 @@ class TextSource(EventSource):
             m3 = re.search(r"^# t_scale:\s*(\S+)", head, re.M)
             t_scale = float(m3.group(1)) if m3 else 1.0
         if size is None:
-            raise format_error(path, 0, "a text file without %geometry", "a sensor size",
-                               "pass sensor_size=(width, height)")
+            raise format_error(
+                path,
+                0,
+                "a text file without %geometry",
+                "a sensor size",
+                "pass sensor_size=(width, height)",
+            )
         self.cols = _columns_arg(columns)
         self.t_scale = float(t_scale)
         self.on_value = on_value
@@ -128,8 +162,16 @@ class TextSource(EventSource):
         keep, starts, pos = [], [], offset
         for k, line in enumerate(lines):
             s = line.strip()
-            if s and s[:1] not in (b"#", b"%") and not (first and k == len(keep) == 0 and re.search(rb"[a-zA-Z]", s)
-                                                         and not re.fullmatch(rb"[-+0-9.eE,\s]+", s)):
+            if (
+                s
+                and s[:1] not in (b"#", b"%")
+                and not (
+                    first
+                    and k == len(keep) == 0
+                    and re.search(rb"[a-zA-Z]", s)
+                    and not re.fullmatch(rb"[-+0-9.eE,\s]+", s)
+                )
+            ):
                 keep.append(s)
                 starts.append(pos)
             pos += len(line) + 1
@@ -146,19 +188,30 @@ class TextSource(EventSource):
         except ValueError:
             ok = False
         if not ok:
-            for s, start in zip(keep, starts):
+            for s, start in zip(keep, starts, strict=True):
                 fields = s.decode("ascii", "replace").replace(sep or " ", " ").split()
                 try:
                     if len(fields) != ncol:
                         raise ValueError
                     [float(v) for v in fields]
                 except ValueError:
-                    raise format_error(self.path, start, f"the line {s[:60]!r}",
-                                       f"{ncol} numeric columns {''.join(self.cols)!r}",
-                                       "pass columns= or separator=") from None
+                    raise format_error(
+                        self.path,
+                        start,
+                        f"the line {s[:60]!r}",
+                        f"{ncol} numeric columns {''.join(self.cols)!r}",
+                        "pass columns= or separator=",
+                    ) from None
             raise format_error(self.path, offset, "unparseable text", "numeric columns")
-        return _to_events(values.reshape(-1, ncol), self.cols, self.t_scale, self.on_value,
-                          self.meta, self.path, offset)
+        return _to_events(
+            values.reshape(-1, ncol),
+            self.cols,
+            self.t_scale,
+            self.on_value,
+            self.meta,
+            self.path,
+            offset,
+        )
 
 
 def _field_name(names, key):
@@ -171,16 +224,28 @@ def _field_name(names, key):
 class NpySource(EventSource):
     """Reader of a ``.npy`` event array (memory-mapped, read in slices)."""
 
-    def __init__(self, path, sensor_size=None, columns="txyp", t_scale=1.0, on_value=None,
-                 block_events=1 << 20, **_):
+    def __init__(
+        self,
+        path,
+        sensor_size=None,
+        columns="txyp",
+        t_scale=1.0,
+        on_value=None,
+        block_events=1 << 20,
+        **_,
+    ):
         super().__init__(path)
         try:
             self.array = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as exc:
-            raise format_error(path, 0, f"an unreadable .npy ({exc})", "a NumPy array file") from None
+            raise format_error(
+                path, 0, f"an unreadable .npy ({exc})", "a NumPy array file"
+            ) from None
         size = sensor_size_arg(sensor_size)
         if size is None:
-            raise TraceError(f"{path}: a .npy file carries no sensor size; pass sensor_size=(width, height)")
+            raise TraceError(
+                f"{path}: a .npy file carries no sensor size; pass sensor_size=(width, height)"
+            )
         self.meta = RecordingMeta(width=size[0], height=size[1], format="npy", path=str(path))
         self._setup(self.array, columns, t_scale, on_value)
         self.block_events = block_events
@@ -191,22 +256,34 @@ class NpySource(EventSource):
         if names:
             fields = [_field_name(names, k) for k in "txyp"]
             if None in fields:
-                raise format_error(self.path, 0, f"fields {names}", "fields t, x, y, p (or aliases)")
+                raise format_error(
+                    self.path, 0, f"fields {names}", "fields t, x, y, p (or aliases)"
+                )
             self.fields = fields
         else:
             if array.ndim != 2 or array.shape[1] != len(_columns_arg(columns)):
-                raise format_error(self.path, 0, f"an array of shape {array.shape}",
-                                   f"a structured array or shape (N, {len(columns)})", "pass columns=")
+                raise format_error(
+                    self.path,
+                    0,
+                    f"an array of shape {array.shape}",
+                    f"a structured array or shape (N, {len(columns)})",
+                    "pass columns=",
+                )
             self.fields = None
             self.cols = _columns_arg(columns)
 
     def blocks(self, t_start=None, t_stop=None):
         a = self.array
         for s in range(0, len(a), self.block_events):
-            part = np.asarray(a[s:s + self.block_events])
+            part = np.asarray(a[s : s + self.block_events])
             if self.fields:
-                values = np.stack([part[f].astype(np.float64 if self.t_scale != 1 else np.int64)
-                                   for f in self.fields], axis=1)
+                values = np.stack(
+                    [
+                        part[f].astype(np.float64 if self.t_scale != 1 else np.int64)
+                        for f in self.fields
+                    ],
+                    axis=1,
+                )
                 cols = ("t", "x", "y", "p")
             else:
                 values, cols = part, self.cols
@@ -218,31 +295,48 @@ class NpySource(EventSource):
 class NpzSource(NpySource):
     """Reader of a ``.npz`` with ``t, x, y, p`` arrays or a structured ``events`` array."""
 
-    def __init__(self, path, sensor_size=None, columns="txyp", t_scale=1.0, on_value=None,
-                 block_events=1 << 20, **_):
+    def __init__(
+        self,
+        path,
+        sensor_size=None,
+        columns="txyp",
+        t_scale=1.0,
+        on_value=None,
+        block_events=1 << 20,
+        **_,
+    ):
         EventSource.__init__(self, path)
         try:
             with np.load(path, allow_pickle=False) as z:
                 files = {k: z[k] for k in z.files}
         except Exception as exc:  # zipfile raises many types on damaged archives
-            raise format_error(path, 0, f"an unreadable .npz ({exc})", "a NumPy zip archive") from None
+            raise format_error(
+                path, 0, f"an unreadable .npz ({exc})", "a NumPy zip archive"
+            ) from None
         size = sensor_size_arg(sensor_size)
         if size is None and "sensor_size" in files:
             size = sensor_size_arg(files["sensor_size"])
         if size is None:
-            raise TraceError(f"{path}: no sensor_size array in the .npz; pass sensor_size=(width, height)")
+            raise TraceError(
+                f"{path}: no sensor_size array in the .npz; pass sensor_size=(width, height)"
+            )
         self.meta = RecordingMeta(width=size[0], height=size[1], format="npz", path=str(path))
         if "events" in files:
             array = files["events"]
         else:
             keys = [_field_name(files, k) for k in "txyp"]
             if None in keys:
-                raise format_error(path, 0, f"arrays {sorted(files)}", "t, x, y, p arrays or 'events'")
+                raise format_error(
+                    path, 0, f"arrays {sorted(files)}", "t, x, y, p arrays or 'events'"
+                )
             lengths = {len(files[k]) for k in keys}
             if len(lengths) != 1:
-                raise format_error(path, 0, f"t, x, y, p arrays of lengths {sorted(lengths)}", "equal lengths")
-            array = np.empty(lengths.pop(), dtype=[(k, files[a].dtype) for k, a in zip("txyp", keys)])
-            for k, a in zip("txyp", keys):
+                raise format_error(
+                    path, 0, f"t, x, y, p arrays of lengths {sorted(lengths)}", "equal lengths"
+                )
+            fields = [(k, files[a].dtype) for k, a in zip("txyp", keys, strict=True)]
+            array = np.empty(lengths.pop(), dtype=fields)
+            for k, a in zip("txyp", keys, strict=True):
                 array[k] = files[a]
         self.array = array
         self._setup(array, columns, t_scale, on_value)
@@ -261,13 +355,26 @@ def write_text(path, events, meta: RecordingMeta, columns="txyp", t_scale=1.0, s
         raise TraceError("write_text columns cannot contain '_'")
     fmt = {"t": "%d" if t_scale == 1 else "%.9f", "x": "%d", "y": "%d", "p": "%d"}
     with open(path, "w") as f:
-        f.write(f"%geometry:{meta.width},{meta.height}\n# columns: {''.join(cols)}\n# t_scale: {t_scale!r}\n")
+        f.write(
+            f"%geometry:{meta.width},{meta.height}\n"
+            f"# columns: {''.join(cols)}\n# t_scale: {t_scale!r}\n"
+        )
         for s in range(0, len(events), 1 << 20):
-            part = events[s:s + (1 << 20)]
-            data = {"t": part["t"] if t_scale == 1 else part["t"] / t_scale, "x": part["x"],
-                    "y": part["y"], "p": part["p"]}
-            np.savetxt(f, np.column_stack([data[c] for c in cols]).astype(
-                np.float64 if t_scale != 1 else np.int64), fmt=[fmt[c] for c in cols], delimiter=separator)
+            part = events[s : s + (1 << 20)]
+            data = {
+                "t": part["t"] if t_scale == 1 else part["t"] / t_scale,
+                "x": part["x"],
+                "y": part["y"],
+                "p": part["p"],
+            }
+            np.savetxt(
+                f,
+                np.column_stack([data[c] for c in cols]).astype(
+                    np.float64 if t_scale != 1 else np.int64
+                ),
+                fmt=[fmt[c] for c in cols],
+                delimiter=separator,
+            )
 
 
 def write_npy(path, events, meta: RecordingMeta):
@@ -284,5 +391,11 @@ def write_npz(path, events, meta: RecordingMeta, compressed: bool = True):
     check_in_sensor(events, meta, path)
     save = np.savez_compressed if compressed else np.savez
     with open(path, "wb") as f:
-        save(f, t=events["t"], x=events["x"], y=events["y"], p=events["p"],
-             sensor_size=np.array([meta.width, meta.height], dtype=np.int64))
+        save(
+            f,
+            t=events["t"],
+            x=events["x"],
+            y=events["y"],
+            p=events["p"],
+            sensor_size=np.array([meta.width, meta.height], dtype=np.int64),
+        )

@@ -21,7 +21,7 @@ def real_path(key):
 
 
 def synthetic_events(n=5000, width=128, height=128, seed=0, t0=1000, regressions=True):
-    """Seeded events: mostly increasing times, runs of equal-time same-row pixels, a few regressions."""
+    """Seeded events: rising times, equal-time runs along rows, a few small regressions."""
     rng = np.random.default_rng(seed)
     ev = np.zeros(n, dtype=EVENT_DTYPE)
     ev["t"] = t0 + np.cumsum(rng.integers(0, 40, n))
@@ -33,10 +33,10 @@ def synthetic_events(n=5000, width=128, height=128, seed=0, t0=1000, regressions
         k = int(rng.integers(3, 30))
         xs = np.sort(rng.choice(min(width, 64), k, replace=False))
         base = int(rng.integers(0, max(1, width - 64)))
-        ev["t"][start:start + k] = ev["t"][start]
-        ev["y"][start:start + k] = ev["y"][start]
-        ev["p"][start:start + k] = ev["p"][start]
-        ev["x"][start:start + k] = base + xs
+        ev["t"][start : start + k] = ev["t"][start]
+        ev["y"][start : start + k] = ev["y"][start]
+        ev["p"][start : start + k] = ev["p"][start]
+        ev["x"][start : start + k] = base + xs
     if regressions:
         for k in range(50, n, 997):
             ev["t"][k] = max(0, ev["t"][k - 1] - 5)
@@ -66,6 +66,7 @@ def real_events():
         if key not in cache:
             cache[key] = read_events(real_path(key))
         return cache[key]
+
     return get
 
 
@@ -83,7 +84,7 @@ def roundtrip(path, events, size, fmt, read_options=None, **write_options):
     write_events(path, events, size, format=fmt, **write_options)
     got, meta = read_events(path, fmt, **(read_options or {}))
     assert_same_events(got, events)
-    want_size = (size.width, size.height) if hasattr(size, 'width') else tuple(size)[:2]
+    want_size = (size.width, size.height) if hasattr(size, "width") else tuple(size)[:2]
     assert (meta.width, meta.height) == want_size
     return meta
 
@@ -134,7 +135,7 @@ def check_corruptions(tmp_path, path, fmt, n_flips, n_cuts, seed, boundary=None,
         got, warned = attempt(data[:cut])
         if got is not None and not warned:
             assert boundary is not None and boundary(cut), f"cut at {cut} decoded silently"
-            assert np.array_equal(got, want[:len(got)])
+            assert np.array_equal(got, want[: len(got)])
     return outcomes
 
 
@@ -143,6 +144,10 @@ def h():
     """Test helpers as one namespace (test modules cannot import conftest reliably)."""
     import types
 
-    return types.SimpleNamespace(roundtrip=roundtrip, check_corruptions=check_corruptions,
-                                 assert_same_events=assert_same_events, synth=synthetic_events,
-                                 real_path=real_path)
+    return types.SimpleNamespace(
+        roundtrip=roundtrip,
+        check_corruptions=check_corruptions,
+        assert_same_events=assert_same_events,
+        synth=synthetic_events,
+        real_path=real_path,
+    )

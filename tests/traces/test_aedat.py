@@ -35,6 +35,7 @@ def test_davis346_convention_and_other_samples(tmp_path):
     assert ev["p"].tolist() == [1, 0] and meta.skipped_words == 2 and meta.camera == "davis346"
 
 
+@pytest.mark.filterwarnings("ignore:.*invalid or undefined words")
 def test_data_starting_with_hash_byte_and_wrap(tmp_path):
     # The first address starts with 0x23 ('#'): the header must end before it.
     first = 0x23008000  # DVS128 special event (bit 15) with junk high byte -> invalid, skipped
@@ -76,6 +77,13 @@ def test_damaged_files(tmp_path, synth, h):
     write_events(path, synth(1500, 346, 260), (346, 260), format="aedat2")
     data = path.read_bytes()
     header = data.index(b"Davis346red\r\n") + 13
-    out = h.check_corruptions(tmp_path, path, "aedat2", 120, 60, seed=5,
-                              boundary=lambda cut: cut <= header or (cut - header) % 8 == 0)
+    out = h.check_corruptions(
+        tmp_path,
+        path,
+        "aedat2",
+        120,
+        60,
+        seed=5,
+        boundary=lambda cut: cut <= header or (cut - header) % 8 == 0,
+    )
     assert out["error"] > 0

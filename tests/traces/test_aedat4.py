@@ -49,22 +49,25 @@ def test_triggers_exposed(tmp_path, synth):
     src = Aedat4Source(path)
     data = bytearray(path.read_bytes())
     # Declare a TRIG stream in the XML and append a trigger packet before the index table.
-    xml_old = b'</node></node></dv>'
-    xml_new = (b'</node></node><node name="1" path="/mainloop/Recorder/outInfo/1/">'
-               b'<attr key="typeIdentifier" type="string">TRIG</attr></node></dv>')
+    xml_old = b"</node></node></dv>"
+    xml_new = (
+        b'</node></node><node name="1" path="/mainloop/Recorder/outInfo/1/">'
+        b'<attr key="typeIdentifier" type="string">TRIG</attr></node></dv>'
+    )
     trig = np.zeros(2, dtype=[("t", "<i8"), ("source", "i1"), ("pad", "V7")])
     trig["t"] = [10, 20]
     trig["source"] = [2, 3]
     packet = _vector_packet(b"TRIG", trig.tobytes(), 2)
-    body = data[:src.table_pos] + struct.pack("<iI", 1, len(packet)) + packet
+    body = data[: src.table_pos] + struct.pack("<iI", 1, len(packet)) + packet
     src.close()
     header_len = struct.unpack_from("<I", data, 14)[0]
-    header = bytes(data[18:18 + header_len]).replace(xml_old, xml_new)
+    header = bytes(data[18 : 18 + header_len]).replace(xml_old, xml_new)
     # Rebuild header with the new XML and no index (position -1): packets are scanned.
     from traces.aedat4 import _io_header
-    xml = header[header.index(b"<dv"):header.rindex(b"</dv>") + 5].decode()
+
+    xml = header[header.index(b"<dv") : header.rindex(b"</dv>") + 5].decode()
     new_header = _io_header(0, -1, xml)
-    blob = body[:14] + struct.pack("<I", len(new_header)) + new_header + body[18 + header_len:]
+    blob = body[:14] + struct.pack("<I", len(new_header)) + new_header + body[18 + header_len :]
     path.write_bytes(blob)
     reader = open_events(path)
     trig_got = reader.triggers()
@@ -83,10 +86,10 @@ def test_unclosed_recording_warns_on_partial_packet(tmp_path, synth):
     data = path.read_bytes()
     index = src.read_index()
     cut = int(index["offset"][2]) + 100  # inside the third packet
-    xml = data[data.index(b"<dv"):data.rindex(b"</dv>") + 5].decode()
+    xml = data[data.index(b"<dv") : data.rindex(b"</dv>") + 5].decode()
     header = _io_header(0, -1, xml)
     hlen = struct.unpack_from("<I", data, 14)[0]
-    path.write_bytes(data[:14] + struct.pack("<I", len(header)) + header + data[18 + hlen:cut])
+    path.write_bytes(data[:14] + struct.pack("<I", len(header)) + header + data[18 + hlen : cut])
     with pytest.warns(TraceWarning, match="not closed cleanly"):
         got, _ = read_events(path)
     assert np.array_equal(got, ev[:2000])

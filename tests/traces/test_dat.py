@@ -19,14 +19,19 @@ def test_layout_and_wrap(tmp_path):
     path.write_bytes(HEADER + bytes([0x0C, 8]) + dat_records(rows))
     ev, meta = read_events(path)
     assert ev["t"].tolist() == [0xFFFFFFF0, (1 << 32) + 0x10]
-    assert ev["x"].tolist() == [3, 99] and ev["y"].tolist() == [4, 49] and ev["p"].tolist() == [1, 0]
+    assert (
+        ev["x"].tolist() == [3, 99] and ev["y"].tolist() == [4, 49] and ev["p"].tolist() == [1, 0]
+    )
     assert meta.wraps == 1 and (meta.width, meta.height) == (100, 50)
 
 
 def test_no_size_in_header_warns(tmp_path):
     path = tmp_path / "n.dat"
-    path.write_bytes(b"% Data file containing Event2D events.\n% Version 2\n" + bytes([0, 8])
-                     + dat_records([[5, 7 | 8 << 14]]))
+    path.write_bytes(
+        b"% Data file containing Event2D events.\n% Version 2\n"
+        + bytes([0, 8])
+        + dat_records([[5, 7 | 8 << 14]])
+    )
     with pytest.warns(TraceWarning, match="sensor_size"):
         ev, meta = read_events(path)
     assert len(ev) == 1
@@ -58,6 +63,13 @@ def test_damaged_files(tmp_path, synth, h):
     path = tmp_path / "c.dat"
     write_events(path, synth(1500, 640, 480), (640, 480))
     header = path.read_bytes().index(b"% Height 480\n") + 13
-    out = h.check_corruptions(tmp_path, path, "dat", 120, 60, seed=7,
-                              boundary=lambda cut: cut <= header + 2 or (cut - header - 2) % 8 == 0)
+    out = h.check_corruptions(
+        tmp_path,
+        path,
+        "dat",
+        120,
+        60,
+        seed=7,
+        boundary=lambda cut: cut <= header + 2 or (cut - header - 2) % 8 == 0,
+    )
     assert out["error"] > 0

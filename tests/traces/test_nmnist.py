@@ -1,6 +1,5 @@
 """N-MNIST .bin: round trips, the overflow marker, damaged files."""
 
-import numpy as np
 import pytest
 
 from traces.errors import TraceError, TraceFormatError
@@ -65,5 +64,7 @@ def test_errors(tmp_path, synth):
 def test_damaged_files(tmp_path, real_file, synth, h):
     path = tmp_path / "d.bin"
     write_events(path, synth(1500, 34, 34), (34, 34))
-    out = h.check_corruptions(tmp_path, path, "nmnist", 150, 60, seed=3, boundary=lambda c: c % 5 == 0)
+    out = h.check_corruptions(
+        tmp_path, path, "nmnist", 150, 60, seed=3, boundary=lambda c: c % 5 == 0
+    )
     assert out["error"] > 0

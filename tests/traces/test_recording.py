@@ -11,7 +11,6 @@ from traces.recording import detect_format, open_events, read_events, write_even
 from traces.recording_base import RecordingMeta
 
 
-
 def test_nmnist_real_summary(real_events):
     ev, meta = real_events("nmnist")
     assert len(ev) == 4325
@@ -25,8 +24,12 @@ def test_nmnist_real_summary(real_events):
 def test_aedat4_real_summary(real_events):
     ev, meta = real_events("aedat4")
     assert len(ev) == 111_954
-    assert ev["t"].min() == 1_605_537_493_718_345 and ev["t"].max() == 1_605_537_493_718_345 + 589_917
-    assert ev["x"].max() == 319 and ev["y"].max() == 239 and ev["x"].min() == 0 and ev["y"].min() == 0
+    assert (
+        ev["t"].min() == 1_605_537_493_718_345 and ev["t"].max() == 1_605_537_493_718_345 + 589_917
+    )
+    assert (
+        ev["x"].max() == 319 and ev["y"].max() == 239 and ev["x"].min() == 0 and ev["y"].min() == 0
+    )
     assert (meta.width, meta.height, meta.camera) == (320, 240, "DVXplorer_DXB00010")
     assert meta.header_value("compression") == "lz4"
     assert [meta.header_value(f"stream{k}") for k in (0, 2, 3)] == ["EVTS", "IMUS", "TRIG"]
@@ -58,14 +61,14 @@ def test_evt3_real_summary(real_events):
 def test_evt3_real_time_words(real_file):
     """551 TIME_HIGH words and 9 backward TIME_LOW steps (OpenEB semantics), by plain Python."""
     raw = real_file("evt3").read_bytes()
-    words = np.frombuffer(raw[raw.index(b"% system_ID 48\n") + 15:], dtype="<u2")
+    words = np.frombuffer(raw[raw.index(b"% system_ID 48\n") + 15 :], dtype="<u2")
     kinds = words >> 12
     assert int(np.count_nonzero(kinds == 8)) == 551
-    high, low, prev, back = -1, 0, -1, 0
+    # The time seen by a TIME_LOW word is high << 12 | low (a new TIME_HIGH resets low to 0,
+    # which cannot make a TIME_LOW step go back), so only consecutive TIME_LOW words matter.
+    high, prev, back = -1, -1, 0
     for w in words[(kinds == 6) | (kinds == 8)].tolist():
         if w >> 12 == 8:
-            if (w & 0xFFF) != high:
-                low = 0
             high = w & 0xFFF
         else:
             t = high << 12 | (w & 0xFFF)
@@ -114,9 +117,19 @@ def test_reader_is_reiterable_and_meta_counts(tmp_path, synth):
 
 def test_detection_and_override(tmp_path, synth):
     ev = synth(200)
-    for fmt, name in [("aedat2", "a.aedat"), ("aedat31", "b.aedat"), ("aedat4", "c.aedat4"),
-                      ("evt2", "d.raw"), ("evt21", "e.raw"), ("evt3", "f.raw"), ("dat", "g.dat"),
-                      ("csv", "h.csv"), ("npy", "i.npy"), ("npz", "j.npz"), ("hdf5", "k.h5")]:
+    for fmt, name in [
+        ("aedat2", "a.aedat"),
+        ("aedat31", "b.aedat"),
+        ("aedat4", "c.aedat4"),
+        ("evt2", "d.raw"),
+        ("evt21", "e.raw"),
+        ("evt3", "f.raw"),
+        ("dat", "g.dat"),
+        ("csv", "h.csv"),
+        ("npy", "i.npy"),
+        ("npz", "j.npz"),
+        ("hdf5", "k.h5"),
+    ]:
         path = tmp_path / name
         write_events(path, ev, (128, 128), format=fmt)
         expected = "raw" if fmt.startswith("evt") else fmt
@@ -136,7 +149,7 @@ def test_detection_and_override(tmp_path, synth):
         try:
             read_events(tmp_path / "f.raw", format="evt2")
         except TraceFormatError:
-            warnings.warn("undefined type", TraceWarning)
+            warnings.warn("undefined type", TraceWarning, stacklevel=1)
 
 
 def test_write_events_checks_input(tmp_path, synth):
@@ -157,6 +170,42 @@ def test_import_is_lazy():
     import sys
 
     code = "import sys, traces.recording; print('numba' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=str(recording.__file__).rsplit("/traces/", 1)[0])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=str(recording.__file__).rsplit("/traces/", 1)[0],
+    )
     assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("fmt", ["evt3", "evt21", "aedat31", "nmnist"])
+def test_memory_is_bounded_by_block_and_buffer_sizes(tmp_path, synth, fmt):
+    ev = synth(60_000, 128, 128)
+    path = tmp_path / f"m.{fmt}"
+    write_events(
+        path, ev, (128, 128), format=fmt, **({"packet_events": 500} if fmt == "aedat31" else {})
+    )
+    opts = {"block_bytes": 8192, "out_events": 2000, "sensor_size": (128, 128)}
+    sizes = [len(c) for c in open_events(path, fmt, **opts)]
+    assert sum(sizes) == len(ev) and len(sizes) > 10
+    # A block of 8 KiB never yields more events than its bytes allow (plus, for AEDAT 3.1, the
+    # carried-over part of a packet), nor more than the output buffer.
+    limit = {"evt3": 2000, "evt21": 2000, "aedat31": 8192 // 8 + 500, "nmnist": 8192 // 5}[fmt]
+    assert max(sizes) <= limit
+
+
+def test_time_policies(tmp_path, synth):
+    ev = synth(5000, 128, 128)
+    path = tmp_path / "p.raw"
+    write_events(path, ev, (128, 128), format="evt3")
+    running = np.maximum.accumulate(ev["t"])
+    assert np.count_nonzero(ev["t"] < running) > 0
+    kept, meta = read_events(path, block_bytes=512)
+    assert np.array_equal(kept, ev) and meta.regressions == np.count_nonzero(np.diff(ev["t"]) < 0)
+    clamped, _ = read_events(path, time_policy="clamp", block_bytes=512)
+    assert np.array_equal(clamped["t"], running) and np.array_equal(clamped["x"], ev["x"])
+    dropped, _ = read_events(path, time_policy="drop", block_bytes=512)
+    assert np.array_equal(dropped, ev[ev["t"] >= running])
+    with pytest.raises(TraceError, match="time_policy"):
+        open_events(path, time_policy="sort")

@@ -20,7 +20,9 @@ def test_prophesee_csv_geometry_and_minus_one_polarity(tmp_path):
     path.write_text("%geometry:64,48\n1,2,-1,100\n3,4,1,200\n")
     ev, meta = read_events(path)
     assert (meta.width, meta.height) == (64, 48)
-    assert ev["x"].tolist() == [1, 3] and ev["t"].tolist() == [100, 200] and ev["p"].tolist() == [0, 1]
+    assert (
+        ev["x"].tolist() == [1, 3] and ev["t"].tolist() == [100, 200] and ev["p"].tolist() == [0, 1]
+    )
     ev, _ = read_events(path, columns="xy_t", sensor_size=(64, 48)) if False else (ev, None)
 
 
@@ -28,7 +30,9 @@ def test_custom_columns_and_on_value(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text("# a comment\n9 7 1 2 0.5\n9 8 3 4 0.25\n")
     ev, _ = read_events(path, sensor_size=(10, 10), columns="_pxyt", t_scale=1000, on_value=8)
-    assert ev["t"].tolist() == [500, 250] and ev["p"].tolist() == [0, 1] and ev["y"].tolist() == [2, 4]
+    assert (
+        ev["t"].tolist() == [500, 250] and ev["p"].tolist() == [0, 1] and ev["y"].tolist() == [2, 4]
+    )
 
 
 @pytest.mark.parametrize("fmt,name", [("csv", "s.csv"), ("npy", "s.npy"), ("npz", "s.npz")])
@@ -40,7 +44,9 @@ def test_roundtrip_synthetic(tmp_path, synth, fmt, name, h):
 
 def test_text_in_seconds_roundtrip(tmp_path, synth, h):
     ev = synth(3000, 320, 240)
-    h.roundtrip(tmp_path / "sec.txt", ev, (320, 240), "csv", columns="txyp", t_scale=1e6, separator=" ")
+    h.roundtrip(
+        tmp_path / "sec.txt", ev, (320, 240), "csv", columns="txyp", t_scale=1e6, separator=" "
+    )
 
 
 @pytest.mark.parametrize("key", ["nmnist", "aedat4", "evt3"])
@@ -52,7 +58,9 @@ def test_roundtrip_real(tmp_path, real_events, key, h):
 
 
 def test_npy_unstructured_and_aliases(tmp_path):
-    arr = np.array([[1, 2, 1, 5], [3, 4, 0, 6]], dtype=np.int64)  # x, y, p, t in ms (tonic DVSGesture)
+    arr = np.array(
+        [[1, 2, 1, 5], [3, 4, 0, 6]], dtype=np.int64
+    )  # x, y, p, t in ms (tonic DVSGesture)
     np.save(tmp_path / "a.npy", arr)
     ev, _ = read_events(tmp_path / "a.npy", sensor_size=(8, 8), columns="xypt", t_scale=1000)
     assert ev["t"].tolist() == [5000, 6000] and ev["x"].tolist() == [1, 3]
@@ -85,7 +93,7 @@ def test_damaged_files(tmp_path, synth, fmt, name, h):
     path = tmp_path / name
     write_events(path, synth(500, 320, 240), (320, 240), format=fmt)
     opts = {"sensor_size": (320, 240)} if fmt == "npy" else {}
-    data = path.read_bytes()
-    # Text has no record framing: a cut at a line end, or inside a line's last number, cannot be seen.
+    # Text has no record framing: a cut at a line end, or inside a line's last number,
+    # cannot be seen.
     boundary = (lambda cut: True) if fmt == "csv" else None
     h.check_corruptions(tmp_path, path, fmt, 60, 30, seed=8, boundary=boundary, options=opts)
