@@ -24,27 +24,38 @@ from simcore.errors import ConfigError
 
 KIND_INPUT = 0
 KIND_LIF = 1
-MODEL_KINDS = {"input": KIND_INPUT, "lif": KIND_LIF}
+KIND_IF = 2
+KIND_CUBA = 3
+#: Engine code of every neuron model (see ``simcore.neuron_kernels``).
+MODEL_KINDS = {"input": KIND_INPUT, "lif": KIND_LIF, "li": KIND_LIF, "if": KIND_IF,
+               "integrator": KIND_IF, "cuba_lif": KIND_CUBA, "cuba_li": KIND_CUBA}
 #: Delays and segment sort keys pack (core << DELAY_BITS | delay_ps); 2**40 ps is about 1.1 s.
 DELAY_BITS = 40
 MAX_DELAY_PS = (1 << DELAY_BITS) - 1
 
 
 class NeuronTables(NamedTuple):
-    """Per-neuron arrays, all of shape ``(n_neurons,)``."""
+    """Per-neuron arrays, all of shape ``(n_neurons,)``; float64 unless noted."""
 
     kind: np.ndarray       # int8, KIND_*
     core: np.ndarray       # int32, core of the neuron
     upd_rank: np.ndarray   # int64, updatable neurons of the same core with id <= this one
-    tau_s: np.ndarray      # float64, membrane time constant (s)
-    v_inf: np.ndarray      # float64, v_leak + r * bias
-    v_th: np.ndarray       # float64
-    v_reset: np.ndarray    # float64
-    gain: np.ndarray       # float64, input_gain
+    tau_s: np.ndarray      # membrane time constant tau_m (s); 1 where unused
+    tau_syn_s: np.ndarray  # synaptic time constant (s), CuBa only; 1 elsewhere
+    v_inf: np.ndarray      # resting value with bias: v_leak + r * bias (LIF), + r * i_inf (CuBa)
+    drift: np.ndarray      # r * bias, volts per second (IF, integrator)
+    v_leak: np.ndarray
+    r: np.ndarray
+    i_inf: np.ndarray      # w_in * bias (CuBa)
+    v_th: np.ndarray       # +inf for non-spiking models
+    v_reset: np.ndarray
+    gain: np.ndarray       # input_gain
     t_ref_ps: np.ndarray   # int64, refractory period (ps)
     subtract: np.ndarray   # bool, reset by subtraction
     euler: np.ndarray      # bool, forward-Euler integration (timestep mode)
-    v_init: np.ndarray     # float64
+    current_first: np.ndarray  # bool, CuBa: the step's input reaches i before v uses it
+    v_init: np.ndarray
+    i_init: np.ndarray
 
 
 class SynapseTables(NamedTuple):
@@ -74,16 +85,43 @@ LAT_SYNAPTIC_OP, LAT_NEURON_UPDATE, LAT_SPIKE_OUT, LAT_MESSAGE_OUT, LAT_MESSAGE_
 LAT_COUNT = 9
 
 
+_FLOAT_COLUMNS = ("tau_s", "tau_syn_s", "v_inf", "drift", "v_leak", "r", "i_inf", "v_th",
+                  "v_reset", "gain", "v_init", "i_init")
+
+
+def _model_columns(pop) -> dict:
+    """The engine's columns for one population, from its parameter class."""
+    p = pop.params.per_neuron(pop.size)
+    kind = pop.kind
+    one = np.ones(pop.size)
+    cols = {"v_init": p["v_init"], "gain": p["input_gain"], "r": p["r"],
+            "v_th": p.get("v_th", np.full(pop.size, np.inf)),
+            "v_reset": p.get("v_reset", 0.0 * one), "v_leak": p.get("v_leak", 0.0 * one),
+            "t_ref_s": p.get("t_ref_s", 0.0 * one)}
+    if kind in ("lif", "li"):
+        cols["tau_s"] = p["tau_s"]
+        cols["v_inf"] = p["v_leak"] + p["r"] * p["bias"]
+    elif kind in ("if", "integrator"):
+        cols["drift"] = p["r"] * p["bias"]
+    else:
+        cols["tau_s"], cols["tau_syn_s"] = p["tau_mem_s"], p["tau_syn_s"]
+        cols["i_inf"] = p["w_in"] * p["bias"]
+        cols["v_inf"] = p["v_leak"] + p["r"] * cols["i_inf"]
+        cols["i_init"] = p["i_init"]
+    return cols
+
+
 def build_neurons(network, mapping) -> NeuronTables:
     """Flatten every population's parameters into :class:`NeuronTables`."""
     n = network.n_neurons
     kind = np.empty(n, dtype=np.int8)
-    cols = {name: np.zeros(n, dtype=np.float64)
-            for name in ("tau_s", "v_inf", "v_th", "v_reset", "gain", "v_init")}
-    t_ref_ps = np.zeros(n, dtype=np.int64)
-    subtract = np.zeros(n, dtype=np.bool_)
-    euler = np.zeros(n, dtype=np.bool_)
+    cols = {name: np.zeros(n, dtype=np.float64) for name in _FLOAT_COLUMNS}
     cols["tau_s"][:] = 1.0
+    cols["tau_syn_s"][:] = 1.0
+    cols["v_th"][:] = np.inf
+    t_ref_ps = np.zeros(n, dtype=np.int64)
+    flags = {name: np.zeros(n, dtype=np.bool_) for name in ("subtract", "euler",
+                                                             "current_first")}
     start = 0
     for pop in network.populations.values():
         sl = slice(start, start + pop.size)
@@ -92,22 +130,20 @@ def build_neurons(network, mapping) -> NeuronTables:
             raise ConfigError(f"population {pop.name!r} uses neuron model {pop.kind!r}, which "
                               f"the engine does not run; supported: {', '.join(MODEL_KINDS)}")
         kind[sl] = MODEL_KINDS[pop.kind]
-        if pop.kind != "lif":
+        if pop.kind == "input":
             continue
-        p = pop.params.per_neuron(pop.size)
-        cols["tau_s"][sl] = p["tau_s"]
-        cols["v_inf"][sl] = p["v_leak"] + p["r"] * p["bias"]
-        cols["v_th"][sl] = p["v_th"]
-        cols["v_reset"][sl] = p["v_reset"]
-        cols["gain"][sl] = p["input_gain"]
-        cols["v_init"][sl] = p["v_init"]
-        t_ref_ps[sl] = np.round(p["t_ref_s"] * 1e12).astype(np.int64)
-        subtract[sl] = pop.params.reset == "subtract"
-        euler[sl] = pop.params.integrator == "euler"
+        for name, values in _model_columns(pop).items():
+            if name == "t_ref_s":
+                t_ref_ps[sl] = np.round(values * 1e12).astype(np.int64)
+            else:
+                cols[name][sl] = values
+        params = pop.params
+        flags["subtract"][sl] = getattr(params, "reset", "value") == "subtract"
+        flags["euler"][sl] = getattr(params, "integrator", "exact") == "euler"
+        flags["current_first"][sl] = getattr(params, "order", "") == "current_first"
     core = np.ascontiguousarray(mapping.core_of, dtype=np.int32)
-    return NeuronTables(kind, core, _update_ranks(kind, core), cols["tau_s"], cols["v_inf"],
-                        cols["v_th"], cols["v_reset"], cols["gain"], t_ref_ps, subtract, euler,
-                        cols["v_init"])
+    return NeuronTables(kind=kind, core=core, upd_rank=_update_ranks(kind, core),
+                        t_ref_ps=t_ref_ps, **cols, **flags)
 
 
 @njit(cache=True)

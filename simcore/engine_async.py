@@ -29,9 +29,9 @@ import numpy as np
 from numba import njit
 
 from hardware.energy import NEURON_UPDATE, STIM_IN
-from models.lif import lif_relax_exact
-from simcore.build import KIND_INPUT
+from simcore.build import KIND_CUBA, KIND_INPUT
 from simcore.hardware_model import send_spike, serve_message
+from simcore.neuron_kernels import relax_neuron, time_to_threshold_s
 from simcore.queue import heap_free, heap_pop, heap_push, heap_size, heap_top_key, \
     heap_top_time, make_key
 from simcore.rng import exponential, uniform_open0
@@ -49,31 +49,44 @@ NEVER = np.iinfo(np.int64).max
 
 
 @njit(cache=True, inline="always")
-def _advanced(v, t_last, ref_until, t, v_inf, tau_s):
-    """Membrane value of a LIF neuron brought from ``t_last`` to ``t`` (all scalars).
+def _advanced(kind, v, i, t_last, ref_until, t, v_inf, drift, v_leak, r, i_inf, tau_m, tau_s):
+    """State ``(v, i)`` of a neuron brought from ``t_last`` to ``t`` (all scalars).
 
     Refractory neurons hold their value until ``ref_until``; then they relax exactly. Scalars
     only: a helper that takes arrays (or a named tuple of arrays) costs reference counting on
     every call, which measured 30x slower than the arithmetic in this loop.
     """
     if t <= ref_until:
-        return v
+        return v, i
     t0 = t_last if t_last > ref_until else ref_until
     if t == t0:
-        return v
-    return lif_relax_exact(v, v_inf, (t - t0) * 1e-12, tau_s)
+        return v, i
+    return relax_neuron(kind, v, i, (t - t0) * 1e-12, v_inf, drift, v_leak, r, i_inf, tau_m,
+                        tau_s)
 
 
 @njit(cache=True, inline="always")
-def _schedule_check(neurons, v, ref_until, version, heap, j, t):
-    """Predict when a self-driven neuron next crosses threshold and queue a check event."""
+def _with_input(kind, v, i, x):
+    """State after an input ``x`` (gained weight): CuBa neurons take it into their current."""
+    if kind == KIND_CUBA:
+        return v, i + x
+    return v + x, i
+
+
+@njit(cache=True, inline="always")
+def _schedule_check(neurons, v, cur, ref_until, version, heap, j, t):
+    """Predict when a neuron next exceeds threshold on its own and queue a check event.
+
+    Called after every change of a neuron that can cross without input (bias, drift, or a
+    decaying synaptic current); the version stamp makes older predictions stale.
+    """
     version[j] += 1
-    vi = neurons.v_inf[j]
-    th = neurons.v_th[j]
-    if vi <= th:
-        return
     t0 = t if t > ref_until[j] else ref_until[j]
-    h_s = neurons.tau_s[j] * math.log((vi - v[j]) / (vi - th))
+    h_s = time_to_threshold_s(neurons.kind[j], v[j], cur[j], neurons.v_th[j], neurons.v_inf[j],
+                              neurons.drift[j], neurons.v_leak[j], neurons.r[j],
+                              neurons.i_inf[j], neurons.tau_s[j], neurons.tau_syn_s[j])
+    if h_s == math.inf:
+        return
     # Round up to the ps grid, so that the neuron is at (or just past) threshold then.
     t_cross = t0 + np.int64(math.ceil(h_s * 1e12))
     heap_push(heap, t_cross, _KEY_CHECK0 | j, j, version[j])
@@ -91,7 +104,7 @@ def _fire(neurons, v, ref_until, version, heap, rec_t, rec_n, rec_meta, j, t):
 
 
 @njit(cache=True)
-def run_async_kernel(neurons, syn, chip, v, t_last, ref_until, version, touched, touched_list,
+def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, touched, touched_list,
                      self_driven, heap, counts, core_free,
                      drive_lo, drive_n, drive_total_hz, drive_w, drive_rng, drive_next,
                      in_t, in_neuron, in_pos, rec_t, rec_n, rec_meta, mlog, mlog_meta, t_end,
@@ -107,6 +120,10 @@ def run_async_kernel(neurons, syn, chip, v, t_last, ref_until, version, touched,
     """
     n = v.shape[0]
     n_drives = drive_lo.shape[0]
+    # Local names for the per-neuron columns used in the hot loops.
+    kind, gain, v_inf, drift, v_leak = neurons.kind, neurons.gain, neurons.v_inf, \
+        neurons.drift, neurons.v_leak
+    r, i_inf, tau_m, tau_s = neurons.r, neurons.i_inf, neurons.tau_s, neurons.tau_syn_s
     t_now = 0
     while True:
         if rec_meta[0] + n > rec_t.shape[0] or (
@@ -136,10 +153,13 @@ def run_async_kernel(neurons, syn, chip, v, t_last, ref_until, version, touched,
                     unused_t, unused_key, g, unused_b = heap_pop(heap)
                     for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
                         j = syn.target[q]
-                        if t < ref_until[j] or neurons.kind[j] == KIND_INPUT:
+                        if t < ref_until[j] or kind[j] == KIND_INPUT:
                             continue
-                        v[j] = _advanced(v[j], t_last[j], ref_until[j], t, neurons.v_inf[j],
-                                         neurons.tau_s[j]) + neurons.gain[j] * syn.weight[q]
+                        kj = kind[j]
+                        vj, ij = _advanced(kj, v[j], cur[j], t_last[j], ref_until[j], t,
+                                           v_inf[j], drift[j], v_leak[j], r[j], i_inf[j],
+                                           tau_m[j], tau_s[j])
+                        v[j], cur[j] = _with_input(kj, vj, ij, gain[j] * syn.weight[q])
                         t_last[j] = t
                         if not touched[j]:
                             touched[j] = True
@@ -153,8 +173,11 @@ def run_async_kernel(neurons, syn, chip, v, t_last, ref_until, version, touched,
                             j -= 1
                         counts[neurons.core[j], STIM_IN] += 1
                         if t >= ref_until[j]:
-                            v[j] = _advanced(v[j], t_last[j], ref_until[j], t, neurons.v_inf[j],
-                                             neurons.tau_s[j]) + neurons.gain[j] * drive_w[d]
+                            kj = kind[j]
+                            vj, ij = _advanced(kj, v[j], cur[j], t_last[j], ref_until[j], t,
+                                               v_inf[j], drift[j], v_leak[j], r[j], i_inf[j],
+                                               tau_m[j], tau_s[j])
+                            v[j], cur[j] = _with_input(kj, vj, ij, gain[j] * drive_w[d])
                             t_last[j] = t
                             if not touched[j]:
                                 touched[j] = True
@@ -172,20 +195,21 @@ def run_async_kernel(neurons, syn, chip, v, t_last, ref_until, version, touched,
                 if v[j] > neurons.v_th[j]:
                     _fire(neurons, v, ref_until, version, heap, rec_t, rec_n, rec_meta, j, t)
                 if self_driven[j]:
-                    _schedule_check(neurons, v, ref_until, version, heap, j, t)
+                    _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
             continue
         t, key, a, b = heap_pop(heap)
-        kind = key >> 58
-        if kind == KIND_CHECK:
+        ev_kind = key >> 58
+        if ev_kind == KIND_CHECK:
             j = a
             if b == version[j]:
-                v[j] = _advanced(v[j], t_last[j], ref_until[j], t, neurons.v_inf[j],
-                                 neurons.tau_s[j])
+                v[j], cur[j] = _advanced(kind[j], v[j], cur[j], t_last[j], ref_until[j], t,
+                                         v_inf[j], drift[j], v_leak[j], r[j], i_inf[j],
+                                         tau_m[j], tau_s[j])
                 t_last[j] = t
                 counts[neurons.core[j], NEURON_UPDATE] += 1
                 _fire(neurons, v, ref_until, version, heap, rec_t, rec_n, rec_meta, j, t)
-                _schedule_check(neurons, v, ref_until, version, heap, j, t)
-        elif kind == KIND_SPIKE:
+                _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
+        elif ev_kind == KIND_SPIKE:
             j = a
             c = neurons.core[j]
             t_ready = t if t > core_free[c] else core_free[c]

@@ -4,12 +4,15 @@ Function (what the network computes) follows the discrete-time semantics exactly
 
 1. Step ``k`` covers ``[k dt, (k+1) dt)``. Its input for neuron ``j`` is what was scheduled into
    slot ``k`` of ``j``'s delay ring plus this step's Poisson drive.
-2. Every LIF neuron, in id order: if refractory, count down and discard the input (``v`` holds);
-   otherwise relax ``v`` over one step (``v = v_inf + (v - v_inf) * decay``, with ``decay`` the
-   exact ``exp(-dt/tau)`` or Euler's ``1 - dt/tau``), add ``gain * input``, and spike if
+2. Every neuron, in id order (populations in network order): if refractory, count down and
+   discard the input (``v`` holds); otherwise advance one step with ``gain * input``
+   (``neuron_kernels.step_neuron``: for LIF ``v = v_inf + (v - v_inf) * decay + gain * input``,
+   with ``decay`` the exact ``exp(-dt/tau)`` or Euler's ``1 - dt/tau``) and spike if
    ``v > v_th``. Input neurons spike when the stimulus says so.
 3. A spike of step ``k`` is stamped ``k * dt`` and lands in the target's slot ``k + d`` for a
-   delay of ``d >= 1`` steps.
+   delay of ``d`` steps, at once: with ``d = 0`` a later population receives it in the same
+   step (layer-synchronous feed-forward, as NIRTorch runs a graph); the build step checks that
+   zero-delay synapses only point forward.
 
 Hardware (how long the step takes) is a discrete-event simulation of that step on the event queue:
 each core runs an update pass over its neurons (``neuron_update`` each), sending each spike as
@@ -23,6 +26,7 @@ from numba import njit
 
 from hardware.energy import NEURON_UPDATE, STIM_IN
 from simcore.build import KIND_INPUT, LAT_BARRIER, LAT_NEURON_UPDATE
+from simcore.neuron_kernels import step_neuron
 from simcore.hardware_model import send_spike, serve_message
 from simcore.queue import heap_free, heap_pop, heap_size
 from simcore.rng import exponential
@@ -34,7 +38,7 @@ STATUS_HEAP_FULL = 2
 
 @njit(cache=True)
 def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
-                     v, ref_count, ring, in_flag, spiked,
+                     v, cur, ref_count, ring, in_flag, spiked,
                      heap, counts, core_free,
                      drive_lo, drive_n, drive_lambda, drive_w, drive_rng,
                      in_step, in_neuron, in_pos,
@@ -75,42 +79,47 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
         while in_pos[0] < in_step.shape[0] and in_step[in_pos[0]] == k:
             in_flag[in_neuron[in_pos[0]]] = True
             in_pos[0] += 1
-        # Neuron updates, in id order.
+        # Neuron updates, in id order; each spike is recorded and fanned out at once.
+        dt_s = dt_ps * 1e-12
+        t_step = k * dt_ps
         n_sp = 0
         for j in range(n):
-            if neurons.kind[j] == KIND_INPUT:
-                row[j] = 0.0
-                if in_flag[j]:
-                    in_flag[j] = False
-                    spiked[n_sp] = j
-                    n_sp += 1
-                continue
             x = row[j]
             row[j] = 0.0
-            if ref_count[j] > 0:
-                ref_count[j] -= 1
-                continue
-            vj = neurons.v_inf[j] + (v[j] - neurons.v_inf[j]) * decay[j] + neurons.gain[j] * x
-            if vj > neurons.v_th[j]:
-                vj = vj - neurons.v_th[j] if neurons.subtract[j] else neurons.v_reset[j]
+            if neurons.kind[j] == KIND_INPUT:
+                if not in_flag[j]:
+                    continue
+                in_flag[j] = False
+            else:
+                if ref_count[j] > 0:
+                    ref_count[j] -= 1
+                    continue
+                vj, ij = step_neuron(neurons.kind[j], v[j], cur[j], neurons.gain[j] * x,
+                                     decay[j], dt_s, neurons.v_inf[j], neurons.drift[j],
+                                     neurons.v_leak[j], neurons.r[j], neurons.i_inf[j],
+                                     neurons.tau_s[j], neurons.tau_syn_s[j], neurons.euler[j],
+                                     neurons.current_first[j])
+                cur[j] = ij
+                if not vj > neurons.v_th[j]:
+                    v[j] = vj
+                    continue
+                v[j] = vj - neurons.v_th[j] if neurons.subtract[j] else neurons.v_reset[j]
                 ref_count[j] = ref_steps[j]
-                spiked[n_sp] = j
-                n_sp += 1
-            v[j] = vj
-        # Spikes: record, schedule their synaptic input, and send them through the hardware.
-        t_step = k * dt_ps
-        for c in range(n_cores):
-            core_free[c] = 0
-        for i in range(n_sp):
-            s = spiked[i]
+            spiked[n_sp] = j
+            n_sp += 1
             rec_t[rec_meta[0]] = t_step
-            rec_n[rec_meta[0]] = s
+            rec_n[rec_meta[0]] = j
             rec_meta[0] += 1
-            for m in range(syn.msg_ptr[s], syn.msg_ptr[s + 1]):
+            for m in range(syn.msg_ptr[j], syn.msg_ptr[j + 1]):
                 for g in range(syn.msg_seg_lo[m], syn.msg_seg_lo[m + 1]):
                     target_row = ring[(k + seg_delay_steps[g]) % n_slots]
                     for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
                         target_row[syn.target[q]] += syn.weight[q]
+        # The step's hardware timeline.
+        for c in range(n_cores):
+            core_free[c] = 0
+        for i in range(n_sp):
+            s = spiked[i]
             c = neurons.core[s]
             # The spike leaves once its neuron's update is done; earlier spikes of the same core
             # have already used core time (core_free holds that extra time during this pass).
@@ -128,10 +137,10 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
         for c in range(n_cores):
             if core_free[c] > busy:
                 busy = core_free[c]
-        for row in range(log0, mlog_meta[0]):
-            mlog[row, 1] += hw_clock[0]
-            mlog[row, 2] += hw_clock[0]
-            mlog[row, 3] += hw_clock[0]
+        for r_log in range(log0, mlog_meta[0]):
+            mlog[r_log, 1] += hw_clock[0]
+            mlog[r_log, 2] += hw_clock[0]
+            mlog[r_log, 3] += hw_clock[0]
         step_dur[k - k0] = busy + chip.latency_ps[LAT_BARRIER]
         hw_clock[0] += step_dur[k - k0]
     return STATUS_DONE, k1

@@ -20,9 +20,10 @@ from hardware.chip import EXECUTION_MODES
 from hardware.energy import N_OPS, OP_KINDS, EnergyLedger, price
 from hardware.mapping import map_network
 from simcore import engine_async, engine_timestep
-from simcore.build import KIND_INPUT, KIND_LIF, build_chip, build_neurons, build_synapses, \
+from simcore.build import KIND_CUBA, KIND_IF, KIND_LIF, build_chip, build_neurons, build_synapses, \
     engine_bytes
 from simcore.errors import ConfigError, StimulusError
+from simcore.neuron_kernels import time_to_threshold_s
 from simcore.queue import grow, heap_push, make_key, new_heap
 from simcore.rng import seed_states
 from simcore.stimulus import INPUT_STIMULI, PoissonDrive
@@ -158,7 +159,7 @@ class Simulation:
         net, cfg = self.network, self.config
         if self.mode == "async" and np.any(self.neurons.euler):
             pop = next(p.name for p in net.populations.values()
-                       if p.kind == "lif" and p.params.integrator == "euler")
+                       if getattr(p.params, "integrator", "") == "euler")
             raise ConfigError(f"population {pop!r} integrates with forward Euler, which needs "
                               "a time step; use mode='timestep' or integrator='exact'")
         if self.mode == "timestep":
@@ -166,13 +167,20 @@ class Simulation:
                 d = proj.to_csr_arrays()[3]
                 if d.size == 0:
                     continue
-                bad = (d % cfg.dt_ps != 0) | (d < cfg.dt_ps)
+                bad = d % cfg.dt_ps != 0
                 if np.any(bad):
                     val = int(np.atleast_1d(d)[np.flatnonzero(np.atleast_1d(bad))[0]])
                     raise ConfigError(
                         f"projection {proj.name!r}: delay {val / 1e9:g} ms is not a whole "
-                        f"number >= 1 of steps of dt = {cfg.dt_ps / 1e9:g} ms; choose a dt "
+                        f"number of steps of dt = {cfg.dt_ps / 1e9:g} ms; choose a dt "
                         "that divides every delay, or run in async mode")
+                if np.any(d == 0) and list(net.populations).index(proj.post) <= \
+                        list(net.populations).index(proj.pre):
+                    raise ConfigError(
+                        f"projection {proj.name!r} has zero-delay synapses from {proj.pre!r} "
+                        f"back to {proj.post!r}, which is not later in the network; a "
+                        "zero-delay synapse must point to a later population (give recurrent "
+                        "and backward synapses a delay of at least one step)")
         for stim in self.stimuli:
             pop = net.population(stim.population) if stim.population in net.populations \
                 else None
@@ -193,6 +201,7 @@ class Simulation:
         nt = self.neurons
         cfg = self.config
         self.v = nt.v_init.copy()
+        self.cur = nt.i_init.copy()
         self.recorder_t = np.empty(max(cfg.recorder_capacity, 2 * n + 16), dtype=np.int64)
         self.recorder_n = np.empty_like(self.recorder_t, dtype=np.int32)
         self.recorder_meta = np.zeros(1, dtype=np.int64)
@@ -237,7 +246,12 @@ class Simulation:
             self.version = np.zeros(n, dtype=np.int64)
             self.touched = np.zeros(n, dtype=np.bool_)
             self.touched_list = np.zeros(n, dtype=np.int32)
-            self.self_driven = (nt.kind == KIND_LIF) & (nt.v_inf > nt.v_th)
+            # Neurons that can reach threshold with no input: a bias above threshold (LIF), a
+            # positive drift (IF), or a synaptic current still rising the membrane (CuBa).
+            finite = np.isfinite(nt.v_th)
+            self.self_driven = finite & (((nt.kind == KIND_LIF) & (nt.v_inf > nt.v_th))
+                                         | ((nt.kind == KIND_IF) & (nt.drift > 0))
+                                         | (nt.kind == KIND_CUBA))
             self.drive_next = np.zeros(len(drives), dtype=np.int64)
             for d in range(len(drives)):
                 self.drive_next[d] = self._drive_gap_ps(d) if self.drive_rate[d] > 0 \
@@ -252,17 +266,16 @@ class Simulation:
                          * 1e12))
 
     def _seed_self_driven(self) -> None:
-        """Queue the first threshold crossing of every neuron whose bias drives it to spike."""
+        """Queue the first threshold crossing of every neuron that can fire on its own."""
         nt = self.neurons
         for j in np.flatnonzero(self.self_driven):
-            if self.v[j] > nt.v_th[j]:
-                t_cross = 0
-            else:
-                h_s = nt.tau_s[j] * np.log((nt.v_inf[j] - self.v[j]) / (nt.v_inf[j] - nt.v_th[j]))
-                t_cross = int(np.ceil(h_s * 1e12))
+            h_s = time_to_threshold_s(nt.kind[j], self.v[j], self.cur[j], nt.v_th[j], nt.v_inf[j],
+                                      nt.drift[j], nt.v_leak[j], nt.r[j], nt.i_inf[j],
+                                      nt.tau_s[j], nt.tau_syn_s[j])
             self.version[j] += 1
-            heap_push(self.heap, np.int64(t_cross), make_key(engine_async.KIND_CHECK, j),
-                      np.int64(j), self.version[j])
+            if np.isfinite(h_s):
+                heap_push(self.heap, np.int64(np.ceil(h_s * 1e12)),
+                          make_key(engine_async.KIND_CHECK, j), np.int64(j), self.version[j])
 
     # -- running --------------------------------------------------------------------------------
 
@@ -381,7 +394,7 @@ class Simulation:
         while True:
             status, k_next = engine_timestep.run_steps_kernel(
                 self.neurons, self.syn, self.chip_tables, self.seg_delay_steps, self.decay,
-                self.ref_steps, self.v, self.ref_count, self.ring, self.in_flag, self.spiked,
+                self.ref_steps, self.v, self.cur, self.ref_count, self.ring, self.in_flag, self.spiked,
                 self.heap, self.counts, self.core_free, self.drive_lo, self.drive_n,
                 drive_lambda, self.drive_w, self.drive_rng, in_step, in_n, in_pos,
                 self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta,
@@ -404,7 +417,8 @@ class Simulation:
                       np.int64(in_n[0]), np.int64(1))
         while True:
             status, _ = engine_async.run_async_kernel(
-                self.neurons, self.syn, self.chip_tables, self.v, self.t_last, self.ref_until,
+                self.neurons, self.syn, self.chip_tables, self.v, self.cur, self.t_last,
+                self.ref_until,
                 self.version, self.touched, self.touched_list, self.self_driven, self.heap,
                 self.counts, self.core_free, self.drive_lo, self.drive_n,
                 self.drive_rate * self.drive_n, self.drive_w, self.drive_rng, self.drive_next, in_t, in_n, in_pos,

@@ -30,7 +30,7 @@ def test_run_async_mode_prints_summary(tmp_path, capsys):
     (["run", "nosuch"], "unknown network 'nosuch'"),
     (["run", "random", "--chip", "nosuch"], "unknown chip 'nosuch'"),
     (["run", "random", "--out", "/nonexistent-dir/x.h5"], "folder /nonexistent-dir does not"),
-    (["run", "random", "--dt", "0.3", "--out", ""], "is not a whole number >= 1 of steps"),
+    (["run", "random", "--dt", "0.3", "--out", ""], "is not a whole number of steps"),
     (["info", "missing.h5"], "trace missing.h5 does not exist"),
 ])
 def test_errors_are_one_line_with_exit_code_2(argv, match, capsys):
