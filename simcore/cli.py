@@ -12,6 +12,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from simcore.cli_results import COMMANDS as RESULT_COMMANDS
+from simcore.cli_results import add_parsers as add_result_parsers
+
 EXAMPLES = """\
 examples:
   aersim run                              the demo: 500 inputs -> 3 LIF layers on loihi_like
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     chips = sub.add_parser("chips", help="list chip presets, or print one")
     chips.add_argument("name", nargs="?", help="preset to print")
+    add_result_parsers(sub)
     return parser
 
 
@@ -99,6 +103,8 @@ def _cmd_run(args) -> int:
         raise
     if trace is not None:
         from hardware.energy import OP_KINDS
+        trace.set_metadata(t_start_ps=res.t_start_ps, t_stop_ps=res.t_stop_ps,
+                           hardware_time_ps=res.hardware_time_ps)
         trace.write_counters(res.counts, OP_KINDS)
         e = res.ledger
         trace.write_energy(e.by_core_op_j, OP_KINDS, static_j=e.static_j, barrier_j=e.barrier_j,
@@ -123,6 +129,10 @@ def _run_metadata(args, network, chip, sim) -> dict:
         "command": " ".join(["aersim"] + sys.argv[1:]), "network": args.network,
         "network_summary": network.summary(), "network_metadata": network.metadata,
         "chip": chip.name, "chip_path": chip.path, "mode": sim.mode,
+        "chip_width": chip.width, "chip_height": chip.height,
+        "cores_per_tile": chip.cores_per_tile, "n_cores": chip.n_cores,
+        "populations": [{"name": p.name, "size": p.size, "kind": p.kind, "offset":
+                         network.offset(p.name)} for p in network.populations.values()],
         "dt_ps": sim.config.dt_ps, "seed": args.seed, "mapping": sim.mapping.strategy,
         "versions": {"aersim": _version(), "numpy": numpy.__version__,
                      "numba": numba.__version__, "python": platform.python_version()},
@@ -185,7 +195,7 @@ def _cmd_chips(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "info": _cmd_info, "chips": _cmd_chips}
+COMMANDS = {"run": _cmd_run, "info": _cmd_info, "chips": _cmd_chips, **RESULT_COMMANDS}
 
 
 def main(argv=None) -> int:
@@ -206,6 +216,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("aersim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into a command that stopped reading (``aersim report T | head``).
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

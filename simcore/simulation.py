@@ -26,7 +26,7 @@ from simcore.errors import ConfigError, StimulusError
 from simcore.neuron_kernels import time_to_threshold_s
 from simcore.queue import grow, heap_push, make_key, new_heap
 from simcore.rng import seed_states
-from simcore.stimulus import INPUT_STIMULI, PoissonDrive
+from simcore.stimulus import PoissonDrive, is_input_stimulus
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class Simulation:
             if isinstance(stim, PoissonDrive) and pop.kind == "input":
                 raise StimulusError(f"PoissonDrive targets input population {pop.name!r}; use "
                                     "PoissonInput for the spikes of an input population")
-            if isinstance(stim, INPUT_STIMULI) and pop.kind != "input":
+            if is_input_stimulus(stim) and pop.kind != "input":
                 raise StimulusError(f"{type(stim).__name__} targets {pop.name!r}, a {pop.kind} "
                                     "population; input spikes go to an input population "
                                     "(PoissonDrive acts on neurons directly)")
@@ -224,8 +224,10 @@ class Simulation:
         self.drive_rng = np.concatenate(
             [seed_states(seqs[i], 1) for i, _ in drives]).astype(np.uint64) if drives \
             else np.zeros(0, dtype=np.uint64)
-        self._input_stimuli = [(i, s) for i, s in enumerate(self.stimuli)
-                               if isinstance(s, INPUT_STIMULI)]
+        self._input_streams = [
+            (s.open(self.network.population(s.population), self._stim_rngs[i]),
+             self.network.offset(s.population))
+            for i, s in enumerate(self.stimuli) if is_input_stimulus(s)]
         counts_msgs = np.diff(self.syn.msg_ptr)
         counts_segs = np.diff(self.syn.msg_seg_lo)
         self.max_push = int(max(counts_msgs.max(initial=0), counts_segs.max(initial=0))) + 2
@@ -282,11 +284,10 @@ class Simulation:
     def _input_spikes(self, t0: int, t1: int):
         """All input-population spikes in ``[t0, t1)``, sorted by (time, global neuron)."""
         ts, ns = [], []
-        for i, stim in self._input_stimuli:
-            pop = self.network.population(stim.population)
-            t, local = stim.spikes(self._stim_rngs[i], pop.size, t0, t1)
-            ts.append(t)
-            ns.append(local + self.network.offset(stim.population))
+        for stream, offset in self._input_streams:
+            t, local = stream.spikes(t0, t1)
+            ts.append(np.asarray(t, dtype=np.int64))
+            ns.append(np.asarray(local, dtype=np.int64) + offset)
         if not ts:
             return np.zeros(0, np.int64), np.zeros(0, np.int32)
         t = np.concatenate(ts)

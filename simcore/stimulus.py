@@ -52,11 +52,15 @@ class PoissonInput:
             raise StimulusError(f"PoissonInput on {self.population!r}: rate_hz must be a finite "
                                 f"number >= 0, got {self.rate_hz}")
 
-    def spikes(self, rng: np.random.Generator, n: int, t0_ps: int, t1_ps: int):
-        """Spikes in ``[t0_ps, t1_ps)``: ``(t_ps int64, local index int64)``, unsorted."""
-        count = rng.poisson(self.rate_hz * n * (t1_ps - t0_ps) * 1e-12)
-        return (rng.integers(t0_ps, t1_ps, size=count, dtype=np.int64),
-                rng.integers(0, n, size=count, dtype=np.int64))
+    def open(self, population, rng: np.random.Generator):
+        """A stream of this stimulus for ``population`` (see :class:`SpikeStream`)."""
+        n = population.size
+
+        def spikes(t0_ps: int, t1_ps: int):
+            count = rng.poisson(self.rate_hz * n * (t1_ps - t0_ps) * 1e-12)
+            return (rng.integers(t0_ps, t1_ps, size=count, dtype=np.int64),
+                    rng.integers(0, n, size=count, dtype=np.int64))
+        return SpikeStream(spikes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,12 +83,47 @@ class SpikeTrains:
         object.__setattr__(self, "times_ps", t.astype(np.int64))
         object.__setattr__(self, "indices", i.astype(np.int64))
 
-    def spikes(self, rng, n: int, t0_ps: int, t1_ps: int):
-        """The given spikes that fall in ``[t0_ps, t1_ps)``."""
+    def open(self, population, rng=None):
+        """A stream of the given spikes for ``population`` (see :class:`SpikeStream`)."""
+        n = population.size
         if self.indices.size and (int(self.indices.min()) < 0 or int(self.indices.max()) >= n):
             raise StimulusError(f"SpikeTrains on {self.population!r}: index outside 0..{n - 1}")
-        sel = (self.times_ps >= t0_ps) & (self.times_ps < t1_ps)
-        return self.times_ps[sel], self.indices[sel]
+
+        def spikes(t0_ps: int, t1_ps: int):
+            sel = (self.times_ps >= t0_ps) & (self.times_ps < t1_ps)
+            return self.times_ps[sel], self.indices[sel]
+        return SpikeStream(spikes)
 
 
+class SpikeStream:
+    """The running form of an input stimulus: ``spikes(t0_ps, t1_ps)`` gives the spikes of
+    consecutive chunks ``[t0_ps, t1_ps)`` as ``(t_ps int64, local index int64)``, unsorted.
+
+    A stimulus is a frozen description; ``stimulus.open(population, rng)`` makes the stream that
+    holds the run's state (a random generator, a reader's position in a recording).
+    """
+
+    def __init__(self, spikes):
+        self.spikes = spikes
+
+
+class _Population:
+    """Stand-in for a population where only the size is known (``spikes`` below)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+
+def _spikes(self, rng, n: int, t0_ps: int, t1_ps: int):
+    """One chunk of spikes from a freshly opened stream (a Poisson stream draws from ``rng``)."""
+    return self.open(_Population(n), rng).spikes(t0_ps, t1_ps)
+
+
+PoissonInput.spikes = _spikes
+SpikeTrains.spikes = _spikes
 INPUT_STIMULI = (PoissonInput, SpikeTrains)
+
+
+def is_input_stimulus(stim) -> bool:
+    """True for stimuli that make an input population spike (they have ``open``)."""
+    return hasattr(stim, "open")

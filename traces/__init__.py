@@ -1,7 +1,7 @@
 """aersim's event data: event-camera recordings in, HDF5 traces out.
 
-``traces.transforms`` and ``traces.functional`` (Numba-backed preprocessing) are loaded on first
-use, so that ``import traces`` stays cheap.
+``traces.transforms`` and ``traces.functional`` (Numba-backed preprocessing), ``traces.report``
+and ``traces.plots`` (matplotlib) are loaded on first use, so that ``import traces`` stays cheap.
 """
 
 import importlib
@@ -12,7 +12,7 @@ from traces.recording_base import RecordingMeta
 from traces.schema import EVENT_DTYPE, SPIKE_DTYPE, TRACE_FORMAT_VERSION
 from traces.trace import Trace, TraceWriter, read_trace
 
-_LAZY = ("functional", "transforms")
+_LAZY = ("functional", "plots", "report", "transforms")
 
 __all__ = sorted([
     "EVENT_DTYPE", "EventReader", "FORMATS", "RecordingMeta", "SPIKE_DTYPE",

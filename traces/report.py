@@ -1,0 +1,521 @@
+"""Reports read from a trace: plain tables (dicts of numbers) and the text that shows them.
+
+Every function takes a :class:`traces.Trace` (from :func:`traces.read_trace`) and returns a dict
+of Python numbers, lists and strings, ready for ``json.dumps``. :func:`format_report` turns the
+whole report into text; :func:`compare` puts two reports side by side with the ratio B/A of every
+number. What each number means is in ``docs/reports.md``.
+
+Units are in the key names: ``_ps`` picoseconds, ``_s`` seconds, ``_j`` joules, ``_hz`` hertz.
+A section whose data the trace does not hold (an interrupted run, an ``async`` run without step
+durations) has ``"available": False`` and a ``"reason"``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+#: Percentiles of the step duration reported by :func:`latency_report`.
+PERCENTILES = (50, 95, 99)
+
+#: The hop counter columns, one per direction of the mesh.
+HOP_COLUMNS = ("hop_east", "hop_west", "hop_north", "hop_south")
+
+_PS_PER_S = 1e12
+
+
+# -- what the trace knows about the run ----------------------------------------------------
+
+def column(trace, name: str) -> np.ndarray | None:
+    """Counts of operation ``name`` per core (int64, shape ``(n_cores,)``), or None if absent."""
+    if trace.counters is None or name not in trace.counter_columns:
+        return None
+    return trace.counters[:, trace.counter_columns.index(name)]
+
+
+def n_cores(trace) -> int:
+    """Number of cores of the chip: from the counters, else the metadata, else the mapping."""
+    if trace.counters is not None:
+        return int(trace.counters.shape[0])
+    meta = trace.metadata
+    if all(k in meta for k in ("chip_width", "chip_height", "cores_per_tile")):
+        return int(meta["chip_width"]) * int(meta["chip_height"]) * int(meta["cores_per_tile"])
+    if trace.core_of is not None and trace.core_of.size:
+        return int(trace.core_of.max()) + 1
+    return 0
+
+
+def chip_layout(trace) -> tuple[int, int, int]:
+    """Mesh geometry ``(width, height, cores_per_tile)`` in tiles and cores.
+
+    Read from the metadata keys ``chip_width``, ``chip_height`` and ``cores_per_tile``. A trace
+    without them gets one core per tile on the most square mesh that holds every core, so that
+    plots still show each core in its own cell (but not on its real tile).
+    """
+    meta = trace.metadata
+    if all(k in meta for k in ("chip_width", "chip_height", "cores_per_tile")):
+        return int(meta["chip_width"]), int(meta["chip_height"]), int(meta["cores_per_tile"])
+    n = max(n_cores(trace), 1)
+    width = math.ceil(math.sqrt(n))
+    return width, math.ceil(n / width), 1
+
+
+def core_xy(width: int, cores_per_tile: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tile column and row (int32, shape ``(n,)``) of cores ``0 .. n-1``.
+
+    Core ``c`` sits on tile ``c // cores_per_tile``; tiles are numbered row by row from the
+    top-left, ``x`` growing east — the chip description's numbering.
+    """
+    tile = np.arange(n, dtype=np.int32) // cores_per_tile
+    return (tile % width).astype(np.int32), (tile // width).astype(np.int32)
+
+
+_POPULATION_LINE = re.compile(r"^\s*population (\S+): (\d+) x", re.MULTILINE)
+
+
+def populations(trace) -> list[dict]:
+    """Populations in network order: ``[{"name", "start", "size"}, ...]`` (global neuron ids).
+
+    Read from the metadata key ``populations`` (a list of ``{"name", "size"}`` in network order,
+    ``start`` optional). Traces that lack it but carry the network's text summary are parsed
+    from it, because global ids follow network order. Empty if neither is there.
+    """
+    meta = trace.metadata
+    pops = []
+    if isinstance(meta.get("populations"), list):
+        start = 0
+        for item in meta["populations"]:
+            size = int(item["size"])
+            start = int(item.get("start", start))
+            pops.append({"name": str(item["name"]), "start": start, "size": size})
+            start += size
+    elif isinstance(meta.get("network_summary"), str):
+        start = 0
+        for name, size in _POPULATION_LINE.findall(meta["network_summary"]):
+            pops.append({"name": name, "start": start, "size": int(size)})
+            start += int(size)
+    return pops
+
+
+def simulated_ps(trace) -> tuple[int, str]:
+    """Simulated time of the run, picoseconds, and where the number came from.
+
+    In order: metadata ``t_start_ps``/``t_stop_ps``; steps × ``dt_ps`` in ``timestep`` mode;
+    the energy ledger's duration in ``async`` mode (the hardware runs in real time there); the
+    last spike time as a lower bound.
+    """
+    meta = trace.metadata
+    if "t_stop_ps" in meta:
+        return int(meta["t_stop_ps"]) - int(meta.get("t_start_ps", 0)), "metadata"
+    mode = meta.get("mode")
+    if mode == "timestep" and "dt_ps" in meta and trace.step_duration_ps.size:
+        return int(trace.step_duration_ps.size) * int(meta["dt_ps"]), "steps x dt"
+    if mode == "async" and "duration_ps" in trace.energy:
+        return int(trace.energy["duration_ps"]), "energy ledger"
+    if trace.spikes_t_ps.size:
+        return int(trace.spikes_t_ps[-1]), "last spike"
+    return 0, "unknown"
+
+
+def hardware_ps(trace) -> int | None:
+    """Hardware (wall-clock on chip) time of the run, picoseconds, or None if unknown."""
+    if "duration_ps" in trace.energy:
+        return int(trace.energy["duration_ps"])
+    if trace.step_duration_ps.size:
+        return int(trace.step_duration_ps.sum())
+    return None
+
+
+def _unavailable(reason: str) -> dict:
+    return {"available": False, "reason": reason}
+
+
+# -- the sections -------------------------------------------------------------------------------
+
+def summary(trace) -> dict:
+    """The run at a glance: what ran, how long, how many spikes, rates per population."""
+    meta = trace.metadata
+    sim_ps, source = simulated_ps(trace)
+    sim_s = sim_ps / _PS_PER_S
+    hw = hardware_ps(trace)
+    n_spikes = int(trace.spikes_t_ps.size)
+    n_neurons = int(trace.core_of.size) if trace.core_of is not None else None
+    counts = (np.bincount(trace.spikes_neuron, minlength=n_neurons or 0)
+              if n_spikes else np.zeros(n_neurons or 0, dtype=np.int64))
+    pops = []
+    for p in populations(trace):
+        k = int(counts[p["start"]:p["start"] + p["size"]].sum())
+        pops.append({"name": p["name"], "neurons": p["size"], "spikes": k,
+                     "rate_hz": k / p["size"] / sim_s if sim_s > 0 and p["size"] else 0.0})
+    return {
+        "path": trace.path, "complete": bool(trace.complete), "format_version": trace.version,
+        "network": meta.get("network"), "chip": meta.get("chip"), "mode": meta.get("mode"),
+        "seed": meta.get("seed"), "dt_ps": meta.get("dt_ps"), "command": meta.get("command"),
+        "neurons": n_neurons, "spikes": n_spikes,
+        "mean_rate_hz": (n_spikes / n_neurons / sim_s
+                         if n_neurons and sim_s > 0 else 0.0),
+        "simulated_s": sim_s, "simulated_source": source,
+        "hardware_s": hw / _PS_PER_S if hw is not None else None,
+        # How much faster than real time the chip runs the network (>1: faster).
+        "speedup_vs_real_time": sim_ps / hw if hw else None,
+        "populations": pops,
+    }
+
+
+def energy_report(trace, top: int = 10) -> dict:
+    """Energy by operation kind, by core (the ``top`` largest) and in total, joules."""
+    e = trace.energy_by_core_op_j
+    if e is None:
+        return _unavailable("the trace has no energy ledger (the run did not finish)")
+    columns = trace.counter_columns or tuple(f"op{i}" for i in range(e.shape[1]))
+    per_core = e.sum(axis=1)
+    dynamic = float(e.sum())
+    total = float(trace.energy.get("total_j", dynamic))
+    by_op = {name: float(v) for name, v in zip(columns, e.sum(axis=0), strict=True)}
+    order = np.argsort(-per_core, kind="stable")[:max(top, 0)]
+    order = order[per_core[order] > 0]
+    n_spikes = int(trace.spikes_t_ps.size)
+    n_syn = column(trace, "synaptic_op")
+    return {
+        "available": True,
+        "total_j": total, "dynamic_j": dynamic,
+        "static_j": float(trace.energy.get("static_j", 0.0)),
+        "barrier_j": float(trace.energy.get("barrier_j", 0.0)),
+        "by_operation_j": by_op,
+        "per_spike_j": total / n_spikes if n_spikes else None,
+        "per_synaptic_op_j": (total / int(n_syn.sum())
+                              if n_syn is not None and n_syn.sum() else None),
+        "cores_with_energy": int(np.count_nonzero(per_core)),
+        "top_cores": [{"core": int(c), "dynamic_j": float(per_core[c]),
+                       "share": float(per_core[c] / dynamic) if dynamic else 0.0,
+                       "by_operation_j": {name: float(v) for name, v
+                                          in zip(columns, e[c], strict=True)}}
+                      for c in order],
+    }
+
+
+def latency_report(trace) -> dict:
+    """Statistics of the hardware duration of each step (``timestep`` mode), picoseconds.
+
+    Percentiles use :func:`numpy.percentile` with its default (linear) interpolation.
+    """
+    d = trace.step_duration_ps
+    if d.size == 0:
+        mode = trace.metadata.get("mode")
+        why = ("an async run has no steps" if mode == "async"
+               else "the trace holds no step durations")
+        return _unavailable(why)
+    df = d.astype(np.float64)
+    out = {"available": True, "steps": int(d.size), "total_ps": int(d.sum()),
+           "mean_ps": float(df.mean()), "std_ps": float(df.std()),
+           "min_ps": int(d.min()), "max_ps": int(d.max())}
+    for q, v in zip(PERCENTILES, np.percentile(df, PERCENTILES), strict=True):
+        out[f"p{q}_ps"] = float(v)
+    dt = trace.metadata.get("dt_ps")
+    # Steps whose hardware work takes longer than dt would stall a chip that must keep pace
+    # with the sensor; their number tells whether the mapping can run in real time.
+    out["steps_over_dt"] = int(np.count_nonzero(d > int(dt))) if dt else None
+    return out
+
+
+def traffic_report(trace, top: int = 10) -> dict:
+    """Messages and hops: totals, per direction of the mesh, and per core (the ``top`` busiest)."""
+    sent, received = column(trace, "message_out"), column(trace, "message_in")
+    if sent is None:
+        return _unavailable("the trace has no operation counters (the run did not finish)")
+    if received is None:
+        received = np.zeros_like(sent)
+    hops = {name: int(v.sum()) if (v := column(trace, name)) is not None else 0
+            for name in HOP_COLUMNS}
+    total_hops = sum(hops.values())
+    n_msg = int(sent.sum())
+    router = column(trace, "router")
+    hop_per_core = sum(v for name in HOP_COLUMNS if (v := column(trace, name)) is not None)
+    if np.isscalar(hop_per_core):
+        hop_per_core = np.zeros_like(sent)
+    busy = sent + received
+    order = np.argsort(-busy, kind="stable")[:max(top, 0)]
+    order = order[busy[order] > 0]
+    return {
+        "available": True,
+        "messages_sent": n_msg, "messages_received": int(received.sum()),
+        "router_traversals": int(router.sum()) if router is not None else None,
+        "hops": hops, "hops_total": total_hops,
+        "mean_hops_per_message": total_hops / n_msg if n_msg else 0.0,
+        "cores_sending": int(np.count_nonzero(sent)),
+        "cores_receiving": int(np.count_nonzero(received)),
+        "top_cores": [{"core": int(c), "sent": int(sent[c]), "received": int(received[c]),
+                       "hops": int(hop_per_core[c])} for c in order],
+    }
+
+
+def spike_step_counts(trace) -> np.ndarray | None:
+    """Spikes in each step (int64, shape ``(n_steps,)``), or None without steps and ``dt_ps``."""
+    dt = trace.metadata.get("dt_ps")
+    n_steps = trace.step_duration_ps.size
+    if not dt or n_steps == 0:
+        return None
+    step = np.minimum(trace.spikes_t_ps // int(dt), n_steps - 1)
+    return np.bincount(step, minlength=n_steps).astype(np.int64)
+
+
+def utilisation_report(trace) -> dict:
+    """How much of the chip and of the time budget the run used."""
+    width, height, per_tile = chip_layout(trace)
+    total = n_cores(trace)
+    mapped = (np.unique(trace.core_of) if trace.core_of is not None and trace.core_of.size
+              else np.zeros(0, dtype=np.int32))
+    active = (int(np.count_nonzero(trace.counters.sum(axis=1)))
+              if trace.counters is not None else None)
+    spiking = (np.unique(trace.core_of[trace.spikes_neuron]).size
+               if trace.core_of is not None and trace.spikes_neuron.size else 0)
+    out = {"chip_width": width, "chip_height": height, "cores_per_tile": per_tile,
+           "layout_source": ("metadata" if "chip_width" in trace.metadata else "inferred"),
+           "cores": total, "cores_mapped": int(mapped.size), "cores_active": active,
+           "cores_spiking": int(spiking),
+           "mapped_fraction": mapped.size / total if total else 0.0}
+    per_step = spike_step_counts(trace)
+    if per_step is not None:
+        out["steps"] = int(per_step.size)
+        out["steps_with_spikes"] = int(np.count_nonzero(per_step))
+        out["busy_step_fraction"] = float(np.count_nonzero(per_step) / per_step.size)
+        sim_ps = per_step.size * int(trace.metadata["dt_ps"])
+        # Share of each dt the chip spends working: the rest is idle until the next step.
+        out["duty_cycle"] = float(trace.step_duration_ps.sum() / sim_ps)
+    return out
+
+
+def report(trace, top: int = 10) -> dict:
+    """The whole report: every section, plus warnings about the trace itself."""
+    warnings = []
+    if not trace.complete:
+        warnings.append(f"trace {trace.path} is incomplete (the run did not finish); numbers "
+                        "cover what was written before it stopped")
+    rep = {"summary": summary(trace), "energy": energy_report(trace, top),
+           "latency": latency_report(trace), "traffic": traffic_report(trace, top),
+           "utilisation": utilisation_report(trace), "warnings": warnings}
+    if rep["utilisation"]["layout_source"] == "inferred":
+        warnings.append("chip geometry is not in the trace; a square layout was assumed")
+    return rep
+
+
+# -- text -----------------------------------------------------------------------------------
+
+def _si(value, unit: str) -> str:
+    """``value`` with an SI prefix: ``_si(3.2e-6, "J") == "3.2 uJ"``."""
+    if value is None:
+        return "-"
+    if value == 0:
+        return f"0 {unit}"
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"),
+                           (1e-6, "u"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f")):
+        if abs(value) >= factor:
+            return f"{value / factor:.4g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def _ps(value) -> str:
+    return "-" if value is None else _si(value * 1e-12, "s")
+
+
+def format_report(rep: dict) -> str:
+    """The report of :func:`report` as readable text."""
+    s = rep["summary"]
+    lines = [f"trace {s['path']} (format {s['format_version']}"
+             f"{'' if s['complete'] else ', INCOMPLETE'})",
+             f"  {s['network'] or '?'} on {s['chip'] or '?'}, mode {s['mode'] or '?'}, "
+             f"dt {_ps(s['dt_ps'])}, seed {s['seed']}"]
+    if s["command"]:
+        lines.append(f"  command: {s['command']}")
+    lines += ["", "summary",
+              f"  simulated time   {_si(s['simulated_s'], 's')} ({s['simulated_source']})",
+              f"  hardware time    {_si(s['hardware_s'], 's')}"
+              + (f"  ({s['speedup_vs_real_time']:.4g}x real time)"
+                 if s["speedup_vs_real_time"] else ""),
+              f"  spikes           {s['spikes']} from {s['neurons']} neurons, mean rate "
+              f"{s['mean_rate_hz']:.4g} Hz"]
+    if s["populations"]:
+        lines.append(f"  {'population':16s} {'neurons':>8s} {'spikes':>10s} {'rate':>12s}")
+        for p in s["populations"]:
+            lines.append(f"  {p['name']:16s} {p['neurons']:8d} {p['spikes']:10d} "
+                         f"{p['rate_hz']:9.4g} Hz")
+
+    e = rep["energy"]
+    lines += ["", "energy"]
+    if not e["available"]:
+        lines.append(f"  not available: {e['reason']}")
+    else:
+        lines += [f"  total {_si(e['total_j'], 'J')} = dynamic {_si(e['dynamic_j'], 'J')} + "
+                  f"static {_si(e['static_j'], 'J')} + barrier {_si(e['barrier_j'], 'J')}",
+                  f"  per spike {_si(e['per_spike_j'], 'J')}, per synaptic op "
+                  f"{_si(e['per_synaptic_op_j'], 'J')}"]
+        dyn = e["dynamic_j"] or 1.0
+        for name, v in sorted(e["by_operation_j"].items(), key=lambda kv: -kv[1]):
+            if v:
+                lines.append(f"  {name:16s} {_si(v, 'J'):>12s} {100 * v / dyn:6.2f} %")
+        lines.append(f"  top cores (dynamic energy; {e['cores_with_energy']} cores spent any):")
+        for c in e["top_cores"]:
+            lines.append(f"    core {c['core']:5d} {_si(c['dynamic_j'], 'J'):>12s} "
+                         f"{100 * c['share']:6.2f} %")
+
+    lat = rep["latency"]
+    lines += ["", "latency (hardware duration of each step)"]
+    if not lat["available"]:
+        lines.append(f"  not available: {lat['reason']}")
+    else:
+        lines.append(f"  {lat['steps']} steps: mean {_ps(lat['mean_ps'])}, p50 "
+                     f"{_ps(lat['p50_ps'])}, p95 {_ps(lat['p95_ps'])}, p99 "
+                     f"{_ps(lat['p99_ps'])}, max {_ps(lat['max_ps'])}")
+        if lat["steps_over_dt"] is not None:
+            lines.append(f"  steps longer than dt: {lat['steps_over_dt']}")
+
+    t = rep["traffic"]
+    lines += ["", "traffic"]
+    if not t["available"]:
+        lines.append(f"  not available: {t['reason']}")
+    else:
+        lines += [f"  messages sent {t['messages_sent']}, received {t['messages_received']}, "
+                  f"router traversals {t['router_traversals']}",
+                  f"  hops {t['hops_total']} (east {t['hops']['hop_east']}, west "
+                  f"{t['hops']['hop_west']}, north {t['hops']['hop_north']}, south "
+                  f"{t['hops']['hop_south']}), {t['mean_hops_per_message']:.3g} per message"]
+        if t["top_cores"]:
+            lines.append(f"    {'core':>9s} {'sent':>10s} {'received':>10s} {'hops':>10s}")
+            for c in t["top_cores"]:
+                lines.append(f"    core {c['core']:4d} {c['sent']:10d} {c['received']:10d} "
+                             f"{c['hops']:10d}")
+
+    u = rep["utilisation"]
+    lines += ["", "utilisation",
+              f"  chip {u['chip_width']}x{u['chip_height']} tiles x {u['cores_per_tile']} "
+              f"cores = {u['cores']} cores ({u['layout_source']})",
+              f"  cores mapped {u['cores_mapped']} ({100 * u['mapped_fraction']:.3g} %), active "
+              f"{u['cores_active']}, spiking {u['cores_spiking']}"]
+    if "steps" in u:
+        lines.append(f"  steps with spikes {u['steps_with_spikes']} of {u['steps']} "
+                     f"({100 * u['busy_step_fraction']:.3g} %), duty cycle "
+                     f"{100 * u['duty_cycle']:.3g} % of dt")
+    for w in rep["warnings"]:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+# -- comparison -------------------------------------------------------------------------------
+
+_NOT_COMPARED = ("top_cores", "warnings", "seed")
+
+
+def flatten(rep: dict) -> dict:
+    """Every number of a report as ``{"section.key": value}``, in report order.
+
+    Per-core tables are left out: the busiest cores of two runs are usually different cores.
+    Population rates are kept under ``summary.population.<name>.*``.
+    """
+    flat = {}
+
+    def walk(prefix, obj):
+        for key, value in obj.items():
+            name = f"{prefix}.{key}" if prefix else key
+            # The seed and per-core tables are not quantities whose ratio means anything.
+            if key in _NOT_COMPARED or isinstance(value, (str, list)):
+                continue
+            if isinstance(value, dict):
+                walk(name, value)
+            elif isinstance(value, (bool, np.bool_)) or value is None:
+                continue
+            elif isinstance(value, (int, float, np.integer, np.floating)):
+                flat[name] = value
+        if "populations" in obj:
+            for p in obj["populations"]:
+                for key in ("spikes", "rate_hz"):
+                    flat[f"{prefix}.population.{p['name']}.{key}"] = p[key]
+
+    walk("", rep)
+    return flat
+
+
+def ratio(a, b) -> float:
+    """B/A; 1 when both are zero (nothing changed), infinity when only A is zero."""
+    if a == 0:
+        return 1.0 if b == 0 else math.inf
+    return b / a
+
+
+def compare(trace_a, trace_b, top: int = 10) -> dict:
+    """Two runs side by side: every number of both reports and the ratio B/A.
+
+    Returns
+    -------
+    dict
+        ``{"a": path, "b": path, "rows": [{"key", "a", "b", "ratio"}, ...], "warnings": [...]}``.
+        A number present in only one report has None on the other side and ratio None.
+    """
+    ra, rb = report(trace_a, top), report(trace_b, top)
+    fa, fb = flatten(ra), flatten(rb)
+    rows = []
+    for key in list(fa) + [k for k in fb if k not in fa]:
+        a, b = fa.get(key), fb.get(key)
+        r = ratio(a, b) if a is not None and b is not None else None
+        rows.append({"key": key, "a": a, "b": b, "ratio": r})
+    labels = {}
+    for side, rep in (("A", ra), ("B", rb)):
+        s = rep["summary"]
+        labels[side] = f"{s['network']} on {s['chip']}, {s['mode']}"
+    return {"a": trace_a.path, "b": trace_b.path, "labels": labels, "rows": rows,
+            "warnings": [f"A: {w}" for w in ra["warnings"]] +
+                        [f"B: {w}" for w in rb["warnings"]]}
+
+
+_UNIT_SUFFIXES = (("_ps", 1e-12, "s"), ("_j", 1.0, "J"), ("_s", 1.0, "s"), ("_hz", 1.0, "Hz"))
+
+
+def _num(key: str, v) -> str:
+    """A number of the comparison, with the SI unit its key names."""
+    if v is None:
+        return "-"
+    # A table's unit sits on its own name: "energy.by_operation_j.router" is in joules.
+    unit_key = key.rsplit(".", 1)[0] if ".by_operation_j." in key else key
+    for suffix, scale, unit in _UNIT_SUFFIXES:
+        if unit_key.endswith(suffix):
+            return _si(v * scale, unit)
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return f"{v:.4g}"
+
+
+def format_compare(cmp: dict) -> str:
+    """The comparison of :func:`compare` as text; ratios far from 1 are marked."""
+    lines = [f"A: {cmp['a']} ({cmp['labels']['A']})",
+             f"B: {cmp['b']} ({cmp['labels']['B']})", ""]
+    width = max([len(r["key"]) for r in cmp["rows"]] + [6])
+    lines.append(f"{'number':{width}s} {'A':>14s} {'B':>14s} {'B/A':>10s}")
+    section = None
+    for r in cmp["rows"]:
+        head = r["key"].split(".", 1)[0]
+        if head != section and section is not None:
+            lines.append("")
+        section = head
+        rr = r["ratio"]
+        mark = "" if rr is None or (0.9 <= rr <= 1.1) else "  *"
+        rtext = "-" if rr is None else ("inf" if math.isinf(rr) else f"{rr:.4g}")
+        lines.append(f"{r['key']:{width}s} {_num(r['key'], r['a']):>14s} "
+                     f"{_num(r['key'], r['b']):>14s} "
+                     f"{rtext:>10s}{mark}")
+    lines += ["", "* ratio outside 0.9 .. 1.1"]
+    lines += [f"warning: {w}" for w in cmp["warnings"]]
+    return "\n".join(lines)
+
+
+def to_json(obj):
+    """``obj`` with NumPy scalars made Python numbers and infinities made None (strict JSON)."""
+    if isinstance(obj, dict):
+        return {k: to_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_json(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
