@@ -12,6 +12,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from simcore import cli_sweep
 from simcore.cli_results import COMMANDS as RESULT_COMMANDS
 from simcore.cli_results import add_parsers as add_result_parsers
 
@@ -22,6 +23,9 @@ examples:
   aersim run ff --chip minimal --duration 0.2 --out ff.h5
   aersim info loihi_like                  describe a chip preset (or a chip .yaml, a trace .h5)
   aersim chips                            list the bundled chip presets
+  aersim report aersim-out/trace.h5       tables: energy, latency, traffic, utilisation
+  aersim plot aersim-out/trace.h5 --out plots
+  aersim sweep examples/sweep_cores.yaml  design-space sweep on a local Dask cluster
 """
 
 
@@ -65,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     chips = sub.add_parser("chips", help="list chip presets, or print one")
     chips.add_argument("name", nargs="?", help="preset to print")
     add_result_parsers(sub)
+    cli_sweep.add_parser(sub)
     return parser
 
 
@@ -195,7 +200,12 @@ def _cmd_chips(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "info": _cmd_info, "chips": _cmd_chips, **RESULT_COMMANDS}
+def _cmd_sweep(args) -> int:
+    return cli_sweep.run_sweep_command(args)
+
+
+COMMANDS = {"run": _cmd_run, "info": _cmd_info, "chips": _cmd_chips, "sweep": _cmd_sweep,
+            "sweep-plot": _cmd_sweep, **RESULT_COMMANDS}
 
 
 def main(argv=None) -> int:
