@@ -1,19 +1,29 @@
 """aersim's chip models: chip descriptions, presets, network-on-chip, mapping, energy."""
 
-from hardware.crossbar import CrossbarState, MvmResult, ProjectionTiles, apply_crossbar, mvm, \
-    program, program_csr, read_weights, tile_projection, weight_error_stats
-from hardware.crossbar_devices import CrossbarSpec, crossbar_from_dict, crossbar_preset
 from hardware.chip import ChipSpec, CoreSpec, NocSpec, chip_from_dict, load_chip, preset_names
+from hardware.crossbar import (
+    CrossbarState,
+    MvmResult,
+    ProjectionTiles,
+    apply_crossbar,
+    mvm,
+    program,
+    program_csr,
+    read_weights,
+    tile_projection,
+    weight_error_stats,
+)
+from hardware.crossbar_devices import CrossbarSpec, crossbar_from_dict, crossbar_preset
 from hardware.energy import OP_KINDS, EnergyLedger, price
 from hardware.errors import ChipSpecError, HardwareError, MappingError
 from hardware.mapping import Mapping, map_network
 from hardware.sram import SramSpec, sram_from_cacti, synapse_memory_bytes, synapse_reads_per_op
 
-__all__ = sorted([
+__all__ = [
     "ChipSpec", "ChipSpecError", "CoreSpec", "CrossbarSpec", "CrossbarState", "EnergyLedger",
     "HardwareError", "Mapping", "MappingError", "MvmResult", "NocSpec", "OP_KINDS",
     "ProjectionTiles", "SramSpec", "apply_crossbar", "chip_from_dict", "crossbar_from_dict",
     "crossbar_preset", "load_chip", "map_network", "mvm", "preset_names", "price", "program",
     "program_csr", "read_weights", "sram_from_cacti", "synapse_memory_bytes",
     "synapse_reads_per_op", "tile_projection", "weight_error_stats",
-])
+]

@@ -85,7 +85,7 @@ class EnergyLedger:
 
     def by_op_j(self) -> dict[str, float]:
         """Dynamic energy summed over cores, by operation kind, joules."""
-        return {k: float(v) for k, v in zip(OP_KINDS, self.by_core_op_j.sum(axis=0))}
+        return {k: float(v) for k, v in zip(OP_KINDS, self.by_core_op_j.sum(axis=0), strict=True)}
 
     def by_core_j(self) -> np.ndarray:
         """Dynamic energy per core, joules, ``(n_cores,)``."""

@@ -6,7 +6,7 @@ class HardwareError(Exception):
 
 
 class ChipSpecError(HardwareError, ValueError):
-    """A chip description is invalid: names the file, the key path, the value and what is allowed."""
+    """A chip description is invalid: names the file, key path, value and what is allowed."""
 
 
 class MappingError(HardwareError, ValueError):

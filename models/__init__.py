@@ -11,10 +11,10 @@ from models.network import Network, Population, Projection
 from models.profiles import PROFILES, ImportProfile, get_profile
 from models.source import InputParams
 
-__all__ = sorted([
+__all__ = [
     "ConvProjection", "CubaLIFParams", "CubaLIParams", "IFParams", "ImportProfile",
     "InputParams", "IntegratorParams", "LIFParams", "LIParams", "ModelError", "ModelWarning",
     "Network", "NetworkError", "PROFILES", "ParameterError", "Population", "Projection",
     "brunel_network", "ff_network", "get_profile", "load_network", "random_network",
     "save_network",
-])
+]

@@ -5,7 +5,7 @@ from simcore.queue import EventQueue
 from simcore.simulation import Results, RunConfig, Simulation
 from simcore.stimulus import PoissonDrive, PoissonInput, SpikeTrains
 
-__all__ = sorted([
+__all__ = [
     "ConfigError", "EventQueue", "PoissonDrive", "PoissonInput", "Results", "RunConfig",
     "Simulation", "SimulationError", "SpikeTrains", "StimulusError",
-])
+]

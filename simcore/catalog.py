@@ -5,12 +5,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from models.generators import brunel_network, ff_network, random_network
+from models.generators import (
+    MOTION_DIRECTIONS,
+    brunel_network,
+    direction_network,
+    ff_network,
+    random_network,
+)
 from simcore.errors import ConfigError
+from simcore.replay import EventReplay
 from simcore.stimulus import PoissonDrive, PoissonInput
+from traces.synthetic import dvs_events
 
 
 @dataclass(frozen=True)
@@ -21,9 +29,19 @@ class BuiltinRun:
     build: Callable  # (seed) -> (network, stimuli)
     chip: str
     duration_s: float
+    strategy: str = "sequential"
+    labels: tuple = ()   # names of the output neurons, when they mean something
 
 
 def _demo(seed):
+    # A 32x32 DVS watching a bar sweep rightwards at 60 px/s, replayed into the
+    # direction-selective network whose delays are tuned to that speed.
+    net = direction_network(32, 32, seed=seed)
+    events = dvs_events("bar", 32, 32, 0.6, direction="right", speed_px_s=60.0, seed=seed)
+    return net, [EventReplay("retina", events, sensor_size=(32, 32))]
+
+
+def _layers(seed):
     net = ff_network(n_input=500, layer_size=1000, n_layers=3, fan_in=200, seed=seed)
     return net, [PoissonInput("input", 20.0)]
 
@@ -42,8 +60,11 @@ def _random(seed):
 
 
 BUILTIN_RUNS = {
-    "demo": BuiltinRun("500 Poisson inputs (20 Hz) into three sparse LIF layers of 1000",
-                       _demo, "loihi_like", 0.5),
+    "demo": BuiltinRun("a simulated 32x32 DVS watching a bar move right, replayed into a "
+                       "direction-selective network of delay-line correlators",
+                       _demo, "loihi_like", 0.6, "layer", tuple(MOTION_DIRECTIONS)),
+    "layers": BuiltinRun("500 Poisson inputs (20 Hz) into three sparse LIF layers of 1000",
+                         _layers, "loihi_like", 0.5),
     "brunel": BuiltinRun("Brunel balanced network: 10,000 LIF, 10 M synapses, 20 kHz drive",
                          _brunel, "minimal", 0.2),
     "ff": BuiltinRun("1000 Poisson inputs into three LIF layers of 2000 (1.2 M synapses)",

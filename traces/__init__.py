@@ -14,11 +14,11 @@ from traces.trace import Trace, TraceWriter, read_trace
 
 _LAZY = ("functional", "plots", "report", "transforms")
 
-__all__ = sorted([
+__all__ = [
     "EVENT_DTYPE", "EventReader", "FORMATS", "RecordingMeta", "SPIKE_DTYPE",
     "TRACE_FORMAT_VERSION", "Trace", "TraceError", "TraceFormatError", "TraceWarning",
     "TraceWriter", "open_events", "read_events", "read_trace", "write_events",
-])
+]
 
 
 def __getattr__(name):

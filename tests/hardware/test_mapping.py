@@ -21,7 +21,8 @@ def test_layer_strategy_never_mixes_populations():
     net = ff_network(n_input=100, layer_size=300, fan_in=10)
     m = map_network(net, load_chip("minimal"), "layer")
     starts = [net.offset(p) for p in net.populations]
-    cores = [set(m.core_of[s:s + net.population(p).size]) for s, p in zip(starts, net.populations)]
+    cores = [set(m.core_of[s:s + net.population(p).size])
+             for s, p in zip(starts, net.populations, strict=True)]
     for a in range(len(cores)):
         for b in range(a + 1, len(cores)):
             assert not cores[a] & cores[b]

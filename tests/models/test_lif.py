@@ -18,7 +18,8 @@ def test_time_to_threshold_closed_form():
 
 def test_relax_exact_matches_solution():
     for h in (1e-4, 1e-3, 0.05):
-        assert lif_relax_exact(3.0, 20.0, h, 0.01) == pytest.approx(20 + (3 - 20) * math.exp(-h / 0.01))
+        exact = 20 + (3 - 20) * math.exp(-h / 0.01)
+        assert lif_relax_exact(3.0, 20.0, h, 0.01) == pytest.approx(exact)
 
 
 def test_relax_euler_converges_to_exact():

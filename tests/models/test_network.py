@@ -59,7 +59,7 @@ def test_unknown_and_duplicate_populations():
 
 def test_generator_is_deterministic():
     a, b = random_network(seed=5), random_network(seed=5)
-    for pa, pb in zip(a.projections, b.projections):
+    for pa, pb in zip(a.projections, b.projections, strict=True):
         assert np.array_equal(pa.indices, pb.indices) and np.array_equal(pa.weights, pb.weights)
     c = random_network(seed=6)
     assert not np.array_equal(a.projections[1].indices, c.projections[1].indices)

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 
 from models import LIFParams
-from simcore import ConfigError, PoissonDrive, RunConfig, Simulation, SpikeTrains, \
-    StimulusError
-from tests.simcore.helpers import dyadic_random_network, input_trains, one_neuron, \
-    small_core_chip
+from simcore import ConfigError, PoissonDrive, RunConfig, Simulation, SpikeTrains, StimulusError
+from tests.simcore.helpers import dyadic_random_network, input_trains, one_neuron, small_core_chip
 
 MS = 1_000_000_000
 

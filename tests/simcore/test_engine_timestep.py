@@ -7,8 +7,7 @@ from hardware import OP_KINDS
 from hardware.noc import route_table
 from models import LIFParams
 from simcore import ConfigError, RunConfig, Simulation, SpikeTrains
-from tests.simcore.helpers import dyadic_random_network, input_trains, one_neuron, \
-    small_core_chip
+from tests.simcore.helpers import dyadic_random_network, input_trains, one_neuron, small_core_chip
 
 DT = 100_000_000  # 0.1 ms
 
