@@ -32,8 +32,15 @@ from hardware.energy import NEURON_UPDATE, STIM_IN
 from simcore.build import KIND_CUBA, KIND_INPUT
 from simcore.hardware_model import send_spike, serve_message
 from simcore.neuron_kernels import relax_neuron, time_to_threshold_s
-from simcore.queue import heap_free, heap_pop, heap_push, heap_size, heap_top_key, \
-    heap_top_time, make_key
+from simcore.queue import (
+    heap_free,
+    heap_pop,
+    heap_push,
+    heap_size,
+    heap_top_key,
+    heap_top_time,
+    make_key,
+)
 from simcore.rng import exponential, uniform_open0
 
 KIND_DELIVER = 0

@@ -26,8 +26,8 @@ from numba import njit
 
 from hardware.energy import NEURON_UPDATE, STIM_IN
 from simcore.build import KIND_INPUT, LAT_BARRIER, LAT_NEURON_UPDATE
-from simcore.neuron_kernels import step_neuron
 from simcore.hardware_model import send_spike, serve_message
+from simcore.neuron_kernels import step_neuron
 from simcore.queue import heap_free, heap_pop, heap_size
 from simcore.rng import exponential
 
@@ -43,12 +43,14 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
                      drive_lo, drive_n, drive_lambda, drive_w, drive_rng,
                      in_step, in_neuron, in_pos,
                      rec_t, rec_n, rec_meta, mlog, mlog_meta, hw_clock, step_dur, k0, k1, dt_ps,
-                     max_push):
+                     pending):
     """Advance steps ``k0 .. k1-1``. Returns ``(status, next_step)``.
 
-    Stops early, at a step boundary, when the recorder or the heap could overflow in the next
-    step (``STATUS_RECORDER_FULL`` / ``STATUS_HEAP_FULL``); the wrapper drains or grows and calls
-    again from ``next_step``. ``step_dur[k - k0]`` receives the hardware duration of step ``k``;
+    Stops early when the recorder could overflow in the next step (``STATUS_RECORDER_FULL``, at
+    a step boundary), or when step ``next_step``'s messages do not fit the event queue
+    (``STATUS_HEAP_FULL``: the step's function is done, its ``pending[0]`` spikes are in
+    ``spiked`` and need ``pending[1]`` queue entries; the wrapper grows the queue, runs
+    :func:`finish_step_kernel` and continues from ``next_step + 1``). ``step_dur[k - k0]`` receives the hardware duration of step ``k``;
     ``hw_clock[0]`` is the hardware time at which the next step starts (the message log is
     written in that absolute hardware time).
     """
@@ -60,8 +62,6 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
         if rec_meta[0] + n > rec_t.shape[0] or (
                 mlog.shape[0] > 0 and mlog_meta[0] + syn.msg_core.shape[0] > mlog.shape[0]):
             return STATUS_RECORDER_FULL, k
-        if heap_free(heap) < max_push:
-            return STATUS_HEAP_FULL, k
         slot = k % n_slots
         row = ring[slot]
         # Poisson drive: a Poisson process of intensity lambda per unit length on the line
@@ -83,6 +83,7 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
         dt_s = dt_ps * 1e-12
         t_step = k * dt_ps
         n_sp = 0
+        msg_need = 0
         for j in range(n):
             x = row[j]
             row[j] = 0.0
@@ -107,6 +108,7 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
                 ref_count[j] = ref_steps[j]
             spiked[n_sp] = j
             n_sp += 1
+            msg_need += syn.msg_ptr[j + 1] - syn.msg_ptr[j]
             rec_t[rec_meta[0]] = t_step
             rec_n[rec_meta[0]] = j
             rec_meta[0] += 1
@@ -115,32 +117,61 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
                     target_row = ring[(k + seg_delay_steps[g]) % n_slots]
                     for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
                         target_row[syn.target[q]] += syn.weight[q]
-        # The step's hardware timeline.
-        for c in range(n_cores):
-            core_free[c] = 0
-        for i in range(n_sp):
-            s = spiked[i]
-            c = neurons.core[s]
-            # The spike leaves once its neuron's update is done; earlier spikes of the same core
-            # have already used core time (core_free holds that extra time during this pass).
-            t_ready = neurons.upd_rank[s] * t_update + core_free[c]
-            core_free[c] = send_spike(syn, chip, counts, heap, s, c, t_ready) \
-                - neurons.upd_rank[s] * t_update
-        for c in range(n_cores):
-            core_free[c] += chip.n_updatable[c] * t_update
-            counts[c, NEURON_UPDATE] += chip.n_updatable[c]
-        log0 = mlog_meta[0]
-        while heap_size(heap) > 0:
-            t_arrive, key, m, unused = heap_pop(heap)
-            serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta)
-        busy = 0
-        for c in range(n_cores):
-            if core_free[c] > busy:
-                busy = core_free[c]
-        for r_log in range(log0, mlog_meta[0]):
-            mlog[r_log, 1] += hw_clock[0]
-            mlog[r_log, 2] += hw_clock[0]
-            mlog[r_log, 3] += hw_clock[0]
-        step_dur[k - k0] = busy + chip.latency_ps[LAT_BARRIER]
-        hw_clock[0] += step_dur[k - k0]
+        if heap_free(heap) < msg_need:
+            # The step's messages do not fit the queue: the wrapper grows it and finishes this
+            # step's timeline with ``finish_step_kernel``.
+            pending[0] = n_sp
+            pending[1] = msg_need
+            return STATUS_HEAP_FULL, k
+        step_dur[k - k0] = step_timeline(neurons, syn, chip, counts, heap, core_free, spiked,
+                                         n_sp, mlog, mlog_meta, hw_clock)
     return STATUS_DONE, k1
+
+
+@njit(cache=True)
+def step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog, mlog_meta,
+                  hw_clock):
+    """The hardware timeline of one step whose spikes are ``spiked[:n_sp]`` (in id order).
+
+    Returns the step's duration (ps) and advances ``hw_clock[0]`` by it. Called once per step,
+    so passing the tables costs nothing that matters.
+    """
+    n_cores = core_free.shape[0]
+    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    # The step's hardware timeline.
+    for c in range(n_cores):
+        core_free[c] = 0
+    for i in range(n_sp):
+        s = spiked[i]
+        c = neurons.core[s]
+        # The spike leaves once its neuron's update is done; earlier spikes of the same core
+        # have already used core time (core_free holds that extra time during this pass).
+        t_ready = neurons.upd_rank[s] * t_update + core_free[c]
+        core_free[c] = send_spike(syn, chip, counts, heap, s, c, t_ready) \
+            - neurons.upd_rank[s] * t_update
+    for c in range(n_cores):
+        core_free[c] += chip.n_updatable[c] * t_update
+        counts[c, NEURON_UPDATE] += chip.n_updatable[c]
+    log0 = mlog_meta[0]
+    while heap_size(heap) > 0:
+        t_arrive, key, m, unused = heap_pop(heap)
+        serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta)
+    busy = 0
+    for c in range(n_cores):
+        if core_free[c] > busy:
+            busy = core_free[c]
+    for r_log in range(log0, mlog_meta[0]):
+        mlog[r_log, 1] += hw_clock[0]
+        mlog[r_log, 2] += hw_clock[0]
+        mlog[r_log, 3] += hw_clock[0]
+    duration = busy + chip.latency_ps[LAT_BARRIER]
+    hw_clock[0] += duration
+    return duration
+
+
+@njit(cache=True)
+def finish_step_kernel(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
+                       mlog_meta, hw_clock, step_dur, i):
+    """Run a step's timeline after the wrapper grew the queue; store its duration at ``i``."""
+    step_dur[i] = step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
+                                mlog_meta, hw_clock)

@@ -10,11 +10,27 @@ the way is counted in ``counts[core, OP]`` (see ``hardware.energy.OP_KINDS``).
 
 from numba import njit
 
-from hardware.energy import HOP_EAST, HOP_NORTH, HOP_SOUTH, HOP_WEST, MESSAGE_IN, \
-    MESSAGE_OUT, ROUTER, SPIKE_OUT, SYNAPTIC_OP
+from hardware.energy import (
+    HOP_EAST,
+    HOP_NORTH,
+    HOP_SOUTH,
+    HOP_WEST,
+    MESSAGE_IN,
+    MESSAGE_OUT,
+    ROUTER,
+    SPIKE_OUT,
+    SYNAPTIC_OP,
+)
 from hardware.noc import xy_hops
-from simcore.build import LAT_HOP_EW, LAT_HOP_NS, LAT_MESSAGE_IN, LAT_MESSAGE_OUT, LAT_ROUTER, \
-    LAT_SPIKE_OUT, LAT_SYNAPTIC_OP
+from simcore.build import (
+    LAT_HOP_EW,
+    LAT_HOP_NS,
+    LAT_MESSAGE_IN,
+    LAT_MESSAGE_OUT,
+    LAT_ROUTER,
+    LAT_SPIKE_OUT,
+    LAT_SYNAPTIC_OP,
+)
 from simcore.queue import heap_push, make_key
 
 #: Kind priority of a message arriving at a core (shared by both engines' queues).

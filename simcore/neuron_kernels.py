@@ -21,7 +21,7 @@ import math
 from numba import njit
 
 from models.cuba import cuba_relax_exact, cuba_step
-from simcore.build import KIND_CUBA, KIND_IF, KIND_LIF
+from simcore.build import KIND_IF, KIND_LIF
 
 
 @njit(cache=True, inline="always")

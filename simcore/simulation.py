@@ -20,8 +20,15 @@ from hardware.chip import EXECUTION_MODES
 from hardware.energy import N_OPS, OP_KINDS, EnergyLedger, price
 from hardware.mapping import map_network
 from simcore import engine_async, engine_timestep
-from simcore.build import KIND_CUBA, KIND_IF, KIND_LIF, build_chip, build_neurons, build_synapses, \
-    engine_bytes
+from simcore.build import (
+    KIND_CUBA,
+    KIND_IF,
+    KIND_LIF,
+    build_chip,
+    build_neurons,
+    build_synapses,
+    engine_bytes,
+)
 from simcore.errors import ConfigError, StimulusError
 from simcore.neuron_kernels import time_to_threshold_s
 from simcore.queue import grow, heap_push, make_key, new_heap
@@ -230,7 +237,12 @@ class Simulation:
             for i, s in enumerate(self.stimuli) if is_input_stimulus(s)]
         counts_msgs = np.diff(self.syn.msg_ptr)
         counts_segs = np.diff(self.syn.msg_seg_lo)
-        self.max_push = int(max(counts_msgs.max(initial=0), counts_segs.max(initial=0))) + 2
+        # Entries one async event may push: a batch can fire every touched neuron (a spike and
+        # a threshold check each); a message pushes one delivery per segment; a spike one
+        # message per destination core.
+        self.max_push = int(max(counts_msgs.max(initial=0), counts_segs.max(initial=0),
+                                2 * n)) + 2
+        self.pending = np.zeros(2, dtype=np.int64)
         if self.mode == "timestep":
             dt = self.config.dt_ps
             dt_s = dt * 1e-12
@@ -276,6 +288,8 @@ class Simulation:
                                       nt.tau_s[j], nt.tau_syn_s[j])
             self.version[j] += 1
             if np.isfinite(h_s):
+                if self.heap.e.shape[0] == int(self.heap.meta[0]):
+                    self.heap = grow(self.heap)
                 heap_push(self.heap, np.int64(np.ceil(h_s * 1e12)),
                           make_key(engine_async.KIND_CHECK, j), np.int64(j), self.version[j])
 
@@ -400,11 +414,19 @@ class Simulation:
                 drive_lambda, self.drive_w, self.drive_rng, in_step, in_n, in_pos,
                 self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta,
                 self.hw_clock, durs[k - k0:], k, k1, dt,
-                self.max_push)
+                self.pending)
             self.n_steps_done += int(k_next - k)
             k = int(k_next)
             if status == engine_timestep.STATUS_HEAP_FULL:
-                self.heap = grow(self.heap)
+                while self.heap.e.shape[0] - int(self.heap.meta[0]) < self.pending[1]:
+                    self.heap = grow(self.heap)
+                engine_timestep.finish_step_kernel(
+                    self.neurons, self.syn, self.chip_tables, self.counts, self.heap,
+                    self.core_free, self.spiked, self.pending[0], self.mlog, self.mlog_meta,
+                    self.hw_clock, durs, k - k0)
+                self.n_steps_done += 1
+                k += 1
+                continue
             elif status == engine_timestep.STATUS_RECORDER_FULL or status == \
                     engine_timestep.STATUS_DONE:
                 self._drain(spikes_t, spikes_n, trace)
