@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from simcore.cli import main
@@ -49,3 +50,44 @@ def test_help_lists_examples(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0 and "examples:" in capsys.readouterr().out
+
+
+def test_demo_replays_a_scene_and_reports_direction(tmp_path, capsys):
+    out = tmp_path / "demo.h5"
+    assert main(["run", "--duration", "0.3", "--out", str(out), "--plots", str(tmp_path / "p"),
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "output direction spikes:" in text and "-> right" in text
+    assert "latency input event -> first output spike" in text
+    assert (tmp_path / "p" / "raster.png").stat().st_size > 1000
+    tr = read_trace(out)
+    assert tr.metadata["chip_width"] == 8 and tr.metadata["populations"][0]["name"] == "retina"
+
+
+def test_run_network_file_with_recording(tmp_path, capsys, shared_data):
+    pytest.importorskip("nir")
+    assert main(["run", str(shared_data / "nir" / "cnn_sinabs.nir"), "--profile", "sinabs",
+                 "--input", str(shared_data / "events" / "sample_nmnist.bin"), "--bin-us",
+                 "1000", "--out", "", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    counts = next(iter(report["outputs"].values()))
+    assert len(counts) == 10 and int(np.argmax(counts)) == 4
+    assert report["simulated_s"] == pytest.approx(311.0, abs=1.0)   # 311 ms at 1 ms per 1 s step
+
+
+def test_run_npz_network_with_poisson_input(tmp_path, capsys):
+    from models import random_network, save_network
+    path = tmp_path / "net.npz"
+    save_network(random_network(seed=1), path)
+    assert main(["run", str(path), "--rate", "80", "--duration", "0.02", "--out", "",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["spikes"] > 0
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["run", "demo", "--crop", "1,2,3"], "--crop takes 4 non-negative integers"),
+    (["run", "demo", "--input", "missing.aedat4"], "missing.aedat4"),
+])
+def test_input_option_errors(argv, match, capsys):
+    assert main(argv + ["--out", ""]) == 2
+    assert match in capsys.readouterr().err
