@@ -6,11 +6,9 @@ Exit codes: 0 success, 2 bad input (the message says what and how to fix it), 1 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 from importlib import metadata
-from pathlib import Path
 
 from simcore import cli_run, cli_sweep
 from simcore.cli_results import COMMANDS as RESULT_COMMANDS
