@@ -45,5 +45,49 @@ def test_synapse_memory_limit_names_the_core():
 
 def test_unknown_strategy():
     with pytest.raises(MappingError, match="unknown mapping strategy 'greedy'; known: "
-                                           "sequential, layer"):
+                                           "sequential, layer, balanced, traffic"):
         map_network(random_network(), load_chip("minimal"), "greedy")
+
+
+def test_balanced_spreads_every_core_evenly():
+    net = ff_network(n_input=100, layer_size=300, fan_in=10)
+    chip = load_chip("minimal")
+    m = map_network(net, chip, "balanced")
+    assert m.neurons_per_core.max() - m.neurons_per_core.min() <= 1
+    assert m.cores_used == chip.n_cores
+
+
+def test_traffic_strategy_cuts_messages_of_a_local_network():
+    from models.generators import direction_network
+    from simcore import RunConfig, Simulation, SpikeTrains
+
+    net = direction_network(24, 24)
+    chip = load_chip("loihi_like")
+    rng = np.random.default_rng(0)
+    n_in = net.population("retina").size
+    stim = SpikeTrains("retina", rng.integers(0, 20 * 10**9, 3000), rng.integers(0, n_in, 3000))
+    msgs = {}
+    for strategy in ("sequential", "traffic"):
+        sim = Simulation(net, chip, config=RunConfig(mode="timestep"), stimuli=[stim],
+                         strategy=strategy)
+        msgs[strategy] = sim.run(0.02).op_totals()["message_out"]
+    assert msgs["traffic"] < 0.6 * msgs["sequential"]
+
+
+def test_mapping_file(tmp_path):
+    import json
+    net = random_network(n_neurons=30, n_inputs=4)
+    chip = load_chip("minimal")
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"input": 3, "neurons": [5] * 10 + [6] * 20}))
+    m = map_network(net, chip, str(path))
+    assert m.core_of[:4].tolist() == [3] * 4 and m.neurons_per_core[6] == 20
+    np.save(tmp_path / "m.npy", np.arange(34) % 2)
+    assert map_network(net, chip, str(tmp_path / "m.npy")).neurons_per_core[:2].tolist() == [17, 17]
+    path.write_text(json.dumps({"input": 3}))
+    with pytest.raises(MappingError, match=r"population 'neurons' has no placement"):
+        map_network(net, chip, str(path))
+    path.write_text(json.dumps({"input": 3, "neurons": 0}))
+    small = dataclasses.replace(chip, core=dataclasses.replace(chip.core, neurons=16))
+    with pytest.raises(MappingError, match=r"core 0 gets 30 neurons but chip 'minimal' holds 16"):
+        map_network(net, small, str(path))
