@@ -2,6 +2,7 @@
 
     python bench/engine.py                      # brunel and ff, both modes, 1 s simulated
     python bench/engine.py --case ff --mode async --duration 0.2
+    python bench/engine.py --case brunel --mode timestep --contention   # NoC contention on
 
 Prints a readable line and then one JSON line per (case, mode) with: case, mode, spikes,
 synaptic_events (recurrent, i.e. delivered through synapses), external_events (Poisson drive),
@@ -11,6 +12,7 @@ A first line reports the set-up time of the 128-core ``loihi_like`` chip.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -47,9 +49,13 @@ def workload(case: str, seed: int):
     return net, stimuli, lif
 
 
-def run_case(case: str, mode: str, duration_s: float, chip_name: str, seed: int) -> dict:
+def run_case(case: str, mode: str, duration_s: float, chip_name: str, seed: int,
+             contention: bool = False) -> dict:
     net, stimuli, lif = workload(case, seed)
     chip = load_chip(chip_name)
+    if contention:
+        # Packets queue at links and buffers; numbers from the chip's noc section.
+        chip = dataclasses.replace(chip, noc=dataclasses.replace(chip.noc, contention=True))
     sim = Simulation(net, chip, config=RunConfig(mode=mode, seed=seed), stimuli=stimuli)
     # First call pays compilation (or the cache load): measure it on a short run.
     t0 = time.perf_counter()
@@ -72,6 +78,13 @@ def run_case(case: str, mode: str, duration_s: float, chip_name: str, seed: int)
         "compile_s": round(compile_s, 2), "build_s": round(sim.build_s, 3),
         "hardware_time_s": res.hardware_time_ps / 1e12, "energy_j": res.ledger.total_j,
     }
+    if contention:
+        out["contention"] = True
+        out["noc_packets"] = res.info["noc_packets"]
+        out["packets_per_s"] = round(res.info["noc_packets"] / res.wall_s)
+        out["max_link_utilisation"] = round(float(res.links.utilisation(
+            res.hardware_time_ps).max()), 4)
+        out["link_blocked_ps"] = int(res.links.blocked_ps.sum())
     return out
 
 
@@ -102,6 +115,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=1.0, help="simulated seconds")
     ap.add_argument("--chip", default="minimal")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--contention", action="store_true",
+                    help="switch on the chip's network-on-chip contention model "
+                         "(reports packets per second too)")
     ap.add_argument("--cold", action="store_true",
                     help="compile with an empty Numba cache (compile_s is then the full cost)")
     args = ap.parse_args()
@@ -113,11 +129,13 @@ def main() -> None:
     modes = ("timestep", "async") if args.mode == "both" else (args.mode,)
     for case in cases:
         for mode in modes:
-            r = run_case(case, mode, args.duration, args.chip, args.seed)
+            r = run_case(case, mode, args.duration, args.chip, args.seed, args.contention)
             print(f"# {case} {mode}: {r['spikes']} spikes ({r['rate_hz']} Hz), "
                   f"{r['synaptic_events']:.3g} synaptic events in {r['wall_s']} s = "
                   f"{r['syn_events_per_s'] / 1e6:.1f} M/s; {r['bytes_per_synapse']} B/synapse, "
-                  f"peak {r['peak_rss_mb']} MB, compile {r['compile_s']} s", flush=True)
+                  f"peak {r['peak_rss_mb']} MB, compile {r['compile_s']} s"
+                  + (f"; {r['noc_packets']} packets = {r['packets_per_s'] / 1e6:.2f} M/s"
+                     if args.contention else ""), flush=True)
             print(json.dumps(r), flush=True)
 
 

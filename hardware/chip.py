@@ -20,6 +20,7 @@ from hardware.errors import ChipSpecError
 
 EXECUTION_MODES = ("timestep", "async")
 TOPOLOGIES = ("mesh", "torus")
+ROUTINGS = ("unicast", "multicast")
 CORE_OPS = ("synaptic_op", "neuron_update", "spike_out", "message_out", "message_in")
 
 
@@ -64,6 +65,21 @@ class NocSpec:
         Latency of that traversal (a message to a core on the same tile pays only this).
     packet_bits : int
         Size of one spike message.
+    contention : bool
+        False (default): the zero-load model, links never queue. True: packets of
+        ``flits`` flits queue at links of one flit per ``cycle_ps`` and input buffers of
+        ``buffer_flits`` flits (see ``docs/engine.md``).
+    cycle_ps : int
+        Time to move one flit over one link (0 when contention is off and no figure is given).
+    flit_bits : int
+        Width of a flit (0: a packet is one flit).
+    buffer_flits : int
+        Depth of each router input-port FIFO, flits (0: not given).
+    routing : str
+        ``"unicast"`` (one packet per destination core) or ``"multicast"`` (one packet per spike,
+        replicated along its XY tree); used when ``contention`` is on.
+    routing_table_entries : int
+        Key/mask entries per router for multicast (0 = unlimited).
     """
 
     hop_energy_pj: dict
@@ -71,6 +87,17 @@ class NocSpec:
     router_energy_pj: float
     router_latency_ps: int
     packet_bits: int
+    contention: bool = False
+    cycle_ps: int = 0
+    flit_bits: int = 0
+    buffer_flits: int = 0
+    routing: str = "unicast"
+    routing_table_entries: int = 0
+
+    @property
+    def flits(self) -> int:
+        """Flits per packet: ``ceil(packet_bits / flit_bits)`` (1 without a flit width)."""
+        return -(-self.packet_bits // self.flit_bits) if self.flit_bits else 1
 
 
 @dataclass(frozen=True)
@@ -115,12 +142,17 @@ class ChipSpec:
             f"  {self.description}" if self.description else "",
             "  per operation (pJ / ns): " + ", ".join(
                 f"{k} {c.energy_pj[k]:g}/{c.latency_ps[k] / 1000:g}" for k in CORE_OPS),
-            f"  hop E-W {n.hop_energy_pj['east_west']:g} pJ/{n.hop_latency_ps['east_west'] / 1000:g}"
+            f"  hop E-W {n.hop_energy_pj['east_west']:g} pJ/"
+            f"{n.hop_latency_ps['east_west'] / 1000:g}"
             f" ns, N-S {n.hop_energy_pj['north_south']:g} pJ/"
             f"{n.hop_latency_ps['north_south'] / 1000:g} ns, router {n.router_energy_pj:g} pJ/"
             f"{n.router_latency_ps / 1000:g} ns, {n.packet_bits}-bit packets",
             f"  barrier {self.barrier_latency_ps / 1000:g} ns, static {self.static_power_w:g} W",
         ]
+        if n.contention:
+            lines.insert(-1, f"  contention: {n.flits} flit(s)/packet, "
+                             f"{n.cycle_ps / 1000:g} ns/flit/link, {n.buffer_flits}-flit input "
+                             f"buffers, {n.routing}")
         return "\n".join(line for line in lines if line)
 
 
@@ -160,6 +192,13 @@ SCHEMA = {
         "router_energy_pj": ("float", True, _nonneg, ">= 0"),
         "router_latency_ns": ("float", True, _nonneg, ">= 0"),
         "packet_bits": ("int", True, _pos, "an integer >= 1"),
+        "contention": ("bool", False, None, "true or false"),
+        "cycle_ns": ("float", False, _pos, "> 0 (one flit per cycle per link)"),
+        "link_bandwidth_flits_per_ns": ("float", False, _pos, "> 0"),
+        "flit_bits": ("int", False, _pos, "an integer >= 1"),
+        "buffer_flits": ("int", False, _pos, "an integer >= 1"),
+        "routing": ("str", False, lambda s: s in ROUTINGS, f"one of {ROUTINGS}"),
+        "routing_table_entries": ("int", False, _pos, "an integer >= 1"),
     },
     "barrier": {
         "latency_ns": ("float", True, _nonneg, ">= 0"),
@@ -208,6 +247,8 @@ def _validate(data, schema, where: str, path: str) -> dict:
                     raise ValueError
             elif kind == "str" and not isinstance(value, str):
                 raise ValueError
+            elif kind == "bool" and not isinstance(value, bool):
+                raise ValueError
             elif kind == "dict" and not isinstance(value, dict):
                 raise ValueError
         except (TypeError, ValueError):
@@ -223,10 +264,49 @@ def _join(path: str, key) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
+def _noc_contention(noc: dict, where: str) -> dict:
+    """The contention fields of a validated ``noc`` section, with the cross-key rules."""
+    if "cycle_ns" in noc and "link_bandwidth_flits_per_ns" in noc:
+        raise ChipSpecError(f"{where}: give noc.cycle_ns or noc.link_bandwidth_flits_per_ns, "
+                            "not both (one flit per cycle per link)")
+    if "cycle_ns" in noc:
+        cycle_ps = ns_to_ps(noc["cycle_ns"])
+    elif "link_bandwidth_flits_per_ns" in noc:
+        cycle_ps = int(round(1000.0 / noc["link_bandwidth_flits_per_ns"]))
+    else:
+        cycle_ps = 0
+    out = {"contention": noc.get("contention", False), "cycle_ps": cycle_ps,
+           "flit_bits": noc.get("flit_bits", 0), "buffer_flits": noc.get("buffer_flits", 0),
+           "routing": noc.get("routing", "unicast"),
+           "routing_table_entries": noc.get("routing_table_entries", 0)}
+    if not out["contention"]:
+        return out
+    if cycle_ps <= 0:
+        raise ChipSpecError(f"{where}: noc.contention is true but the link speed is missing or "
+                            "rounds to 0 ps; give noc.cycle_ns (or "
+                            "noc.link_bandwidth_flits_per_ns), e.g. cycle_ns: 1.0")
+    for key in ("flit_bits", "buffer_flits"):
+        if not out[key]:
+            raise ChipSpecError(f"{where}: noc.contention is true but noc.{key} is missing "
+                                "(an integer >= 1)")
+    flits = -(-noc["packet_bits"] // out["flit_bits"])
+    if out["buffer_flits"] < flits:
+        raise ChipSpecError(f"{where}: noc.buffer_flits = {out['buffer_flits']} cannot hold one "
+                            f"packet of {flits} flits (packet_bits {noc['packet_bits']} / "
+                            f"flit_bits {out['flit_bits']}, rounded up); use buffer_flits >= "
+                            f"{flits}")
+    if noc["router_latency_ns"] <= 0 or min(noc["hop_latency_ns"].values()) <= 0:
+        raise ChipSpecError(f"{where}: noc.contention needs router_latency_ns and every "
+                            "hop_latency_ns > 0 (simultaneous arbitration is defined for "
+                            "positive latencies)")
+    return out
+
+
 def chip_from_dict(data: dict, where: str = "<dict>") -> ChipSpec:
     """Validate a chip description (as parsed from YAML) and build the :class:`ChipSpec`."""
     d = _validate(data, SCHEMA, where, "")
     core, noc, mesh = d["core"], d["noc"], d["mesh"]
+    contention = _noc_contention(noc, where)
     return ChipSpec(
         name=d["name"], description=d.get("description", ""),
         width=mesh["width"], height=mesh["height"], cores_per_tile=mesh["cores_per_tile"],
@@ -238,7 +318,7 @@ def chip_from_dict(data: dict, where: str = "<dict>") -> ChipSpec:
                     hop_latency_ps={k: ns_to_ps(v) for k, v in noc["hop_latency_ns"].items()},
                     router_energy_pj=noc["router_energy_pj"],
                     router_latency_ps=ns_to_ps(noc["router_latency_ns"]),
-                    packet_bits=noc["packet_bits"]),
+                    packet_bits=noc["packet_bits"], **contention),
         barrier_latency_ps=ns_to_ps(d["barrier"]["latency_ns"]),
         barrier_energy_pj=d["barrier"].get("energy_pj", 0.0),
         static_power_w=d["static_power_w"], sources=dict(d.get("sources", {})), path=where)

@@ -20,6 +20,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from hardware.errors import MappingError
+from hardware.noc import multicast_trees, routing_table_entries
 from simcore.errors import ConfigError
 
 KIND_INPUT = 0
@@ -70,14 +72,100 @@ class SynapseTables(NamedTuple):
     msg_seg_lo: np.ndarray   # int64 (n_msg + 1,), segments of message m: msg_seg_lo[m]:[m+1]
 
 
+#: Indices of ``NocState.cfg``.
+NOC_ON, NOC_MULTICAST, NOC_CYCLE_PS, NOC_FLITS, NOC_BUFFER, NOC_CPT, NOC_PORTS, NOC_WIDTH, \
+    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS = range(13)
+NOC_CFG_LEN = 13
+#: Columns of ``NocState.link_stats``.
+LINK_PACKETS, LINK_FLITS, LINK_BUSY_PS, LINK_MAX_QUEUE_FLITS, LINK_BLOCKED_PS = range(5)
+#: ``NocState.meta``: free slots, next packet sequence number, packets injected, delivered.
+META_FREE, META_SEQ, META_INJECTED, META_DELIVERED = range(4)
+
+
+class NocState(NamedTuple):
+    """The contention model's tables and mutable state (all int64).
+
+    Ports and links are numbered ``tile * n_ports + port`` (``hardware.noc`` port numbering).
+    """
+
+    cfg: np.ndarray          # (NOC_CFG_LEN,), NOC_* values
+    tree_ptr: np.ndarray     # (n_keys + 1,), multicast tree rows per key (empty for unicast)
+    tree_tile: np.ndarray    # (n_rows,), sorted by tile within a key
+    tree_mask: np.ndarray    # (n_rows,), outputs taken at that router
+    tree_hops: np.ndarray    # (n_keys, 4), tree edges per direction (the key's hop counts)
+    q_head: np.ndarray       # (n_ports_total,), first packet slot of each input FIFO, or -1
+    q_tail: np.ndarray       # (n_ports_total,)
+    port_free: np.ndarray    # (n_ports_total,), time the input port can start its next packet
+    occ: np.ndarray          # (n_ports_total,), flits held in the input buffer
+    link_free: np.ndarray    # (n_ports_total,), time the output link is free
+    blocked_since: np.ndarray  # (n_ports_total,), -1 or when the link began waiting for room
+    arb_last: np.ndarray     # (n_tiles,), time of the last queued arbitration (-1: none)
+    link_stats: np.ndarray   # (n_ports_total, 5), LINK_* counters
+    p_next: np.ndarray       # (capacity,), next slot in the same FIFO
+    p_ready: np.ndarray      # (capacity,), head arrives at the current router (ps)
+    p_seq: np.ndarray        # (capacity,), packet sequence number (tiebreak)
+    p_key: np.ndarray        # (capacity,), message index (unicast) or tree key (multicast)
+    p_dest: np.ndarray       # (capacity,), destination core (unicast)
+    p_flits: np.ndarray      # (capacity,)
+    p_mask: np.ndarray       # (capacity,), outputs still to be granted at the current router
+    free: np.ndarray         # (capacity,), stack of free slots
+    meta: np.ndarray         # (4,), META_*
+
+
+def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=None,
+                  tree_mask=None, tree_hops=None) -> NocState:
+    """An idle network with room for ``capacity`` packets in flight."""
+    n = n_tiles * int(cfg[NOC_PORTS])
+    capacity = max(int(capacity), 16)
+    z = np.zeros(0, dtype=np.int64)
+    return NocState(
+        cfg=np.asarray(cfg, dtype=np.int64),
+        tree_ptr=z.copy() if tree_ptr is None else tree_ptr, tree_tile=z if tree_tile is None
+        else tree_tile, tree_mask=z if tree_mask is None else tree_mask,
+        tree_hops=np.zeros((0, 4), np.int64) if tree_hops is None else tree_hops,
+        q_head=np.full(n, -1, np.int64), q_tail=np.full(n, -1, np.int64),
+        port_free=np.zeros(n, np.int64), occ=np.zeros(n, np.int64),
+        link_free=np.zeros(n, np.int64), blocked_since=np.full(n, -1, np.int64),
+        arb_last=np.full(n_tiles, -1, np.int64), link_stats=np.zeros((n, 5), np.int64),
+        p_next=np.full(capacity, -1, np.int64), p_ready=np.zeros(capacity, np.int64),
+        p_seq=np.zeros(capacity, np.int64), p_key=np.zeros(capacity, np.int64),
+        p_dest=np.zeros(capacity, np.int64), p_flits=np.zeros(capacity, np.int64),
+        p_mask=np.zeros(capacity, np.int64),
+        free=np.arange(capacity - 1, -1, -1, dtype=np.int64),
+        meta=np.array([capacity, 0, 0, 0], dtype=np.int64))
+
+
+def grow_noc(noc: NocState, factor: int = 2) -> NocState:
+    """A copy of ``noc`` with ``factor`` times the packet capacity (slots keep their numbers)."""
+    cap = noc.p_next.shape[0]
+    new_cap = cap * factor
+    grown = {}
+    for name in ("p_next", "p_ready", "p_seq", "p_key", "p_dest", "p_flits", "p_mask"):
+        a = np.zeros(new_cap, dtype=np.int64)
+        a[:cap] = getattr(noc, name)
+        grown[name] = a
+    n_free = int(noc.meta[META_FREE])
+    free = np.zeros(new_cap, dtype=np.int64)
+    extra = np.arange(new_cap - 1, cap - 1, -1, dtype=np.int64)
+    free[:extra.size] = extra
+    free[extra.size:extra.size + n_free] = noc.free[:n_free]
+    meta = noc.meta.copy()
+    meta[META_FREE] = n_free + extra.size
+    return noc._replace(free=free, meta=meta, **grown)
+
+
+
+
 class ChipTables(NamedTuple):
-    """Geometry and latencies of the chip (times in ps)."""
+    """Geometry and latencies of the chip (times in ps), and its network-on-chip state."""
 
     core_x: np.ndarray       # int32 (n_cores,)
     core_y: np.ndarray       # int32 (n_cores,)
     n_updatable: np.ndarray  # int64 (n_cores,), neurons with dynamics on each core
     geometry: np.ndarray     # int64 (3,): width, height, torus
     latency_ps: np.ndarray   # int64 (LAT_COUNT,), indexed by LAT_*
+    noc: NocState            # contention model (idle and unused when contention is off)
+    push_need: np.ndarray    # int64 (n_neurons,), queue entries a step may need per spike
 
 
 LAT_SYNAPTIC_OP, LAT_NEURON_UPDATE, LAT_SPIKE_OUT, LAT_MESSAGE_OUT, LAT_MESSAGE_IN, LAT_ROUTER, \
@@ -266,8 +354,11 @@ def _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_co
     seg_lo[s] = row[row.shape[0] - 1]
 
 
-def build_chip(chip, neurons: NeuronTables) -> ChipTables:
-    """Core coordinates, updatable-neuron counts and the latency vector of ``chip``."""
+def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None) -> ChipTables:
+    """Core coordinates, updatable-neuron counts, the latency vector and the NoC of ``chip``.
+
+    ``syn`` is needed when the chip models contention (multicast trees, capacity bounds).
+    """
     xs, ys = chip.core_xy()
     n_upd = np.bincount(neurons.core[neurons.kind != KIND_INPUT],
                         minlength=chip.n_cores).astype(np.int64)
@@ -283,7 +374,96 @@ def build_chip(chip, neurons: NeuronTables) -> ChipTables:
     lat[LAT_HOP_NS] = noc.hop_latency_ps["north_south"]
     lat[LAT_BARRIER] = chip.barrier_latency_ps
     geometry = np.array([chip.width, chip.height, chip.topology == "torus"], dtype=np.int64)
-    return ChipTables(xs, ys, n_upd, geometry, lat)
+    n_msgs = np.diff(syn.msg_ptr) if syn is not None else np.zeros(neurons.core.shape[0],
+                                                                      np.int64)
+    if noc.contention and syn is not None:
+        noc_state, push_need = build_noc(chip, syn.msg_ptr, syn.msg_core,
+                                         neurons.core.astype(np.int64))
+    else:
+        noc_state = new_noc_state(noc_config(chip), chip.n_tiles, 16)
+        push_need = n_msgs.astype(np.int64)
+    return ChipTables(xs, ys, n_upd, geometry, lat, noc_state, push_need)
+
+
+def noc_config(chip) -> np.ndarray:
+    """The ``NocState.cfg`` vector of ``chip`` (int64, indexed by ``NOC_*``)."""
+    n = chip.noc
+    cfg = np.zeros(NOC_CFG_LEN, dtype=np.int64)
+    cfg[NOC_ON] = bool(n.contention)
+    cfg[NOC_MULTICAST] = n.routing == "multicast"
+    cfg[NOC_CYCLE_PS] = n.cycle_ps
+    cfg[NOC_FLITS] = n.flits
+    cfg[NOC_BUFFER] = n.buffer_flits
+    cfg[NOC_CPT] = chip.cores_per_tile
+    cfg[NOC_PORTS] = 4 + chip.cores_per_tile
+    cfg[NOC_WIDTH] = chip.width
+    cfg[NOC_HEIGHT] = chip.height
+    cfg[NOC_TORUS] = chip.topology == "torus"
+    cfg[NOC_ROUTER_PS] = n.router_latency_ps
+    cfg[NOC_HOP_EW_PS] = n.hop_latency_ps["east_west"]
+    cfg[NOC_HOP_NS_PS] = n.hop_latency_ps["north_south"]
+    return cfg
+
+
+def build_noc(chip, msg_ptr, msg_core, src_core, capacity: int | None = None):
+    """The contention model's state for keys with destination cores ``msg_core[msg_ptr[j]:]``.
+
+    A key is a source neuron (engine) or one injected packet (``simulate_noc``), sent from
+    ``src_core[j]``. For multicast, builds the XY trees and checks every router's key/mask table
+    against ``routing_table_entries``. Returns ``(state, push_need)``: ``push_need[j]`` bounds
+    the queue entries one packet (or one spike's packets) of key ``j`` can push, so that a step
+    can reserve them. The packet capacity defaults to what every key in flight at once needs.
+
+    Raises
+    ------
+    MappingError
+        A router's multicast table overflows; names the router, the entries and the capacity.
+    """
+    cfg = noc_config(chip)
+    n_keys = msg_ptr.shape[0] - 1
+    n_msgs = np.diff(msg_ptr).astype(np.int64)
+    src_tile = src_core // chip.cores_per_tile
+    if not cfg[NOC_MULTICAST]:
+        dest_tile = np.asarray(msg_core, dtype=np.int64) // chip.cores_per_tile
+        key = np.repeat(np.arange(n_keys), n_msgs)
+        sx, sy = src_tile[key] % chip.width, src_tile[key] // chip.width
+        dx, dy = dest_tile % chip.width, dest_tile // chip.width
+        hops = _route_lengths(sx, sy, dx, dy, chip)
+        push_need = np.bincount(key, weights=3 * (hops + 1) + 1, minlength=n_keys)
+        state = new_noc_state(cfg, chip.n_tiles, capacity or int(n_msgs.sum()))
+        return state, push_need.astype(np.int64)
+    ptr, tile, mask, arrive = multicast_trees(msg_ptr, msg_core, src_core, chip.cores_per_tile,
+                                              chip.width, chip.height, chip.topology == "torus")
+    entries = routing_table_entries(ptr, tile, mask, arrive, src_core, chip.n_tiles)
+    cap = chip.noc.routing_table_entries
+    if cap and entries.max(initial=0) > cap:
+        worst = int(np.argmax(entries))
+        raise MappingError(
+            f"the multicast routing table of router {worst} (tile x={worst % chip.width}, "
+            f"y={worst // chip.width}) needs {int(entries[worst])} key/mask entries but holds "
+            f"{cap} (noc.routing_table_entries); {int((entries > cap).sum())} router(s) "
+            "overflow. Use a chip with larger tables, a mapping that keeps each population's "
+            "targets on fewer cores, or fewer source neurons per core")
+    key = np.repeat(np.arange(n_keys), np.diff(ptr))
+    tree_hops = np.zeros((n_keys, 4), dtype=np.int64)
+    for d in range(4):
+        np.add.at(tree_hops[:, d], key, (mask >> d) & 1)
+    dir_edges = tree_hops.sum(axis=1)
+    has = n_msgs > 0
+    push_need = np.where(has, 1 + 3 * (dir_edges + n_msgs), 0).astype(np.int64)
+    state = new_noc_state(cfg, chip.n_tiles, capacity or int((has + dir_edges).sum()),
+                          ptr, tile, mask, tree_hops)
+    return state, push_need
+
+
+def _route_lengths(sx, sy, dx, dy, chip) -> np.ndarray:
+    """Hops of XY routes, vectorised (the same rule as ``hardware.noc.xy_hops``)."""
+    ddx, ddy = dx - sx, dy - sy
+    if chip.topology == "torus":
+        w, h = chip.width, chip.height
+        ddx = np.where(ddx > w // 2, ddx - w, np.where(ddx < -((w - 1) // 2), ddx + w, ddx))
+        ddy = np.where(ddy > h // 2, ddy - h, np.where(ddy < -((h - 1) // 2), ddy + h, ddy))
+    return np.abs(ddx) + np.abs(ddy)
 
 
 def engine_bytes(syn: SynapseTables, neurons: NeuronTables) -> int:

@@ -13,6 +13,8 @@ kind   name            what happens
                        tiebreak neuron
 3      message         a message arrives at its destination core (``serve_message``), which
                        schedules one deliver per segment; tiebreak message index
+4      noc             (contention on) a router arbitrates its outputs
+                       (``hardware_model.noc_arbitrate``); tiebreak tile
 =====  ==============  ========================================================================
 
 All deliveries and drive events of one instant form a batch: every input of the batch is
@@ -29,8 +31,15 @@ import numpy as np
 from numba import njit
 
 from hardware.energy import NEURON_UPDATE, STIM_IN
-from simcore.build import KIND_CUBA, KIND_INPUT
-from simcore.hardware_model import send_spike, serve_message
+from simcore.build import KIND_CUBA, KIND_INPUT, NOC_MULTICAST, NOC_ON, NOC_PORTS
+from simcore.hardware_model import (
+    KIND_NOC,
+    noc_arbitrate,
+    noc_free_slots,
+    send_spike,
+    send_spike_noc,
+    serve_message,
+)
 from simcore.neuron_kernels import relax_neuron, time_to_threshold_s
 from simcore.queue import (
     heap_free,
@@ -52,6 +61,7 @@ _KEY_CHECK0 = np.int64(KIND_CHECK) << 58
 STATUS_DONE = 0
 STATUS_RECORDER_FULL = 1
 STATUS_HEAP_FULL = 2
+STATUS_NOC_FULL = 3
 NEVER = np.iinfo(np.int64).max
 
 
@@ -122,7 +132,8 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
     (``STATUS_RECORDER_FULL`` / ``STATUS_HEAP_FULL``); the wrapper drains or grows and calls
     again. Drive ``d`` covers neurons ``drive_lo[d] .. drive_lo[d] + drive_n[d] - 1`` with a total
     rate of ``drive_total_hz[d]`` (per-neuron rate times ``drive_n[d]``); its next event is at
-    ``drive_next[d]``. ``in_t``/``in_neuron`` are this chunk's input spikes, sorted by (time, neuron); the
+    ``drive_next[d]``. ``in_t``/``in_neuron`` are this chunk's input spikes, sorted by
+    (time, neuron); the
     next pending one is always in the heap (pushed by the wrapper for the first).
     """
     n = v.shape[0]
@@ -131,6 +142,14 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
     kind, gain, v_inf, drift, v_leak = neurons.kind, neurons.gain, neurons.v_inf, \
         neurons.drift, neurons.v_leak
     r, i_inf, tau_m, tau_s = neurons.r, neurons.i_inf, neurons.tau_s, neurons.tau_syn_s
+    noc = chip.noc
+    contention = noc.cfg[NOC_ON] != 0
+    # Packet slots one event may take: a spike's packets, or the copies of one arbitration.
+    noc_need = noc.cfg[NOC_PORTS] + 1
+    if contention and noc.cfg[NOC_MULTICAST] == 0:
+        for j in range(n):
+            if syn.msg_ptr[j + 1] - syn.msg_ptr[j] + noc.cfg[NOC_PORTS] > noc_need:
+                noc_need = syn.msg_ptr[j + 1] - syn.msg_ptr[j] + noc.cfg[NOC_PORTS]
     t_now = 0
     while True:
         if rec_meta[0] + n > rec_t.shape[0] or (
@@ -138,13 +157,13 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
             return STATUS_RECORDER_FULL, t_now
         if heap_free(heap) < max_push:
             return STATUS_HEAP_FULL, t_now
+        if contention and noc_free_slots(noc) < noc_need:
+            return STATUS_NOC_FULL, t_now
         # Earliest drive event.
-        d_next = -1
         t_drive = NEVER
         for d in range(n_drives):
             if drive_next[d] < t_drive:
                 t_drive = drive_next[d]
-                d_next = d
         t_heap = heap_top_time(heap) if heap_size(heap) > 0 else NEVER
         t = t_drive if t_drive < t_heap else t_heap
         if t >= t_end:
@@ -220,7 +239,10 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
             j = a
             c = neurons.core[j]
             t_ready = t if t > core_free[c] else core_free[c]
-            core_free[c] = send_spike(syn, chip, counts, heap, j, c, t_ready)
+            if contention:
+                core_free[c] = send_spike_noc(syn, chip, counts, heap, noc, j, c, t_ready)
+            else:
+                core_free[c] = send_spike(syn, chip, counts, heap, j, c, t_ready)
             if b == 1:
                 # An input spike: record it and queue the next one of the stream.
                 rec_t[rec_meta[0]] = t
@@ -230,6 +252,8 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
                 if in_pos[0] < in_t.shape[0]:
                     p = in_pos[0]
                     heap_push(heap, in_t[p], make_key(KIND_SPIKE, in_neuron[p]), in_neuron[p], 1)
+        elif ev_kind == KIND_NOC:
+            noc_arbitrate(noc, heap, a, t, syn.msg_ptr, syn.msg_core)
         else:
             end = serve_message(syn, chip, counts, core_free, a, t, mlog, mlog_meta)
             for g in range(syn.msg_seg_lo[a], syn.msg_seg_lo[a + 1]):

@@ -25,10 +25,17 @@ import numpy as np
 from numba import njit
 
 from hardware.energy import NEURON_UPDATE, STIM_IN
-from simcore.build import KIND_INPUT, LAT_BARRIER, LAT_NEURON_UPDATE
-from simcore.hardware_model import send_spike, serve_message
+from simcore.build import KIND_INPUT, LAT_BARRIER, LAT_NEURON_UPDATE, NOC_ON
+from simcore.hardware_model import (
+    KIND_NOC,
+    noc_arbitrate,
+    noc_reset_times,
+    send_spike,
+    send_spike_noc,
+    serve_message,
+)
 from simcore.neuron_kernels import step_neuron
-from simcore.queue import heap_free, heap_pop, heap_size
+from simcore.queue import KIND_SHIFT, heap_free, heap_pop, heap_size
 from simcore.rng import exponential
 
 STATUS_DONE = 0
@@ -50,14 +57,13 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
     a step boundary), or when step ``next_step``'s messages do not fit the event queue
     (``STATUS_HEAP_FULL``: the step's function is done, its ``pending[0]`` spikes are in
     ``spiked`` and need ``pending[1]`` queue entries; the wrapper grows the queue, runs
-    :func:`finish_step_kernel` and continues from ``next_step + 1``). ``step_dur[k - k0]`` receives the hardware duration of step ``k``;
+    :func:`finish_step_kernel` and continues from ``next_step + 1``). ``step_dur[k - k0]``
+    receives the hardware duration of step ``k``;
     ``hw_clock[0]`` is the hardware time at which the next step starts (the message log is
     written in that absolute hardware time).
     """
     n = v.shape[0]
     n_slots = ring.shape[0]
-    n_cores = core_free.shape[0]
-    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
     for k in range(k0, k1):
         if rec_meta[0] + n > rec_t.shape[0] or (
                 mlog.shape[0] > 0 and mlog_meta[0] + syn.msg_core.shape[0] > mlog.shape[0]):
@@ -108,7 +114,7 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
                 ref_count[j] = ref_steps[j]
             spiked[n_sp] = j
             n_sp += 1
-            msg_need += syn.msg_ptr[j + 1] - syn.msg_ptr[j]
+            msg_need += chip.push_need[j]
             rec_t[rec_meta[0]] = t_step
             rec_n[rec_meta[0]] = j
             rec_meta[0] += 1
@@ -141,20 +147,30 @@ def step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlo
     # The step's hardware timeline.
     for c in range(n_cores):
         core_free[c] = 0
+    noc = chip.noc
+    contention = noc.cfg[NOC_ON] != 0
+    if contention:
+        noc_reset_times(noc)
     for i in range(n_sp):
         s = spiked[i]
         c = neurons.core[s]
         # The spike leaves once its neuron's update is done; earlier spikes of the same core
         # have already used core time (core_free holds that extra time during this pass).
         t_ready = neurons.upd_rank[s] * t_update + core_free[c]
-        core_free[c] = send_spike(syn, chip, counts, heap, s, c, t_ready) \
-            - neurons.upd_rank[s] * t_update
+        if contention:
+            t_sent = send_spike_noc(syn, chip, counts, heap, noc, s, c, t_ready)
+        else:
+            t_sent = send_spike(syn, chip, counts, heap, s, c, t_ready)
+        core_free[c] = t_sent - neurons.upd_rank[s] * t_update
     for c in range(n_cores):
         core_free[c] += chip.n_updatable[c] * t_update
         counts[c, NEURON_UPDATE] += chip.n_updatable[c]
     log0 = mlog_meta[0]
     while heap_size(heap) > 0:
         t_arrive, key, m, unused = heap_pop(heap)
+        if (key >> KIND_SHIFT) == KIND_NOC:
+            noc_arbitrate(noc, heap, m, t_arrive, syn.msg_ptr, syn.msg_core)
+            continue
         serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta)
     busy = 0
     for c in range(n_cores):

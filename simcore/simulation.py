@@ -24,12 +24,15 @@ from simcore.build import (
     KIND_CUBA,
     KIND_IF,
     KIND_LIF,
+    META_INJECTED,
     build_chip,
     build_neurons,
     build_synapses,
     engine_bytes,
+    grow_noc,
 )
 from simcore.errors import ConfigError, StimulusError
+from simcore.hardware_model import LinkStats
 from simcore.neuron_kernels import time_to_threshold_s
 from simcore.queue import grow, heap_push, make_key, new_heap
 from simcore.rng import seed_states
@@ -93,6 +96,9 @@ class Results:
     wall_s: float
     messages: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    #: Per-link counters of the network-on-chip (``hardware_model.LinkStats``) when the chip
+    #: models contention, else None.
+    links: LinkStats | None = None
 
     @property
     def n_spikes(self) -> int:
@@ -100,7 +106,7 @@ class Results:
 
     def op_totals(self) -> dict[str, int]:
         """Operation counts summed over cores."""
-        return {k: int(v) for k, v in zip(OP_KINDS, self.counts.sum(axis=0))}
+        return {k: int(v) for k, v in zip(OP_KINDS, self.counts.sum(axis=0), strict=True)}
 
     def summary(self) -> str:
         """A short human-readable report."""
@@ -150,7 +156,7 @@ class Simulation:
         self.mapping = mapping if mapping is not None else map_network(network, chip, strategy)
         self.neurons = build_neurons(network, self.mapping)
         self.syn = build_synapses(network, self.mapping)
-        self.chip_tables = build_chip(chip, self.neurons)
+        self.chip_tables = build_chip(chip, self.neurons, self.syn)
         self.stimuli = list(stimuli)
         self._check()
         self._init_state()
@@ -242,6 +248,9 @@ class Simulation:
         # message per destination core.
         self.max_push = int(max(counts_msgs.max(initial=0), counts_segs.max(initial=0),
                                 2 * n)) + 2
+        if self.chip.noc.contention:
+            # A router arbitration pushes up to three entries per output it grants.
+            self.max_push += 3 * (4 + self.chip.cores_per_tile)
         self.pending = np.zeros(2, dtype=np.int64)
         if self.mode == "timestep":
             dt = self.config.dt_ps
@@ -334,6 +343,8 @@ class Simulation:
         spikes_t, spikes_n, step_durs = [], [], []
         self._messages = []
         counts_before = self.counts.copy()
+        links_before = self.chip_tables.noc.link_stats.copy()
+        packets_before = int(self.chip_tables.noc.meta[META_INJECTED])
         hw_before = self.hardware_time_ps
         steps_before = self.n_steps_done
         bar = _progress_bar(total, progress)
@@ -370,7 +381,10 @@ class Simulation:
             messages=np.concatenate(self._messages) if self.config.record_messages else None,
             info={"build_s": self.build_s, "engine_bytes": engine_bytes(self.syn, self.neurons),
                   "n_synapses": int(self.syn.target.shape[0]), "dt_ps": dt,
-                  "cores_used": self.mapping.cores_used})
+                  "cores_used": self.mapping.cores_used,
+                  "noc_packets": int(self.chip_tables.noc.meta[META_INJECTED]) - packets_before},
+            links=LinkStats.from_state(self.chip_tables.noc, self.chip.n_tiles, links_before)
+            if self.chip.noc.contention else None)
 
     def _drain(self, spikes_t, spikes_n, trace) -> None:
         k = int(self.recorder_meta[0])
@@ -409,7 +423,8 @@ class Simulation:
         while True:
             status, k_next = engine_timestep.run_steps_kernel(
                 self.neurons, self.syn, self.chip_tables, self.seg_delay_steps, self.decay,
-                self.ref_steps, self.v, self.cur, self.ref_count, self.ring, self.in_flag, self.spiked,
+                self.ref_steps, self.v, self.cur, self.ref_count, self.ring, self.in_flag,
+                self.spiked,
                 self.heap, self.counts, self.core_free, self.drive_lo, self.drive_n,
                 drive_lambda, self.drive_w, self.drive_rng, in_step, in_n, in_pos,
                 self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta,
@@ -444,11 +459,14 @@ class Simulation:
                 self.ref_until,
                 self.version, self.touched, self.touched_list, self.self_driven, self.heap,
                 self.counts, self.core_free, self.drive_lo, self.drive_n,
-                self.drive_rate * self.drive_n, self.drive_w, self.drive_rng, self.drive_next, in_t, in_n, in_pos,
+                self.drive_rate * self.drive_n, self.drive_w, self.drive_rng, self.drive_next,
+                in_t, in_n, in_pos,
                 self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta, t1,
                 self.max_push)
             if status == engine_async.STATUS_HEAP_FULL:
                 self.heap = grow(self.heap)
+            elif status == engine_async.STATUS_NOC_FULL:
+                self.chip_tables = self.chip_tables._replace(noc=grow_noc(self.chip_tables.noc))
             else:
                 self._drain(spikes_t, spikes_n, trace)
             if status == engine_async.STATUS_DONE:
