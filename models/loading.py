@@ -48,7 +48,21 @@ def _npz_save(network, path, profile):
     save_npz(network, path)
 
 
+def _netx_load(path, profile):
+    from models.netx_io import load_netx
+
+    if profile is not None:
+        raise ModelError(f"{str(path)!r}: Lava-DL netx files store Loihi fixed-point "
+                         f"parameters; an import profile ({profile!r}) does not apply, pass "
+                         "profile=None")
+    return load_netx(path)
+
+
+#: Formats by name. ``claims_suffix``: the suffix decides before the content is sniffed (a
+#: netx ``.net`` file is HDF5 too, but not NIR). ``save`` None: the format is read-only.
 FORMATS = {
+    "netx": {"suffixes": (".net",), "magic": None, "load": _netx_load, "save": None,
+             "claims_suffix": True},
     "nir": {"suffixes": (".nir", ".h5", ".hdf5"), "magic": _HDF5_MAGIC,
             "load": _nir_load, "save": _nir_save},
     "npz": {"suffixes": (".npz",), "magic": _ZIP_MAGIC, "load": _npz_load, "save": _npz_save},
@@ -56,11 +70,14 @@ FORMATS = {
 
 
 def _format_of(path: Path, sniff: bool) -> str:
+    for name, spec in FORMATS.items():
+        if spec.get("claims_suffix") and path.suffix.lower() in spec["suffixes"]:
+            return name
     if sniff and path.is_file():
         with open(path, "rb") as f:
             head = f.read(8)
         for name, spec in FORMATS.items():
-            if head.startswith(spec["magic"]):
+            if spec["magic"] and head.startswith(spec["magic"]):
                 return name
     for name, spec in FORMATS.items():
         if path.suffix.lower() in spec["suffixes"]:
@@ -101,4 +118,9 @@ def load_network(path, profile=None):
 def save_network(network, path, profile=None) -> None:
     """Write ``network`` to ``path``; the suffix chooses the format (``.nir`` or ``.npz``)."""
     path = Path(path)
-    FORMATS[_format_of(path, False)]["save"](network, path, profile)
+    name = _format_of(path, False)
+    if FORMATS[name]["save"] is None:
+        writable = [n for n, spec in FORMATS.items() if spec["save"] is not None]
+        raise ModelError(f"{str(path)!r}: aersim reads {name} files but does not write them; "
+                         f"save as one of {writable} (.nir or .npz)")
+    FORMATS[name]["save"](network, path, profile)

@@ -16,11 +16,12 @@ PINNED = {
                  "preset_names", "price", "program", "program_csr", "read_weights",
                  "sram_from_cacti", "synapse_memory_bytes", "synapse_reads_per_op",
                  "tile_projection", "weight_error_stats"],
-    "models": ["ConvProjection", "CubaLIFParams", "CubaLIParams", "IFParams", "ImportProfile",
-               "InputParams", "IntegratorParams", "LIFParams", "LIParams", "ModelError",
-               "ModelWarning", "Network", "NetworkError", "PROFILES", "ParameterError",
-               "Population", "Projection", "brunel_network", "ff_network", "get_profile",
-               "load_network", "random_network", "save_network"],
+    "models": ["ALIFParams", "ConvProjection", "CubaLIFParams", "CubaLIParams", "EGRUParams",
+               "IFParams", "ImportProfile", "InputParams", "IntegratorParams", "LIFParams",
+               "LIParams", "LoihiCubaParams", "ModelError", "ModelWarning", "Network",
+               "NetworkError", "PROFILES", "ParameterError", "Population", "Projection",
+               "SigmaDeltaParams", "brunel_network", "ff_network", "get_profile", "load_network",
+               "load_netx", "random_network", "save_network", "weights_to_loihi"],
 }
 
 
