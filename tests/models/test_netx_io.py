@@ -207,7 +207,7 @@ def test_load_network_dispatches_net_files_and_refuses_to_write_them(mlp, tmp_pa
     import models
     from models import load_network, save_network
 
-    path, _ = mlp
+    path = mlp[0]
     net = load_network(path)
     assert net.n_synapses == models.load_netx(path).n_synapses
     with pytest.raises(ModelError, match="import profile .* does not apply"):
