@@ -92,13 +92,13 @@ def test_failing_point_is_recorded_and_others_complete(client, tmp_path):
     from simcore.sweep import read_sweep, sweep
 
     spec = {"base": BASE, "axes": {"chip.core.neurons": [8, 64]}}
-    table = sweep(spec, client=client, out=tmp_path / "fail.parquet")
+    table = sweep(spec, client=client, out=tmp_path / "fail.h5")
     bad, good = table
     assert bad["status"] == "error"
     assert bad["error"].startswith("MappingError: network needs 220 neurons")
     assert np.isnan(bad["energy_total_j"]) and bad["spikes"] == -1
     assert_row_equals_direct(good, direct_run(64, "timestep"))
-    stored = read_sweep(tmp_path / "fail.parquet")
+    stored = read_sweep(tmp_path / "fail.h5")
     assert list(stored["status"]) == ["error", "ok"] and stored["error"][0] == bad["error"]
 
 
