@@ -31,6 +31,15 @@ from simcore import PoissonDrive, PoissonInput, RunConfig, Simulation  # noqa: E
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ``ru_maxrss`` survives ``exec`` on Linux,
+    so a child started by a bigger parent would report the parent's peak)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -120,13 +129,25 @@ def main() -> None:
                          "(reports packets per second too)")
     ap.add_argument("--cold", action="store_true",
                     help="compile with an empty Numba cache (compile_s is then the full cost)")
+    ap.add_argument("--no-setup", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    setup = chip_setup_case()
-    print(f"# chip set-up (load loihi_like, map and build 10k neurons): {setup['setup_s']} s",
-          flush=True)
-    print(json.dumps(setup), flush=True)
+    if not args.no_setup:
+        setup = chip_setup_case()
+        print(f"# chip set-up (load loihi_like, map and build 10k neurons): {setup['setup_s']} s",
+              flush=True)
+        print(json.dumps(setup), flush=True)
     cases = ("brunel", "ff") if args.case == "all" else (args.case,)
     modes = ("timestep", "async") if args.mode == "both" else (args.mode,)
+    if len(cases) * len(modes) > 1:
+        # One process per case, so that each peak RSS is that case's own.
+        argv = sys.argv[1:]
+        base = [a for i, a in enumerate(argv) if a not in ("--case", "--mode")
+                and (i == 0 or argv[i - 1] not in ("--case", "--mode"))]
+        for case in cases:
+            for mode in modes:
+                subprocess.call([sys.executable, __file__, *base, "--case", case, "--mode", mode,
+                                 "--no-setup"])
+        return
     for case in cases:
         for mode in modes:
             r = run_case(case, mode, args.duration, args.chip, args.seed, args.contention)

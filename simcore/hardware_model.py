@@ -154,7 +154,7 @@ def noc_reset_times(noc):
         noc.arb_last[i] = -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _noc_arbitrate_at(noc, heap, tile, t):
     """Queue an arbitration of ``tile``'s router at ``t`` (skipping an identical pending one)."""
     if noc.arb_last[tile] != t:
@@ -162,7 +162,7 @@ def _noc_arbitrate_at(noc, heap, tile, t):
         heap_push(heap, t, make_key(KIND_NOC, tile), tile, 0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _tree_row(noc, key, tile):
     """Row of ``key``'s multicast tree at ``tile`` (binary search), or -1."""
     lo = noc.tree_ptr[key]
@@ -178,7 +178,7 @@ def _tree_row(noc, key, tile):
     return -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _noc_outputs(noc, cfg, key, dest, tile):
     """Bit mask of the outputs a packet takes at ``tile``."""
     if cfg[NOC_MULTICAST]:
@@ -188,7 +188,7 @@ def _noc_outputs(noc, cfg, key, dest, tile):
                                          cfg[NOC_HEIGHT], cfg[NOC_TORUS] != 0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _fifo_append(noc, port, h):
     noc.p_next[h] = -1
     if noc.q_tail[port] < 0:
@@ -198,7 +198,7 @@ def _fifo_append(noc, port, h):
     noc.q_tail[port] = h
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def noc_inject(noc, heap, t_depart, core, key, dest, flits):
     """A packet leaves ``core`` at ``t_depart`` into its router's injection port.
 
@@ -223,7 +223,7 @@ def noc_inject(noc, heap, t_depart, core, key, dest, flits):
     _noc_arbitrate_at(noc, heap, tile, noc.p_ready[h])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
     """Arbitrate ``tile``'s router at ``t``: grant every free output its oldest eligible packet.
 
@@ -350,7 +350,7 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
                 noc.meta[META_FREE] += 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
     """``send_spike`` with contention: the messages enter the network as packets.
 
