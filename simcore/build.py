@@ -28,9 +28,15 @@ KIND_INPUT = 0
 KIND_LIF = 1
 KIND_IF = 2
 KIND_CUBA = 3
+KIND_ALIF = 4
+KIND_SIGMA_DELTA = 5
+KIND_LOIHI = 6
 #: Engine code of every neuron model (see ``simcore.neuron_kernels``).
 MODEL_KINDS = {"input": KIND_INPUT, "lif": KIND_LIF, "li": KIND_LIF, "if": KIND_IF,
-               "integrator": KIND_IF, "cuba_lif": KIND_CUBA, "cuba_li": KIND_CUBA}
+               "integrator": KIND_IF, "cuba_lif": KIND_CUBA, "cuba_li": KIND_CUBA,
+               "alif": KIND_ALIF, "sigma_delta": KIND_SIGMA_DELTA, "loihi_cuba": KIND_LOIHI}
+#: Models whose dynamics are defined per time step only (no event-driven form).
+TIMESTEP_ONLY = ("sigma_delta", "loihi_cuba")
 #: Delays and segment sort keys pack (core << DELAY_BITS | delay_ps); 2**40 ps is about 1.1 s.
 DELAY_BITS = 40
 MAX_DELAY_PS = (1 << DELAY_BITS) - 1
@@ -57,7 +63,18 @@ class NeuronTables(NamedTuple):
     euler: np.ndarray      # bool, forward-Euler integration (timestep mode)
     current_first: np.ndarray  # bool, CuBa: the step's input reaches i before v uses it
     v_init: np.ndarray
-    i_init: np.ndarray
+    i_init: np.ndarray     # initial second state: CuBa i, ALIF a, sigma-delta sigma, Loihi u
+    beta: np.ndarray       # ALIF: threshold v_th + beta * a
+    bias: np.ndarray       # ALIF, sigma-delta: constant input; Loihi: b_m << b_e (integer)
+    reset_code: np.ndarray  # int8 ALIF: 0 subtract v_th, 1 subtract v_th + beta a, 2 to v_reset
+    late_reset: np.ndarray  # bool ALIF: the reset acts one step after the spike (e-prop)
+    relu: np.ndarray       # bool sigma-delta: ReLU activation (else identity)
+    cum_error: np.ndarray  # bool sigma-delta: send when the accumulated error reaches threshold
+    d_u: np.ndarray        # Loihi 12-bit current decay D_u (integer-valued)
+    d_v: np.ndarray        # Loihi 12-bit voltage decay D_v (integer-valued)
+    weight_exp: np.ndarray  # int64 Loihi weight exponent
+    hold_steps: np.ndarray  # int64 Loihi refractory hold steps; -1 elsewhere (t_ref_ps applies)
+    graded: np.ndarray     # bool: spikes carry a value (sigma-delta, graded Loihi)
 
 
 class SynapseTables(NamedTuple):
@@ -174,7 +191,10 @@ LAT_COUNT = 9
 
 
 _FLOAT_COLUMNS = ("tau_s", "tau_syn_s", "v_inf", "drift", "v_leak", "r", "i_inf", "v_th",
-                  "v_reset", "gain", "v_init", "i_init")
+                  "v_reset", "gain", "v_init", "i_init", "beta", "bias", "d_u", "d_v")
+_INT_COLUMNS = {"reset_code": np.int8, "weight_exp": np.int64, "hold_steps": np.int64}
+_FLAG_COLUMNS = ("subtract", "euler", "current_first", "late_reset", "relu", "cum_error",
+                 "graded")
 
 
 def _model_columns(pop) -> dict:
@@ -182,7 +202,8 @@ def _model_columns(pop) -> dict:
     p = pop.params.per_neuron(pop.size)
     kind = pop.kind
     one = np.ones(pop.size)
-    cols = {"v_init": p["v_init"], "gain": p["input_gain"], "r": p["r"],
+    cols = {"v_init": p.get("v_init", 0.0 * one), "gain": p.get("input_gain", one),
+            "r": p.get("r", one),
             "v_th": p.get("v_th", np.full(pop.size, np.inf)),
             "v_reset": p.get("v_reset", 0.0 * one), "v_leak": p.get("v_leak", 0.0 * one),
             "t_ref_s": p.get("t_ref_s", 0.0 * one)}
@@ -191,12 +212,49 @@ def _model_columns(pop) -> dict:
         cols["v_inf"] = p["v_leak"] + p["r"] * p["bias"]
     elif kind in ("if", "integrator"):
         cols["drift"] = p["r"] * p["bias"]
-    else:
+    elif kind in ("cuba_lif", "cuba_li"):
         cols["tau_s"], cols["tau_syn_s"] = p["tau_mem_s"], p["tau_syn_s"]
         cols["i_inf"] = p["w_in"] * p["bias"]
         cols["v_inf"] = p["v_leak"] + p["r"] * cols["i_inf"]
         cols["i_init"] = p["i_init"]
+    elif kind == "alif":
+        # The second time constant column holds tau_a; a is the second state.
+        cols["tau_s"], cols["tau_syn_s"] = p["tau_m_s"], p["tau_a_s"]
+        cols["v_inf"] = p["v_leak"] + p["bias"]
+        cols["beta"], cols["bias"], cols["i_init"] = p["beta"], p["bias"], p["a_init"]
+    elif kind == "sigma_delta":
+        cols["v_th"], cols["bias"], cols["i_init"] = p["threshold"], p["bias"], p["sigma_init"]
+        cols["v_init"] = np.zeros(pop.size)
+    elif kind == "loihi_cuba":
+        from models.loihi_cuba import effective_bias
+        cols["d_u"], cols["d_v"] = p["d_u"].astype(np.float64), p["d_v"].astype(np.float64)
+        cols["v_th"] = (p["vth"] << 6).astype(np.float64)
+        cols["bias"] = effective_bias(p["bias_mant"], p["bias_exp"]).astype(np.float64)
+        cols["v_init"] = p["v_init"].astype(np.float64)
+        cols["i_init"] = p["u_init"].astype(np.float64)
+        cols["hold_steps"] = p["hold_steps"].astype(np.int64)
+        cols["gain"] = np.ones(pop.size)
     return cols
+
+
+def _model_flags(params) -> dict:
+    """Per-population switches of the engine (scalars broadcast over the population)."""
+    from models.alif import RESETS as ALIF_RESETS
+    kind = params.kind
+    reset = getattr(params, "reset", "value")
+    return {
+        "subtract": reset == "subtract",
+        "euler": getattr(params, "integrator", "exact") == "euler",
+        "current_first": getattr(params, "order", "") == "current_first",
+        "late_reset": bool(getattr(params, "late_reset", False)),
+        "relu": getattr(params, "activation", "") == "relu",
+        "cum_error": bool(getattr(params, "cum_error", False)),
+        "graded": kind == "sigma_delta" or (kind == "loihi_cuba"
+                                            and params.num_message_bits > 0),
+        "reset_code": ALIF_RESETS.index(reset) if kind == "alif" else (0 if reset == "subtract"
+                                                                       else 2),
+        "weight_exp": int(getattr(params, "weight_exp", 0)),
+    }
 
 
 def build_neurons(network, mapping) -> NeuronTables:
@@ -208,8 +266,9 @@ def build_neurons(network, mapping) -> NeuronTables:
     cols["tau_syn_s"][:] = 1.0
     cols["v_th"][:] = np.inf
     t_ref_ps = np.zeros(n, dtype=np.int64)
-    flags = {name: np.zeros(n, dtype=np.bool_) for name in ("subtract", "euler",
-                                                             "current_first")}
+    flags = {name: np.zeros(n, dtype=np.bool_) for name in _FLAG_COLUMNS}
+    ints = {name: np.zeros(n, dtype=dtype) for name, dtype in _INT_COLUMNS.items()}
+    ints["hold_steps"][:] = -1
     start = 0
     for pop in network.populations.values():
         sl = slice(start, start + pop.size)
@@ -223,15 +282,15 @@ def build_neurons(network, mapping) -> NeuronTables:
         for name, values in _model_columns(pop).items():
             if name == "t_ref_s":
                 t_ref_ps[sl] = np.round(values * 1e12).astype(np.int64)
+            elif name in ints:
+                ints[name][sl] = values
             else:
                 cols[name][sl] = values
-        params = pop.params
-        flags["subtract"][sl] = getattr(params, "reset", "value") == "subtract"
-        flags["euler"][sl] = getattr(params, "integrator", "exact") == "euler"
-        flags["current_first"][sl] = getattr(params, "order", "") == "current_first"
+        for name, value in _model_flags(pop.params).items():
+            (flags if name in flags else ints)[name][sl] = value
     core = np.ascontiguousarray(mapping.core_of, dtype=np.int32)
     return NeuronTables(kind=kind, core=core, upd_rank=_update_ranks(kind, core),
-                        t_ref_ps=t_ref_ps, **cols, **flags)
+                        t_ref_ps=t_ref_ps, **cols, **flags, **ints)
 
 
 @njit(cache=True)

@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from hardware.energy import NEURON_UPDATE, STIM_IN
-from simcore.build import KIND_CUBA, KIND_INPUT, NOC_MULTICAST, NOC_ON, NOC_PORTS
+from simcore.build import KIND_ALIF, KIND_CUBA, KIND_INPUT, NOC_MULTICAST, NOC_ON, NOC_PORTS
 from simcore.hardware_model import (
     KIND_NOC,
     noc_arbitrate,
@@ -40,7 +40,7 @@ from simcore.hardware_model import (
     send_spike_noc,
     serve_message,
 )
-from simcore.neuron_kernels import relax_neuron, time_to_threshold_s
+from simcore.neuron_kernels import relax_neuron, threshold_of, time_to_threshold_s
 from simcore.queue import (
     heap_free,
     heap_pop,
@@ -101,7 +101,8 @@ def _schedule_check(neurons, v, cur, ref_until, version, heap, j, t):
     t0 = t if t > ref_until[j] else ref_until[j]
     h_s = time_to_threshold_s(neurons.kind[j], v[j], cur[j], neurons.v_th[j], neurons.v_inf[j],
                               neurons.drift[j], neurons.v_leak[j], neurons.r[j],
-                              neurons.i_inf[j], neurons.tau_s[j], neurons.tau_syn_s[j])
+                              neurons.i_inf[j], neurons.tau_s[j], neurons.tau_syn_s[j],
+                              neurons.beta[j])
     if h_s == math.inf:
         return
     # Round up to the ps grid, so that the neuron is at (or just past) threshold then.
@@ -110,12 +111,26 @@ def _schedule_check(neurons, v, cur, ref_until, version, heap, j, t):
 
 
 @njit(cache=True, inline="always")
-def _fire(neurons, v, ref_until, version, heap, rec_t, rec_n, rec_meta, j, t):
-    """Neuron ``j`` spikes at ``t``: record, reset, start refractoriness, queue the spike."""
+def _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j, t):
+    """Neuron ``j`` spikes at ``t``: record, reset, start refractoriness, queue the spike.
+
+    Adaptive neurons reset by subtracting ``v_th`` (code 0) or their whole threshold
+    ``v_th + beta a`` (code 1), or to ``v_reset`` (code 2), and their adaptation steps by 1.
+    """
     rec_t[rec_meta[0]] = t
     rec_n[rec_meta[0]] = j
     rec_meta[0] += 1
-    v[j] = v[j] - neurons.v_th[j] if neurons.subtract[j] else neurons.v_reset[j]
+    if neurons.kind[j] == KIND_ALIF:
+        code = neurons.reset_code[j]
+        if code == 0:
+            v[j] -= neurons.v_th[j]
+        elif code == 1:
+            v[j] -= neurons.v_th[j] + neurons.beta[j] * cur[j]
+        else:
+            v[j] = neurons.v_reset[j]
+        cur[j] += 1.0
+    else:
+        v[j] = v[j] - neurons.v_th[j] if neurons.subtract[j] else neurons.v_reset[j]
     ref_until[j] = t + neurons.t_ref_ps[j]
     heap_push(heap, t, make_key(KIND_SPIKE, j), j, 0)
 
@@ -218,8 +233,9 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
                 j = touched_list[i]
                 touched[j] = False
                 counts[neurons.core[j], NEURON_UPDATE] += 1
-                if v[j] > neurons.v_th[j]:
-                    _fire(neurons, v, ref_until, version, heap, rec_t, rec_n, rec_meta, j, t)
+                if v[j] > threshold_of(kind[j], neurons.v_th[j], cur[j], neurons.beta[j]):
+                    _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j,
+                          t)
                 if self_driven[j]:
                     _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
             continue
@@ -233,7 +249,7 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
                                          tau_m[j], tau_s[j])
                 t_last[j] = t
                 counts[neurons.core[j], NEURON_UPDATE] += 1
-                _fire(neurons, v, ref_until, version, heap, rec_t, rec_n, rec_meta, j, t)
+                _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j, t)
                 _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
         elif ev_kind == KIND_SPIKE:
             j = a

@@ -25,7 +25,18 @@ import numpy as np
 from numba import njit
 
 from hardware.energy import NEURON_UPDATE, STIM_IN
-from simcore.build import KIND_INPUT, LAT_BARRIER, LAT_NEURON_UPDATE, NOC_ON
+from models.alif import alif_step
+from models.loihi_cuba import loihi_cuba_step, loihi_dendrite_input
+from models.sigma_delta import sigma_delta_step
+from simcore.build import (
+    KIND_ALIF,
+    KIND_INPUT,
+    KIND_LOIHI,
+    KIND_SIGMA_DELTA,
+    LAT_BARRIER,
+    LAT_NEURON_UPDATE,
+    NOC_ON,
+)
 from simcore.hardware_model import (
     KIND_NOC,
     noc_arbitrate,
@@ -44,14 +55,19 @@ STATUS_HEAP_FULL = 2
 
 
 @njit(cache=True)
-def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
-                     v, cur, ref_count, ring, in_flag, spiked,
+def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta, rho, jump,
+                     v, cur, aux1, aux2, ref_count, ring, in_flag, spiked,
                      heap, counts, core_free,
                      drive_lo, drive_n, drive_lambda, drive_w, drive_rng,
                      in_step, in_neuron, in_pos,
                      rec_t, rec_n, rec_meta, mlog, mlog_meta, hw_clock, step_dur, k0, k1, dt_ps,
                      pending):
     """Advance steps ``k0 .. k1-1``. Returns ``(status, next_step)``.
+
+    State per neuron: ``v`` and ``cur`` (CuBa ``i``, ALIF ``a``, sigma-delta ``sigma``, Loihi
+    ``u``), ``aux1``/``aux2`` (ALIF: previous spike; sigma-delta: residue and accumulated
+    error, with the last activation in ``v``). ``zeta``, ``rho`` and ``jump`` are ALIF's
+    per-step factors (``models.alif.ALIFParams.step_coefficients``).
 
     Stops early when the recorder could overflow in the next step (``STATUS_RECORDER_FULL``, at
     a step boundary), or when step ``next_step``'s messages do not fit the event queue
@@ -93,25 +109,60 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
         for j in range(n):
             x = row[j]
             row[j] = 0.0
+            payload = 1.0
             if neurons.kind[j] == KIND_INPUT:
                 if not in_flag[j]:
                     continue
                 in_flag[j] = False
             else:
-                if ref_count[j] > 0:
-                    ref_count[j] -= 1
-                    continue
-                vj, ij = step_neuron(neurons.kind[j], v[j], cur[j], neurons.gain[j] * x,
-                                     decay[j], dt_s, neurons.v_inf[j], neurons.drift[j],
-                                     neurons.v_leak[j], neurons.r[j], neurons.i_inf[j],
-                                     neurons.tau_s[j], neurons.tau_syn_s[j], neurons.euler[j],
-                                     neurons.current_first[j])
-                cur[j] = ij
-                if not vj > neurons.v_th[j]:
-                    v[j] = vj
-                    continue
-                v[j] = vj - neurons.v_th[j] if neurons.subtract[j] else neurons.v_reset[j]
-                ref_count[j] = ref_steps[j]
+                kj = neurons.kind[j]
+                if kj == KIND_ALIF:
+                    vj, aj, fired, ref_left = alif_step(
+                        v[j], cur[j], aux1[j] != 0.0, ref_count[j],
+                        neurons.gain[j] * x + neurons.bias[j], decay[j], zeta[j], rho[j],
+                        jump[j], neurons.v_leak[j], neurons.v_th[j], neurons.beta[j],
+                        neurons.v_reset[j], neurons.reset_code[j], neurons.late_reset[j],
+                        ref_steps[j])
+                    v[j], cur[j], ref_count[j] = vj, aj, ref_left
+                    aux1[j] = 1.0 if fired else 0.0
+                    if not fired:
+                        continue
+                elif kj == KIND_SIGMA_DELTA:
+                    sg, act, res, err, sent = sigma_delta_step(
+                        cur[j], v[j], aux1[j], aux2[j], neurons.gain[j] * x, neurons.bias[j],
+                        neurons.v_th[j], neurons.relu[j], neurons.cum_error[j])
+                    cur[j], v[j], aux1[j], aux2[j] = sg, act, res, err
+                    if sent == 0.0:
+                        continue
+                    payload = sent
+                elif kj == KIND_LOIHI:
+                    # The ring holds the integer dendritic sum exactly (integer weights times
+                    # integer payloads, summed in float64 well below 2**53).
+                    a = loihi_dendrite_input(np.int64(x), neurons.weight_exp[j])
+                    u_new, v_new, fired, value, hold = loihi_cuba_step(
+                        np.int64(cur[j]), np.int64(v[j]), a, np.int64(neurons.d_u[j]),
+                        np.int64(neurons.d_v[j]), np.int64(neurons.bias[j]),
+                        np.int64(neurons.v_th[j]), ref_count[j], ref_steps[j])
+                    cur[j], v[j], ref_count[j] = u_new, v_new, hold
+                    if not fired:
+                        continue
+                    if neurons.graded[j]:
+                        payload = value
+                else:
+                    if ref_count[j] > 0:
+                        ref_count[j] -= 1
+                        continue
+                    vj, ij = step_neuron(kj, v[j], cur[j], neurons.gain[j] * x, decay[j], dt_s,
+                                         neurons.v_inf[j], neurons.drift[j], neurons.v_leak[j],
+                                         neurons.r[j], neurons.i_inf[j], neurons.tau_s[j],
+                                         neurons.tau_syn_s[j], neurons.euler[j],
+                                         neurons.current_first[j])
+                    cur[j] = ij
+                    if not vj > neurons.v_th[j]:
+                        v[j] = vj
+                        continue
+                    v[j] = vj - neurons.v_th[j] if neurons.subtract[j] else neurons.v_reset[j]
+                    ref_count[j] = ref_steps[j]
             spiked[n_sp] = j
             n_sp += 1
             msg_need += chip.push_need[j]
@@ -122,7 +173,7 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps,
                 for g in range(syn.msg_seg_lo[m], syn.msg_seg_lo[m + 1]):
                     target_row = ring[(k + seg_delay_steps[g]) % n_slots]
                     for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
-                        target_row[syn.target[q]] += syn.weight[q]
+                        target_row[syn.target[q]] += syn.weight[q] * payload
         if heap_free(heap) < msg_need:
             # The step's messages do not fit the queue: the wrapper grows it and finishes this
             # step's timeline with ``finish_step_kernel``.

@@ -10,7 +10,12 @@ KIND_LIF    LIF, LI               ``v -> v_inf`` exponentially (tau_m); ``v += g
 KIND_IF     IF, integrator (I)    ``v += drift * h`` (drift = r * bias per s); ``v += gain * w``
 KIND_CUBA   CubaLIF, CubaLI       ``i -> i_inf`` (tau_syn), ``v`` driven by ``r * i`` (tau_m);
                                   ``i += gain * w``
+KIND_ALIF   adaptive LIF          ``v -> v_leak + bias`` (tau_m), adaptation ``a -> 0`` (tau_a,
+                                  stored as the second time constant); threshold
+                                  ``v_th + beta * a``; ``v += gain * w``
 ==========  ====================  =============================================================
+
+Sigma-delta and Loihi CUBA neurons are defined per time step and run in ``engine_timestep``.
 
 Non-spiking models (LI, I, CubaLI) have ``v_th = +inf``. The equations and their exact solutions
 are documented with the models (``models.lif``, ``models.integrator``, ``models.cuba``).
@@ -20,8 +25,9 @@ import math
 
 from numba import njit
 
+from models.alif import alif_relax_exact, alif_time_to_threshold_s
 from models.cuba import cuba_relax_exact, cuba_step
-from simcore.build import KIND_IF, KIND_LIF
+from simcore.build import KIND_ALIF, KIND_IF, KIND_LIF
 
 
 @njit(cache=True, inline="always")
@@ -42,6 +48,8 @@ def relax_neuron(kind, v, i, h_s, v_inf, drift, v_leak, r, i_inf, tau_m, tau_s):
         return v_inf + (v - v_inf) * math.exp(-h_s / tau_m), i
     if kind == KIND_IF:
         return v + drift * h_s, i
+    if kind == KIND_ALIF:
+        return alif_relax_exact(v, i, v_inf, h_s, tau_m, tau_s)
     return cuba_relax_exact(v, i, v_leak, r, i_inf, h_s, tau_m, tau_s)
 
 
@@ -103,10 +111,20 @@ def cuba_time_to_threshold_s(v, i, v_th, v_leak, r, i_inf, tau_m, tau_s):
 
 
 @njit(cache=True, inline="always")
-def time_to_threshold_s(kind, v, i, v_th, v_inf, drift, v_leak, r, i_inf, tau_m, tau_s):
+def threshold_of(kind, v_th, i, beta):
+    """The threshold in force: ``v_th``, or ``v_th + beta * a`` for adaptive neurons."""
+    if kind == KIND_ALIF:
+        return v_th + beta * i
+    return v_th
+
+
+@njit(cache=True, inline="always")
+def time_to_threshold_s(kind, v, i, v_th, v_inf, drift, v_leak, r, i_inf, tau_m, tau_s, beta):
     """Seconds until the neuron would exceed ``v_th`` with no further input; inf if never."""
     if v_th == math.inf:
         return math.inf
+    if kind == KIND_ALIF:
+        return alif_time_to_threshold_s(v, i, v_inf, v_th, beta, tau_m, tau_s, math.inf)
     if kind == KIND_LIF:
         if v_inf <= v_th:
             return math.inf

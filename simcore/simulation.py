@@ -21,10 +21,12 @@ from hardware.energy import N_OPS, OP_KINDS, EnergyLedger, price
 from hardware.mapping import map_network
 from simcore import engine_async, engine_timestep
 from simcore.build import (
+    KIND_ALIF,
     KIND_CUBA,
     KIND_IF,
     KIND_LIF,
     META_INJECTED,
+    TIMESTEP_ONLY,
     build_chip,
     build_neurons,
     build_synapses,
@@ -170,6 +172,12 @@ class Simulation:
 
     def _check(self) -> None:
         net, cfg = self.network, self.config
+        if self.mode == "async":
+            for pop in net.populations.values():
+                if pop.kind in TIMESTEP_ONLY:
+                    raise ConfigError(
+                        f"population {pop.name!r} uses {pop.kind} neurons, whose dynamics are "
+                        "defined per time step; run it in mode='timestep'")
         if self.mode == "async" and np.any(self.neurons.euler):
             pop = next(p.name for p in net.populations.values()
                        if getattr(p.params, "integrator", "") == "euler")
@@ -215,6 +223,8 @@ class Simulation:
         cfg = self.config
         self.v = nt.v_init.copy()
         self.cur = nt.i_init.copy()
+        self.aux1 = np.zeros(n, dtype=np.float64)
+        self.aux2 = np.zeros(n, dtype=np.float64)
         self.recorder_t = np.empty(max(cfg.recorder_capacity, 2 * n + 16), dtype=np.int64)
         self.recorder_n = np.empty_like(self.recorder_t, dtype=np.int32)
         self.recorder_meta = np.zeros(1, dtype=np.int64)
@@ -256,7 +266,16 @@ class Simulation:
             dt = self.config.dt_ps
             dt_s = dt * 1e-12
             self.decay = np.where(nt.euler, 1.0 - dt_s / nt.tau_s, np.exp(-dt_s / nt.tau_s))
-            self.ref_steps = np.round(nt.t_ref_ps / dt).astype(np.int64)
+            self.ref_steps = np.where(nt.hold_steps >= 0, nt.hold_steps,
+                                      np.round(nt.t_ref_ps / dt)).astype(np.int64)
+            self.zeta, self.rho, self.jump = (np.zeros(n) for _ in range(3))
+            for pop in self.network.populations.values():
+                if pop.kind == "alif":
+                    sl = slice(self.network.offset(pop.name),
+                               self.network.offset(pop.name) + pop.size)
+                    coef = pop.params.step_coefficients(pop.size, dt_s)
+                    self.zeta[sl], self.rho[sl], self.jump[sl] = \
+                        coef["zeta"], coef["rho"], coef["jump"]
             self.seg_delay_steps = (self.syn.seg_delay_ps // dt).astype(np.int64)
             n_slots = int(self.seg_delay_steps.max(initial=0)) + 1
             self.ring = np.zeros((n_slots, n), dtype=np.float64)
@@ -274,7 +293,7 @@ class Simulation:
             finite = np.isfinite(nt.v_th)
             self.self_driven = finite & (((nt.kind == KIND_LIF) & (nt.v_inf > nt.v_th))
                                          | ((nt.kind == KIND_IF) & (nt.drift > 0))
-                                         | (nt.kind == KIND_CUBA))
+                                         | (nt.kind == KIND_CUBA) | (nt.kind == KIND_ALIF))
             self.drive_next = np.zeros(len(drives), dtype=np.int64)
             for d in range(len(drives)):
                 self.drive_next[d] = self._drive_gap_ps(d) if self.drive_rate[d] > 0 \
@@ -294,7 +313,7 @@ class Simulation:
         for j in np.flatnonzero(self.self_driven):
             h_s = time_to_threshold_s(nt.kind[j], self.v[j], self.cur[j], nt.v_th[j], nt.v_inf[j],
                                       nt.drift[j], nt.v_leak[j], nt.r[j], nt.i_inf[j],
-                                      nt.tau_s[j], nt.tau_syn_s[j])
+                                      nt.tau_s[j], nt.tau_syn_s[j], nt.beta[j])
             self.version[j] += 1
             if np.isfinite(h_s):
                 if self.heap.e.shape[0] == int(self.heap.meta[0]):
@@ -423,7 +442,8 @@ class Simulation:
         while True:
             status, k_next = engine_timestep.run_steps_kernel(
                 self.neurons, self.syn, self.chip_tables, self.seg_delay_steps, self.decay,
-                self.ref_steps, self.v, self.cur, self.ref_count, self.ring, self.in_flag,
+                self.ref_steps, self.zeta, self.rho, self.jump, self.v, self.cur, self.aux1,
+                self.aux2, self.ref_count, self.ring, self.in_flag,
                 self.spiked,
                 self.heap, self.counts, self.core_free, self.drive_lo, self.drive_n,
                 drive_lambda, self.drive_w, self.drive_rng, in_step, in_n, in_pos,

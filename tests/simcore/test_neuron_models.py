@@ -106,3 +106,79 @@ def test_lif_timestep_exact_against_solve_ivp():
     sim.run(0.005)
     sol = solve_ivp(lambda t, v: (20.0 - v) / 0.010, (0, 0.005), [0.0], rtol=1e-12, atol=1e-12)
     assert sim.v[1] == pytest.approx(sol.y[0, -1], rel=1e-9)
+
+
+# -- models defined per time step: worked examples of neurons.md through the engine ------------
+
+def _driven(params, weights, steps, dt_ps):
+    """Input neuron k spikes once, at step k, with weight ``weights[k]`` (delay one step), into
+    one neuron of ``params``; that neuron drives an integrator read-out with weight 1."""
+    from models import InputParams, IntegratorParams, Network
+    n = len(weights)
+    net = Network()
+    net.add_population("input", n, InputParams())
+    net.add_population("x", 1, params)
+    net.add_population("readout", 1, IntegratorParams())
+    net.connect("input", "x", np.arange(n), np.zeros(n), weights, dt_ps)
+    net.connect("x", "readout", [0], [0], 1.0, dt_ps)
+    stim = SpikeTrains("input", np.arange(n) * dt_ps, np.arange(n))
+    sim = Simulation(net, small_core_chip(), config=RunConfig(mode="timestep", dt_ps=dt_ps),
+                     stimuli=[stim])
+    res = sim.run(duration_ps=steps * dt_ps)
+    x_lo = net.offset("x")
+    return sim, res.spikes_t_ps[res.spikes_neuron == x_lo] // dt_ps, net
+
+
+def test_loihi_cuba_cases_a_and_c():
+    from models import LoihiCubaParams
+    # Case A: a = 3 every step from t = 1: v exceeds 640 at t = 3 and t = 5.
+    _, steps, _ = _driven(LoihiCubaParams(d_u=1024, d_v=256, vth=10), [3.0] * 6, 6, MS)
+    assert steps.tolist() == [3, 5]
+    # Case C: no input, D_v 410, bias 3 << 6: spike at t = 4 (v = 192, 364, 519, 659).
+    sim, steps, _ = _driven(LoihiCubaParams(d_u=1024, d_v=410, vth=10, bias_mant=3,
+                                            bias_exp=6), [0.0], 5, MS)
+    assert steps.tolist() == [3] and sim.v[1] == 192    # 0-based step 3 = t 4; then v = 192
+
+
+def test_alif_eprop_table():
+    from models import ALIFParams
+    # neurons.md §4.3: I = 0.8 per step (bias), spikes at t = 2, 4, 6.
+    p = ALIFParams(tau_m_s=0.020, tau_a_s=0.200, v_th=1.0, beta=0.5, bias=0.8)
+    sim, steps, _ = _driven(p, [0.0], 6, MS)
+    assert steps.tolist() == [1, 3, 5]
+    assert sim.v[1] == pytest.approx(2.439508, abs=1e-6)
+    assert sim.cur[1] == pytest.approx(1.980124, abs=1e-6)
+
+
+def test_sigma_delta_table_and_graded_payloads():
+    from models import SigmaDeltaParams
+    # neurons.md §2.3: a = 0.625, 0.625, 0.25, -2, 0, 0.5 -> messages 0, 1.25, 0, -1.25, 0, 0.
+    a = [0.625, 0.625, 0.25, -2.0, 0.0, 0.5]
+    sim, steps, net = _driven(SigmaDeltaParams(threshold=1.0), a, 8, MS)
+    assert (steps - 1).tolist() == [1, 3]        # t = 2 and t = 4 (input lands one step later)
+    # The read-out integrates the graded payloads: 1.25 - 1.25 = 0, after seeing +1.25.
+    assert sim.v[net.offset("readout")] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_timestep_only_models_refuse_async():
+    from models import SigmaDeltaParams
+    from simcore import ConfigError
+    net = one_neuron(SigmaDeltaParams(threshold=1.0), weight=1.0, delay_ps=MS)
+    with pytest.raises(ConfigError, match="sigma_delta neurons, whose dynamics are defined per "
+                                          "time step; run it in mode='timestep'"):
+        Simulation(net, small_core_chip(), config=RunConfig(mode="async"))
+
+
+def test_alif_async_first_crossing_and_adaptation():
+    from models import ALIFParams
+    # neurons.md §4.3 continuous form: V_inf = 1.6, V_0 = 0, v_th = 1, beta = 0.5, a_0 = 1,
+    # tau_m 20 ms, tau_a 200 ms: the first crossing is at 42.103619 ms.
+    p = ALIFParams(tau_m_s=0.020, tau_a_s=0.200, v_th=1.0, beta=0.5, bias=1.6, a_init=1.0,
+                   reset="value", v_reset=0.0)
+    net = one_neuron(p, weight=0.0, delay_ps=MS)
+    sim = Simulation(net, small_core_chip(), config=RunConfig(mode="async"))
+    res = sim.run(0.3)
+    out = res.spikes_t_ps[res.spikes_neuron == 1]
+    assert abs(out[0] - 42.103619e9) < 1e3
+    isi = np.diff(out)
+    assert isi.size >= 2 and isi[1] > isi[0]    # adaptation lengthens the intervals
