@@ -65,6 +65,8 @@ def add_parser(sub) -> None:
     out.add_argument("--plots", metavar="DIR",
                      help="write PNG plots here (default: next to the default trace)")
     out.add_argument("--no-plots", action="store_true", help="write no plots")
+    out.add_argument("--messages", action="store_true",
+                     help="log every network-on-chip message in the trace (large)")
     out.add_argument("--json", action="store_true", help="print the summary as JSON")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -164,7 +166,8 @@ def run_command(args) -> int:
 
     network, stimuli, chip_name, duration_ps, dt_ps, strategy, labels = resolve(args)
     chip = load_chip(chip_name)
-    config = RunConfig(mode=args.mode, dt_ps=dt_ps, seed=args.seed)
+    config = RunConfig(mode=args.mode, dt_ps=dt_ps, seed=args.seed,
+                       record_messages=bool(args.messages and args.out))
     sim = Simulation(network, chip, config=config, stimuli=stimuli, strategy=strategy)
     trace = None
     if args.out:
@@ -189,8 +192,11 @@ def run_command(args) -> int:
         trace.write_energy(e.by_core_op_j, OP_KINDS, static_j=e.static_j, barrier_j=e.barrier_j,
                            duration_ps=e.duration_ps)
         if latency is not None:
-            trace.write_array("latency/input_t_ps", latency.t_in_ps)
-            trace.write_array("latency/latency_ps", latency.latency_ps)
+            trace.write_latency(latency.t_in_ps, latency.latency_ps, latency.algorithmic_ps)
+        if res.links is not None:
+            trace.write_links(res.links, duration_ps=res.hardware_time_ps)
+        if res.messages is not None:
+            write_messages(trace, res.messages, sim, chip)
         trace.close()
     outputs = output_counts(res, network, labels)
     if args.json:
@@ -215,6 +221,19 @@ def run_command(args) -> int:
         if not args.json:
             print(f"plots written to {plots_dir}/ ({len(paths)} files)")
     return 0
+
+
+def write_messages(trace, log, sim, chip) -> None:
+    """Message log rows (message, arrival, start, end) with their source, destination, hops."""
+    import numpy as np
+
+    from hardware.noc import route_table
+    hops = route_table(chip).sum(axis=2)
+    for lo in range(0, log.shape[0], 1 << 20):
+        m = log[lo:lo + (1 << 20)]
+        src = sim.mapping.core_of[np.searchsorted(sim.syn.msg_ptr, m[:, 0], side="right") - 1]
+        dst = sim.syn.msg_core[m[:, 0]]
+        trace.append_messages(m[:, 0], src, dst, m[:, 1], m[:, 2], m[:, 3], hops=hops[src, dst])
 
 
 def output_counts(res, network, labels) -> dict:

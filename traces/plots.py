@@ -274,7 +274,24 @@ def _core_grid(values: np.ndarray, width: int, height: int, per_tile: int) -> np
     return img
 
 
-def noc_figure(trace):
+def noc_figure(trace, view: str = "auto"):
+    """Network-on-chip load drawn on the mesh.
+
+    Parameters
+    ----------
+    view : {"auto", "links", "cores"}
+        ``links``: :func:`link_load_figure`, the load of every link (needs per-link counters,
+        recorded when the chip models contention). ``cores``: :func:`core_traffic_figure`,
+        messages and hops per core. ``auto``: links when the trace has them, else cores.
+    """
+    if view not in ("auto", "links", "cores"):
+        raise TraceError(f"view must be 'auto', 'links' or 'cores', got {view!r}")
+    if view == "links" or (view == "auto" and trace.links is not None):
+        return link_load_figure(trace)
+    return core_traffic_figure(trace)
+
+
+def core_traffic_figure(trace):
     """Network-on-chip traffic per core, drawn on the mesh: messages sent, messages received,
     and hops started (east + west + north + south). Each tile is a block of its cores."""
     if trace.counters is None:
@@ -340,6 +357,91 @@ def noc_figure(trace):
     return fig
 
 
+#: Cell of each router output in the 3×3 block drawn for a tile: (row, column); the centre holds
+#: the busiest ejection port (router to core).
+_LINK_CELL = {0: (1, 2), 1: (1, 0), 2: (0, 1), 3: (2, 1)}
+_LINK_ARROW = {0: "→", 1: "←", 2: "↑", 3: "↓"}
+
+
+def _link_grid(trace, values: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Per-link ``values`` on the mesh: a 3×3 block per tile, each output link in the cell on
+    its side (east right, north up), the largest ejection value in the centre, NaN corners."""
+    img = np.full((3 * height, 3 * width), np.nan)
+    links = trace.links
+    tile = links["tile"].astype(np.int64)
+    ok = tile < width * height
+    x, y = tile % width, tile // width
+    for port, (r, c) in _LINK_CELL.items():
+        sel = ok & (links["port"] == port)
+        img[3 * y[sel] + r, 3 * x[sel] + c] = values[sel]
+    centre = np.zeros(width * height)
+    sel = ok & (links["port"] >= 4)
+    np.maximum.at(centre, tile[sel], values[sel])
+    img[1::3, 1::3] = centre.reshape(height, width)
+    return img
+
+
+def link_load_figure(trace):
+    """Load of every network-on-chip link on the mesh: utilisation and blocked time.
+
+    Each tile is a 3×3 block of cells: the link leaving it east is the cell on its right, west on
+    its left, north above and south below; the centre is its busiest ejection port (router to
+    core). Utilisation is busy time over the hardware time the counters cover; blocked time is
+    time a link sat idle with a packet waiting for room downstream, as a share of the same time.
+    """
+    if trace.links is None:
+        raise TraceError(f"trace {trace.path} has no per-link counters (the chip did not model "
+                         "network-on-chip contention)")
+    width, height, per_tile = _report.chip_layout(trace)
+    stats = _report.link_report(trace)
+    duration = max(stats["duration_ps"], 1)
+    util = _report.link_utilisation(trace)
+    blocked = trace.links["blocked_ps"] / duration
+    panels = [("utilisation (busy time)", util, stats["max_utilisation"]),
+              ("blocked time (waiting for room downstream)", blocked,
+               stats["max_blocked_ps"] / duration)]
+    aspect = height / width
+    fig = _new_figure(5.6 * len(panels), max(3.4, 4.4 * aspect + 1.5))
+    axes = fig.subplots(1, len(panels))
+    source = ("" if "chip_width" in trace.metadata
+              else " — geometry not in trace, square layout assumed")
+    fig.suptitle(f"Network-on-chip link load — {_run_label(trace)}\n{width}×{height} tiles, "
+                 f"over {duration / 1e9:.4g} ms of hardware time; arrows: link direction, "
+                 f"centre: busiest ejection port{source}")
+    cmap = _colormap("magma_r").with_extremes(bad="white")
+    arrows = width * height <= 256
+    numbers = width * height <= 36
+    for ax, (title, values, vmax) in zip(axes, panels, strict=True):
+        img = 100 * _link_grid(trace, values.astype(np.float64), width, height)
+        top = float(np.nanmax(img)) if np.isfinite(img).any() else 0.0
+        top = top if top > 0 else 1.0      # an all-zero panel keeps a readable scale
+        im = ax.imshow(img, cmap=cmap, interpolation="nearest", origin="upper", vmin=0,
+                       vmax=top)
+        ax.set_title(f"{title}, max {100 * vmax:.3g} %")
+        for gx in range(width + 1):
+            ax.axvline(3 * gx - 0.5, color="0.6", linewidth=1.2)
+        for gy in range(height + 1):
+            ax.axhline(3 * gy - 0.5, color="0.6", linewidth=1.2)
+        step_x, step_y = max(1, width // 8), max(1, height // 8)
+        ax.set_xticks(np.arange(0, width, step_x) * 3 + 1, [str(i) for i in range(0, width,
+                                                                              step_x)])
+        ax.set_yticks(np.arange(0, height, step_y) * 3 + 1, [str(i) for i in range(0, height,
+                                                                               step_y)])
+        ax.set_xlabel("tile x (east →)")
+        ax.set_ylabel("tile y (south ↓)")
+        if arrows:
+            for port, (r, c) in _LINK_CELL.items():
+                for ty in range(height):
+                    for tx in range(width):
+                        v = img[3 * ty + r, 3 * tx + c]
+                        label = _LINK_ARROW[port] + (f"\n{v:.2g}" if numbers and v > 0 else "")
+                        ax.text(3 * tx + c, 3 * ty + r, label, ha="center", va="center",
+                                fontsize=6 if numbers else 5,
+                                color="white" if v > 0.6 * top else "0.25")
+        fig.colorbar(im, ax=ax, label="% of hardware time", shrink=0.8)
+    return fig
+
+
 # -- latency --------------------------------------------------------------------------------
 
 def latency_figure(trace, bins: int = 50):
@@ -371,6 +473,46 @@ def latency_figure(trace, bins: int = 50):
     ax.set_xlabel(f"step duration ({unit})")
     ax.set_ylabel("number of steps")
     ax.legend(frameon=False)
+    return fig
+
+
+def event_latency_figure(trace, bins: int = 60):
+    """Histogram of the latency from each input event to the first output spike after it.
+
+    Hardware latency with mean and percentiles marked; in ``timestep`` mode a second panel shows
+    the algorithmic latency (whole steps), usually on a much longer scale.
+    """
+    lat = trace.latency
+    if lat is None or lat.size == 0:
+        raise TraceError(f"trace {trace.path} has no per-input-event latencies")
+    stats = _report.event_latency_report(trace)
+    ok = lat["latency_ps"][lat["latency_ps"] >= 0]
+    alg = lat["algorithmic_ps"][lat["algorithmic_ps"] >= 0]
+    panels = [("hardware latency", ok, "")]
+    if alg.size and not np.array_equal(alg, ok):
+        panels.append(("algorithmic latency (whole steps)", alg, "algorithmic_"))
+    fig = _new_figure(6.5 * len(panels), 5)
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    fig.suptitle(f"Latency from input event to first output spike — {_run_label(trace)}\n"
+                 f"{stats['responded']} of {stats['events']} events answered")
+    for ax, (title, values, prefix) in zip(axes, panels, strict=True):
+        ax.set_title(title)
+        ax.set_ylabel("number of input events")
+        if values.size == 0:
+            ax.set_xlabel("latency")
+            _no_data(ax, "no output spike followed any input event")
+            continue
+        factor, unit = _time_scale(float(max(values.max(), 1)))
+        ax.hist(values / factor, bins=bins, color="tab:blue", alpha=0.75,
+                label=f"{values.size} events")
+        for name, colour, style in (("mean", "black", "-"), ("p50", "tab:green", "--"),
+                                    ("p95", "tab:orange", "--"), ("p99", "tab:red", "--"),
+                                    ("max", "tab:purple", ":")):
+            v = stats[f"{prefix}{name}_ps"]
+            ax.axvline(v / factor, color=colour, linestyle=style, linewidth=1.5,
+                       label=f"{name} {v / factor:.4g} {unit}")
+        ax.set_xlabel(f"latency ({unit})")
+        ax.legend(frameon=False)
     return fig
 
 
@@ -447,7 +589,7 @@ def event_frames_figure(events: np.ndarray, sensor_size, n_frames: int = 6, ncol
 
 #: The figures :func:`plot_all` writes, by file stem.
 FIGURES = {"raster": raster_figure, "activity": activity_figure, "energy": energy_figure,
-           "noc": noc_figure, "latency": latency_figure}
+           "noc": noc_figure, "latency": latency_figure, "event_latency": event_latency_figure}
 
 
 def plot_all(trace, out_dir) -> list[Path]:

@@ -23,6 +23,9 @@ PERCENTILES = (50, 95, 99)
 #: The hop counter columns, one per direction of the mesh.
 HOP_COLUMNS = ("hop_east", "hop_west", "hop_north", "hop_south")
 
+#: Names of the router output ports 0..3 of the link tables; port ``4 + k`` ejects to core ``k``.
+LINK_DIRECTIONS = ("east", "west", "north", "south")
+
 _PS_PER_S = 1e12
 
 
@@ -251,6 +254,141 @@ def traffic_report(trace, top: int = 10) -> dict:
     }
 
 
+def link_name(port: int) -> str:
+    """``"east"``, ``"west"``, ``"north"``, ``"south"`` or ``"core k"`` (ejection port)."""
+    port = int(port)
+    return LINK_DIRECTIONS[port] if port < 4 else f"core {port - 4}"
+
+
+def link_utilisation(trace) -> np.ndarray | None:
+    """Busy fraction of every link of ``trace.links`` (float64), or None without links.
+
+    ``busy_ps`` over the hardware time the counters cover (``links_duration_ps``, else the run's
+    hardware time).
+    """
+    if trace.links is None:
+        return None
+    duration = trace.links_duration_ps or hardware_ps(trace) or 0
+    return trace.links["busy_ps"] / max(int(duration), 1)
+
+
+def _link_rows(trace, order, util) -> list[dict]:
+    width = chip_layout(trace)[0]
+    rows = []
+    for i in order:
+        row = trace.links[i]
+        tile = int(row["tile"])
+        rows.append({"tile": tile, "x": tile % width, "y": tile // width,
+                     "port": int(row["port"]), "link": link_name(row["port"]),
+                     "packets": int(row["packets"]), "flits": int(row["flits"]),
+                     "busy_ps": int(row["busy_ps"]), "utilisation": float(util[i]),
+                     "blocked_ps": int(row["blocked_ps"]),
+                     "max_queue_flits": int(row["max_queue_flits"])})
+    return rows
+
+
+def link_report(trace, top: int = 10) -> dict:
+    """Load of every network-on-chip link: totals, the ``top`` busiest and most blocked links.
+
+    Mesh links are the router outputs 0..3 (east, west, north, south); ejection ports (router to
+    core) are counted apart. Utilisation is ``busy_ps`` over ``links_duration_ps``.
+    """
+    links = trace.links
+    if links is None:
+        return _unavailable("the trace has no per-link counters (the chip did not model "
+                            "network-on-chip contention, or the run did not finish)")
+    util = link_utilisation(trace)
+    mesh = links["port"] < 4
+    used = mesh & (links["packets"] > 0)
+    eject = ~mesh
+    by_util = np.argsort(-util, kind="stable")
+    by_util = by_util[links["packets"][by_util] > 0][:max(top, 0)]
+    by_block = np.argsort(-links["blocked_ps"], kind="stable")
+    by_block = by_block[links["blocked_ps"][by_block] > 0][:max(top, 0)]
+    return {
+        "available": True,
+        "duration_ps": int(trace.links_duration_ps or hardware_ps(trace) or 0),
+        "links": int(np.count_nonzero(mesh)), "ejection_ports": int(np.count_nonzero(eject)),
+        "links_used": int(np.count_nonzero(used)),
+        "packets_on_links": int(links["packets"][mesh].sum()),
+        "flits_on_links": int(links["flits"][mesh].sum()),
+        "packets_ejected": int(links["packets"][eject].sum()),
+        "flits_by_direction": {d: int(links["flits"][links["port"] == k].sum())
+                               for k, d in enumerate(LINK_DIRECTIONS)},
+        "busy_ps_total": int(links["busy_ps"][mesh].sum()),
+        "max_utilisation": float(util[mesh].max()) if mesh.any() else 0.0,
+        "mean_utilisation_used": float(util[used].mean()) if used.any() else 0.0,
+        "max_ejection_utilisation": float(util[eject].max()) if eject.any() else 0.0,
+        "blocked_ps_total": int(links["blocked_ps"].sum()),
+        "links_blocked": int(np.count_nonzero(links["blocked_ps"] > 0)),
+        "max_blocked_ps": int(links["blocked_ps"].max()) if links.size else 0,
+        "max_queue_flits": int(links["max_queue_flits"].max()) if links.size else 0,
+        "top_links": _link_rows(trace, by_util, util),
+        "top_blocked": _link_rows(trace, by_block, util),
+    }
+
+
+def _distribution(values: np.ndarray, prefix: str = "") -> dict:
+    """mean, min, p50/p95/p99 (linear interpolation) and max of int64 ``values``, ps."""
+    v = values.astype(np.float64)
+    out = {f"{prefix}mean_ps": float(v.mean()), f"{prefix}min_ps": int(values.min())}
+    for q, x in zip(PERCENTILES, np.percentile(v, PERCENTILES), strict=True):
+        out[f"{prefix}p{q}_ps"] = float(x)
+    out[f"{prefix}max_ps"] = int(values.max())
+    return out
+
+
+def event_latency_report(trace) -> dict:
+    """Latency from every input event to the first output spike after it, picoseconds.
+
+    ``latency_ps`` is hardware time; ``algorithmic_*`` the network's own (whole steps in
+    ``timestep`` mode). Events that no output spike followed count in ``events`` only.
+    """
+    lat = trace.latency
+    if lat is None or lat.size == 0:
+        return _unavailable("the trace has no per-input-event latencies (the network has no "
+                            "input and output populations, or the run did not finish)")
+    ok = lat["latency_ps"] >= 0
+    out = {"available": True, "events": int(lat.size), "responded": int(ok.sum()),
+           "responded_fraction": float(ok.mean())}
+    if ok.any():
+        out.update(_distribution(lat["latency_ps"][ok]))
+    alg = lat["algorithmic_ps"][lat["algorithmic_ps"] >= 0]
+    if alg.size:
+        out.update(_distribution(alg, "algorithmic_"))
+    return out
+
+
+def message_report(trace, top: int = 10) -> dict:
+    """The message log: queueing at destination cores, service time, hops, network delay."""
+    m = trace.messages
+    if m is None:
+        return _unavailable("the trace has no message log (run with record_messages / "
+                            "--messages to record one)")
+    if m.size == 0:
+        return {"available": True, "messages": 0}
+    queue = m["queue_ps"]
+    out = {"available": True, "messages": int(m.size),
+           "messages_queued": int(np.count_nonzero(queue > 0)),
+           "queued_fraction": float(np.count_nonzero(queue > 0) / m.size)}
+    out.update(_distribution(queue, "queue_"))
+    out["service_mean_ps"] = float((m["end_ps"] - m["start_ps"]).mean())
+    hops = m["hops"][m["hops"] >= 0]
+    out["mean_hops"] = float(hops.mean()) if hops.size else None
+    sent = m["send_ps"] >= 0
+    out["network_mean_ps"] = (float((m["arrival_ps"][sent] - m["send_ps"][sent]).mean())
+                              if sent.any() else None)
+    total = np.bincount(m["dst_core"], weights=queue).astype(np.int64)
+    count = np.bincount(m["dst_core"], minlength=total.size)
+    order = np.argsort(-total, kind="stable")
+    order = order[total[order] > 0][:max(top, 0)]
+    worst = np.zeros(total.size, dtype=np.int64)
+    np.maximum.at(worst, m["dst_core"], queue)
+    out["top_cores"] = [{"core": int(c), "messages": int(count[c]), "queue_ps": int(total[c]),
+                         "max_queue_ps": int(worst[c])} for c in order]
+    return out
+
+
 def spike_step_counts(trace) -> np.ndarray | None:
     """Spikes in each step (int64, shape ``(n_steps,)``), or None without steps and ``dt_ps``."""
     dt = trace.metadata.get("dt_ps")
@@ -295,7 +433,9 @@ def report(trace, top: int = 10) -> dict:
                         "cover what was written before it stopped")
     rep = {"summary": summary(trace), "energy": energy_report(trace, top),
            "latency": latency_report(trace), "traffic": traffic_report(trace, top),
-           "utilisation": utilisation_report(trace), "warnings": warnings}
+           "utilisation": utilisation_report(trace),
+           "event_latency": event_latency_report(trace), "links": link_report(trace, top),
+           "messages": message_report(trace, top), "warnings": warnings}
     if rep["utilisation"]["layout_source"] == "inferred":
         warnings.append("chip geometry is not in the trace; a square layout was assumed")
     return rep
@@ -397,14 +537,80 @@ def format_report(rep: dict) -> str:
         lines.append(f"  steps with spikes {u['steps_with_spikes']} of {u['steps']} "
                      f"({100 * u['busy_step_fraction']:.3g} %), duty cycle "
                      f"{100 * u['duty_cycle']:.3g} % of dt")
+    lines += _format_event_latency(rep["event_latency"]) + _format_links(rep["links"]) + \
+        _format_messages(rep["messages"])
     for w in rep["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
 
 
+def _format_event_latency(lat: dict) -> list[str]:
+    lines = ["", "latency per input event (to the first output spike)"]
+    if not lat["available"]:
+        return lines + [f"  not available: {lat['reason']}"]
+    lines.append(f"  {lat['responded']} of {lat['events']} events answered "
+                 f"({100 * lat['responded_fraction']:.3g} %)")
+    if "mean_ps" in lat:
+        lines.append(f"  hardware: mean {_ps(lat['mean_ps'])}, p50 {_ps(lat['p50_ps'])}, p95 "
+                     f"{_ps(lat['p95_ps'])}, p99 {_ps(lat['p99_ps'])}, max {_ps(lat['max_ps'])}")
+    if "algorithmic_mean_ps" in lat:
+        lines.append(f"  algorithmic: mean {_ps(lat['algorithmic_mean_ps'])}, p50 "
+                     f"{_ps(lat['algorithmic_p50_ps'])}, p95 {_ps(lat['algorithmic_p95_ps'])}, "
+                     f"max {_ps(lat['algorithmic_max_ps'])}")
+    return lines
+
+
+def _format_links(k: dict) -> list[str]:
+    lines = ["", "link load (network-on-chip contention)"]
+    if not k["available"]:
+        return lines + [f"  not available: {k['reason']}"]
+    d = k["flits_by_direction"]
+    lines += [f"  {k['links_used']} of {k['links']} links used, {k['packets_on_links']} packets "
+              f"and {k['flits_on_links']} flits on links (east {d['east']}, west {d['west']}, "
+              f"north {d['north']}, south {d['south']} flits), {k['packets_ejected']} ejected",
+              f"  utilisation over {_ps(k['duration_ps'])}: max "
+              f"{100 * k['max_utilisation']:.3g} %, mean of used links "
+              f"{100 * k['mean_utilisation_used']:.3g} %, busiest ejection port "
+              f"{100 * k['max_ejection_utilisation']:.3g} %",
+              f"  blocked: {k['links_blocked']} links, total {_ps(k['blocked_ps_total'])}, "
+              f"max {_ps(k['max_blocked_ps'])}; deepest queue {k['max_queue_flits']} flits"]
+    for title, rows in (("busiest links", k["top_links"]), ("most blocked", k["top_blocked"])):
+        if rows:
+            lines.append(f"  {title}:")
+            lines.append(f"    {'tile (x,y)':>14s} {'link':>8s} {'packets':>9s} {'util':>8s} "
+                         f"{'blocked':>12s} {'queue':>6s}")
+            for r in rows:
+                where = f"{r['tile']} ({r['x']},{r['y']})"
+                lines.append(f"    {where:>14s} {r['link']:>8s} {r['packets']:9d} "
+                             f"{100 * r['utilisation']:7.3g}% {_ps(r['blocked_ps']):>12s} "
+                             f"{r['max_queue_flits']:6d}")
+    return lines
+
+
+def _format_messages(m: dict) -> list[str]:
+    lines = ["", "messages (log of every message served)"]
+    if not m["available"]:
+        return lines + [f"  not available: {m['reason']}"]
+    if not m["messages"]:
+        return lines + ["  no messages"]
+    lines.append(f"  {m['messages']} messages, {m['messages_queued']} waited for their core "
+                 f"({100 * m['queued_fraction']:.3g} %): queue mean {_ps(m['queue_mean_ps'])}, "
+                 f"p95 {_ps(m['queue_p95_ps'])}, max {_ps(m['queue_max_ps'])}")
+    extra = [f"service mean {_ps(m['service_mean_ps'])}"]
+    if m["mean_hops"] is not None:
+        extra.append(f"{m['mean_hops']:.3g} hops per message")
+    if m["network_mean_ps"] is not None:
+        extra.append(f"network delay mean {_ps(m['network_mean_ps'])}")
+    lines.append("  " + ", ".join(extra))
+    for c in m["top_cores"]:
+        lines.append(f"    core {c['core']:5d} {c['messages']:9d} messages, queued "
+                     f"{_ps(c['queue_ps'])} in total, at most {_ps(c['max_queue_ps'])}")
+    return lines
+
+
 # -- comparison -------------------------------------------------------------------------------
 
-_NOT_COMPARED = ("top_cores", "warnings", "seed")
+_NOT_COMPARED = ("top_cores", "top_links", "top_blocked", "warnings", "seed")
 
 
 def flatten(rep: dict) -> dict:

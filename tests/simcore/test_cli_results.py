@@ -88,7 +88,7 @@ def test_plot(real_trace, tmp_path, capsys):
     out = tmp_path / "figs"
     assert aersim(["plot", real_trace, "--out", str(out)]) == 0
     printed = capsys.readouterr().out.split()
-    assert len(printed) == 5 and all((out / p.split("/")[-1]).is_file() for p in printed)
+    assert len(printed) == 6 and all((out / p.split("/")[-1]).is_file() for p in printed)
 
 
 def test_incomplete_trace_warns_but_reports(tmp_path, capsys):

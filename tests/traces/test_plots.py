@@ -16,7 +16,7 @@ COLUMNS = ["synaptic_op", "neuron_update", "spike_out", "message_out", "message_
            "hop_east", "hop_west", "hop_north", "hop_south", "stim_in"]
 
 
-def small_trace(path, mode="timestep", geometry=True, n_spikes=300):
+def small_trace(path, mode="timestep", geometry=True, n_spikes=300, noc=True):
     rng = np.random.default_rng(1)
     meta = {"network": "synthetic", "chip": "test", "mode": mode, "dt_ps": 1_000_000_000,
             "populations": [{"name": "in", "size": 8}, {"name": "out", "size": 16}]}
@@ -32,6 +32,15 @@ def small_trace(path, mode="timestep", geometry=True, n_spikes=300):
         w.write_counters(counts, COLUMNS)
         w.write_energy(counts * 1e-11, COLUMNS, static_j=1e-7, barrier_j=0.0,
                        duration_ps=50 * 10**9)
+        if noc:
+            idx = np.arange(6 * 6)
+            busy = rng.integers(0, 10**9, idx.size)
+            w.write_links({"tile": idx // 6, "port": idx % 6, "packets": busy // 1000,
+                           "flits": busy // 1000, "busy_ps": busy, "max_queue_flits": busy % 7,
+                           "blocked_ps": busy // 3}, duration_ps=50 * 10**9)
+            t_in = np.sort(rng.integers(0, 50 * 10**9, 400))
+            w.write_latency(t_in, rng.integers(-1, 10**8, 400),
+                            rng.integers(0, 20, 400) * 10**9)
     return read_trace(path)
 
 
@@ -71,12 +80,36 @@ def test_plot_all_writes_every_figure(trace, tmp_path):
 
 
 def test_async_trace_skips_latency_with_a_warning(tmp_path, monkeypatch):
-    tr = small_trace(tmp_path / "a.h5", mode="async", geometry=False)
+    tr = small_trace(tmp_path / "a.h5", mode="async", geometry=False, noc=False)
     # Two figures are enough to show that one is skipped and the other still written.
     monkeypatch.setattr(plots, "FIGURES", {k: plots.FIGURES[k] for k in ("noc", "latency")})
     with pytest.warns(TraceWarning, match="latency figure skipped.*async"):
         paths = plots.plot_all(tr, tmp_path / "out")
     assert [p.stem for p in paths] == ["noc"]
+
+
+def test_noc_figure_shows_links_or_falls_back_to_cores(trace, tmp_path):
+    links = plots.noc_figure(trace)
+    assert "link load" in links.get_suptitle() and len(links.axes) == 4   # 2 panels + bars
+    assert_png(plots.save_figure(links, tmp_path / "links.png"))
+    cores = plots.noc_figure(trace, view="cores")
+    assert "per core" in cores.get_suptitle()
+    tr = small_trace(tmp_path / "n.h5", noc=False)
+    assert "per core" in plots.noc_figure(tr).get_suptitle()
+    with pytest.raises(TraceError, match="no per-link counters"):
+        plots.noc_figure(tr, view="links")
+    with pytest.raises(TraceError, match="view must be"):
+        plots.noc_figure(tr, view="tiles")
+    with pytest.raises(TraceError, match="no per-input-event latencies"):
+        plots.event_latency_figure(tr)
+
+
+def test_event_latency_figure_marks_percentiles(trace):
+    fig = plots.event_latency_figure(trace)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(lbl.startswith("p95") for lbl in labels)
+    assert "(" in ax.get_xlabel() and len(fig.axes) == 2   # hardware and algorithmic
 
 
 def test_trace_without_spikes_still_renders(tmp_path):

@@ -199,3 +199,114 @@ def test_async_without_geometry_or_populations(tmp_path, arrays):
     assert rep["summary"]["simulated_source"] == "energy ledger"
     x, y = rp.core_xy(3, 2, 12)
     assert x.tolist() == [0, 0, 1, 1, 2, 2] * 2 and y.tolist() == [0] * 6 + [1] * 6
+
+
+def link_table(rng, n_tiles=6, per_tile=2):
+    n_ports = 4 + per_tile
+    idx = np.arange(n_tiles * n_ports)
+    used = rng.random(idx.size) < 0.7
+    packets = np.where(used, rng.integers(1, 1000, idx.size), 0)
+    return {"tile": idx // n_ports, "port": idx % n_ports, "packets": packets,
+            "flits": packets * 2, "busy_ps": packets * 2000,
+            "max_queue_flits": np.where(used, rng.integers(0, 9, idx.size), 0),
+            "blocked_ps": np.where(used & (rng.random(idx.size) < 0.5),
+                                   rng.integers(1, 10**6, idx.size), 0)}
+
+
+def write_noc_trace(path, arrays, links, msgs, lat):
+    w = TraceWriter(path, metadata={"mode": "timestep", "dt_ps": DT_PS, "populations": POPS,
+                                    **GEOMETRY})
+    w.append_spikes(arrays["t_ps"], arrays["neuron"])
+    w.append_step_durations(arrays["durations"])
+    w.write_array("run/core_of", arrays["core_of"])
+    w.write_links(links, duration_ps=int(arrays["durations"].sum()))
+    w.append_messages(**msgs)
+    w.write_latency(*lat)
+    w.close()
+    return read_trace(path)
+
+
+@pytest.fixture
+def noc(tmp_path, arrays):
+    rng = np.random.default_rng(7)
+    links = link_table(rng)
+    n = 4000
+    arrival = np.sort(rng.integers(0, 10**9, n))
+    start = arrival + np.where(rng.random(n) < 0.3, rng.integers(1, 10**5, n), 0)
+    msgs = {"message": np.arange(n), "src_core": rng.integers(0, 12, n),
+            "dst_core": rng.integers(0, 12, n), "arrival_ps": arrival, "start_ps": start,
+            "end_ps": start + 500, "send_ps": arrival - rng.integers(1000, 9000, n),
+            "hops": rng.integers(0, 5, n)}
+    t_in = np.sort(rng.integers(0, 10**10, 800))
+    lat = (t_in, np.where(rng.random(800) < 0.9, rng.integers(0, 10**7, 800), -1),
+           rng.integers(0, 10, 800) * DT_PS)
+    tr = write_noc_trace(tmp_path / "noc.h5", arrays, links, msgs, lat)
+    return tr, links, msgs, lat, int(arrays["durations"].sum())
+
+
+def test_link_report_matches_arrays(noc):
+    tr, links, _, _, duration = noc
+    k = rp.link_report(tr, top=5)
+    mesh = links["port"] < 4
+    util = links["busy_ps"] / duration
+    assert k["duration_ps"] == duration
+    assert k["links"] == mesh.sum() and k["ejection_ports"] == (~mesh).sum()
+    assert k["links_used"] == np.count_nonzero(mesh & (links["packets"] > 0))
+    assert k["packets_on_links"] == links["packets"][mesh].sum()
+    assert k["packets_ejected"] == links["packets"][~mesh].sum()
+    for d, name in enumerate(rp.LINK_DIRECTIONS):
+        assert k["flits_by_direction"][name] == links["flits"][links["port"] == d].sum()
+    assert k["max_utilisation"] == pytest.approx(util[mesh].max())
+    assert k["mean_utilisation_used"] == pytest.approx(
+        util[mesh & (links["packets"] > 0)].mean())
+    assert k["blocked_ps_total"] == links["blocked_ps"].sum()
+    assert k["links_blocked"] == np.count_nonzero(links["blocked_ps"])
+    assert k["max_queue_flits"] == links["max_queue_flits"].max()
+    expected = np.argsort(-util, kind="stable")[:5]
+    assert [(r["tile"], r["port"]) for r in k["top_links"]] == \
+        [(links["tile"][i], links["port"][i]) for i in expected]
+    top = k["top_links"][0]
+    assert top["utilisation"] == pytest.approx(util.max())
+    assert (top["x"], top["y"]) == (top["tile"] % 3, top["tile"] // 3)
+    assert top["link"] == rp.link_name(top["port"])
+    assert [r["blocked_ps"] for r in k["top_blocked"]] == \
+        sorted(links["blocked_ps"], reverse=True)[:5]
+    assert rp.link_name(1) == "west" and rp.link_name(5) == "core 1"
+
+
+def test_event_latency_and_messages_match_arrays(noc):
+    tr, _, msgs, (t_in, lat, alg), _ = noc
+    e = rp.event_latency_report(tr)
+    ok = lat[lat >= 0]
+    assert e["events"] == t_in.size and e["responded"] == ok.size
+    assert e["mean_ps"] == pytest.approx(ok.mean()) and e["max_ps"] == ok.max()
+    for q in (50, 95, 99):
+        assert e[f"p{q}_ps"] == pytest.approx(np.percentile(ok, q))
+        assert e[f"algorithmic_p{q}_ps"] == pytest.approx(np.percentile(alg, q))
+    m = rp.message_report(tr, top=3)
+    queue = msgs["start_ps"] - msgs["arrival_ps"]
+    assert m["messages"] == queue.size and m["messages_queued"] == np.count_nonzero(queue)
+    assert m["queue_mean_ps"] == pytest.approx(queue.mean())
+    assert m["queue_p95_ps"] == pytest.approx(np.percentile(queue, 95))
+    assert m["mean_hops"] == pytest.approx(msgs["hops"].mean())
+    assert m["network_mean_ps"] == pytest.approx((msgs["arrival_ps"] - msgs["send_ps"]).mean())
+    per_core = np.bincount(msgs["dst_core"], weights=queue)
+    assert [c["core"] for c in m["top_cores"]] == np.argsort(-per_core)[:3].tolist()
+    assert m["top_cores"][0]["queue_ps"] == per_core.max()
+
+
+def test_noc_sections_in_text_json_and_compare(noc, trace):
+    tr = noc[0]
+    rep = rp.report(tr, top=3)
+    text = rp.format_report(rep)
+    for words in ("link load", "busiest links", "most blocked", "latency per input event",
+                  "messages (log"):
+        assert words in text
+    json.dumps(rp.to_json(rep), allow_nan=False)
+    rows = {r["key"]: r for r in rp.compare(tr, tr)["rows"]}
+    assert rows["links.max_utilisation"]["ratio"] == 1.0
+    assert rows["event_latency.p95_ps"]["ratio"] == 1.0
+    plain = rp.report(trace)
+    for section in ("links", "messages", "event_latency"):
+        assert not plain[section]["available"]
+    assert "record_messages" in plain["messages"]["reason"]
