@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from hardware.crossbar_devices import CrossbarSpec, crossbar_from_dict
 from hardware.errors import ChipSpecError
+from hardware.sram import SYNAPSE_FORMATS, SramSpec, sram_from_cacti
 
 EXECUTION_MODES = ("timestep", "async")
 TOPOLOGIES = ("mesh", "torus")
@@ -43,12 +45,38 @@ class CoreSpec:
         Energy per operation, picojoules, keys :data:`CORE_OPS`.
     latency_ps : dict[str, int]
         Time per operation, picoseconds, keys :data:`CORE_OPS`.
+    crossbar : CrossbarSpec or None
+        The memristive crossbar tiles that hold this core's synapses (``None``: a digital core
+        whose synapses live in SRAM).
+    sram : SramSpec or None
+        The core's synapse-memory bank (``None``: not modelled; no SRAM energy, leakage or
+        capacity check).
+    synapse_format : str
+        How synapses are stored in ``sram``, one of :data:`hardware.sram.SYNAPSE_FORMATS`.
+    weight_bits, index_bits : int
+        Width of a stored weight and of a stored target index (``index_bits`` counts only in the
+        ``"sparse"`` format).
+    crossbars_per_core : int
+        Crossbar tiles a core holds (0 = unlimited).
+    max_fan_in : int
+        Distinct presynaptic neurons whose synapses may land on one core (0 = unlimited).
+    max_fan_out : int
+        Output edges per core, i.e. distinct (source neuron, destination core) pairs of the
+        neurons it holds (0 = unlimited).
     """
 
     neurons: int
     synapses: int
     energy_pj: dict
     latency_ps: dict
+    crossbar: CrossbarSpec | None = None
+    sram: SramSpec | None = None
+    synapse_format: str = "sparse"
+    weight_bits: int = 8
+    index_bits: int = 0
+    crossbars_per_core: int = 0
+    max_fan_in: int = 0
+    max_fan_out: int = 0
 
 
 @dataclass(frozen=True)
@@ -149,6 +177,18 @@ class ChipSpec:
             f"{n.router_latency_ps / 1000:g} ns, {n.packet_bits}-bit packets",
             f"  barrier {self.barrier_latency_ps / 1000:g} ns, static {self.static_power_w:g} W",
         ]
+        if c.sram is not None:
+            lines.insert(-1, f"  sram {c.sram.size_bytes // 1024} KB x {c.sram.word_bits}-bit "
+                             f"words: read {c.sram.read_energy_pj:.3g} pJ, write "
+                             f"{c.sram.write_energy_pj:.3g} pJ, leakage {c.sram.leakage_mw:.3g} mW"
+                             f"/core" + ("" if c.crossbar is not None else
+                                         f"; {c.synapse_format} synapses, {c.weight_bits}-bit "
+                                         "weights"))
+        if c.crossbar is not None:
+            x = c.crossbar
+            lines.insert(-1, f"  crossbar {x.name}: {x.rows}x{x.columns}, "
+                             f"{c.crossbars_per_core or 'unlimited'} per core, ADC {x.adc_bits} b "
+                             f"{x.adc_energy_pj:g} pJ, DAC {x.dac_energy_pj:g} pJ")
         if n.contention:
             lines.insert(-1, f"  contention: {n.flits} flit(s)/packet, "
                              f"{n.cycle_ps / 1000:g} ns/flit/link, {n.buffer_flits}-flit input "
@@ -207,6 +247,94 @@ SCHEMA = {
     "static_power_w": ("float", True, _nonneg, ">= 0"),
     "sources": ("dict", False, None, "a mapping of key path to citation"),
 }
+
+#: Optional ``core`` keys for memories and per-core limits (absent: a digital core without an
+#: SRAM model and without these limits). Kept apart from :data:`SCHEMA`, whose key paths are the
+#: sweepable chip axes.
+CORE_MEMORY_SCHEMA = {
+    "crossbar": ("dict", False, None, "a mapping: preset and CrossbarSpec fields"),
+    "sram": ("dict", False, None, "a mapping (see SRAM_SCHEMA)"),
+    "synapse_format": ("str", False, lambda s: s in SYNAPSE_FORMATS,
+                       f"one of {SYNAPSE_FORMATS}"),
+    "weight_bits": ("int", False, lambda x: 1 <= x <= 64, "an integer in 1 .. 64"),
+    "index_bits": ("int", False, lambda x: 0 <= x <= 64, "an integer in 0 .. 64"),
+    "crossbars_per_core": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
+    "max_fan_in": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
+    "max_fan_out": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
+}
+_FULL_SCHEMA = dict(SCHEMA, core={**SCHEMA["core"], **CORE_MEMORY_SCHEMA})
+
+
+#: ``core.sram``: either CACTI form (``size_kb`` and optionally ``word_bits``, ``flavour``,
+#: ``node_nm``, ``write_factor``; costs from :func:`hardware.sram.sram_from_cacti`) or explicit
+#: form (``size_kb``, ``word_bits``, ``read_energy_pj``, ``leakage_mw`` and optionally
+#: ``write_energy_pj`` (default: the read energy), ``access_latency_ns``, ``area_mm2``).
+SRAM_CACTI_KEYS = ("flavour", "node_nm", "write_factor")
+SRAM_EXPLICIT_KEYS = ("read_energy_pj", "write_energy_pj", "access_latency_ns", "leakage_mw",
+                      "area_mm2")
+SRAM_SCHEMA = {
+    "size_kb": ("float", True, _pos, "a size in KB > 0"),
+    "word_bits": ("int", False, lambda x: x >= 8 and x % 8 == 0, "a multiple of 8 bits"),
+    "flavour": ("str", False, None, "'hp', 'lop' or 'lstp'"),
+    "node_nm": ("float", False, _pos, "a node in nm (22 .. 45)"),
+    "write_factor": ("float", False, _nonneg, ">= 0"),
+    **{k: ("float", False, _nonneg, ">= 0") for k in SRAM_EXPLICIT_KEYS},
+}
+
+
+def _sram(section: dict, where: str) -> SramSpec:
+    """The ``core.sram`` section as an :class:`SramSpec` (CACTI or explicit form)."""
+    d = _validate(section, SRAM_SCHEMA, where, "core.sram")
+    explicit = [k for k in SRAM_EXPLICIT_KEYS if k in d]
+    cacti = [k for k in SRAM_CACTI_KEYS if k in d]
+    if explicit and cacti:
+        raise ChipSpecError(f"{where}: core.sram mixes CACTI keys ({', '.join(cacti)}) with "
+                            f"explicit costs ({', '.join(explicit)}); give size_kb with either "
+                            "flavour/node_nm/write_factor or read_energy_pj/leakage_mw/...")
+    if not explicit:
+        try:
+            return sram_from_cacti(d["size_kb"], d.get("word_bits", 32), d.get("flavour", "lop"),
+                                   d.get("node_nm", 22), d.get("write_factor", 1.0))
+        except ChipSpecError as exc:
+            raise ChipSpecError(f"{where}: core.{exc}") from None
+    for key in ("word_bits", "read_energy_pj", "leakage_mw"):
+        if key not in d:
+            raise ChipSpecError(f"{where}: missing key 'core.sram.{key}' (explicit SRAM costs "
+                                "need size_kb, word_bits, read_energy_pj and leakage_mw)")
+    size_bytes = d["size_kb"] * 1024
+    if not float(size_bytes).is_integer():
+        raise ChipSpecError(f"{where}: core.sram.size_kb = {section['size_kb']!r} is not a whole "
+                            "number of bytes; expected a multiple of 1/1024 KB")
+    return SramSpec(size_bytes=int(size_bytes), word_bits=d["word_bits"],
+                    read_energy_pj=d["read_energy_pj"],
+                    write_energy_pj=d.get("write_energy_pj", d["read_energy_pj"]),
+                    access_latency_ns=d.get("access_latency_ns", 0.0),
+                    leakage_mw=d["leakage_mw"], area_mm2=d.get("area_mm2", 0.0),
+                    source=f"{where}: core.sram (explicit)")
+
+
+def _core(core: dict, where: str) -> CoreSpec:
+    """The validated ``core`` section as a :class:`CoreSpec`, with the optional memory parts."""
+    crossbar = (crossbar_from_dict(core["crossbar"], f"{where}: core.crossbar")
+                if "crossbar" in core else None)
+    sram = _sram(core["sram"], where) if "sram" in core else None
+    fmt = core.get("synapse_format", "sparse")
+    if crossbar is not None and "synapse_format" in core:
+        raise ChipSpecError(f"{where}: core.synapse_format = {fmt!r} is not allowed with "
+                            "core.crossbar (the synapses live in the crossbar tiles); remove one")
+    if "crossbars_per_core" in core and crossbar is None:
+        raise ChipSpecError(f"{where}: core.crossbars_per_core = {core['crossbars_per_core']!r} "
+                            "needs a core.crossbar section (e.g. crossbar: {preset: pcm_aihwkit})")
+    # A sparse entry names its target neuron inside the core: log2(neurons) bits by default.
+    index_bits = core.get("index_bits", max(1, int(core["neurons"] - 1).bit_length()))
+    return CoreSpec(neurons=core["neurons"], synapses=core.get("synapses", 0),
+                    energy_pj=dict(core["energy_pj"]),
+                    latency_ps={k: ns_to_ps(v) for k, v in core["latency_ns"].items()},
+                    crossbar=crossbar, sram=sram, synapse_format=fmt,
+                    weight_bits=core.get("weight_bits", 8), index_bits=index_bits,
+                    crossbars_per_core=core.get("crossbars_per_core", 0),
+                    max_fan_in=core.get("max_fan_in", 0),
+                    max_fan_out=core.get("max_fan_out", 0))
 
 
 def _validate(data, schema, where: str, path: str) -> dict:
@@ -304,16 +432,14 @@ def _noc_contention(noc: dict, where: str) -> dict:
 
 def chip_from_dict(data: dict, where: str = "<dict>") -> ChipSpec:
     """Validate a chip description (as parsed from YAML) and build the :class:`ChipSpec`."""
-    d = _validate(data, SCHEMA, where, "")
+    d = _validate(data, _FULL_SCHEMA, where, "")
     core, noc, mesh = d["core"], d["noc"], d["mesh"]
     contention = _noc_contention(noc, where)
     return ChipSpec(
         name=d["name"], description=d.get("description", ""),
         width=mesh["width"], height=mesh["height"], cores_per_tile=mesh["cores_per_tile"],
         topology=mesh.get("topology", "mesh"), execution_mode=d["execution_mode"],
-        core=CoreSpec(neurons=core["neurons"], synapses=core.get("synapses", 0),
-                      energy_pj=dict(core["energy_pj"]),
-                      latency_ps={k: ns_to_ps(v) for k, v in core["latency_ns"].items()}),
+        core=_core(core, where),
         noc=NocSpec(hop_energy_pj=dict(noc["hop_energy_pj"]),
                     hop_latency_ps={k: ns_to_ps(v) for k, v in noc["hop_latency_ns"].items()},
                     router_energy_pj=noc["router_energy_pj"],

@@ -3,9 +3,49 @@
 The engines count operations per core and per kind into an int64 array ``counts`` of shape
 ``(n_cores, N_OPS)`` whose columns follow :data:`OP_KINDS`. Energy is computed after the run::
 
-    E = sum_core sum_kind counts[core, kind] * price[kind]       (dynamic)
-      + static_power_w * duration_s                                (static, whole chip)
-      + barrier_energy * n_barriers                                (timestep mode)
+    E = sum_core sum_kind ops[core, kind] * price[kind]          (dynamic)
+      + (static_power_w + n_cores * sram.leakage) * duration_s      (static, whole chip)
+      + barrier_energy * n_barriers                                 (timestep mode)
+
+``ops`` is ``counts`` with the memory and converter kinds (:data:`DERIVED_KINDS`) filled in.
+The engines count the first :data:`N_COUNTED` kinds; until they also count ``sram_read``,
+``sram_write``, ``adc_conversion`` and ``dac_activation``, :func:`derive_counts` derives them
+from the counted kinds and the chip, per core. A kind is derived only when its column is zero on
+every core (so a count from an engine always wins) and only for chips that have the part:
+
+SRAM (``core.sram``), with ``r = synapse_reads_per_op(weight_bits, index_bits, synapse_format,
+sram.word_bits)`` word reads per synapse (entries packed into words; hardware-numbers §3.2: "a
+synaptic event costs one row/list lookup plus one word read per synapse")::
+
+    sram_read  = r * synaptic_op + message_in + neuron_update     (digital core)
+    sram_read  =                   message_in + neuron_update     (crossbar core: weights are
+                                                                   in the crossbar, not in SRAM)
+    sram_write = neuron_update
+
+``message_in`` pays one word read for the lookup of the arriving source's synapse list (or, on a
+crossbar core, of its crossbar row); a neuron update reads and writes back one state word (the
+state is assumed to fit one word). ``r`` may be fractional (four 8-bit weights per 32-bit word
+give ``r = 0.25``), so derived counts are float64 expectations, not integers.
+
+Crossbar (``core.crossbar``): every message received drives one analog MVM. The source's
+synapses on the core occupy one row in each crossbar tile they fall in; each of those rows is one
+DAC (row driver) activation, and every column that holds a synapse of the source is converted by
+the ADC once (column-gated readout; one conversion per weight column, the differential pair's two
+currents being subtracted before the ADC)::
+
+    adc_conversion = synaptic_op
+    dac_activation = max(message_in, ceil(synaptic_op / crossbar.columns))
+
+Both are lower bounds: a source whose synapses on a core spread over more column blocks than its
+synapse count requires drives more rows, and a tile that converts all its used columns on every
+MVM (what :func:`hardware.crossbar.mvm` counts) converts more columns. The engines can count both
+exactly, per message, from the tiling of the mapped network.
+
+Every derived count is priced like a counted one (``sram.read_energy_pj``,
+``sram.write_energy_pj``, ``crossbar.adc_energy_pj``, ``crossbar.dac_energy_pj``) and kept in the
+ledger (:attr:`EnergyLedger.ops`, :attr:`EnergyLedger.derived`). The energy of the crossbar
+array itself and of the digital shift-add is part of the core's ``synaptic_op`` price. Chips
+without ``core.sram`` and ``core.crossbar`` price exactly as before: the derived columns are zero.
 """
 
 from __future__ import annotations
@@ -14,8 +54,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hardware.sram import synapse_reads_per_op
+
 #: Columns of the per-core operation counters. Hops are counted on the core that sent the
-#: message (per-link counters come from the network-on-chip model).
+#: message (per-link counters come from the network-on-chip model). New kinds are appended, so
+#: the index of every older kind stays the same.
 OP_KINDS = (
     "synaptic_op",     # one synapse processed at the destination core
     "neuron_update",   # one neuron state update (per step in timestep mode, per event in async)
@@ -28,12 +71,21 @@ OP_KINDS = (
     "hop_north",
     "hop_south",
     "stim_in",         # one external stimulus event applied directly to a neuron of this core
+    "sram_read",       # one word read from the core's SRAM bank
+    "adc_conversion",  # one column conversion of a crossbar tile
+    "dac_activation",  # one row (DAC / row driver) activation of a crossbar tile
+    "sram_write",      # one word written to the core's SRAM bank
 )
 OP_INDEX = {name: i for i, name in enumerate(OP_KINDS)}
 N_OPS = len(OP_KINDS)
+#: The kinds the engines count today (the first ``N_COUNTED`` columns).
+N_COUNTED = 11
+#: The kinds :func:`derive_counts` fills in when no engine counted them.
+DERIVED_KINDS = OP_KINDS[N_COUNTED:]
 
 SYNAPTIC_OP, NEURON_UPDATE, SPIKE_OUT, MESSAGE_OUT, MESSAGE_IN, ROUTER, HOP_EAST, HOP_WEST, \
-    HOP_NORTH, HOP_SOUTH, STIM_IN = range(N_OPS)
+    HOP_NORTH, HOP_SOUTH, STIM_IN, SRAM_READ, ADC_CONVERSION, DAC_ACTIVATION, SRAM_WRITE = \
+    range(N_OPS)
 
 
 def price_vector_pj(chip) -> np.ndarray:
@@ -49,7 +101,67 @@ def price_vector_pj(chip) -> np.ndarray:
     prices[ROUTER] = noc.router_energy_pj
     prices[HOP_EAST] = prices[HOP_WEST] = noc.hop_energy_pj["east_west"]
     prices[HOP_NORTH] = prices[HOP_SOUTH] = noc.hop_energy_pj["north_south"]
+    sram = getattr(core, "sram", None)
+    if sram is not None:
+        prices[SRAM_READ] = sram.read_energy_pj
+        prices[SRAM_WRITE] = sram.write_energy_pj
+    crossbar = getattr(core, "crossbar", None)
+    if crossbar is not None:
+        prices[ADC_CONVERSION] = crossbar.adc_energy_pj
+        prices[DAC_ACTIVATION] = crossbar.dac_energy_pj
     return prices
+
+
+def _full_counts(counts, chip) -> np.ndarray:
+    """``counts`` as ``(n_cores, N_OPS)``; the counted kinds alone are padded with zeros."""
+    counts = np.asarray(counts)
+    if counts.ndim == 2 and counts.shape == (chip.n_cores, N_COUNTED):
+        counts = np.concatenate(
+            [counts, np.zeros((chip.n_cores, N_OPS - N_COUNTED), dtype=counts.dtype)], axis=1)
+    if counts.shape != (chip.n_cores, N_OPS):
+        raise ValueError(f"counts must have shape ({chip.n_cores}, {N_COUNTED}) (the counted "
+                         f"kinds) or ({chip.n_cores}, {N_OPS}) (all of OP_KINDS) for chip "
+                         f"{chip.name!r}, got {counts.shape}")
+    return counts
+
+
+def derive_counts(counts, chip) -> tuple[np.ndarray, tuple]:
+    """Operation counts with the memory and converter kinds derived (see the module docstring).
+
+    Parameters
+    ----------
+    counts : ndarray, int64, (n_cores, N_OPS) or (n_cores, N_COUNTED)
+    chip : ChipSpec
+
+    Returns
+    -------
+    ops : ndarray, float64, (n_cores, N_OPS)
+        ``counts`` with every column of :data:`DERIVED_KINDS` that is zero on all cores replaced
+        by its derivation (zero when the chip lacks the part).
+    derived : tuple of str
+        The kinds that were derived (and are non-zero somewhere).
+    """
+    counts = _full_counts(counts, chip)
+    ops = counts.astype(np.float64)
+    core = chip.core
+    syn, msg, upd = ops[:, SYNAPTIC_OP], ops[:, MESSAGE_IN], ops[:, NEURON_UPDATE]
+    derived = np.zeros((chip.n_cores, N_OPS), dtype=np.float64)
+    sram = getattr(core, "sram", None)
+    crossbar = getattr(core, "crossbar", None)
+    if sram is not None:
+        per_syn = 0.0 if crossbar is not None else synapse_reads_per_op(
+            core.weight_bits, core.index_bits, core.synapse_format, sram.word_bits)
+        derived[:, SRAM_READ] = per_syn * syn + msg + upd
+        derived[:, SRAM_WRITE] = upd
+    if crossbar is not None:
+        derived[:, ADC_CONVERSION] = syn
+        derived[:, DAC_ACTIVATION] = np.maximum(msg, np.ceil(syn / crossbar.columns))
+    names = []
+    for k in range(N_COUNTED, N_OPS):
+        if not counts[:, k].any() and derived[:, k].any():
+            ops[:, k] = derived[:, k]
+            names.append(OP_KINDS[k])
+    return ops, tuple(names)
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,17 +173,27 @@ class EnergyLedger:
     by_core_op_j : ndarray, float64, (n_cores, N_OPS)
         Dynamic energy per core and operation kind, joules.
     static_j : float
-        Static (leakage) energy of the whole chip over ``duration_ps``, joules.
+        Static (leakage) energy of the whole chip over ``duration_ps``, joules, including
+        ``sram_leakage_j``.
     barrier_j : float
         Energy of the timestep barriers, joules.
     duration_ps : int
         Hardware time the static power was integrated over, picoseconds.
+    ops : ndarray, float64, (n_cores, N_OPS) or None
+        The operation counts that were priced: the engine's counts plus the derived kinds.
+    derived : tuple of str
+        Kinds of ``ops`` that :func:`derive_counts` derived rather than an engine counted.
+    sram_leakage_j : float
+        The part of ``static_j`` that is SRAM leakage (``n_cores`` banks), joules.
     """
 
     by_core_op_j: np.ndarray
     static_j: float
     barrier_j: float
     duration_ps: int
+    ops: np.ndarray | None = None
+    derived: tuple = ()
+    sram_leakage_j: float = 0.0
 
     @property
     def dynamic_j(self) -> float:
@@ -84,8 +206,14 @@ class EnergyLedger:
         return self.dynamic_j + self.static_j + self.barrier_j
 
     def by_op_j(self) -> dict[str, float]:
-        """Dynamic energy summed over cores, by operation kind, joules."""
+        """Dynamic energy summed over cores, by operation kind (derived kinds too), joules."""
         return {k: float(v) for k, v in zip(OP_KINDS, self.by_core_op_j.sum(axis=0), strict=True)}
+
+    def by_op_count(self) -> dict[str, float]:
+        """Priced operations summed over cores, by kind (derived kinds may be fractional)."""
+        if self.ops is None:
+            return {}
+        return {k: float(v) for k, v in zip(OP_KINDS, self.ops.sum(axis=0), strict=True)}
 
     def by_core_j(self) -> np.ndarray:
         """Dynamic energy per core, joules, ``(n_cores,)``."""
@@ -97,19 +225,21 @@ def price(counts: np.ndarray, chip, duration_ps: int, n_barriers: int = 0) -> En
 
     Parameters
     ----------
-    counts : ndarray, int64, (n_cores, N_OPS)
-        Operation counts per core and kind (columns in :data:`OP_KINDS` order).
+    counts : ndarray, int64, (n_cores, N_OPS) or (n_cores, N_COUNTED)
+        Operation counts per core and kind (columns in :data:`OP_KINDS` order). Kinds of
+        :data:`DERIVED_KINDS` that are zero everywhere are derived (:func:`derive_counts`).
     chip : ChipSpec
     duration_ps : int
-        Hardware time of the run, picoseconds (static power is integrated over it).
+        Hardware time of the run, picoseconds (static power and SRAM leakage are integrated
+        over it).
     n_barriers : int
         Number of timestep barriers.
     """
-    counts = np.asarray(counts)
-    if counts.shape != (chip.n_cores, N_OPS):
-        raise ValueError(f"counts must have shape ({chip.n_cores}, {N_OPS}) for chip "
-                         f"{chip.name!r}, got {counts.shape}")
-    dynamic = counts.astype(np.float64) * (price_vector_pj(chip) * 1e-12)
-    static = chip.static_power_w * duration_ps * 1e-12
+    ops, derived = derive_counts(counts, chip)
+    dynamic = ops * (price_vector_pj(chip) * 1e-12)
+    sram = getattr(chip.core, "sram", None)
+    leak = chip.n_cores * sram.leakage_energy_j(duration_ps) if sram is not None else 0.0
+    static = chip.static_power_w * duration_ps * 1e-12 + leak
     barrier = chip.barrier_energy_pj * 1e-12 * n_barriers
-    return EnergyLedger(dynamic, float(static), float(barrier), int(duration_ps))
+    return EnergyLedger(dynamic, float(static), float(barrier), int(duration_ps), ops, derived,
+                        float(leak))

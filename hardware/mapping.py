@@ -13,6 +13,29 @@ leaves the capacity checks to :func:`map_network`:
   partitioning: strongly connected neurons end up close) and fills cores in that order;
 - a path to a ``.json`` or ``.npy`` file gives the placement explicitly (see
   :func:`load_mapping_file`).
+
+:func:`map_network` then checks every per-core limit the chip declares (a limit of 0 or an absent
+section is unlimited):
+
+- ``core.neurons`` and ``core.synapses`` (a synapse lives on its post-synaptic neuron's core);
+- ``core.sram``: the synapse memory of a digital core, :func:`hardware.sram.synapse_memory_bytes`
+  of what the core stores in its ``synapse_format``: ``"sparse"`` one entry (weight + index) per
+  synapse; ``"dense"`` per projection, (distinct presynaptic neurons reaching the core) x
+  (post-synaptic neurons of that projection on the core) entries; ``"conv"`` the kernel of every
+  convolution with a post-synaptic neuron on the core, once, plus sparse entries for the other
+  projections;
+- ``core.crossbars_per_core`` on crossbar cores: every projection is tiled separately (as
+  :func:`hardware.crossbar.apply_crossbar` programs it) into ``rows x columns`` tiles; on each
+  core, the synapses landing there form a sub-matrix whose rows are the projection's presynaptic
+  indices and whose columns are the core's post-synaptic neurons of that projection, numbered in
+  order, and the core needs ``tile_projection(sub-matrix).n_crossbars`` tiles for it. A
+  convolution stores its kernel ``(C_out, C_in/groups*kH*kW)`` once per core holding its
+  outputs;
+- ``core.max_fan_in``: distinct presynaptic neurons whose synapses land on a core (Loihi's input
+  axons);
+- ``core.max_fan_out``: output edges of a core, the distinct (source neuron, destination core)
+  pairs of the neurons it holds, its own core included (Loihi's output axons: one per neuron per
+  destination core).
 """
 
 from __future__ import annotations
@@ -24,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from hardware.errors import MappingError
+from hardware.sram import synapse_memory_bytes
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,12 +62,23 @@ class Mapping:
     neurons_per_core : ndarray, int32, (n_cores,)
     synapses_per_core : ndarray, int64, (n_cores,)
         Synapses stored on each core (a synapse lives with its postsynaptic neuron).
+    fan_in_per_core, fan_out_per_core : ndarray, int64, (n_cores,) or None
+        Distinct presynaptic neurons landing on each core; distinct (source neuron, destination
+        core) pairs leaving it. ``None`` when built by hand.
+    sram_bytes_per_core : ndarray, int64, (n_cores,) or None
+        Synapse memory used on each core (``None`` without ``core.sram``).
+    crossbars_used : ndarray, int64, (n_cores,) or None
+        Crossbar tiles used on each core (``None`` on a digital chip).
     """
 
     strategy: str
     core_of: np.ndarray
     neurons_per_core: np.ndarray
     synapses_per_core: np.ndarray
+    fan_in_per_core: np.ndarray | None = None
+    fan_out_per_core: np.ndarray | None = None
+    sram_bytes_per_core: np.ndarray | None = None
+    crossbars_used: np.ndarray | None = None
 
     @property
     def cores_used(self) -> int:
@@ -195,7 +230,46 @@ def map_network(network, chip, strategy: str = "sequential") -> Mapping:
             f"core {worst} must store {int(syn[worst])} synapses but chip {chip.name!r} has "
             f"memory for {limit} per core ({int(syn[worst]) - limit} too many); spread the "
             "post-synaptic neurons over more cores or use a chip with more synapse memory")
-    return Mapping(strategy, core_of, per_core, syn)
+    core = chip.core
+    fan_in, fan_out = fan_in_out(network, core_of, chip.n_cores)
+    sram_bytes = crossbars = None
+    if core.sram is not None and core.crossbar is None:
+        sram_bytes = synapse_memory_per_core(network, core_of, chip)
+        _check_limit(sram_bytes, core.sram.size_bytes, chip, "bytes of synapse memory",
+                     f"core.sram.size_kb ({core.synapse_format} format, "
+                     f"{core.weight_bits}-bit weights, {core.sram.word_bits}-bit words)",
+                     "spread the post-synaptic neurons over more cores (strategy 'balanced' or "
+                     "a smaller core.neurons), use narrower weights (core.weight_bits) or a "
+                     "larger core.sram.size_kb")
+    if core.crossbar is not None:
+        crossbars = crossbars_per_core(network, core_of, chip.n_cores, core.crossbar)
+        _check_limit(crossbars, core.crossbars_per_core, chip,
+                     f"{core.crossbar.rows}x{core.crossbar.columns} crossbar tiles",
+                     "core.crossbars_per_core",
+                     "spread the post-synaptic neurons over more cores (strategy 'balanced' or "
+                     "a smaller core.neurons), use larger tiles or raise "
+                     "core.crossbars_per_core")
+    _check_limit(fan_in, core.max_fan_in, chip, "distinct presynaptic neurons (fan-in)",
+                 "core.max_fan_in",
+                 "spread the post-synaptic neurons over more cores (e.g. strategy 'balanced' or a "
+                 "smaller core.neurons) or reduce the connectivity")
+    _check_limit(fan_out, core.max_fan_out, chip,
+                 "output edges (fan-out: source neuron x destination core)", "core.max_fan_out",
+                 "place each neuron's targets on fewer cores (e.g. strategy 'traffic' or "
+                 "'layer') or reduce the connectivity")
+    return Mapping(strategy, core_of, per_core, syn, fan_in, fan_out, sram_bytes, crossbars)
+
+
+def _check_limit(used: np.ndarray, limit: int, chip, what: str, key: str, fix: str) -> None:
+    """Raise a :class:`MappingError` naming the worst core when ``used`` exceeds ``limit`` > 0."""
+    if not limit or used.size == 0 or int(used.max()) <= limit:
+        return
+    worst = int(np.argmax(used))
+    over = np.flatnonzero(used > limit)
+    others = f" ({over.size} cores over the limit)" if over.size > 1 else ""
+    raise MappingError(
+        f"core {worst} needs {int(used[worst])} {what} but chip {chip.name!r} allows {limit} "
+        f"per core by {key} ({int(used[worst]) - limit} too many){others}; {fix}")
 
 
 def _synapses_per_core(network, core_of: np.ndarray, n_cores: int) -> np.ndarray:
@@ -206,3 +280,100 @@ def _synapses_per_core(network, core_of: np.ndarray, n_cores: int) -> np.ndarray
         post = core_of[network.offset(proj.post) + indices.astype(np.int64)]
         out += np.bincount(post, minlength=n_cores)
     return out
+
+
+def _synapse_arrays(network, proj, core_of):
+    """``(pre, post, core)`` of every synapse: local pre and post indices, the post's core."""
+    indptr, indices = proj.to_csr_arrays()[:2]
+    pre = np.repeat(np.arange(indptr.size - 1, dtype=np.int64), np.diff(indptr))
+    post = indices.astype(np.int64)
+    return pre, post, core_of[network.offset(proj.post) + post].astype(np.int64)
+
+
+def fan_in_out(network, core_of: np.ndarray, n_cores: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fan-in and fan-out of every core (definitions in the module docstring).
+
+    Returns
+    -------
+    (fan_in, fan_out) : two int64 arrays ``(n_cores,)``
+    """
+    into, out = [], []
+    for proj in network.projections:
+        pre, _, core = _synapse_arrays(network, proj, core_of)
+        pre_g = pre + network.offset(proj.pre)
+        into.append(core * network.n_neurons + pre_g)     # (destination core, source) pairs
+        out.append(pre_g * n_cores + core)                # (source, destination core) pairs
+    if not into:
+        return np.zeros(n_cores, dtype=np.int64), np.zeros(n_cores, dtype=np.int64)
+    pairs_in = np.unique(np.concatenate(into))
+    pairs_out = np.unique(np.concatenate(out))
+    fan_in = np.bincount(pairs_in // network.n_neurons, minlength=n_cores).astype(np.int64)
+    src_core = core_of[pairs_out // n_cores].astype(np.int64)
+    fan_out = np.bincount(src_core, minlength=n_cores).astype(np.int64)
+    return fan_in, fan_out
+
+
+def _local_rank(cores: np.ndarray) -> np.ndarray:
+    """Position of every element among the elements with the same core, in index order."""
+    order = np.argsort(cores, kind="stable")
+    sorted_cores = cores[order]
+    starts = np.flatnonzero(np.r_[True, sorted_cores[1:] != sorted_cores[:-1]])
+    group_start = np.repeat(starts, np.diff(np.r_[starts, cores.size]))
+    rank = np.empty(cores.size, dtype=np.int64)
+    rank[order] = np.arange(cores.size, dtype=np.int64) - group_start
+    return rank
+
+
+def crossbars_per_core(network, core_of: np.ndarray, n_cores: int, spec) -> np.ndarray:
+    """Crossbar tiles each core needs (rule in the module docstring), int64 ``(n_cores,)``."""
+    from models.conv import ConvProjection
+
+    out = np.zeros(n_cores, dtype=np.int64)
+    for proj in network.projections:
+        n_post = network.population(proj.post).size
+        post_cores = core_of[network.offset(proj.post) + np.arange(n_post)].astype(np.int64)
+        if isinstance(proj, ConvProjection):
+            n_out, n_in = proj.weight.shape[0], proj.weight[0].size
+            tiles = -(-n_in // spec.rows) * -(-n_out // spec.columns)
+            out[np.unique(post_cores)] += tiles
+            continue
+        pre, post, core = _synapse_arrays(network, proj, core_of)
+        if pre.size == 0:
+            continue
+        col_block = _local_rank(post_cores)[post] // spec.columns
+        n_cb = -(-n_post // spec.columns)
+        n_rb = -(-(network.population(proj.pre).size) // spec.rows)
+        tiles = np.unique((core * n_rb + pre // spec.rows) * n_cb + col_block)
+        out += np.bincount(tiles // (n_rb * n_cb), minlength=n_cores)
+    return out
+
+
+def synapse_memory_per_core(network, core_of: np.ndarray, chip) -> np.ndarray:
+    """Bytes of ``core.sram`` each core's synapses occupy (rule in the module docstring)."""
+    from models.conv import ConvProjection
+
+    core, n_cores = chip.core, chip.n_cores
+    word = core.sram.word_bits
+    sparse = np.zeros(n_cores, dtype=np.int64)     # weight + index entries
+    plain = np.zeros(n_cores, dtype=np.int64)      # weight-only entries (dense matrix, kernels)
+    for proj in network.projections:
+        pre, _, cores = _synapse_arrays(network, proj, core_of)
+        if core.synapse_format == "sparse" or (core.synapse_format == "conv"
+                                               and not isinstance(proj, ConvProjection)):
+            sparse += np.bincount(cores, minlength=n_cores)
+        elif core.synapse_format == "conv":
+            holders = np.unique(core_of[network.offset(proj.post)
+                                        + np.arange(network.population(proj.post).size)])
+            plain[holders] += proj.weight.size
+        else:                                      # dense: a (sources x targets) block per core
+            n_pre = network.population(proj.pre).size
+            sources = np.bincount(np.unique(cores * n_pre + pre) // n_pre, minlength=n_cores)
+            n_post = network.population(proj.post).size
+            targets = np.bincount(core_of[network.offset(proj.post) + np.arange(n_post)],
+                                  minlength=n_cores)
+            plain += sources.astype(np.int64) * targets.astype(np.int64)
+    fmt_plain = "conv" if core.synapse_format == "conv" else "dense"
+    return np.array([synapse_memory_bytes(int(s), core.weight_bits, core.index_bits, "sparse",
+                                          word)
+                     + synapse_memory_bytes(int(p), core.weight_bits, 0, fmt_plain, word)
+                     for s, p in zip(sparse, plain, strict=True)], dtype=np.int64)
