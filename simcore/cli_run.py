@@ -97,23 +97,12 @@ def _transforms(args) -> tuple:
     return tuple(steps)
 
 
-def _recording_span_s(path: str, fmt) -> float:
-    """Length of a recording in seconds (reads its timestamps once)."""
-    from traces import open_events
-    first = last = None
-    for chunk in open_events(path, format=fmt):
-        if chunk.size:
-            first = int(chunk["t"][0]) if first is None else first
-            last = int(chunk["t"][-1])
-    return 0.0 if first is None else (last - first + 1) * 1e-6
-
-
 def resolve(args):
     """Network, stimuli, chip name, duration (s), dt (ps) and strategy for ``args``."""
     from models import load_network
     from simcore.catalog import BUILTIN_RUNS
     from simcore.errors import ConfigError
-    from simcore.replay import EventReplay
+    from simcore.replay import EventReplay, recording_span_s
     from simcore.stimulus import PoissonInput
 
     labels = ()
@@ -147,7 +136,7 @@ def resolve(args):
         stimuli = [EventReplay(network.inputs[0], args.input, transforms=transforms,
                                time_scale=time_scale, format=args.format)]
         if args.duration is None:
-            duration = _recording_span_s(args.input, args.format) * time_scale
+            duration = recording_span_s(args.input, args.format) * time_scale
     if args.duration is not None:
         duration = args.duration
     if duration is None:

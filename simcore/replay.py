@@ -24,6 +24,16 @@ from traces import EVENT_DTYPE, open_events
 from traces.transforms import Compose
 
 
+def recording_span_s(path, format: str | None = None) -> float:
+    """Length of a recording in seconds, first to last event (reads its timestamps once)."""
+    first = last = None
+    for chunk in open_events(path, format=format):
+        if chunk.size:
+            first = int(chunk["t"][0]) if first is None else first
+            last = int(chunk["t"][-1])
+    return 0.0 if first is None else (last - first + 1) * 1e-6
+
+
 def pixel_index(events: np.ndarray, shape: tuple) -> np.ndarray:
     """Input-neuron index (int64) of every event for a population of logical ``shape``."""
     x = events["x"].astype(np.int64)

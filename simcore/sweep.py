@@ -146,6 +146,7 @@ def build_run(run: dict, root: str = "."):
         Folder that relative file names are resolved against (the spec's folder).
     """
     from hardware.chip import chip_from_dict
+    from simcore.replay import EventReplay, recording_span_s
     from simcore.simulation import RunConfig
     from simcore.stimulus import PoissonInput
 
@@ -153,10 +154,10 @@ def build_run(run: dict, root: str = "."):
     stimuli = list(stimuli)
     stim = run.get("stimulus") or {}
     if stim.get("recording"):
-        stimuli = [_recording_stimulus(net, Path(root) / stim["recording"], stim.get("population"))]
+        path = Path(root) / stim["recording"]
+        stimuli = [EventReplay(stim.get("population") or net.inputs[0], str(path))]
         if default_s is None:
-            t = stimuli[0].times_ps
-            default_s = (int(t.max()) + 1) / PS_PER_S if t.size else None
+            default_s = recording_span_s(path) or None
     elif not stimuli or stim.get("population"):
         pop = stim.get("population") or (net.inputs[0] if net.inputs else None)
         if pop is None:
@@ -180,32 +181,6 @@ def build_run(run: dict, root: str = "."):
     if duration_s is None:
         raise ConfigError("base.duration_s is required for a network file")
     return net, chip, stimuli, config, int(round(duration_s * PS_PER_S))
-
-
-def _recording_stimulus(net, path: Path, population):
-    """Events of a recording as spikes of the input population: ``(p, y, x)`` (or ``(y, x)``
-    when the population has no polarity channel) in row-major order; times from the first
-    event, µs to ps. Events outside the population's shape are dropped."""
-    from simcore.stimulus import SpikeTrains
-    from traces import read_events
-
-    pop = net.population(population or net.inputs[0])
-    events, _ = read_events(path)
-    shape = pop.shape
-    if len(shape) == 3 and shape[0] in (1, 2):
-        c, h, w = shape
-        p = events["p"].astype(np.int64) if c == 2 else np.zeros(events.size, np.int64)
-    elif len(shape) == 2:
-        (h, w), c, p = shape, 1, np.zeros(events.size, np.int64)
-    else:
-        raise ConfigError(f"population {pop.name!r} has shape {shape}; a recording needs "
-                          "(channels, height, width) or (height, width)")
-    x, y = events["x"].astype(np.int64), events["y"].astype(np.int64)
-    keep = (x < w) & (y < h) & (p >= 0) & (p < c)
-    t = events["t"][keep].astype(np.int64)
-    t = (t - (t.min() if t.size else 0)) * 10**6
-    index = (p[keep] * h + y[keep]) * w + x[keep]
-    return SpikeTrains(pop.name, t, index)
 
 
 def _output_slices(net):

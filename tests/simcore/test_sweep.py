@@ -246,3 +246,24 @@ def test_missing_dask_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(SimulationError, match=r"pip install aersim\[sweep\]"):
         _distributed()
+
+
+def test_recording_axis_replays_through_event_replay(tmp_path):
+    """A point driven by a recording equals a direct run with ``EventReplay`` (no cluster)."""
+    from simcore.replay import EventReplay
+    from simcore.sweep import run_point
+    from traces import write_events
+    from traces.synthetic import dvs_events
+
+    events = dvs_events("bar", 32, 32, 0.05, direction="right", seed=4)
+    rec = tmp_path / "bar.raw"
+    write_events(rec, events, (32, 32), format="evt3")
+    spec = load_spec({"base": {"network": "demo", "chip": "loihi_like", "duration_s": 0.05,
+                               "stimulus": {"recording": str(rec)}},
+                      "axes": {"run.seed": [0]}})
+    metrics, _ = run_point(spec.run_of(0), root=str(tmp_path))
+    assert metrics["status"] == "ok", metrics["error"]
+    net, _ = builtin_run("demo").build(0)
+    sim = Simulation(net, load_chip("loihi_like"), config=RunConfig(),
+                     stimuli=[EventReplay("retina", str(rec))])
+    assert metrics["spikes"] == sim.run(0.05).n_spikes > 0
