@@ -65,6 +65,11 @@ def add_parser(sub) -> None:
     out.add_argument("--plots", metavar="DIR",
                      help="write PNG plots here (default: next to the default trace)")
     out.add_argument("--no-plots", action="store_true", help="write no plots")
+    out.add_argument("--probe", action="append", default=[], metavar="POP[:I,J,...]",
+                     help="sample the state of a population's neurons (all, or the listed "
+                          "local indices) into the trace; repeatable")
+    out.add_argument("--probe-period-ms", type=float,
+                     help="probe sampling period (default: every step, or 0.1 ms in async)")
     out.add_argument("--messages", action="store_true",
                      help="log every network-on-chip message in the trace (large)")
     out.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -156,8 +161,11 @@ def run_command(args) -> int:
     network, stimuli, chip_name, duration_ps, dt_ps, strategy, labels = resolve(args)
     chip = load_chip(chip_name)
     config = RunConfig(mode=args.mode, dt_ps=dt_ps, seed=args.seed,
-                       record_messages=bool(args.messages and args.out))
-    sim = Simulation(network, chip, config=config, stimuli=stimuli, strategy=strategy)
+                       record_messages=bool(args.messages and args.out),
+                       probe_period_ps=int(round(args.probe_period_ms * 1e9))
+                       if args.probe_period_ms else None)
+    sim = Simulation(network, chip, config=config, stimuli=stimuli, strategy=strategy,
+                     probes=parse_probes(args.probe))
     trace = None
     if args.out:
         out = Path(args.out)
@@ -210,6 +218,20 @@ def run_command(args) -> int:
         if not args.json:
             print(f"plots written to {plots_dir}/ ({len(paths)} files)")
     return 0
+
+
+def parse_probes(specs) -> dict:
+    """``["L1", "L2:0,5,7"]`` -> ``{"L1": None, "L2": [0, 5, 7]}``."""
+    from simcore.errors import ConfigError
+    probes = {}
+    for spec in specs:
+        name, _, idx = spec.partition(":")
+        try:
+            probes[name] = [int(i) for i in idx.split(",")] if idx else None
+        except ValueError:
+            raise ConfigError(f"--probe {spec!r}: give POP or POP:I,J,... with integer "
+                              "indices") from None
+    return probes
 
 
 def write_messages(trace, log, sim, chip) -> None:

@@ -139,7 +139,9 @@ def _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j, 
 def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, touched, touched_list,
                      self_driven, heap, counts, core_free,
                      drive_lo, drive_n, drive_total_hz, drive_w, drive_rng, drive_next,
-                     in_t, in_neuron, in_pos, rec_t, rec_n, rec_meta, mlog, mlog_meta, t_end,
+                     in_t, in_neuron, in_pos, rec_t, rec_n, rec_meta, mlog, mlog_meta,
+                     probe_ids, probe_period, probe_next, probe_t, probe_v, probe_c, probe_meta,
+                     t_end,
                      max_push):
     """Process every event before ``t_end`` (ps). Returns ``(status, t_now)``.
 
@@ -168,7 +170,8 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
     t_now = 0
     while True:
         if rec_meta[0] + n > rec_t.shape[0] or (
-                mlog.shape[0] > 0 and mlog_meta[0] + 1 > mlog.shape[0]):
+                mlog.shape[0] > 0 and mlog_meta[0] + 1 > mlog.shape[0]) or (
+                probe_ids.shape[0] > 0 and probe_meta[0] >= probe_t.shape[0]):
             return STATUS_RECORDER_FULL, t_now
         if heap_free(heap) < max_push:
             return STATUS_HEAP_FULL, t_now
@@ -181,6 +184,20 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
                 t_drive = drive_next[d]
         t_heap = heap_top_time(heap) if heap_size(heap) > 0 else NEVER
         t = t_drive if t_drive < t_heap else t_heap
+        if probe_ids.shape[0] > 0 and probe_next[0] <= t and probe_next[0] < t_end:
+            # Sample before the events at the sample time: the exact state, not advanced.
+            ts = probe_next[0]
+            row_p = probe_meta[0]
+            probe_t[row_p] = ts
+            for i in range(probe_ids.shape[0]):
+                j = probe_ids[i]
+                vj, ij = _advanced(kind[j], v[j], cur[j], t_last[j], ref_until[j], ts, v_inf[j],
+                                   drift[j], v_leak[j], r[j], i_inf[j], tau_m[j], tau_s[j])
+                probe_v[row_p, i] = vj
+                probe_c[row_p, i] = ij
+            probe_meta[0] = row_p + 1
+            probe_next[0] = ts + probe_period
+            continue
         if t >= t_end:
             return STATUS_DONE, t_end
         t_now = t

@@ -61,13 +61,15 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
                      drive_lo, drive_n, drive_lambda, drive_w, drive_rng,
                      in_step, in_neuron, in_pos,
                      rec_t, rec_n, rec_meta, mlog, mlog_meta, hw_clock, step_dur, k0, k1, dt_ps,
-                     pending):
+                     pending, probe_ids, probe_every, probe_t, probe_v, probe_c, probe_meta):
     """Advance steps ``k0 .. k1-1``. Returns ``(status, next_step)``.
 
     State per neuron: ``v`` and ``cur`` (CuBa ``i``, ALIF ``a``, sigma-delta ``sigma``, Loihi
     ``u``), ``aux1``/``aux2`` (ALIF: previous spike; sigma-delta: residue and accumulated
     error, with the last activation in ``v``). ``zeta``, ``rho`` and ``jump`` are ALIF's
-    per-step factors (``models.alif.ALIFParams.step_coefficients``).
+    per-step factors (``models.alif.ALIFParams.step_coefficients``). Every ``probe_every``
+    steps the state of neurons ``probe_ids`` after the step is appended to ``probe_t``/
+    ``probe_v``/``probe_c`` (stamped with the step's time, like its spikes).
 
     Stops early when the recorder could overflow in the next step (``STATUS_RECORDER_FULL``, at
     a step boundary), or when step ``next_step``'s messages do not fit the event queue
@@ -82,7 +84,8 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
     n_slots = ring.shape[0]
     for k in range(k0, k1):
         if rec_meta[0] + n > rec_t.shape[0] or (
-                mlog.shape[0] > 0 and mlog_meta[0] + syn.msg_core.shape[0] > mlog.shape[0]):
+                mlog.shape[0] > 0 and mlog_meta[0] + syn.msg_core.shape[0] > mlog.shape[0]) or (
+                probe_ids.shape[0] > 0 and probe_meta[0] >= probe_t.shape[0]):
             return STATUS_RECORDER_FULL, k
         slot = k % n_slots
         row = ring[slot]
@@ -174,6 +177,13 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
                     target_row = ring[(k + seg_delay_steps[g]) % n_slots]
                     for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
                         target_row[syn.target[q]] += syn.weight[q] * payload
+        if probe_ids.shape[0] > 0 and (k + 1) % probe_every == 0:
+            row_p = probe_meta[0]
+            probe_t[row_p] = t_step
+            for i in range(probe_ids.shape[0]):
+                probe_v[row_p, i] = v[probe_ids[i]]
+                probe_c[row_p, i] = cur[probe_ids[i]]
+            probe_meta[0] = row_p + 1
         if heap_free(heap) < msg_need:
             # The step's messages do not fit the queue: the wrapper grows it and finishes this
             # step's timeline with ``finish_step_kernel``.

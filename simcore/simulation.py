@@ -64,6 +64,9 @@ class RunConfig:
     record_messages : bool
         Also log every message served (index, arrival, service start and end); see
         ``Results.messages``.
+    probe_period_ps : int or None
+        Sampling period of probed neurons' state (default: every step in ``timestep`` mode,
+        0.1 ms in ``async`` mode); see ``Simulation(probes=...)``.
     """
 
     mode: str | None = None
@@ -72,8 +75,11 @@ class RunConfig:
     chunk_ps: int | None = None
     recorder_capacity: int = 1 << 20
     record_messages: bool = False
+    probe_period_ps: int | None = None
 
     def __post_init__(self):
+        if self.probe_period_ps is not None and int(self.probe_period_ps) <= 0:
+            raise ConfigError(f"probe_period_ps must be positive, got {self.probe_period_ps}")
         if self.mode is not None and self.mode not in EXECUTION_MODES:
             raise ConfigError(f"mode {self.mode!r} is not one of {EXECUTION_MODES}")
         if int(self.dt_ps) <= 0:
@@ -97,6 +103,7 @@ class Results:
     step_duration_ps: np.ndarray
     wall_s: float
     messages: np.ndarray | None = None
+    probes: dict | None = None
     info: dict = field(default_factory=dict)
     #: Per-link counters of the network-on-chip (``hardware_model.LinkStats``) when the chip
     #: models contention, else None.
@@ -147,10 +154,16 @@ class Simulation:
         ``PoissonDrive``, ``PoissonInput`` and ``SpikeTrains`` objects.
     strategy : str
         Mapping strategy when ``mapping`` is not given.
+    probes : dict, optional
+        ``{population: None or local indices}``: neurons whose state (``v`` and the second
+        state variable: CuBa current, ALIF adaptation, …) is sampled every
+        ``config.probe_period_ps``. ``Results.probes`` holds ``t_ps`` (n_samples,),
+        ``neuron`` (global ids, (k,)), ``v`` and ``state2`` ((n_samples, k) float64). In
+        ``async`` mode a sample at ``t`` is the exact state just before the events at ``t``.
     """
 
     def __init__(self, network, chip, mapping=None, config: RunConfig | None = None,
-                 stimuli=(), strategy: str = "sequential"):
+                 stimuli=(), strategy: str = "sequential", probes: dict | None = None):
         self.network, self.chip = network, chip
         self.config = config or RunConfig()
         self.mode = self.config.mode or chip.execution_mode
@@ -160,6 +173,7 @@ class Simulation:
         self.syn = build_synapses(network, self.mapping)
         self.chip_tables = build_chip(chip, self.neurons, self.syn)
         self.stimuli = list(stimuli)
+        self.probe_ids = self._probe_ids(probes or {})
         self._check()
         self._init_state()
         self.build_s = time.perf_counter() - t0
@@ -217,6 +231,18 @@ class Simulation:
                                     "population; input spikes go to an input population "
                                     "(PoissonDrive acts on neurons directly)")
 
+    def _probe_ids(self, probes: dict) -> np.ndarray:
+        """Global ids of the probed neurons, validated."""
+        ids = []
+        for name, local in probes.items():
+            pop = self.network.population(name)
+            idx = np.arange(pop.size) if local is None else np.asarray(local, dtype=np.int64)
+            if idx.size and (idx.min() < 0 or idx.max() >= pop.size):
+                raise ConfigError(f"probe of population {name!r}: index outside 0.."
+                                  f"{pop.size - 1}")
+            ids.append(self.network.offset(name) + idx)
+        return np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, np.int64)
+
     def _init_state(self) -> None:
         n = self.network.n_neurons
         nt = self.neurons
@@ -234,6 +260,18 @@ class Simulation:
                              dtype=np.int64)
         self.mlog_meta = np.zeros(1, dtype=np.int64)
         self.hw_clock = np.zeros(1, dtype=np.int64)
+        k = self.probe_ids.size
+        cap = max(16, (1 << 22) // max(k, 1)) if k else 0
+        self.probe_t = np.zeros(cap, dtype=np.int64)
+        self.probe_v = np.zeros((cap, k), dtype=np.float64)
+        self.probe_c = np.zeros((cap, k), dtype=np.float64)
+        self.probe_meta = np.zeros(1, dtype=np.int64)
+        period = cfg.probe_period_ps or (cfg.dt_ps if self.mode == "timestep" else 100_000_000)
+        if self.mode == "timestep" and period % cfg.dt_ps:
+            raise ConfigError(f"probe_period_ps {period} is not a whole number of steps of "
+                              f"dt = {cfg.dt_ps} ps")
+        self.probe_period = int(period)
+        self.probe_next = np.zeros(1, dtype=np.int64)
         self.core_free = np.zeros(self.chip.n_cores, dtype=np.int64)
         seqs = np.random.SeedSequence(cfg.seed).spawn(len(self.stimuli) + 1)
         self._stim_rngs = [np.random.default_rng(s) for s in seqs[:-1]]
@@ -361,6 +399,7 @@ class Simulation:
         t_start, t_end = self.t_ps, self.t_ps + total
         spikes_t, spikes_n, step_durs = [], [], []
         self._messages = []
+        self._probe_chunks = []
         counts_before = self.counts.copy()
         links_before = self.chip_tables.noc.link_stats.copy()
         packets_before = int(self.chip_tables.noc.meta[META_INJECTED])
@@ -398,6 +437,7 @@ class Simulation:
             step_duration_ps=np.concatenate(step_durs) if step_durs else np.zeros(0, np.int64),
             wall_s=wall,
             messages=np.concatenate(self._messages) if self.config.record_messages else None,
+            probes=self._probe_results(),
             info={"build_s": self.build_s, "engine_bytes": engine_bytes(self.syn, self.neurons),
                   "n_synapses": int(self.syn.target.shape[0]), "dt_ps": dt,
                   "cores_used": self.mapping.cores_used,
@@ -421,6 +461,19 @@ class Simulation:
         if self.mlog.shape[0]:
             self._messages.append(self.mlog[:int(self.mlog_meta[0])].copy())
             self.mlog_meta[0] = 0
+        if self.probe_ids.size:
+            m = int(self.probe_meta[0])
+            chunk = (self.probe_t[:m].copy(), self.probe_v[:m].copy(), self.probe_c[:m].copy())
+            self.probe_meta[0] = 0
+            self._probe_chunks.append(chunk)
+            if trace is not None and m:
+                trace.append_probes(self.probe_ids, *chunk)
+
+    def _probe_results(self) -> dict | None:
+        if not self.probe_ids.size:
+            return None
+        t, v, c = (np.concatenate([ch[i] for ch in self._probe_chunks]) for i in range(3))
+        return {"t_ps": t, "neuron": self.probe_ids.copy(), "v": v, "state2": c}
 
     def _run_steps(self, in_t, in_n, t1, spikes_t, spikes_n, trace) -> np.ndarray:
         dt = self.config.dt_ps
@@ -449,7 +502,8 @@ class Simulation:
                 drive_lambda, self.drive_w, self.drive_rng, in_step, in_n, in_pos,
                 self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta,
                 self.hw_clock, durs[k - k0:], k, k1, dt,
-                self.pending)
+                self.pending, self.probe_ids, self.probe_period // dt, self.probe_t,
+                self.probe_v, self.probe_c, self.probe_meta)
             self.n_steps_done += int(k_next - k)
             k = int(k_next)
             if status == engine_timestep.STATUS_HEAP_FULL:
@@ -481,7 +535,9 @@ class Simulation:
                 self.counts, self.core_free, self.drive_lo, self.drive_n,
                 self.drive_rate * self.drive_n, self.drive_w, self.drive_rng, self.drive_next,
                 in_t, in_n, in_pos,
-                self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta, t1,
+                self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta,
+                self.probe_ids, self.probe_period, self.probe_next, self.probe_t, self.probe_v,
+                self.probe_c, self.probe_meta, t1,
                 self.max_push)
             if status == engine_async.STATUS_HEAP_FULL:
                 self.heap = grow(self.heap)

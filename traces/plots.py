@@ -516,6 +516,29 @@ def event_latency_figure(trace, bins: int = 60):
     return fig
 
 
+def probes_figure(trace, max_lines: int = 12):
+    """Sampled membrane (and second state variable) of the probed neurons over time."""
+    pr = trace.probes
+    if pr is None or pr["t_ps"].size == 0:
+        raise TraceError(f"trace {trace.path} has no probed neurons")
+    k = min(pr["neuron"].size, max_lines)
+    factor, unit = _time_scale(float(max(pr["t_ps"].max(), 1)))
+    fig = _new_figure(11, 6.5)
+    ax_v, ax_s = fig.subplots(2, 1, sharex=True)
+    fig.suptitle(f"Probed neurons — {_run_label(trace)}"
+                 + (f" (first {k} of {pr['neuron'].size})" if k < pr["neuron"].size else ""))
+    t = pr["t_ps"] / factor
+    for i in range(k):
+        label = f"neuron {int(pr['neuron'][i])}"
+        ax_v.plot(t, pr["v"][:, i], linewidth=1.0, label=label)
+        ax_s.plot(t, pr["state2"][:, i], linewidth=1.0, label=label)
+    ax_v.set_ylabel("membrane v (model units)")
+    ax_s.set_ylabel("second state (current,\nadaptation, …)")
+    ax_s.set_xlabel(f"simulated time ({unit})")
+    ax_v.legend(frameon=False, fontsize="small", ncol=min(k, 4))
+    return fig
+
+
 # -- event-camera input ---------------------------------------------------------------------
 
 def event_frames_figure(events: np.ndarray, sensor_size, n_frames: int = 6, ncols: int = 3,
@@ -610,4 +633,6 @@ def plot_all(trace, out_dir) -> list[Path]:
             warnings.warn(f"{name} figure skipped: {exc}", TraceWarning, stacklevel=2)
             continue
         paths.append(save_figure(fig, out_dir / f"{name}.png"))
+    if trace.probes is not None:
+        paths.append(save_figure(probes_figure(trace), out_dir / "probes.png"))
     return paths

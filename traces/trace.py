@@ -272,6 +272,33 @@ class TraceWriter:
             for name in MESSAGE_DTYPE.names:
                 self._append(f"messages/{name}", cols[name])
 
+    def append_probes(self, neuron, t_ps, v, state2) -> None:
+        """Append state samples of probed neurons.
+
+        ``neuron`` int (k,) global ids (the same on every call), ``t_ps`` int64 (m,) sample
+        times, ``v`` and ``state2`` float64 (m, k): membrane and second state variable.
+        """
+        neuron = np.asarray(neuron, dtype=np.int32)
+        t_ps = np.asarray(t_ps, dtype=np.int64)
+        k = neuron.shape[0]
+        f = self._file
+        if "probes/neuron" not in f:
+            f.create_dataset("probes/neuron", data=neuron)
+            f.create_dataset("probes/t_ps", shape=(0,), maxshape=(None,), dtype=np.int64,
+                             chunks=(4096,), compression="gzip", compression_opts=1)
+            for name in ("v", "state2"):
+                f.create_dataset(f"probes/{name}", shape=(0, k), maxshape=(None, k),
+                                 dtype=np.float64, chunks=(max(1, 65536 // max(k, 1)), k),
+                                 compression="gzip", compression_opts=1, shuffle=True)
+        elif not np.array_equal(f["probes/neuron"][:], neuron):
+            raise TraceError("probe samples must keep the same neurons throughout a trace")
+        n0 = f["probes/t_ps"].shape[0]
+        m = t_ps.shape[0]
+        for name, values in (("t_ps", t_ps), ("v", v), ("state2", state2)):
+            ds = f[f"probes/{name}"]
+            ds.resize((n0 + m,) + ds.shape[1:])
+            ds[n0:n0 + m] = values
+
     def write_links(self, links, duration_ps: int) -> None:
         """Per-link counters of the network-on-chip into ``/noc/links``.
 
@@ -386,7 +413,8 @@ def _jsonable(obj):
 class Trace:
     """A trace read back into memory (see the module doc for the meaning of each array).
 
-    ``links``, ``messages`` and ``latency`` are structured arrays of
+    ``probes`` (or None) holds sampled state: ``neuron`` (k,), ``t_ps`` (m,), ``v`` and
+    ``state2`` (m, k). ``links``, ``messages`` and ``latency`` are structured arrays of
     :data:`~traces.schema.LINK_DTYPE`, :data:`~traces.schema.MESSAGE_DTYPE` and
     :data:`~traces.schema.LATENCY_DTYPE` (index them by column name), or None when the run did
     not record them; ``links_duration_ps`` is the hardware time the link counters cover.
@@ -408,6 +436,7 @@ class Trace:
     links_duration_ps: int | None = None
     messages: np.ndarray | None = None
     latency: np.ndarray | None = None
+    probes: dict | None = None
 
 
 def _table(group: h5py.Group, dtype: np.dtype, defaults: dict | None = None) -> np.ndarray:
@@ -475,4 +504,7 @@ def read_trace(path) -> Trace:
         if "latency/input_t_ps" in f:
             # Format 1.0 wrote input times and latencies only.
             trace.latency = _table(f["latency"], LATENCY_DTYPE, {"algorithmic_ps": -1})
+        if "probes/neuron" in f:
+            trace.probes = {name: f[f"probes/{name}"][:]
+                            for name in ("neuron", "t_ps", "v", "state2")}
     return trace

@@ -91,3 +91,13 @@ def test_run_npz_network_with_poisson_input(tmp_path, capsys):
 def test_input_option_errors(argv, match, capsys):
     assert main(argv + ["--out", ""]) == 2
     assert match in capsys.readouterr().err
+
+
+def test_probe_option_writes_state_samples(tmp_path, capsys):
+    out = tmp_path / "probe.h5"
+    assert main(["run", "random", "--duration", "0.01", "--out", str(out), "--no-progress",
+                 "--no-plots", "--probe", "neurons:0,3", "--probe-period-ms", "1"]) == 0
+    pr = read_trace(out).probes
+    assert pr["neuron"].tolist() == [20, 23] and pr["v"].shape == (10, 2)
+    assert main(["run", "random", "--probe", "neurons:a", "--out", ""]) == 2
+    assert "--probe 'neurons:a'" in capsys.readouterr().err

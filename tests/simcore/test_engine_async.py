@@ -128,3 +128,25 @@ def test_errors():
         PoissonDrive("neurons", float("nan"), 1.0)
     with pytest.raises(StimulusError, match="negative spike time"):
         SpikeTrains("input", [-1], [0])
+
+
+@pytest.mark.filterwarnings("ignore:.*figure skipped")   # this trace has no energy ledger
+@pytest.mark.parametrize("mode", ["timestep", "async"])
+def test_probes_sample_the_exact_membrane(mode, tmp_path):
+    from traces import TraceWriter, read_trace
+    from traces.plots import plot_all
+    net = one_neuron(LIFParams(tau_s=0.010, v_th=15.0, bias=20.0, v_reset=0.0), delay_ps=MS)
+    sim = Simulation(net, small_core_chip(), config=RunConfig(mode=mode, probe_period_ps=MS),
+                     probes={"lif": None})
+    with TraceWriter(tmp_path / "p.h5") as trace:
+        res = sim.run(0.005, trace=trace)
+    pr = res.probes
+    # Async samples the state at t; timestep stamps the state after step k with k * dt.
+    t_state = pr["t_ps"] + (MS // 10 if mode == "timestep" else 0)
+    assert np.allclose(pr["v"][:, 0], 20 * (1 - np.exp(-t_state * 1e-12 / 0.010)), rtol=1e-12)
+    back = read_trace(tmp_path / "p.h5").probes
+    assert np.array_equal(back["v"], pr["v"]) and back["neuron"].tolist() == [1]
+    assert (tmp_path / "plots" / "probes.png").name in [
+        p.name for p in plot_all(read_trace(tmp_path / "p.h5"), tmp_path / "plots")]
+    with pytest.raises(ConfigError, match="index outside 0..0"):
+        Simulation(net, small_core_chip(), probes={"lif": [3]})
