@@ -98,6 +98,9 @@ class EGRUParams:
     kind = "egru"
     spiking = True
     graded = True
+    #: Input channels of a unit in a network: the u and r gates, the input part of z, and the
+    #: recurrent part of z (which the reset gate multiplies); see :func:`add_egru_layer`.
+    input_channels = 4
 
     def __post_init__(self):
         for g in GATES:
@@ -347,3 +350,32 @@ def _inputs(params: EGRUParams, x) -> np.ndarray:
     if x.ndim != 2 or x.shape[1] != params.n_inputs:
         raise ParameterError(f"EGRU input must have shape (T, {params.n_inputs}), got {x.shape}")
     return x
+
+
+#: Channels of an EGRU unit's inputs (``Projection.channel``).
+CHANNEL_U, CHANNEL_R, CHANNEL_Z_IN, CHANNEL_Z_REC = range(4)
+
+
+def add_egru_layer(network, name: str, params: EGRUParams, source: str, step_ps: int):
+    """Add an EGRU layer fed by population ``source`` (``K`` neurons) to ``network``.
+
+    The input weights become three zero-delay projections from ``source`` (channels u, r and
+    the input part of z: ``x_t`` acts in the step it arrives) and the recurrent weights three
+    projections of the layer onto itself with a delay of one step ``step_ps`` (``y_{t-1}``),
+    the z part on its own channel because the reset gate multiplies it. Exact zeros are not
+    stored (pruned weights cost nothing). Returns the new population.
+    """
+    n, k = params.n_units, params.n_inputs
+    if network.population(source).size != k:
+        raise ParameterError(f"EGRU layer {name!r} has {k} inputs but population {source!r} "
+                             f"has {network.population(source).size} neurons")
+    pop = network.add_population(name, n, params)
+    for gate, channel in (("u", CHANNEL_U), ("r", CHANNEL_R), ("z", CHANNEL_Z_IN)):
+        post, pre = np.nonzero(getattr(params, f"w_{gate}"))
+        network.connect(source, name, pre, post, getattr(params, f"w_{gate}")[post, pre], 0,
+                        name=f"{source}->{name}.{gate}", channel=channel)
+    for gate, channel in (("u", CHANNEL_U), ("r", CHANNEL_R), ("z", CHANNEL_Z_REC)):
+        post, pre = np.nonzero(getattr(params, f"r_{gate}"))
+        network.connect(name, name, pre, post, getattr(params, f"r_{gate}")[post, pre],
+                        int(step_ps), name=f"{name}.rec_{gate}", channel=channel)
+    return pop

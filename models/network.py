@@ -61,7 +61,12 @@ class Population:
 
 @dataclass(frozen=True, eq=False)
 class Projection:
-    """Synapses from population ``pre`` to population ``post`` in CSR form (see module doc)."""
+    """Synapses from population ``pre`` to population ``post`` in CSR form (see module doc).
+
+    ``channel`` selects which input of the target neurons the synapses feed: 0 for every
+    single-input model; a model with several inputs (``params.input_channels``, e.g. the gates
+    of an EGRU) numbers them from 0.
+    """
 
     name: str
     pre: str
@@ -70,6 +75,7 @@ class Projection:
     indices: np.ndarray
     weights: np.ndarray
     delays_ps: np.ndarray
+    channel: int = 0
 
     @property
     def n_synapses(self) -> int:
@@ -117,7 +123,7 @@ class Network:
         return pop
 
     def connect(self, pre: str, post: str, pre_idx, post_idx, weights, delays_ps,
-                name: str | None = None) -> Projection:
+                name: str | None = None, channel: int = 0) -> Projection:
         """Add a projection given as coordinate lists (one entry per synapse).
 
         Parameters
@@ -151,7 +157,8 @@ class Network:
         proj = Projection(label, pre, post, indptr,
                           np.ascontiguousarray(post_idx[order], dtype=np.int32),
                           np.ascontiguousarray(weights[order]),
-                          delays if delays.ndim == 0 else np.ascontiguousarray(delays[order]))
+                          delays if delays.ndim == 0 else np.ascontiguousarray(delays[order]),
+                          channel=int(channel))
         self.add_projection(proj)
         return proj
 
@@ -161,6 +168,11 @@ class Network:
         if any(p.name == label for p in self.projections):
             raise NetworkError(f"projection {label!r} exists already; pass another name=")
         p_pre, p_post = self.population(proj.pre), self.population(proj.post)
+        channels = getattr(p_post.params, "input_channels", 1)
+        if not 0 <= getattr(proj, "channel", 0) < channels:
+            raise NetworkError(f"projection {label!r}: channel {proj.channel} does not exist; "
+                               f"{p_post.kind} neurons of {p_post.name!r} have {channels} "
+                               f"input channel(s), 0..{channels - 1}")
         if hasattr(proj, "to_csr"):
             # Shared-weight projections (convolutions) validate their own geometry; their CSR
             # form is derived only when a mapper or an engine needs it.

@@ -31,12 +31,15 @@ KIND_CUBA = 3
 KIND_ALIF = 4
 KIND_SIGMA_DELTA = 5
 KIND_LOIHI = 6
+KIND_EGRU = 7
 #: Engine code of every neuron model (see ``simcore.neuron_kernels``).
 MODEL_KINDS = {"input": KIND_INPUT, "lif": KIND_LIF, "li": KIND_LIF, "if": KIND_IF,
                "integrator": KIND_IF, "cuba_lif": KIND_CUBA, "cuba_li": KIND_CUBA,
-               "alif": KIND_ALIF, "sigma_delta": KIND_SIGMA_DELTA, "loihi_cuba": KIND_LOIHI}
-#: Models whose dynamics are defined per time step only (no event-driven form).
-TIMESTEP_ONLY = ("sigma_delta", "loihi_cuba")
+               "alif": KIND_ALIF, "sigma_delta": KIND_SIGMA_DELTA, "loihi_cuba": KIND_LOIHI,
+               "egru": KIND_EGRU}
+#: Models whose dynamics are defined per time step only (no event-driven form; an EGRU
+#: updates every unit every step even when only its synaptic work is event-driven).
+TIMESTEP_ONLY = ("sigma_delta", "loihi_cuba", "egru")
 #: Delays and segment sort keys pack (core << DELAY_BITS | delay_ps); 2**40 ps is about 1.1 s.
 DELAY_BITS = 40
 MAX_DELAY_PS = (1 << DELAY_BITS) - 1
@@ -74,7 +77,10 @@ class NeuronTables(NamedTuple):
     d_v: np.ndarray        # Loihi 12-bit voltage decay D_v (integer-valued)
     weight_exp: np.ndarray  # int64 Loihi weight exponent
     hold_steps: np.ndarray  # int64 Loihi refractory hold steps; -1 elsewhere (t_ref_ps applies)
-    graded: np.ndarray     # bool: spikes carry a value (sigma-delta, graded Loihi)
+    graded: np.ndarray     # bool: spikes carry a value (sigma-delta, graded Loihi, EGRU)
+    zoneout: np.ndarray    # EGRU inference zoneout p
+    gate_bias: np.ndarray  # float64 (n, 6): EGRU bx_u, bx_r, bx_z, br_u, br_r, br_z
+    slot0: np.ndarray      # int64: first input slot of the neuron (see input_slots)
 
 
 class SynapseTables(NamedTuple):
@@ -191,7 +197,8 @@ LAT_COUNT = 9
 
 
 _FLOAT_COLUMNS = ("tau_s", "tau_syn_s", "v_inf", "drift", "v_leak", "r", "i_inf", "v_th",
-                  "v_reset", "gain", "v_init", "i_init", "beta", "bias", "d_u", "d_v")
+                  "v_reset", "gain", "v_init", "i_init", "beta", "bias", "d_u", "d_v",
+                  "zoneout")
 _INT_COLUMNS = {"reset_code": np.int8, "weight_exp": np.int64, "hold_steps": np.int64}
 _FLAG_COLUMNS = ("subtract", "euler", "current_first", "late_reset", "relu", "cum_error",
                  "graded")
@@ -234,6 +241,11 @@ def _model_columns(pop) -> dict:
         cols["i_init"] = p["u_init"].astype(np.float64)
         cols["hold_steps"] = p["hold_steps"].astype(np.int64)
         cols["gain"] = np.ones(pop.size)
+    elif kind == "egru":
+        cols["v_th"], cols["v_init"] = p["theta"], p["c_init"]
+        cols["zoneout"] = np.full(pop.size, pop.params.zoneout)
+        cols["gate_bias"] = np.stack([p[f"{b}_{g}"] for b in ("bx", "br") for g in "urz"],
+                                     axis=1)
     return cols
 
 
@@ -249,8 +261,8 @@ def _model_flags(params) -> dict:
         "late_reset": bool(getattr(params, "late_reset", False)),
         "relu": getattr(params, "activation", "") == "relu",
         "cum_error": bool(getattr(params, "cum_error", False)),
-        "graded": kind == "sigma_delta" or (kind == "loihi_cuba"
-                                            and params.num_message_bits > 0),
+        "graded": kind in ("sigma_delta", "egru") or (kind == "loihi_cuba"
+                                                       and params.num_message_bits > 0),
         "reset_code": ALIF_RESETS.index(reset) if kind == "alif" else (0 if reset == "subtract"
                                                                        else 2),
         "weight_exp": int(getattr(params, "weight_exp", 0)),
@@ -269,6 +281,7 @@ def build_neurons(network, mapping) -> NeuronTables:
     flags = {name: np.zeros(n, dtype=np.bool_) for name in _FLAG_COLUMNS}
     ints = {name: np.zeros(n, dtype=dtype) for name, dtype in _INT_COLUMNS.items()}
     ints["hold_steps"][:] = -1
+    gate_bias = np.zeros((n, 6), dtype=np.float64)
     start = 0
     for pop in network.populations.values():
         sl = slice(start, start + pop.size)
@@ -284,13 +297,32 @@ def build_neurons(network, mapping) -> NeuronTables:
                 t_ref_ps[sl] = np.round(values * 1e12).astype(np.int64)
             elif name in ints:
                 ints[name][sl] = values
+            elif name == "gate_bias":
+                gate_bias[sl] = values
             else:
                 cols[name][sl] = values
         for name, value in _model_flags(pop.params).items():
             (flags if name in flags else ints)[name][sl] = value
     core = np.ascontiguousarray(mapping.core_of, dtype=np.int32)
+    slot0, _ = input_slots(network)
     return NeuronTables(kind=kind, core=core, upd_rank=_update_ranks(kind, core),
-                        t_ref_ps=t_ref_ps, **cols, **flags, **ints)
+                        t_ref_ps=t_ref_ps, gate_bias=gate_bias, slot0=slot0, **cols, **flags,
+                        **ints)
+
+
+def input_slots(network) -> tuple[np.ndarray, int]:
+    """Where each neuron's inputs accumulate: ``(slot0 int64 (n,), n_slots)``.
+
+    A neuron with ``C`` input channels (``params.input_channels``, 1 for almost every model)
+    owns slots ``slot0 .. slot0 + C - 1``; a synapse of channel ``c`` onto it targets slot
+    ``slot0 + c``. Without multi-channel neurons slots are neuron ids.
+    """
+    per = np.concatenate([np.full(p.size, getattr(p.params, "input_channels", 1), np.int64)
+                          for p in network.populations.values()]) if network.populations \
+        else np.zeros(0, np.int64)
+    slot0 = np.zeros(per.size, dtype=np.int64)
+    np.cumsum(per[:-1], out=slot0[1:])
+    return slot0, int(per.sum())
 
 
 @njit(cache=True)
@@ -310,8 +342,13 @@ def _update_ranks(kind, core) -> np.ndarray:
 
 
 def build_synapses(network, mapping) -> SynapseTables:
-    """Merge all projections into per-neuron fan-out tables sorted by (core, delay)."""
+    """Merge all projections into per-neuron fan-out tables sorted by (core, delay).
+
+    Synapse targets are input slots (:func:`input_slots`), which are neuron ids unless the
+    network has multi-channel neurons.
+    """
     n = network.n_neurons
+    slot0, n_slots = input_slots(network)
     counts = np.zeros(n, dtype=np.int64)
     csr = []
     for proj in network.projections:
@@ -319,9 +356,12 @@ def build_synapses(network, mapping) -> SynapseTables:
         if delays.size and int(delays.max()) > MAX_DELAY_PS:
             raise ConfigError(f"projection {proj.name!r}: delay {int(delays.max())} ps exceeds "
                               f"the engine's limit of {MAX_DELAY_PS} ps (about 1.1 s)")
-        pre0, post0 = network.offset(proj.pre), network.offset(proj.post)
+        pre0 = network.offset(proj.pre)
+        post_pop = network.population(proj.post)
+        stride = getattr(post_pop.params, "input_channels", 1)
+        post0 = slot0[network.offset(proj.post)] + getattr(proj, "channel", 0)
         counts[pre0:pre0 + indptr.shape[0] - 1] += np.diff(indptr)
-        csr.append((pre0, post0, indptr, indices, weights, delays))
+        csr.append((pre0, post0, stride, indptr, indices, weights, delays))
     row = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=row[1:])
     n_syn = int(row[-1])
@@ -329,10 +369,12 @@ def build_synapses(network, mapping) -> SynapseTables:
     weight = np.empty(n_syn, dtype=np.float32)
     delay = np.empty(n_syn, dtype=np.int64)
     cursor = row[:-1].copy()
-    for pre0, post0, indptr, indices, weights, delays in csr:
-        _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, indptr, indices, weights,
-                          np.atleast_1d(delays), delays.ndim == 0)
-    core = np.ascontiguousarray(mapping.core_of, dtype=np.int32)
+    for pre0, post0, stride, indptr, indices, weights, delays in csr:
+        _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, stride, indptr, indices,
+                          weights, np.atleast_1d(delays), delays.ndim == 0)
+    # The core of every input slot: a slot lives with its neuron.
+    per = np.diff(np.append(slot0, n_slots))
+    core = np.ascontiguousarray(np.repeat(mapping.core_of, per), dtype=np.int32)
     n_seg, n_msg = _sort_rows_kernel(row, target, weight, delay, core)
     seg_lo = np.empty(n_seg + 1, dtype=np.int64)
     seg_delay = np.empty(n_seg, dtype=np.int64)
@@ -344,12 +386,12 @@ def build_synapses(network, mapping) -> SynapseTables:
 
 
 @njit(cache=True)
-def _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, indptr, indices, weights,
-                      delays, shared_delay):
+def _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, stride, indptr, indices,
+                      weights, delays, shared_delay):
     for i in range(indptr.shape[0] - 1):
         at = cursor[pre0 + i]
         for k in range(indptr[i], indptr[i + 1]):
-            target[at] = post0 + indices[k]
+            target[at] = post0 + indices[k] * stride
             weight[at] = weights[k]
             delay[at] = delays[0] if shared_delay else delays[k]
             at += 1

@@ -26,10 +26,12 @@ from numba import njit
 
 from hardware.energy import NEURON_UPDATE, STIM_IN
 from models.alif import alif_step
+from models.egru import egru_unit_step
 from models.loihi_cuba import loihi_cuba_step, loihi_dendrite_input
 from models.sigma_delta import sigma_delta_step
 from simcore.build import (
     KIND_ALIF,
+    KIND_EGRU,
     KIND_INPUT,
     KIND_LOIHI,
     KIND_SIGMA_DELTA,
@@ -110,8 +112,9 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
         n_sp = 0
         msg_need = 0
         for j in range(n):
-            x = row[j]
-            row[j] = 0.0
+            s0 = neurons.slot0[j]
+            x = row[s0]
+            row[s0] = 0.0
             payload = 1.0
             if neurons.kind[j] == KIND_INPUT:
                 if not in_flag[j]:
@@ -138,6 +141,21 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
                     if sent == 0.0:
                         continue
                     payload = sent
+                elif kj == KIND_EGRU:
+                    # Channels: u, r, the input part of z, the recurrent part of z.
+                    x_r, x_zi, x_zr = row[s0 + 1], row[s0 + 2], row[s0 + 3]
+                    row[s0 + 1] = 0.0
+                    row[s0 + 2] = 0.0
+                    row[s0 + 3] = 0.0
+                    gb = neurons.gate_bias
+                    c_new, y, fired = egru_unit_step(
+                        v[j], x + gb[j, 0], x_r + gb[j, 1], x_zi + gb[j, 2], 0.0, 0.0, x_zr,
+                        gb[j, 3], gb[j, 4], gb[j, 5], neurons.v_th[j], not neurons.subtract[j],
+                        neurons.zoneout[j])
+                    v[j] = c_new
+                    if not fired:
+                        continue
+                    payload = y
                 elif kj == KIND_LOIHI:
                     # The ring holds the integer dendritic sum exactly (integer weights times
                     # integer payloads, summed in float64 well below 2**53).

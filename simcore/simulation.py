@@ -32,6 +32,7 @@ from simcore.build import (
     build_synapses,
     engine_bytes,
     grow_noc,
+    input_slots,
 )
 from simcore.errors import ConfigError, StimulusError
 from simcore.hardware_model import LinkStats
@@ -316,7 +317,7 @@ class Simulation:
                         coef["zeta"], coef["rho"], coef["jump"]
             self.seg_delay_steps = (self.syn.seg_delay_ps // dt).astype(np.int64)
             n_slots = int(self.seg_delay_steps.max(initial=0)) + 1
-            self.ring = np.zeros((n_slots, n), dtype=np.float64)
+            self.ring = np.zeros((n_slots, input_slots(self.network)[1]), dtype=np.float64)
             self.ref_count = np.zeros(n, dtype=np.int64)
             self.in_flag = np.zeros(n, dtype=np.bool_)
             self.spiked = np.zeros(n, dtype=np.int32)

@@ -182,3 +182,42 @@ def test_alif_async_first_crossing_and_adaptation():
     assert abs(out[0] - 42.103619e9) < 1e3
     isi = np.diff(out)
     assert isi.size >= 2 and isi[1] > isi[0]    # adaptation lengthens the intervals
+
+
+@pytest.mark.parametrize("reset,expected_c", [
+    ("subtract", [0.404761, 0.503173, -0.066147, -0.033074, 0.395866]),
+    ("zero", [0.0, 0.0, -0.235845, -0.117922, 0.0]),
+])
+def test_egru_table_through_the_engine(reset, expected_c):
+    # neurons.md §1.4: W_u 1, W_r 0.5, W_z 2, R_u = R_r = 0.5, R_z -1, theta 0.3,
+    # x = 1, 1, 0, 0, 1; one step per input sample.
+    from models import EGRUParams, InputParams, Network
+    from models.egru import add_egru_layer
+    net = Network()
+    net.add_population("x", 1, InputParams())
+    p = EGRUParams(w_u=1.0, w_r=0.5, w_z=2.0, r_u=0.5, r_r=0.5, r_z=-1.0, theta=0.3,
+                   reset=reset)
+    add_egru_layer(net, "egru", p, "x", MS)
+    sim = Simulation(net, small_core_chip(), config=RunConfig(mode="timestep", dt_ps=MS),
+                     stimuli=[SpikeTrains("x", [0, MS, 4 * MS], [0, 0, 0])],
+                     probes={"egru": None})
+    res = sim.run(duration_ps=5 * MS)
+    assert np.allclose(res.probes["v"][:, 0], expected_c, atol=1e-6)
+    fired = res.spikes_t_ps[res.spikes_neuron == 1] // MS
+    assert fired.tolist() == [0, 1, 4]
+    assert res.op_totals()["synaptic_op"] > 0
+
+
+def test_egru_refuses_async_and_wrong_channels():
+    from models import EGRUParams, InputParams, Network, NetworkError
+    from models.egru import add_egru_layer
+    from simcore import ConfigError
+    net = Network()
+    net.add_population("x", 1, InputParams())
+    add_egru_layer(net, "egru", EGRUParams(w_u=1.0, w_r=1.0, w_z=1.0, r_u=0.0, r_r=0.0,
+                                           r_z=0.0), "x", MS)
+    with pytest.raises(ConfigError, match="egru neurons, whose dynamics are defined per time"):
+        Simulation(net, small_core_chip(), config=RunConfig(mode="async"))
+    with pytest.raises(NetworkError, match="channel 4 does not exist; egru neurons of 'egru' "
+                                           "have 4 input channel"):
+        net.connect("x", "egru", [0], [0], 1.0, 0, name="bad", channel=4)
