@@ -101,8 +101,7 @@ def random_network(n_neurons: int = 200, n_inputs: int = 20, p_connect: float = 
     step_ps = PS_PER_MS // 10
     lo, hi = (int(round(d * 10)) for d in delay_range_ms)
     for pre, n_pre in (("input", n_inputs), ("neurons", n_neurons)):
-        mask = rng.random((n_pre, n_neurons)) < p_connect
-        src, dst = np.nonzero(mask)
+        src, dst = _bernoulli_pairs(rng, n_pre, n_neurons, p_connect)
         base = np.full(src.shape[0], w_exc) if pre == "input" else \
             np.where(inhibitory[src], w_inh, w_exc)
         w = base * rng.uniform(0.8, 1.2, src.shape[0])
@@ -110,6 +109,22 @@ def random_network(n_neurons: int = 200, n_inputs: int = 20, p_connect: float = 
         net.connect(pre, "neurons", src, dst, w, d, name=f"{pre}->neurons")
     net.inputs, net.outputs = ["input"], ["neurons"]
     return net
+
+
+def _bernoulli_pairs(rng, n_pre: int, n_post: int, p: float):
+    """Every (pre, post) pair independently with probability ``p``, as two index arrays.
+
+    Small networks draw a dense mask (so their realisation never changes); large ones draw a
+    binomial count per presynaptic neuron and that many distinct targets, without ever holding
+    an ``n_pre x n_post`` array.
+    """
+    if n_pre * n_post <= 4_000_000:
+        return np.nonzero(rng.random((n_pre, n_post)) < p)
+    counts = rng.binomial(n_post, p, size=n_pre)
+    src = np.repeat(np.arange(n_pre), counts)
+    dst = np.concatenate([np.sort(rng.choice(n_post, c, replace=False)) for c in counts]) \
+        if src.size else np.zeros(0, np.int64)
+    return src, dst
 
 
 def _slice_params(params: LIFParams, start: int, stop: int) -> LIFParams:
