@@ -77,7 +77,9 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
     a step boundary), or when step ``next_step``'s messages do not fit the event queue
     (``STATUS_HEAP_FULL``: the step's function is done, its ``pending[0]`` spikes are in
     ``spiked`` and need ``pending[1]`` queue entries; the wrapper grows the queue, runs
-    :func:`finish_step_kernel` and continues from ``next_step + 1``). ``step_dur[k - k0]``
+    :func:`finish_step_kernel` and continues from ``next_step + 1``). With network contention
+    on, every step returns that way and the wrapper runs :func:`finish_step_noc_kernel`: the
+    contention model is compiled only for runs that use it. ``step_dur[k - k0]``
     receives the hardware duration of step ``k``;
     ``hw_clock[0]`` is the hardware time at which the next step starts (the message log is
     written in that absolute hardware time).
@@ -202,7 +204,7 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
                 probe_v[row_p, i] = v[probe_ids[i]]
                 probe_c[row_p, i] = cur[probe_ids[i]]
             probe_meta[0] = row_p + 1
-        if heap_free(heap) < msg_need:
+        if heap_free(heap) < msg_need or chip.noc.cfg[NOC_ON] != 0:
             # The step's messages do not fit the queue: the wrapper grows it and finishes this
             # step's timeline with ``finish_step_kernel``.
             pending[0] = n_sp
@@ -214,45 +216,21 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
 
 
 @njit(cache=True)
-def step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog, mlog_meta,
-                  hw_clock):
-    """The hardware timeline of one step whose spikes are ``spiked[:n_sp]`` (in id order).
-
-    Returns the step's duration (ps) and advances ``hw_clock[0]`` by it. Called once per step,
-    so passing the tables costs nothing that matters.
-    """
-    n_cores = core_free.shape[0]
+def _update_passes(neurons, chip, counts, core_free):
+    """End of the cores' update passes: their neuron updates plus the spike-sending time that
+    ``core_free`` accumulated during the pass."""
     t_update = chip.latency_ps[LAT_NEURON_UPDATE]
-    # The step's hardware timeline.
-    for c in range(n_cores):
-        core_free[c] = 0
-    noc = chip.noc
-    contention = noc.cfg[NOC_ON] != 0
-    if contention:
-        noc_reset_times(noc)
-    for i in range(n_sp):
-        s = spiked[i]
-        c = neurons.core[s]
-        # The spike leaves once its neuron's update is done; earlier spikes of the same core
-        # have already used core time (core_free holds that extra time during this pass).
-        t_ready = neurons.upd_rank[s] * t_update + core_free[c]
-        if contention:
-            t_sent = send_spike_noc(syn, chip, counts, heap, noc, s, c, t_ready)
-        else:
-            t_sent = send_spike(syn, chip, counts, heap, s, c, t_ready)
-        core_free[c] = t_sent - neurons.upd_rank[s] * t_update
-    for c in range(n_cores):
+    for c in range(core_free.shape[0]):
         core_free[c] += chip.n_updatable[c] * t_update
         counts[c, NEURON_UPDATE] += chip.n_updatable[c]
-    log0 = mlog_meta[0]
-    while heap_size(heap) > 0:
-        t_arrive, key, m, unused = heap_pop(heap)
-        if (key >> KIND_SHIFT) == KIND_NOC:
-            noc_arbitrate(noc, heap, m, t_arrive, syn.msg_ptr, syn.msg_core)
-            continue
-        serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta)
+
+
+@njit(cache=True)
+def _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock):
+    """Step duration (last core done + barrier); shift the step's message log to absolute
+    hardware time and advance the clock."""
     busy = 0
-    for c in range(n_cores):
+    for c in range(core_free.shape[0]):
         if core_free[c] > busy:
             busy = core_free[c]
     for r_log in range(log0, mlog_meta[0]):
@@ -265,8 +243,67 @@ def step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlo
 
 
 @njit(cache=True)
+def step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog, mlog_meta,
+                  hw_clock):
+    """The zero-load hardware timeline of one step whose spikes are ``spiked[:n_sp]``.
+
+    Returns the step's duration (ps) and advances ``hw_clock[0]`` by it. The contention model
+    has its own function (:func:`step_timeline_noc`), so that runs without it never compile it.
+    """
+    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    core_free[:] = 0
+    for i in range(n_sp):
+        s = spiked[i]
+        c = neurons.core[s]
+        # The spike leaves once its neuron's update is done; earlier spikes of the same core
+        # have already used core time (core_free holds that extra time during this pass).
+        t_ready = neurons.upd_rank[s] * t_update + core_free[c]
+        core_free[c] = send_spike(syn, chip, counts, heap, s, c, t_ready) \
+            - neurons.upd_rank[s] * t_update
+    _update_passes(neurons, chip, counts, core_free)
+    log0 = mlog_meta[0]
+    while heap_size(heap) > 0:
+        t_arrive, key, m, unused = heap_pop(heap)
+        serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta)
+    return _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock)
+
+
+@njit(cache=True)
+def step_timeline_noc(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
+                      mlog_meta, hw_clock):
+    """As :func:`step_timeline`, with packets contending for links and buffers."""
+    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    core_free[:] = 0
+    noc = chip.noc
+    noc_reset_times(noc)
+    for i in range(n_sp):
+        s = spiked[i]
+        c = neurons.core[s]
+        t_ready = neurons.upd_rank[s] * t_update + core_free[c]
+        core_free[c] = send_spike_noc(syn, chip, counts, heap, noc, s, c, t_ready) \
+            - neurons.upd_rank[s] * t_update
+    _update_passes(neurons, chip, counts, core_free)
+    log0 = mlog_meta[0]
+    while heap_size(heap) > 0:
+        t_arrive, key, m, unused = heap_pop(heap)
+        if (key >> KIND_SHIFT) == KIND_NOC:
+            noc_arbitrate(noc, heap, m, t_arrive, syn.msg_ptr, syn.msg_core)
+            continue
+        serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta)
+    return _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock)
+
+
+@njit(cache=True)
 def finish_step_kernel(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
                        mlog_meta, hw_clock, step_dur, i):
-    """Run a step's timeline after the wrapper grew the queue; store its duration at ``i``."""
+    """Run a step's zero-load timeline after the wrapper grew the queue; duration at ``i``."""
     step_dur[i] = step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
                                 mlog_meta, hw_clock)
+
+
+@njit(cache=True)
+def finish_step_noc_kernel(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
+                           mlog_meta, hw_clock, step_dur, i):
+    """Run a step's timeline with network contention; duration at ``i``."""
+    step_dur[i] = step_timeline_noc(neurons, syn, chip, counts, heap, core_free, spiked, n_sp,
+                                    mlog, mlog_meta, hw_clock)

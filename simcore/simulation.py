@@ -172,6 +172,7 @@ class Simulation:
         self.mapping = mapping if mapping is not None else map_network(network, chip, strategy)
         self.neurons = build_neurons(network, self.mapping)
         self.syn = build_synapses(network, self.mapping)
+        self.contention = bool(getattr(chip.noc, "contention", False))
         self.chip_tables = build_chip(chip, self.neurons, self.syn)
         self.stimuli = list(stimuli)
         self.probe_ids = self._probe_ids(probes or {})
@@ -510,7 +511,9 @@ class Simulation:
             if status == engine_timestep.STATUS_HEAP_FULL:
                 while self.heap.e.shape[0] - int(self.heap.meta[0]) < self.pending[1]:
                     self.heap = grow(self.heap)
-                engine_timestep.finish_step_kernel(
+                finish = engine_timestep.finish_step_noc_kernel if self.contention \
+                    else engine_timestep.finish_step_kernel
+                finish(
                     self.neurons, self.syn, self.chip_tables, self.counts, self.heap,
                     self.core_free, self.spiked, self.pending[0], self.mlog, self.mlog_meta,
                     self.hw_clock, durs, k - k0)
