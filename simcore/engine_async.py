@@ -253,7 +253,10 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
                 if v[j] > threshold_of(kind[j], neurons.v_th[j], cur[j], neurons.beta[j]):
                     _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j,
                           t)
-                if self_driven[j]:
+                if self_driven[j] or v[j] > threshold_of(kind[j], neurons.v_th[j], cur[j],
+                                                         neurons.beta[j]):
+                    # Bias-driven neurons, and neurons a subtractive reset left above
+                    # threshold (they fire again when their refractory period ends).
                     _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
             continue
         t, key, a, b = heap_pop(heap)

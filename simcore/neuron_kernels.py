@@ -126,10 +126,10 @@ def time_to_threshold_s(kind, v, i, v_th, v_inf, drift, v_leak, r, i_inf, tau_m,
     if kind == KIND_ALIF:
         return alif_time_to_threshold_s(v, i, v_inf, v_th, beta, tau_m, tau_s, math.inf)
     if kind == KIND_LIF:
-        if v_inf <= v_th:
-            return math.inf
         if v > v_th:
             return 0.0
+        if v_inf <= v_th:
+            return math.inf
         return tau_m * math.log((v_inf - v) / (v_inf - v_th))
     if kind == KIND_IF:
         if v > v_th:

@@ -556,9 +556,10 @@ class _World:
         return self.tau_s[j] * math.log((vi - v) / (vi - th))
 
     def schedule_check(self, j, t) -> None:
-        """Predict when a neuron driven above threshold by its bias crosses it next."""
+        """Predict when a neuron driven above threshold by its bias crosses it next, or, for a
+        neuron a subtractive reset left above threshold, when it may fire again."""
         self.version[j] += 1
-        if not self.self_driven[j]:
+        if not (self.self_driven[j] or self.v[j] > self.v_th[j]):
             return
         t0 = t if t > self.ref_until[j] else self.ref_until[j]
         # Rounded up to the ps grid: the neuron is at (or just past) threshold then.
@@ -720,7 +721,7 @@ class _Soma:
             w.counts[self.c, NEURON_UPDATE] += 1
             if w.v[j] > w.v_th[j]:
                 w.fire(j, t)
-            if w.self_driven[j]:
+            if w.self_driven[j] or w.v[j] > w.v_th[j]:
                 w.schedule_check(j, t)
         # Checks still valid after the batch: the bias has brought the neuron to threshold.
         for j, version in checks:

@@ -150,3 +150,16 @@ def test_probes_sample_the_exact_membrane(mode, tmp_path):
         p.name for p in plot_all(read_trace(tmp_path / "p.h5"), tmp_path / "plots")]
     with pytest.raises(ConfigError, match="index outside 0..0"):
         Simulation(net, small_core_chip(), probes={"lif": [3]})
+
+
+def test_subtractive_reset_above_threshold_fires_again_after_refractoriness():
+    # One input of 2.5 thresholds: with reset by subtraction the neuron is still at 1.5 after
+    # its first spike, so it fires again when its refractory period ends (as in timestep mode).
+    p = LIFParams(tau_s=1.0, v_th=1.0, reset="subtract", t_ref_s=0.002)
+    net = one_neuron(p, weight=2.5, delay_ps=MS)
+    sim = Simulation(net, small_core_chip(), config=RunConfig(mode="async"),
+                     stimuli=[SpikeTrains("input", [0], [0])])
+    res = sim.run(0.02)
+    out = res.spikes_t_ps[res.spikes_neuron == 1]
+    assert len(out) == 2 and out[1] - out[0] == 2 * MS
+    assert sim.v[1] == pytest.approx(0.5)   # held at 1.5 while refractory, then 1.5 - 1
