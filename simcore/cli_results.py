@@ -123,15 +123,16 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_compare(args) -> int:
+    from traces import compare as cp
     from traces import report as rp
 
     a, b = _load(args.trace_a), _load(args.trace_b)
-    cmp = rp.compare(a, b)
+    cmp = cp.compare(a, b)
     if args.json:
         print(json.dumps(rp.to_json(cmp), indent=2, allow_nan=False))
     else:
         cmp["warnings"] = [w for w in cmp["warnings"] if "incomplete" not in w]
-        print(rp.format_compare(cmp))
+        print(cp.format_compare(cmp))
     return 0
 
 

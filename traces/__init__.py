@@ -12,7 +12,7 @@ from traces.recording_base import RecordingMeta
 from traces.schema import EVENT_DTYPE, SPIKE_DTYPE, TRACE_FORMAT_VERSION
 from traces.trace import Trace, TraceWriter, read_trace
 
-_LAZY = ("functional", "nirdata", "plots", "report", "transforms")
+_LAZY = ("compare", "functional", "nirdata", "plots", "report", "transforms")
 
 __all__ = [
     "EVENT_DTYPE", "EventReader", "FORMATS", "RecordingMeta", "SPIKE_DTYPE",

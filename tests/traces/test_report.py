@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from traces import TraceWriter, read_trace
+from traces import compare as cp
 from traces import report as rp
 
 COLUMNS = ["synaptic_op", "neuron_update", "spike_out", "message_out", "message_in", "router",
@@ -144,16 +145,16 @@ def test_text_and_json(trace):
 
 
 def test_compare_with_itself_gives_ratio_one(trace):
-    cmp = rp.compare(trace, trace)
+    cmp = cp.compare(trace, trace)
     assert len(cmp["rows"]) > 50
     assert all(r["ratio"] == 1.0 for r in cmp["rows"])
-    assert "number" in rp.format_compare(cmp)
+    assert "number" in cp.format_compare(cmp)
 
 
 def test_compare_scaled_copy(tmp_path, arrays):
     a = write_trace(tmp_path / "a.h5", arrays)
     b = write_trace(tmp_path / "b.h5", arrays, scale=2.0, dur_scale=3)
-    rows = {r["key"]: r["ratio"] for r in rp.compare(a, b)["rows"]}
+    rows = {r["key"]: r["ratio"] for r in cp.compare(a, b)["rows"]}
     for key in ("energy.total_j", "energy.dynamic_j", "energy.static_j",
                 "energy.by_operation_j.synaptic_op", "traffic.hops_total",
                 "traffic.hops.hop_north", "traffic.messages_sent"):
@@ -163,12 +164,12 @@ def test_compare_scaled_copy(tmp_path, arrays):
         assert rows[key] == pytest.approx(3.0), key
     assert rows["summary.spikes"] == 1.0 and rows["traffic.mean_hops_per_message"] == 1.0
     assert rows["summary.speedup_vs_real_time"] == pytest.approx(1 / 3)
-    text = rp.format_compare(rp.compare(a, b))
+    text = cp.format_compare(cp.compare(a, b))
     assert "energy.total_j" in text and "*" in text
 
 
 def test_ratio_rules():
-    assert rp.ratio(0, 0) == 1.0 and math.isinf(rp.ratio(0, 5)) and rp.ratio(4, 2) == 0.5
+    assert cp.ratio(0, 0) == 1.0 and math.isinf(cp.ratio(0, 5)) and cp.ratio(4, 2) == 0.5
     assert rp.to_json({"r": math.inf, "v": [np.int64(3)]}) == {"r": None, "v": [3]}
 
 
@@ -303,7 +304,7 @@ def test_noc_sections_in_text_json_and_compare(noc, trace):
                   "messages (log"):
         assert words in text
     json.dumps(rp.to_json(rep), allow_nan=False)
-    rows = {r["key"]: r for r in rp.compare(tr, tr)["rows"]}
+    rows = {r["key"]: r for r in cp.compare(tr, tr)["rows"]}
     assert rows["links.max_utilisation"]["ratio"] == 1.0
     assert rows["event_latency.p95_ps"]["ratio"] == 1.0
     plain = rp.report(trace)
