@@ -44,9 +44,9 @@ def pareto_front(x: np.ndarray, y: np.ndarray, maximize_y: bool = False) -> np.n
 
 
 def _axes_of(table) -> list[str]:
-    from simcore.sweep import _HEAD_COLUMNS, _TAIL_COLUMNS, METRIC_COLUMNS
+    from simcore.sweep_table import HEAD_COLUMNS, METRIC_COLUMNS, TAIL_COLUMNS
 
-    fixed = {n for n, _ in METRIC_COLUMNS + _HEAD_COLUMNS + _TAIL_COLUMNS}
+    fixed = {n for n, _ in METRIC_COLUMNS + HEAD_COLUMNS + TAIL_COLUMNS}
     return [n for n in table.dtype.names if n not in fixed]
 
 
@@ -133,7 +133,7 @@ def plot_sweep(result_path, out_dir) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from simcore.sweep import read_sweep
+    from simcore.sweep_table import read_sweep
 
     table = read_sweep(result_path)
     out = Path(out_dir)
