@@ -28,7 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hardware.crossbar import crossbar_preset, mvm, program, read_weights, weight_error_stats  # noqa: E402
+from hardware.crossbar import crossbar_preset, mvm, program, read_weights  # noqa: E402
+from hardware.crossbar_network import weight_error_stats  # noqa: E402
 
 
 def main(argv=None) -> None:

@@ -1,19 +1,14 @@
 """aersim's chip models: chip descriptions, presets, network-on-chip, mapping, energy."""
 
 from hardware.chip import ChipSpec, CoreSpec, NocSpec, chip_from_dict, load_chip, preset_names
-from hardware.crossbar import (
-    CrossbarState,
-    MvmResult,
+from hardware.crossbar import CrossbarState, MvmResult, mvm, program, program_csr, read_weights
+from hardware.crossbar_devices import CrossbarSpec, crossbar_from_dict, crossbar_preset
+from hardware.crossbar_network import (
     ProjectionTiles,
     apply_crossbar,
-    mvm,
-    program,
-    program_csr,
-    read_weights,
     tile_projection,
     weight_error_stats,
 )
-from hardware.crossbar_devices import CrossbarSpec, crossbar_from_dict, crossbar_preset
 from hardware.energy import OP_KINDS, EnergyLedger, price
 from hardware.errors import ChipSpecError, HardwareError, MappingError
 from hardware.mapping import Mapping, map_network

@@ -6,7 +6,6 @@ import pytest
 
 from hardware.crossbar import (
     CrossbarSpec,
-    apply_crossbar,
     crossbar_from_dict,
     crossbar_preset,
     mvm,
@@ -14,10 +13,9 @@ from hardware.crossbar import (
     program_csr,
     quantise_outputs,
     read_weights,
-    tile_projection,
-    weight_error_stats,
 )
 from hardware.crossbar_devices import STUCK_HIGH, STUCK_LOW, pcm_nu_moments
+from hardware.crossbar_network import apply_crossbar, tile_projection, weight_error_stats
 from hardware.errors import ChipSpecError, HardwareError
 from models import ConvProjection, InputParams, LIFParams, Network, random_network
 from models.conv import ConvGeometry
