@@ -26,8 +26,8 @@ section is unlimited):
   projections;
 - ``core.crossbars_per_core`` on crossbar cores: every projection is tiled separately (as
   :func:`hardware.crossbar_network.apply_crossbar` programs it) into ``rows x columns``
-  tiles; on each core, the synapses landing there form a sub-matrix whose rows are the projection's presynaptic
-  indices and whose columns are the core's post-synaptic neurons of that projection, numbered in
+  tiles; on each core, the synapses landing there form a sub-matrix whose rows are the
+  projection's presynaptic indices and whose columns are the core's post-synaptic neurons of that projection, numbered in
   order, and the core needs ``tile_projection(sub-matrix).n_crossbars`` tiles for it. A
   convolution stores its kernel ``(C_out, C_in/groups*kH*kW)`` once per core holding its
   outputs;
