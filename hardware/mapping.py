@@ -27,8 +27,8 @@ section is unlimited):
 - ``core.crossbars_per_core`` on crossbar cores: every projection is tiled separately (as
   :func:`hardware.crossbar_network.apply_crossbar` programs it) into ``rows x columns``
   tiles; on each core, the synapses landing there form a sub-matrix whose rows are the
-  projection's presynaptic indices and whose columns are the core's post-synaptic neurons of that projection, numbered in
-  order, and the core needs ``tile_projection(sub-matrix).n_crossbars`` tiles for it. A
+  projection's presynaptic indices and whose columns are the core's post-synaptic neurons of
+  that projection, numbered in order, and the core needs ``tile_projection(sub-matrix).n_crossbars`` tiles for it. A
   convolution stores its kernel ``(C_out, C_in/groups*kH*kW)`` once per core holding its
   outputs;
 - ``core.max_fan_in``: distinct presynaptic neurons whose synapses land on a core (Loihi's input
