@@ -28,9 +28,9 @@ section is unlimited):
   :func:`hardware.crossbar_network.apply_crossbar` programs it) into ``rows x columns``
   tiles; on each core, the synapses landing there form a sub-matrix whose rows are the
   projection's presynaptic indices and whose columns are the core's post-synaptic neurons of
-  that projection, numbered in order, and the core needs ``tile_projection(sub-matrix).n_crossbars`` tiles for it. A
-  convolution stores its kernel ``(C_out, C_in/groups*kH*kW)`` once per core holding its
-  outputs;
+  that projection, numbered in order, and the core needs
+  ``tile_projection(sub-matrix).n_crossbars`` tiles for it. A convolution stores its kernel
+  ``(C_out, C_in/groups*kH*kW)`` once per core holding its outputs;
 - ``core.max_fan_in``: distinct presynaptic neurons whose synapses land on a core (Loihi's input
   axons);
 - ``core.max_fan_out``: output edges of a core, the distinct (source neuron, destination core)
