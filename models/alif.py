@@ -50,7 +50,7 @@ import numpy as np
 from numba import njit
 
 from models.errors import ParameterError
-from models.integrator import broadcast_fields, check_choice, validate_fields
+from models.params import broadcast_fields, check_choice, validate_fields
 
 INTEGRATORS = ("exact", "euler")
 ZETAS = ("one", "one_minus_alpha")

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from models.integrator import (
+from models.params import (
     RESET_MODES,
     broadcast_fields,
     check_choice,

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 
 from models.errors import ParameterError
-from models.integrator import broadcast_fields, check_choice, validate_fields
+from models.params import broadcast_fields, check_choice, validate_fields
 
 RESETS = ("subtract", "zero")
 GATES = ("u", "r", "z")

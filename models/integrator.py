@@ -22,69 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from models.errors import ParameterError
-
-RESET_MODES = ("value", "subtract")
-
-
-def check_param(label: str, name: str, value, *, positive: bool = False,
-                nonneg: bool = False) -> np.ndarray:
-    """Validate one parameter (scalar or ``(n,)``) of model ``label`` and return it as float64.
-
-    Raises
-    ------
-    ParameterError
-        On more than one dimension, NaN or infinity, or a sign that breaks ``positive``/``nonneg``.
-    """
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{label} parameter {name!r} must be a number or an array of "
-                             f"numbers, got {value!r}") from None
-    if arr.ndim > 1:
-        raise ParameterError(f"{label} parameter {name!r} must be a scalar or a 1-d per-neuron "
-                             f"array, got shape {arr.shape}; flatten it first")
-    if not np.all(np.isfinite(arr)):
-        raise ParameterError(f"{label} parameter {name!r} contains NaN or infinity; give finite "
-                             "values")
-    if positive and np.any(arr <= 0):
-        raise ParameterError(f"{label} parameter {name!r} must be > 0, got {float(np.min(arr))!r}")
-    if nonneg and np.any(arr < 0):
-        raise ParameterError(f"{label} parameter {name!r} must be >= 0, got {float(np.min(arr))!r}")
-    return arr
-
-
-def validate_fields(obj, label: str, names: tuple, checks: dict) -> None:
-    """Replace every numeric field of frozen dataclass ``obj`` by its validated float64 array,
-    and check that all per-neuron arrays have the same length."""
-    lengths = {}
-    for name in names:
-        arr = check_param(label, name, getattr(obj, name), **checks.get(name, {}))
-        object.__setattr__(obj, name, arr)
-        if arr.ndim == 1:
-            lengths[name] = arr.shape[0]
-    if len(set(lengths.values())) > 1:
-        raise ParameterError(f"{label} per-neuron parameters disagree in length: {lengths}; "
-                             "give every array one value per neuron")
-
-
-def broadcast_fields(obj, label: str, names: tuple, n: int) -> dict[str, np.ndarray]:
-    """Every numeric field as a contiguous float64 ``(n,)`` array."""
-    out = {}
-    for name in names:
-        arr = getattr(obj, name)
-        if arr.ndim == 1 and arr.shape[0] != n:
-            raise ParameterError(f"{label} parameter {name!r} has {arr.shape[0]} values but the "
-                                 f"population has {n} neurons")
-        out[name] = np.ascontiguousarray(np.broadcast_to(arr, (n,)), dtype=np.float64)
-    return out
-
-
-def check_choice(label: str, name: str, value, allowed: tuple) -> None:
-    """Raise ``ParameterError`` unless ``value`` is one of ``allowed``."""
-    if value not in allowed:
-        raise ParameterError(f"{label} {name} {value!r} is not one of {allowed}")
-
+from models.params import RESET_MODES, broadcast_fields, check_choice, validate_fields
 
 _IF_FIELDS = ("v_th", "v_reset", "r", "bias", "input_gain", "v_init")
 

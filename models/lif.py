@@ -32,26 +32,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from models.errors import ParameterError
+from models.params import RESET_MODES, broadcast_fields, check_choice, validate_fields
 
-RESET_MODES = ("value", "subtract")
 INTEGRATORS = ("exact", "euler")
-
-
-def _as_param(name: str, value, *, positive: bool = False, nonneg: bool = False) -> np.ndarray:
-    """Validate one parameter (scalar or per-neuron 1-d array) and return it as float64."""
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim > 1:
-        raise ParameterError(f"LIF parameter {name!r} must be a scalar or a 1-d per-neuron array, "
-                             f"got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ParameterError(f"LIF parameter {name!r} contains NaN or infinity ({value!r}); "
-                             "give finite values")
-    if positive and np.any(arr <= 0):
-        raise ParameterError(f"LIF parameter {name!r} must be > 0, got {np.min(arr)!r}")
-    if nonneg and np.any(arr < 0):
-        raise ParameterError(f"LIF parameter {name!r} must be >= 0, got {np.min(arr)!r}")
-    return arr
+_FIELDS = ("tau_s", "v_th", "v_leak", "v_reset", "r", "bias", "t_ref_s", "input_gain", "v_init")
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,27 +83,14 @@ class LIFParams:
     kind = "lif"
 
     def __post_init__(self):
-        checks = {"tau_s": dict(positive=True), "t_ref_s": dict(nonneg=True)}
-        for name in ("tau_s", "v_th", "v_leak", "v_reset", "r", "bias", "t_ref_s",
-                     "input_gain", "v_init"):
-            object.__setattr__(self, name, _as_param(name, getattr(self, name),
-                                                     **checks.get(name, {})))
-        if self.reset not in RESET_MODES:
-            raise ParameterError(f"LIF reset {self.reset!r} is not one of {RESET_MODES}")
-        if self.integrator not in INTEGRATORS:
-            raise ParameterError(f"LIF integrator {self.integrator!r} is not one of {INTEGRATORS}")
+        validate_fields(self, "LIF", _FIELDS, {"tau_s": dict(positive=True),
+                                               "t_ref_s": dict(nonneg=True)})
+        check_choice("LIF", "reset", self.reset, RESET_MODES)
+        check_choice("LIF", "integrator", self.integrator, INTEGRATORS)
 
     def per_neuron(self, n: int) -> dict[str, np.ndarray]:
         """Broadcast every numeric parameter to a contiguous float64 ``(n,)`` array."""
-        out = {}
-        for name in ("tau_s", "v_th", "v_leak", "v_reset", "r", "bias", "t_ref_s",
-                     "input_gain", "v_init"):
-            arr = getattr(self, name)
-            if arr.ndim == 1 and arr.shape[0] != n:
-                raise ParameterError(f"LIF parameter {name!r} has {arr.shape[0]} values but the "
-                                     f"population has {n} neurons")
-            out[name] = np.ascontiguousarray(np.broadcast_to(arr, (n,)), dtype=np.float64)
-        return out
+        return broadcast_fields(self, "LIF", _FIELDS, n)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ import numpy as np
 from numba import njit
 
 from models.errors import ParameterError
+from models.params import check_int_param
 
 STATE_MAX = (1 << 23) - 1       # sat24 bound
 WRAP = 1 << 24
@@ -56,34 +57,6 @@ _BOUNDS = {
     "u_init": (-(1 << 23), (1 << 23) - 1), "v_init": (-STATE_MAX, STATE_MAX),
 }
 _FIELDS = tuple(_BOUNDS)
-
-
-def check_int_param(label: str, name: str, value, low=None, high=None) -> np.ndarray:
-    """Validate an integer parameter (scalar or ``(n,)``) and return it as int64.
-
-    Raises
-    ------
-    ParameterError
-        On more than one dimension, a non-integer value or a value outside ``[low, high]``.
-    """
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{label} parameter {name!r} must be an integer or an array of "
-                             f"integers, got {value!r}") from None
-    if arr.ndim > 1:
-        raise ParameterError(f"{label} parameter {name!r} must be a scalar or a 1-d per-neuron "
-                             f"array, got shape {arr.shape}; flatten it first")
-    if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-        raise ParameterError(f"{label} parameter {name!r} must hold integers (fixed-point "
-                             f"mantissas), got {value!r}; round or quantise it first")
-    if arr.size and low is not None and arr.min() < low:
-        raise ParameterError(f"{label} parameter {name!r} = {int(arr.min())} is below its "
-                             f"range [{low}, {high}]")
-    if arr.size and high is not None and arr.max() > high:
-        raise ParameterError(f"{label} parameter {name!r} = {int(arr.max())} is above its "
-                             f"range [{low}, {high}]")
-    return arr.astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)

@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit
 
 from models.errors import ParameterError
-from models.integrator import broadcast_fields, check_choice, validate_fields
+from models.params import broadcast_fields, check_choice, validate_fields
 
 ACTIVATIONS = ("relu", "identity")
 STATE_FRAC_BITS = 18     # states in 2^-18
