@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from measure import peak_rss_mb  # noqa: E402
 
 from traces.recording import open_events, write_events  # noqa: E402
 from traces.schema import EVENT_DTYPE  # noqa: E402
@@ -70,20 +71,6 @@ def generate(name, path, n, chunk=10_000_000):
     events = synthetic(n, size)
     write_events(path, events, size, format=fmt, **opts)
 
-
-def peak_rss_mb():
-    """Peak resident memory of this process in MiB.
-
-    ``VmHWM`` is reset by ``exec``, unlike ``ru_maxrss`` which Linux carries over from the forked
-    parent (and would then report the generator's memory); ``ru_maxrss`` is the fallback.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def decode_one(name, path, warm_path):

@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,23 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from measure import peak_rss_mb  # noqa: E402
+
 from hardware import load_chip  # noqa: E402
 from hardware.energy import OP_INDEX  # noqa: E402
 from models.generators import brunel_network, ff_network  # noqa: E402
 from simcore import PoissonDrive, PoissonInput, RunConfig, Simulation  # noqa: E402
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process (VmHWM; ``ru_maxrss`` survives ``exec`` on Linux,
-    so a child started by a bigger parent would report the parent's peak)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def workload(case: str, seed: int):

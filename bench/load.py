@@ -14,19 +14,17 @@ the imports, before loading. Run: ``python bench/load.py``.
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from measure import peak_rss_mb  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 CNN = REPO.parent / "shared" / "data" / "nir" / "cnn_sinabs.nir"
 
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
 def write_dense(path: Path, n: int = 1000) -> None:
@@ -50,12 +48,12 @@ def run_case(case: str, path: str, profile: str) -> dict:
     sys.path.insert(0, str(REPO))
     from models.loading import load_network
 
-    base = _rss_mb()
+    base = peak_rss_mb()
     t0 = time.perf_counter()
     net = load_network(path, profile=profile)
     wall = time.perf_counter() - t0
     return {"case": case, "synapses": int(net.n_synapses), "wall_s": round(wall, 4),
-            "peak_rss_mb": round(_rss_mb(), 1), "base_rss_mb": round(base, 1)}
+            "peak_rss_mb": round(peak_rss_mb(), 1), "base_rss_mb": round(base, 1)}
 
 
 def main() -> None:

@@ -18,9 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-# The repository instead of this folder: bench/queue.py would shadow the standard library's
-# ``queue``, which Dask imports (here and in the worker processes, which inherit sys.path).
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from simcore.sweep import run_point, sweep, warm_up  # noqa: E402
 from simcore.sweep_spec import load_spec  # noqa: E402

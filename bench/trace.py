@@ -19,19 +19,17 @@ h5py only), ``none`` (uncompressed).
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-# The repository instead of bench/ itself: bench/queue.py would shadow the standard library's
-# queue module, which the trace writer's thread pool needs.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
+from measure import peak_rss_mb  # noqa: E402
 
 from traces import TraceWriter  # noqa: E402
 
@@ -43,17 +41,6 @@ N_NEURONS = 100_000
 CASES = {"gzip": {}, "gzip-1thread": {"threads": 0}, "h5py-gzip": None,
          "lzf": {"compression": "lzf"}, "none": {"compression": "none"}}
 
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process (VmHWM), MB."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def template(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

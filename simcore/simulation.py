@@ -37,6 +37,7 @@ from simcore.build import (
 from simcore.errors import ConfigError, StimulusError
 from simcore.hardware_model import LinkStats
 from simcore.neuron_kernels import time_to_threshold_s
+from simcore.progress import progress_bar
 from simcore.queue import grow, heap_push, make_key, new_heap
 from simcore.rng import seed_states
 from simcore.stimulus import PoissonDrive, is_input_stimulus
@@ -407,7 +408,9 @@ class Simulation:
         packets_before = int(self.chip_tables.noc.meta[META_INJECTED])
         hw_before = self.hardware_time_ps
         steps_before = self.n_steps_done
-        bar = _progress_bar(total, progress)
+        bar = progress_bar(progress, total=total / PS_PER_S, unit="s sim", unit_scale=False,
+                           bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} s simulated "
+                                      "[{elapsed}<{remaining}]")
         wall0 = time.perf_counter()
         while self.t_ps < t_end:
             t1 = min(self.t_ps + chunk, t_end)
@@ -551,14 +554,3 @@ class Simulation:
                 self._drain(spikes_t, spikes_n, trace)
             if status == engine_async.STATUS_DONE:
                 return
-
-
-def _progress_bar(total_ps: int, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # progress is a nicety, never a reason to fail
-        return None
-    return tqdm(total=total_ps / PS_PER_S, unit="s sim", unit_scale=False,
-                bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} s simulated [{elapsed}<{remaining}]")

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from simcore.errors import ConfigError, SimulationError
+from simcore.progress import progress_bar
 from simcore.sweep_spec import (
     SweepSpec,
     SweepSpecError,
@@ -453,7 +454,7 @@ def _run_on_dask(client, spec: SweepSpec, todo: list[int], progress: bool):
             continue
         futures[client.submit(run_point, spec.run_of(i), root, ref_future, False,
                               pure=False)] = i
-    bar = _bar(len(todo), progress)
+    bar = progress_bar(progress, total=len(todo), unit="point", desc="sweep")
     n_bad = 0
     try:
         for fut in distributed.as_completed(list(futures)):
@@ -485,13 +486,3 @@ def _row(spec: SweepSpec, i: int, metrics: dict) -> dict:
         row[axis] = axis_cell(spec.points[i].get(axis), kinds[axis])
     row.update(metrics)
     return row
-
-
-def _bar(total: int, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # progress is a nicety, never a reason to fail
-        return None
-    return tqdm(total=total, unit="point", desc="sweep")

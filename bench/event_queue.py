@@ -1,6 +1,6 @@
 """Event-queue throughput: push+pop pairs per second at several queue sizes (the hold model).
 
-    python bench/queue.py [--pairs 5000000]
+    python bench/event_queue.py [--pairs 5000000]
 
 One JSON line per size: case, size, pairs, wall_s, pairs_per_s.
 """
