@@ -77,9 +77,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hardware import load_chip, map_network
-from models import LIFParams, Network
-from simcore.simulation import RunConfig, Simulation
+from aersim.hardware import load_chip, map_network
+from aersim.models import LIFParams, Network
+from aersim.simcore.run.simulation import RunConfig, Simulation
 
 try:
     import sanafe

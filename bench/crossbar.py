@@ -19,18 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from aersim.hardware.crossbar.array import crossbar_preset, mvm, program, read_weights
+from aersim.hardware.crossbar.network import weight_error_stats
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from hardware.crossbar import crossbar_preset, mvm, program, read_weights  # noqa: E402
-from hardware.crossbar_network import weight_error_stats  # noqa: E402
-
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -22,15 +22,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from measure import peak_rss_mb
+
+from aersim.traces.recordings.recording import open_events, write_events
+from aersim.traces.schema import EVENT_DTYPE
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from measure import peak_rss_mb  # noqa: E402
-
-from traces.recording import open_events, write_events  # noqa: E402
-from traces.schema import EVENT_DTYPE  # noqa: E402
-
 #: name -> (registry format, file suffix, sensor size, writer options)
 BENCH_FORMATS = {
     "evt2": ("evt2", ".raw", (640, 480), {}),

@@ -19,16 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from measure import peak_rss_mb
 
-from measure import peak_rss_mb  # noqa: E402
-
-from hardware import load_chip  # noqa: E402
-from hardware.energy import OP_INDEX  # noqa: E402
-from models.generators import brunel_network, ff_network  # noqa: E402
-from simcore import PoissonDrive, PoissonInput, RunConfig, Simulation  # noqa: E402
+from aersim.hardware import load_chip
+from aersim.hardware.energy import OP_INDEX
+from aersim.models.generators import brunel_network, ff_network
+from aersim.simcore import PoissonDrive, PoissonInput, RunConfig, Simulation
 
 
 def workload(case: str, seed: int):
@@ -87,7 +84,7 @@ def run_case(case: str, mode: str, duration_s: float, chip_name: str, seed: int,
 
 def chip_setup_case() -> dict:
     """Loading the 128-core loihi_like preset, mapping a 10,000-neuron network, building."""
-    from models.generators import random_network
+    from aersim.models.generators import random_network
     net = random_network(n_neurons=10_000, n_inputs=100, p_connect=0.001)
     best = float("inf")
     for _ in range(5):

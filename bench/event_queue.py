@@ -7,15 +7,11 @@ One JSON line per size: case, size, pairs, wall_s, pairs_per_s.
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from simcore.queue import heap_push, make_key, new_heap, queue_throughput_kernel  # noqa: E402
+from aersim.simcore.engine.queue import heap_push, make_key, new_heap, queue_throughput_kernel
 
 
 def main() -> None:

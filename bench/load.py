@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from measure import peak_rss_mb  # noqa: E402
+from measure import peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 CNN = REPO.parent / "shared" / "data" / "nir" / "cnn_sinabs.nir"
@@ -45,8 +45,7 @@ def write_dense(path: Path, n: int = 1000) -> None:
 
 def run_case(case: str, path: str, profile: str) -> dict:
     """Load ``path`` in this process and measure it."""
-    sys.path.insert(0, str(REPO))
-    from models.loading import load_network
+    from aersim.models.loaders.loading import load_network
 
     base = peak_rss_mb()
     t0 = time.perf_counter()

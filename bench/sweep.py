@@ -5,7 +5,7 @@
 
 The sweep is ``random`` (220 neurons) on ``minimal`` with ``run.seed`` x ``run.mode`` x
 ``chip.core.neurons``, ``--duration`` simulated seconds per point. The loop runs the same points
-with ``simcore.sweep.run_point`` in this process after a warm-up (so neither side pays Numba
+with ``simcore.sweep.runner.run_point`` in this process after a warm-up (so neither side pays Numba
 compilation). For each worker count one JSON line: workers, points, wall_s (submit to last row,
 cluster start excluded), points_per_min, overhead_s_per_point (worker-seconds per point beyond
 the loop's cost: ``(wall_s * workers - loop_s) / points``), cluster_start_s, loop_s. The first
@@ -16,12 +16,9 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
-
-from simcore.sweep import run_point, sweep, warm_up  # noqa: E402
-from simcore.sweep_spec import load_spec  # noqa: E402
+from aersim.simcore.sweep.runner import run_point, sweep, warm_up
+from aersim.simcore.sweep.spec import load_spec
 
 
 def make_spec(points: int, duration_s: float) -> dict:

@@ -25,13 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+import h5py
+import numpy as np
+from measure import peak_rss_mb
 
-import h5py  # noqa: E402
-import numpy as np  # noqa: E402
-from measure import peak_rss_mb  # noqa: E402
-
-from traces import TraceWriter  # noqa: E402
+from aersim.traces import TraceWriter
 
 BLOCK = 1 << 20
 DT_PS = 100_000_000

@@ -13,19 +13,16 @@ output spike counts with the ideal run), weight_rms_error (mean over projections
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from aersim.hardware import apply_crossbar, crossbar_preset, load_chip
+from aersim.models import load_network
+from aersim.simcore import RunConfig, Simulation
+from aersim.simcore.run.replay import EventReplay
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from hardware import apply_crossbar, crossbar_preset, load_chip  # noqa: E402
-from models import load_network  # noqa: E402
-from simcore import RunConfig, Simulation  # noqa: E402
-from simcore.replay import EventReplay  # noqa: E402
-
 DATA = ROOT.parent / "shared" / "data"
 
 

@@ -17,20 +17,17 @@ weight error, and the energy split into its parts, including the ADC, DAC and SR
 
 import argparse
 import json
-import sys
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from aersim.hardware import apply_crossbar, chip_from_dict, load_chip
+from aersim.models import ff_network
+from aersim.simcore import PoissonInput, RunConfig, Simulation
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from hardware import apply_crossbar, chip_from_dict, load_chip  # noqa: E402
-from models import ff_network  # noqa: E402
-from simcore import PoissonInput, RunConfig, Simulation  # noqa: E402
-
 DRIFT_TIMES_S = (20.0, 3600.0, 86400.0, 3.15e7)    # t0, one hour, one day, one year
 
 

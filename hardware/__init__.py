@@ -1,18 +1,37 @@
 """aersim's chip models: chip descriptions, presets, network-on-chip, mapping, energy."""
 
-from hardware.chip import ChipSpec, CoreSpec, NocSpec, chip_from_dict, load_chip, preset_names
-from hardware.crossbar import CrossbarState, MvmResult, mvm, program, program_csr, read_weights
-from hardware.crossbar_devices import CrossbarSpec, crossbar_from_dict, crossbar_preset
-from hardware.crossbar_network import (
+from aersim.hardware.chip import (
+    ChipSpec,
+    CoreSpec,
+    NocSpec,
+    chip_from_dict,
+    load_chip,
+    preset_names,
+)
+from aersim.hardware.crossbar.array import (
+    CrossbarState,
+    MvmResult,
+    mvm,
+    program,
+    program_csr,
+    read_weights,
+)
+from aersim.hardware.crossbar.devices import CrossbarSpec, crossbar_from_dict, crossbar_preset
+from aersim.hardware.crossbar.network import (
     ProjectionTiles,
     apply_crossbar,
     tile_projection,
     weight_error_stats,
 )
-from hardware.energy import OP_KINDS, EnergyLedger, price
-from hardware.errors import ChipSpecError, HardwareError, MappingError
-from hardware.mapping import Mapping, map_network
-from hardware.sram import SramSpec, sram_from_cacti, synapse_memory_bytes, synapse_reads_per_op
+from aersim.hardware.energy import OP_KINDS, EnergyLedger, price
+from aersim.hardware.errors import ChipSpecError, HardwareError, MappingError
+from aersim.hardware.mapping import Mapping, map_network
+from aersim.hardware.sram import (
+    SramSpec,
+    sram_from_cacti,
+    synapse_memory_bytes,
+    synapse_reads_per_op,
+)
 
 __all__ = [
     "ChipSpec", "ChipSpecError", "CoreSpec", "CrossbarSpec", "CrossbarState", "EnergyLedger",

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from hardware.crossbar_devices import CrossbarSpec, crossbar_from_dict
-from hardware.errors import ChipSpecError
-from hardware.sram import SYNAPSE_FORMATS, SramSpec, sram_from_cacti
+from aersim.hardware.crossbar.devices import CrossbarSpec, crossbar_from_dict
+from aersim.hardware.errors import ChipSpecError
+from aersim.hardware.sram import SYNAPSE_FORMATS, SramSpec, sram_from_cacti
 
 EXECUTION_MODES = ("timestep", "async")
 TOPOLOGIES = ("mesh", "torus")

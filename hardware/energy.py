@@ -38,8 +38,8 @@ currents being subtracted before the ADC)::
 
 Both are lower bounds: a source whose synapses on a core spread over more column blocks than its
 synapse count requires drives more rows, and a tile that converts all its used columns on every
-MVM (what :func:`hardware.crossbar.mvm` counts) converts more columns. The engines can count both
-exactly, per message, from the tiling of the mapped network.
+MVM (what :func:`hardware.crossbar.array.mvm` counts) converts more columns. The engines can
+count both exactly, per message, from the tiling of the mapped network.
 
 Every derived count is priced like a counted one (``sram.read_energy_pj``,
 ``sram.write_energy_pj``, ``crossbar.adc_energy_pj``, ``crossbar.dac_energy_pj``) and kept in the
@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hardware.sram import synapse_reads_per_op
+from aersim.hardware.sram import synapse_reads_per_op
 
 #: Columns of the per-core operation counters. Hops are counted on the core that sent the
 #: message (per-link counters come from the network-on-chip model). New kinds are appended, so

@@ -25,7 +25,7 @@ section is unlimited):
   convolution with a post-synaptic neuron on the core, once, plus sparse entries for the other
   projections;
 - ``core.crossbars_per_core`` on crossbar cores: every projection is tiled separately (as
-  :func:`hardware.crossbar_network.apply_crossbar` programs it) into ``rows x columns``
+  :func:`hardware.crossbar.network.apply_crossbar` programs it) into ``rows x columns``
   tiles; on each core, the synapses landing there form a sub-matrix whose rows are the
   projection's presynaptic indices and whose columns are the core's post-synaptic neurons of
   that projection, numbered in order, and the core needs
@@ -46,8 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hardware.errors import MappingError
-from hardware.sram import synapse_memory_bytes
+from aersim.hardware.errors import MappingError
+from aersim.hardware.sram import synapse_memory_bytes
 
 
 @dataclass(frozen=True, eq=False)
@@ -326,7 +326,7 @@ def _local_rank(cores: np.ndarray) -> np.ndarray:
 
 def crossbars_per_core(network, core_of: np.ndarray, n_cores: int, spec) -> np.ndarray:
     """Crossbar tiles each core needs (rule in the module docstring), int64 ``(n_cores,)``."""
-    from models.conv import ConvProjection
+    from aersim.models.conv import ConvProjection
 
     out = np.zeros(n_cores, dtype=np.int64)
     for proj in network.projections:
@@ -350,7 +350,7 @@ def crossbars_per_core(network, core_of: np.ndarray, n_cores: int, spec) -> np.n
 
 def synapse_memory_per_core(network, core_of: np.ndarray, chip) -> np.ndarray:
     """Bytes of ``core.sram`` each core's synapses occupy (rule in the module docstring)."""
-    from models.conv import ConvProjection
+    from aersim.models.conv import ConvProjection
 
     core, n_cores = chip.core, chip.n_cores
     word = core.sram.word_bits

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hardware.errors import ChipSpecError, HardwareError
+from aersim.hardware.errors import ChipSpecError, HardwareError
 
 FLAVOURS = ("hp", "lop", "lstp")
 NODES_NM = (22, 32, 45)

@@ -25,7 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
-from models.errors import ModelError, NetworkError
+from aersim.models.errors import ModelError, NetworkError
 
 
 def _pair(value, name: str) -> tuple[int, int]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import NetworkError
-from models.lif import LIFParams
-from models.network import Network
-from models.source import InputParams
+from aersim.models.errors import NetworkError
+from aersim.models.network import Network
+from aersim.models.neurons.lif import LIFParams
+from aersim.models.neurons.source import InputParams
 
 PS_PER_MS = 1_000_000_000
 

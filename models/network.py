@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from models.errors import NetworkError
+from aersim.models.errors import NetworkError
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,18 +1,34 @@
-"""aersim's event data: event-camera recordings in, HDF5 traces out.
+"""aersim's event data: event-camera recordings in (``recordings``), simulator traces out
+(``output``).
 
-``traces.transforms`` and ``traces.functional`` (Numba-backed preprocessing), ``traces.report``
-and ``traces.plots`` (matplotlib) are loaded on first use, so that ``import traces`` stays cheap.
+The Numba-backed preprocessing (``transforms``, ``functional``) and the matplotlib-based output
+(``report``, ``plots``, ``compare``, ``nirdata``) are loaded on first attribute access
+(``aersim.traces.plots``), so that ``import aersim.traces`` stays cheap.
 """
 
 import importlib
 
-from traces.errors import TraceError, TraceFormatError, TraceWarning
-from traces.recording import FORMATS, EventReader, open_events, read_events, write_events
-from traces.recording_base import RecordingMeta
-from traces.schema import EVENT_DTYPE, SPIKE_DTYPE, TRACE_FORMAT_VERSION
-from traces.trace import Trace, TraceWriter, read_trace
+from aersim.traces.errors import TraceError, TraceFormatError, TraceWarning
+from aersim.traces.output.trace import Trace, TraceWriter, read_trace
+from aersim.traces.recordings.recording import (
+    FORMATS,
+    EventReader,
+    open_events,
+    read_events,
+    write_events,
+)
+from aersim.traces.recordings.recording_base import RecordingMeta
+from aersim.traces.schema import EVENT_DTYPE, SPIKE_DTYPE, TRACE_FORMAT_VERSION
 
-_LAZY = ("compare", "functional", "nirdata", "plots", "report", "transforms")
+#: Submodules loaded on first use: attribute name -> module below ``aersim.traces``.
+_LAZY = {
+    "compare": "output.compare",
+    "functional": "recordings.functional",
+    "nirdata": "output.nirdata",
+    "plots": "output.plots",
+    "report": "output.report",
+    "transforms": "recordings.transforms",
+}
 
 __all__ = [
     "EVENT_DTYPE", "EventReader", "FORMATS", "RecordingMeta", "SPIKE_DTYPE",
@@ -23,5 +39,5 @@ __all__ = [
 
 def __getattr__(name):
     if name in _LAZY:
-        return importlib.import_module(f"traces.{name}")
-    raise AttributeError(f"module 'traces' has no attribute {name!r}")
+        return importlib.import_module(f"aersim.traces.{_LAZY[name]}")
+    raise AttributeError(f"module 'aersim.traces' has no attribute {name!r}")

@@ -5,8 +5,8 @@ import copy
 import pytest
 import yaml
 
-from hardware import ChipSpecError, chip_from_dict, load_chip, preset_names
-from hardware.chip import ns_to_ps
+from aersim.hardware import ChipSpecError, chip_from_dict, load_chip, preset_names
+from aersim.hardware.chip import ns_to_ps
 
 
 def test_presets_load_and_describe_themselves():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from hardware import (
+from aersim.hardware import (
     OP_KINDS,
     ChipSpecError,
     MappingError,
@@ -17,9 +17,9 @@ from hardware import (
     price,
     sram_from_cacti,
 )
-from hardware.energy import N_COUNTED, price_vector_pj
-from hardware.mapping import fan_in_out
-from models import InputParams, LIFParams, Network
+from aersim.hardware.energy import N_COUNTED, price_vector_pj
+from aersim.hardware.mapping import fan_in_out
+from aersim.models import InputParams, LIFParams, Network
 
 
 def minimal_dict():

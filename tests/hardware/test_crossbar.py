@@ -4,7 +4,7 @@ converters, IR drop against a plain NumPy reference, tiling, whole networks, and
 import numpy as np
 import pytest
 
-from hardware.crossbar import (
+from aersim.hardware.crossbar.array import (
     CrossbarSpec,
     crossbar_from_dict,
     crossbar_preset,
@@ -14,11 +14,11 @@ from hardware.crossbar import (
     quantise_outputs,
     read_weights,
 )
-from hardware.crossbar_devices import STUCK_HIGH, STUCK_LOW, pcm_nu_moments
-from hardware.crossbar_network import apply_crossbar, tile_projection, weight_error_stats
-from hardware.errors import ChipSpecError, HardwareError
-from models import ConvProjection, InputParams, LIFParams, Network, random_network
-from models.conv import ConvGeometry
+from aersim.hardware.crossbar.devices import STUCK_HIGH, STUCK_LOW, pcm_nu_moments
+from aersim.hardware.crossbar.network import apply_crossbar, tile_projection, weight_error_stats
+from aersim.hardware.errors import ChipSpecError, HardwareError
+from aersim.models import ConvProjection, InputParams, LIFParams, Network, random_network
+from aersim.models.conv import ConvGeometry
 
 QUIET = dict(prog_noise="none", read_noise="none", drift="none", output_noise=0.0,
              row_wire_ohm=0.0, col_wire_ohm=0.0, drift_compensation=False)

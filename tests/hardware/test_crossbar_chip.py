@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from hardware import (
+from aersim.hardware import (
     OP_KINDS,
     ChipSpecError,
     MappingError,
@@ -19,10 +19,10 @@ from hardware import (
     price,
     tile_projection,
 )
-from hardware.energy import N_COUNTED
-from hardware.mapping import crossbars_per_core
-from models import ff_network
-from simcore import PoissonInput, RunConfig, Simulation
+from aersim.hardware.energy import N_COUNTED
+from aersim.hardware.mapping import crossbars_per_core
+from aersim.models import ff_network
+from aersim.simcore import PoissonInput, RunConfig, Simulation
 
 
 def cim_dict():

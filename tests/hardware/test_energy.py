@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hardware import OP_KINDS, load_chip, price
-from hardware.energy import price_vector_pj
+from aersim.hardware import OP_KINDS, load_chip, price
+from aersim.hardware.energy import price_vector_pj
 
 
 def test_price_is_counts_times_prices():

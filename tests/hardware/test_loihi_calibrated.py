@@ -9,10 +9,10 @@ the fitted costs must be the preset's.
 import numpy as np
 import pytest
 
-from hardware import Mapping, load_chip
-from hardware.energy import OP_INDEX
-from models import LIFParams, Network
-from simcore.simulation import RunConfig, Simulation
+from aersim.hardware import Mapping, load_chip
+from aersim.hardware.energy import OP_INDEX
+from aersim.models import LIFParams, Network
+from aersim.simcore.run.simulation import RunConfig, Simulation
 
 DT_PS = 100_000_000
 

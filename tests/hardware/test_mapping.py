@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hardware import MappingError, load_chip, map_network
-from models import ff_network, random_network
+from aersim.hardware import MappingError, load_chip, map_network
+from aersim.models import ff_network, random_network
 
 
 def test_sequential_fills_cores_in_order():
@@ -58,8 +58,8 @@ def test_balanced_spreads_every_core_evenly():
 
 
 def test_traffic_strategy_cuts_messages_of_a_local_network():
-    from models.generators import direction_network
-    from simcore import RunConfig, Simulation, SpikeTrains
+    from aersim.models.generators import direction_network
+    from aersim.simcore import RunConfig, Simulation, SpikeTrains
 
     net = direction_network(24, 24)
     chip = load_chip("loihi_like")

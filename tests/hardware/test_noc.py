@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from hardware import chip_from_dict, load_chip
-from hardware.noc import route_latency_ps, route_table, xy_hops
+from aersim.hardware import chip_from_dict, load_chip
+from aersim.hardware.noc import route_latency_ps, route_table, xy_hops
 
 
 def walk(x0, y0, x1, y1, w, h, torus):

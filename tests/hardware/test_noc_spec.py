@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import yaml
 
-from hardware import ChipSpecError, chip_from_dict, load_chip
-from hardware.noc import multicast_trees, routing_table_entries
+from aersim.hardware import ChipSpecError, chip_from_dict, load_chip
+from aersim.hardware.noc import multicast_trees, routing_table_entries
 
 
 def minimal_dict():

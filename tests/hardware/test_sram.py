@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hardware.errors import ChipSpecError, HardwareError
-from hardware.sram import (
+from aersim.hardware.errors import ChipSpecError, HardwareError
+from aersim.hardware.sram import (
     FLAVOURS,
     SIZES_KB,
     SramSpec,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from models import ParameterError
-from models.alif import (
+from aersim.models import ParameterError
+from aersim.models.neurons.alif import (
     ALIFParams,
     alif_after_spike,
     alif_relax_exact,

@@ -7,11 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from models.conv import ConvGeometry, ConvProjection, pool_geometry
-from models.errors import ModelError, NetworkError
-from models.lif import LIFParams
-from models.network import Network
-from models.source import InputParams
+from aersim.models.conv import ConvGeometry, ConvProjection, pool_geometry
+from aersim.models.errors import ModelError, NetworkError
+from aersim.models.network import Network
+from aersim.models.neurons.lif import LIFParams
+from aersim.models.neurons.source import InputParams
 
 
 def naive_conv(x, w, stride, pad, dil, groups):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from models import ParameterError
-from models.egru import EGRUParams, egru_from_evnn, egru_run_dense, egru_run_events
+from aersim.models import ParameterError
+from aersim.models.neurons.egru import EGRUParams, egru_from_evnn, egru_run_dense, egru_run_events
 
 X = [1, 1, 0, 0, 1]
 C_HAT = [0.704761, 0.803173, -0.066147, -0.033074, 0.695866]

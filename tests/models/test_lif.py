@@ -5,8 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from models import LIFParams, ParameterError
-from models.lif import lif_after_spike, lif_relax_euler, lif_relax_exact, lif_time_to_threshold_s
+from aersim.models import LIFParams, ParameterError
+from aersim.models.neurons.lif import (
+    lif_after_spike,
+    lif_relax_euler,
+    lif_relax_exact,
+    lif_time_to_threshold_s,
+)
 
 
 def test_time_to_threshold_closed_form():

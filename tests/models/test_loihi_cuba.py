@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from models import ParameterError
-from models.loihi_cuba import (
+from aersim.models import ParameterError
+from aersim.models.neurons.loihi_cuba import (
     LoihiCubaParams,
     loihi_cuba_step,
     loihi_dendrite_input,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from models import InputParams, LIFParams, Network, NetworkError, random_network
+from aersim.models import InputParams, LIFParams, Network, NetworkError, random_network
 
 
 def small():

@@ -8,11 +8,11 @@ import h5py
 import numpy as np
 import pytest
 
-from models import ModelError, ModelWarning
-from models.conv import ConvProjection
-from models.loihi_cuba import LoihiCubaParams
-from models.netx_io import STEP_PS, load_netx
-from models.sigma_delta import SigmaDeltaParams
+from aersim.models import ModelError, ModelWarning
+from aersim.models.conv import ConvProjection
+from aersim.models.loaders.netx_io import STEP_PS, load_netx
+from aersim.models.neurons.loihi_cuba import LoihiCubaParams
+from aersim.models.neurons.sigma_delta import SigmaDeltaParams
 
 
 def write_netx(path, layers, simulation=None):
@@ -204,12 +204,11 @@ def test_conv_needs_input_layer(tmp_path):
 
 
 def test_load_network_dispatches_net_files_and_refuses_to_write_them(mlp, tmp_path):
-    import models
-    from models import load_network, save_network
+    from aersim.models import load_network, load_netx, save_network
 
     path = mlp[0]
     net = load_network(path)
-    assert net.n_synapses == models.load_netx(path).n_synapses
+    assert net.n_synapses == load_netx(path).n_synapses
     with pytest.raises(ModelError, match="import profile .* does not apply"):
         load_network(path, profile="snntorch")
     with pytest.raises(ModelError, match="reads netx files but does not write them"):

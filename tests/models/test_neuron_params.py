@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from models.cuba import (
+from aersim.models.errors import ParameterError
+from aersim.models.neurons.cuba import (
     CubaLIFParams,
     CubaLIParams,
     LIParams,
@@ -18,8 +19,7 @@ from models.cuba import (
     li_relax_euler,
     li_relax_exact,
 )
-from models.errors import ParameterError
-from models.integrator import (
+from aersim.models.neurons.integrator import (
     IFParams,
     IntegratorParams,
     if_relax,

@@ -11,11 +11,11 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from models.errors import ModelError, ModelWarning  # noqa: E402
-from models.loading import load_network, save_network  # noqa: E402
-from models.nir_io import load_nir  # noqa: E402
-from models.nir_reference import simulate_nir  # noqa: E402
-from models.profiles import PROFILES  # noqa: E402
+from aersim.models.errors import ModelError, ModelWarning  # noqa: E402
+from aersim.models.loaders.loading import load_network, save_network  # noqa: E402
+from aersim.models.loaders.nir_io import load_nir  # noqa: E402
+from aersim.models.loaders.nir_reference import simulate_nir  # noqa: E402
+from aersim.models.loaders.profiles import PROFILES  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "nir"

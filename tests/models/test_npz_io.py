@@ -7,15 +7,15 @@ import zipfile
 import numpy as np
 import pytest
 
-from models.conv import ConvGeometry, ConvProjection
-from models.cuba import CubaLIFParams
-from models.errors import ModelError
-from models.integrator import IFParams
-from models.lif import LIFParams
-from models.loading import load_network, save_network
-from models.network import Network
-from models.npz_io import FORMAT_VERSION, load_npz, save_npz
-from models.source import InputParams
+from aersim.models.conv import ConvGeometry, ConvProjection
+from aersim.models.errors import ModelError
+from aersim.models.loaders.loading import load_network, save_network
+from aersim.models.loaders.npz_io import FORMAT_VERSION, load_npz, save_npz
+from aersim.models.network import Network
+from aersim.models.neurons.cuba import CubaLIFParams
+from aersim.models.neurons.integrator import IFParams
+from aersim.models.neurons.lif import LIFParams
+from aersim.models.neurons.source import InputParams
 
 
 def small_network() -> Network:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from models.errors import ModelError, ParameterError
-from models.profiles import PROFILES, ImportProfile, detect_profile, get_profile
+from aersim.models.errors import ModelError, ParameterError
+from aersim.models.loaders.profiles import PROFILES, ImportProfile, detect_profile, get_profile
 
 nir = pytest.importorskip("nir")
 
@@ -71,7 +71,7 @@ def test_detect_from_metadata():
 
 def test_translation_euler_and_exact():
     """input_gain = r*A/tau for LIF, w_in*A/tau_syn for CubaLIF, r*A for IF."""
-    from models.nir_io import load_nir
+    from aersim.models.loaders.nir_io import load_nir
 
     tau = np.array([1e-3, 2e-3, 4e-3])
     g = _graph(nir.LIF(tau=tau, r=np.array([2.0, 3.0, 4.0]), v_leak=np.zeros(3),

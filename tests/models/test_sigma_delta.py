@@ -3,8 +3,12 @@
 import numpy as np
 import pytest
 
-from models import ParameterError
-from models.sigma_delta import SigmaDeltaParams, sigma_delta_fixed_step, sigma_delta_step
+from aersim.models import ParameterError
+from aersim.models.neurons.sigma_delta import (
+    SigmaDeltaParams,
+    sigma_delta_fixed_step,
+    sigma_delta_step,
+)
 
 # neurons.md §2.3: ReLU, theta = 1.0 (vth_int = 262144), bias 0.
 A_FLOAT = [0.625, 0.625, 0.25, -2.0, 0.0, 0.5]

@@ -4,9 +4,9 @@ import dataclasses
 
 import numpy as np
 
-from hardware import load_chip
-from models import InputParams, LIFParams, Network, random_network
-from simcore import SpikeTrains
+from aersim.hardware import load_chip
+from aersim.models import InputParams, LIFParams, Network, random_network
+from aersim.simcore import SpikeTrains
 
 
 def small_core_chip(neurons_per_core: int = 32, name: str = "minimal"):

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from simcore.cli import main
-from traces import read_trace
+from aersim.simcore.cli.main import main
+from aersim.traces import read_trace
 
 
 def test_run_writes_trace_and_json(tmp_path, capsys):
@@ -76,7 +76,7 @@ def test_run_network_file_with_recording(tmp_path, capsys, shared_data):
 
 
 def test_run_npz_network_with_poisson_input(tmp_path, capsys):
-    from models import random_network, save_network
+    from aersim.models import random_network, save_network
     path = tmp_path / "net.npz"
     save_network(random_network(seed=1), path)
     assert main(["run", str(path), "--rate", "80", "--duration", "0.02", "--out", "",

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from simcore import cli
-from simcore.cli_results import COMMANDS, add_parsers
-from traces import TraceError, TraceWriter
+from aersim.simcore.cli import main as cli
+from aersim.simcore.cli.results import COMMANDS, add_parsers
+from aersim.traces import TraceError, TraceWriter
 
 COLUMNS = ["synaptic_op", "neuron_update", "spike_out", "message_out", "message_in", "router",
            "hop_east", "hop_west", "hop_north", "hop_south", "stim_in"]

@@ -5,8 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from models import LIFParams
-from simcore import ConfigError, PoissonDrive, RunConfig, Simulation, SpikeTrains, StimulusError
+from aersim.models import LIFParams
+from aersim.simcore import (
+    ConfigError,
+    PoissonDrive,
+    RunConfig,
+    Simulation,
+    SpikeTrains,
+    StimulusError,
+)
 from tests.simcore.helpers import dyadic_random_network, input_trains, one_neuron, small_core_chip
 
 MS = 1_000_000_000
@@ -133,8 +140,8 @@ def test_errors():
 @pytest.mark.filterwarnings("ignore:.*figure skipped")   # this trace has no energy ledger
 @pytest.mark.parametrize("mode", ["timestep", "async"])
 def test_probes_sample_the_exact_membrane(mode, tmp_path):
-    from traces import TraceWriter, read_trace
-    from traces.plots import plot_all
+    from aersim.traces import TraceWriter, read_trace
+    from aersim.traces.output.plots import plot_all
     net = one_neuron(LIFParams(tau_s=0.010, v_th=15.0, bias=20.0, v_reset=0.0), delay_ps=MS)
     sim = Simulation(net, small_core_chip(), config=RunConfig(mode=mode, probe_period_ps=MS),
                      probes={"lif": None})

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from hardware import OP_KINDS
-from hardware.noc import route_table
-from models import LIFParams
-from simcore import ConfigError, RunConfig, Simulation, SpikeTrains
+from aersim.hardware import OP_KINDS
+from aersim.hardware.noc import route_table
+from aersim.models import LIFParams
+from aersim.simcore import ConfigError, RunConfig, Simulation, SpikeTrains
 from tests.simcore.helpers import dyadic_random_network, input_trains, one_neuron, small_core_chip
 
 DT = 100_000_000  # 0.1 ms

@@ -7,9 +7,9 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from models import CubaLIFParams, IFParams, LIFParams
-from simcore import RunConfig, Simulation, SpikeTrains
-from simcore.neuron_kernels import cuba_time_to_threshold_s
+from aersim.models import CubaLIFParams, IFParams, LIFParams
+from aersim.simcore import RunConfig, Simulation, SpikeTrains
+from aersim.simcore.engine.neuron_kernels import cuba_time_to_threshold_s
 from tests.simcore.helpers import one_neuron, small_core_chip
 
 MS = 1_000_000_000
@@ -113,7 +113,7 @@ def test_lif_timestep_exact_against_solve_ivp():
 def _driven(params, weights, steps, dt_ps):
     """Input neuron k spikes once, at step k, with weight ``weights[k]`` (delay one step), into
     one neuron of ``params``; that neuron drives an integrator read-out with weight 1."""
-    from models import InputParams, IntegratorParams, Network
+    from aersim.models import InputParams, IntegratorParams, Network
     n = len(weights)
     net = Network()
     net.add_population("input", n, InputParams())
@@ -130,7 +130,7 @@ def _driven(params, weights, steps, dt_ps):
 
 
 def test_loihi_cuba_cases_a_and_c():
-    from models import LoihiCubaParams
+    from aersim.models import LoihiCubaParams
     # Case A: a = 3 every step from t = 1: v exceeds 640 at t = 3 and t = 5.
     _, steps, _ = _driven(LoihiCubaParams(d_u=1024, d_v=256, vth=10), [3.0] * 6, 6, MS)
     assert steps.tolist() == [3, 5]
@@ -141,7 +141,7 @@ def test_loihi_cuba_cases_a_and_c():
 
 
 def test_alif_eprop_table():
-    from models import ALIFParams
+    from aersim.models import ALIFParams
     # neurons.md §4.3: I = 0.8 per step (bias), spikes at t = 2, 4, 6.
     p = ALIFParams(tau_m_s=0.020, tau_a_s=0.200, v_th=1.0, beta=0.5, bias=0.8)
     sim, steps, _ = _driven(p, [0.0], 6, MS)
@@ -151,7 +151,7 @@ def test_alif_eprop_table():
 
 
 def test_sigma_delta_table_and_graded_payloads():
-    from models import SigmaDeltaParams
+    from aersim.models import SigmaDeltaParams
     # neurons.md §2.3: a = 0.625, 0.625, 0.25, -2, 0, 0.5 -> messages 0, 1.25, 0, -1.25, 0, 0.
     a = [0.625, 0.625, 0.25, -2.0, 0.0, 0.5]
     sim, steps, net = _driven(SigmaDeltaParams(threshold=1.0), a, 8, MS)
@@ -161,8 +161,8 @@ def test_sigma_delta_table_and_graded_payloads():
 
 
 def test_timestep_only_models_refuse_async():
-    from models import SigmaDeltaParams
-    from simcore import ConfigError
+    from aersim.models import SigmaDeltaParams
+    from aersim.simcore import ConfigError
     net = one_neuron(SigmaDeltaParams(threshold=1.0), weight=1.0, delay_ps=MS)
     with pytest.raises(ConfigError, match="sigma_delta neurons, whose dynamics are defined per "
                                           "time step; run it in mode='timestep'"):
@@ -170,7 +170,7 @@ def test_timestep_only_models_refuse_async():
 
 
 def test_alif_async_first_crossing_and_adaptation():
-    from models import ALIFParams
+    from aersim.models import ALIFParams
     # neurons.md §4.3 continuous form: V_inf = 1.6, V_0 = 0, v_th = 1, beta = 0.5, a_0 = 1,
     # tau_m 20 ms, tau_a 200 ms: the first crossing is at 42.103619 ms.
     p = ALIFParams(tau_m_s=0.020, tau_a_s=0.200, v_th=1.0, beta=0.5, bias=1.6, a_init=1.0,
@@ -191,8 +191,8 @@ def test_alif_async_first_crossing_and_adaptation():
 def test_egru_table_through_the_engine(reset, expected_c):
     # neurons.md §1.4: W_u 1, W_r 0.5, W_z 2, R_u = R_r = 0.5, R_z -1, theta 0.3,
     # x = 1, 1, 0, 0, 1; one step per input sample.
-    from models import EGRUParams, InputParams, Network
-    from models.egru import add_egru_layer
+    from aersim.models import EGRUParams, InputParams, Network
+    from aersim.models.neurons.egru import add_egru_layer
     net = Network()
     net.add_population("x", 1, InputParams())
     p = EGRUParams(w_u=1.0, w_r=0.5, w_z=2.0, r_u=0.5, r_r=0.5, r_z=-1.0, theta=0.3,
@@ -209,9 +209,9 @@ def test_egru_table_through_the_engine(reset, expected_c):
 
 
 def test_egru_refuses_async_and_wrong_channels():
-    from models import EGRUParams, InputParams, Network, NetworkError
-    from models.egru import add_egru_layer
-    from simcore import ConfigError
+    from aersim.models import EGRUParams, InputParams, Network, NetworkError
+    from aersim.models.neurons.egru import add_egru_layer
+    from aersim.simcore import ConfigError
     net = Network()
     net.add_population("x", 1, InputParams())
     add_egru_layer(net, "egru", EGRUParams(w_u=1.0, w_r=1.0, w_z=1.0, r_u=0.0, r_r=0.0,

@@ -7,11 +7,11 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from hardware import load_chip  # noqa: E402
-from models.nir_io import load_nir  # noqa: E402
-from models.nir_reference import simulate_nir  # noqa: E402
-from models.profiles import PROFILES  # noqa: E402
-from simcore import RunConfig, Simulation, SpikeTrains  # noqa: E402
+from aersim.hardware import load_chip  # noqa: E402
+from aersim.models.loaders.nir_io import load_nir  # noqa: E402
+from aersim.models.loaders.nir_reference import simulate_nir  # noqa: E402
+from aersim.models.loaders.profiles import PROFILES  # noqa: E402
+from aersim.simcore import RunConfig, Simulation, SpikeTrains  # noqa: E402
 from tests.models.test_nir_io import BUILDERS, EULER, EXACT, lif_graph, lif_input  # noqa: E402
 
 

@@ -6,12 +6,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hardware import MappingError, load_chip
-from hardware.noc import route_table
-from models import InputParams, LIFParams, Network
-from simcore import RunConfig, Simulation, SpikeTrains
-from simcore.hardware_model import simulate_noc
-from simcore.reference_noc import simulate_noc_reference
+from aersim.hardware import MappingError, load_chip
+from aersim.hardware.noc import route_table
+from aersim.models import InputParams, LIFParams, Network
+from aersim.simcore import RunConfig, Simulation, SpikeTrains
+from aersim.simcore.engine.hardware_model import simulate_noc
+from aersim.simcore.engine.reference_noc import simulate_noc_reference
 
 LINK_FIELDS = ("packets", "flits", "busy_ps", "max_queue_flits", "blocked_ps")
 

@@ -5,7 +5,7 @@ import heapq
 import numpy as np
 import pytest
 
-from simcore.queue import EventQueue, grow, heap_pop, heap_push, make_key, new_heap
+from aersim.simcore.engine.queue import EventQueue, grow, heap_pop, heap_push, make_key, new_heap
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 import yaml
 
-from hardware.chip import chip_from_dict
-from hardware.energy import OP_KINDS
-from models.generators import random_network
-from models.lif import LIFParams
-from models.network import Network
-from models.source import InputParams
-from simcore.errors import ConfigError
-from simcore.reference import run_reference
-from simcore.simulation import RunConfig, Simulation
-from simcore.stimulus import PoissonDrive, PoissonInput, SpikeTrains
+from aersim.hardware.chip import chip_from_dict
+from aersim.hardware.energy import OP_KINDS
+from aersim.models.generators import random_network
+from aersim.models.network import Network
+from aersim.models.neurons.lif import LIFParams
+from aersim.models.neurons.source import InputParams
+from aersim.simcore.engine.reference import run_reference
+from aersim.simcore.errors import ConfigError
+from aersim.simcore.run.simulation import RunConfig, Simulation
+from aersim.simcore.run.stimulus import PoissonDrive, PoissonInput, SpikeTrains
 
 MS = 1_000_000_000
 N_INPUTS = 20

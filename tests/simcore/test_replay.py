@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from hardware import load_chip
-from models import InputParams, LIFParams, Network
-from models.generators import MOTION_DIRECTIONS, direction_network
-from simcore import RunConfig, Simulation, SpikeTrains, StimulusError
-from simcore.latency import response_latencies
-from simcore.replay import EventReplay, pixel_index
-from traces import EVENT_DTYPE
-from traces.synthetic import dvs_events
-from traces.transforms import Downsample
+from aersim.hardware import load_chip
+from aersim.models import InputParams, LIFParams, Network
+from aersim.models.generators import MOTION_DIRECTIONS, direction_network
+from aersim.simcore import RunConfig, Simulation, SpikeTrains, StimulusError
+from aersim.simcore.run.latency import response_latencies
+from aersim.simcore.run.replay import EventReplay, pixel_index
+from aersim.traces import EVENT_DTYPE
+from aersim.traces.recordings.synthetic import dvs_events
+from aersim.traces.recordings.transforms import Downsample
 
 MS = 1_000_000_000
 
@@ -112,10 +112,10 @@ def test_direction_network_tells_the_direction(mode, direction):
 
 def test_nmnist_cnn_prediction_matches_nir_reference(shared_data):
     nir = pytest.importorskip("nir")
-    from models.nir_io import load_nir
-    from models.nir_reference import simulate_nir
-    from models.profiles import PROFILES
-    from traces import read_events
+    from aersim.models.loaders.nir_io import load_nir
+    from aersim.models.loaders.nir_reference import simulate_nir
+    from aersim.models.loaders.profiles import PROFILES
+    from aersim.traces import read_events
 
     path = shared_data / "nir" / "cnn_sinabs.nir"
     rec = shared_data / "events" / "sample_nmnist.bin"

@@ -11,11 +11,11 @@ import threading
 import numpy as np
 import pytest
 
-from hardware import load_chip
-from simcore import RunConfig, Simulation
-from simcore.catalog import builtin_run
-from simcore.errors import SimulationError
-from simcore.sweep_spec import SweepSpecError, load_spec
+from aersim.hardware import load_chip
+from aersim.simcore import RunConfig, Simulation
+from aersim.simcore.errors import SimulationError
+from aersim.simcore.run.catalog import builtin_run
+from aersim.simcore.sweep.spec import SweepSpecError, load_spec
 
 DURATION_S = 0.01
 BASE = {"network": "random", "chip": "minimal", "duration_s": DURATION_S}
@@ -62,7 +62,7 @@ def assert_row_equals_direct(row, res):
 
 
 def test_rows_equal_direct_runs_bit_for_bit(client, tmp_path):
-    from simcore.sweep import read_sweep, sweep
+    from aersim.simcore.sweep.runner import read_sweep, sweep
 
     spec = {"base": BASE, "axes": {"chip.core.neurons": [32, 64, 256],
                                    "run.mode": ["timestep", "async"]},
@@ -89,7 +89,7 @@ def test_rows_equal_direct_runs_bit_for_bit(client, tmp_path):
 
 
 def test_failing_point_is_recorded_and_others_complete(client, tmp_path):
-    from simcore.sweep import read_sweep, sweep
+    from aersim.simcore.sweep.runner import read_sweep, sweep
 
     spec = {"base": BASE, "axes": {"chip.core.neurons": [8, 64]}}
     table = sweep(spec, client=client, out=tmp_path / "fail.h5")
@@ -103,7 +103,7 @@ def test_failing_point_is_recorded_and_others_complete(client, tmp_path):
 
 
 def test_resume_runs_only_missing_points(client, tmp_path):
-    from simcore.sweep import read_sweep, sweep
+    from aersim.simcore.sweep.runner import read_sweep, sweep
 
     out = tmp_path / "r.h5"
     sweep({"base": BASE, "axes": {"run.seed": [0, 1]}}, client=client, out=out)
@@ -118,7 +118,7 @@ def test_resume_runs_only_missing_points(client, tmp_path):
 
 
 def test_killed_worker_loses_no_finished_row_and_resume_completes(client, tmp_path):
-    from simcore.sweep import read_sweep, sweep
+    from aersim.simcore.sweep.runner import read_sweep, sweep
 
     spec = {"base": dict(BASE, duration_s=0.05),
             "axes": {"run.seed": list(range(8)), "run.mode": ["timestep"]}}
@@ -158,9 +158,9 @@ def test_killed_worker_loses_no_finished_row_and_resume_completes(client, tmp_pa
 
 
 def test_plots_and_cli(client, tmp_path, capsys):
-    from simcore.cli_sweep import add_parser, run_sweep_command
-    from simcore.sweep import sweep
-    from simcore.sweep_plots import pareto_front, plot_sweep
+    from aersim.simcore.cli.sweep import add_parser, run_sweep_command
+    from aersim.simcore.sweep.plots import pareto_front, plot_sweep
+    from aersim.simcore.sweep.runner import sweep
 
     out = tmp_path / "p.h5"
     sweep({"base": BASE, "axes": {"chip.core.neurons": [32, 128], "stimulus.rate_hz": [20, 80]},
@@ -241,19 +241,19 @@ def test_sampling_is_seeded_and_points_are_stable():
 
 
 def test_missing_dask_says_how_to_install(monkeypatch):
-    from simcore.sweep import _distributed
+    from aersim.simcore.sweep.runner import _distributed
 
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(SimulationError, match=r"pip install aersim\[sweep\]"):
+    with pytest.raises(SimulationError, match=r"pip install -e '\.\[sweep\]'"):
         _distributed()
 
 
 def test_recording_axis_replays_through_event_replay(tmp_path):
     """A point driven by a recording equals a direct run with ``EventReplay`` (no cluster)."""
-    from simcore.replay import EventReplay
-    from simcore.sweep import run_point
-    from traces import write_events
-    from traces.synthetic import dvs_events
+    from aersim.simcore.run.replay import EventReplay
+    from aersim.simcore.sweep.runner import run_point
+    from aersim.traces import write_events
+    from aersim.traces.recordings.synthetic import dvs_events
 
     events = dvs_events("bar", 32, 32, 0.05, direction="right", seed=4)
     rec = tmp_path / "bar.raw"

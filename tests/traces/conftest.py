@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from traces.schema import EVENT_DTYPE
+from aersim.traces.schema import EVENT_DTYPE
 
 #: ``../shared/data`` next to the repository root.
 DATA_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "events"
@@ -58,7 +58,7 @@ def synth():
 @pytest.fixture(scope="session")
 def real_events():
     """Decoded real recordings by key, computed once per session."""
-    from traces.recording import read_events
+    from aersim.traces.recordings.recording import read_events
 
     cache = {}
 
@@ -79,7 +79,7 @@ def assert_same_events(got, want):
 
 def roundtrip(path, events, size, fmt, read_options=None, **write_options):
     """Write ``events`` with ``fmt``, read them back, and require them to be identical."""
-    from traces.recording import read_events, write_events
+    from aersim.traces.recordings.recording import read_events, write_events
 
     write_events(path, events, size, format=fmt, **write_options)
     got, meta = read_events(path, fmt, **(read_options or {}))
@@ -98,8 +98,8 @@ def check_corruptions(tmp_path, path, fmt, n_flips, n_cuts, seed, boundary=None,
     """
     import warnings
 
-    from traces.errors import TraceFormatError, TraceWarning
-    from traces.recording import read_events
+    from aersim.traces.errors import TraceFormatError, TraceWarning
+    from aersim.traces.recordings.recording import read_events
 
     options = options or {}
     data = path.read_bytes()

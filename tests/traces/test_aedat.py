@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from traces.errors import TraceError, TraceFormatError
-from traces.recording import read_events, write_events
+from aersim.traces.errors import TraceError, TraceFormatError
+from aersim.traces.recordings.recording import read_events, write_events
 
 DVS_HEADER = b"#!AER-DAT2.0\r\n# AEChip: ch.unizh.ini.jaer.chip.retina.DVS128\r\n"
 

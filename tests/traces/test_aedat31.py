@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from traces.aedat31 import packet_bytes
-from traces.errors import TraceFormatError
-from traces.recording import open_events, read_events, write_events
+from aersim.traces.errors import TraceFormatError
+from aersim.traces.recordings.aedat31 import packet_bytes
+from aersim.traces.recordings.recording import open_events, read_events, write_events
 
 HEADER = b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n#!END-HEADER\r\n"
 

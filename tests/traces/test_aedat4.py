@@ -5,10 +5,10 @@ import struct
 import numpy as np
 import pytest
 
-from traces.aedat4 import Aedat4Source, _vector_packet
-from traces.errors import TraceFormatError, TraceWarning
-from traces.recording import open_events, read_events, write_events
-from traces.recording_base import RecordingMeta
+from aersim.traces.errors import TraceFormatError, TraceWarning
+from aersim.traces.recordings.aedat4 import Aedat4Source, _vector_packet
+from aersim.traces.recordings.recording import open_events, read_events, write_events
+from aersim.traces.recordings.recording_base import RecordingMeta
 
 
 @pytest.mark.parametrize("compression", ["lz4", "zstd", "none"])
@@ -63,7 +63,7 @@ def test_triggers_exposed(tmp_path, synth):
     header_len = struct.unpack_from("<I", data, 14)[0]
     header = bytes(data[18 : 18 + header_len]).replace(xml_old, xml_new)
     # Rebuild header with the new XML and no index (position -1): packets are scanned.
-    from traces.aedat4 import _io_header
+    from aersim.traces.recordings.aedat4 import _io_header
 
     xml = header[header.index(b"<dv") : header.rindex(b"</dv>") + 5].decode()
     new_header = _io_header(0, -1, xml)
@@ -77,7 +77,7 @@ def test_triggers_exposed(tmp_path, synth):
 
 
 def test_unclosed_recording_warns_on_partial_packet(tmp_path, synth):
-    from traces.aedat4 import _io_header
+    from aersim.traces.recordings.aedat4 import _io_header
 
     ev = synth(3000, 320, 240)
     path = tmp_path / "u.aedat4"

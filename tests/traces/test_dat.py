@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from traces.errors import TraceFormatError, TraceWarning
-from traces.recording import read_events, write_events
+from aersim.traces.errors import TraceFormatError, TraceWarning
+from aersim.traces.recordings.recording import read_events, write_events
 
 HEADER = b"% Data file containing CD events.\n% Version 2\n% Width 100\n% Height 50\n"
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from traces.errors import TraceFormatError
-from traces.recording import read_events, write_events
-from traces.schema import EVENT_DTYPE
+from aersim.traces.errors import TraceFormatError
+from aersim.traces.recordings.recording import read_events, write_events
+from aersim.traces.schema import EVENT_DTYPE
 
 
 def raw_file(path, words, header="% evt 2.0\n% geometry 64x32\n% end\n", dtype="<u4"):

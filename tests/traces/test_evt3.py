@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from traces.errors import TraceFormatError
-from traces.recording import open_events, read_events, write_events
+from aersim.traces.errors import TraceFormatError
+from aersim.traces.recordings.recording import open_events, read_events, write_events
 
 HEADER = "% evt 3.0\n% format EVT3;height=32;width=64\n% end\n"
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from traces import functional as F
-from traces.errors import TraceError
+from aersim.traces.errors import TraceError
+from aersim.traces.recordings import functional as F
 
 SIZE = (40, 30)
 

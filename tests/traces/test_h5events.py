@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from traces.errors import TraceError, TraceFormatError
-from traces.h5events import H5Source
-from traces.recording import open_events, read_events, write_events
+from aersim.traces.errors import TraceError, TraceFormatError
+from aersim.traces.recordings.h5events import H5Source
+from aersim.traces.recordings.recording import open_events, read_events, write_events
 
 h5py = pytest.importorskip("h5py")
 

@@ -4,8 +4,8 @@ import h5py
 import numpy as np
 import pytest
 
-from traces import TraceError, TraceFormatError, TraceWriter, read_trace
-from traces.nirdata import export_nirdata, import_nirdata, nirdata_spikes
+from aersim.traces import TraceError, TraceFormatError, TraceWriter, read_trace
+from aersim.traces.output.nirdata import export_nirdata, import_nirdata, nirdata_spikes
 
 DT_PS = 1_000_000_000          # 1 ms
 POPS = [{"name": "input", "size": 20}, {"name": "hidden", "size": 50}, {"name": "out", "size": 5}]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from traces.errors import TraceError, TraceFormatError
-from traces.recording import read_events, write_events
+from aersim.traces.errors import TraceError, TraceFormatError
+from aersim.traces.recordings.recording import read_events, write_events
 
 
 def record(x, y, p, t):

@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from traces import EVENT_DTYPE, TraceError, TraceWarning, TraceWriter, read_trace
+from aersim.traces import EVENT_DTYPE, TraceError, TraceWarning, TraceWriter, read_trace
 
 pytest.importorskip("matplotlib")
-from traces import plots  # noqa: E402
+from aersim.traces.output import plots  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLUMNS = ["synaptic_op", "neuron_update", "spike_out", "message_out", "message_in", "router",
@@ -144,6 +144,6 @@ def test_bad_arguments(trace, tmp_path):
 
 
 def test_importing_traces_does_not_import_matplotlib():
-    code = "import sys, traces, traces.report; print('matplotlib' in sys.modules)"
+    code = "import sys, traces, traces.output.report; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -5,10 +5,9 @@ import warnings
 import numpy as np
 import pytest
 
-from traces import recording
-from traces.errors import TraceError, TraceFormatError, TraceWarning
-from traces.recording import detect_format, open_events, read_events, write_events
-from traces.recording_base import RecordingMeta
+from aersim.traces.errors import TraceError, TraceFormatError, TraceWarning
+from aersim.traces.recordings.recording import detect_format, open_events, read_events, write_events
+from aersim.traces.recordings.recording_base import RecordingMeta
 
 
 def test_nmnist_real_summary(real_events):
@@ -36,7 +35,7 @@ def test_aedat4_real_summary(real_events):
 
 
 def test_aedat4_real_index_and_triggers(real_file):
-    from traces.aedat4 import Aedat4Source
+    from aersim.traces.recordings.aedat4 import Aedat4Source
 
     src = Aedat4Source(real_file("aedat4"))
     assert src.table_pos == 945_243
@@ -169,13 +168,8 @@ def test_import_is_lazy():
     import subprocess
     import sys
 
-    code = "import sys, traces.recording; print('numba' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=str(recording.__file__).rsplit("/traces/", 1)[0],
-    )
+    code = "import sys, aersim.traces.recordings.recording; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
 
 

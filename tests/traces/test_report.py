@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from traces import TraceWriter, read_trace
-from traces import compare as cp
-from traces import report as rp
+from aersim.traces import TraceWriter, read_trace
+from aersim.traces.output import compare as cp
+from aersim.traces.output import report as rp
 
 COLUMNS = ["synaptic_op", "neuron_update", "spike_out", "message_out", "message_in", "router",
            "hop_east", "hop_west", "hop_north", "hop_south", "stim_in"]

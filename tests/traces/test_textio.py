@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from traces.errors import TraceError, TraceFormatError
-from traces.recording import open_events, read_events, write_events
+from aersim.traces.errors import TraceError, TraceFormatError
+from aersim.traces.recordings.recording import open_events, read_events, write_events
 
 
 def test_ecd_style_seconds_and_header_line(tmp_path):

@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
-from traces import TraceError, TraceFormatError, TraceWriter, read_trace
-from traces.schema import LATENCY_DTYPE, LINK_DTYPE, MESSAGE_DTYPE
+from aersim.traces import TraceError, TraceFormatError, TraceWriter, read_trace
+from aersim.traces.schema import LATENCY_DTYPE, LINK_DTYPE, MESSAGE_DTYPE
 
 
 def test_round_trip(tmp_path):
@@ -161,7 +161,7 @@ def test_bad_paths(tmp_path):
 
 WRITER = """
 import sys, time, numpy as np
-from traces import TraceWriter
+from aersim.traces import TraceWriter
 w = TraceWriter(sys.argv[1], flush_every_s=0.0)
 for i in range(1000):
     w.append_spikes(np.arange(i * 100, (i + 1) * 100, dtype=np.int64),

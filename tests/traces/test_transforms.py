@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from traces import functional as F
-from traces import transforms as T
-from traces.recording import open_events
+from aersim.traces.recordings import functional as F
+from aersim.traces.recordings import transforms as T
+from aersim.traces.recordings.recording import open_events
 
 
 def test_compose_equals_functions(synth):

@@ -1,0 +1,1 @@
+"""Memristive crossbars: device models, the array's analog computation, and network tiling."""

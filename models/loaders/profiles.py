@@ -1,0 +1,239 @@
+"""Import profiles: how a NIR graph was discretised by the framework that exported it.
+
+NIR stores continuous-time equations (``tau dv/dt = v_leak - v + r * x``) but not the time step,
+integrator, reset rule, spike amplitude or layer timing the network was trained with; every
+exporter folds its own ``dt`` into ``tau``, ``r`` and ``w_in``. An :class:`ImportProfile` states
+those choices so that a loaded network behaves as it did where it was trained.
+
+Time-stepped semantics shared by every profile (and by ``models.loaders.nir_reference``). In step
+``t`` each neuron first relaxes over ``dt`` (forward Euler or the exact exponential), then adds the
+inputs that arrive in step ``t``, then compares ``v > v_th`` and resets. A spike is a signal of
+height ``spike_amplitude`` held for one step, i.e. of area ``A = spike_amplitude * dt``, so a
+spike through weight ``w`` makes a LIF membrane jump by ``w * r * A / tau`` and a CubaLIF current
+jump by ``w * w_in * A / tau_syn`` -- under Euler this is the exact Euler increment, under exact
+integration it is the equivalent Dirac kick. Constant inputs (Affine biases) are integrated as
+currents. A projection from a population to the next takes ``layer_delay_steps`` steps; when that
+is 0 (layer-synchronous, as NIRTorch), every edge that closes a cycle takes one step instead.
+
+=========  =========  ==========  =========  =========  =====  ===================================
+profile    dt (s)     integrator  reset      amplitude  layer  exporter behaviour mirrored
+=========  =========  ==========  =========  =========  =====  ===================================
+exact      1e-4       exact       value      1          0      NIR's ideal continuous model: exact
+                                                                exponential decay between steps,
+                                                                reset to ``v_reset``.
+snntorch   1e-4       euler       subtract   1          0      ``export_to_nir`` hard-codes dt =
+                                                                1e-4 and writes r = tau/dt, w_in =
+                                                                tau_syn/dt, so Euler gives
+                                                                ``v <- beta v + x``; default reset
+                                                                is subtraction; the synaptic current
+                                                                is updated before the membrane.
+norse      1e-3       euler       value      1          0      ``to_nir`` writes r = 1 and
+                                                                ``v_reset``; Norse integrates with
+                                                                forward Euler at its dt (1 ms by
+                                                                default) and resets to a value; its
+                                                                membrane uses the previous current.
+sinabs     1          euler       subtract   1          0      dimensionless steps: IF with r = 1
+                                                                (``v <- v + x``), Sinabs' default
+                                                                ``MembraneSubtract`` reset.
+rockpool   1e-3       exact       subtract   1          0      exponential Euler: r = tau
+                                                                exp(-dt/tau)/dt; reset by
+                                                                subtraction; dt is recovered from
+                                                                the file when detected.
+lava-dl    1/4096     euler       value      4096       1      raw 12-bit Loihi decays written as
+                                                                tau = 1/decay, so dt/tau =
+                                                                decay/4096; w_in = tau_syn gives a
+                                                                unit current jump; one step per
+                                                                layer (Dense buffers a step).
+spyx       1e-4       euler       subtract   1          0      Euler at the paper's dt; spyx
+                                                                rescales weights by dt on import.
+=========  =========  ==========  =========  =========  =====  ===================================
+
+A profile is chosen by name, as an :class:`ImportProfile`, or detected from a graph
+(:func:`detect_profile`): the graph's metadata first (keys ``profile``, ``exporter``,
+``framework``, ``dt``), then parameter signatures (r = tau/1e-4 is snnTorch, r = 1 with tau is
+Norse, r = tau exp(-dt/tau)/dt is Rockpool, IF with r = 1 is Sinabs). Detection always warns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from aersim.models.errors import ModelError, ParameterError
+
+INTEGRATORS = ("exact", "euler")
+RESETS = ("value", "subtract")
+CUBA_ORDERS = ("current_first", "voltage_first")
+
+
+@dataclass(frozen=True)
+class ImportProfile:
+    """How a NIR graph's continuous-time parameters become discrete per-step updates.
+
+    Parameters
+    ----------
+    name : str
+        Profile name (``"snntorch"``, ``"norse"``, ...).
+    dt_s : float
+        Time step, seconds (> 0). Also the unit of synaptic delays (``round(dt_s * 1e12)`` ps).
+    integrator : str
+        ``"euler"`` (forward Euler, reproduces time-stepped training) or ``"exact"`` (exact
+        exponential relaxation; suits event-driven engines).
+    reset : str
+        ``"value"`` (``v <- v_reset``) or ``"subtract"`` (``v <- v - v_th``).
+    spike_amplitude : float
+        Height of a one-step spike as a NIR signal; its area is ``spike_amplitude * dt_s``.
+    layer_delay_steps : int
+        Steps a spike takes from one population to the next (0: layer-synchronous).
+    cuba_order : str
+        ``"current_first"`` (the current takes this step's input before the membrane uses it, as
+        snnTorch) or ``"voltage_first"`` (the membrane uses last step's current, as Norse and
+        the NIR reference Euler).
+    description : str
+        The exporter behaviour this profile mirrors.
+    """
+
+    name: str
+    dt_s: float
+    integrator: str = "euler"
+    reset: str = "value"
+    spike_amplitude: float = 1.0
+    layer_delay_steps: int = 0
+    cuba_order: str = "voltage_first"
+    description: str = ""
+
+    def __post_init__(self):
+        where = f"import profile {self.name!r}"
+        for name in ("dt_s", "spike_amplitude"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float, np.floating, np.integer))
+                    and math.isfinite(value) and value > 0):
+                raise ParameterError(f"{where}: {name} must be a finite number > 0, "
+                                     f"got {value!r}")
+        if round(self.dt_s * 1e12) < 1:
+            raise ParameterError(f"{where}: dt_s={self.dt_s!r} is below one picosecond")
+        for name, allowed in (("integrator", INTEGRATORS), ("reset", RESETS),
+                              ("cuba_order", CUBA_ORDERS)):
+            if getattr(self, name) not in allowed:
+                raise ParameterError(f"{where}: {name}={getattr(self, name)!r} is not one of "
+                                     f"{allowed}")
+        if int(self.layer_delay_steps) != self.layer_delay_steps or self.layer_delay_steps < 0:
+            raise ParameterError(f"{where}: layer_delay_steps must be an integer >= 0, got "
+                                 f"{self.layer_delay_steps!r}")
+
+    @property
+    def dt_ps(self) -> int:
+        """The time step in integer picoseconds."""
+        return int(round(self.dt_s * 1e12))
+
+    @property
+    def spike_area(self) -> float:
+        """Integral of one spike over time (``spike_amplitude * dt_s``), signal x seconds."""
+        return self.spike_amplitude * self.dt_s
+
+    def with_(self, **changes) -> ImportProfile:
+        """A copy with some fields changed, e.g. ``PROFILES["norse"].with_(dt_s=1e-4)``."""
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        """Plain fields, for ``Network.metadata``."""
+        return {"name": self.name, "dt_s": float(self.dt_s), "integrator": self.integrator,
+                "reset": self.reset, "spike_amplitude": float(self.spike_amplitude),
+                "layer_delay_steps": int(self.layer_delay_steps), "cuba_order": self.cuba_order}
+
+
+PROFILES: dict[str, ImportProfile] = {p.name: p for p in (
+    ImportProfile("exact", 1e-4, "exact", "value", 1.0, 0, "voltage_first",
+                  "NIR's ideal model: exact exponential relaxation, reset to v_reset"),
+    ImportProfile("snntorch", 1e-4, "euler", "subtract", 1.0, 0, "current_first",
+                  "snnTorch export_to_nir: dt=1e-4 folded into r=tau/dt and w_in=tau_syn/dt"),
+    ImportProfile("norse", 1e-3, "euler", "value", 1.0, 0, "voltage_first",
+                  "Norse to_nir: r=1, forward Euler at Norse's dt, reset to v_reset"),
+    ImportProfile("sinabs", 1.0, "euler", "subtract", 1.0, 0, "voltage_first",
+                  "Sinabs: dimensionless steps, IF with r=1, MembraneSubtract reset"),
+    ImportProfile("rockpool", 1e-3, "exact", "subtract", 1.0, 0, "voltage_first",
+                  "Rockpool: exponential Euler, r=tau*exp(-dt/tau)/dt, subtractive reset"),
+    ImportProfile("lava-dl", 1.0 / 4096, "euler", "value", 4096.0, 1, "current_first",
+                  "lava-dl netx: tau=1/decay with 12-bit decays, one step per layer"),
+    ImportProfile("spyx", 1e-4, "euler", "subtract", 1.0, 0, "current_first",
+                  "Spyx: Euler at the exporter's dt, subtractive reset"),
+)}
+
+
+def get_profile(profile: str | ImportProfile) -> ImportProfile:
+    """Return a profile given by name or as an :class:`ImportProfile`.
+
+    Raises
+    ------
+    ModelError
+        If the name is unknown; the message lists the known profiles.
+    """
+    if isinstance(profile, ImportProfile):
+        return profile
+    if isinstance(profile, str) and profile.lower() in PROFILES:
+        return PROFILES[profile.lower()]
+    raise ModelError(f"unknown import profile {profile!r}; known profiles are "
+                     f"{sorted(PROFILES)}, or pass an ImportProfile")
+
+
+def _leaves(graph):
+    """Every non-graph node of a (possibly nested) NIR graph."""
+    for node in graph.nodes.values():
+        if type(node).__name__ == "NIRGraph":
+            yield from _leaves(node)
+        else:
+            yield node
+
+
+def detect_profile(graph) -> tuple[ImportProfile, str]:
+    """Guess the exporter's profile from a NIR graph.
+
+    Returns
+    -------
+    profile : ImportProfile
+    reason : str
+        Why it was chosen, for the ``ModelWarning`` that the loader emits.
+    """
+    meta = {str(k).lower(): v for k, v in (getattr(graph, "metadata", None) or {}).items()}
+    dt = meta.get("dt")
+    for key in ("profile", "exporter", "framework", "source"):
+        text = str(meta.get(key, "")).lower().replace("_", "-")
+        for name in sorted(PROFILES, key=len, reverse=True):
+            if name in text:
+                prof = PROFILES[name]
+                if dt is not None and float(dt) > 0:
+                    prof = prof.with_(dt_s=float(dt))
+                return prof, f"graph metadata {key}={meta[key]!r}"
+    for node in _leaves(graph):
+        kind = type(node).__name__
+        r = np.asarray(getattr(node, "r", np.nan), dtype=np.float64).ravel()
+        tau = getattr(node, "tau", getattr(node, "tau_mem", None))
+        if kind == "IF" and r.size and np.allclose(r, 1.0):
+            return PROFILES["sinabs"], "IF neurons with r = 1 (Sinabs' rate-converted CNNs)"
+        if tau is None or not r.size:
+            continue
+        tau = np.asarray(tau, dtype=np.float64).ravel()
+        if np.allclose(r, tau / 1e-4, rtol=1e-4):
+            return PROFILES["snntorch"], f"{kind} with r = tau / 1e-4 (snnTorch's export)"
+        if np.allclose(r, 1.0):
+            prof = PROFILES["norse"]
+            if dt is not None and float(dt) > 0:
+                prof = prof.with_(dt_s=float(dt))
+            return prof, f"{kind} with r = 1 (Norse's export)"
+        # Rockpool: r = tau exp(-dt/tau) / dt; recover dt from one neuron and check all.
+        t0, r0 = float(tau[0]), float(r[0])
+        if r0 > 0:
+            lo, hi = 1e-9, 10 * t0
+            for _ in range(200):  # bisection: r(dt) decreases monotonically in dt
+                mid = 0.5 * (lo + hi)
+                if t0 * math.exp(-mid / t0) / mid > r0:
+                    lo = mid
+                else:
+                    hi = mid
+            dt_r = 0.5 * (lo + hi)
+            if np.allclose(r, tau * np.exp(-dt_r / tau) / dt_r, rtol=1e-4):
+                return (PROFILES["rockpool"].with_(dt_s=float(f"{dt_r:.6g}")),
+                        f"{kind} with r = tau exp(-dt/tau)/dt, dt = {dt_r:.6g} s (Rockpool)")
+    return PROFILES["exact"], "no exporter signature found"

@@ -1,0 +1,1 @@
+"""Neuron models: each module holds one model's parameters, equations and Numba kernels."""

@@ -1,0 +1,99 @@
+"""Validation and broadcasting of neuron parameters, shared by every ``*Params`` class.
+
+A numeric parameter is a scalar (shared by the population) or a ``(n,)`` per-neuron array; the
+helpers validate it once, at construction, and broadcast it when a population is built.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aersim.models.errors import ParameterError
+
+#: Resets of the integrate-and-fire family: to ``v_reset``, or by subtracting ``v_th``.
+RESET_MODES = ("value", "subtract")
+
+
+def _as_array(label: str, name: str, value, what: str) -> np.ndarray:
+    """``value`` as a float64 array of at most one dimension, or a ``ParameterError``."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{label} parameter {name!r} must be {what}, got {value!r}") from None
+    if arr.ndim > 1:
+        raise ParameterError(f"{label} parameter {name!r} must be a scalar or a 1-d per-neuron "
+                             f"array, got shape {arr.shape}; flatten it first")
+    return arr
+
+
+def check_param(label: str, name: str, value, *, positive: bool = False,
+                nonneg: bool = False) -> np.ndarray:
+    """Validate one parameter (scalar or ``(n,)``) of model ``label`` and return it as float64.
+
+    Raises
+    ------
+    ParameterError
+        On more than one dimension, NaN or infinity, or a sign that breaks ``positive``/``nonneg``.
+    """
+    arr = _as_array(label, name, value, "a number or an array of numbers")
+    if not np.all(np.isfinite(arr)):
+        raise ParameterError(f"{label} parameter {name!r} contains NaN or infinity; give finite "
+                             "values")
+    if positive and np.any(arr <= 0):
+        raise ParameterError(f"{label} parameter {name!r} must be > 0, got {float(np.min(arr))!r}")
+    if nonneg and np.any(arr < 0):
+        raise ParameterError(f"{label} parameter {name!r} must be >= 0, got {float(np.min(arr))!r}")
+    return arr
+
+
+def validate_fields(obj, label: str, names: tuple, checks: dict) -> None:
+    """Replace every numeric field of frozen dataclass ``obj`` by its validated float64 array,
+    and check that all per-neuron arrays have the same length."""
+    lengths = {}
+    for name in names:
+        arr = check_param(label, name, getattr(obj, name), **checks.get(name, {}))
+        object.__setattr__(obj, name, arr)
+        if arr.ndim == 1:
+            lengths[name] = arr.shape[0]
+    if len(set(lengths.values())) > 1:
+        raise ParameterError(f"{label} per-neuron parameters disagree in length: {lengths}; "
+                             "give every array one value per neuron")
+
+
+def broadcast_fields(obj, label: str, names: tuple, n: int) -> dict[str, np.ndarray]:
+    """Every numeric field as a contiguous float64 ``(n,)`` array."""
+    out = {}
+    for name in names:
+        arr = getattr(obj, name)
+        if arr.ndim == 1 and arr.shape[0] != n:
+            raise ParameterError(f"{label} parameter {name!r} has {arr.shape[0]} values but the "
+                                 f"population has {n} neurons")
+        out[name] = np.ascontiguousarray(np.broadcast_to(arr, (n,)), dtype=np.float64)
+    return out
+
+
+def check_choice(label: str, name: str, value, allowed: tuple) -> None:
+    """Raise ``ParameterError`` unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ParameterError(f"{label} {name} {value!r} is not one of {allowed}")
+
+
+def check_int_param(label: str, name: str, value, low=None, high=None) -> np.ndarray:
+    """Validate an integer parameter (scalar or ``(n,)``) and return it as int64.
+
+    Raises
+    ------
+    ParameterError
+        On more than one dimension, a non-integer value or a value outside ``[low, high]``.
+    """
+    arr = _as_array(label, name, value, "an integer or an array of integers")
+    if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+        raise ParameterError(f"{label} parameter {name!r} must hold integers (fixed-point "
+                             f"mantissas), got {value!r}; round or quantise it first")
+    if arr.size and low is not None and arr.min() < low:
+        raise ParameterError(f"{label} parameter {name!r} = {int(arr.min())} is below its "
+                             f"range [{low}, {high}]")
+    if arr.size and high is not None and arr.max() > high:
+        raise ParameterError(f"{label} parameter {name!r} = {int(arr.max())} is above its "
+                             f"range [{low}, {high}]")
+    return arr.astype(np.int64)

@@ -1,0 +1,1 @@
+"""The ``aersim`` command line."""

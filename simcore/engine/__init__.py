@@ -1,0 +1,1 @@
+"""The fast engine and its reference: event queue, build step, engine kernels, hardware timing."""

@@ -1,0 +1,572 @@
+"""The build step: a Network, a ChipSpec and a Mapping become flat arrays for the engines.
+
+Everything the hot loop touches is a contiguous array in one of three named tuples:
+
+- :class:`NeuronTables` — per neuron: model kind, core, parameters (structure of arrays);
+- :class:`SynapseTables` — the fan-out of every neuron, grouped the way the hardware sends it:
+  a neuron's outgoing synapses are sorted by (destination core, delay). Each run of equal
+  (core, delay) is a *segment*; each run of equal core is a *message* (unicast: one message per
+  destination core per spike). A message's synapses are its segments' synapses.
+- :class:`ChipTables` — core coordinates and the per-operation latencies in picoseconds.
+
+Per synapse the engine keeps 8 bytes (int32 target, float32 weight); segments and messages cost
+per (neuron, destination core), not per synapse.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from aersim.hardware.errors import MappingError
+from aersim.hardware.noc import multicast_trees, routing_table_entries
+from aersim.simcore.errors import ConfigError
+
+KIND_INPUT = 0
+KIND_LIF = 1
+KIND_IF = 2
+KIND_CUBA = 3
+KIND_ALIF = 4
+KIND_SIGMA_DELTA = 5
+KIND_LOIHI = 6
+KIND_EGRU = 7
+#: Engine code of every neuron model (see ``simcore.engine.neuron_kernels``).
+MODEL_KINDS = {"input": KIND_INPUT, "lif": KIND_LIF, "li": KIND_LIF, "if": KIND_IF,
+               "integrator": KIND_IF, "cuba_lif": KIND_CUBA, "cuba_li": KIND_CUBA,
+               "alif": KIND_ALIF, "sigma_delta": KIND_SIGMA_DELTA, "loihi_cuba": KIND_LOIHI,
+               "egru": KIND_EGRU}
+#: Models whose dynamics are defined per time step only (no event-driven form; an EGRU
+#: updates every unit every step even when only its synaptic work is event-driven).
+TIMESTEP_ONLY = ("sigma_delta", "loihi_cuba", "egru")
+#: Delays and segment sort keys pack (core << DELAY_BITS | delay_ps); 2**40 ps is about 1.1 s.
+DELAY_BITS = 40
+MAX_DELAY_PS = (1 << DELAY_BITS) - 1
+
+
+class NeuronTables(NamedTuple):
+    """Per-neuron arrays, all of shape ``(n_neurons,)``; float64 unless noted."""
+
+    kind: np.ndarray       # int8, KIND_*
+    core: np.ndarray       # int32, core of the neuron
+    upd_rank: np.ndarray   # int64, updatable neurons of the same core with id <= this one
+    tau_s: np.ndarray      # membrane time constant tau_m (s); 1 where unused
+    tau_syn_s: np.ndarray  # synaptic time constant (s), CuBa only; 1 elsewhere
+    v_inf: np.ndarray      # resting value with bias: v_leak + r * bias (LIF), + r * i_inf (CuBa)
+    drift: np.ndarray      # r * bias, volts per second (IF, integrator)
+    v_leak: np.ndarray
+    r: np.ndarray
+    i_inf: np.ndarray      # w_in * bias (CuBa)
+    v_th: np.ndarray       # +inf for non-spiking models
+    v_reset: np.ndarray
+    gain: np.ndarray       # input_gain
+    t_ref_ps: np.ndarray   # int64, refractory period (ps)
+    subtract: np.ndarray   # bool, reset by subtraction
+    euler: np.ndarray      # bool, forward-Euler integration (timestep mode)
+    current_first: np.ndarray  # bool, CuBa: the step's input reaches i before v uses it
+    v_init: np.ndarray
+    i_init: np.ndarray     # initial second state: CuBa i, ALIF a, sigma-delta sigma, Loihi u
+    beta: np.ndarray       # ALIF: threshold v_th + beta * a
+    bias: np.ndarray       # ALIF, sigma-delta: constant input; Loihi: b_m << b_e (integer)
+    reset_code: np.ndarray  # int8 ALIF: 0 subtract v_th, 1 subtract v_th + beta a, 2 to v_reset
+    late_reset: np.ndarray  # bool ALIF: the reset acts one step after the spike (e-prop)
+    relu: np.ndarray       # bool sigma-delta: ReLU activation (else identity)
+    cum_error: np.ndarray  # bool sigma-delta: send when the accumulated error reaches threshold
+    d_u: np.ndarray        # Loihi 12-bit current decay D_u (integer-valued)
+    d_v: np.ndarray        # Loihi 12-bit voltage decay D_v (integer-valued)
+    weight_exp: np.ndarray  # int64 Loihi weight exponent
+    hold_steps: np.ndarray  # int64 Loihi refractory hold steps; -1 elsewhere (t_ref_ps applies)
+    graded: np.ndarray     # bool: spikes carry a value (sigma-delta, graded Loihi, EGRU)
+    zoneout: np.ndarray    # EGRU inference zoneout p
+    gate_bias: np.ndarray  # float64 (n, 6): EGRU bx_u, bx_r, bx_z, br_u, br_r, br_z
+    slot0: np.ndarray      # int64: first input slot of the neuron (see input_slots)
+
+
+class SynapseTables(NamedTuple):
+    """Fan-out of every neuron, in segments and messages (see module doc)."""
+
+    target: np.ndarray       # int32 (n_syn,), global id of the postsynaptic neuron
+    weight: np.ndarray       # float32 (n_syn,)
+    seg_lo: np.ndarray       # int64 (n_seg + 1,), first synapse of each segment
+    seg_delay_ps: np.ndarray  # int64 (n_seg,)
+    msg_ptr: np.ndarray      # int64 (n_neurons + 1,), messages of neuron i: msg_ptr[i]:msg_ptr[i+1]
+    msg_core: np.ndarray     # int32 (n_msg,), destination core
+    msg_seg_lo: np.ndarray   # int64 (n_msg + 1,), segments of message m: msg_seg_lo[m]:[m+1]
+
+
+#: Indices of ``NocState.cfg``.
+NOC_ON, NOC_MULTICAST, NOC_CYCLE_PS, NOC_FLITS, NOC_BUFFER, NOC_CPT, NOC_PORTS, NOC_WIDTH, \
+    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS = range(13)
+NOC_CFG_LEN = 13
+#: Columns of ``NocState.link_stats``.
+LINK_PACKETS, LINK_FLITS, LINK_BUSY_PS, LINK_MAX_QUEUE_FLITS, LINK_BLOCKED_PS = range(5)
+#: ``NocState.meta``: free slots, next packet sequence number, packets injected, delivered.
+META_FREE, META_SEQ, META_INJECTED, META_DELIVERED = range(4)
+
+
+class NocState(NamedTuple):
+    """The contention model's tables and mutable state (all int64).
+
+    Ports and links are numbered ``tile * n_ports + port`` (``hardware.noc`` port numbering).
+    """
+
+    cfg: np.ndarray          # (NOC_CFG_LEN,), NOC_* values
+    tree_ptr: np.ndarray     # (n_keys + 1,), multicast tree rows per key (empty for unicast)
+    tree_tile: np.ndarray    # (n_rows,), sorted by tile within a key
+    tree_mask: np.ndarray    # (n_rows,), outputs taken at that router
+    tree_hops: np.ndarray    # (n_keys, 4), tree edges per direction (the key's hop counts)
+    q_head: np.ndarray       # (n_ports_total,), first packet slot of each input FIFO, or -1
+    q_tail: np.ndarray       # (n_ports_total,)
+    port_free: np.ndarray    # (n_ports_total,), time the input port can start its next packet
+    occ: np.ndarray          # (n_ports_total,), flits held in the input buffer
+    link_free: np.ndarray    # (n_ports_total,), time the output link is free
+    blocked_since: np.ndarray  # (n_ports_total,), -1 or when the link began waiting for room
+    arb_last: np.ndarray     # (n_tiles,), time of the last queued arbitration (-1: none)
+    link_stats: np.ndarray   # (n_ports_total, 5), LINK_* counters
+    p_next: np.ndarray       # (capacity,), next slot in the same FIFO
+    p_ready: np.ndarray      # (capacity,), head arrives at the current router (ps)
+    p_seq: np.ndarray        # (capacity,), packet sequence number (tiebreak)
+    p_key: np.ndarray        # (capacity,), message index (unicast) or tree key (multicast)
+    p_dest: np.ndarray       # (capacity,), destination core (unicast)
+    p_flits: np.ndarray      # (capacity,)
+    p_mask: np.ndarray       # (capacity,), outputs still to be granted at the current router
+    free: np.ndarray         # (capacity,), stack of free slots
+    meta: np.ndarray         # (4,), META_*
+
+
+def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=None,
+                  tree_mask=None, tree_hops=None) -> NocState:
+    """An idle network with room for ``capacity`` packets in flight."""
+    n = n_tiles * int(cfg[NOC_PORTS])
+    capacity = max(int(capacity), 16)
+    z = np.zeros(0, dtype=np.int64)
+    return NocState(
+        cfg=np.asarray(cfg, dtype=np.int64),
+        tree_ptr=z.copy() if tree_ptr is None else tree_ptr, tree_tile=z if tree_tile is None
+        else tree_tile, tree_mask=z if tree_mask is None else tree_mask,
+        tree_hops=np.zeros((0, 4), np.int64) if tree_hops is None else tree_hops,
+        q_head=np.full(n, -1, np.int64), q_tail=np.full(n, -1, np.int64),
+        port_free=np.zeros(n, np.int64), occ=np.zeros(n, np.int64),
+        link_free=np.zeros(n, np.int64), blocked_since=np.full(n, -1, np.int64),
+        arb_last=np.full(n_tiles, -1, np.int64), link_stats=np.zeros((n, 5), np.int64),
+        p_next=np.full(capacity, -1, np.int64), p_ready=np.zeros(capacity, np.int64),
+        p_seq=np.zeros(capacity, np.int64), p_key=np.zeros(capacity, np.int64),
+        p_dest=np.zeros(capacity, np.int64), p_flits=np.zeros(capacity, np.int64),
+        p_mask=np.zeros(capacity, np.int64),
+        free=np.arange(capacity - 1, -1, -1, dtype=np.int64),
+        meta=np.array([capacity, 0, 0, 0], dtype=np.int64))
+
+
+def grow_noc(noc: NocState, factor: int = 2) -> NocState:
+    """A copy of ``noc`` with ``factor`` times the packet capacity (slots keep their numbers)."""
+    cap = noc.p_next.shape[0]
+    new_cap = cap * factor
+    grown = {}
+    for name in ("p_next", "p_ready", "p_seq", "p_key", "p_dest", "p_flits", "p_mask"):
+        a = np.zeros(new_cap, dtype=np.int64)
+        a[:cap] = getattr(noc, name)
+        grown[name] = a
+    n_free = int(noc.meta[META_FREE])
+    free = np.zeros(new_cap, dtype=np.int64)
+    extra = np.arange(new_cap - 1, cap - 1, -1, dtype=np.int64)
+    free[:extra.size] = extra
+    free[extra.size:extra.size + n_free] = noc.free[:n_free]
+    meta = noc.meta.copy()
+    meta[META_FREE] = n_free + extra.size
+    return noc._replace(free=free, meta=meta, **grown)
+
+
+
+
+class ChipTables(NamedTuple):
+    """Geometry and latencies of the chip (times in ps), and its network-on-chip state."""
+
+    core_x: np.ndarray       # int32 (n_cores,)
+    core_y: np.ndarray       # int32 (n_cores,)
+    n_updatable: np.ndarray  # int64 (n_cores,), neurons with dynamics on each core
+    geometry: np.ndarray     # int64 (3,): width, height, torus
+    latency_ps: np.ndarray   # int64 (LAT_COUNT,), indexed by LAT_*
+    noc: NocState            # contention model (idle and unused when contention is off)
+    push_need: np.ndarray    # int64 (n_neurons,), queue entries a step may need per spike
+
+
+LAT_SYNAPTIC_OP, LAT_NEURON_UPDATE, LAT_SPIKE_OUT, LAT_MESSAGE_OUT, LAT_MESSAGE_IN, LAT_ROUTER, \
+    LAT_HOP_EW, LAT_HOP_NS, LAT_BARRIER = range(9)
+LAT_COUNT = 9
+
+
+_FLOAT_COLUMNS = ("tau_s", "tau_syn_s", "v_inf", "drift", "v_leak", "r", "i_inf", "v_th",
+                  "v_reset", "gain", "v_init", "i_init", "beta", "bias", "d_u", "d_v",
+                  "zoneout")
+_INT_COLUMNS = {"reset_code": np.int8, "weight_exp": np.int64, "hold_steps": np.int64}
+_FLAG_COLUMNS = ("subtract", "euler", "current_first", "late_reset", "relu", "cum_error",
+                 "graded")
+
+
+def _model_columns(pop) -> dict:
+    """The engine's columns for one population, from its parameter class."""
+    p = pop.params.per_neuron(pop.size)
+    kind = pop.kind
+    one = np.ones(pop.size)
+    cols = {"v_init": p.get("v_init", 0.0 * one), "gain": p.get("input_gain", one),
+            "r": p.get("r", one),
+            "v_th": p.get("v_th", np.full(pop.size, np.inf)),
+            "v_reset": p.get("v_reset", 0.0 * one), "v_leak": p.get("v_leak", 0.0 * one),
+            "t_ref_s": p.get("t_ref_s", 0.0 * one)}
+    if kind in ("lif", "li"):
+        cols["tau_s"] = p["tau_s"]
+        cols["v_inf"] = p["v_leak"] + p["r"] * p["bias"]
+    elif kind in ("if", "integrator"):
+        cols["drift"] = p["r"] * p["bias"]
+    elif kind in ("cuba_lif", "cuba_li"):
+        cols["tau_s"], cols["tau_syn_s"] = p["tau_mem_s"], p["tau_syn_s"]
+        cols["i_inf"] = p["w_in"] * p["bias"]
+        cols["v_inf"] = p["v_leak"] + p["r"] * cols["i_inf"]
+        cols["i_init"] = p["i_init"]
+    elif kind == "alif":
+        # The second time constant column holds tau_a; a is the second state.
+        cols["tau_s"], cols["tau_syn_s"] = p["tau_m_s"], p["tau_a_s"]
+        cols["v_inf"] = p["v_leak"] + p["bias"]
+        cols["beta"], cols["bias"], cols["i_init"] = p["beta"], p["bias"], p["a_init"]
+    elif kind == "sigma_delta":
+        cols["v_th"], cols["bias"], cols["i_init"] = p["threshold"], p["bias"], p["sigma_init"]
+        cols["v_init"] = np.zeros(pop.size)
+    elif kind == "loihi_cuba":
+        from aersim.models.neurons.loihi_cuba import effective_bias
+        cols["d_u"], cols["d_v"] = p["d_u"].astype(np.float64), p["d_v"].astype(np.float64)
+        cols["v_th"] = (p["vth"] << 6).astype(np.float64)
+        cols["bias"] = effective_bias(p["bias_mant"], p["bias_exp"]).astype(np.float64)
+        cols["v_init"] = p["v_init"].astype(np.float64)
+        cols["i_init"] = p["u_init"].astype(np.float64)
+        cols["hold_steps"] = p["hold_steps"].astype(np.int64)
+        cols["gain"] = np.ones(pop.size)
+    elif kind == "egru":
+        cols["v_th"], cols["v_init"] = p["theta"], p["c_init"]
+        cols["zoneout"] = np.full(pop.size, pop.params.zoneout)
+        cols["gate_bias"] = np.stack([p[f"{b}_{g}"] for b in ("bx", "br") for g in "urz"],
+                                     axis=1)
+    return cols
+
+
+def _model_flags(params) -> dict:
+    """Per-population switches of the engine (scalars broadcast over the population)."""
+    from aersim.models.neurons.alif import RESETS as ALIF_RESETS
+    kind = params.kind
+    reset = getattr(params, "reset", "value")
+    return {
+        "subtract": reset == "subtract",
+        "euler": getattr(params, "integrator", "exact") == "euler",
+        "current_first": getattr(params, "order", "") == "current_first",
+        "late_reset": bool(getattr(params, "late_reset", False)),
+        "relu": getattr(params, "activation", "") == "relu",
+        "cum_error": bool(getattr(params, "cum_error", False)),
+        "graded": kind in ("sigma_delta", "egru") or (kind == "loihi_cuba"
+                                                       and params.num_message_bits > 0),
+        "reset_code": ALIF_RESETS.index(reset) if kind == "alif" else (0 if reset == "subtract"
+                                                                       else 2),
+        "weight_exp": int(getattr(params, "weight_exp", 0)),
+    }
+
+
+def build_neurons(network, mapping) -> NeuronTables:
+    """Flatten every population's parameters into :class:`NeuronTables`."""
+    n = network.n_neurons
+    kind = np.empty(n, dtype=np.int8)
+    cols = {name: np.zeros(n, dtype=np.float64) for name in _FLOAT_COLUMNS}
+    cols["tau_s"][:] = 1.0
+    cols["tau_syn_s"][:] = 1.0
+    cols["v_th"][:] = np.inf
+    t_ref_ps = np.zeros(n, dtype=np.int64)
+    flags = {name: np.zeros(n, dtype=np.bool_) for name in _FLAG_COLUMNS}
+    ints = {name: np.zeros(n, dtype=dtype) for name, dtype in _INT_COLUMNS.items()}
+    ints["hold_steps"][:] = -1
+    gate_bias = np.zeros((n, 6), dtype=np.float64)
+    start = 0
+    for pop in network.populations.values():
+        sl = slice(start, start + pop.size)
+        start += pop.size
+        if pop.kind not in MODEL_KINDS:
+            raise ConfigError(f"population {pop.name!r} uses neuron model {pop.kind!r}, which "
+                              f"the engine does not run; supported: {', '.join(MODEL_KINDS)}")
+        kind[sl] = MODEL_KINDS[pop.kind]
+        if pop.kind == "input":
+            continue
+        for name, values in _model_columns(pop).items():
+            if name == "t_ref_s":
+                t_ref_ps[sl] = np.round(values * 1e12).astype(np.int64)
+            elif name in ints:
+                ints[name][sl] = values
+            elif name == "gate_bias":
+                gate_bias[sl] = values
+            else:
+                cols[name][sl] = values
+        for name, value in _model_flags(pop.params).items():
+            (flags if name in flags else ints)[name][sl] = value
+    core = np.ascontiguousarray(mapping.core_of, dtype=np.int32)
+    slot0, _ = input_slots(network)
+    return NeuronTables(kind=kind, core=core, upd_rank=_update_ranks(kind, core),
+                        t_ref_ps=t_ref_ps, gate_bias=gate_bias, slot0=slot0, **cols, **flags,
+                        **ints)
+
+
+def input_slots(network) -> tuple[np.ndarray, int]:
+    """Where each neuron's inputs accumulate: ``(slot0 int64 (n,), n_slots)``.
+
+    A neuron with ``C`` input channels (``params.input_channels``, 1 for almost every model)
+    owns slots ``slot0 .. slot0 + C - 1``; a synapse of channel ``c`` onto it targets slot
+    ``slot0 + c``. Without multi-channel neurons slots are neuron ids.
+    """
+    per = np.concatenate([np.full(p.size, getattr(p.params, "input_channels", 1), np.int64)
+                          for p in network.populations.values()]) if network.populations \
+        else np.zeros(0, np.int64)
+    slot0 = np.zeros(per.size, dtype=np.int64)
+    np.cumsum(per[:-1], out=slot0[1:])
+    return slot0, int(per.sum())
+
+
+@njit(cache=True)
+def _update_ranks_kernel(kind, core, n_cores):
+    rank = np.zeros(kind.shape[0], dtype=np.int64)
+    seen = np.zeros(n_cores, dtype=np.int64)
+    for i in range(kind.shape[0]):
+        if kind[i] != KIND_INPUT:
+            seen[core[i]] += 1
+        rank[i] = seen[core[i]]
+    return rank
+
+
+def _update_ranks(kind, core) -> np.ndarray:
+    n_cores = int(core.max()) + 1 if core.size else 1
+    return _update_ranks_kernel(kind, core, n_cores)
+
+
+def build_synapses(network, mapping) -> SynapseTables:
+    """Merge all projections into per-neuron fan-out tables sorted by (core, delay).
+
+    Synapse targets are input slots (:func:`input_slots`), which are neuron ids unless the
+    network has multi-channel neurons.
+    """
+    n = network.n_neurons
+    slot0, n_slots = input_slots(network)
+    counts = np.zeros(n, dtype=np.int64)
+    csr = []
+    for proj in network.projections:
+        indptr, indices, weights, delays = proj.to_csr_arrays()
+        if delays.size and int(delays.max()) > MAX_DELAY_PS:
+            raise ConfigError(f"projection {proj.name!r}: delay {int(delays.max())} ps exceeds "
+                              f"the engine's limit of {MAX_DELAY_PS} ps (about 1.1 s)")
+        pre0 = network.offset(proj.pre)
+        post_pop = network.population(proj.post)
+        stride = getattr(post_pop.params, "input_channels", 1)
+        post0 = slot0[network.offset(proj.post)] + getattr(proj, "channel", 0)
+        counts[pre0:pre0 + indptr.shape[0] - 1] += np.diff(indptr)
+        csr.append((pre0, post0, stride, indptr, indices, weights, delays))
+    row = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=row[1:])
+    n_syn = int(row[-1])
+    target = np.empty(n_syn, dtype=np.int32)
+    weight = np.empty(n_syn, dtype=np.float32)
+    delay = np.empty(n_syn, dtype=np.int64)
+    cursor = row[:-1].copy()
+    for pre0, post0, stride, indptr, indices, weights, delays in csr:
+        _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, stride, indptr, indices,
+                          weights, np.atleast_1d(delays), delays.ndim == 0)
+    # The core of every input slot: a slot lives with its neuron.
+    per = np.diff(np.append(slot0, n_slots))
+    core = np.ascontiguousarray(np.repeat(mapping.core_of, per), dtype=np.int32)
+    n_seg, n_msg = _sort_rows_kernel(row, target, weight, delay, core)
+    seg_lo = np.empty(n_seg + 1, dtype=np.int64)
+    seg_delay = np.empty(n_seg, dtype=np.int64)
+    msg_ptr = np.empty(n + 1, dtype=np.int64)
+    msg_core = np.empty(n_msg, dtype=np.int32)
+    msg_seg_lo = np.empty(n_msg + 1, dtype=np.int64)
+    _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo)
+    return SynapseTables(target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo)
+
+
+@njit(cache=True)
+def _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, stride, indptr, indices,
+                      weights, delays, shared_delay):
+    for i in range(indptr.shape[0] - 1):
+        at = cursor[pre0 + i]
+        for k in range(indptr[i], indptr[i + 1]):
+            target[at] = post0 + indices[k] * stride
+            weight[at] = weights[k]
+            delay[at] = delays[0] if shared_delay else delays[k]
+            at += 1
+        cursor[pre0 + i] = at
+
+
+@njit(cache=True)
+def _sort_rows_kernel(row, target, weight, delay, core):
+    """Sort each row by (target core, delay), stably; return the numbers of segments, messages."""
+    n_seg = 0
+    n_msg = 0
+    for i in range(row.shape[0] - 1):
+        lo, hi = row[i], row[i + 1]
+        if hi == lo:
+            continue
+        keys = np.empty(hi - lo, dtype=np.int64)
+        ordered = True
+        for k in range(lo, hi):
+            keys[k - lo] = (np.int64(core[target[k]]) << DELAY_BITS) | delay[k]
+            if k > lo and keys[k - lo] < keys[k - lo - 1]:
+                ordered = False
+        if not ordered:
+            perm = np.argsort(keys, kind="mergesort")
+            t_row = target[lo:hi].copy()
+            w_row = weight[lo:hi].copy()
+            d_row = delay[lo:hi].copy()
+            for j in range(hi - lo):
+                target[lo + j] = t_row[perm[j]]
+                weight[lo + j] = w_row[perm[j]]
+                delay[lo + j] = d_row[perm[j]]
+                keys[j] = (np.int64(core[target[lo + j]]) << DELAY_BITS) | delay[lo + j]
+        n_seg += 1
+        n_msg += 1
+        for j in range(1, hi - lo):
+            if keys[j] != keys[j - 1]:
+                n_seg += 1
+                if (keys[j] >> DELAY_BITS) != (keys[j - 1] >> DELAY_BITS):
+                    n_msg += 1
+    return n_seg, n_msg
+
+
+@njit(cache=True)
+def _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo):
+    s = 0
+    m = 0
+    for i in range(row.shape[0] - 1):
+        msg_ptr[i] = m
+        for k in range(row[i], row[i + 1]):
+            c = core[target[k]]
+            new_msg = k == row[i] or c != core[target[k - 1]]
+            if new_msg or delay[k] != delay[k - 1]:
+                if new_msg:
+                    msg_core[m] = c
+                    msg_seg_lo[m] = s
+                    m += 1
+                seg_lo[s] = k
+                seg_delay[s] = delay[k]
+                s += 1
+    msg_ptr[row.shape[0] - 1] = m
+    msg_seg_lo[m] = s
+    seg_lo[s] = row[row.shape[0] - 1]
+
+
+def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None) -> ChipTables:
+    """Core coordinates, updatable-neuron counts, the latency vector and the NoC of ``chip``.
+
+    ``syn`` is needed when the chip models contention (multicast trees, capacity bounds).
+    """
+    xs, ys = chip.core_xy()
+    n_upd = np.bincount(neurons.core[neurons.kind != KIND_INPUT],
+                        minlength=chip.n_cores).astype(np.int64)
+    c, noc = chip.core.latency_ps, chip.noc
+    lat = np.zeros(LAT_COUNT, dtype=np.int64)
+    lat[LAT_SYNAPTIC_OP] = c["synaptic_op"]
+    lat[LAT_NEURON_UPDATE] = c["neuron_update"]
+    lat[LAT_SPIKE_OUT] = c["spike_out"]
+    lat[LAT_MESSAGE_OUT] = c["message_out"]
+    lat[LAT_MESSAGE_IN] = c["message_in"]
+    lat[LAT_ROUTER] = noc.router_latency_ps
+    lat[LAT_HOP_EW] = noc.hop_latency_ps["east_west"]
+    lat[LAT_HOP_NS] = noc.hop_latency_ps["north_south"]
+    lat[LAT_BARRIER] = chip.barrier_latency_ps
+    geometry = np.array([chip.width, chip.height, chip.topology == "torus"], dtype=np.int64)
+    n_msgs = np.diff(syn.msg_ptr) if syn is not None else np.zeros(neurons.core.shape[0],
+                                                                      np.int64)
+    if noc.contention and syn is not None:
+        noc_state, push_need = build_noc(chip, syn.msg_ptr, syn.msg_core,
+                                         neurons.core.astype(np.int64))
+    else:
+        noc_state = new_noc_state(noc_config(chip), chip.n_tiles, 16)
+        push_need = n_msgs.astype(np.int64)
+    return ChipTables(xs, ys, n_upd, geometry, lat, noc_state, push_need)
+
+
+def noc_config(chip) -> np.ndarray:
+    """The ``NocState.cfg`` vector of ``chip`` (int64, indexed by ``NOC_*``)."""
+    n = chip.noc
+    cfg = np.zeros(NOC_CFG_LEN, dtype=np.int64)
+    cfg[NOC_ON] = bool(n.contention)
+    cfg[NOC_MULTICAST] = n.routing == "multicast"
+    cfg[NOC_CYCLE_PS] = n.cycle_ps
+    cfg[NOC_FLITS] = n.flits
+    cfg[NOC_BUFFER] = n.buffer_flits
+    cfg[NOC_CPT] = chip.cores_per_tile
+    cfg[NOC_PORTS] = 4 + chip.cores_per_tile
+    cfg[NOC_WIDTH] = chip.width
+    cfg[NOC_HEIGHT] = chip.height
+    cfg[NOC_TORUS] = chip.topology == "torus"
+    cfg[NOC_ROUTER_PS] = n.router_latency_ps
+    cfg[NOC_HOP_EW_PS] = n.hop_latency_ps["east_west"]
+    cfg[NOC_HOP_NS_PS] = n.hop_latency_ps["north_south"]
+    return cfg
+
+
+def build_noc(chip, msg_ptr, msg_core, src_core, capacity: int | None = None):
+    """The contention model's state for keys with destination cores ``msg_core[msg_ptr[j]:]``.
+
+    A key is a source neuron (engine) or one injected packet (``simulate_noc``), sent from
+    ``src_core[j]``. For multicast, builds the XY trees and checks every router's key/mask table
+    against ``routing_table_entries``. Returns ``(state, push_need)``: ``push_need[j]`` bounds
+    the queue entries one packet (or one spike's packets) of key ``j`` can push, so that a step
+    can reserve them. The packet capacity defaults to what every key in flight at once needs.
+
+    Raises
+    ------
+    MappingError
+        A router's multicast table overflows; names the router, the entries and the capacity.
+    """
+    cfg = noc_config(chip)
+    n_keys = msg_ptr.shape[0] - 1
+    n_msgs = np.diff(msg_ptr).astype(np.int64)
+    src_tile = src_core // chip.cores_per_tile
+    if not cfg[NOC_MULTICAST]:
+        dest_tile = np.asarray(msg_core, dtype=np.int64) // chip.cores_per_tile
+        key = np.repeat(np.arange(n_keys), n_msgs)
+        sx, sy = src_tile[key] % chip.width, src_tile[key] // chip.width
+        dx, dy = dest_tile % chip.width, dest_tile // chip.width
+        hops = _route_lengths(sx, sy, dx, dy, chip)
+        push_need = np.bincount(key, weights=3 * (hops + 1) + 1, minlength=n_keys)
+        state = new_noc_state(cfg, chip.n_tiles, capacity or int(n_msgs.sum()))
+        return state, push_need.astype(np.int64)
+    ptr, tile, mask, arrive = multicast_trees(msg_ptr, msg_core, src_core, chip.cores_per_tile,
+                                              chip.width, chip.height, chip.topology == "torus")
+    entries = routing_table_entries(ptr, tile, mask, arrive, src_core, chip.n_tiles)
+    cap = chip.noc.routing_table_entries
+    if cap and entries.max(initial=0) > cap:
+        worst = int(np.argmax(entries))
+        raise MappingError(
+            f"the multicast routing table of router {worst} (tile x={worst % chip.width}, "
+            f"y={worst // chip.width}) needs {int(entries[worst])} key/mask entries but holds "
+            f"{cap} (noc.routing_table_entries); {int((entries > cap).sum())} router(s) "
+            "overflow. Use a chip with larger tables, a mapping that keeps each population's "
+            "targets on fewer cores, or fewer source neurons per core")
+    key = np.repeat(np.arange(n_keys), np.diff(ptr))
+    tree_hops = np.zeros((n_keys, 4), dtype=np.int64)
+    for d in range(4):
+        np.add.at(tree_hops[:, d], key, (mask >> d) & 1)
+    dir_edges = tree_hops.sum(axis=1)
+    has = n_msgs > 0
+    push_need = np.where(has, 1 + 3 * (dir_edges + n_msgs), 0).astype(np.int64)
+    state = new_noc_state(cfg, chip.n_tiles, capacity or int((has + dir_edges).sum()),
+                          ptr, tile, mask, tree_hops)
+    return state, push_need
+
+
+def _route_lengths(sx, sy, dx, dy, chip) -> np.ndarray:
+    """Hops of XY routes, vectorised (the same rule as ``hardware.noc.xy_hops``)."""
+    ddx, ddy = dx - sx, dy - sy
+    if chip.topology == "torus":
+        w, h = chip.width, chip.height
+        ddx = np.where(ddx > w // 2, ddx - w, np.where(ddx < -((w - 1) // 2), ddx + w, ddx))
+        ddy = np.where(ddy > h // 2, ddy - h, np.where(ddy < -((h - 1) // 2), ddy + h, ddy))
+    return np.abs(ddx) + np.abs(ddy)
+
+
+def engine_bytes(syn: SynapseTables, neurons: NeuronTables) -> int:
+    """Bytes held by the engine's synapse and neuron tables."""
+    return sum(a.nbytes for a in syn) + sum(a.nbytes for a in neurons)

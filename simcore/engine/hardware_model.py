@@ -1,0 +1,511 @@
+"""What a spike costs the hardware: the kernels both engines share.
+
+A spike leaves its core as one message per destination core (unicast). The sending core is busy
+for ``spike_out`` and then ``message_out`` per message; message ``m`` departs when its
+``message_out`` completes and travels the XY route: the router once, then one hop latency per
+tile hop (east-west and north-south differ). A receiving core serves messages one at a time, in
+order of arrival: ``message_in`` plus ``synaptic_op`` per synapse of the message. Every step of
+the way is counted in ``counts[core, OP]`` (see ``hardware.energy.OP_KINDS``).
+
+With ``noc.contention`` on, ``send_spike_noc`` replaces ``send_spike``: messages become packets
+that queue at links and router buffers (``noc_inject``, ``noc_arbitrate``); ``simulate_noc``
+runs injected packets through the same kernels on their own (compare
+``simcore.engine.reference_noc``).
+"""
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from aersim.hardware.energy import (
+    HOP_EAST,
+    HOP_NORTH,
+    HOP_SOUTH,
+    HOP_WEST,
+    MESSAGE_IN,
+    MESSAGE_OUT,
+    ROUTER,
+    SPIKE_OUT,
+    SYNAPTIC_OP,
+)
+from aersim.hardware.noc import neighbour_tile, xy_hops, xy_next_output
+from aersim.simcore.engine.build import (
+    LAT_HOP_EW,
+    LAT_HOP_NS,
+    LAT_MESSAGE_IN,
+    LAT_MESSAGE_OUT,
+    LAT_ROUTER,
+    LAT_SPIKE_OUT,
+    LAT_SYNAPTIC_OP,
+    LINK_BLOCKED_PS,
+    LINK_BUSY_PS,
+    LINK_FLITS,
+    LINK_MAX_QUEUE_FLITS,
+    LINK_PACKETS,
+    META_DELIVERED,
+    META_FREE,
+    META_INJECTED,
+    META_SEQ,
+    NOC_BUFFER,
+    NOC_CPT,
+    NOC_CYCLE_PS,
+    NOC_FLITS,
+    NOC_HEIGHT,
+    NOC_HOP_EW_PS,
+    NOC_HOP_NS_PS,
+    NOC_MULTICAST,
+    NOC_PORTS,
+    NOC_ROUTER_PS,
+    NOC_TORUS,
+    NOC_WIDTH,
+    build_noc,
+)
+from aersim.simcore.engine.queue import (
+    KIND_SHIFT,
+    heap_pop,
+    heap_push,
+    heap_size,
+    make_key,
+    new_heap,
+)
+
+#: Kind priority of a message arriving at a core (shared by both engines' queues).
+KIND_MESSAGE = 3
+
+
+@njit(cache=True, inline="always")
+def send_spike(syn, chip, counts, heap, neuron, core, t_ready):
+    """Emit the messages of ``neuron``'s spike from ``core``, starting at ``t_ready`` (ps).
+
+    Pushes one ``KIND_MESSAGE`` event per destination core, at its arrival time, with the
+    message index as tiebreak and payload. Returns the time the core is done sending.
+    """
+    lat = chip.latency_ps
+    x0 = chip.core_x[core]
+    y0 = chip.core_y[core]
+    width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
+    counts[core, SPIKE_OUT] += 1
+    t = t_ready + lat[LAT_SPIKE_OUT]
+    for m in range(syn.msg_ptr[neuron], syn.msg_ptr[neuron + 1]):
+        dest = syn.msg_core[m]
+        t += lat[LAT_MESSAGE_OUT]
+        east, west, north, south = xy_hops(x0, y0, chip.core_x[dest], chip.core_y[dest],
+                                           width, height, torus)
+        arrive = t + lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
+            + (north + south) * lat[LAT_HOP_NS]
+        counts[core, MESSAGE_OUT] += 1
+        counts[core, ROUTER] += 1
+        counts[core, HOP_EAST] += east
+        counts[core, HOP_WEST] += west
+        counts[core, HOP_NORTH] += north
+        counts[core, HOP_SOUTH] += south
+        heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
+    return t
+
+
+@njit(cache=True, inline="always")
+def serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta):
+    """Serve message ``m`` arriving at its destination core at ``t_arrive``; return its end time.
+
+    The core starts when it is free (``core_free``, updated here) and spends ``message_in`` plus
+    ``synaptic_op`` per synapse of the message. When the message log ``mlog`` (int64
+    ``(capacity, 4)``: message, arrival, service start, service end) has rows, the message is
+    appended to it (``mlog_meta[0]`` rows used).
+    """
+    lat = chip.latency_ps
+    dest = syn.msg_core[m]
+    n_syn = syn.seg_lo[syn.msg_seg_lo[m + 1]] - syn.seg_lo[syn.msg_seg_lo[m]]
+    start = t_arrive if t_arrive > core_free[dest] else core_free[dest]
+    end = start + lat[LAT_MESSAGE_IN] + n_syn * lat[LAT_SYNAPTIC_OP]
+    core_free[dest] = end
+    if mlog.shape[0] > 0:
+        row = mlog_meta[0]
+        mlog[row, 0] = m
+        mlog[row, 1] = t_arrive
+        mlog[row, 2] = start
+        mlog[row, 3] = end
+        mlog_meta[0] = row + 1
+    counts[dest, MESSAGE_IN] += 1
+    counts[dest, SYNAPTIC_OP] += n_syn
+    return end
+
+
+# ----------------------------------------------------------------------------------------------
+# Network-on-chip contention (``noc.contention: true``); semantics in docs/engine.md.
+#
+# Every directed link and every ejection port is a server that moves one flit per cycle; a
+# packet of F flits holds it for F cycles. A router input port is a FIFO of ``buffer_flits``
+# flits (injection ports from cores are unbounded). Events are ``KIND_NOC`` arbitrations of one
+# router (tiebreak: tile) on the engine's heap; at an arbitration at time t, each free output
+# is granted to the oldest eligible head-of-FIFO packet that wants it (smallest (eligible time,
+# packet sequence number)), if the downstream buffer has room for the whole packet; otherwise
+# the output waits (head-of-line blocking) and the packet blocks its input port.
+
+#: Kind priority of a router arbitration on the engines' queues.
+KIND_NOC = 4
+@njit(cache=True, inline="always")
+def noc_free_slots(noc):
+    """Packet slots still free."""
+    return noc.meta[META_FREE]
+
+
+@njit(cache=True)
+def noc_reset_times(noc):
+    """Start a new time origin (timestep mode: each step's timeline starts at 0)."""
+    for i in range(noc.link_free.shape[0]):
+        noc.link_free[i] = 0
+        noc.port_free[i] = 0
+    for i in range(noc.arb_last.shape[0]):
+        noc.arb_last[i] = -1
+
+
+@njit(cache=True)
+def _noc_arbitrate_at(noc, heap, tile, t):
+    """Queue an arbitration of ``tile``'s router at ``t`` (skipping an identical pending one)."""
+    if noc.arb_last[tile] != t:
+        noc.arb_last[tile] = t
+        heap_push(heap, t, make_key(KIND_NOC, tile), tile, 0)
+
+
+@njit(cache=True)
+def _tree_row(noc, key, tile):
+    """Row of ``key``'s multicast tree at ``tile`` (binary search), or -1."""
+    lo = noc.tree_ptr[key]
+    hi = noc.tree_ptr[key + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if noc.tree_tile[mid] < tile:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < noc.tree_ptr[key + 1] and noc.tree_tile[lo] == tile:
+        return lo
+    return -1
+
+
+@njit(cache=True)
+def _noc_outputs(noc, cfg, key, dest, tile):
+    """Bit mask of the outputs a packet takes at ``tile``."""
+    if cfg[NOC_MULTICAST]:
+        r = _tree_row(noc, key, tile)
+        return noc.tree_mask[r] if r >= 0 else 0
+    return np.int64(1) << xy_next_output(tile, dest, cfg[NOC_CPT], cfg[NOC_WIDTH],
+                                         cfg[NOC_HEIGHT], cfg[NOC_TORUS] != 0)
+
+
+@njit(cache=True)
+def _fifo_append(noc, port, h):
+    noc.p_next[h] = -1
+    if noc.q_tail[port] < 0:
+        noc.q_head[port] = h
+    else:
+        noc.p_next[noc.q_tail[port]] = h
+    noc.q_tail[port] = h
+
+
+@njit(cache=True)
+def noc_inject(noc, heap, t_depart, core, key, dest, flits):
+    """A packet leaves ``core`` at ``t_depart`` into its router's injection port.
+
+    ``key`` is the message index (unicast, delivered to ``dest``) or the multicast tree key.
+    The head reaches the router's output stage after the router latency.
+    """
+    cfg = noc.cfg
+    cpt = cfg[NOC_CPT]
+    tile = core // cpt
+    n_free = noc.meta[META_FREE] - 1
+    noc.meta[META_FREE] = n_free
+    h = noc.free[n_free]
+    noc.p_ready[h] = t_depart + cfg[NOC_ROUTER_PS]
+    noc.p_seq[h] = noc.meta[META_SEQ]
+    noc.meta[META_SEQ] += 1
+    noc.meta[META_INJECTED] += 1
+    noc.p_key[h] = key
+    noc.p_dest[h] = dest
+    noc.p_flits[h] = flits
+    noc.p_mask[h] = _noc_outputs(noc, cfg, key, dest, tile)
+    _fifo_append(noc, tile * cfg[NOC_PORTS] + 4 + core % cpt, h)
+    _noc_arbitrate_at(noc, heap, tile, noc.p_ready[h])
+
+
+@njit(cache=True)
+def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
+    """Arbitrate ``tile``'s router at ``t``: grant every free output its oldest eligible packet.
+
+    A delivery to a core pushes a ``KIND_MESSAGE`` event at the time its tail arrives, with the
+    message index (``p_key`` for unicast; for multicast the message of tree key ``p_key`` to that
+    core, looked up in ``msg_ptr``/``msg_core``) as tiebreak and payload.
+    """
+    cfg = noc.cfg
+    n_ports = cfg[NOC_PORTS]
+    cpt = cfg[NOC_CPT]
+    width = cfg[NOC_WIDTH]
+    height = cfg[NOC_HEIGHT]
+    cycle = cfg[NOC_CYCLE_PS]
+    base = tile * n_ports
+    if noc.arb_last[tile] == t:
+        noc.arb_last[tile] = -1
+    q_head = noc.q_head
+    p_ready = noc.p_ready
+    p_mask = noc.p_mask
+    port_free = noc.port_free
+    # The outputs that some eligible head-of-FIFO packet wants.
+    want = np.int64(0)
+    for i in range(n_ports):
+        h = q_head[base + i]
+        if h >= 0 and p_ready[h] <= t and port_free[base + i] <= t:
+            want |= p_mask[h]
+    o = -1
+    while want != 0:
+        o += 1
+        bit = np.int64(1) << o
+        if (want & bit) == 0:
+            continue
+        want &= ~bit
+        link = base + o
+        if noc.link_free[link] > t:
+            continue
+        best = -1
+        best_port = -1
+        best_el = 0
+        best_seq = 0
+        for i in range(n_ports):
+            ip = base + i
+            h = q_head[ip]
+            if h < 0 or (p_mask[h] & bit) == 0:
+                continue
+            el = p_ready[h] if p_ready[h] > port_free[ip] else port_free[ip]
+            if el > t:
+                continue
+            if best < 0 or el < best_el or (el == best_el and noc.p_seq[h] < best_seq):
+                best = h
+                best_port = ip
+                best_el = el
+                best_seq = noc.p_seq[h]
+        if best < 0:
+            continue
+        h = best
+        f = noc.p_flits[h]
+        down = -1
+        dport = -1
+        if o < 4:
+            down = neighbour_tile(tile, o, width, height)
+            dport = down * n_ports + o
+            if noc.occ[dport] + f > cfg[NOC_BUFFER]:
+                if noc.blocked_since[link] < 0:
+                    noc.blocked_since[link] = t
+                continue
+            noc.occ[dport] += f
+            if noc.occ[dport] > noc.link_stats[link, LINK_MAX_QUEUE_FLITS]:
+                noc.link_stats[link, LINK_MAX_QUEUE_FLITS] = noc.occ[dport]
+        # Grant output o to packet h.
+        if noc.blocked_since[link] >= 0:
+            noc.link_stats[link, LINK_BLOCKED_PS] += t - noc.blocked_since[link]
+            noc.blocked_since[link] = -1
+        busy = f * cycle
+        noc.link_free[link] = t + busy
+        noc.link_stats[link, LINK_PACKETS] += 1
+        noc.link_stats[link, LINK_FLITS] += f
+        noc.link_stats[link, LINK_BUSY_PS] += busy
+        noc.p_mask[h] &= ~bit
+        last = noc.p_mask[h] == 0
+        if last:
+            # The packet has left this input port: the next one may start after its tail, and
+            # the upstream link gets its buffer space back.
+            nxt = noc.p_next[h]
+            noc.q_head[best_port] = nxt
+            if nxt < 0:
+                noc.q_tail[best_port] = -1
+            noc.port_free[best_port] = t + busy
+            i_in = best_port - base
+            if i_in < 4:
+                noc.occ[best_port] -= f
+                up = neighbour_tile(tile, i_in ^ 1, width, height)
+                if noc.blocked_since[up * n_ports + i_in] >= 0:
+                    _noc_arbitrate_at(noc, heap, up, t)
+        _noc_arbitrate_at(noc, heap, tile, t + busy)
+        if o < 4:
+            if last:
+                c = h
+            else:
+                n_free = noc.meta[META_FREE] - 1
+                noc.meta[META_FREE] = n_free
+                c = noc.free[n_free]
+                noc.p_seq[c] = noc.p_seq[h]
+                noc.p_key[c] = noc.p_key[h]
+                noc.p_dest[c] = noc.p_dest[h]
+                noc.p_flits[c] = f
+            lat = cfg[NOC_HOP_EW_PS] if o < 2 else cfg[NOC_HOP_NS_PS]
+            noc.p_ready[c] = t + lat
+            noc.p_mask[c] = _noc_outputs(noc, cfg, noc.p_key[c], noc.p_dest[c], down)
+            _fifo_append(noc, dport, c)
+            _noc_arbitrate_at(noc, heap, down, t + lat)
+        else:
+            core = tile * cpt + (o - 4)
+            if cfg[NOC_MULTICAST]:
+                m = msg_ptr[noc.p_key[h]]
+                while msg_core[m] != core:
+                    m += 1
+            else:
+                m = noc.p_key[h]
+            heap_push(heap, t + (f - 1) * cycle, make_key(KIND_MESSAGE, m), m, core)
+            noc.meta[META_DELIVERED] += 1
+            if last:
+                noc.free[noc.meta[META_FREE]] = h
+                noc.meta[META_FREE] += 1
+
+
+@njit(cache=True)
+def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
+    """``send_spike`` with contention: the messages enter the network as packets.
+
+    Unicast: as ``send_spike``, one packet per message. Multicast: one ``message_out`` and one
+    packet per spike; hops count the edges of the spike's XY tree.
+    """
+    lat = chip.latency_ps
+    cfg = noc.cfg
+    counts[core, SPIKE_OUT] += 1
+    t = t_ready + lat[LAT_SPIKE_OUT]
+    if cfg[NOC_MULTICAST]:
+        if syn.msg_ptr[neuron + 1] > syn.msg_ptr[neuron]:
+            t += lat[LAT_MESSAGE_OUT]
+            counts[core, MESSAGE_OUT] += 1
+            counts[core, ROUTER] += 1
+            counts[core, HOP_EAST] += noc.tree_hops[neuron, 0]
+            counts[core, HOP_WEST] += noc.tree_hops[neuron, 1]
+            counts[core, HOP_NORTH] += noc.tree_hops[neuron, 2]
+            counts[core, HOP_SOUTH] += noc.tree_hops[neuron, 3]
+            noc_inject(noc, heap, t, core, neuron, -1, cfg[NOC_FLITS])
+        return t
+    x0 = chip.core_x[core]
+    y0 = chip.core_y[core]
+    width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
+    for m in range(syn.msg_ptr[neuron], syn.msg_ptr[neuron + 1]):
+        dest = syn.msg_core[m]
+        t += lat[LAT_MESSAGE_OUT]
+        east, west, north, south = xy_hops(x0, y0, chip.core_x[dest], chip.core_y[dest],
+                                           width, height, torus)
+        counts[core, MESSAGE_OUT] += 1
+        counts[core, ROUTER] += 1
+        counts[core, HOP_EAST] += east
+        counts[core, HOP_WEST] += west
+        counts[core, HOP_NORTH] += north
+        counts[core, HOP_SOUTH] += south
+        noc_inject(noc, heap, t, core, m, dest, cfg[NOC_FLITS])
+    return t
+
+
+@dataclass(frozen=True, eq=False)
+class LinkStats:
+    """Per-link counters of the contention model, one entry per router output.
+
+    ``port`` is 0..3 for the link leaving ``tile`` east, west, north, south and ``4 + k`` for
+    the ejection port to core ``k`` of the tile (``core = tile * cores_per_tile + k``). All
+    arrays are int64 of shape ``(n_links,)``; times in picoseconds.
+
+    Attributes
+    ----------
+    packets, flits : packets and flits the link carried.
+    busy_ps : time the link spent moving flits (``flits * cycle``).
+    max_queue_flits : largest occupancy of the input buffer the link feeds (0 for ejection).
+    blocked_ps : time the link sat idle with a packet waiting for room downstream.
+    """
+
+    tile: np.ndarray
+    port: np.ndarray
+    packets: np.ndarray
+    flits: np.ndarray
+    busy_ps: np.ndarray
+    max_queue_flits: np.ndarray
+    blocked_ps: np.ndarray
+
+    @classmethod
+    def from_state(cls, noc, n_tiles: int, before: np.ndarray | None = None) -> "LinkStats":
+        """Counters of ``noc`` (minus the snapshot ``before`` of ``link_stats``, if given)."""
+        st = noc.link_stats.copy()
+        if before is not None:
+            st[:, :LINK_MAX_QUEUE_FLITS] -= before[:, :LINK_MAX_QUEUE_FLITS]
+            st[:, LINK_BLOCKED_PS] -= before[:, LINK_BLOCKED_PS]
+        n_ports = int(noc.cfg[NOC_PORTS])
+        idx = np.arange(n_tiles * n_ports, dtype=np.int64)
+        return cls(idx // n_ports, idx % n_ports, st[:, LINK_PACKETS], st[:, LINK_FLITS],
+                   st[:, LINK_BUSY_PS], st[:, LINK_MAX_QUEUE_FLITS], st[:, LINK_BLOCKED_PS])
+
+    def utilisation(self, duration_ps: int) -> np.ndarray:
+        """Fraction of ``duration_ps`` each link was busy, float64."""
+        return self.busy_ps / max(int(duration_ps), 1)
+
+
+class NocRun(NamedTuple):
+    """What :func:`simulate_noc` and ``reference_noc.simulate_noc_reference`` return.
+
+    One row per delivery, sorted by (packet, core): ``packet``, ``core`` and ``t_ps`` (the time
+    the packet's tail reaches the core), int64; plus the per-link counters.
+    """
+
+    packet: np.ndarray
+    core: np.ndarray
+    t_ps: np.ndarray
+    links: LinkStats
+
+
+def injection_order(t_inject_ps) -> np.ndarray:
+    """Packet numbering of the NoC models: by (injection time, list index)."""
+    t = np.asarray(t_inject_ps, dtype=np.int64)
+    return np.lexsort((np.arange(t.size), t))
+
+
+def _destinations(dest_cores, n: int):
+    """CSR of each packet's destination cores (sorted, unique)."""
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    cores = []
+    for i, d in enumerate(dest_cores):
+        d = np.unique(np.atleast_1d(np.asarray(d, dtype=np.int64)))
+        cores.append(d)
+        ptr[i + 1] = ptr[i] + d.size
+    return ptr, (np.concatenate(cores) if cores else np.zeros(0, np.int64)).astype(np.int32)
+
+
+def simulate_noc(chip, t_inject_ps, src_core, dest_cores) -> NocRun:
+    """Run injected packets through the fast engine's contention model (``chip.noc``).
+
+    Packet ``i`` leaves core ``src_core[i]`` at ``t_inject_ps[i]`` (the end of its
+    ``message_out``) for ``dest_cores[i]`` (one core, or a list for multicast chips). Packets
+    are numbered by (injection time, index); that number breaks arbitration ties. Contention is
+    modelled whatever ``chip.noc.contention`` says.
+    """
+    t = np.asarray(t_inject_ps, dtype=np.int64)
+    src = np.asarray(src_core, dtype=np.int64)
+    n = t.size
+    ptr, cores = _destinations(dest_cores, n)
+    if chip.noc.routing != "multicast" and np.any(np.diff(ptr) != 1):
+        raise ValueError("a unicast chip takes exactly one destination core per packet; "
+                         "set noc.routing: multicast for lists of cores")
+    order = injection_order(t)
+    noc, push_need = build_noc(chip, ptr, cores, src, capacity=n + len(cores) * 8 + 16)
+    heap = new_heap(int(push_need.sum()) + 16)
+    out_t = np.full(cores.size, -1, dtype=np.int64)
+    _simulate_noc_kernel(noc, heap, ptr, cores, order, t, src, out_t)
+    packet = np.repeat(np.arange(n), np.diff(ptr))
+    if np.any(out_t < 0):
+        raise RuntimeError("the NoC model lost packets: "
+                           f"{int((out_t < 0).sum())} deliveries never happened")
+    return NocRun(packet, cores.astype(np.int64), out_t, LinkStats.from_state(noc, chip.n_tiles))
+
+
+@njit(cache=True)
+def _simulate_noc_kernel(noc, heap, msg_ptr, msg_core, order, t_inj, src, out_t):
+    unicast = noc.cfg[NOC_MULTICAST] == 0
+    for seq in range(order.shape[0]):
+        i = order[seq]
+        # Unicast: key = message index = packet index (one message per packet).
+        noc_inject(noc, heap, t_inj[i], src[i], i, msg_core[msg_ptr[i]] if unicast else -1,
+                   noc.cfg[NOC_FLITS])
+    while heap_size(heap) > 0:
+        t, key, a, b = heap_pop(heap)
+        if (key >> KIND_SHIFT) == KIND_NOC:
+            noc_arbitrate(noc, heap, a, t, msg_ptr, msg_core)
+        else:
+            out_t[msg_ptr[a] if unicast else a] = t

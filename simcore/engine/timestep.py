@@ -1,0 +1,309 @@
+"""The fast engine in ``timestep`` mode: barrier-synchronised algorithmic steps of ``dt``.
+
+Function (what the network computes) follows the discrete-time semantics exactly:
+
+1. Step ``k`` covers ``[k dt, (k+1) dt)``. Its input for neuron ``j`` is what was scheduled into
+   slot ``k`` of ``j``'s delay ring plus this step's Poisson drive.
+2. Every neuron, in id order (populations in network order): if refractory, count down and
+   discard the input (``v`` holds); otherwise advance one step with ``gain * input``
+   (``neuron_kernels.step_neuron``: for LIF ``v = v_inf + (v - v_inf) * decay + gain * input``,
+   with ``decay`` the exact ``exp(-dt/tau)`` or Euler's ``1 - dt/tau``) and spike if
+   ``v > v_th``. Input neurons spike when the stimulus says so.
+3. A spike of step ``k`` is stamped ``k * dt`` and lands in the target's slot ``k + d`` for a
+   delay of ``d`` steps, at once: with ``d = 0`` a later population receives it in the same
+   step (layer-synchronous feed-forward, as NIRTorch runs a graph); the build step checks that
+   zero-delay synapses only point forward.
+
+Hardware (how long the step takes) is a discrete-event simulation of that step on the event queue:
+each core runs an update pass over its neurons (``neuron_update`` each), sending each spike as
+soon as its neuron is updated (``hardware_model.send_spike``); messages then queue at their
+destination cores (``hardware_model.serve_message``), which start serving after their own update
+pass. The step ends when the last core is done, plus the barrier.
+"""
+
+import numpy as np
+from numba import njit
+
+from aersim.hardware.energy import NEURON_UPDATE, STIM_IN
+from aersim.models.neurons.alif import alif_step
+from aersim.models.neurons.egru import egru_unit_step
+from aersim.models.neurons.loihi_cuba import loihi_cuba_step, loihi_dendrite_input
+from aersim.models.neurons.sigma_delta import sigma_delta_step
+from aersim.simcore.engine.build import (
+    KIND_ALIF,
+    KIND_EGRU,
+    KIND_INPUT,
+    KIND_LOIHI,
+    KIND_SIGMA_DELTA,
+    LAT_BARRIER,
+    LAT_NEURON_UPDATE,
+    NOC_ON,
+)
+from aersim.simcore.engine.hardware_model import (
+    KIND_NOC,
+    noc_arbitrate,
+    noc_reset_times,
+    send_spike,
+    send_spike_noc,
+    serve_message,
+)
+from aersim.simcore.engine.neuron_kernels import step_neuron
+from aersim.simcore.engine.queue import KIND_SHIFT, heap_free, heap_pop, heap_size
+from aersim.simcore.engine.rng import exponential
+
+STATUS_DONE = 0
+STATUS_RECORDER_FULL = 1
+STATUS_HEAP_FULL = 2
+
+
+@njit(cache=True)
+def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta, rho, jump,
+                     v, cur, aux1, aux2, ref_count, ring, in_flag, spiked,
+                     heap, counts, core_free,
+                     drive_lo, drive_n, drive_lambda, drive_w, drive_rng,
+                     in_step, in_neuron, in_pos,
+                     rec_t, rec_n, rec_meta, mlog, mlog_meta, hw_clock, step_dur, k0, k1, dt_ps,
+                     pending, probe_ids, probe_every, probe_t, probe_v, probe_c, probe_meta):
+    """Advance steps ``k0 .. k1-1``. Returns ``(status, next_step)``.
+
+    State per neuron: ``v`` and ``cur`` (CuBa ``i``, ALIF ``a``, sigma-delta ``sigma``, Loihi
+    ``u``), ``aux1``/``aux2`` (ALIF: previous spike; sigma-delta: residue and accumulated
+    error, with the last activation in ``v``). ``zeta``, ``rho`` and ``jump`` are ALIF's
+    per-step factors (``models.neurons.alif.ALIFParams.step_coefficients``). Every ``probe_every``
+    steps the state of neurons ``probe_ids`` after the step is appended to ``probe_t``/
+    ``probe_v``/``probe_c`` (stamped with the step's time, like its spikes).
+
+    Stops early when the recorder could overflow in the next step (``STATUS_RECORDER_FULL``, at
+    a step boundary), or when step ``next_step``'s messages do not fit the event queue
+    (``STATUS_HEAP_FULL``: the step's function is done, its ``pending[0]`` spikes are in
+    ``spiked`` and need ``pending[1]`` queue entries; the wrapper grows the queue, runs
+    :func:`finish_step_kernel` and continues from ``next_step + 1``). With network contention
+    on, every step returns that way and the wrapper runs :func:`finish_step_noc_kernel`: the
+    contention model is compiled only for runs that use it. ``step_dur[k - k0]``
+    receives the hardware duration of step ``k``;
+    ``hw_clock[0]`` is the hardware time at which the next step starts (the message log is
+    written in that absolute hardware time).
+    """
+    n = v.shape[0]
+    n_slots = ring.shape[0]
+    for k in range(k0, k1):
+        if rec_meta[0] + n > rec_t.shape[0] or (
+                mlog.shape[0] > 0 and mlog_meta[0] + syn.msg_core.shape[0] > mlog.shape[0]) or (
+                probe_ids.shape[0] > 0 and probe_meta[0] >= probe_t.shape[0]):
+            return STATUS_RECORDER_FULL, k
+        slot = k % n_slots
+        row = ring[slot]
+        # Poisson drive: a Poisson process of intensity lambda per unit length on the line
+        # [0, n_drive) gives every neuron an independent Poisson(lambda) count for this step.
+        for d in range(drive_lo.shape[0]):
+            lam = drive_lambda[d]
+            if lam <= 0.0:
+                continue
+            x = exponential(drive_rng, d) / lam
+            while x < drive_n[d]:
+                j = drive_lo[d] + np.int64(x)
+                row[j] += drive_w[d]
+                counts[neurons.core[j], STIM_IN] += 1
+                x += exponential(drive_rng, d) / lam
+        while in_pos[0] < in_step.shape[0] and in_step[in_pos[0]] == k:
+            in_flag[in_neuron[in_pos[0]]] = True
+            in_pos[0] += 1
+        # Neuron updates, in id order; each spike is recorded and fanned out at once.
+        dt_s = dt_ps * 1e-12
+        t_step = k * dt_ps
+        n_sp = 0
+        msg_need = 0
+        for j in range(n):
+            s0 = neurons.slot0[j]
+            x = row[s0]
+            row[s0] = 0.0
+            payload = 1.0
+            if neurons.kind[j] == KIND_INPUT:
+                if not in_flag[j]:
+                    continue
+                in_flag[j] = False
+            else:
+                kj = neurons.kind[j]
+                if kj == KIND_ALIF:
+                    vj, aj, fired, ref_left = alif_step(
+                        v[j], cur[j], aux1[j] != 0.0, ref_count[j],
+                        neurons.gain[j] * x + neurons.bias[j], decay[j], zeta[j], rho[j],
+                        jump[j], neurons.v_leak[j], neurons.v_th[j], neurons.beta[j],
+                        neurons.v_reset[j], neurons.reset_code[j], neurons.late_reset[j],
+                        ref_steps[j])
+                    v[j], cur[j], ref_count[j] = vj, aj, ref_left
+                    aux1[j] = 1.0 if fired else 0.0
+                    if not fired:
+                        continue
+                elif kj == KIND_SIGMA_DELTA:
+                    sg, act, res, err, sent = sigma_delta_step(
+                        cur[j], v[j], aux1[j], aux2[j], neurons.gain[j] * x, neurons.bias[j],
+                        neurons.v_th[j], neurons.relu[j], neurons.cum_error[j])
+                    cur[j], v[j], aux1[j], aux2[j] = sg, act, res, err
+                    if sent == 0.0:
+                        continue
+                    payload = sent
+                elif kj == KIND_EGRU:
+                    # Channels: u, r, the input part of z, the recurrent part of z.
+                    x_r, x_zi, x_zr = row[s0 + 1], row[s0 + 2], row[s0 + 3]
+                    row[s0 + 1] = 0.0
+                    row[s0 + 2] = 0.0
+                    row[s0 + 3] = 0.0
+                    gb = neurons.gate_bias
+                    c_new, y, fired = egru_unit_step(
+                        v[j], x + gb[j, 0], x_r + gb[j, 1], x_zi + gb[j, 2], 0.0, 0.0, x_zr,
+                        gb[j, 3], gb[j, 4], gb[j, 5], neurons.v_th[j], not neurons.subtract[j],
+                        neurons.zoneout[j])
+                    v[j] = c_new
+                    if not fired:
+                        continue
+                    payload = y
+                elif kj == KIND_LOIHI:
+                    # The ring holds the integer dendritic sum exactly (integer weights times
+                    # integer payloads, summed in float64 well below 2**53).
+                    a = loihi_dendrite_input(np.int64(x), neurons.weight_exp[j])
+                    u_new, v_new, fired, value, hold = loihi_cuba_step(
+                        np.int64(cur[j]), np.int64(v[j]), a, np.int64(neurons.d_u[j]),
+                        np.int64(neurons.d_v[j]), np.int64(neurons.bias[j]),
+                        np.int64(neurons.v_th[j]), ref_count[j], ref_steps[j])
+                    cur[j], v[j], ref_count[j] = u_new, v_new, hold
+                    if not fired:
+                        continue
+                    if neurons.graded[j]:
+                        payload = value
+                else:
+                    if ref_count[j] > 0:
+                        ref_count[j] -= 1
+                        continue
+                    vj, ij = step_neuron(kj, v[j], cur[j], neurons.gain[j] * x, decay[j], dt_s,
+                                         neurons.v_inf[j], neurons.drift[j], neurons.v_leak[j],
+                                         neurons.r[j], neurons.i_inf[j], neurons.tau_s[j],
+                                         neurons.tau_syn_s[j], neurons.euler[j],
+                                         neurons.current_first[j])
+                    cur[j] = ij
+                    if not vj > neurons.v_th[j]:
+                        v[j] = vj
+                        continue
+                    v[j] = vj - neurons.v_th[j] if neurons.subtract[j] else neurons.v_reset[j]
+                    ref_count[j] = ref_steps[j]
+            spiked[n_sp] = j
+            n_sp += 1
+            msg_need += chip.push_need[j]
+            rec_t[rec_meta[0]] = t_step
+            rec_n[rec_meta[0]] = j
+            rec_meta[0] += 1
+            for m in range(syn.msg_ptr[j], syn.msg_ptr[j + 1]):
+                for g in range(syn.msg_seg_lo[m], syn.msg_seg_lo[m + 1]):
+                    target_row = ring[(k + seg_delay_steps[g]) % n_slots]
+                    for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
+                        target_row[syn.target[q]] += syn.weight[q] * payload
+        if probe_ids.shape[0] > 0 and (k + 1) % probe_every == 0:
+            row_p = probe_meta[0]
+            probe_t[row_p] = t_step
+            for i in range(probe_ids.shape[0]):
+                probe_v[row_p, i] = v[probe_ids[i]]
+                probe_c[row_p, i] = cur[probe_ids[i]]
+            probe_meta[0] = row_p + 1
+        if heap_free(heap) < msg_need or chip.noc.cfg[NOC_ON] != 0:
+            # The step's messages do not fit the queue: the wrapper grows it and finishes this
+            # step's timeline with ``finish_step_kernel``.
+            pending[0] = n_sp
+            pending[1] = msg_need
+            return STATUS_HEAP_FULL, k
+        step_dur[k - k0] = step_timeline(neurons, syn, chip, counts, heap, core_free, spiked,
+                                         n_sp, mlog, mlog_meta, hw_clock)
+    return STATUS_DONE, k1
+
+
+@njit(cache=True)
+def _update_passes(neurons, chip, counts, core_free):
+    """End of the cores' update passes: their neuron updates plus the spike-sending time that
+    ``core_free`` accumulated during the pass."""
+    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    for c in range(core_free.shape[0]):
+        core_free[c] += chip.n_updatable[c] * t_update
+        counts[c, NEURON_UPDATE] += chip.n_updatable[c]
+
+
+@njit(cache=True)
+def _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock):
+    """Step duration (last core done + barrier); shift the step's message log to absolute
+    hardware time and advance the clock."""
+    busy = 0
+    for c in range(core_free.shape[0]):
+        if core_free[c] > busy:
+            busy = core_free[c]
+    for r_log in range(log0, mlog_meta[0]):
+        mlog[r_log, 1] += hw_clock[0]
+        mlog[r_log, 2] += hw_clock[0]
+        mlog[r_log, 3] += hw_clock[0]
+    duration = busy + chip.latency_ps[LAT_BARRIER]
+    hw_clock[0] += duration
+    return duration
+
+
+@njit(cache=True)
+def step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog, mlog_meta,
+                  hw_clock):
+    """The zero-load hardware timeline of one step whose spikes are ``spiked[:n_sp]``.
+
+    Returns the step's duration (ps) and advances ``hw_clock[0]`` by it. The contention model
+    has its own function (:func:`step_timeline_noc`), so that runs without it never compile it.
+    """
+    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    core_free[:] = 0
+    for i in range(n_sp):
+        s = spiked[i]
+        c = neurons.core[s]
+        # The spike leaves once its neuron's update is done; earlier spikes of the same core
+        # have already used core time (core_free holds that extra time during this pass).
+        t_ready = neurons.upd_rank[s] * t_update + core_free[c]
+        core_free[c] = send_spike(syn, chip, counts, heap, s, c, t_ready) \
+            - neurons.upd_rank[s] * t_update
+    _update_passes(neurons, chip, counts, core_free)
+    log0 = mlog_meta[0]
+    while heap_size(heap) > 0:
+        t_arrive, key, m, unused = heap_pop(heap)
+        serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta)
+    return _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock)
+
+
+@njit(cache=True)
+def step_timeline_noc(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
+                      mlog_meta, hw_clock):
+    """As :func:`step_timeline`, with packets contending for links and buffers."""
+    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    core_free[:] = 0
+    noc = chip.noc
+    noc_reset_times(noc)
+    for i in range(n_sp):
+        s = spiked[i]
+        c = neurons.core[s]
+        t_ready = neurons.upd_rank[s] * t_update + core_free[c]
+        core_free[c] = send_spike_noc(syn, chip, counts, heap, noc, s, c, t_ready) \
+            - neurons.upd_rank[s] * t_update
+    _update_passes(neurons, chip, counts, core_free)
+    log0 = mlog_meta[0]
+    while heap_size(heap) > 0:
+        t_arrive, key, m, unused = heap_pop(heap)
+        if (key >> KIND_SHIFT) == KIND_NOC:
+            noc_arbitrate(noc, heap, m, t_arrive, syn.msg_ptr, syn.msg_core)
+            continue
+        serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta)
+    return _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock)
+
+
+@njit(cache=True)
+def finish_step_kernel(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
+                       mlog_meta, hw_clock, step_dur, i):
+    """Run a step's zero-load timeline after the wrapper grew the queue; duration at ``i``."""
+    step_dur[i] = step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
+                                mlog_meta, hw_clock)
+
+
+@njit(cache=True)
+def finish_step_noc_kernel(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
+                           mlog_meta, hw_clock, step_dur, i):
+    """Run a step's timeline with network contention; duration at ``i``."""
+    step_dur[i] = step_timeline_noc(neurons, syn, chip, counts, heap, core_free, spiked, n_sp,
+                                    mlog, mlog_meta, hw_clock)

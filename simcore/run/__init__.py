@@ -1,0 +1,1 @@
+"""Run orchestration: ``Simulation``, stimuli, recording replay, latency, built-in runs."""

@@ -1,0 +1,557 @@
+"""``Simulation``: build the engine's arrays once, run them chunk by chunk, collect the results.
+
+    sim = Simulation(network, chip, stimuli=[PoissonInput("input", 20.0)])
+    res = sim.run(1.0)                   # seconds of simulated time (or run_ps)
+    res.spikes_t_ps, res.ledger.total_j, res.counts
+
+Chunks bound memory: each chunk's input spikes are generated when the chunk starts and the
+recorder's buffers are drained into the trace (if any) whenever they fill.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from aersim.hardware.chip import EXECUTION_MODES
+from aersim.hardware.energy import N_OPS, OP_KINDS, EnergyLedger, price
+from aersim.hardware.mapping import map_network
+from aersim.simcore.engine import asynchronous as engine_async
+from aersim.simcore.engine import timestep as engine_timestep
+from aersim.simcore.engine.build import (
+    KIND_ALIF,
+    KIND_CUBA,
+    KIND_IF,
+    KIND_LIF,
+    META_INJECTED,
+    TIMESTEP_ONLY,
+    build_chip,
+    build_neurons,
+    build_synapses,
+    engine_bytes,
+    grow_noc,
+    input_slots,
+)
+from aersim.simcore.engine.hardware_model import LinkStats
+from aersim.simcore.engine.neuron_kernels import time_to_threshold_s
+from aersim.simcore.engine.queue import grow, heap_push, make_key, new_heap
+from aersim.simcore.engine.rng import seed_states
+from aersim.simcore.errors import ConfigError, StimulusError
+from aersim.simcore.run.progress import progress_bar
+from aersim.simcore.run.stimulus import PoissonDrive, is_input_stimulus
+
+log = logging.getLogger(__name__)
+
+PS_PER_S = 10**12
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How to run.
+
+    Attributes
+    ----------
+    mode : str or None
+        ``"timestep"`` or ``"async"``; None takes the chip's ``execution_mode``.
+    dt_ps : int
+        Algorithmic step in ``timestep`` mode, picoseconds (default 0.1 ms).
+    seed : int
+        Seed of every random stream of the run.
+    chunk_ps : int or None
+        Simulated time per chunk (default: 1000 steps, or 100 ms in async mode).
+    recorder_capacity : int
+        Spikes buffered before they are handed to the trace.
+    record_messages : bool
+        Also log every message served (index, arrival, service start and end); see
+        ``Results.messages``.
+    probe_period_ps : int or None
+        Sampling period of probed neurons' state (default: every step in ``timestep`` mode,
+        0.1 ms in ``async`` mode); see ``Simulation(probes=...)``.
+    """
+
+    mode: str | None = None
+    dt_ps: int = 100_000_000
+    seed: int = 0
+    chunk_ps: int | None = None
+    recorder_capacity: int = 1 << 20
+    record_messages: bool = False
+    probe_period_ps: int | None = None
+
+    def __post_init__(self):
+        if self.probe_period_ps is not None and int(self.probe_period_ps) <= 0:
+            raise ConfigError(f"probe_period_ps must be positive, got {self.probe_period_ps}")
+        if self.mode is not None and self.mode not in EXECUTION_MODES:
+            raise ConfigError(f"mode {self.mode!r} is not one of {EXECUTION_MODES}")
+        if int(self.dt_ps) <= 0:
+            raise ConfigError(f"dt_ps must be a positive number of picoseconds, got {self.dt_ps}")
+        if self.chunk_ps is not None and int(self.chunk_ps) <= 0:
+            raise ConfigError(f"chunk_ps must be positive, got {self.chunk_ps}")
+
+
+@dataclass(eq=False)
+class Results:
+    """What a run produced. Times in picoseconds, energies in joules."""
+
+    mode: str
+    t_start_ps: int
+    t_stop_ps: int
+    spikes_t_ps: np.ndarray
+    spikes_neuron: np.ndarray
+    counts: np.ndarray
+    ledger: EnergyLedger
+    hardware_time_ps: int
+    step_duration_ps: np.ndarray
+    wall_s: float
+    messages: np.ndarray | None = None
+    probes: dict | None = None
+    info: dict = field(default_factory=dict)
+    #: Per-link counters of the network-on-chip (``hardware_model.LinkStats``) when the chip
+    #: models contention, else None.
+    links: LinkStats | None = None
+
+    @property
+    def n_spikes(self) -> int:
+        return int(self.spikes_t_ps.shape[0])
+
+    def op_totals(self) -> dict[str, int]:
+        """Operation counts summed over cores."""
+        return {k: int(v) for k, v in zip(OP_KINDS, self.counts.sum(axis=0), strict=True)}
+
+    def summary(self) -> str:
+        """A short human-readable report."""
+        ops = self.op_totals()
+        sim_s = (self.t_stop_ps - self.t_start_ps) / PS_PER_S
+        lines = [
+            f"mode {self.mode}: {sim_s:g} s simulated in {self.wall_s:.2f} s wall",
+            f"spikes: {self.n_spikes}   synaptic ops: {ops['synaptic_op']}   "
+            f"messages: {ops['message_out']}   hops: "
+            f"{ops['hop_east'] + ops['hop_west'] + ops['hop_north'] + ops['hop_south']}",
+            f"hardware time: {self.hardware_time_ps / 1e6:.3f} us",
+        ]
+        if self.step_duration_ps.size:
+            d = self.step_duration_ps / 1e3
+            lines.append(f"step duration: mean {d.mean():.1f} ns, max {d.max():.1f} ns over "
+                         f"{d.size} steps")
+        e = self.ledger
+        lines.append(f"energy: total {e.total_j * 1e6:.4g} uJ = dynamic {e.dynamic_j * 1e6:.4g}"
+                     f" + static {e.static_j * 1e6:.4g} + barrier {e.barrier_j * 1e6:.4g} uJ")
+        top = sorted(e.by_op_j().items(), key=lambda kv: -kv[1])[:4]
+        lines.append("  largest: " + ", ".join(f"{k} {v * 1e6:.4g} uJ" for k, v in top if v))
+        return "\n".join(lines)
+
+
+class Simulation:
+    """A network mapped onto a chip, with its stimuli, ready to run.
+
+    Parameters
+    ----------
+    network : models.Network
+    chip : hardware.ChipSpec
+    mapping : hardware.Mapping, optional
+        Default: ``map_network(network, chip, strategy)``.
+    config : RunConfig, optional
+    stimuli : sequence
+        ``PoissonDrive``, ``PoissonInput`` and ``SpikeTrains`` objects.
+    strategy : str
+        Mapping strategy when ``mapping`` is not given.
+    probes : dict, optional
+        ``{population: None or local indices}``: neurons whose state (``v`` and the second
+        state variable: CuBa current, ALIF adaptation, …) is sampled every
+        ``config.probe_period_ps``. ``Results.probes`` holds ``t_ps`` (n_samples,),
+        ``neuron`` (global ids, (k,)), ``v`` and ``state2`` ((n_samples, k) float64). In
+        ``async`` mode a sample at ``t`` is the exact state just before the events at ``t``.
+    """
+
+    def __init__(self, network, chip, mapping=None, config: RunConfig | None = None,
+                 stimuli=(), strategy: str = "sequential", probes: dict | None = None):
+        self.network, self.chip = network, chip
+        self.config = config or RunConfig()
+        self.mode = self.config.mode or chip.execution_mode
+        t0 = time.perf_counter()
+        self.mapping = mapping if mapping is not None else map_network(network, chip, strategy)
+        self.neurons = build_neurons(network, self.mapping)
+        self.syn = build_synapses(network, self.mapping)
+        self.contention = bool(getattr(chip.noc, "contention", False))
+        self.chip_tables = build_chip(chip, self.neurons, self.syn)
+        self.stimuli = list(stimuli)
+        self.probe_ids = self._probe_ids(probes or {})
+        self._check()
+        self._init_state()
+        self.build_s = time.perf_counter() - t0
+        self.t_ps = 0
+        self.counts = np.zeros((chip.n_cores, N_OPS), dtype=np.int64)
+        self.hardware_time_ps = 0
+        self.n_steps_done = 0
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        net, cfg = self.network, self.config
+        if self.mode == "async":
+            for pop in net.populations.values():
+                if pop.kind in TIMESTEP_ONLY:
+                    raise ConfigError(
+                        f"population {pop.name!r} uses {pop.kind} neurons, whose dynamics are "
+                        "defined per time step; run it in mode='timestep'")
+        if self.mode == "async" and np.any(self.neurons.euler):
+            pop = next(p.name for p in net.populations.values()
+                       if getattr(p.params, "integrator", "") == "euler")
+            raise ConfigError(f"population {pop!r} integrates with forward Euler, which needs "
+                              "a time step; use mode='timestep' or integrator='exact'")
+        if self.mode == "timestep":
+            for proj in net.projections:
+                d = proj.to_csr_arrays()[3]
+                if d.size == 0:
+                    continue
+                bad = d % cfg.dt_ps != 0
+                if np.any(bad):
+                    val = int(np.atleast_1d(d)[np.flatnonzero(np.atleast_1d(bad))[0]])
+                    raise ConfigError(
+                        f"projection {proj.name!r}: delay {val / 1e9:g} ms is not a whole "
+                        f"number of steps of dt = {cfg.dt_ps / 1e9:g} ms; choose a dt "
+                        "that divides every delay, or run in async mode")
+                if np.any(d == 0) and list(net.populations).index(proj.post) <= \
+                        list(net.populations).index(proj.pre):
+                    raise ConfigError(
+                        f"projection {proj.name!r} has zero-delay synapses from {proj.pre!r} "
+                        f"back to {proj.post!r}, which is not later in the network; a "
+                        "zero-delay synapse must point to a later population (give recurrent "
+                        "and backward synapses a delay of at least one step)")
+        for stim in self.stimuli:
+            pop = net.population(stim.population) if stim.population in net.populations \
+                else None
+            if pop is None:
+                raise StimulusError(f"{type(stim).__name__} targets population "
+                                    f"{stim.population!r}, which the network does not have; "
+                                    f"it has {sorted(net.populations)}")
+            if isinstance(stim, PoissonDrive) and pop.kind == "input":
+                raise StimulusError(f"PoissonDrive targets input population {pop.name!r}; use "
+                                    "PoissonInput for the spikes of an input population")
+            if is_input_stimulus(stim) and pop.kind != "input":
+                raise StimulusError(f"{type(stim).__name__} targets {pop.name!r}, a {pop.kind} "
+                                    "population; input spikes go to an input population "
+                                    "(PoissonDrive acts on neurons directly)")
+
+    def _probe_ids(self, probes: dict) -> np.ndarray:
+        """Global ids of the probed neurons, validated."""
+        ids = []
+        for name, local in probes.items():
+            pop = self.network.population(name)
+            idx = np.arange(pop.size) if local is None else np.asarray(local, dtype=np.int64)
+            if idx.size and (idx.min() < 0 or idx.max() >= pop.size):
+                raise ConfigError(f"probe of population {name!r}: index outside 0.."
+                                  f"{pop.size - 1}")
+            ids.append(self.network.offset(name) + idx)
+        return np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, np.int64)
+
+    def _init_state(self) -> None:
+        n = self.network.n_neurons
+        nt = self.neurons
+        cfg = self.config
+        self.v = nt.v_init.copy()
+        self.cur = nt.i_init.copy()
+        self.aux1 = np.zeros(n, dtype=np.float64)
+        self.aux2 = np.zeros(n, dtype=np.float64)
+        self.recorder_t = np.empty(max(cfg.recorder_capacity, 2 * n + 16), dtype=np.int64)
+        self.recorder_n = np.empty_like(self.recorder_t, dtype=np.int32)
+        self.recorder_meta = np.zeros(1, dtype=np.int64)
+        self.heap = new_heap(4096)
+        n_msg = int(self.syn.msg_core.shape[0])
+        self.mlog = np.zeros((max(1 << 16, 2 * n_msg) if cfg.record_messages else 0, 4),
+                             dtype=np.int64)
+        self.mlog_meta = np.zeros(1, dtype=np.int64)
+        self.hw_clock = np.zeros(1, dtype=np.int64)
+        k = self.probe_ids.size
+        cap = max(16, (1 << 22) // max(k, 1)) if k else 0
+        self.probe_t = np.zeros(cap, dtype=np.int64)
+        self.probe_v = np.zeros((cap, k), dtype=np.float64)
+        self.probe_c = np.zeros((cap, k), dtype=np.float64)
+        self.probe_meta = np.zeros(1, dtype=np.int64)
+        period = cfg.probe_period_ps or (cfg.dt_ps if self.mode == "timestep" else 100_000_000)
+        if self.mode == "timestep" and period % cfg.dt_ps:
+            raise ConfigError(f"probe_period_ps {period} is not a whole number of steps of "
+                              f"dt = {cfg.dt_ps} ps")
+        self.probe_period = int(period)
+        self.probe_next = np.zeros(1, dtype=np.int64)
+        self.core_free = np.zeros(self.chip.n_cores, dtype=np.int64)
+        seqs = np.random.SeedSequence(cfg.seed).spawn(len(self.stimuli) + 1)
+        self._stim_rngs = [np.random.default_rng(s) for s in seqs[:-1]]
+        drives = [(i, s) for i, s in enumerate(self.stimuli) if isinstance(s, PoissonDrive)]
+        self.drive_lo = np.array([self.network.offset(s.population) for _, s in drives],
+                                 dtype=np.int64)
+        self.drive_n = np.array([self.network.population(s.population).size for _, s in drives],
+                                dtype=np.int64)
+        self.drive_rate = np.array([s.rate_hz for _, s in drives], dtype=np.float64)
+        self.drive_w = np.array([s.weight for _, s in drives], dtype=np.float64)
+        self.drive_rng = np.concatenate(
+            [seed_states(seqs[i], 1) for i, _ in drives]).astype(np.uint64) if drives \
+            else np.zeros(0, dtype=np.uint64)
+        self._input_streams = [
+            (s.open(self.network.population(s.population), self._stim_rngs[i]),
+             self.network.offset(s.population))
+            for i, s in enumerate(self.stimuli) if is_input_stimulus(s)]
+        counts_msgs = np.diff(self.syn.msg_ptr)
+        counts_segs = np.diff(self.syn.msg_seg_lo)
+        # Entries one async event may push: a batch can fire every touched neuron (a spike and
+        # a threshold check each); a message pushes one delivery per segment; a spike one
+        # message per destination core.
+        self.max_push = int(max(counts_msgs.max(initial=0), counts_segs.max(initial=0),
+                                2 * n)) + 2
+        if self.chip.noc.contention:
+            # A router arbitration pushes up to three entries per output it grants.
+            self.max_push += 3 * (4 + self.chip.cores_per_tile)
+        self.pending = np.zeros(2, dtype=np.int64)
+        if self.mode == "timestep":
+            dt = self.config.dt_ps
+            dt_s = dt * 1e-12
+            self.decay = np.where(nt.euler, 1.0 - dt_s / nt.tau_s, np.exp(-dt_s / nt.tau_s))
+            self.ref_steps = np.where(nt.hold_steps >= 0, nt.hold_steps,
+                                      np.round(nt.t_ref_ps / dt)).astype(np.int64)
+            self.zeta, self.rho, self.jump = (np.zeros(n) for _ in range(3))
+            for pop in self.network.populations.values():
+                if pop.kind == "alif":
+                    sl = slice(self.network.offset(pop.name),
+                               self.network.offset(pop.name) + pop.size)
+                    coef = pop.params.step_coefficients(pop.size, dt_s)
+                    self.zeta[sl], self.rho[sl], self.jump[sl] = \
+                        coef["zeta"], coef["rho"], coef["jump"]
+            self.seg_delay_steps = (self.syn.seg_delay_ps // dt).astype(np.int64)
+            n_slots = int(self.seg_delay_steps.max(initial=0)) + 1
+            self.ring = np.zeros((n_slots, input_slots(self.network)[1]), dtype=np.float64)
+            self.ref_count = np.zeros(n, dtype=np.int64)
+            self.in_flag = np.zeros(n, dtype=np.bool_)
+            self.spiked = np.zeros(n, dtype=np.int32)
+        else:
+            self.t_last = np.zeros(n, dtype=np.int64)
+            self.ref_until = np.full(n, -1, dtype=np.int64)
+            self.version = np.zeros(n, dtype=np.int64)
+            self.touched = np.zeros(n, dtype=np.bool_)
+            self.touched_list = np.zeros(n, dtype=np.int32)
+            # Neurons that can reach threshold with no input: a bias above threshold (LIF), a
+            # positive drift (IF), or a synaptic current still rising the membrane (CuBa).
+            finite = np.isfinite(nt.v_th)
+            self.self_driven = finite & (((nt.kind == KIND_LIF) & (nt.v_inf > nt.v_th))
+                                         | ((nt.kind == KIND_IF) & (nt.drift > 0))
+                                         | (nt.kind == KIND_CUBA) | (nt.kind == KIND_ALIF))
+            self.drive_next = np.zeros(len(drives), dtype=np.int64)
+            for d in range(len(drives)):
+                self.drive_next[d] = self._drive_gap_ps(d) if self.drive_rate[d] > 0 \
+                    else np.iinfo(np.int64).max
+            self._seed_self_driven()
+
+    def _drive_gap_ps(self, d: int) -> int:
+        # The first gap of a drive is drawn in Python from the drive's own stream state; the
+        # kernel continues the same stream (same generator, same state array).
+        from aersim.simcore.engine.rng import exponential
+        return int(round(exponential(self.drive_rng, d) / (self.drive_rate[d] * self.drive_n[d])
+                         * 1e12))
+
+    def _seed_self_driven(self) -> None:
+        """Queue the first threshold crossing of every neuron that can fire on its own."""
+        nt = self.neurons
+        for j in np.flatnonzero(self.self_driven):
+            h_s = time_to_threshold_s(nt.kind[j], self.v[j], self.cur[j], nt.v_th[j], nt.v_inf[j],
+                                      nt.drift[j], nt.v_leak[j], nt.r[j], nt.i_inf[j],
+                                      nt.tau_s[j], nt.tau_syn_s[j], nt.beta[j])
+            self.version[j] += 1
+            if np.isfinite(h_s):
+                if self.heap.e.shape[0] == int(self.heap.meta[0]):
+                    self.heap = grow(self.heap)
+                heap_push(self.heap, np.int64(np.ceil(h_s * 1e12)),
+                          make_key(engine_async.KIND_CHECK, j), np.int64(j), self.version[j])
+
+    # -- running --------------------------------------------------------------------------------
+
+    def _input_spikes(self, t0: int, t1: int):
+        """All input-population spikes in ``[t0, t1)``, sorted by (time, global neuron)."""
+        ts, ns = [], []
+        for stream, offset in self._input_streams:
+            t, local = stream.spikes(t0, t1)
+            ts.append(np.asarray(t, dtype=np.int64))
+            ns.append(np.asarray(local, dtype=np.int64) + offset)
+        if not ts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int32)
+        t = np.concatenate(ts)
+        nrn = np.concatenate(ns)
+        order = np.lexsort((nrn, t))
+        return t[order], nrn[order].astype(np.int32)
+
+    def run(self, duration_s: float | None = None, *, duration_ps: int | None = None,
+            trace=None, progress: bool = False) -> Results:
+        """Run for ``duration_s`` seconds (or ``duration_ps``) from where the last run stopped.
+
+        Parameters
+        ----------
+        trace : traces.TraceWriter, optional
+            Receives spikes (and step durations) as they are produced.
+        progress : bool
+            Show a progress bar of simulated time.
+        """
+        if (duration_s is None) == (duration_ps is None):
+            raise ConfigError("give exactly one of duration_s and duration_ps")
+        total = int(round(duration_s * PS_PER_S)) if duration_ps is None else int(duration_ps)
+        if total <= 0:
+            raise ConfigError(f"run duration must be positive, got {total} ps")
+        dt = self.config.dt_ps
+        if self.mode == "timestep" and (total % dt or self.t_ps % dt):
+            raise ConfigError(f"run duration {total / 1e9:g} ms is not a whole number of steps "
+                              f"of dt = {dt / 1e9:g} ms")
+        chunk = self.config.chunk_ps or (1000 * dt if self.mode == "timestep" else 10**11)
+        t_start, t_end = self.t_ps, self.t_ps + total
+        spikes_t, spikes_n, step_durs = [], [], []
+        self._messages = []
+        self._probe_chunks = []
+        counts_before = self.counts.copy()
+        links_before = self.chip_tables.noc.link_stats.copy()
+        packets_before = int(self.chip_tables.noc.meta[META_INJECTED])
+        hw_before = self.hardware_time_ps
+        steps_before = self.n_steps_done
+        bar = progress_bar(progress, total=total / PS_PER_S, unit="s sim", unit_scale=False,
+                           bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} s simulated "
+                                      "[{elapsed}<{remaining}]")
+        wall0 = time.perf_counter()
+        while self.t_ps < t_end:
+            t1 = min(self.t_ps + chunk, t_end)
+            in_t, in_n = self._input_spikes(self.t_ps, t1)
+            if self.mode == "timestep":
+                durs = self._run_steps(in_t, in_n, t1, spikes_t, spikes_n, trace)
+                step_durs.append(durs)
+                self.hardware_time_ps += int(durs.sum())
+                if trace is not None:
+                    trace.append_step_durations(durs)
+            else:
+                self._run_async(in_t, in_n, t1, spikes_t, spikes_n, trace)
+                self.hardware_time_ps += t1 - self.t_ps
+            if bar is not None:
+                bar.update((t1 - self.t_ps) / PS_PER_S)
+            self.t_ps = t1
+        if bar is not None:
+            bar.close()
+        wall = time.perf_counter() - wall0
+        counts = self.counts - counts_before
+        hw = self.hardware_time_ps - hw_before
+        n_barriers = self.n_steps_done - steps_before
+        ledger = price(counts, self.chip, hw, n_barriers)
+        return Results(
+            mode=self.mode, t_start_ps=t_start, t_stop_ps=t_end,
+            spikes_t_ps=np.concatenate(spikes_t) if spikes_t else np.zeros(0, np.int64),
+            spikes_neuron=np.concatenate(spikes_n) if spikes_n else np.zeros(0, np.int32),
+            counts=counts, ledger=ledger, hardware_time_ps=hw,
+            step_duration_ps=np.concatenate(step_durs) if step_durs else np.zeros(0, np.int64),
+            wall_s=wall,
+            messages=np.concatenate(self._messages) if self.config.record_messages else None,
+            probes=self._probe_results(),
+            info={"build_s": self.build_s, "engine_bytes": engine_bytes(self.syn, self.neurons),
+                  "n_synapses": int(self.syn.target.shape[0]), "dt_ps": dt,
+                  "cores_used": self.mapping.cores_used,
+                  "noc_packets": int(self.chip_tables.noc.meta[META_INJECTED]) - packets_before},
+            links=LinkStats.from_state(self.chip_tables.noc, self.chip.n_tiles, links_before)
+            if self.chip.noc.contention else None)
+
+    def _drain(self, spikes_t, spikes_n, trace) -> None:
+        k = int(self.recorder_meta[0])
+        t = self.recorder_t[:k].copy()
+        nrn = self.recorder_n[:k].copy()
+        self.recorder_meta[0] = 0
+        if self.mode == "async" and k:
+            # Spikes of one instant are recorded as they are found; order them by neuron.
+            order = np.lexsort((nrn, t))
+            t, nrn = t[order], nrn[order]
+        if trace is not None:
+            trace.append_spikes(t, nrn)
+        spikes_t.append(t)
+        spikes_n.append(nrn)
+        if self.mlog.shape[0]:
+            self._messages.append(self.mlog[:int(self.mlog_meta[0])].copy())
+            self.mlog_meta[0] = 0
+        if self.probe_ids.size:
+            m = int(self.probe_meta[0])
+            chunk = (self.probe_t[:m].copy(), self.probe_v[:m].copy(), self.probe_c[:m].copy())
+            self.probe_meta[0] = 0
+            self._probe_chunks.append(chunk)
+            if trace is not None and m:
+                trace.append_probes(self.probe_ids, *chunk)
+
+    def _probe_results(self) -> dict | None:
+        if not self.probe_ids.size:
+            return None
+        t, v, c = (np.concatenate([ch[i] for ch in self._probe_chunks]) for i in range(3))
+        return {"t_ps": t, "neuron": self.probe_ids.copy(), "v": v, "state2": c}
+
+    def _run_steps(self, in_t, in_n, t1, spikes_t, spikes_n, trace) -> np.ndarray:
+        dt = self.config.dt_ps
+        k0, k1 = self.t_ps // dt, t1 // dt
+        in_step = in_t // dt
+        if in_step.size:
+            # A neuron spikes at most once per step.
+            keep = np.ones(in_step.size, dtype=bool)
+            keep[1:] = (in_step[1:] != in_step[:-1]) | (in_n[1:] != in_n[:-1])
+            order = np.lexsort((in_n, in_step))
+            in_step, in_n = in_step[order], in_n[order]
+            keep = np.ones(in_step.size, dtype=bool)
+            keep[1:] = (in_step[1:] != in_step[:-1]) | (in_n[1:] != in_n[:-1])
+            in_step, in_n = in_step[keep], in_n[keep]
+        in_pos = np.zeros(1, dtype=np.int64)
+        durs = np.zeros(k1 - k0, dtype=np.int64)
+        drive_lambda = self.drive_rate * dt * 1e-12
+        k = k0
+        while True:
+            status, k_next = engine_timestep.run_steps_kernel(
+                self.neurons, self.syn, self.chip_tables, self.seg_delay_steps, self.decay,
+                self.ref_steps, self.zeta, self.rho, self.jump, self.v, self.cur, self.aux1,
+                self.aux2, self.ref_count, self.ring, self.in_flag,
+                self.spiked,
+                self.heap, self.counts, self.core_free, self.drive_lo, self.drive_n,
+                drive_lambda, self.drive_w, self.drive_rng, in_step, in_n, in_pos,
+                self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta,
+                self.hw_clock, durs[k - k0:], k, k1, dt,
+                self.pending, self.probe_ids, self.probe_period // dt, self.probe_t,
+                self.probe_v, self.probe_c, self.probe_meta)
+            self.n_steps_done += int(k_next - k)
+            k = int(k_next)
+            if status == engine_timestep.STATUS_HEAP_FULL:
+                while self.heap.e.shape[0] - int(self.heap.meta[0]) < self.pending[1]:
+                    self.heap = grow(self.heap)
+                finish = engine_timestep.finish_step_noc_kernel if self.contention \
+                    else engine_timestep.finish_step_kernel
+                finish(
+                    self.neurons, self.syn, self.chip_tables, self.counts, self.heap,
+                    self.core_free, self.spiked, self.pending[0], self.mlog, self.mlog_meta,
+                    self.hw_clock, durs, k - k0)
+                self.n_steps_done += 1
+                k += 1
+                continue
+            elif status == engine_timestep.STATUS_RECORDER_FULL or status == \
+                    engine_timestep.STATUS_DONE:
+                self._drain(spikes_t, spikes_n, trace)
+            if status == engine_timestep.STATUS_DONE:
+                return durs
+
+    def _run_async(self, in_t, in_n, t1, spikes_t, spikes_n, trace) -> None:
+        in_pos = np.zeros(1, dtype=np.int64)
+        if in_t.size:
+            heap_push(self.heap, in_t[0], make_key(engine_async.KIND_SPIKE, int(in_n[0])),
+                      np.int64(in_n[0]), np.int64(1))
+        while True:
+            status, _ = engine_async.run_async_kernel(
+                self.neurons, self.syn, self.chip_tables, self.v, self.cur, self.t_last,
+                self.ref_until,
+                self.version, self.touched, self.touched_list, self.self_driven, self.heap,
+                self.counts, self.core_free, self.drive_lo, self.drive_n,
+                self.drive_rate * self.drive_n, self.drive_w, self.drive_rng, self.drive_next,
+                in_t, in_n, in_pos,
+                self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta,
+                self.probe_ids, self.probe_period, self.probe_next, self.probe_t, self.probe_v,
+                self.probe_c, self.probe_meta, t1,
+                self.max_push)
+            if status == engine_async.STATUS_HEAP_FULL:
+                self.heap = grow(self.heap)
+            elif status == engine_async.STATUS_NOC_FULL:
+                self.chip_tables = self.chip_tables._replace(noc=grow_noc(self.chip_tables.noc))
+            else:
+                self._drain(spikes_t, spikes_n, trace)
+            if status == engine_async.STATUS_DONE:
+                return

@@ -1,0 +1,1 @@
+"""Design-space sweeps: specs, the Dask runner, the result table and its plots."""

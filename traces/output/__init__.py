@@ -1,0 +1,1 @@
+"""Simulator output: the HDF5 trace writer and reader, reports, comparisons and plots."""
