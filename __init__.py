@@ -27,6 +27,7 @@ _EXPORTS = {
     "PoissonInput": "aersim.simcore",
     "Results": "aersim.simcore",
     "RunConfig": "aersim.simcore",
+    "RunSpec": "aersim.simcore",
     "Simulation": "aersim.simcore",
     "SpikeTrains": "aersim.simcore",
     "load_chip": "aersim.hardware",
@@ -36,6 +37,7 @@ _EXPORTS = {
     "preset_names": "aersim.hardware",
     "read_events": "aersim.traces",
     "read_trace": "aersim.traces",
+    "run": "aersim.simcore",
 }
 
 __all__ = sorted(_EXPORTS)

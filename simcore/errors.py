@@ -11,3 +11,8 @@ class ConfigError(SimulationError, ValueError):
 
 class StimulusError(SimulationError, ValueError):
     """A stimulus does not fit the network (unknown population, bad rate or spike times)."""
+
+
+class RunWarning(UserWarning):
+    """A run is legal but probably not what was meant (e.g. a time step other than the one the
+    network was trained with)."""

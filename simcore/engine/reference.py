@@ -180,7 +180,7 @@ def run_reference(network, chip, mapping=None, config=None, stimuli=(),
     """
     from aersim.simcore.run.simulation import RunConfig
 
-    config = config or RunConfig()
+    config = (config or RunConfig()).for_network(network)
     mode = config.mode or chip.execution_mode
     mapping = mapping if mapping is not None else map_network(network, chip, "sequential")
     duration_ps = int(duration_ps)

@@ -11,8 +11,11 @@ recorder's buffers are drained into the trace (if any) whenever they fill.
 from __future__ import annotations
 
 import logging
+import math
+import os
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -56,8 +59,9 @@ class RunConfig:
     ----------
     mode : str or None
         ``"timestep"`` or ``"async"``; None takes the chip's ``execution_mode``.
-    dt_ps : int
-        Algorithmic step in ``timestep`` mode, picoseconds (default 0.1 ms).
+    dt_ps : int or None
+        Algorithmic step in ``timestep`` mode, picoseconds. None (the default) takes the import
+        profile's time step of the network (what it was trained with), else 0.1 ms.
     seed : int
         Seed of every random stream of the run.
     chunk_ps : int or None
@@ -73,7 +77,7 @@ class RunConfig:
     """
 
     mode: str | None = None
-    dt_ps: int = 100_000_000
+    dt_ps: int | None = None
     seed: int = 0
     chunk_ps: int | None = None
     recorder_capacity: int = 1 << 20
@@ -85,10 +89,36 @@ class RunConfig:
             raise ConfigError(f"probe_period_ps must be positive, got {self.probe_period_ps}")
         if self.mode is not None and self.mode not in EXECUTION_MODES:
             raise ConfigError(f"mode {self.mode!r} is not one of {EXECUTION_MODES}")
-        if int(self.dt_ps) <= 0:
+        for name in ("dt_ps", "chunk_ps", "probe_period_ps", "recorder_capacity", "seed"):
+            value = getattr(self, name)
+            if value is None and name != "seed" and name != "recorder_capacity":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ConfigError(f"RunConfig.{name} must be an integer, got {value!r}")
+        if self.dt_ps is not None and int(self.dt_ps) <= 0:
             raise ConfigError(f"dt_ps must be a positive number of picoseconds, got {self.dt_ps}")
+        if not 0 <= int(self.seed) < 2**63:
+            raise ConfigError(f"seed must be in [0, 2**63), got {self.seed}")
         if self.chunk_ps is not None and int(self.chunk_ps) <= 0:
             raise ConfigError(f"chunk_ps must be positive, got {self.chunk_ps}")
+
+
+    def for_network(self, network) -> RunConfig:
+        """This configuration with its time step resolved for ``network``: an unset ``dt_ps``
+        becomes the network's import-profile time step (else 0.1 ms); a set one that differs
+        from it warns (``RunWarning``), since the network will not behave as trained."""
+        from aersim.simcore.errors import RunWarning
+        from aersim.simcore.run.spec import DEFAULT_DT_S, profile_dt_s
+
+        trained = profile_dt_s(network)
+        if self.dt_ps is None:
+            dt_s = trained if trained is not None else DEFAULT_DT_S
+            return replace(self, dt_ps=int(round(dt_s * PS_PER_S)))
+        if trained is not None and self.dt_ps != int(round(trained * PS_PER_S)):
+            warnings.warn(f"dt = {self.dt_ps / PS_PER_S:g} s differs from the import profile's "
+                          f"dt = {trained:g} s: the network will not behave as it did where it "
+                          "was trained", RunWarning, stacklevel=4)
+        return self
 
 
 @dataclass(eq=False)
@@ -143,13 +173,41 @@ class Results:
         return "\n".join(lines)
 
 
+def _checked_arguments(network, chip, config, stimuli):
+    """Validate ``Simulation``'s arguments; a chip given by name is loaded, a missing time step
+    is the network's import profile's."""
+    from aersim.hardware import ChipSpec, load_chip
+    from aersim.models import Network
+    if not isinstance(network, Network):
+        raise ConfigError(f"network must be an aersim.models.Network (load one with "
+                          f"aersim.load_network), got {type(network).__name__}")
+    if isinstance(chip, (str, os.PathLike)):
+        chip = load_chip(chip)
+    if not isinstance(chip, ChipSpec):
+        raise ConfigError(f"chip must be a ChipSpec, a preset name or a chip .yaml path, got "
+                          f"{type(chip).__name__}")
+    if config is None:
+        config = RunConfig()
+    if not isinstance(config, RunConfig):
+        raise ConfigError(f"config must be a RunConfig, got {type(config).__name__}")
+    config = config.for_network(network)
+    if not isinstance(stimuli, (list, tuple)):
+        stimuli = [stimuli]
+    for stim in stimuli:
+        if not hasattr(stim, "population"):
+            raise StimulusError(f"stimuli must be stimulus objects (PoissonInput, PoissonDrive, "
+                                f"SpikeTrains, EventReplay), got {stim!r}")
+    return network, chip, config, list(stimuli)
+
+
 class Simulation:
     """A network mapped onto a chip, with its stimuli, ready to run.
 
     Parameters
     ----------
     network : models.Network
-    chip : hardware.ChipSpec
+    chip : hardware.ChipSpec, str or Path
+        A chip, or a preset name / chip ``.yaml`` to load.
     mapping : hardware.Mapping, optional
         Default: ``map_network(network, chip, strategy)``.
     config : RunConfig, optional
@@ -167,8 +225,9 @@ class Simulation:
 
     def __init__(self, network, chip, mapping=None, config: RunConfig | None = None,
                  stimuli=(), strategy: str = "sequential", probes: dict | None = None):
+        network, chip, config, stimuli = _checked_arguments(network, chip, config, stimuli)
         self.network, self.chip = network, chip
-        self.config = config or RunConfig()
+        self.config = config
         self.mode = self.config.mode or chip.execution_mode
         t0 = time.perf_counter()
         self.mapping = mapping if mapping is not None else map_network(network, chip, strategy)
@@ -176,7 +235,7 @@ class Simulation:
         self.syn = build_synapses(network, self.mapping)
         self.contention = bool(getattr(chip.noc, "contention", False))
         self.chip_tables = build_chip(chip, self.neurons, self.syn)
-        self.stimuli = list(stimuli)
+        self.stimuli = stimuli
         self.probe_ids = self._probe_ids(probes or {})
         self._check()
         self._init_state()
@@ -392,7 +451,14 @@ class Simulation:
         """
         if (duration_s is None) == (duration_ps is None):
             raise ConfigError("give exactly one of duration_s and duration_ps")
-        total = int(round(duration_s * PS_PER_S)) if duration_ps is None else int(duration_ps)
+        if duration_ps is None:
+            if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float)) \
+                    or not math.isfinite(duration_s) or not 0 < duration_s < 9.2e6:
+                raise ConfigError(f"run duration must be a finite number of seconds in "
+                                  f"(0, 9.2e6), got {duration_s!r}")
+            total = int(round(duration_s * PS_PER_S))
+        else:
+            total = int(duration_ps)
         if total <= 0:
             raise ConfigError(f"run duration must be positive, got {total} ps")
         dt = self.config.dt_ps

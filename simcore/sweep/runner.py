@@ -102,30 +102,8 @@ def _chip_yaml(name: str, root: str) -> dict:
     return chip_dict(name, root)
 
 
-@functools.lru_cache(maxsize=4)
-def _network(name: str, seed: int, profile, root: str):
-    """(network, stimuli, default duration) of a built-in or a file; cached per worker because a
-    sweep over chips or seeds of the run reuses the same network many times."""
-    from aersim.simcore.run.catalog import BUILTIN_RUNS
-
-    if name in BUILTIN_RUNS:
-        if profile is not None:
-            raise ConfigError(f"network.profile = {profile!r} applies to network files; the "
-                              f"built-in network {name!r} has no import profile")
-        entry = BUILTIN_RUNS[name]
-        net, stimuli = entry.build(seed)
-        return net, tuple(stimuli), entry.duration_s
-    from aersim.models.loaders.loading import load_network
-
-    path = Path(root) / name
-    if not path.suffix and not path.exists():
-        raise ConfigError(f"unknown network {name!r}: built-ins are {', '.join(BUILTIN_RUNS)}, "
-                          "or give a .nir / .npz file")
-    return load_network(path, profile=profile), (), None
-
-
 def build_run(run: dict, root: str = "."):
-    """Turn a run description into ``(network, chip, stimuli, RunConfig, duration_ps)``.
+    """Turn a sweep point's run description into a resolved run (``simcore.run.spec``).
 
     Parameters
     ----------
@@ -133,29 +111,15 @@ def build_run(run: dict, root: str = "."):
         A resolved run description (``SweepSpec.run_of(i)``).
     root : str
         Folder that relative file names are resolved against (the spec's folder).
+
+    Returns
+    -------
+    simcore.run.spec.ResolvedRun
+        The same objects ``aersim run`` and ``RunSpec`` in Python build from the same inputs.
     """
     from aersim.hardware.chip import chip_from_dict
-    from aersim.simcore.run.replay import EventReplay, recording_span_s
-    from aersim.simcore.run.simulation import RunConfig
-    from aersim.simcore.run.stimulus import PoissonInput
+    from aersim.simcore.run.spec import RunSpec, resolve
 
-    net, stimuli, default_s = _network(run["network"], run["network_seed"], run["profile"], root)
-    stimuli = list(stimuli)
-    stim = run.get("stimulus") or {}
-    if stim.get("recording"):
-        path = Path(root) / stim["recording"]
-        stimuli = [EventReplay(stim.get("population") or net.inputs[0], str(path))]
-        if default_s is None:
-            default_s = recording_span_s(path) or None
-    elif not stimuli or stim.get("population"):
-        pop = stim.get("population") or (net.inputs[0] if net.inputs else None)
-        if pop is None:
-            raise ConfigError("the network has no input population; give "
-                              "base.stimulus.population")
-        stimuli = [PoissonInput(pop, 20.0 if stim.get("rate_hz") is None else stim["rate_hz"])]
-    if stim.get("rate_hz") is not None:
-        stimuli = [dataclasses.replace(s, rate_hz=float(stim["rate_hz"]))
-                   if hasattr(s, "rate_hz") else s for s in stimuli]
     chip_name = base_chip_name(run)
     data = copy.deepcopy(_chip_yaml(chip_name, root))
     overrides = run.get("chip_overrides") or {}
@@ -164,12 +128,26 @@ def build_run(run: dict, root: str = "."):
     where = chip_name + (" with " + ", ".join(f"{k}={v}" for k, v in overrides.items())
                          if overrides else "")
     chip = chip_from_dict(data, where=where)
-    config = RunConfig(mode=run.get("mode"), dt_ps=int(round(run["dt_ms"] * 1e9)),
-                       seed=run["seed"])
-    duration_s = run.get("duration_s") or default_s
-    if duration_s is None:
-        raise ConfigError("base.duration_s is required for a network file")
-    return net, chip, stimuli, config, int(round(duration_s * PS_PER_S))
+    stim = run.get("stimulus") or {}
+    stimuli = None
+    if stim.get("population") and not stim.get("recording"):
+        from aersim.simcore.run.stimulus import PoissonInput
+
+        rate = 20.0 if stim.get("rate_hz") is None else stim["rate_hz"]
+        stimuli = (PoissonInput(stim["population"], float(rate)),)
+    recording = Path(root) / stim["recording"] if stim.get("recording") else None
+    if recording is not None and stim.get("population"):
+        from aersim.simcore.run.replay import EventReplay
+
+        stimuli = (EventReplay(stim["population"], str(recording)),)
+    dt_ms = run.get("dt_ms")
+    spec = RunSpec(
+        network=run["network"], chip=chip, profile=run.get("profile"),
+        network_seed=run.get("network_seed"), recording=recording, stimuli=stimuli,
+        rate_hz=stim.get("rate_hz") if stimuli is None else None,
+        dt_s=dt_ms * 1e-3 if dt_ms is not None else None, duration_s=run.get("duration_s"),
+        mode=run.get("mode"), seed=run["seed"], strategy=run.get("strategy"))
+    return resolve(spec, root)
 
 
 def _output_slices(net):
@@ -248,7 +226,7 @@ def run_point(run: dict, root: str = ".", reference=None, want_reference: bool =
     reference : tuple or None
         This point's ``(t, n, counts)`` if ``want_reference``.
     """
-    from aersim.simcore.run.simulation import Simulation
+    from aersim.simcore.run.spec import execute
 
     warm_up()
     if isinstance(reference, tuple) and len(reference) == 2 and isinstance(reference[0], dict):
@@ -258,10 +236,9 @@ def run_point(run: dict, root: str = ".", reference=None, want_reference: bool =
     t0 = time.perf_counter()
     ref_out = None
     try:
-        net, chip, stimuli, config, duration_ps = build_run(run, root)
-        sim = Simulation(net, chip, config=config, stimuli=stimuli,
-                         strategy=run.get("strategy", "sequential"))
-        res = sim.run(duration_ps=duration_ps)
+        resolved = build_run(run, root)
+        net, duration_ps = resolved.network, resolved.duration_ps
+        res = execute(resolved).results
         row.update(_metrics(res, net, duration_ps))
         t, n, counts = _output_spikes(res, net)
         if want_reference and reference is None:

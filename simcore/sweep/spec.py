@@ -41,7 +41,7 @@ BASE_DEFAULTS = {
     "strategy": "sequential",
     "mode": None,
     "duration_s": None,
-    "dt_ms": 0.1,
+    "dt_ms": None,
     "seed": 0,
     "stimulus": {"rate_hz": None, "population": None, "recording": None},
 }
@@ -374,7 +374,7 @@ def _parse_base(raw, where) -> dict:
                 raise _err(where, "base.chip", value, "a chip preset name or a chip .yaml path")
             base["chip"] = value
         elif key in checks:
-            if value is None and key in ("profile", "mode", "duration_s"):
+            if value is None and key in ("profile", "mode", "duration_s", "dt_ms"):
                 continue
             kind, sub = axis_kind(checks[key][0])
             try:
