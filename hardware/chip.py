@@ -452,7 +452,7 @@ def chip_from_dict(data: dict, where: str = "<dict>") -> ChipSpec:
 
 def preset_names() -> list[str]:
     """Names of the chip presets bundled with aersim."""
-    folder = resources.files("hardware") / "presets"
+    folder = resources.files("aersim.hardware") / "presets"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -467,7 +467,7 @@ def load_chip(name_or_path: str | Path) -> ChipSpec:
     """
     text_name = str(name_or_path)
     if text_name in preset_names():
-        ref = resources.files("hardware") / "presets" / f"{text_name}.yaml"
+        ref = resources.files("aersim.hardware") / "presets" / f"{text_name}.yaml"
         where, text = f"preset {text_name!r}", ref.read_text(encoding="utf-8")
     else:
         path = Path(text_name)

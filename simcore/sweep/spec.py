@@ -606,7 +606,7 @@ def chip_dict(name_or_path: str, root: str = ".") -> dict:
     from aersim.hardware.errors import ChipSpecError
 
     if name_or_path in preset_names():
-        text = (resources.files("hardware") / "presets" / f"{name_or_path}.yaml").read_text(
+        text = (resources.files("aersim.hardware") / "presets" / f"{name_or_path}.yaml").read_text(
             encoding="utf-8")
     else:
         path = Path(root) / name_or_path
