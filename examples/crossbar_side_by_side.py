@@ -33,7 +33,7 @@ DRIFT_TIMES_S = (20.0, 3600.0, 86400.0, 3.15e7)    # t0, one hour, one day, one 
 
 def digital_twin():
     """``crossbar_cim`` with SRAM synapses instead of crossbar tiles."""
-    text = (resources.files("hardware") / "presets" / "crossbar_cim.yaml").read_text()
+    text = (resources.files("aersim.hardware") / "presets" / "crossbar_cim.yaml").read_text()
     d = yaml.safe_load(text)
     core = d["core"]
     del core["crossbar"], core["crossbars_per_core"]

@@ -27,7 +27,7 @@ def test_loihi_numbers_are_the_published_ones():
 
 def base_dict():
     import importlib.resources as r
-    return yaml.safe_load((r.files("hardware") / "presets" / "minimal.yaml").read_text())
+    return yaml.safe_load((r.files("aersim.hardware") / "presets" / "minimal.yaml").read_text())
 
 
 @pytest.mark.parametrize("mutate,match", [

@@ -12,7 +12,7 @@ from aersim.hardware.noc import multicast_trees, routing_table_entries
 
 
 def minimal_dict():
-    return yaml.safe_load((r.files("hardware") / "presets" / "minimal.yaml").read_text())
+    return yaml.safe_load((r.files("aersim.hardware") / "presets" / "minimal.yaml").read_text())
 
 
 def test_presets_keep_zero_load_and_carry_contention_figures():

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 def make_chip(neurons=32, width=3, height=3, cores_per_tile=2, topology="mesh",
               zero_latency=False):
     """The minimal preset, resized so that a few hundred neurons fill several tiles."""
-    text = (resources.files("hardware") / "presets" / "minimal.yaml").read_text("utf-8")
+    text = (resources.files("aersim.hardware") / "presets" / "minimal.yaml").read_text("utf-8")
     data = yaml.safe_load(text)
     data["core"]["neurons"] = neurons
     data["mesh"].update(width=width, height=height, cores_per_tile=cores_per_tile,

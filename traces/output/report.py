@@ -17,6 +17,8 @@ import re
 
 import numpy as np
 
+from aersim.traces.output.units import si
+
 #: Percentiles of the step duration reported by :func:`latency_report`.
 PERCENTILES = (50, 95, 99)
 
@@ -445,15 +447,7 @@ def report(trace, top: int = 10) -> dict:
 
 def _si(value, unit: str) -> str:
     """``value`` with an SI prefix: ``_si(3.2e-6, "J") == "3.2 uJ"``."""
-    if value is None:
-        return "-"
-    if value == 0:
-        return f"0 {unit}"
-    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"),
-                           (1e-6, "u"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f")):
-        if abs(value) >= factor:
-            return f"{value / factor:.4g} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
+    return si(value, unit)
 
 
 def _ps(value) -> str:
