@@ -283,9 +283,15 @@ def resolve(spec: RunSpec, root: str | Path = ".") -> ResolvedRun:
                               "into")
         stimuli = [EventReplay(network.inputs[0], spec.recording, transforms=spec.transforms,
                                time_scale=time_scale, format=spec.recording_format)]
+        span = recording_span_s(spec.recording, spec.recording_format)
         if spec.duration_s is None:
-            span = recording_span_s(spec.recording, spec.recording_format) * time_scale
-            default_duration = span if span > 0 else None
+            default_duration = span * time_scale if span > 0 else None
+        if span > 0 and not 0.1 <= time_scale <= 10:
+            msg = (f"the recording's {span:.4g} s become {span * time_scale:.4g} s of simulated "
+                   f"time (time scale {time_scale:.4g}, steps of {dt_s:g} s): energy and static "
+                   "power are for the simulated time")
+            warnings.warn(msg, RunWarning, stacklevel=3)
+            notes.append(msg)
     elif entry is None:
         if not network.inputs:
             raise ConfigError("the network has no input population to drive; give stimuli= "
