@@ -29,6 +29,7 @@ conventions); the NIR front end adds ``nir_file_version`` and, when the profile 
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -53,6 +54,22 @@ from aersim.models.neurons.cuba import CubaLIFParams, CubaLIParams, LIParams
 from aersim.models.neurons.integrator import IFParams, IntegratorParams
 from aersim.models.neurons.lif import LIFParams
 from aersim.models.neurons.source import InputParams
+
+
+def _in_cycle(flat, name: str) -> bool:
+    """Whether node ``name`` reaches itself along the graph's edges (a recurrent node)."""
+    succ = {}
+    for a, b in flat.edges:
+        succ.setdefault(a, []).append(b)
+    seen, todo = set(), list(succ.get(name, ()))
+    while todo:
+        node = todo.pop()
+        if node == name:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo.extend(succ.get(node, ()))
+    return False
 
 
 def _compact(arr: np.ndarray) -> float | np.ndarray:
@@ -80,21 +97,42 @@ def _fields(node, where, names, n, defaults=None):
 # -- neuron translation registry: NIR node -> params, under a profile ----------------------------
 
 
+def _tau(tau, p: ImportProfile):
+    """A time constant as the profile's exporter wrote it -> seconds.
+
+    Under ``tau_convention="dt_times_tau"`` (Norse 1.1) a node whose every ``tau`` is below the
+    step holds ``dt * tau``; a true time constant below the step would make the Euler decay
+    negative, so older files, which hold ``tau`` itself (all above the step), keep it.
+    """
+    tau = np.asarray(tau, dtype=np.float64)
+    if p.tau_convention == "dt_times_tau" and np.all(tau < p.dt_s):
+        return tau / p.dt_s
+    return tau
+
+
+def _v_init(f, p: ImportProfile):
+    return _compact(f["v_leak"]) if p.initial_state == "v_leak" else 0.0
+
+
 def _lif(node, p: ImportProfile, bias, n, where):
     f = _fields(node, where, ("tau", "r", "v_leak", "v_threshold", "v_reset"), n,
                 {"v_reset": 0.0})
-    return LIFParams(tau_s=_compact(f["tau"]), v_th=_compact(f["v_threshold"]),
+    tau = _tau(f["tau"], p)
+    return LIFParams(tau_s=_compact(tau), v_th=_compact(f["v_threshold"]),
                      v_leak=_compact(f["v_leak"]), v_reset=_compact(f["v_reset"]),
                      r=_compact(f["r"]), bias=_compact(bias),
-                     input_gain=_compact(f["r"] * p.spike_area / f["tau"]),
-                     reset=p.reset, integrator=p.integrator)
+                     input_gain=_compact(f["r"] * p.spike_area / tau),
+                     reset=p.reset, reset_timing=p.reset_timing, integrator=p.integrator,
+                     v_init=_v_init(f, p))
 
 
 def _if(node, p, bias, n, where):
     f = _fields(node, where, ("r", "v_threshold", "v_reset"), n, {"v_reset": 0.0})
+    gain = f["r"] if p.unit_jump else f["r"] * p.spike_area
     return IFParams(v_th=_compact(f["v_threshold"]), v_reset=_compact(f["v_reset"]),
-                    r=_compact(f["r"]), bias=_compact(bias),
-                    input_gain=_compact(f["r"] * p.spike_area), reset=p.reset)
+                    r=_compact(f["r"]), bias=_compact(bias), input_gain=_compact(gain),
+                    reset=p.reset, reset_timing=p.reset_timing,
+                    v_init=_compact(f["v_reset"]) if p.initial_state == "v_leak" else 0.0)
 
 
 def _i(node, p, bias, n, where):
@@ -105,9 +143,10 @@ def _i(node, p, bias, n, where):
 
 def _li(node, p, bias, n, where):
     f = _fields(node, where, ("tau", "r", "v_leak"), n)
-    return LIParams(tau_s=_compact(f["tau"]), v_leak=_compact(f["v_leak"]), r=_compact(f["r"]),
-                    bias=_compact(bias), input_gain=_compact(f["r"] * p.spike_area / f["tau"]),
-                    integrator=p.integrator)
+    tau = _tau(f["tau"], p)
+    return LIParams(tau_s=_compact(tau), v_leak=_compact(f["v_leak"]), r=_compact(f["r"]),
+                    bias=_compact(bias), input_gain=_compact(f["r"] * p.spike_area / tau),
+                    integrator=p.integrator, v_init=_v_init(f, p))
 
 
 def _cuba(node, p, bias, n, where):
@@ -115,14 +154,16 @@ def _cuba(node, p, bias, n, where):
     names = ("tau_syn", "tau_mem", "r", "v_leak", "w_in")
     f = _fields(node, where, names + (("v_threshold", "v_reset") if spiking else ()), n,
                 {"v_reset": 0.0, "w_in": 1.0})
-    common = dict(tau_syn_s=_compact(f["tau_syn"]), tau_mem_s=_compact(f["tau_mem"]),
+    tau_syn, tau_mem = _tau(f["tau_syn"], p), _tau(f["tau_mem"], p)
+    gain = f["w_in"] if p.unit_jump else f["w_in"] * p.spike_area / tau_syn
+    common = dict(tau_syn_s=_compact(tau_syn), tau_mem_s=_compact(tau_mem),
                   v_leak=_compact(f["v_leak"]), r=_compact(f["r"]), w_in=_compact(f["w_in"]),
-                  bias=_compact(bias),
-                  input_gain=_compact(f["w_in"] * p.spike_area / f["tau_syn"]),
-                  integrator=p.integrator, order=p.cuba_order)
+                  bias=_compact(bias), input_gain=_compact(gain),
+                  integrator=p.integrator, order=p.cuba_order, v_init=_v_init(f, p))
     if spiking:
         return CubaLIFParams(**common, v_th=_compact(f["v_threshold"]),
-                             v_reset=_compact(f["v_reset"]), reset=p.reset)
+                             v_reset=_compact(f["v_reset"]), reset=p.reset,
+                             reset_timing=p.reset_timing)
     return CubaLIParams(**common)
 
 
@@ -311,6 +352,9 @@ def lower(graph, profile: ImportProfile, where: str, metadata: dict | None = Non
             params = NEURONS[kinds[name]](flat.nodes[name], profile, bias, size, node_where)
         except ParameterError as err:
             raise ParameterError(f"{node_where}: {err}") from None
+        if profile.feedforward_zero_immediate and kinds[name] == "LIF" \
+                and not _in_cycle(flat, name):
+            params = replace(params, reset_timing="immediate")
         net.add_population(name, size, params, shape)
         pop_kind[name] = kinds[name]
     for src in sources:

@@ -195,15 +195,33 @@ class _Linear:
 class _Neuron:
     """State and one-step update of one NIR neuron node under a profile."""
 
-    def __init__(self, node, kind, shape, prof):
+    def __init__(self, node, kind, shape, prof, recurrent=False):
         self.node, self.kind, self.prof = node, kind, prof
         self.n = int(np.prod(shape)) if shape else 1
         self.out_shape = tuple(shape)
-        self.v = np.zeros(self.n)
         self.i = np.zeros(self.n)
+        self.v = np.zeros(self.n)
+        if prof.initial_state == "v_leak":
+            self.v = self.f("v_reset", 0.0).copy() if kind == "IF" else \
+                self.f("v_leak", 0.0).copy()
+        self.pending = np.zeros(self.n, dtype=bool)
+        self.late = prof.reset_timing == "next_step" and not (
+            prof.feedforward_zero_immediate and kind == "LIF" and not recurrent)
 
     def f(self, name, default=None):
-        return np.broadcast_to(_arr(self.node, name, default).ravel(), (self.n,))
+        value = np.broadcast_to(_arr(self.node, name, default).ravel(), (self.n,))
+        if name in ("tau", "tau_syn", "tau_mem") and self.prof.tau_convention == \
+                "dt_times_tau" and np.all(value < self.prof.dt_s):
+            return value / self.prof.dt_s
+        return value
+
+    def _reset(self, z):
+        th = self.f("v_threshold")
+        if self.prof.reset == "subtract":
+            return np.where(z, self.v - th, self.v)
+        if self.prof.reset == "value":
+            return np.where(z, self.f("v_reset", 0.0), self.v)
+        return self.v
 
     def step(self, h, s):
         """Advance one step with held input ``h`` and impulsive input ``s``; (held, imp) out."""
@@ -213,7 +231,8 @@ class _Neuron:
             z = (h + s) > self.f("threshold")
             return np.zeros(self.n), z * p.spike_amplitude
         if kind in ("I", "IF"):
-            self.v = self.v + self.f("r") * dt * (h + s)
+            area = 1.0 if p.unit_jump and kind == "IF" else dt
+            self.v = self.v + self.f("r") * (dt * h + area * s)
         elif kind in ("LI", "LIF"):
             tau, r, vl = self.f("tau"), self.f("r"), self.f("v_leak")
             if euler:
@@ -225,12 +244,13 @@ class _Neuron:
             self._cuba(h, s)
         if kind not in _SPIKING:
             return self.v.copy(), np.zeros(self.n)
-        th = self.f("v_threshold")
-        z = self.v > th
-        if p.reset == "subtract":
-            self.v = np.where(z, self.v - th, self.v)
+        if self.late:
+            self.v = self._reset(self.pending)
+        z = self.v > self.f("v_threshold")
+        if self.late:
+            self.pending = z
         else:
-            self.v = np.where(z, self.f("v_reset", 0.0), self.v)
+            self.v = self._reset(z)
         return np.zeros(self.n), z * p.spike_amplitude
 
     def _cuba(self, h, s):
@@ -239,7 +259,7 @@ class _Neuron:
         ts, tm = self.f("tau_syn"), self.f("tau_mem")
         r, vl, w_in = self.f("r"), self.f("v_leak"), self.f("w_in", 1.0)
         first = p.cuba_order == "current_first"
-        kick = w_in * s * dt / ts
+        kick = w_in * s if p.unit_jump else w_in * s * dt / ts
         if p.integrator == "euler":
             if first:
                 self.i = self.i + dt / ts * (w_in * h - self.i) + kick
@@ -261,6 +281,21 @@ class _Neuron:
         self.i = i_inf + j * es
         if not first:
             self.i = self.i + kick
+
+
+def _reaches_itself(name, edges) -> bool:
+    succ = {}
+    for a, b in edges:
+        succ.setdefault(a, []).append(b)
+    seen, todo = set(), list(succ.get(name, ()))
+    while todo:
+        node = todo.pop()
+        if node == name:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo.extend(succ.get(node, ()))
+    return False
 
 
 def simulate_nir(graph, inputs, profile="exact", return_all: bool = False) -> dict:
@@ -322,7 +357,7 @@ def simulate_nir(graph, inputs, profile="exact", return_all: bool = False) -> di
             first = {"I": "r", "IF": "r", "LI": "tau", "LIF": "tau", "CubaLI": "tau_mem",
                      "CubaLIF": "tau_mem", "Threshold": "threshold"}[kind]
             shp = _arr(nodes[n], first).shape or in_shape
-            units[n] = _Neuron(nodes[n], kind, shp, prof)
+            units[n] = _Neuron(nodes[n], kind, shp, prof, _reaches_itself(n, edges))
             shape[n] = tuple(shp)
         else:
             units[n] = _Linear(nodes[n], kind, in_shape)

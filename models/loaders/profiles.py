@@ -64,8 +64,13 @@ import numpy as np
 from aersim.models.errors import ModelError, ParameterError
 
 INTEGRATORS = ("exact", "euler")
-RESETS = ("value", "subtract")
+RESETS = ("value", "subtract", "none")
+RESET_TIMINGS = ("immediate", "next_step")
 CUBA_ORDERS = ("current_first", "voltage_first")
+#: How an exporter wrote time constants: as NIR defines them, or multiplied by its ``dt``
+#: (Norse 1.1's ``to_nir`` writes ``dt / tau_inv`` = ``dt * tau``).
+TAU_CONVENTIONS = ("nir", "dt_times_tau")
+INITIAL_STATES = ("zero", "v_leak")
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,24 @@ class ImportProfile:
         the NIR reference Euler).
     description : str
         The exporter behaviour this profile mirrors.
+    reset_timing : str
+        ``"immediate"`` (reset right after the spike) or ``"next_step"`` (the reset of a spike
+        in step ``t`` acts after the update of step ``t + 1``: snnTorch computes it from the
+        stored membrane of the previous step).
+    feedforward_zero_immediate : bool
+        With ``reset="value"`` and ``reset_timing="next_step"``: a LIF population outside any
+        cycle resets at once instead (snnTorch's ``Leaky`` zeroes only the stored membrane, so
+        the next step starts from 0 with its input kept, whereas ``RLeaky`` and ``Synaptic``
+        zero the whole next step).
+    tau_convention : str
+        ``"nir"`` or ``"dt_times_tau"`` (the file's ``tau`` is ``dt`` times the true one).
+    unit_jump : bool
+        A spike through weight ``w`` moves a CuBa current, and an IF membrane, by exactly ``w``
+        (Norse), instead of NIR's ``w * w_in * A / tau_syn`` and ``w * r * A``.
+    initial_state : str
+        Membranes start at ``"zero"`` or at ``"v_leak"`` (Norse's LIF cells).
+    checked_against : str
+        The framework release whose exported networks reproduce exactly under this profile.
     """
 
     name: str
@@ -103,6 +126,12 @@ class ImportProfile:
     layer_delay_steps: int = 0
     cuba_order: str = "voltage_first"
     description: str = ""
+    reset_timing: str = "immediate"
+    feedforward_zero_immediate: bool = False
+    tau_convention: str = "nir"
+    unit_jump: bool = False
+    initial_state: str = "zero"
+    checked_against: str = ""
 
     def __post_init__(self):
         where = f"import profile {self.name!r}"
@@ -115,7 +144,9 @@ class ImportProfile:
         if round(self.dt_s * 1e12) < 1:
             raise ParameterError(f"{where}: dt_s={self.dt_s!r} is below one picosecond")
         for name, allowed in (("integrator", INTEGRATORS), ("reset", RESETS),
-                              ("cuba_order", CUBA_ORDERS)):
+                              ("cuba_order", CUBA_ORDERS), ("reset_timing", RESET_TIMINGS),
+                              ("tau_convention", TAU_CONVENTIONS),
+                              ("initial_state", INITIAL_STATES)):
             if getattr(self, name) not in allowed:
                 raise ParameterError(f"{where}: {name}={getattr(self, name)!r} is not one of "
                                      f"{allowed}")
@@ -141,16 +172,31 @@ class ImportProfile:
         """Plain fields, for ``Network.metadata``."""
         return {"name": self.name, "dt_s": float(self.dt_s), "integrator": self.integrator,
                 "reset": self.reset, "spike_amplitude": float(self.spike_amplitude),
-                "layer_delay_steps": int(self.layer_delay_steps), "cuba_order": self.cuba_order}
+                "layer_delay_steps": int(self.layer_delay_steps), "cuba_order": self.cuba_order,
+                "reset_timing": self.reset_timing,
+                "feedforward_zero_immediate": bool(self.feedforward_zero_immediate),
+                "tau_convention": self.tau_convention, "unit_jump": bool(self.unit_jump),
+                "initial_state": self.initial_state, "checked_against": self.checked_against}
 
 
 PROFILES: dict[str, ImportProfile] = {p.name: p for p in (
     ImportProfile("exact", 1e-4, "exact", "value", 1.0, 0, "voltage_first",
                   "NIR's ideal model: exact exponential relaxation, reset to v_reset"),
     ImportProfile("snntorch", 1e-4, "euler", "subtract", 1.0, 0, "current_first",
-                  "snnTorch export_to_nir: dt=1e-4 folded into r=tau/dt and w_in=tau_syn/dt"),
-    ImportProfile("norse", 1e-3, "euler", "value", 1.0, 0, "voltage_first",
-                  "Norse to_nir: r=1, forward Euler at Norse's dt, reset to v_reset"),
+                  "snnTorch export_to_nir: dt=1e-4 folded into r=tau/dt and w_in=tau_syn/dt; "
+                  "reset_mechanism='subtract', applied in the step after the spike",
+                  reset_timing="next_step", checked_against="snntorch 1.0.0"),
+    ImportProfile("snntorch-zero", 1e-4, "euler", "value", 1.0, 0, "current_first",
+                  "snnTorch with reset_mechanism='zero' (applied in the step after the spike)",
+                  reset_timing="next_step", feedforward_zero_immediate=True,
+                  checked_against="snntorch 1.0.0"),
+    ImportProfile("snntorch-none", 1e-4, "euler", "none", 1.0, 0, "current_first",
+                  "snnTorch with reset_mechanism='none'", checked_against="snntorch 1.0.0"),
+    ImportProfile("norse", 1e-3, "euler", "value", 1.0, 0, "current_first",
+                  "Norse to_nir: r=1, tau written as dt*tau, forward Euler at Norse's dt, "
+                  "reset to v_reset, membranes start at v_leak, spikes jump currents by w",
+                  tau_convention="dt_times_tau", unit_jump=True, initial_state="v_leak",
+                  checked_against="norse 1.1.0"),
     ImportProfile("sinabs", 1.0, "euler", "subtract", 1.0, 0, "voltage_first",
                   "Sinabs: dimensionless steps, IF with r=1, MembraneSubtract reset"),
     ImportProfile("rockpool", 1e-3, "exact", "subtract", 1.0, 0, "voltage_first",

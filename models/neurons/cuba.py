@@ -41,6 +41,7 @@ from numba import njit
 
 from aersim.models.neurons.params import (
     RESET_MODES,
+    RESET_TIMINGS,
     broadcast_fields,
     check_choice,
     validate_fields,
@@ -149,6 +150,7 @@ class CubaLIParams:
         check_choice(label, "order", self.order, ORDERS)
         if self.spiking:
             check_choice(label, "reset", self.reset, RESET_MODES)
+            check_choice(label, "reset_timing", self.reset_timing, RESET_TIMINGS)
 
     def per_neuron(self, n: int) -> dict[str, np.ndarray]:
         """Broadcast every numeric parameter to a contiguous float64 ``(n,)`` array."""
@@ -167,12 +169,16 @@ class CubaLIFParams(CubaLIParams):
     v_reset : float or ndarray
         Value after a spike when ``reset="value"``.
     reset : str
-        ``"value"`` or ``"subtract"``; the current is never reset.
+        ``"value"`` (to ``v_reset``), ``"subtract"`` (``v - v_th``) or ``"none"``.
+    reset_timing : str
+        ``"immediate"`` (right after the spike) or ``"next_step"`` (applied after the next
+        step's update, as snnTorch does; timestep mode only).
     """
 
     v_th: float | np.ndarray = 1.0
     v_reset: float | np.ndarray = 0.0
     reset: str = "value"
+    reset_timing: str = "immediate"
 
     kind = "cuba_lif"
     spiking = True

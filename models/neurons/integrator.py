@@ -24,6 +24,7 @@ from numba import njit
 
 from aersim.models.neurons.params import (
     RESET_MODES,
+    RESET_TIMINGS,
     broadcast_fields,
     check_choice,
     validate_fields,
@@ -49,7 +50,10 @@ class IFParams:
     input_gain : float or ndarray
         Factor applied to every arriving weight before it is added to ``v``.
     reset : str
-        ``"value"`` or ``"subtract"``.
+        ``"value"`` (to ``v_reset``), ``"subtract"`` (``v - v_th``) or ``"none"``.
+    reset_timing : str
+        ``"immediate"`` (right after the spike) or ``"next_step"`` (applied after the next
+        step's update, as snnTorch does; timestep mode only).
     v_init : float or ndarray
         Membrane potential at time 0.
     """
@@ -60,6 +64,7 @@ class IFParams:
     bias: float | np.ndarray = 0.0
     input_gain: float | np.ndarray = 1.0
     reset: str = "value"
+    reset_timing: str = "immediate"
     v_init: float | np.ndarray = 0.0
 
     kind = "if"
@@ -68,6 +73,7 @@ class IFParams:
     def __post_init__(self):
         validate_fields(self, "IF", _IF_FIELDS, {})
         check_choice("IF", "reset", self.reset, RESET_MODES)
+        check_choice("IF", "reset_timing", self.reset_timing, RESET_TIMINGS)
 
     def per_neuron(self, n: int) -> dict[str, np.ndarray]:
         """Broadcast every numeric parameter to a contiguous float64 ``(n,)`` array."""

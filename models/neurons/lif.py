@@ -34,6 +34,7 @@ from numba import njit
 
 from aersim.models.neurons.params import (
     RESET_MODES,
+    RESET_TIMINGS,
     broadcast_fields,
     check_choice,
     validate_fields,
@@ -66,7 +67,10 @@ class LIFParams:
     input_gain : float or ndarray
         Factor applied to every arriving weight before it is added to ``v``.
     reset : str
-        ``"value"`` or ``"subtract"``.
+        ``"value"`` (to ``v_reset``), ``"subtract"`` (``v - v_th``) or ``"none"``.
+    reset_timing : str
+        ``"immediate"`` (right after the spike) or ``"next_step"`` (applied after the next
+        step's update, as snnTorch does; timestep mode only).
     integrator : str
         ``"exact"`` or ``"euler"`` (the latter only in ``timestep`` mode).
     v_init : float or ndarray
@@ -82,6 +86,7 @@ class LIFParams:
     t_ref_s: float | np.ndarray = 0.0
     input_gain: float | np.ndarray = 1.0
     reset: str = "value"
+    reset_timing: str = "immediate"
     integrator: str = "exact"
     v_init: float | np.ndarray = field(default=0.0)
 
@@ -91,6 +96,7 @@ class LIFParams:
         validate_fields(self, "LIF", _FIELDS, {"tau_s": dict(positive=True),
                                                "t_ref_s": dict(nonneg=True)})
         check_choice("LIF", "reset", self.reset, RESET_MODES)
+        check_choice("LIF", "reset_timing", self.reset_timing, RESET_TIMINGS)
         check_choice("LIF", "integrator", self.integrator, INTEGRATORS)
 
     def per_neuron(self, n: int) -> dict[str, np.ndarray]:

@@ -10,8 +10,12 @@ import numpy as np
 
 from aersim.models.errors import ParameterError
 
-#: Resets of the integrate-and-fire family: to ``v_reset``, or by subtracting ``v_th``.
-RESET_MODES = ("value", "subtract")
+#: Resets of the integrate-and-fire family: to ``v_reset``, by subtracting ``v_th``, or none
+#: (the membrane keeps its value; snnTorch's ``reset_mechanism="none"``).
+RESET_MODES = ("value", "subtract", "none")
+#: When a reset acts: right after the spike, or in the step after it, once that step's update is
+#: done (snnTorch computes the reset from the previous step's membrane). Timestep mode only.
+RESET_TIMINGS = ("immediate", "next_step")
 
 
 def _as_array(label: str, name: str, value, what: str) -> np.ndarray:

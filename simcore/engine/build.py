@@ -70,7 +70,9 @@ class NeuronTables(NamedTuple):
     beta: np.ndarray       # ALIF: threshold v_th + beta * a
     bias: np.ndarray       # ALIF, sigma-delta: constant input; Loihi: b_m << b_e (integer)
     reset_code: np.ndarray  # int8 ALIF: 0 subtract v_th, 1 subtract v_th + beta a, 2 to v_reset
-    late_reset: np.ndarray  # bool ALIF: the reset acts one step after the spike (e-prop)
+    late_reset: np.ndarray  # bool: the reset acts one step after the spike (ALIF e-prop;
+    #                         LIF/IF/CuBa with reset_timing="next_step", snnTorch)
+    no_reset: np.ndarray   # bool: a spike leaves the membrane as it is (reset="none")
     relu: np.ndarray       # bool sigma-delta: ReLU activation (else identity)
     cum_error: np.ndarray  # bool sigma-delta: send when the accumulated error reaches threshold
     d_u: np.ndarray        # Loihi 12-bit current decay D_u (integer-valued)
@@ -200,8 +202,8 @@ _FLOAT_COLUMNS = ("tau_s", "tau_syn_s", "v_inf", "drift", "v_leak", "r", "i_inf"
                   "v_reset", "gain", "v_init", "i_init", "beta", "bias", "d_u", "d_v",
                   "zoneout")
 _INT_COLUMNS = {"reset_code": np.int8, "weight_exp": np.int64, "hold_steps": np.int64}
-_FLAG_COLUMNS = ("subtract", "euler", "current_first", "late_reset", "relu", "cum_error",
-                 "graded")
+_FLAG_COLUMNS = ("subtract", "euler", "current_first", "late_reset", "no_reset", "relu",
+                 "cum_error", "graded")
 
 
 def _model_columns(pop) -> dict:
@@ -258,7 +260,9 @@ def _model_flags(params) -> dict:
         "subtract": reset == "subtract",
         "euler": getattr(params, "integrator", "exact") == "euler",
         "current_first": getattr(params, "order", "") == "current_first",
-        "late_reset": bool(getattr(params, "late_reset", False)),
+        "late_reset": bool(getattr(params, "late_reset", False))
+        or getattr(params, "reset_timing", "immediate") == "next_step",
+        "no_reset": reset == "none",
         "relu": getattr(params, "activation", "") == "relu",
         "cum_error": bool(getattr(params, "cum_error", False)),
         "graded": kind in ("sigma_delta", "egru") or (kind == "loihi_cuba"

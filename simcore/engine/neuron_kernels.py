@@ -43,6 +43,16 @@ def step_neuron(kind, v, i, x, decay, dt_s, v_inf, drift, v_leak, r, i_inf, tau_
 
 
 @njit(cache=True, inline="always")
+def after_spike(v, v_th, v_reset, subtract, no_reset):
+    """Membrane after a reset: ``v - v_th`` (subtract), ``v_reset`` (value) or ``v`` (none)."""
+    if no_reset:
+        return v
+    if subtract:
+        return v - v_th
+    return v_reset
+
+
+@njit(cache=True, inline="always")
 def relax_neuron(kind, v, i, h_s, v_inf, drift, v_leak, r, i_inf, tau_m, tau_s):
     """Exact state after ``h_s`` seconds without input. Returns ``(v, i)``."""
     if kind == KIND_LIF:

@@ -47,7 +47,7 @@ from aersim.simcore.engine.hardware_model import (
     send_spike_noc,
     serve_message,
 )
-from aersim.simcore.engine.neuron_kernels import step_neuron
+from aersim.simcore.engine.neuron_kernels import after_spike, step_neuron
 from aersim.simcore.engine.queue import KIND_SHIFT, heap_free, heap_pop, heap_size
 from aersim.simcore.engine.rng import exponential
 
@@ -181,10 +181,21 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
                                          neurons.tau_syn_s[j], neurons.euler[j],
                                          neurons.current_first[j])
                     cur[j] = ij
+                    late = neurons.late_reset[j]
+                    if late and aux1[j] != 0.0:
+                        # The reset of last step's spike, after this step's update (snnTorch).
+                        aux1[j] = 0.0
+                        vj = after_spike(vj, neurons.v_th[j], neurons.v_reset[j],
+                                         neurons.subtract[j], neurons.no_reset[j])
                     if not vj > neurons.v_th[j]:
                         v[j] = vj
                         continue
-                    v[j] = vj - neurons.v_th[j] if neurons.subtract[j] else neurons.v_reset[j]
+                    if late:
+                        v[j] = vj
+                        aux1[j] = 1.0
+                    else:
+                        v[j] = after_spike(vj, neurons.v_th[j], neurons.v_reset[j],
+                                           neurons.subtract[j], neurons.no_reset[j])
                     ref_count[j] = ref_steps[j]
             spiked[n_sp] = j
             n_sp += 1

@@ -370,6 +370,15 @@ class Simulation:
                     raise ConfigError(
                         f"population {pop.name!r} uses {pop.kind} neurons, whose dynamics are "
                         "defined per time step; run it in mode='timestep'")
+        nt = self.neurons
+        if self.mode == "async" and (np.any(nt.no_reset)
+                                     or np.any(nt.late_reset & (nt.kind != KIND_ALIF))):
+            bad = np.flatnonzero(nt.no_reset | (nt.late_reset & (nt.kind != KIND_ALIF)))[0]
+            pop = next(p.name for p in net.populations.values()
+                       if net.offset(p.name) <= bad < net.offset(p.name) + p.size)
+            raise ConfigError(f"population {pop!r} resets in the step after a spike (or never), "
+                              "as a time-stepped framework does; run it in mode='timestep', or "
+                              "load the network with the 'exact' profile for async mode")
         if self.mode == "async" and np.any(self.neurons.euler):
             pop = next(p.name for p in net.populations.values()
                        if getattr(p.params, "integrator", "") == "euler")

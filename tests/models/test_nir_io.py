@@ -67,8 +67,9 @@ def simulate_network(net, inputs: dict, steps: int) -> dict:
     for p in pops:
         par = pops[p].params
         n = pops[p].size
-        state[p] = {"v": np.zeros(n), "i": np.zeros(n),
-                    "k": par.per_neuron(n) if par.kind != "input" else {}}
+        k = par.per_neuron(n) if par.kind != "input" else {}
+        state[p] = {"v": np.array(k.get("v_init", np.zeros(n)), dtype=np.float64),
+                    "i": np.zeros(n), "k": k}
     rec = {p: np.zeros((steps, pops[p].size)) for p in pops}
     for t in range(steps):
         for p in order:
@@ -116,9 +117,20 @@ def simulate_network(net, inputs: dict, steps: int) -> dict:
                             i = i + drive
                     st["i"] = i
                 if getattr(par, "spiking", True) and par.kind != "li":
+                    late = getattr(par, "reset_timing", "immediate") == "next_step"
+
+                    def reset(v, z):
+                        if par.reset == "none":
+                            return v
+                        return np.where(z > 0, v - k["v_th"] if par.reset == "subtract"
+                                        else k["v_reset"], v)
+                    if late:
+                        v = reset(v, st.get("pending", np.zeros(v.shape)))
                     z = (v > k["v_th"]).astype(np.float64)
-                    v = np.where(z > 0, v - k["v_th"] if par.reset == "subtract"
-                                 else k["v_reset"], v)
+                    if late:
+                        st["pending"] = z
+                    else:
+                        v = reset(v, z)
                 else:
                     z = None
                 st["v"] = v
