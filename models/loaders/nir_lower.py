@@ -129,6 +129,8 @@ def _lif(node, p: ImportProfile, bias, n, where):
 def _if(node, p, bias, n, where):
     f = _fields(node, where, ("r", "v_threshold", "v_reset"), n, {"v_reset": 0.0})
     gain = f["r"] if p.unit_jump else f["r"] * p.spike_area
+    if p.unit_jump:
+        bias = np.asarray(bias, dtype=np.float64) / p.dt_s  # a jump of `bias` every step
     return IFParams(v_th=_compact(f["v_threshold"]), v_reset=_compact(f["v_reset"]),
                     r=_compact(f["r"]), bias=_compact(bias), input_gain=_compact(gain),
                     reset=p.reset, reset_timing=p.reset_timing,
@@ -156,6 +158,10 @@ def _cuba(node, p, bias, n, where):
                 {"v_reset": 0.0, "w_in": 1.0})
     tau_syn, tau_mem = _tau(f["tau_syn"], p), _tau(f["tau_mem"], p)
     gain = f["w_in"] if p.unit_jump else f["w_in"] * p.spike_area / tau_syn
+    if p.unit_jump:
+        # The exporter's bias also jumps the current by itself every step (Norse adds it to
+        # the input), not by NIR's w_in * bias * dt / tau_syn.
+        bias = np.asarray(bias, dtype=np.float64) * tau_syn / (p.dt_s * f["w_in"])
     common = dict(tau_syn_s=_compact(tau_syn), tau_mem_s=_compact(tau_mem),
                   v_leak=_compact(f["v_leak"]), r=_compact(f["r"]), w_in=_compact(f["w_in"]),
                   bias=_compact(bias), input_gain=_compact(gain),

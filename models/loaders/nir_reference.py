@@ -232,7 +232,7 @@ class _Neuron:
             return np.zeros(self.n), z * p.spike_amplitude
         if kind in ("I", "IF"):
             area = 1.0 if p.unit_jump and kind == "IF" else dt
-            self.v = self.v + self.f("r") * (dt * h + area * s)
+            self.v = self.v + self.f("r") * area * (h + s)
         elif kind in ("LI", "LIF"):
             tau, r, vl = self.f("tau"), self.f("r"), self.f("v_leak")
             if euler:
@@ -260,6 +260,8 @@ class _Neuron:
         r, vl, w_in = self.f("r"), self.f("v_leak"), self.f("w_in", 1.0)
         first = p.cuba_order == "current_first"
         kick = w_in * s if p.unit_jump else w_in * s * dt / ts
+        if p.unit_jump:
+            h = h * ts / dt  # the bias jumps the current by itself every step (Norse)
         if p.integrator == "euler":
             if first:
                 self.i = self.i + dt / ts * (w_in * h - self.i) + kick

@@ -211,6 +211,9 @@ PROFILES: dict[str, ImportProfile] = {p.name: p for p in (
 def get_profile(profile: str | ImportProfile) -> ImportProfile:
     """Return a profile given by name or as an :class:`ImportProfile`.
 
+    ``"name@DT"`` is the profile with a time step of ``DT`` seconds (``"norse@0.0005"``): the
+    step the network was trained and exported with.
+
     Raises
     ------
     ModelError
@@ -218,10 +221,22 @@ def get_profile(profile: str | ImportProfile) -> ImportProfile:
     """
     if isinstance(profile, ImportProfile):
         return profile
-    if isinstance(profile, str) and profile.lower() in PROFILES:
-        return PROFILES[profile.lower()]
+    if isinstance(profile, str):
+        name, _, dt = profile.lower().partition("@")
+        if name in PROFILES and not dt:
+            return PROFILES[name]
+        if name in PROFILES:
+            try:
+                dt_s = float(dt)
+            except ValueError:
+                dt_s = math.nan
+            if not (math.isfinite(dt_s) and dt_s > 0):
+                raise ModelError(f"import profile {profile!r}: the time step after '@' must be "
+                                 f"a number of seconds > 0, e.g. '{name}@0.0005'")
+            return PROFILES[name].with_(dt_s=dt_s)
     raise ModelError(f"unknown import profile {profile!r}; known profiles are "
-                     f"{sorted(PROFILES)}, or pass an ImportProfile")
+                     f"{sorted(PROFILES)} (add '@DT' for another time step in seconds, e.g. "
+                     "'norse@0.0005'), or pass an ImportProfile")
 
 
 def _leaves(graph):
