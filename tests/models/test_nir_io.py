@@ -119,7 +119,7 @@ def simulate_network(net, inputs: dict, steps: int) -> dict:
                 if getattr(par, "spiking", True) and par.kind != "li":
                     late = getattr(par, "reset_timing", "immediate") == "next_step"
 
-                    def reset(v, z):
+                    def reset(v, z, par=par, k=k):
                         if par.reset == "none":
                             return v
                         return np.where(z > 0, v - k["v_th"] if par.reset == "subtract"
