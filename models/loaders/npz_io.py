@@ -19,6 +19,7 @@ key                                dtype/shape  meaning
 ``layer{i}_shape``                 int64 (d,)   logical shape of population ``i``
 ``layer{i}_p_<field>``             float64      numeric parameter: () shared or (n,) per neuron
 ``layer{i}_s_<field>``             str ()       option: ``reset``, ``integrator``, ``order``
+``layer{i}_r_<field>``             str ()       a ``SpikeRule`` as JSON (``spike_rule``)
 ``proj{k}_name``                   str ()       projection name
 ``proj{k}_pre``, ``proj{k}_post``  int64 ()     layer numbers
 ``proj{k}_indptr``                 int64        CSR row pointer (n_pre + 1,)
@@ -47,6 +48,7 @@ from aersim.models.network import Network, Projection
 from aersim.models.neurons.cuba import CubaLIFParams, CubaLIParams, LIParams
 from aersim.models.neurons.integrator import IFParams, IntegratorParams
 from aersim.models.neurons.lif import LIFParams
+from aersim.models.neurons.params import SpikeRule
 from aersim.models.neurons.source import InputParams
 
 FORMAT = "aersim-layered-weights"
@@ -61,6 +63,16 @@ def _json_safe(obj):
                                      else str(o)))
     except (TypeError, ValueError):
         return {}
+
+
+def _spike_rule(value, path, key) -> SpikeRule:
+    """A :class:`SpikeRule` stored as JSON text."""
+    try:
+        fields = json.loads(str(value))
+        return SpikeRule(**fields)
+    except (ValueError, TypeError) as err:
+        raise ModelError(f"{str(path)!r}: key {key!r} is not a spike rule ({err}); the file is "
+                         "corrupt") from None
 
 
 def save_npz(network: Network, path) -> None:
@@ -87,6 +99,8 @@ def save_npz(network: Network, path) -> None:
             value = getattr(pop.params, f.name)
             if isinstance(value, str):
                 arrays[f"layer{i}_s_{f.name}"] = np.array(value)
+            elif isinstance(value, SpikeRule):
+                arrays[f"layer{i}_r_{f.name}"] = np.array(json.dumps(dataclasses.asdict(value)))
             else:
                 arrays[f"layer{i}_p_{f.name}"] = np.asarray(value, dtype=np.float64)
     arrays["layer_names"] = np.array(names, dtype=str)
@@ -160,11 +174,12 @@ def load_npz(path) -> Network:
             cls = PARAMS[kind]
             kw = {}
             for f in dataclasses.fields(cls):
-                for prefix, conv in (("p", np.asarray), ("s", str)):
+                for prefix in ("p", "s", "r"):
                     key = f"layer{i}_{prefix}_{f.name}"
                     if key in keys:
                         value = get(key)
-                        kw[f.name] = conv(value) if prefix == "s" else (
+                        kw[f.name] = str(value) if prefix == "s" else _spike_rule(
+                            value, path, key) if prefix == "r" else (
                             float(value) if value.ndim == 0 else value)
             shape = tuple(int(s) for s in get(f"layer{i}_shape"))
             try:

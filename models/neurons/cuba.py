@@ -28,13 +28,16 @@ stays accurate in the singular case ``tau_syn = tau_mem`` (``expm1(x)/x -> 1``).
 One time step of ``dt`` (``order``): ``"current_first"`` adds the step's input to ``i`` before the
 membrane uses it (snnTorch: ``i <- alpha i + x; v <- beta v + i``); ``"voltage_first"`` updates
 ``v`` from the previous current and then adds the input to ``i`` (Norse, the NIR reference Euler,
-and the event-driven view where a current jump only moves ``v`` afterwards).
+and the event-driven view where a current jump only moves ``v`` afterwards);
+``"decay_after_input"`` (exact integration, timestep mode only) adds the input to ``i`` and then
+decays both over the step, the membrane taking the decayed current unfiltered (Rockpool's
+``LIFTorch``: ``i <- (i + x) e^(-dt/tau_syn); v <- v_leak + (v - v_leak) e^(-dt/tau_mem) + r i``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -42,13 +45,15 @@ from numba import njit
 from aersim.models.neurons.params import (
     RESET_MODES,
     RESET_TIMINGS,
+    SpikeRule,
     broadcast_fields,
     check_choice,
+    check_spike_rule,
     validate_fields,
 )
 
 INTEGRATORS = ("exact", "euler")
-ORDERS = ("current_first", "voltage_first")
+ORDERS = ("current_first", "voltage_first", "decay_after_input")
 
 _LI_FIELDS = ("tau_s", "v_leak", "r", "bias", "input_gain", "v_init")
 _TAU = {"tau_s": dict(positive=True), "tau_syn_s": dict(positive=True),
@@ -122,7 +127,8 @@ class CubaLIParams:
     integrator : str
         ``"exact"`` or ``"euler"``.
     order : str
-        ``"current_first"`` or ``"voltage_first"`` (see module doc).
+        ``"current_first"``, ``"voltage_first"`` or ``"decay_after_input"`` (see module
+        doc).
     v_init, i_init : float or ndarray
         State at time 0.
     """
@@ -151,6 +157,7 @@ class CubaLIParams:
         if self.spiking:
             check_choice(label, "reset", self.reset, RESET_MODES)
             check_choice(label, "reset_timing", self.reset_timing, RESET_TIMINGS)
+            check_spike_rule(label, self.spike_rule)
 
     def per_neuron(self, n: int) -> dict[str, np.ndarray]:
         """Broadcast every numeric parameter to a contiguous float64 ``(n,)`` array."""
@@ -173,12 +180,15 @@ class CubaLIFParams(CubaLIParams):
     reset_timing : str
         ``"immediate"`` (right after the spike) or ``"next_step"`` (applied after the next
         step's update, as snnTorch does; timestep mode only).
+    spike_rule : SpikeRule
+        Threshold test, spike counts and membrane floor (default: ``v > v_th``, one spike).
     """
 
     v_th: float | np.ndarray = 1.0
     v_reset: float | np.ndarray = 0.0
     reset: str = "value"
     reset_timing: str = "immediate"
+    spike_rule: SpikeRule = field(default_factory=SpikeRule)
 
     kind = "cuba_lif"
     spiking = True
@@ -232,6 +242,9 @@ def cuba_step(v, i, v_leak, r, i_inf, dt_s, tau_mem_s, tau_syn_s, drive, euler, 
             return v + dt_s / tau_mem_s * (v_leak - v + r * i), i
         v, i = cuba_relax_euler(v, i, v_leak, r, i_inf, dt_s, tau_mem_s, tau_syn_s)
         return v, i + drive
+    if current_first == 2:
+        i_new = i_inf + (i + drive - i_inf) * math.exp(-dt_s / tau_syn_s)
+        return v_leak + (v - v_leak) * math.exp(-dt_s / tau_mem_s) + r * i_new, i_new
     if current_first:
         return cuba_relax_exact(v, i + drive, v_leak, r, i_inf, dt_s, tau_mem_s, tau_syn_s)
     v, i = cuba_relax_exact(v, i, v_leak, r, i_inf, dt_s, tau_mem_s, tau_syn_s)

@@ -17,7 +17,7 @@ dt), so a spike through weight ``w`` adds ``w * r * A`` -- the integral of ``r *
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -25,8 +25,10 @@ from numba import njit
 from aersim.models.neurons.params import (
     RESET_MODES,
     RESET_TIMINGS,
+    SpikeRule,
     broadcast_fields,
     check_choice,
+    check_spike_rule,
     validate_fields,
 )
 
@@ -54,6 +56,8 @@ class IFParams:
     reset_timing : str
         ``"immediate"`` (right after the spike) or ``"next_step"`` (applied after the next
         step's update, as snnTorch does; timestep mode only).
+    spike_rule : SpikeRule
+        Threshold test, spike counts and membrane floor (default: ``v > v_th``, one spike).
     v_init : float or ndarray
         Membrane potential at time 0.
     """
@@ -65,6 +69,7 @@ class IFParams:
     input_gain: float | np.ndarray = 1.0
     reset: str = "value"
     reset_timing: str = "immediate"
+    spike_rule: SpikeRule = field(default_factory=SpikeRule)
     v_init: float | np.ndarray = 0.0
 
     kind = "if"
@@ -74,6 +79,7 @@ class IFParams:
         validate_fields(self, "IF", _IF_FIELDS, {})
         check_choice("IF", "reset", self.reset, RESET_MODES)
         check_choice("IF", "reset_timing", self.reset_timing, RESET_TIMINGS)
+        check_spike_rule("IF", self.spike_rule)
 
     def per_neuron(self, n: int) -> dict[str, np.ndarray]:
         """Broadcast every numeric parameter to a contiguous float64 ``(n,)`` array."""

@@ -35,8 +35,10 @@ from numba import njit
 from aersim.models.neurons.params import (
     RESET_MODES,
     RESET_TIMINGS,
+    SpikeRule,
     broadcast_fields,
     check_choice,
+    check_spike_rule,
     validate_fields,
 )
 
@@ -71,6 +73,8 @@ class LIFParams:
     reset_timing : str
         ``"immediate"`` (right after the spike) or ``"next_step"`` (applied after the next
         step's update, as snnTorch does; timestep mode only).
+    spike_rule : SpikeRule
+        Threshold test, spike counts and membrane floor (default: ``v > v_th``, one spike).
     integrator : str
         ``"exact"`` or ``"euler"`` (the latter only in ``timestep`` mode).
     v_init : float or ndarray
@@ -87,6 +91,7 @@ class LIFParams:
     input_gain: float | np.ndarray = 1.0
     reset: str = "value"
     reset_timing: str = "immediate"
+    spike_rule: SpikeRule = field(default_factory=SpikeRule)
     integrator: str = "exact"
     v_init: float | np.ndarray = field(default=0.0)
 
@@ -97,6 +102,7 @@ class LIFParams:
                                                "t_ref_s": dict(nonneg=True)})
         check_choice("LIF", "reset", self.reset, RESET_MODES)
         check_choice("LIF", "reset_timing", self.reset_timing, RESET_TIMINGS)
+        check_spike_rule("LIF", self.spike_rule)
         check_choice("LIF", "integrator", self.integrator, INTEGRATORS)
 
     def per_neuron(self, n: int) -> dict[str, np.ndarray]:

@@ -6,6 +6,9 @@ helpers validate it once, at construction, and broadcast it when a population is
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 from aersim.models.errors import ParameterError
@@ -16,6 +19,56 @@ RESET_MODES = ("value", "subtract", "none")
 #: When a reset acts: right after the spike, or in the step after it, once that step's update is
 #: done (snnTorch computes the reset from the previous step's membrane). Timestep mode only.
 RESET_TIMINGS = ("immediate", "next_step")
+THRESHOLD_TESTS = (">", ">=")
+
+
+@dataclass(frozen=True)
+class SpikeRule:
+    """When a neuron of the integrate-and-fire family spikes, and what its spike carries.
+
+    Parameters
+    ----------
+    test : str
+        ``">"`` (``v > v_th``: NIR, snnTorch, Norse) or ``">="`` (Sinabs, Rockpool).
+    count : bool
+        Emit the number of thresholds the membrane holds, ``floor(v / v_th)`` (at least 1),
+        as the spike's value, and subtract that many thresholds on a subtractive reset
+        (Sinabs' ``MultiSpike``, Rockpool). A count implies ``test=">="``.
+    max_count : float
+        Cap of the count per step (Rockpool's ``max_spikes_per_dt``).
+    v_min : float
+        Floor of the membrane after the reset, every step (Sinabs' ``min_v_mem``); ``-inf``
+        for none.
+
+    Timestep mode only, except for the default rule.
+    """
+
+    test: str = ">"
+    count: bool = False
+    max_count: float = math.inf
+    v_min: float = -math.inf
+
+    def __post_init__(self):
+        check_choice("SpikeRule", "test", self.test, THRESHOLD_TESTS)
+        if self.count:
+            object.__setattr__(self, "test", ">=")
+        for name in ("max_count", "v_min"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or math.isnan(value):
+                raise ParameterError(f"SpikeRule {name} must be a number, got {value!r}")
+        if self.max_count < 1:
+            raise ParameterError(f"SpikeRule max_count must be >= 1, got {self.max_count!r}")
+
+    @property
+    def is_default(self) -> bool:
+        return self == SpikeRule()
+
+
+def check_spike_rule(label: str, value) -> None:
+    """Raise ``ParameterError`` unless ``value`` is a :class:`SpikeRule`."""
+    if not isinstance(value, SpikeRule):
+        raise ParameterError(f"{label} spike_rule must be a SpikeRule, got {value!r}")
 
 
 def _as_array(label: str, name: str, value, what: str) -> np.ndarray:

@@ -64,7 +64,8 @@ class NeuronTables(NamedTuple):
     t_ref_ps: np.ndarray   # int64, refractory period (ps)
     subtract: np.ndarray   # bool, reset by subtraction
     euler: np.ndarray      # bool, forward-Euler integration (timestep mode)
-    current_first: np.ndarray  # bool, CuBa: the step's input reaches i before v uses it
+    current_first: np.ndarray  # int8 CuBa order: 0 voltage first, 1 current first,
+    #                            2 input then decay (models.neurons.cuba.ORDERS)
     v_init: np.ndarray
     i_init: np.ndarray     # initial second state: CuBa i, ALIF a, sigma-delta sigma, Loihi u
     beta: np.ndarray       # ALIF: threshold v_th + beta * a
@@ -73,6 +74,10 @@ class NeuronTables(NamedTuple):
     late_reset: np.ndarray  # bool: the reset acts one step after the spike (ALIF e-prop;
     #                         LIF/IF/CuBa with reset_timing="next_step", snnTorch)
     no_reset: np.ndarray   # bool: a spike leaves the membrane as it is (reset="none")
+    threshold_ge: np.ndarray  # bool: spike when v >= v_th (else v > v_th)
+    spike_count: np.ndarray   # bool: a spike carries floor(v / v_th) (timestep mode)
+    max_count: np.ndarray     # cap of that count (inf: none)
+    v_min: np.ndarray         # floor of the membrane after the reset (-inf: none)
     relu: np.ndarray       # bool sigma-delta: ReLU activation (else identity)
     cum_error: np.ndarray  # bool sigma-delta: send when the accumulated error reaches threshold
     d_u: np.ndarray        # Loihi 12-bit current decay D_u (integer-valued)
@@ -200,10 +205,14 @@ LAT_COUNT = 9
 
 _FLOAT_COLUMNS = ("tau_s", "tau_syn_s", "v_inf", "drift", "v_leak", "r", "i_inf", "v_th",
                   "v_reset", "gain", "v_init", "i_init", "beta", "bias", "d_u", "d_v",
+                  "max_count", "v_min",
                   "zoneout")
-_INT_COLUMNS = {"reset_code": np.int8, "weight_exp": np.int64, "hold_steps": np.int64}
-_FLAG_COLUMNS = ("subtract", "euler", "current_first", "late_reset", "no_reset", "relu",
-                 "cum_error", "graded")
+#: Engine codes of the CuBa step orders (``models.neurons.cuba.ORDERS``).
+CUBA_ORDER_CODES = {"voltage_first": 0, "current_first": 1, "decay_after_input": 2}
+_INT_COLUMNS = {"reset_code": np.int8, "weight_exp": np.int64, "hold_steps": np.int64,
+                "current_first": np.int8}
+_FLAG_COLUMNS = ("subtract", "euler", "late_reset", "no_reset", "threshold_ge",
+                 "spike_count", "relu", "cum_error", "graded")
 
 
 def _model_columns(pop) -> dict:
@@ -216,6 +225,10 @@ def _model_columns(pop) -> dict:
             "v_th": p.get("v_th", np.full(pop.size, np.inf)),
             "v_reset": p.get("v_reset", 0.0 * one), "v_leak": p.get("v_leak", 0.0 * one),
             "t_ref_s": p.get("t_ref_s", 0.0 * one)}
+    rule = getattr(pop.params, "spike_rule", None)
+    if rule is not None:
+        cols["max_count"] = np.full(pop.size, float(rule.max_count))
+        cols["v_min"] = np.full(pop.size, float(rule.v_min))
     if kind in ("lif", "li"):
         cols["tau_s"] = p["tau_s"]
         cols["v_inf"] = p["v_leak"] + p["r"] * p["bias"]
@@ -254,15 +267,20 @@ def _model_columns(pop) -> dict:
 def _model_flags(params) -> dict:
     """Per-population switches of the engine (scalars broadcast over the population)."""
     from aersim.models.neurons.alif import RESETS as ALIF_RESETS
+    from aersim.models.neurons.params import SpikeRule
     kind = params.kind
     reset = getattr(params, "reset", "value")
+    rule = getattr(params, "spike_rule", None) or SpikeRule()
     return {
         "subtract": reset == "subtract",
         "euler": getattr(params, "integrator", "exact") == "euler",
-        "current_first": getattr(params, "order", "") == "current_first",
+        "current_first": CUBA_ORDER_CODES[params.order] if kind in ("cuba_lif", "cuba_li")
+        else 0,
         "late_reset": bool(getattr(params, "late_reset", False))
         or getattr(params, "reset_timing", "immediate") == "next_step",
         "no_reset": reset == "none",
+        "threshold_ge": rule.test == ">=",
+        "spike_count": rule.count,
         "relu": getattr(params, "activation", "") == "relu",
         "cum_error": bool(getattr(params, "cum_error", False)),
         "graded": kind in ("sigma_delta", "egru") or (kind == "loihi_cuba"
@@ -281,6 +299,8 @@ def build_neurons(network, mapping) -> NeuronTables:
     cols["tau_s"][:] = 1.0
     cols["tau_syn_s"][:] = 1.0
     cols["v_th"][:] = np.inf
+    cols["max_count"][:] = np.inf
+    cols["v_min"][:] = -np.inf
     t_ref_ps = np.zeros(n, dtype=np.int64)
     flags = {name: np.zeros(n, dtype=np.bool_) for name in _FLAG_COLUMNS}
     ints = {name: np.zeros(n, dtype=dtype) for name, dtype in _INT_COLUMNS.items()}

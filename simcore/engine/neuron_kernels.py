@@ -43,6 +43,21 @@ def step_neuron(kind, v, i, x, decay, dt_s, v_inf, drift, v_leak, r, i_inf, tau_
 
 
 @njit(cache=True, inline="always")
+def spike_count(v, v_th, ge, count, max_count):
+    """Spikes a membrane ``v`` emits this step: 0 or 1 (``v > v_th``, or ``v >= v_th`` with
+    ``ge``), or with ``count`` the thresholds it holds, ``floor(v / v_th)`` capped at
+    ``max_count`` (Sinabs' and Rockpool's multi-spikes)."""
+    if count:
+        if not v > 0.0:
+            return 0.0
+        c = math.floor(v / v_th)
+        return c if c < max_count else max_count
+    if ge:
+        return 1.0 if v >= v_th else 0.0
+    return 1.0 if v > v_th else 0.0
+
+
+@njit(cache=True, inline="always")
 def after_spike(v, v_th, v_reset, subtract, no_reset):
     """Membrane after a reset: ``v - v_th`` (subtract), ``v_reset`` (value) or ``v`` (none)."""
     if no_reset:

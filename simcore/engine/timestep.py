@@ -47,7 +47,7 @@ from aersim.simcore.engine.hardware_model import (
     send_spike_noc,
     serve_message,
 )
-from aersim.simcore.engine.neuron_kernels import after_spike, step_neuron
+from aersim.simcore.engine.neuron_kernels import after_spike, spike_count, step_neuron
 from aersim.simcore.engine.queue import KIND_SHIFT, heap_free, heap_pop, heap_size
 from aersim.simcore.engine.rng import exponential
 
@@ -182,21 +182,26 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
                                          neurons.current_first[j])
                     cur[j] = ij
                     late = neurons.late_reset[j]
+                    th = neurons.v_th[j]
                     if late and aux1[j] != 0.0:
                         # The reset of last step's spike, after this step's update (snnTorch).
-                        aux1[j] = 0.0
-                        vj = after_spike(vj, neurons.v_th[j], neurons.v_reset[j],
+                        vj = after_spike(vj, aux1[j] * th, neurons.v_reset[j],
                                          neurons.subtract[j], neurons.no_reset[j])
-                    if not vj > neurons.v_th[j]:
-                        v[j] = vj
+                        aux1[j] = 0.0
+                    count = spike_count(vj, th, neurons.threshold_ge[j],
+                                        neurons.spike_count[j], neurons.max_count[j])
+                    if count == 0.0:
+                        v[j] = max(vj, neurons.v_min[j])
                         continue
                     if late:
                         v[j] = vj
-                        aux1[j] = 1.0
+                        aux1[j] = count
                     else:
-                        v[j] = after_spike(vj, neurons.v_th[j], neurons.v_reset[j],
-                                           neurons.subtract[j], neurons.no_reset[j])
+                        v[j] = max(after_spike(vj, count * th, neurons.v_reset[j],
+                                               neurons.subtract[j], neurons.no_reset[j]),
+                                   neurons.v_min[j])
                     ref_count[j] = ref_steps[j]
+                    payload = count
             spiked[n_sp] = j
             n_sp += 1
             msg_need += chip.push_need[j]
