@@ -121,9 +121,19 @@ def _lif(node, p: ImportProfile, bias, n, where):
     return LIFParams(tau_s=_compact(tau), v_th=_compact(f["v_threshold"]),
                      v_leak=_compact(f["v_leak"]), v_reset=_compact(f["v_reset"]),
                      r=_compact(f["r"]), bias=_compact(bias),
-                     input_gain=_compact(f["r"] * p.spike_area / tau),
+                     input_gain=_compact(_lif_gain(f["r"], tau, p)),
                      reset=p.reset, reset_timing=p.reset_timing, integrator=p.integrator,
-                     v_init=_v_init(f, p))
+                     v_init=_v_init(f, p), spike_rule=p.spike_rule)
+
+
+def _lif_gain(r, tau, p: ImportProfile):
+    """What an input spike through a unit weight adds to a LIF (or LI) membrane."""
+    if p.lif_gain == "one":
+        return np.ones_like(tau)
+    if p.lif_gain == "one_minus_decay":
+        decay = np.exp(-p.dt_s / tau) if p.integrator == "exact" else 1.0 - p.dt_s / tau
+        return 1.0 - decay
+    return r * p.spike_area / tau
 
 
 def _if(node, p, bias, n, where):
@@ -134,7 +144,8 @@ def _if(node, p, bias, n, where):
     return IFParams(v_th=_compact(f["v_threshold"]), v_reset=_compact(f["v_reset"]),
                     r=_compact(f["r"]), bias=_compact(bias), input_gain=_compact(gain),
                     reset=p.reset, reset_timing=p.reset_timing,
-                    v_init=_compact(f["v_reset"]) if p.initial_state == "v_leak" else 0.0)
+                    v_init=_compact(f["v_reset"]) if p.initial_state == "v_leak" else 0.0,
+                    spike_rule=p.spike_rule)
 
 
 def _i(node, p, bias, n, where):
@@ -146,8 +157,9 @@ def _i(node, p, bias, n, where):
 def _li(node, p, bias, n, where):
     f = _fields(node, where, ("tau", "r", "v_leak"), n)
     tau = _tau(f["tau"], p)
+    gain = np.ones_like(tau) if p.lif_gain != "nir" else f["r"] * p.spike_area / tau
     return LIParams(tau_s=_compact(tau), v_leak=_compact(f["v_leak"]), r=_compact(f["r"]),
-                    bias=_compact(bias), input_gain=_compact(f["r"] * p.spike_area / tau),
+                    bias=_compact(bias), input_gain=_compact(gain),
                     integrator=p.integrator, v_init=_v_init(f, p))
 
 
@@ -162,14 +174,15 @@ def _cuba(node, p, bias, n, where):
         # The exporter's bias also jumps the current by itself every step (Norse adds it to
         # the input), not by NIR's w_in * bias * dt / tau_syn.
         bias = np.asarray(bias, dtype=np.float64) * tau_syn / (p.dt_s * f["w_in"])
+    r = np.ones_like(f["r"]) if p.r_convention == "dt_only" else f["r"]
     common = dict(tau_syn_s=_compact(tau_syn), tau_mem_s=_compact(tau_mem),
-                  v_leak=_compact(f["v_leak"]), r=_compact(f["r"]), w_in=_compact(f["w_in"]),
+                  v_leak=_compact(f["v_leak"]), r=_compact(r), w_in=_compact(f["w_in"]),
                   bias=_compact(bias), input_gain=_compact(gain),
                   integrator=p.integrator, order=p.cuba_order, v_init=_v_init(f, p))
     if spiking:
         return CubaLIFParams(**common, v_th=_compact(f["v_threshold"]),
                              v_reset=_compact(f["v_reset"]), reset=p.reset,
-                             reset_timing=p.reset_timing)
+                             reset_timing=p.reset_timing, spike_rule=p.spike_rule)
     return CubaLIParams(**common)
 
 

@@ -218,7 +218,7 @@ class _Neuron:
     def _reset(self, z):
         th = self.f("v_threshold")
         if self.prof.reset == "subtract":
-            return np.where(z, self.v - th, self.v)
+            return self.v - z * th
         if self.prof.reset == "value":
             return np.where(z, self.f("v_reset", 0.0), self.v)
         return self.v
@@ -233,6 +233,12 @@ class _Neuron:
         if kind in ("I", "IF"):
             area = 1.0 if p.unit_jump and kind == "IF" else dt
             self.v = self.v + self.f("r") * area * (h + s)
+        elif kind in ("LI", "LIF") and p.lif_gain != "nir":
+            tau, r, vl = self.f("tau"), self.f("r"), self.f("v_leak")
+            decay = 1.0 - dt / tau if euler else np.exp(-dt / tau)
+            gain = 1.0 - decay if p.lif_gain == "one_minus_decay" and kind == "LIF" else 1.0
+            v_inf = vl + r * h
+            self.v = v_inf + (self.v - v_inf) * decay + gain * s
         elif kind in ("LI", "LIF"):
             tau, r, vl = self.f("tau"), self.f("r"), self.f("v_leak")
             if euler:
@@ -244,13 +250,19 @@ class _Neuron:
             self._cuba(h, s)
         if kind not in _SPIKING:
             return self.v.copy(), np.zeros(self.n)
+        th = self.f("v_threshold")
         if self.late:
             self.v = self._reset(self.pending)
-        z = self.v > self.f("v_threshold")
+        rule = p.spike_rule
+        if rule.count:
+            z = np.where(self.v > 0, np.minimum(np.floor(self.v / th), rule.max_count), 0.0)
+        else:
+            z = (self.v >= th if rule.test == ">=" else self.v > th).astype(np.float64)
         if self.late:
             self.pending = z
         else:
             self.v = self._reset(z)
+        self.v = np.maximum(self.v, rule.v_min)
         return np.zeros(self.n), z * p.spike_amplitude
 
     def _cuba(self, h, s):
@@ -258,6 +270,8 @@ class _Neuron:
         dt = p.dt_s
         ts, tm = self.f("tau_syn"), self.f("tau_mem")
         r, vl, w_in = self.f("r"), self.f("v_leak"), self.f("w_in", 1.0)
+        if p.r_convention == "dt_only":
+            r = np.ones(self.n)
         first = p.cuba_order == "current_first"
         kick = w_in * s if p.unit_jump else w_in * s * dt / ts
         if p.unit_jump:
@@ -269,6 +283,11 @@ class _Neuron:
             else:
                 self.v = self.v + dt / tm * (vl - self.v + r * self.i)
                 self.i = self.i + dt / ts * (w_in * h - self.i) + kick
+            return
+        if p.cuba_order == "decay_after_input":
+            i_inf = w_in * h
+            self.i = i_inf + (self.i + kick - i_inf) * np.exp(-dt / ts)
+            self.v = vl + (self.v - vl) * np.exp(-dt / tm) + r * self.i
             return
         if first:
             self.i = self.i + kick

@@ -56,21 +56,29 @@ Norse, r = tau exp(-dt/tau)/dt is Rockpool, IF with r = 1 is Sinabs). Detection 
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from aersim.models.errors import ModelError, ParameterError
+from aersim.models.neurons.params import SpikeRule
 
 INTEGRATORS = ("exact", "euler")
 RESETS = ("value", "subtract", "none")
 RESET_TIMINGS = ("immediate", "next_step")
-CUBA_ORDERS = ("current_first", "voltage_first")
+CUBA_ORDERS = ("current_first", "voltage_first", "decay_after_input")
 #: How an exporter wrote time constants: as NIR defines them, or multiplied by its ``dt``
 #: (Norse 1.1's ``to_nir`` writes ``dt / tau_inv`` = ``dt * tau``).
 TAU_CONVENTIONS = ("nir", "dt_times_tau")
 INITIAL_STATES = ("zero", "v_leak")
+#: What an input spike through weight ``w`` adds to a LIF membrane: NIR's ``w * r * A / tau``,
+#: ``w`` itself (Rockpool, Spyx), or ``w * (1 - decay)`` (Sinabs' ``norm_input``).
+LIF_GAINS = ("nir", "one", "one_minus_decay")
+#: What ``r`` of a CuBa node means: NIR's resistance, or only a trace of the exporter's ``dt``
+#: (Rockpool writes ``r = tau exp(-dt/tau) / dt``; its current adds to the membrane unscaled).
+R_CONVENTIONS = ("nir", "dt_only")
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,13 @@ class ImportProfile:
         Membranes start at ``"zero"`` or at ``"v_leak"`` (Norse's LIF cells).
     checked_against : str
         The framework release whose exported networks reproduce exactly under this profile.
+    spike_rule : SpikeRule
+        Threshold test, spike counts and membrane floor of the spiking neurons (Sinabs and
+        Rockpool fire on ``v >= v_th`` and emit counts).
+    lif_gain : str
+        One of :data:`LIF_GAINS`.
+    r_convention : str
+        One of :data:`R_CONVENTIONS`.
     """
 
     name: str
@@ -132,6 +147,9 @@ class ImportProfile:
     unit_jump: bool = False
     initial_state: str = "zero"
     checked_against: str = ""
+    spike_rule: SpikeRule = field(default_factory=SpikeRule)
+    lif_gain: str = "nir"
+    r_convention: str = "nir"
 
     def __post_init__(self):
         where = f"import profile {self.name!r}"
@@ -146,7 +164,8 @@ class ImportProfile:
         for name, allowed in (("integrator", INTEGRATORS), ("reset", RESETS),
                               ("cuba_order", CUBA_ORDERS), ("reset_timing", RESET_TIMINGS),
                               ("tau_convention", TAU_CONVENTIONS),
-                              ("initial_state", INITIAL_STATES)):
+                              ("initial_state", INITIAL_STATES), ("lif_gain", LIF_GAINS),
+                              ("r_convention", R_CONVENTIONS)):
             if getattr(self, name) not in allowed:
                 raise ParameterError(f"{where}: {name}={getattr(self, name)!r} is not one of "
                                      f"{allowed}")
@@ -176,7 +195,9 @@ class ImportProfile:
                 "reset_timing": self.reset_timing,
                 "feedforward_zero_immediate": bool(self.feedforward_zero_immediate),
                 "tau_convention": self.tau_convention, "unit_jump": bool(self.unit_jump),
-                "initial_state": self.initial_state, "checked_against": self.checked_against}
+                "initial_state": self.initial_state, "checked_against": self.checked_against,
+                "spike_rule": dataclasses.asdict(self.spike_rule), "lif_gain": self.lif_gain,
+                "r_convention": self.r_convention}
 
 
 PROFILES: dict[str, ImportProfile] = {p.name: p for p in (
@@ -197,10 +218,24 @@ PROFILES: dict[str, ImportProfile] = {p.name: p for p in (
                   "reset to v_reset, membranes start at v_leak, spikes jump currents by w",
                   tau_convention="dt_times_tau", unit_jump=True, initial_state="v_leak",
                   checked_against="norse 1.1.0"),
-    ImportProfile("sinabs", 1.0, "euler", "subtract", 1.0, 0, "voltage_first",
-                  "Sinabs: dimensionless steps, IF with r=1, MembraneSubtract reset"),
-    ImportProfile("rockpool", 1e-3, "exact", "subtract", 1.0, 0, "voltage_first",
-                  "Rockpool: exponential Euler, r=tau*exp(-dt/tau)/dt, subtractive reset"),
+    ImportProfile("sinabs", 1.0, "exact", "subtract", 1.0, 0, "voltage_first",
+                  "Sinabs: steps as time unit, decay exp(-1/tau), MultiSpike counts on "
+                  "v >= v_th, MembraneSubtract, LIF input scaled by 1 - decay (norm_input)",
+                  spike_rule=SpikeRule(count=True), lif_gain="one_minus_decay",
+                  checked_against="sinabs 3.1.3"),
+    ImportProfile("sinabs-single", 1.0, "exact", "subtract", 1.0, 0, "voltage_first",
+                  "Sinabs with SingleSpike: one spike on v >= v_th, MembraneSubtract",
+                  spike_rule=SpikeRule(test=">="), lif_gain="one_minus_decay",
+                  checked_against="sinabs 3.1.3"),
+    ImportProfile("sinabs-reset", 1.0, "exact", "value", 1.0, 0, "voltage_first",
+                  "Sinabs with MembraneReset(0): counts on v >= v_th, reset to 0",
+                  spike_rule=SpikeRule(count=True), lif_gain="one_minus_decay",
+                  checked_against="sinabs 3.1.3"),
+    ImportProfile("rockpool", 1e-3, "exact", "subtract", 1.0, 0, "decay_after_input",
+                  "Rockpool LIFTorch: r=tau*exp(-dt/tau)/dt (dt recovered from the file), input "
+                  "into the current then both decay, counts on v >= v_th, subtractive reset",
+                  unit_jump=True, spike_rule=SpikeRule(count=True, max_count=65536.0),
+                  lif_gain="one", r_convention="dt_only", checked_against="rockpool 3.1.0"),
     ImportProfile("lava-dl", 1.0 / 4096, "euler", "value", 4096.0, 1, "current_first",
                   "lava-dl netx: tau=1/decay with 12-bit decays, one step per layer"),
     ImportProfile("spyx", 1e-4, "euler", "subtract", 1.0, 0, "current_first",

@@ -122,15 +122,25 @@ def simulate_network(net, inputs: dict, steps: int) -> dict:
                     def reset(v, z, par=par, k=k):
                         if par.reset == "none":
                             return v
-                        return np.where(z > 0, v - k["v_th"] if par.reset == "subtract"
-                                        else k["v_reset"], v)
+                        if par.reset == "subtract":
+                            return v - z * k["v_th"]
+                        return np.where(z > 0, k["v_reset"], v)
                     if late:
                         v = reset(v, st.get("pending", np.zeros(v.shape)))
-                    z = (v > k["v_th"]).astype(np.float64)
+                    rule = getattr(par, "spike_rule", None)
+                    if rule is not None and rule.count:
+                        z = np.where(v > 0, np.minimum(np.floor(v / k["v_th"]), rule.max_count),
+                                     0.0)
+                    elif rule is not None and rule.test == ">=":
+                        z = (v >= k["v_th"]).astype(np.float64)
+                    else:
+                        z = (v > k["v_th"]).astype(np.float64)
                     if late:
                         st["pending"] = z
                     else:
                         v = reset(v, z)
+                    if rule is not None:
+                        v = np.maximum(v, rule.v_min)
                 else:
                     z = None
                 st["v"] = v
@@ -140,7 +150,7 @@ def simulate_network(net, inputs: dict, steps: int) -> dict:
             rec[p][t] = z
             for post, rows, cols, w, d in out_proj[p]:
                 fired = z[rows] > 0
-                np.add.at(buf[post], (t + d[fired], cols[fired]), w[fired])
+                np.add.at(buf[post], (t + d[fired], cols[fired]), w[fired] * z[rows][fired])
     return rec
 
 

@@ -14,9 +14,9 @@ nir = pytest.importorskip("nir")
 
 
 def test_all_profiles_present():
-    assert sorted(PROFILES) == ["exact", "lava-dl", "norse", "rockpool", "sinabs", "snntorch",
-                                "snntorch-none", "snntorch-zero",
-                                "spyx"]
+    assert sorted(PROFILES) == ["exact", "lava-dl", "norse", "rockpool", "sinabs",
+                                "sinabs-reset", "sinabs-single", "snntorch", "snntorch-none",
+                                "snntorch-zero", "spyx"]
     for p in PROFILES.values():
         assert p.description and p.dt_ps >= 1
 

@@ -132,5 +132,7 @@ def test_nmnist_cnn_prediction_matches_nir_reference(shared_data):
     x = np.zeros((steps, 2, 34, 34))
     x[(ev["t"] - ev["t"][0]) // 1000, ev["p"], ev["y"], ev["x"]] = 1.0
     ref = simulate_nir(nir.read(path), x, PROFILES["sinabs"])["output"].reshape(steps, -1)
-    assert np.array_equal(engine_counts, ref.sum(axis=0).astype(int))
+    # The trace holds one spike event per neuron and step; a multi-spike carries its count as
+    # the payload that scales its synapses.
+    assert np.array_equal(engine_counts, (ref > 0).sum(axis=0).astype(int))
     assert engine_counts.argmax() == 4
