@@ -19,7 +19,7 @@ import numpy as np
 
 from aersim.models.errors import ModelError, ModelWarning
 from aersim.models.loaders.nir_graph import FlatGraph, order
-from aersim.models.loaders.nir_lower import lower
+from aersim.models.loaders.nir_lower import bias_factor, lower
 from aersim.models.loaders.profiles import detect_profile, get_profile
 
 
@@ -200,6 +200,15 @@ def _per_channel_bias(bias, shape):
     return b[:, 0].copy() if np.all(b == b[:, :1]) else None
 
 
+def _bias_factor(pop, prof):
+    """The lowering's model-bias / file-bias factor for ``pop`` (see ``nir_lower``)."""
+    p = pop.params.per_neuron(pop.size)
+    kind = {"lif": "lif", "li": "lif", "if": "if", "integrator": "if"}.get(pop.kind, "cuba")
+    return bias_factor(kind, prof, gain=p.get("input_gain", 1.0), r=p.get("r", 1.0),
+                       tau=p.get("tau_s", p.get("tau_mem_s", 1.0)),
+                       tau_syn=p.get("tau_syn_s", 1.0), w_in=p.get("w_in", 1.0))
+
+
 def to_nir_graph(network, profile=None):
     """Convert a ``Network`` into a ``nir.NIRGraph`` (see module doc).
 
@@ -227,7 +236,7 @@ def to_nir_graph(network, profile=None):
         nodes[pop.name] = _neuron_node(nir, pop, types.get(pop.name))
         bias = np.broadcast_to(getattr(pop.params, "bias", 0.0), (pop.size,))
         if np.any(bias != 0):
-            biased[pop.name] = np.array(bias, dtype=np.float64)
+            biased[pop.name] = np.array(bias, dtype=np.float64) / _bias_factor(pop, prof)
     # Skeleton edges first (population -> linear node -> population) to find the cycle edges.
     links = []
     for proj in network.projections:

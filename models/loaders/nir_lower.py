@@ -118,12 +118,45 @@ def _lif(node, p: ImportProfile, bias, n, where):
     f = _fields(node, where, ("tau", "r", "v_leak", "v_threshold", "v_reset"), n,
                 {"v_reset": 0.0})
     tau = _tau(f["tau"], p)
+    gain = _lif_gain(f["r"], tau, p)
     return LIFParams(tau_s=_compact(tau), v_th=_compact(f["v_threshold"]),
                      v_leak=_compact(f["v_leak"]), v_reset=_compact(f["v_reset"]),
-                     r=_compact(f["r"]), bias=_compact(bias),
-                     input_gain=_compact(_lif_gain(f["r"], tau, p)),
+                     r=_compact(f["r"]),
+                     bias=_compact(np.asarray(bias, dtype=np.float64)
+                                   * bias_factor("lif", p, r=f["r"], gain=gain, tau=tau)),
+                     input_gain=_compact(gain),
                      reset=p.reset, reset_timing=p.reset_timing, integrator=p.integrator,
                      v_init=_v_init(f, p), spike_rule=p.spike_rule)
+
+
+def _decay(tau, p: ImportProfile):
+    return np.exp(-p.dt_s / tau) if p.integrator == "exact" else 1.0 - p.dt_s / tau
+
+
+def bias_factor(kind: str, p: ImportProfile, *, gain, r=1.0, tau=1.0, tau_syn=1.0, w_in=1.0):
+    """Model bias / file bias, per neuron (float64 array or 1.0).
+
+    A time-stepped framework adds a bias like an input of that weight every step (``gain``
+    times it lands on the membrane, or on the current); the models take a constant input
+    instead (``v_inf = v_leak + r * bias``; ``i_inf = w_in * bias``; IF drift ``r * bias``), so
+    the model's bias is the one whose relaxation over a step adds the same. Profiles without
+    ``bias_per_step`` keep NIR's constant current (factor 1). A factor within rounding of 1
+    is 1, so that files round-trip exactly.
+    """
+    if not p.bias_per_step:
+        return 1.0
+    if kind == "lif":
+        factor = gain / (r * (1.0 - _decay(tau, p)))
+    elif kind == "if":
+        factor = gain / (r * p.dt_s)
+    else:
+        if p.cuba_order == "decay_after_input" or p.integrator == "exact":
+            decay = np.exp(-p.dt_s / tau_syn)
+            factor = gain * decay / ((1.0 - decay) * w_in)
+        else:
+            factor = gain * tau_syn / (p.dt_s * w_in)
+    factor = np.asarray(factor, dtype=np.float64)
+    return np.where(np.abs(factor - 1.0) <= 1e-12, 1.0, factor)
 
 
 def _lif_gain(r, tau, p: ImportProfile):
@@ -131,16 +164,14 @@ def _lif_gain(r, tau, p: ImportProfile):
     if p.lif_gain == "one":
         return np.ones_like(tau)
     if p.lif_gain == "one_minus_decay":
-        decay = np.exp(-p.dt_s / tau) if p.integrator == "exact" else 1.0 - p.dt_s / tau
-        return 1.0 - decay
+        return 1.0 - _decay(tau, p)
     return r * p.spike_area / tau
 
 
 def _if(node, p, bias, n, where):
     f = _fields(node, where, ("r", "v_threshold", "v_reset"), n, {"v_reset": 0.0})
     gain = f["r"] if p.unit_jump else f["r"] * p.spike_area
-    if p.unit_jump:
-        bias = np.asarray(bias, dtype=np.float64) / p.dt_s  # a jump of `bias` every step
+    bias = np.asarray(bias, dtype=np.float64) * bias_factor("if", p, r=f["r"], gain=gain)
     return IFParams(v_th=_compact(f["v_threshold"]), v_reset=_compact(f["v_reset"]),
                     r=_compact(f["r"]), bias=_compact(bias), input_gain=_compact(gain),
                     reset=p.reset, reset_timing=p.reset_timing,
@@ -170,10 +201,8 @@ def _cuba(node, p, bias, n, where):
                 {"v_reset": 0.0, "w_in": 1.0})
     tau_syn, tau_mem = _tau(f["tau_syn"], p), _tau(f["tau_mem"], p)
     gain = f["w_in"] if p.unit_jump else f["w_in"] * p.spike_area / tau_syn
-    if p.unit_jump:
-        # The exporter's bias also jumps the current by itself every step (Norse adds it to
-        # the input), not by NIR's w_in * bias * dt / tau_syn.
-        bias = np.asarray(bias, dtype=np.float64) * tau_syn / (p.dt_s * f["w_in"])
+    bias = np.asarray(bias, dtype=np.float64) * bias_factor(
+        "cuba", p, gain=gain, tau_syn=tau_syn, w_in=f["w_in"])
     r = np.ones_like(f["r"]) if p.r_convention == "dt_only" else f["r"]
     common = dict(tau_syn_s=_compact(tau_syn), tau_mem_s=_compact(tau_mem),
                   v_leak=_compact(f["v_leak"]), r=_compact(r), w_in=_compact(f["w_in"]),

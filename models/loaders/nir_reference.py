@@ -227,6 +227,9 @@ class _Neuron:
         """Advance one step with held input ``h`` and impulsive input ``s``; (held, imp) out."""
         p, kind = self.prof, self.kind
         dt, euler = p.dt_s, p.integrator == "euler"
+        if p.bias_per_step:
+            # A time-stepped framework adds the bias like an input every step.
+            h, s = np.zeros_like(h), s + h
         if kind == "Threshold":
             z = (h + s) > self.f("threshold")
             return np.zeros(self.n), z * p.spike_amplitude
@@ -274,8 +277,6 @@ class _Neuron:
             r = np.ones(self.n)
         first = p.cuba_order == "current_first"
         kick = w_in * s if p.unit_jump else w_in * s * dt / ts
-        if p.unit_jump:
-            h = h * ts / dt  # the bias jumps the current by itself every step (Norse)
         if p.integrator == "euler":
             if first:
                 self.i = self.i + dt / ts * (w_in * h - self.i) + kick

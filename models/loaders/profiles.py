@@ -131,6 +131,9 @@ class ImportProfile:
         One of :data:`LIF_GAINS`.
     r_convention : str
         One of :data:`R_CONVENTIONS`.
+    bias_per_step : bool
+        Biases (of Affine and convolution nodes) act as an input of that weight every step,
+        as in every time-stepped framework, rather than as NIR's constant current.
     """
 
     name: str
@@ -150,6 +153,7 @@ class ImportProfile:
     spike_rule: SpikeRule = field(default_factory=SpikeRule)
     lif_gain: str = "nir"
     r_convention: str = "nir"
+    bias_per_step: bool = False
 
     def __post_init__(self):
         where = f"import profile {self.name!r}"
@@ -197,7 +201,7 @@ class ImportProfile:
                 "tau_convention": self.tau_convention, "unit_jump": bool(self.unit_jump),
                 "initial_state": self.initial_state, "checked_against": self.checked_against,
                 "spike_rule": dataclasses.asdict(self.spike_rule), "lif_gain": self.lif_gain,
-                "r_convention": self.r_convention}
+                "r_convention": self.r_convention, "bias_per_step": bool(self.bias_per_step)}
 
 
 PROFILES: dict[str, ImportProfile] = {p.name: p for p in (
@@ -206,36 +210,38 @@ PROFILES: dict[str, ImportProfile] = {p.name: p for p in (
     ImportProfile("snntorch", 1e-4, "euler", "subtract", 1.0, 0, "current_first",
                   "snnTorch export_to_nir: dt=1e-4 folded into r=tau/dt and w_in=tau_syn/dt; "
                   "reset_mechanism='subtract', applied in the step after the spike",
-                  reset_timing="next_step", checked_against="snntorch 1.0.0"),
+                  reset_timing="next_step", checked_against="snntorch 1.0.0", bias_per_step=True),
     ImportProfile("snntorch-zero", 1e-4, "euler", "value", 1.0, 0, "current_first",
                   "snnTorch with reset_mechanism='zero' (applied in the step after the spike)",
                   reset_timing="next_step", feedforward_zero_immediate=True,
-                  checked_against="snntorch 1.0.0"),
+                  checked_against="snntorch 1.0.0", bias_per_step=True),
     ImportProfile("snntorch-none", 1e-4, "euler", "none", 1.0, 0, "current_first",
-                  "snnTorch with reset_mechanism='none'", checked_against="snntorch 1.0.0"),
+                  "snnTorch with reset_mechanism='none'", checked_against="snntorch 1.0.0",
+                  bias_per_step=True),
     ImportProfile("norse", 1e-3, "euler", "value", 1.0, 0, "current_first",
                   "Norse to_nir: r=1, tau written as dt*tau, forward Euler at Norse's dt, "
                   "reset to v_reset, membranes start at v_leak, spikes jump currents by w",
                   tau_convention="dt_times_tau", unit_jump=True, initial_state="v_leak",
-                  checked_against="norse 1.1.0"),
+                  checked_against="norse 1.1.0", bias_per_step=True),
     ImportProfile("sinabs", 1.0, "exact", "subtract", 1.0, 0, "voltage_first",
                   "Sinabs: steps as time unit, decay exp(-1/tau), MultiSpike counts on "
                   "v >= v_th, MembraneSubtract, LIF input scaled by 1 - decay (norm_input)",
                   spike_rule=SpikeRule(count=True), lif_gain="one_minus_decay",
-                  checked_against="sinabs 3.1.3"),
+                  checked_against="sinabs 3.1.3", bias_per_step=True),
     ImportProfile("sinabs-single", 1.0, "exact", "subtract", 1.0, 0, "voltage_first",
                   "Sinabs with SingleSpike: one spike on v >= v_th, MembraneSubtract",
                   spike_rule=SpikeRule(test=">="), lif_gain="one_minus_decay",
-                  checked_against="sinabs 3.1.3"),
+                  checked_against="sinabs 3.1.3", bias_per_step=True),
     ImportProfile("sinabs-reset", 1.0, "exact", "value", 1.0, 0, "voltage_first",
                   "Sinabs with MembraneReset(0): counts on v >= v_th, reset to 0",
                   spike_rule=SpikeRule(count=True), lif_gain="one_minus_decay",
-                  checked_against="sinabs 3.1.3"),
+                  checked_against="sinabs 3.1.3", bias_per_step=True),
     ImportProfile("rockpool", 1e-3, "exact", "subtract", 1.0, 0, "decay_after_input",
                   "Rockpool LIFTorch: r=tau*exp(-dt/tau)/dt (dt recovered from the file), input "
                   "into the current then both decay, counts on v >= v_th, subtractive reset",
                   unit_jump=True, spike_rule=SpikeRule(count=True, max_count=65536.0),
-                  lif_gain="one", r_convention="dt_only", checked_against="rockpool 3.1.0"),
+                  lif_gain="one", r_convention="dt_only", checked_against="rockpool 3.1.0",
+                  bias_per_step=True),
     ImportProfile("lava-dl", 1.0 / 4096, "euler", "value", 4096.0, 1, "current_first",
                   "lava-dl netx: tau=1/decay with 12-bit decays, one step per layer"),
     ImportProfile("spyx", 1e-4, "euler", "subtract", 1.0, 0, "current_first",
