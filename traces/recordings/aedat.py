@@ -40,7 +40,7 @@ from aersim.traces.recordings.recording_base import (
     check_events,
     check_in_sensor,
     format_error,
-    header_int,
+    header_time_offset,
     iter_byte_blocks,
     open_binary,
     status_error,
@@ -128,7 +128,7 @@ class Aedat2Source(EventSource):
             if body.startswith("AEChip:"):
                 found = _chip_from_class(body.split(":", 1)[1])
             elif body.startswith("time_offset_us"):
-                self.time_offset = header_int(body.split(" ")[-1], path, "time_offset_us")
+                self.time_offset = header_time_offset(body.split(" ")[-1], path, "time_offset_us")
         chip = chip or found
         if chip not in CHIPS:
             raise format_error(
@@ -181,6 +181,7 @@ class Aedat2Source(EventSource):
             if n:
                 if self.time_offset:
                     out["t"][:n] += self.time_offset
+                self.block_offset = offset
                 yield out[:n]
 
 

@@ -137,6 +137,7 @@ class Aedat31Source(EventSource):
                     self.meta.height,
                 )
                 if n:
+                    self.block_offset = offset
                     yield out[:n]
                 if status in (S_OK, _S_NEED_MORE):
                     break

@@ -19,6 +19,7 @@ a crash of the recorder from a damaged file.
 
 from __future__ import annotations
 
+import io
 import struct
 import warnings
 import xml.etree.ElementTree as ET
@@ -31,13 +32,15 @@ from aersim.traces.recordings.recording_base import (
     C_REGRESSIONS,
     C_SKIPPED,
     C_TRIGGERS,
+    MAX_DECOMPRESSED_BYTES,
+    MAX_TIME_US,
     EventSource,
     RecordingMeta,
     check_events,
     check_in_sensor,
     file_size,
     format_error,
-    header_int,
+    header_time_offset,
     open_binary,
     sensor_size_arg,
 )
@@ -101,36 +104,103 @@ def _vector(buf, table, index, item_bytes):
     return vec + 4, count
 
 
-def _decompressor(code, path):
-    """Return a bytes -> bytes decompression function for an IOHeader compression code."""
-    if code == 0:
-        return bytes
+def _codec(code, path):
+    """Check that the compression ``code`` is known and its module importable."""
+    if code not in COMPRESSIONS:
+        raise format_error(path, 18, f"compression code {code}", f"one of {sorted(COMPRESSIONS)}")
     try:
         if code in (1, 2):
-            import lz4.frame
-
-            return lz4.frame.decompress
-        if code in (3, 4):
-            import zstandard
-
-            return _zstd_decompress(zstandard)
+            import lz4.frame  # noqa: F401
+        elif code in (3, 4):
+            import zstandard  # noqa: F401
     except ImportError:
         raise TraceError(
             f"{path}: AEDAT4 compression {COMPRESSIONS[code]!r} needs lz4 and zstandard, which "
             "aersim depends on; reinstall aersim (pip install -e . from a checkout) or "
             "pip install lz4 zstandard"
         ) from None
-    raise format_error(path, 18, f"compression code {code}", f"one of {sorted(COMPRESSIONS)}")
+    return code
 
 
-def _zstd_decompress(zstandard):
-    decomp = zstandard.ZstdDecompressor()
+def _bounded_reader(code, raw):
+    """Return ``read(n)``: the next at most ``n`` decompressed bytes of ``raw`` (one frame).
 
-    def run(data):
-        # Frames written in streaming mode have no content size; decompressobj handles both.
-        return decomp.decompressobj().decompress(data)
+    Decompression is incremental, so no more than what is asked for is ever produced: a frame
+    that inflates to gigabytes costs only the bytes read from it.
+    """
+    if code == 0:
+        return io.BytesIO(raw).read
+    if code in (1, 2):
+        import lz4.frame
 
-    return run
+        dec = lz4.frame.LZ4FrameDecompressor()
+        pending = [raw]
+
+        def read_lz4(n):
+            out = b""
+            while len(out) < n and not dec.eof:
+                data = pending.pop() if pending else b""
+                if not data and dec.needs_input:
+                    break
+                out += dec.decompress(data, max_length=n - len(out))
+            return out
+
+        return read_lz4
+    import zstandard
+
+    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw), read_across_frames=False)
+
+    def read_zstd(n):
+        out = b""
+        while len(out) < n:
+            chunk = reader.read(n - len(out))
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+    return read_zstd
+
+
+def _codec_errors():
+    """Errors the lz4 and zstandard modules raise on damaged frames."""
+    import zstandard
+
+    return (RuntimeError, ValueError, EOFError, OSError, zstandard.ZstdError)
+
+
+def decompress_unit(code, raw, path, offset, what, limit=MAX_DECOMPRESSED_BYTES) -> bytes:
+    """Decompress one size-prefixed FlatBuffer (a packet or the index), bounded by its size.
+
+    The first four decompressed bytes declare the buffer's size; more than ``limit``, fewer bytes
+    than declared, or more data after them is a :class:`TraceFormatError` at ``offset``.
+    """
+    try:
+        read = _bounded_reader(code, raw)
+        head = read(4)
+        if len(head) < 4:
+            raise _FlatBufferError(f"{len(head)} bytes, no size prefix")
+        declared = struct.unpack("<I", head)[0]
+        if declared > limit:
+            raise _FlatBufferError(f"a declared size of {declared} bytes, above {limit}")
+        body = read(declared)
+        if len(body) < declared:
+            raise _FlatBufferError(f"{len(body)} bytes where the size prefix declares {declared}")
+        if read(1):
+            raise _FlatBufferError(f"more than the {declared} bytes the size prefix declares")
+    except _FlatBufferError as exc:
+        raise format_error(
+            path, offset, f"a {what} of {exc}", f"a size-prefixed {what}", "the file is corrupt"
+        ) from None
+    except _codec_errors() as exc:  # lz4/zstd raise their own types on damaged frames
+        raise format_error(
+            path,
+            offset,
+            f"a {what} that does not decompress ({type(exc).__name__}: {exc})",
+            f"a {COMPRESSIONS[code]} frame",
+            "the file is corrupt",
+        ) from None
+    return head + body
 
 
 def _compressor(name):
@@ -211,12 +281,18 @@ class Aedat4Source(EventSource):
                 path, 18, f"a corrupt IOHeader ({exc})", "an AEDAT4 FlatBuffer header"
             ) from None
         self.data_start = 18 + hlen
-        self.compression = code
-        self._decompress = _decompressor(code, path)
+        self.compression = _codec(code, path)
         self.streams = _parse_streams(xml_text, path)
         events = [k for k, v in sorted(self.streams.items()) if v.get("typeIdentifier") == "EVTS"]
         if stream is None and not events:
             raise format_error(path, 18, "no EVTS stream in the description", "an event stream")
+        if stream is not None and (
+            not isinstance(stream, (int, np.integer)) or int(stream) not in events
+        ):
+            raise TraceError(
+                f"{path}: stream={stream!r} is not an event stream of this file; "
+                f"its event streams are {events}"
+            )
         self.stream = events[0] if stream is None else int(stream)
         self.trigger_streams = {
             k for k, v in self.streams.items() if v.get("typeIdentifier") == "TRIG"
@@ -248,7 +324,7 @@ class Aedat4Source(EventSource):
             format="aedat4",
             camera=info.get("source") or None,
             path=str(path),
-            t0_us=header_int(info.get("tsOffset") or "0", path, "tsOffset", 18),
+            t0_us=header_time_offset(info.get("tsOffset") or "0", path, "tsOffset", 18),
             header=(("compression", COMPRESSIONS.get(code, str(code))),)
             + tuple(
                 (f"stream{k}", v.get("typeIdentifier", "")) for k, v in sorted(self.streams.items())
@@ -289,7 +365,10 @@ class Aedat4Source(EventSource):
 
         ``offset`` is the byte offset of the packet payload (after its 8-byte header).
 
-        Returns None when the file has no index (not closed cleanly) or it cannot be parsed.
+        Returns None, with a :class:`TraceWarning`, when the file has no index (not closed
+        cleanly) or the index is damaged: it must list every packet, back to back from the end of
+        the header to the index itself, with times in order; anything else and a time-window
+        read would skip data, so the caller scans the packets instead.
         """
         if self.table_pos == -1:
             return None
@@ -297,31 +376,14 @@ class Aedat4Source(EventSource):
         f.seek(self.table_pos)
         raw = f.read(self.size - self.table_pos)
         try:
-            buf = self._decompress(raw)[4:]
-            start, count = _vector(buf, _u32(buf, 0), 0, 4)
-            rows = np.zeros(
-                count,
-                dtype=[
-                    ("offset", "i8"),
-                    ("stream", "i4"),
-                    ("size", "i4"),
-                    ("count", "i8"),
-                    ("start_t", "i8"),
-                    ("end_t", "i8"),
-                ],
-            )
-            for k in range(count):
-                e = start + 4 * k
-                tab = e + _u32(buf, e)
-                vals = [_field(buf, tab, j) for j in range(5)]
-                rows[k] = (
-                    struct.unpack_from("<q", buf, vals[0])[0],
-                    *struct.unpack_from("<ii", buf, vals[1]),
-                    *(struct.unpack_from("<q", buf, vals[j])[0] for j in (2, 3, 4)),
-                )
-        except Exception as exc:  # any damage in the index: fall back to scanning
+            data = decompress_unit(self.compression, raw, self.path, self.table_pos, "index table")
+            rows = _index_rows(memoryview(data)[4:])
+            problem = self._index_problem(rows)
+        except (TraceError, _FlatBufferError, struct.error) as exc:
+            problem = str(exc)
+        if problem:
             warnings.warn(
-                f"{self.path}: at byte {self.table_pos}: unreadable index table ({exc}); "
+                f"{self.path}: at byte {self.table_pos}: unusable index table ({problem}); "
                 "scanning packets instead",
                 TraceWarning,
                 stacklevel=3,
@@ -329,27 +391,31 @@ class Aedat4Source(EventSource):
             return None
         return rows
 
+    def _index_problem(self, rows):
+        """What is wrong with index ``rows`` (a string), or None when they describe the file."""
+        if len(rows) == 0:
+            return None if self.table_pos == self.data_start else "no packets listed"
+        starts = rows["offset"] - 8
+        ends = rows["offset"] + rows["size"]
+        if starts[0] != self.data_start or ends[-1] != self.table_pos:
+            return f"packets listed from byte {starts[0]} to {ends[-1]}"
+        if np.any(starts[1:] != ends[:-1]) or np.any(rows["size"] < 0):
+            return "packets that are not back to back"
+        if np.any(rows["count"] < 0) or np.any(rows["start_t"] > rows["end_t"]):
+            return "negative counts or time ranges"
+        if np.abs(rows[["start_t", "end_t"]].view(np.int64)).max() >= MAX_TIME_US:
+            return "times beyond 2**62 us"
+        return None
+
     def _payload(self, offset, size, ident):
         """Decompress one packet and return (buffer, vector start, count) of its elements."""
         f = self._file
         f.seek(offset + 8)
         raw = f.read(size)
+        data = decompress_unit(self.compression, raw, self.path, offset, "packet")
         try:
-            data = self._decompress(raw)
-        except Exception as exc:  # lz4/zstd raise their own types on damaged frames
-            raise format_error(
-                self.path,
-                offset,
-                f"a packet that does not decompress ({exc})",
-                f"a {COMPRESSIONS[self.compression]} frame",
-                "the file is corrupt",
-            ) from None
-        try:
-            if len(data) < 12 or _u32(data, 0) != len(data) - 4:
-                raise _FlatBufferError(
-                    f"size prefix {_u32(data, 0) if len(data) >= 4 else None} "
-                    f"for {len(data) - 4} bytes"
-                )
+            if len(data) < 12:
+                raise _FlatBufferError(f"{len(data)} bytes")
             buf = memoryview(data)[4:]
             if bytes(buf[4:8]) != ident:
                 raise _FlatBufferError(f"identifier {bytes(buf[4:8])!r}")
@@ -398,16 +464,20 @@ class Aedat4Source(EventSource):
                 keep &= index["end_t"] >= t_start
             if t_stop is not None:
                 keep &= index["start_t"] < t_stop
-            # The index points at packet payloads; the 8-byte packet header precedes them.
             packets = [
-                (int(r["offset"]) - 8, int(r["stream"]), int(r["size"])) for r in index[keep]
+                (int(r["offset"]) - 8, int(r["stream"]), int(r["size"]), r) for r in index[keep]
             ]
         else:
-            packets = self._scan_packets()
-        for offset, stream, size in packets:
+            packets = ((o, s, z, None) for o, s, z in self._scan_packets())
+        for offset, stream, size, row in packets:
+            if row is not None:
+                self._check_indexed(offset, stream, size)
             if stream == self.stream:
                 events = self._packet_events(offset, size)
+                if row is not None:
+                    self._check_row(offset, row, events)
                 if len(events):
+                    self.block_offset = offset
                     yield events
             elif stream in self.trigger_streams:
                 self.counters[C_TRIGGERS] += 1
@@ -416,9 +486,38 @@ class Aedat4Source(EventSource):
         if index is None and self.table_pos != -1:
             self.read_index()  # warns when the index table after the packets is damaged
 
+    def _check_indexed(self, offset, stream, size):
+        """The packet header at ``offset`` must be the one the index promised."""
+        self._file.seek(offset)
+        head = self._file.read(8)
+        if len(head) < 8 or struct.unpack("<iI", head) != (stream, size):
+            raise format_error(
+                self.path,
+                offset,
+                f"packet header {tuple(struct.unpack('<iI', head)) if len(head) == 8 else head}",
+                f"stream {stream}, {size} bytes as the index table says",
+                "the index is corrupt; read without t_start/t_stop to scan the packets",
+            )
+
+    def _check_row(self, offset, row, events):
+        """Events of an indexed packet must match the count and times the index gives."""
+        t = events["t"]
+        if len(events) != row["count"] or (
+            len(t) and (t.min() < row["start_t"] or t.max() > row["end_t"])
+        ):
+            raise format_error(
+                self.path,
+                offset,
+                f"a packet of {len(events)} events",
+                f"{row['count']} events in {row['start_t']}..{row['end_t']} as the index says",
+                "the index is corrupt; read without t_start/t_stop to scan the packets",
+            )
+
     def triggers(self) -> np.ndarray:
         """All triggers of the recording: array of :data:`TRIGGER_DTYPE`, ``t`` in µs."""
         parts = []
+        if len(self.trigger_streams) == 0:
+            return np.zeros(0, dtype=TRIGGER_DTYPE)
         for offset, stream, size in self._scan_packets():
             if stream in self.trigger_streams:
                 buf, start, count = self._payload(offset, size, b"TRIG")
@@ -430,6 +529,42 @@ class Aedat4Source(EventSource):
             out["source"][k : k + len(part)] = part["source"]
             k += len(part)
         return out
+
+
+_INDEX_DTYPE = np.dtype(
+    [
+        ("offset", "i8"),
+        ("stream", "i4"),
+        ("size", "i4"),
+        ("count", "i8"),
+        ("start_t", "i8"),
+        ("end_t", "i8"),
+    ]
+)
+
+
+def _index_rows(buf):
+    """Parse an ``FTAB`` FlatBuffer into an array of :data:`_INDEX_DTYPE`.
+
+    Fields equal to their default (0) may be omitted by the writer (FlatBuffers does so unless
+    told otherwise); an omitted field reads as 0.
+    """
+    start, count = _vector(buf, _u32(buf, 0), 0, 4)
+    rows = np.zeros(count, dtype=_INDEX_DTYPE)
+    for k in range(count):
+        e = start + 4 * k
+        tab = e + _u32(buf, e)
+        vals = [_field(buf, tab, j) for j in range(5)]
+        rows[k] = (
+            _scalar(buf, vals[0], "<q"),
+            *(struct.unpack_from("<ii", buf, vals[1]) if vals[1] is not None else (0, 0)),
+            *(_scalar(buf, vals[j], "<q") for j in (2, 3, 4)),
+        )
+    return rows
+
+
+def _scalar(buf, pos, fmt):
+    return 0 if pos is None else struct.unpack_from(fmt, buf, pos)[0]
 
 
 # -- writer ------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ from aersim.traces.recordings.recording_base import (
     check_in_sensor,
     format_error,
     header_int,
+    header_size,
+    header_time_offset,
     iter_byte_blocks,
     open_binary,
     read_percent_header,
@@ -69,15 +71,17 @@ class DatSource(EventSource):
             )
         self.data_offset = offset + 2
         header = dict(pairs)
-        self.version = header_int((header.get("Version") or "2").split(" ")[0], path, "Version")
-        self.time_offset = header_int(header.get("time_offset_us", "0"), path, "time_offset_us")
+        version = (header.get("Version") or "2").split(" ")[0]
+        self.version = header_int(version, path, "Version", 0, 1, 2)
+        self.time_offset = header_time_offset(
+            header.get("time_offset_us", "0"), path, "time_offset_us"
+        )
         size = sensor_size_arg(sensor_size)
         if size is None and "Width" in header and "Height" in header:
-            size = sensor_size_arg(
-                (
-                    header_int(header["Width"], path, "Width"),
-                    header_int(header["Height"], path, "Height"),
-                )
+            size = header_size(
+                header_int(header["Width"], path, "Width"),
+                header_int(header["Height"], path, "Height"),
+                path,
             )
         if size is None:
             size = (512, 256) if self.version == 1 else (16384, 16384)
@@ -115,6 +119,7 @@ class DatSource(EventSource):
             if n:
                 if self.time_offset:
                     out["t"][:n] += self.time_offset
+                self.block_offset = offset
                 yield out[:n]
 
 

@@ -46,6 +46,8 @@ from aersim.traces.recordings.recording_base import (
     check_in_sensor,
     format_error,
     header_int,
+    header_size,
+    header_time_offset,
     iter_byte_blocks,
     open_binary,
     read_percent_header,
@@ -77,6 +79,15 @@ def parse_raw_header(pairs, path, sensor_size=None, encoding=None):
         found = _EVT_VERSIONS.get(header.get("evt", "").strip())
     if encoding is None:
         encoding = found
+    elif found is not None and found != encoding:
+        # Another encoding's words decode to plausible garbage, never to an error: refuse.
+        raise format_error(
+            path,
+            0,
+            f"a RAW header declaring {found!r}",
+            f"{encoding!r} as asked by format=",
+            "omit format= (or pass format='raw') to read the encoding the header declares",
+        )
     if encoding is None:
         raise format_error(
             path,
@@ -87,13 +98,18 @@ def parse_raw_header(pairs, path, sensor_size=None, encoding=None):
         )
     size = sensor_size_arg(sensor_size)
     if size is None and "width" in options and "height" in options:
-        size = (
+        size = header_size(
             header_int(options["width"], path, "width"),
             header_int(options["height"], path, "height"),
+            path,
+            0,
+            "RAW format",
         )
     if size is None and "geometry" in header:
         w, _, h = header["geometry"].partition("x")
-        size = header_int(w, path, "geometry"), header_int(h, path, "geometry")
+        size = header_size(
+            header_int(w, path, "geometry"), header_int(h, path, "geometry"), path, 0, "geometry"
+        )
     if size is None and header.get("system_ID", "").strip().isdigit():
         size = SYSTEM_ID_GEOMETRY.get(int(header["system_ID"]))
     if size is None:
@@ -108,13 +124,7 @@ def parse_raw_header(pairs, path, sensor_size=None, encoding=None):
     if order not in ("legacy", "little"):
         raise format_error(path, 0, f"endianness={order!r}", "'legacy' or 'little'")
     camera = header.get("serial_number") or header.get("plugin_name") or None
-    offset = header_int(header.get("time_offset_us", "0"), path, "time_offset_us")
-    try:
-        size = sensor_size_arg(size)
-    except TraceError:
-        raise format_error(
-            path, 0, f"geometry {size}", "1..65536 pixels", "the header is corrupt"
-        ) from None
+    offset = header_time_offset(header.get("time_offset_us", "0"), path, "time_offset_us")
     return encoding, size[0], size[1], order == "legacy", camera, offset
 
 
@@ -171,6 +181,7 @@ class RawSource(EventSource):
                 if n:
                     if self.time_offset:
                         out["t"][:n] += self.time_offset
+                    self.block_offset = offset
                     yield out[:n] if n > cap // 2 else out[:n].copy()
                 if status == S_OK:
                     break

@@ -32,6 +32,7 @@ from aersim.traces.recordings.recording_base import (
     RecordingMeta,
     check_events,
     check_in_sensor,
+    format_error,
     iter_byte_blocks,
     open_binary,
     sensor_size_arg,
@@ -43,6 +44,15 @@ NMNIST_SIZE = (34, 34)
 NCALTECH_SIZE = (304, 240)
 _OVERFLOW_Y = 240
 _OVERFLOW_US = 1 << 13
+#: Signatures of the formats with a header (see ``recording.detect_format``).
+_OTHER_SIGNATURES = (
+    (b"#!AER-DAT", "AEDAT"),
+    (b"% ", "Prophesee RAW or DAT"),
+    (b"%geometry", "CSV"),
+    (b"\x93NUMPY", ".npy"),
+    (b"PK\x03\x04", ".npz"),
+    (b"\x89HDF\r\n\x1a\n", "HDF5"),
+)
 
 
 class NmnistSource(EventSource):
@@ -61,6 +71,18 @@ class NmnistSource(EventSource):
     ):
         super().__init__(path)
         self._file = open_binary(path)
+        head = self._file.read(16)
+        for magic, name in _OTHER_SIGNATURES:
+            # The format has no header: a file that starts like another format is refused
+            # rather than decoded into plausible pixels.
+            if head.startswith(magic):
+                raise format_error(
+                    path,
+                    0,
+                    f"first bytes {head[: len(magic)]!r} (a {name} file)",
+                    f"{self.format_name} records",
+                    "omit format= to detect the format",
+                )
         w, h = sensor_size_arg(sensor_size) or self.default_size
         self.meta = RecordingMeta(width=w, height=h, format=self.format_name, path=str(path))
         self.block_bytes = block_bytes
@@ -81,6 +103,7 @@ class NmnistSource(EventSource):
                     raise type(hint)(f"{hint}; for N-Caltech101 pass format='ncaltech101'")
                 raise hint
             if n:
+                self.block_offset = offset
                 yield out[:n]
 
 

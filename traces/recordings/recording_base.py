@@ -46,6 +46,13 @@ S_BAD_RECORD = 4  # a structurally impossible record (format-specific)
 S_TRUNCATED = 5  # a record is cut by the end of the data
 
 INT64_MIN = np.iinfo(np.int64).min
+#: Largest magnitude of an event time, µs (146,000 years). Every value that becomes a time (a
+#: decoded timestamp, a header offset, a float time times its scale) is checked against it, so
+#: that sums and differences of two times can never overflow ``int64``.
+MAX_TIME_US = 1 << 62
+#: Largest number of bytes one compressed unit (an AEDAT4 packet or index, a ``.npz`` member
+#: read at once) may decompress to, whatever its header declares.
+MAX_DECOMPRESSED_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -187,6 +194,8 @@ class EventSource:
 
     meta: RecordingMeta
     counters: np.ndarray
+    #: Byte offset of the data behind the block yielded last (for error messages).
+    block_offset: int = 0
 
     def __init__(self, path):
         self.path = Path(path)
@@ -331,11 +340,74 @@ def check_in_sensor(events: np.ndarray, meta: RecordingMeta, path) -> None:
         )
 
 
-def header_int(value, path, key: str, offset: int = 0) -> int:
-    """Parse an integer header value, raising a :class:`TraceFormatError` that names the key."""
+def header_int(value, path, key: str, offset: int = 0, lo: int = None, hi: int = None) -> int:
+    """Parse an integer header value, raising a :class:`TraceFormatError` that names the key.
+
+    ``lo``/``hi`` bound the value (inclusive) when given.
+    """
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
         raise format_error(
             path, offset, f"header {key}={value!r}", "an integer", "the header is corrupt"
         ) from None
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        raise format_error(
+            path,
+            offset,
+            f"header {key}={value!r}",
+            f"an integer in {lo}..{hi}",
+            "the header is corrupt",
+        )
+    return number
+
+
+def header_time_offset(value, path, key: str, offset: int = 0) -> int:
+    """Parse a header time offset in µs, range-checked so that offset + time cannot overflow."""
+    return header_int(value, path, key, offset, -MAX_TIME_US + 1, MAX_TIME_US - 1)
+
+
+def header_size(width, height, path, offset: int = 0, where: str = "header") -> tuple[int, int]:
+    """Validate a sensor size read from a file: a :class:`TraceFormatError` naming the file."""
+    try:
+        w, h = int(width), int(height)
+    except (TypeError, ValueError, OverflowError):
+        w = h = 0
+    if not (0 < w <= 65536 and 0 < h <= 65536):
+        raise format_error(
+            path,
+            offset,
+            f"{where} sensor size {width!r}x{height!r}",
+            "1..65536 pixels a side",
+            "the header is corrupt; pass sensor_size=(width, height)",
+        )
+    return w, h
+
+
+def check_time_range(t: np.ndarray, path, offset: int, what: str = "events") -> None:
+    """Refuse times (int or float, any shape) that are not finite or beyond +-MAX_TIME_US."""
+    if t.size == 0:
+        return
+    if t.dtype.kind == "f":
+        bad = ~np.isfinite(t) | (np.abs(t) >= MAX_TIME_US)
+        if bad.any():
+            k = int(np.argmax(bad.ravel()))
+            raise format_error(
+                path,
+                offset,
+                f"{what} with time {t.ravel()[k]!r} µs",
+                "finite times within +-2**62 µs",
+                "the file is corrupt, or check t_scale=/columns=",
+            )
+        return
+    lo, hi = t.min(), t.max()
+    if (t.dtype.kind == "u" and hi >= MAX_TIME_US) or (
+        t.dtype.kind == "i" and (hi >= MAX_TIME_US or lo <= -MAX_TIME_US)
+    ):
+        raise format_error(
+            path,
+            offset,
+            f"{what} with times {int(lo)}..{int(hi)} µs",
+            "times within +-2**62 µs",
+            "the file is corrupt",
+        )
