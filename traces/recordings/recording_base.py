@@ -395,7 +395,7 @@ def check_time_range(t: np.ndarray, path, offset: int, what: str = "events") -> 
             raise format_error(
                 path,
                 offset,
-                f"{what} with time {t.ravel()[k]!r} µs",
+                f"{what} with time {t.ravel()[k]} µs",
                 "finite times within +-2**62 µs",
                 "the file is corrupt, or check t_scale=/columns=",
             )

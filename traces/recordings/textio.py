@@ -73,7 +73,7 @@ def columns_to_events(t, x, y, p, t_scale, on_value, meta, path, offset) -> np.n
         if col.dtype.kind == "f" and not np.isfinite(col).all():
             k = int(np.argmax(~np.isfinite(col)))
             raise format_error(
-                path, offset, f"event {k} of a block with {name}={col[k]!r}", "finite values"
+                path, offset, f"event {k} of a block with {name}={col[k]}", "finite values"
             )
         if col.dtype.kind not in "fiub":
             raise format_error(path, offset, f"a {name} column of type {col.dtype}", "numbers")
