@@ -4,7 +4,6 @@ import io
 import re
 import struct
 import time
-import warnings
 import zipfile
 
 import numpy as np
@@ -119,8 +118,13 @@ def test_hdf5_one_dimensional_mvsec_table(tmp_path):
 
 @pytest.mark.parametrize(
     "row,what",
-    [("nan,1,1,1", "time nan"), ("5,nan,1,1", "x=nan"), ("inf,1,1,1", "time inf"),
-     ("5,1.5,1,1", "whole pixel"), ("1e30,1,1,1", "time 1e")],
+    [
+        ("nan,1,1,1", "time nan"),
+        ("5,nan,1,1", "x=nan"),
+        ("inf,1,1,1", "time inf"),
+        ("5,1.5,1,1", "whole pixel"),
+        ("1e30,1,1,1", "time 1e"),
+    ],
 )
 def test_text_values_that_are_not_events(tmp_path, row, what):
     path = tmp_path / "a.csv"
