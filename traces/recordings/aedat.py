@@ -45,7 +45,6 @@ from aersim.traces.recordings.recording_base import (
     open_binary,
     status_error,
 )
-from aersim.traces.schema import EVENT_DTYPE
 
 #: chip name -> (layout code, width, height); layout 0 = DVS128, 1 = DAVIS.
 CHIPS = {
@@ -116,6 +115,8 @@ def read_hash_header(f, path, stop_line: bytes | None = None):
 class Aedat2Source(EventSource):
     """Streaming reader of a jAER AEDAT 1.0/2.0 file."""
 
+    decodes_into_sink = True
+
     def __init__(self, path, sensor_size=None, chip=None, block_bytes=DEFAULT_BLOCK_BYTES, **_):
         super().__init__(path)
         self._file = open_binary(path)
@@ -165,7 +166,7 @@ class Aedat2Source(EventSource):
             else:
                 words = data.view(">u4").astype(np.uint32)
                 addr, ts = words[0::2].copy(), words[1::2].copy()
-            out = np.empty(len(addr), dtype=EVENT_DTYPE)
+            out = self.sink.space(len(addr), len(addr))
             status, pos, n = _aedat2_decode_kernel(
                 addr, ts, state, self.counters, out, self.layout, self.meta.width, self.meta.height
             )
@@ -182,7 +183,7 @@ class Aedat2Source(EventSource):
                 if self.time_offset:
                     out["t"][:n] += self.time_offset
                 self.block_offset = offset
-                yield out[:n]
+                yield self.sink.commit(out, n)
 
 
 @njit(cache=True)

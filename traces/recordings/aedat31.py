@@ -52,7 +52,6 @@ from aersim.traces.recordings.recording_base import (
     sensor_size_arg,
     status_error,
 )
-from aersim.traces.schema import EVENT_DTYPE
 
 _S_NEED_MORE = 6  # kernel status: the next packet is not complete in this buffer
 #: Known camera names of ``#Source`` lines and their sensor sizes.
@@ -80,6 +79,8 @@ def _size_from_source(name: str):
 
 class Aedat31Source(EventSource):
     """Streaming reader of an AEDAT 3.x file."""
+
+    decodes_into_sink = True
 
     def __init__(self, path, sensor_size=None, block_bytes=DEFAULT_BLOCK_BYTES, **_):
         super().__init__(path)
@@ -125,7 +126,7 @@ class Aedat31Source(EventSource):
             remaining = size - (offset + buf.size)
             pos = 0
             while True:
-                out = np.empty(max(buf.size // 8, 1), dtype=EVENT_DTYPE)
+                out = self.sink.space(max(buf.size // 8, 1), max(buf.size // 8, 1))
                 status, pos, n = _aedat31_decode_kernel(
                     buf,
                     pos,
@@ -138,7 +139,7 @@ class Aedat31Source(EventSource):
                 )
                 if n:
                     self.block_offset = offset
-                    yield out[:n]
+                    yield self.sink.commit(out, n)
                 if status in (S_OK, _S_NEED_MORE):
                     break
                 raise status_error(

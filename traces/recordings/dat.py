@@ -33,6 +33,7 @@ from aersim.traces.recordings.recording_base import (
     RecordingMeta,
     check_events,
     check_in_sensor,
+    file_size,
     format_error,
     header_int,
     header_size,
@@ -43,13 +44,15 @@ from aersim.traces.recordings.recording_base import (
     sensor_size_arg,
     status_error,
 )
-from aersim.traces.schema import EVENT_DTYPE
 
 _CD_TYPES = (0x00, 0x0C)
 
 
 class DatSource(EventSource):
     """Streaming reader of a Prophesee DAT file."""
+
+    decodes_into_sink = True
+    time_bits = 32
 
     def __init__(self, path, sensor_size=None, block_bytes=DEFAULT_BLOCK_BYTES, **_):
         super().__init__(path)
@@ -96,6 +99,9 @@ class DatSource(EventSource):
             width=size[0], height=size[1], format="dat", path=str(path), header=tuple(pairs)
         )
 
+    def estimate_events(self):
+        return (file_size(self._file) - self.data_offset) // 8
+
     def blocks(self, t_start=None, t_stop=None):
         state = np.full(2, -1, dtype=np.int64)
         state[1] = 0
@@ -103,7 +109,7 @@ class DatSource(EventSource):
             self._file, self.data_offset, self.block_bytes, 8, self.path
         ):
             words = data.view("<u4")
-            out = np.empty(words.size // 2, dtype=EVENT_DTYPE)
+            out = self.sink.space(words.size // 2, words.size // 2)
             status, pos, n = _dat_decode_kernel(
                 words, state, self.counters, out, self.version, self.meta.width, self.meta.height
             )
@@ -120,7 +126,7 @@ class DatSource(EventSource):
                 if self.time_offset:
                     out["t"][:n] += self.time_offset
                 self.block_offset = offset
-                yield out[:n]
+                yield self.sink.commit(out, n)
 
 
 @njit(cache=True)

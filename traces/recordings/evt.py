@@ -44,6 +44,7 @@ from aersim.traces.recordings.recording_base import (
     RecordingMeta,
     check_events,
     check_in_sensor,
+    file_size,
     format_error,
     header_int,
     header_size,
@@ -54,7 +55,6 @@ from aersim.traces.recordings.recording_base import (
     sensor_size_arg,
     status_error,
 )
-from aersim.traces.schema import EVENT_DTYPE
 
 #: Sensor size of old RAW files that only give ``system_ID``.
 SYSTEM_ID_GEOMETRY = {21: (640, 480), 48: (1280, 720), 49: (1280, 720)}
@@ -131,6 +131,8 @@ def parse_raw_header(pairs, path, sensor_size=None, encoding=None):
 class RawSource(EventSource):
     """Streaming reader of a Prophesee RAW file (any EVT encoding)."""
 
+    decodes_into_sink = True
+
     def __init__(
         self,
         path,
@@ -147,11 +149,24 @@ class RawSource(EventSource):
             pairs, path, sensor_size, encoding
         )
         self.encoding = enc
+        self.time_bits = 24 if enc == "evt3" else 34
         self.block_bytes = block_bytes
         self.out_events = out_events
         self.meta = RecordingMeta(
             width=w, height=h, format=enc, camera=camera, path=str(path), header=tuple(pairs)
         )
+
+    def estimate_events(self):
+        if self.encoding != "evt3":
+            return (file_size(self._file) - self.data_offset) // 4  # ~ one event per word
+        # EVT 3.0 packs 0 to 12 events per word: count them (a cheap pass over the words)
+        # rather than grow and copy the output array
+        n = 0
+        for _, data in iter_byte_blocks(
+            self._file, self.data_offset, self.block_bytes, 2, self.path, "word"
+        ):
+            n += evt3.evt3_count_kernel(data.view("<u2"))
+        return n
 
     def blocks(self, t_start=None, t_stop=None):
         unit_bytes, dtype, per_unit = _ENCODINGS[self.encoding]
@@ -165,7 +180,10 @@ class RawSource(EventSource):
             pos = 0
             while True:
                 cap = min(self.out_events, max(64, (units.shape[0] - pos) * per_unit))
-                out = np.empty(cap, dtype=EVENT_DTYPE)
+                done = offset + pos * unit_bytes - self.data_offset
+                left = file_size(self._file) - self.data_offset - done
+                # when the whole-file buffer is full, grow it by the events per byte so far
+                out = self.sink.space(cap, 64, self.sink.n * left // max(done, 1) + 64)
                 if self.encoding == "evt2":
                     status, pos, n = _evt2_decode_kernel(
                         units, pos, state, self.counters, out, w, h
@@ -182,7 +200,7 @@ class RawSource(EventSource):
                     if self.time_offset:
                         out["t"][:n] += self.time_offset
                     self.block_offset = offset
-                    yield out[:n] if n > cap // 2 else out[:n].copy()
+                    yield self.sink.commit(out, n)
                 if status == S_OK:
                     break
                 if status != S_FULL:

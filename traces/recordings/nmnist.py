@@ -32,13 +32,13 @@ from aersim.traces.recordings.recording_base import (
     RecordingMeta,
     check_events,
     check_in_sensor,
+    file_size,
     format_error,
     iter_byte_blocks,
     open_binary,
     sensor_size_arg,
     status_error,
 )
-from aersim.traces.schema import EVENT_DTYPE
 
 NMNIST_SIZE = (34, 34)
 NCALTECH_SIZE = (304, 240)
@@ -57,6 +57,9 @@ _OTHER_SIGNATURES = (
 
 class NmnistSource(EventSource):
     """Streaming reader of an N-MNIST / N-Caltech101 ``.bin`` file."""
+
+    decodes_into_sink = True
+    time_bits = 23
 
     default_size = NMNIST_SIZE
     format_name = "nmnist"
@@ -88,10 +91,13 @@ class NmnistSource(EventSource):
         self.block_bytes = block_bytes
         self.out_events = out_events
 
+    def estimate_events(self):
+        return file_size(self._file) // 5
+
     def blocks(self, t_start=None, t_stop=None):
         state = np.zeros(1, dtype=np.int64)
         for offset, data in iter_byte_blocks(self._file, 0, self.block_bytes, 5, self.path):
-            out = np.empty(data.size // 5, dtype=EVENT_DTYPE)
+            out = self.sink.space(data.size // 5, data.size // 5)
             status, pos, n = _nmnist_decode_kernel(
                 data, state, self.counters, out, self.meta.width, self.meta.height
             )
@@ -104,7 +110,7 @@ class NmnistSource(EventSource):
                 raise hint
             if n:
                 self.block_offset = offset
-                yield out[:n]
+                yield self.sink.commit(out, n)
 
 
 class NcaltechSource(NmnistSource):
