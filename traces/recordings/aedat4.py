@@ -568,8 +568,9 @@ def _scalar(buf, pos, fmt):
 
 
 # -- writer ------------------------------------------------------------------------------------
-def _pad(buf: bytearray, align: int):
-    buf.extend(b"\0" * (-len(buf) % align))
+def _pad(buf: bytearray, align: int, skew: int = 0):
+    """Pad ``buf`` so that ``len(buf) + skew`` is a multiple of ``align``."""
+    buf.extend(b"\0" * (-(len(buf) + skew) % align))
 
 
 def _io_header(compression: int, table_pos: int, xml_text: str) -> bytes:
@@ -604,7 +605,9 @@ def _index_table(rows) -> bytes:
     _pad(buf, 8)
     vtable = len(buf)
     buf += struct.pack("<7H", 14, 48, 8, 16, 24, 32, 40)
-    _pad(buf, 8)
+    # FlatBuffers align each int64 to 8 bytes from the start of the buffer, which here is the
+    # 4-byte size prefix: the rows (48 bytes each, int64s at +8) start 4 bytes past a multiple.
+    _pad(buf, 8, skew=4)
     for k, (offset, stream, size, count, t0, t1) in enumerate(rows):
         tab = len(buf)
         struct.pack_into("<I", buf, vec + 4 * k, tab - (vec + 4 * k))
@@ -637,6 +640,9 @@ def write_aedat4(
         '<dv version="2.0"><node name="outInfo" path="/mainloop/Recorder/outInfo/">'
         '<node name="0" path="/mainloop/Recorder/outInfo/0/">'
         f'<attr key="compression" type="string">{name}</attr>'
+        '<attr key="originalModuleName" type="string">aersim</attr>'
+        '<attr key="originalOutputName" type="string">events</attr>'
+        '<attr key="typeDescription" type="string">Array of events (polarity ON/OFF).</attr>'
         '<attr key="typeIdentifier" type="string">EVTS</attr>'
         '<node name="info" path="/mainloop/Recorder/outInfo/0/info/">'
         f'<attr key="sizeX" type="int">{meta.width}</attr>'
