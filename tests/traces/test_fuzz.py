@@ -49,6 +49,8 @@ MEMORY_MARGIN_BYTES = 1 << 30
 #: Window of the time-window read, µs.
 WINDOW_US = 1000
 
+#: Exception text of the cases that crashed, by case number (parent side).
+DETAILS: dict[int, str] = {}
 FAILURES = ("crash", "numpy-warning", "inconsistent", "bad-message", "timeout", "memory")
 
 # name -> (registry format, suffix, sensor size, writer options, record bytes or None)
@@ -655,7 +657,8 @@ def run_case(case: dict, folder: Path, reference: dict) -> str:
             return "memory"
         except AssertionError:
             return "inconsistent"
-        except Exception:  # the contract is broken: name it in the counts
+        except Exception as exc:  # the contract is broken: name it in the counts
+            case["detail"] = f"{type(exc).__name__}: {exc}"[:300]
             return "crash"
     if any(issubclass(w.category, RuntimeWarning) for w in caught):
         return "numpy-warning"
@@ -702,7 +705,7 @@ def worker(spec_path: str):
         case = json.loads(Path(folder / f"c{k}.json").read_text())
         case["blob"] = Path(folder / f"c{k}.bin").read_bytes()
         outcome = run_case(case, Path(spec["work"]), reference)
-        print(json.dumps({"case": k, "outcome": outcome}), flush=True)
+        print(json.dumps({"case": k, "outcome": outcome, "detail": case.get("detail")}), flush=True)
 
 
 def _vm_bytes() -> int:
@@ -788,6 +791,8 @@ class _Worker:
                     self.ready = True
                 else:
                     outcomes[msg["case"]] = msg["outcome"]
+                    if msg.get("detail"):
+                        DETAILS[msg["case"]] = msg["detail"]
                     self.todo.remove(msg["case"])
                 self.deadline = time.monotonic() + CASE_SECONDS
             if not chunk and self.proc.poll() is not None:
@@ -817,9 +822,11 @@ def summarize(cases, outcomes) -> dict:
 
 def _check(cases, outcomes):
     bad = []
-    for case, outcome in zip(cases, outcomes, strict=True):
+    for k, (case, outcome) in enumerate(zip(cases, outcomes, strict=True)):
         if outcome in FAILURES:
-            bad.append((case["base"], case["kind"], case["label"], case["format"], outcome))
+            bad.append(
+                (case["base"], case["kind"], case["label"], case["format"], outcome, DETAILS.get(k))
+            )
         elif outcome == "changed" and not (
             case["kind"] in ("flip", "insert")
             or (case["kind"] == "override" and case["format"] in HEADERLESS)

@@ -185,10 +185,11 @@ class H5Source(EventSource):
         if t_start is None or self.layout != "dsec" or "ms_to_idx" not in self.h5:
             return 0
         ms = (t_start - self.t_offset) // 1000
-        index = self.h5["ms_to_idx"]
         if ms <= 0:
             return 0
+        index = None
         try:
+            index = self.h5["ms_to_idx"]
             if not isinstance(index, h5py_dataset()) or index.ndim != 1 or len(index) == 0:
                 raise ValueError(f"shape {getattr(index, 'shape', None)}")
             if index.dtype.kind not in "iu":
@@ -202,7 +203,7 @@ class H5Source(EventSource):
                 raise ValueError(f"entry {k} = {first} but event {first - 1} is later")
         except (ValueError, TypeError, OverflowError, *_H5_ERRORS) as exc:
             warnings.warn(
-                f"{self.path}: at byte {_byte_offset(index, 0) if hasattr(index, 'id') else 0}: "
+                f"{self.path}: at byte {_byte_offset(index, 0) if index is not None else 0}: "
                 f"unusable /ms_to_idx ({exc}); reading from the first event",
                 TraceWarning,
                 stacklevel=4,
