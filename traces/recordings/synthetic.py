@@ -19,19 +19,9 @@ SCENES = ("bar", "rotating_bar")
 DIRECTIONS = {"right": (1.0, 0.0), "left": (-1.0, 0.0), "down": (0.0, 1.0), "up": (0.0, -1.0)}
 
 
-def scene_intensity(
-    scene: str,
-    width: int,
-    height: int,
-    t_s: float,
-    *,
-    direction="right",
-    speed_px_s=60.0,
-    bar_px=3.0,
-    period_s=0.5,
-    contrast=4.0,
-    grid=None,
-) -> np.ndarray:
+def scene_intensity(scene: str, width: int, height: int, t_s: float, *, direction="right",
+                    speed_px_s=60.0, bar_px=3.0, period_s=0.5, contrast=4.0,
+                    grid=None) -> np.ndarray:
     """Intensity (float64, ``(height, width)``, > 0) of a bright bar on a dark background.
 
     ``bar``: a bar across the field moving in ``direction`` at ``speed_px_s``, wrapping around.
@@ -58,19 +48,9 @@ def scene_intensity(
     return 1.0 + (contrast - 1.0) * profile
 
 
-def dvs_events(
-    scene: str = "bar",
-    width: int = 32,
-    height: int = 32,
-    duration_s: float = 0.5,
-    *,
-    threshold: float = 0.2,
-    mismatch: float = 0.03,
-    noise_hz: float = 0.5,
-    sample_us: int = 100,
-    seed: int = 0,
-    **scene_args,
-) -> np.ndarray:
+def dvs_events(scene: str = "bar", width: int = 32, height: int = 32, duration_s: float = 0.5,
+               *, threshold: float = 0.2, mismatch: float = 0.03, noise_hz: float = 0.5,
+               sample_us: int = 100, seed: int = 0, **scene_args) -> np.ndarray:
     """Events (``EVENT_DTYPE``, time-sorted, µs) of a DVS pixel array watching ``scene``.
 
     Parameters
@@ -87,9 +67,8 @@ def dvs_events(
         Passed to :func:`scene_intensity` (``direction``, ``speed_px_s``, ``bar_px``, …).
     """
     if threshold <= 0 or width <= 0 or height <= 0 or duration_s <= 0 or sample_us <= 0:
-        raise TraceError(
-            "dvs_events: threshold, width, height, duration_s and sample_us must be positive"
-        )
+        raise TraceError("dvs_events: threshold, width, height, duration_s and sample_us must "
+                         "be positive")
     rng = np.random.default_rng(seed)
     scene_args["grid"] = np.mgrid[0:height, 0:width].astype(np.float64)
     c = np.maximum(rng.normal(threshold, mismatch, (height, width)), 0.2 * threshold)
