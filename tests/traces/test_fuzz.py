@@ -74,13 +74,22 @@ BASES = {
     "npy": ("npy", ".npy", (128, 128), {}, None),
     "npz": ("npz", ".npz", (128, 128), {"compressed": True}, None),
     "hdf5": ("hdf5", ".h5", (128, 128), {"chunk_events": 256}, None),
+    "es": ("es", ".es", (128, 128), {}, None),
 }
 #: Formats read with a size the file does not carry.
 NEEDS_SIZE = {"npy": (128, 128)}
 #: Formats without a header, whose bytes decode as events whatever they are.
 HEADERLESS = ("nmnist", "ncaltech101")
 #: Header edits that make another valid file (the events legitimately change).
-LEGAL_EDITS = ("time high jump", "ts overflow max", "packet stream 77", "ms_to_idx zeros")
+LEGAL_EDITS = (
+    "overflow run",
+    "reset run",
+    "type ATIS",
+    "time high jump",
+    "ts overflow max",
+    "packet stream 77",
+    "ms_to_idx zeros",
+)
 
 
 def _events(n, size, seed):
@@ -126,6 +135,8 @@ def _header_end(name: str, data: bytes) -> int:
         return 10 + struct.unpack_from("<H", data, 8)[0]
     if fmt == "csv":
         return _after_lines(data, b"%#")
+    if fmt == "es":
+        return 20
     return 0
 
 
@@ -164,6 +175,12 @@ def _boundaries(name: str, data: bytes) -> list[int]:
         return out
     if fmt == "csv":
         return [start] + [m.end() for m in re.finditer(b"\n", data[start:])]
+    if fmt == "es":
+        out, pos = [start], start
+        while pos < len(data):
+            pos += 1 if data[pos] >= 0xFE else 5  # overflow/reset byte, or a DVS event
+            out.append(pos)
+        return out
     return []
 
 
@@ -463,6 +480,22 @@ def _header_edits(name: str, data: bytes) -> list[tuple[str, bytes]]:
         ]
     elif fmt == "hdf5":
         edits += _hdf5_edits()
+    elif fmt == "es":
+        for label, pos, value in (
+            ("version 3", 12, 3),
+            ("type ATIS", 15, 2),
+            ("type color", 15, 4),
+            ("type 77", 15, 77),
+            ("width 0", 16, 0),
+            ("width 1", 16, 1),
+        ):
+            blob = bytearray(data)
+            blob[pos] = value
+            if label.startswith("width"):
+                blob[17] = 0
+            edits.append((label, bytes(blob)))
+        edits.append(("overflow run", data[:20] + b"\xff" * 4096 + data[20:]))
+        edits.append(("reset run", data[:20] + b"\xfe" * 5 + data[20:]))
     return edits
 
 
@@ -577,6 +610,7 @@ def make_cases(bases: dict[str, Path], n_random: int, seed: int) -> list[dict]:
             if 0 <= cut < len(data):
                 add("cut", f"cut at {cut}", data[:cut])
         for other in (
+            "es",
             "raw",
             "evt2",
             "evt21",

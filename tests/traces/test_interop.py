@@ -104,7 +104,7 @@ def _faery_array(faery, ev):
     return out
 
 
-@pytest.mark.parametrize("suffix", [".aedat4", ".raw", ".dat", ".csv"])
+@pytest.mark.parametrize("suffix", [".aedat4", ".raw", ".dat", ".csv", ".es"])
 def test_written_by_faery(tmp_path, suffix):
     """faery omits default-valued index fields in AEDAT4 and writes EVT 3.0 for .raw."""
     import warnings
@@ -148,6 +148,15 @@ def test_prophesee_read_by_expelliarmus(tmp_path, fmt, suffix):
         got = got.copy()
         got["t"] = ev["t"]
     _same(got["t"], got["x"], got["y"], got["p"], ev)
+
+
+def test_event_stream_read_by_faery(tmp_path):
+    faery = _tool("faery")
+    ev = _events()
+    path = tmp_path / "a.es"
+    write_events(path, ev, SIZE)
+    got = faery.events_stream_from_file(path).to_array()
+    _same(got["t"], got["x"], got["y"], got["on"], ev)
 
 
 # -- N-MNIST -----------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ _OTHER_SIGNATURES = (
     (b"\x93NUMPY", ".npy"),
     (b"PK\x03\x04", ".npz"),
     (b"\x89HDF\r\n\x1a\n", "HDF5"),
+    (b"Event Stream", "Event Stream"),
 )
 
 

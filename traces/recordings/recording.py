@@ -108,6 +108,7 @@ FORMATS: dict[str, FormatInfo] = {
     "npy": FormatInfo("npyio", "NpySource", "write_npy", ".npy structured or (N, 4) array"),
     "npz": FormatInfo("npyio", "NpzSource", "write_npz", ".npz with t, x, y, p arrays"),
     "hdf5": FormatInfo("h5events", "H5Source", "write_h5", "HDF5 event file (DSEC-style, MVSEC)"),
+    "es": FormatInfo("es", "EsSource", "write_es", "Event Stream 2.x (.es), DVS and ATIS streams"),
 }
 
 #: What a reader may do with events whose time is below an earlier event's.
@@ -125,6 +126,7 @@ _EXTENSIONS = {
     ".h5": "hdf5",
     ".hdf5": "hdf5",
     ".aedat": "aedat31",
+    ".es": "es",
 }
 
 
@@ -160,6 +162,8 @@ def detect_format(path) -> str:
         return "aedat2"
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
         return "hdf5"
+    if head.startswith(b"Event Stream"):
+        return "es"
     if head.startswith(b"\x93NUMPY"):
         return "npy"
     if head.startswith(b"PK\x03\x04"):
