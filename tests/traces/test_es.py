@@ -25,7 +25,8 @@ def test_hand_built_dvs(tmp_path):
     path.write_bytes(HEAD_DVS + body)
     ev, meta = read_events(path)
     assert (meta.width, meta.height) == (20, 10)
-    assert ev.tolist() == [(5, 7, 9, 1), (135, 19, 0, 0)]
+    # rows count from the bottom in the file: y = height - 1 - y_file
+    assert ev.tolist() == [(5, 7, 0, 1), (135, 19, 9, 0)]
 
 
 def test_hand_built_atis_skips_threshold_crossings(tmp_path):
@@ -54,7 +55,7 @@ def test_hand_built_atis_skips_threshold_crossings(tmp_path):
     path = tmp_path / "a.es"
     path.write_bytes(head + body)
     ev, meta = read_events(path)
-    assert ev.tolist() == [(4, 1, 2, 1), (4 + 126 + 1 + 2, 5, 6, 0)]
+    assert ev.tolist() == [(4, 1, 7, 1), (4 + 126 + 1 + 2, 5, 3, 0)]
     assert meta.skipped_words == 1
 
 

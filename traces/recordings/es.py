@@ -13,6 +13,10 @@ by four bytes ``x`` (``uint16`` LE) and ``y`` (``uint16`` LE):
   an exposure measurement) are not change events: skipped and counted; DVS events keep their
   polarity.
 
+Rows are counted from the bottom of the sensor in the file (as faery and the Sepia tools write
+and read them); the reader returns ``y`` from the top like every other format, so
+``y = height - 1 - y_file``.
+
 Times are µs from 0 (the start of the stream) and never decrease. An event whose coordinates lie
 outside the declared sensor is an error naming its byte; an event cut by the end of the file is
 an error after the whole events before it. Generic, display and color streams are refused.
@@ -222,7 +226,7 @@ def _es_decode_kernel(data, pos, state, counters, out, width, height, atis):
                     break
                 out[n].t = t
                 out[n].x = x
-                out[n].y = y
+                out[n].y = height - 1 - y  # the file counts rows from the bottom
                 out[n].p = pol
                 last_t = t
                 n += 1
@@ -285,7 +289,7 @@ def write_es(path, events, meta: RecordingMeta):
     k = _es_encode_kernel(
         t,
         events["x"].astype(np.int64),
-        events["y"].astype(np.int64),
+        meta.height - 1 - events["y"].astype(np.int64),
         events["p"].astype(np.int64),
         out,
     )
