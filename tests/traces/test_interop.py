@@ -115,7 +115,7 @@ def test_written_by_faery(tmp_path, suffix):
     faery.events_stream_from_array(_faery_array(faery, ev), SIZE).to_file(path, zero_t0=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got, meta = read_events(path, **({"sensor_size": SIZE} if suffix == ".csv" else {}))
+        got, meta = read_events(path)
         _same(got["t"], got["x"], got["y"], got["p"], ev)
         if suffix == ".aedat4":
             lo, hi = int(ev["t"][3000]), int(ev["t"][9000])

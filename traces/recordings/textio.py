@@ -7,7 +7,9 @@ the nearest µs. Polarity is ON when the value equals ``on_value`` (default: whe
 1/0 and 1/-1 both work). Lines starting with ``#`` or ``%`` are comments; ``%geometry:W,H``
 (Prophesee CSV) gives the sensor size and implies columns ``xypt``; ``# columns: <cols>`` and
 ``# t_scale: <s>`` (written by :func:`write_text`) set the defaults. A first line with a field
-that is not a number is a column header and is skipped. A line that does not parse, a value that
+that is not a number is a column header and is skipped; when it names all four columns
+(``t|ts|timestamp|time``, ``x``, ``y``, ``p|pol|polarity|on``, others ignored), it sets their
+order, and ``x@W,y@H`` (as faery writes) the sensor size. A line that does not parse, a value that
 is not finite (``nan``, ``inf``), a coordinate that is not a whole pixel on the sensor and a time
 beyond +-2**62 µs are errors naming the byte offset; a last line without a newline is accepted
 (text editors drop it).
@@ -116,6 +118,32 @@ def _t_scale_arg(value, path, offset):
     return scale
 
 
+_HEADER_NAMES = {
+    "t": "t", "ts": "t", "timestamp": "t", "time": "t",
+    "x": "x", "y": "y",
+    "p": "p", "pol": "p", "polarity": "p", "on": "p",
+}  # fmt: skip
+
+
+def _header_columns(head: str):
+    """Columns named by a first line such as ``t,x@320,y@240,on`` (faery): ``(columns, sizes)``
+    with ``sizes`` the ``@`` values by column, or None when the first line names no columns."""
+    first = head.split("\n", 1)[0].strip()
+    names = [v.strip() for v in re.split(r"[,;\s]+", first) if v.strip()]
+    if not names or all(_is_number(v.encode()) for v in names):
+        return None
+    cols, sizes = [], {}
+    for name in names:
+        key, _, at = name.partition("@")
+        col = _HEADER_NAMES.get(key.lower(), "_")
+        cols.append(col)
+        if at.isdigit():
+            sizes[col] = int(at)
+    if sorted(c for c in cols if c != "_") != ["p", "t", "x", "y"]:
+        return None
+    return "".join(cols), (sizes if {"x", "y"} <= set(sizes) else {})
+
+
 def _is_number(field: bytes) -> bool:
     try:
         float(field)
@@ -153,6 +181,13 @@ class TextSource(EventSource):
         m = re.match(r"%geometry:\s*(\d+)\s*,\s*(\d+)", head)
         if m and size is None:
             size = header_size(m.group(1), m.group(2), path, 0, "%geometry")
+        named = _header_columns(head)
+        if named is not None:
+            cols, sizes = named
+            if size is None and sizes:
+                size = header_size(sizes.get("x"), sizes.get("y"), path, 0, "column header")
+            if columns is None:
+                columns = cols
         if columns is None:
             m2 = re.search(r"^# columns:\s*(\S+)", head, re.M)
             columns = m2.group(1).replace(",", "") if m2 else ("xypt" if m else "txyp")
