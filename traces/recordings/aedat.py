@@ -39,6 +39,7 @@ from aersim.traces.recordings.recording_base import (
     RecordingMeta,
     check_events,
     check_in_sensor,
+    file_size,
     format_error,
     header_time_offset,
     iter_byte_blocks,
@@ -151,6 +152,9 @@ class Aedat2Source(EventSource):
             path=str(path),
             header=tuple(("line", ln) for ln in lines),
         )
+
+    def estimate_events(self):
+        return (file_size(self._file) - self.data_offset) // (6 if self.version1 else 8)
 
     def blocks(self, t_start=None, t_stop=None):
         state = np.zeros(2, dtype=np.int64)

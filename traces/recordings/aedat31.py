@@ -113,6 +113,10 @@ class Aedat31Source(EventSource):
             header=tuple(("line", ln) for ln in lines),
         )
 
+    def estimate_events(self):
+        # at most one event per 8 bytes (packet headers and other packet types make it fewer)
+        return (file_size(self._file) - self.data_offset) // 8
+
     def blocks(self, t_start=None, t_stop=None):
         f = self._file
         size = file_size(f)
