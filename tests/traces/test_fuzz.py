@@ -720,7 +720,7 @@ def worker(spec_path: str):
 
     spec = json.loads(Path(spec_path).read_text())
     folder = Path(spec["folder"])
-    from aersim.traces.recordings.recording import read_events
+    from aersim.traces.recordings.recording import open_events, read_events
 
     reference = {}
     for name, path in spec["bases"].items():
@@ -728,9 +728,8 @@ def worker(spec_path: str):
             {"sensor_size": NEEDS_SIZE[BASES[name][0]]} if BASES[name][0] in NEEDS_SIZE else {}
         )
         reference[name] = read_events(path, BASES[name][0], **options)[0]
-        for _ in __import__("aersim.traces.recordings.recording", fromlist=["x"]).open_events(
-            path, BASES[name][0], window_us=WINDOW_US, **options
-        ):
+        # warm up every code path (Numba kernels load) before the memory limit is set
+        for _ in open_events(path, BASES[name][0], window_us=WINDOW_US, **options):
             pass
     vm = _vm_bytes()
     resource.setrlimit(resource.RLIMIT_AS, (vm + MEMORY_MARGIN_BYTES, vm + MEMORY_MARGIN_BYTES))
