@@ -75,7 +75,21 @@ BASES = {
     "npz": ("npz", ".npz", (128, 128), {"compressed": True}, None),
     "hdf5": ("hdf5", ".h5", (128, 128), {"chunk_events": 256}, None),
     "es": ("es", ".es", (128, 128), {}, None),
+    # real recordings, when the shared data folder is present (never copied anywhere)
+    "real_aedat4": ("aedat4", ".aedat4", None, None, None),
+    "real_evt3": ("evt3", ".raw", None, None, 2),
+    "real_nmnist": ("nmnist", ".bin", None, None, 5),
 }
+REAL_FILES = {
+    "real_aedat4": "sample.aedat4",
+    "real_evt3": "evt3_sample.raw",
+    "real_nmnist": "sample_nmnist.bin",
+}
+#: The shared data folder: ``../shared/data`` next to the repository, or ``$AERSIM_SHARED_DATA``.
+DATA_DIR = Path(
+    os.environ.get("AERSIM_SHARED_DATA")
+    or Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+)
 #: Formats read with a size the file does not carry.
 NEEDS_SIZE = {"npy": (128, 128)}
 #: Formats without a header, whose bytes decode as events whatever they are.
@@ -110,6 +124,11 @@ def write_bases(folder: Path, n_events: int = 3000) -> dict[str, Path]:
 
     paths = {}
     for k, (name, (fmt, suffix, size, opts, _)) in enumerate(BASES.items()):
+        if name in REAL_FILES:
+            real = DATA_DIR / "events" / REAL_FILES[name]
+            if real.is_file():
+                paths[name] = real
+            continue
         path = folder / f"base_{name}{suffix}"
         ev = _events(n_events, size, seed=k)
         if fmt == "aedat4":
