@@ -1,5 +1,6 @@
 """Shared fixtures: the real recordings (skipped when absent) and synthetic event streams."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +8,15 @@ import pytest
 
 from aersim.traces.schema import EVENT_DTYPE
 
-#: ``../shared/data`` next to the repository root.
-DATA_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "events"
+#: ``../shared/data`` next to the repository root, or ``$AERSIM_SHARED_DATA`` (a checkout that
+#: does not sit next to the data, such as a second working tree, points there).
+DATA_DIR = (
+    Path(
+        os.environ.get("AERSIM_SHARED_DATA")
+        or Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+    )
+    / "events"
+)
 
 REAL_FILES = {"nmnist": "sample_nmnist.bin", "aedat4": "sample.aedat4", "evt3": "evt3_sample.raw"}
 

@@ -97,3 +97,11 @@ def test_damaged_files(tmp_path, synth, fmt, name, h):
     # cannot be seen.
     boundary = (lambda cut: True) if fmt == "csv" else None
     h.check_corruptions(tmp_path, path, fmt, 60, 30, seed=8, boundary=boundary, options=opts)
+
+
+def test_header_line_names_columns_and_size(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("x@64,y@48,on,t\n3,4,1,100\n5,6,0,200\n")
+    ev, meta = read_events(path)
+    assert (meta.width, meta.height) == (64, 48)
+    assert ev.tolist() == [(100, 3, 4, 1), (200, 5, 6, 0)]

@@ -39,13 +39,13 @@ from aersim.traces.recordings.recording_base import (
     RecordingMeta,
     check_events,
     check_in_sensor,
+    file_size,
     format_error,
-    header_int,
+    header_time_offset,
     iter_byte_blocks,
     open_binary,
     status_error,
 )
-from aersim.traces.schema import EVENT_DTYPE
 
 #: chip name -> (layout code, width, height); layout 0 = DVS128, 1 = DAVIS.
 CHIPS = {
@@ -116,6 +116,8 @@ def read_hash_header(f, path, stop_line: bytes | None = None):
 class Aedat2Source(EventSource):
     """Streaming reader of a jAER AEDAT 1.0/2.0 file."""
 
+    decodes_into_sink = True
+
     def __init__(self, path, sensor_size=None, chip=None, block_bytes=DEFAULT_BLOCK_BYTES, **_):
         super().__init__(path)
         self._file = open_binary(path)
@@ -128,7 +130,7 @@ class Aedat2Source(EventSource):
             if body.startswith("AEChip:"):
                 found = _chip_from_class(body.split(":", 1)[1])
             elif body.startswith("time_offset_us"):
-                self.time_offset = header_int(body.split(" ")[-1], path, "time_offset_us")
+                self.time_offset = header_time_offset(body.split(" ")[-1], path, "time_offset_us")
         chip = chip or found
         if chip not in CHIPS:
             raise format_error(
@@ -151,6 +153,9 @@ class Aedat2Source(EventSource):
             header=tuple(("line", ln) for ln in lines),
         )
 
+    def estimate_events(self):
+        return (file_size(self._file) - self.data_offset) // (6 if self.version1 else 8)
+
     def blocks(self, t_start=None, t_stop=None):
         state = np.zeros(2, dtype=np.int64)
         state[0] = -1
@@ -165,7 +170,7 @@ class Aedat2Source(EventSource):
             else:
                 words = data.view(">u4").astype(np.uint32)
                 addr, ts = words[0::2].copy(), words[1::2].copy()
-            out = np.empty(len(addr), dtype=EVENT_DTYPE)
+            out = self.sink.space(len(addr), len(addr))
             status, pos, n = _aedat2_decode_kernel(
                 addr, ts, state, self.counters, out, self.layout, self.meta.width, self.meta.height
             )
@@ -181,7 +186,8 @@ class Aedat2Source(EventSource):
             if n:
                 if self.time_offset:
                     out["t"][:n] += self.time_offset
-                yield out[:n]
+                self.block_offset = offset
+                yield self.sink.commit(out, n)
 
 
 @njit(cache=True)

@@ -52,7 +52,6 @@ from aersim.traces.recordings.recording_base import (
     sensor_size_arg,
     status_error,
 )
-from aersim.traces.schema import EVENT_DTYPE
 
 _S_NEED_MORE = 6  # kernel status: the next packet is not complete in this buffer
 #: Known camera names of ``#Source`` lines and their sensor sizes.
@@ -80,6 +79,8 @@ def _size_from_source(name: str):
 
 class Aedat31Source(EventSource):
     """Streaming reader of an AEDAT 3.x file."""
+
+    decodes_into_sink = True
 
     def __init__(self, path, sensor_size=None, block_bytes=DEFAULT_BLOCK_BYTES, **_):
         super().__init__(path)
@@ -112,6 +113,10 @@ class Aedat31Source(EventSource):
             header=tuple(("line", ln) for ln in lines),
         )
 
+    def estimate_events(self):
+        # at most one event per 8 bytes (packet headers and other packet types make it fewer)
+        return (file_size(self._file) - self.data_offset) // 8
+
     def blocks(self, t_start=None, t_stop=None):
         f = self._file
         size = file_size(f)
@@ -125,7 +130,7 @@ class Aedat31Source(EventSource):
             remaining = size - (offset + buf.size)
             pos = 0
             while True:
-                out = np.empty(max(buf.size // 8, 1), dtype=EVENT_DTYPE)
+                out = self.sink.space(max(buf.size // 8, 1), max(buf.size // 8, 1))
                 status, pos, n = _aedat31_decode_kernel(
                     buf,
                     pos,
@@ -137,7 +142,8 @@ class Aedat31Source(EventSource):
                     self.meta.height,
                 )
                 if n:
-                    yield out[:n]
+                    self.block_offset = offset
+                    yield self.sink.commit(out, n)
                 if status in (S_OK, _S_NEED_MORE):
                     break
                 raise status_error(

@@ -19,29 +19,37 @@ a crash of the recorder from a damaged file.
 
 from __future__ import annotations
 
+import io
 import struct
 import warnings
 import xml.etree.ElementTree as ET
 
 import numpy as np
+from numba import njit
 
 from aersim.traces.errors import TraceError, TraceWarning
 from aersim.traces.recordings.recording_base import (
+    C_BAD,
     C_LAST_T,
     C_REGRESSIONS,
     C_SKIPPED,
     C_TRIGGERS,
+    MAX_DECOMPRESSED_BYTES,
+    MAX_TIME_US,
+    S_BAD_RECORD,
+    S_BAD_X,
+    S_BAD_Y,
+    S_OK,
     EventSource,
     RecordingMeta,
     check_events,
     check_in_sensor,
     file_size,
     format_error,
-    header_int,
+    header_time_offset,
     open_binary,
     sensor_size_arg,
 )
-from aersim.traces.schema import EVENT_DTYPE
 
 MAGIC = b"#!AER-DAT4.0\r\n"
 COMPRESSIONS = {0: "none", 1: "lz4", 2: "lz4_high", 3: "zstd", 4: "zstd_high"}
@@ -101,36 +109,144 @@ def _vector(buf, table, index, item_bytes):
     return vec + 4, count
 
 
-def _decompressor(code, path):
-    """Return a bytes -> bytes decompression function for an IOHeader compression code."""
-    if code == 0:
-        return bytes
+def _codec(code, path):
+    """Check that the compression ``code`` is known and its module importable."""
+    if code not in COMPRESSIONS:
+        raise format_error(path, 18, f"compression code {code}", f"one of {sorted(COMPRESSIONS)}")
     try:
         if code in (1, 2):
-            import lz4.frame
-
-            return lz4.frame.decompress
-        if code in (3, 4):
-            import zstandard
-
-            return _zstd_decompress(zstandard)
+            import lz4.frame  # noqa: F401
+        elif code in (3, 4):
+            import zstandard  # noqa: F401
     except ImportError:
         raise TraceError(
             f"{path}: AEDAT4 compression {COMPRESSIONS[code]!r} needs lz4 and zstandard, which "
             "aersim depends on; reinstall aersim (pip install -e . from a checkout) or "
             "pip install lz4 zstandard"
         ) from None
-    raise format_error(path, 18, f"compression code {code}", f"one of {sorted(COMPRESSIONS)}")
+    return code
 
 
-def _zstd_decompress(zstandard):
-    decomp = zstandard.ZstdDecompressor()
+def _bounded_reader(code, raw):
+    """Return ``read(n)``: the next at most ``n`` decompressed bytes of ``raw`` (one frame).
 
-    def run(data):
-        # Frames written in streaming mode have no content size; decompressobj handles both.
-        return decomp.decompressobj().decompress(data)
+    Decompression is incremental, so no more than what is asked for is ever produced: a frame
+    that inflates to gigabytes costs only the bytes read from it.
+    """
+    if code == 0:
+        return io.BytesIO(raw).read
+    if code in (1, 2):
+        import lz4.frame
 
-    return run
+        dec = lz4.frame.LZ4FrameDecompressor()
+        pending = [raw]
+
+        def read_lz4(n):
+            out = b""
+            while len(out) < n and not dec.eof:
+                data = pending.pop() if pending else b""
+                if not data and dec.needs_input:
+                    break
+                out += dec.decompress(data, max_length=n - len(out))
+            return out
+
+        return read_lz4
+    import zstandard
+
+    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw), read_across_frames=False)
+
+    def read_zstd(n):
+        out = b""
+        while len(out) < n:
+            chunk = reader.read(n - len(out))
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+    return read_zstd
+
+
+def _codec_errors():
+    """Errors the lz4 and zstandard modules raise on damaged frames."""
+    import zstandard
+
+    return (RuntimeError, ValueError, EOFError, OSError, zstandard.ZstdError)
+
+
+def _declared_frame_size(code, raw):
+    """Content size that an LZ4 or ZSTD frame header declares, or None when it declares none."""
+    try:
+        if code in (1, 2):
+            import lz4.frame
+
+            return lz4.frame.get_frame_info(raw)["content_size"] or None
+        if code in (3, 4):
+            import zstandard
+
+            size = zstandard.frame_content_size(raw)
+            return size if size >= 0 else None
+    except Exception:  # a damaged frame header: the bounded path reports it
+        return None
+    return len(raw)
+
+
+def _decompress_whole(code, raw):
+    if code == 0:
+        return raw
+    if code in (1, 2):
+        import lz4.frame
+
+        return lz4.frame.decompress(raw)
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompress(raw)
+
+
+def decompress_unit(code, raw, path, offset, what, limit=MAX_DECOMPRESSED_BYTES):
+    """Decompress one size-prefixed FlatBuffer (a packet or the index), bounded by its size.
+
+    Returns the buffer after its 4-byte size prefix (a memoryview). A frame whose header declares
+    its content size (up to ``limit``) is decompressed in one call, which the codec checks
+    against that size; otherwise decompression is incremental and stops at the size the
+    FlatBuffer's prefix declares. More than ``limit`` bytes, fewer than declared, or more data
+    after them is a :class:`TraceFormatError` at ``offset``.
+    """
+    try:
+        declared = _declared_frame_size(code, raw)
+        if declared is not None and 8 <= declared <= limit + 4:
+            data = _decompress_whole(code, raw)
+            if len(data) < 4 or struct.unpack_from("<I", data)[0] != len(data) - 4:
+                raise _FlatBufferError(
+                    f"size prefix {struct.unpack_from('<I', data)[0] if len(data) >= 4 else None}"
+                    f" for {len(data) - 4} bytes"
+                )
+            return memoryview(data)[4:]
+        read = _bounded_reader(code, raw)
+        head = read(4)
+        if len(head) < 4:
+            raise _FlatBufferError(f"{len(head)} bytes, no size prefix")
+        size = struct.unpack("<I", head)[0]
+        if size > limit:
+            raise _FlatBufferError(f"a declared size of {size} bytes, above {limit}")
+        body = read(size)
+        if len(body) < size:
+            raise _FlatBufferError(f"{len(body)} bytes where the size prefix declares {size}")
+        if read(1):
+            raise _FlatBufferError(f"more than the {size} bytes the size prefix declares")
+    except _FlatBufferError as exc:
+        raise format_error(
+            path, offset, f"a {what} of {exc}", f"a size-prefixed {what}", "the file is corrupt"
+        ) from None
+    except _codec_errors() as exc:  # lz4/zstd raise their own types on damaged frames
+        raise format_error(
+            path,
+            offset,
+            f"a {what} that does not decompress ({type(exc).__name__}: {exc})",
+            f"a {COMPRESSIONS[code]} frame",
+            "the file is corrupt",
+        ) from None
+    return memoryview(head + body)[4:]
 
 
 def _compressor(name):
@@ -211,12 +327,19 @@ class Aedat4Source(EventSource):
                 path, 18, f"a corrupt IOHeader ({exc})", "an AEDAT4 FlatBuffer header"
             ) from None
         self.data_start = 18 + hlen
-        self.compression = code
-        self._decompress = _decompressor(code, path)
+        self._index = None  # parsed index rows; an empty untyped array when unusable
+        self.compression = _codec(code, path)
         self.streams = _parse_streams(xml_text, path)
         events = [k for k, v in sorted(self.streams.items()) if v.get("typeIdentifier") == "EVTS"]
         if stream is None and not events:
             raise format_error(path, 18, "no EVTS stream in the description", "an event stream")
+        if stream is not None and (
+            not isinstance(stream, (int, np.integer)) or int(stream) not in events
+        ):
+            raise TraceError(
+                f"{path}: stream={stream!r} is not an event stream of this file; "
+                f"its event streams are {events}"
+            )
         self.stream = events[0] if stream is None else int(stream)
         self.trigger_streams = {
             k for k, v in self.streams.items() if v.get("typeIdentifier") == "TRIG"
@@ -248,7 +371,7 @@ class Aedat4Source(EventSource):
             format="aedat4",
             camera=info.get("source") or None,
             path=str(path),
-            t0_us=header_int(info.get("tsOffset") or "0", path, "tsOffset", 18),
+            t0_us=header_time_offset(info.get("tsOffset") or "0", path, "tsOffset", 18),
             header=(("compression", COMPRESSIONS.get(code, str(code))),)
             + tuple(
                 (f"stream{k}", v.get("typeIdentifier", "")) for k, v in sorted(self.streams.items())
@@ -284,73 +407,75 @@ class Aedat4Source(EventSource):
             yield pos, stream, size
             pos += 8 + size
 
+    decodes_into_sink = True
+    checks_times = True  # _aedat4_events_kernel refuses times beyond +-2**62 µs
+
+    def estimate_events(self):
+        index = self.read_index()
+        if index is not None:
+            return int(index["count"][index["stream"] == self.stream].sum())
+        return self.size // 6  # events compress to a third or so of their 16 bytes
+
     def read_index(self):
         """Return the packet index as an array of (offset, stream, size, count, start_t, end_t).
 
         ``offset`` is the byte offset of the packet payload (after its 8-byte header).
 
-        Returns None when the file has no index (not closed cleanly) or it cannot be parsed.
+        Returns None, with a :class:`TraceWarning`, when the file has no index (not closed
+        cleanly) or the index is damaged: it must list every packet, back to back from the end of
+        the header to the index itself, with times in order; anything else and a time-window
+        read would skip data, so the caller scans the packets instead.
         """
         if self.table_pos == -1:
             return None
+        if self._index is not None:
+            return self._index if len(self._index) or self._index.dtype.names else None
         f = self._file
         f.seek(self.table_pos)
         raw = f.read(self.size - self.table_pos)
         try:
-            buf = self._decompress(raw)[4:]
-            start, count = _vector(buf, _u32(buf, 0), 0, 4)
-            rows = np.zeros(
-                count,
-                dtype=[
-                    ("offset", "i8"),
-                    ("stream", "i4"),
-                    ("size", "i4"),
-                    ("count", "i8"),
-                    ("start_t", "i8"),
-                    ("end_t", "i8"),
-                ],
-            )
-            for k in range(count):
-                e = start + 4 * k
-                tab = e + _u32(buf, e)
-                vals = [_field(buf, tab, j) for j in range(5)]
-                rows[k] = (
-                    struct.unpack_from("<q", buf, vals[0])[0],
-                    *struct.unpack_from("<ii", buf, vals[1]),
-                    *(struct.unpack_from("<q", buf, vals[j])[0] for j in (2, 3, 4)),
-                )
-        except Exception as exc:  # any damage in the index: fall back to scanning
+            data = decompress_unit(self.compression, raw, self.path, self.table_pos, "index table")
+            rows = _index_rows(data)
+            problem = self._index_problem(rows)
+        except (TraceError, _FlatBufferError, struct.error) as exc:
+            problem = str(exc)
+        if problem:
             warnings.warn(
-                f"{self.path}: at byte {self.table_pos}: unreadable index table ({exc}); "
+                f"{self.path}: at byte {self.table_pos}: unusable index table ({problem}); "
                 "scanning packets instead",
                 TraceWarning,
                 stacklevel=3,
             )
+            self._index = np.zeros(0)  # unusable: remembered, so that it warns once
             return None
+        self._index = rows
         return rows
+
+    def _index_problem(self, rows):
+        """What is wrong with index ``rows`` (a string), or None when they describe the file."""
+        if len(rows) == 0:
+            return None if self.table_pos == self.data_start else "no packets listed"
+        starts = rows["offset"] - 8
+        ends = rows["offset"] + rows["size"]
+        if starts[0] != self.data_start or ends[-1] != self.table_pos:
+            return f"packets listed from byte {starts[0]} to {ends[-1]}"
+        if np.any(starts[1:] != ends[:-1]) or np.any(rows["size"] < 0):
+            return "packets that are not back to back"
+        if np.any(rows["count"] < 0) or np.any(rows["start_t"] > rows["end_t"]):
+            return "negative counts or time ranges"
+        if np.abs(rows[["start_t", "end_t"]].view(np.int64)).max() >= MAX_TIME_US:
+            return "times beyond 2**62 us"
+        return None
 
     def _payload(self, offset, size, ident):
         """Decompress one packet and return (buffer, vector start, count) of its elements."""
         f = self._file
         f.seek(offset + 8)
         raw = f.read(size)
+        buf = decompress_unit(self.compression, raw, self.path, offset, "packet")
         try:
-            data = self._decompress(raw)
-        except Exception as exc:  # lz4/zstd raise their own types on damaged frames
-            raise format_error(
-                self.path,
-                offset,
-                f"a packet that does not decompress ({exc})",
-                f"a {COMPRESSIONS[self.compression]} frame",
-                "the file is corrupt",
-            ) from None
-        try:
-            if len(data) < 12 or _u32(data, 0) != len(data) - 4:
-                raise _FlatBufferError(
-                    f"size prefix {_u32(data, 0) if len(data) >= 4 else None} "
-                    f"for {len(data) - 4} bytes"
-                )
-            buf = memoryview(data)[4:]
+            if len(buf) < 8:
+                raise _FlatBufferError(f"{len(buf)} bytes")
             if bytes(buf[4:8]) != ident:
                 raise _FlatBufferError(f"identifier {bytes(buf[4:8])!r}")
             start, count = _vector(buf, _u32(buf, 0), 0, 16)
@@ -365,30 +490,25 @@ class Aedat4Source(EventSource):
         return buf, start, count
 
     def _packet_events(self, offset, size):
+        """Decode one event packet into the sink; return (events, min t, max t)."""
         buf, start, count = self._payload(offset, size, b"EVTS")
-        raw = np.frombuffer(buf, dtype=AEDAT4_EVENT, count=count, offset=start)
-        x, y = raw["x"], raw["y"]
-        if count and (
-            x.min() < 0 or x.max() >= self.meta.width or y.min() < 0 or y.max() >= self.meta.height
-        ):
+        words = np.frombuffer(buf, dtype="<i8", count=2 * count, offset=start)
+        out = self.sink.space(count, count)
+        status, k, t_min, t_max = _aedat4_events_kernel(
+            words, out, self.meta.width, self.meta.height, self.counters
+        )
+        if status != S_OK:
+            bad = int(self.counters[C_BAD])
+            if status in (S_BAD_X, S_BAD_Y):
+                bad = bad - 65536 if bad >= 32768 else bad  # int16 in the file
+                found = f"event {k} at {'x' if status == S_BAD_X else 'y'}={bad}"
+                want = f"a {self.meta.width}x{self.meta.height} sensor"
+            else:
+                found, want = f"event {k} at t={bad} µs", "times within +-2**62 µs"
             raise format_error(
-                self.path,
-                offset,
-                f"events at x {x.min()}..{x.max()}, y {y.min()}..{y.max()}",
-                f"a {self.meta.width}x{self.meta.height} sensor",
-                "the file is corrupt, or pass sensor_size=",
+                self.path, offset, found, want, "the file is corrupt, or pass sensor_size="
             )
-        out = np.empty(count, dtype=EVENT_DTYPE)
-        out["t"] = raw["t"]
-        out["x"] = x
-        out["y"] = y
-        out["p"] = raw["on"] != 0
-        if count:
-            c = self.counters
-            back = np.count_nonzero(np.diff(out["t"]) < 0) + int(out["t"][0] < c[C_LAST_T])
-            c[C_REGRESSIONS] += back
-            c[C_LAST_T] = out["t"][-1]
-        return out
+        return self.sink.commit(out, count), t_min, t_max
 
     def blocks(self, t_start=None, t_stop=None):
         index = self.read_index() if (t_start is not None or t_stop is not None) else None
@@ -398,27 +518,57 @@ class Aedat4Source(EventSource):
                 keep &= index["end_t"] >= t_start
             if t_stop is not None:
                 keep &= index["start_t"] < t_stop
-            # The index points at packet payloads; the 8-byte packet header precedes them.
             packets = [
-                (int(r["offset"]) - 8, int(r["stream"]), int(r["size"])) for r in index[keep]
+                (int(r["offset"]) - 8, int(r["stream"]), int(r["size"]), r) for r in index[keep]
             ]
         else:
-            packets = self._scan_packets()
-        for offset, stream, size in packets:
+            packets = ((o, s, z, None) for o, s, z in self._scan_packets())
+        for offset, stream, size, row in packets:
+            if row is not None:
+                self._check_indexed(offset, stream, size)
             if stream == self.stream:
-                events = self._packet_events(offset, size)
+                events, t_min, t_max = self._packet_events(offset, size)
+                if row is not None:
+                    self._check_row(offset, row, len(events), t_min, t_max)
                 if len(events):
+                    self.block_offset = offset
                     yield events
             elif stream in self.trigger_streams:
                 self.counters[C_TRIGGERS] += 1
             else:
                 self.counters[C_SKIPPED] += 1
-        if index is None and self.table_pos != -1:
+        if index is None and self.table_pos != -1 and self._index is None:
             self.read_index()  # warns when the index table after the packets is damaged
+
+    def _check_indexed(self, offset, stream, size):
+        """The packet header at ``offset`` must be the one the index promised."""
+        self._file.seek(offset)
+        head = self._file.read(8)
+        if len(head) < 8 or struct.unpack("<iI", head) != (stream, size):
+            raise format_error(
+                self.path,
+                offset,
+                f"packet header {tuple(struct.unpack('<iI', head)) if len(head) == 8 else head}",
+                f"stream {stream}, {size} bytes as the index table says",
+                "the index is corrupt; read without t_start/t_stop to scan the packets",
+            )
+
+    def _check_row(self, offset, row, n, t_min, t_max):
+        """Events of an indexed packet must match the count and times the index gives."""
+        if n != row["count"] or (n and (t_min < row["start_t"] or t_max > row["end_t"])):
+            raise format_error(
+                self.path,
+                offset,
+                f"a packet of {n} events",
+                f"{row['count']} events in {row['start_t']}..{row['end_t']} as the index says",
+                "the index is corrupt; read without t_start/t_stop to scan the packets",
+            )
 
     def triggers(self) -> np.ndarray:
         """All triggers of the recording: array of :data:`TRIGGER_DTYPE`, ``t`` in µs."""
         parts = []
+        if len(self.trigger_streams) == 0:
+            return np.zeros(0, dtype=TRIGGER_DTYPE)
         for offset, stream, size in self._scan_packets():
             if stream in self.trigger_streams:
                 buf, start, count = self._payload(offset, size, b"TRIG")
@@ -432,9 +582,118 @@ class Aedat4Source(EventSource):
         return out
 
 
+_INDEX_DTYPE = np.dtype(
+    [
+        ("offset", "i8"),
+        ("stream", "i4"),
+        ("size", "i4"),
+        ("count", "i8"),
+        ("start_t", "i8"),
+        ("end_t", "i8"),
+    ]
+)
+
+
+def _index_rows(buf):
+    """Parse an ``FTAB`` FlatBuffer into an array of :data:`_INDEX_DTYPE` (vectorised).
+
+    Fields equal to their default (0) may be omitted by the writer (FlatBuffers does so unless
+    told otherwise); an omitted field reads as 0.
+    """
+    start, count = _vector(buf, _u32(buf, 0), 0, 4)
+    rows = np.zeros(count, dtype=_INDEX_DTYPE)
+    if count == 0:
+        return rows
+    b = np.frombuffer(buf, dtype=np.uint8)
+    e = start + 4 * np.arange(count, dtype=np.int64)
+    tab = e + _gather(b, e, "<u4")
+    vtable = tab - _gather(b, tab, "<i4")
+    vsize = _gather(b, vtable, "<u2")
+    for j, fields in enumerate(
+        (
+            (("offset", "<i8", 0),),
+            (("stream", "<i4", 0), ("size", "<i4", 4)),
+            (("count", "<i8", 0),),
+            (("start_t", "<i8", 0),),
+            (("end_t", "<i8", 0),),
+        )
+    ):
+        has = vsize >= 4 + 2 * j + 2
+        off = np.zeros(count, dtype=np.int64)
+        off[has] = _gather(b, vtable[has] + 4 + 2 * j, "<u2")
+        present = off > 0
+        for name, fmt, shift in fields:
+            rows[name][present] = _gather(b, tab[present] + off[present] + shift, fmt)
+    return rows
+
+
+def _gather(b, pos, fmt):
+    """Values of type ``fmt`` at byte positions ``pos`` (int64 array) of the uint8 array ``b``."""
+    size = np.dtype(fmt).itemsize
+    if len(pos) and (pos.min() < 0 or pos.max() + size > len(b)):
+        raise _FlatBufferError(f"offsets outside a {len(b)}-byte buffer")
+    return b[pos[:, None] + np.arange(size)].copy().view(fmt).ravel().astype(np.int64)
+
+
+@njit(cache=True)
+def _aedat4_events_kernel(words, out, width, height, counters):
+    """Convert AEDAT4 event structs into :data:`EVENT_DTYPE`.
+
+    Parameters
+    ----------
+    words : ndarray of int64, shape (2 n,)
+        The packet's 16-byte structs as pairs: ``t`` (µs), then ``x | y << 16 | on << 32``
+        (``x``, ``y`` int16).
+    out : ndarray of EVENT_DTYPE, shape (>= n,)
+    width, height : int
+    counters : ndarray of int64, shape (8,)
+        ``recording_base.C_*`` layout; regressions and the last time are updated.
+
+    Returns
+    -------
+    status : int
+        ``S_OK``, ``S_BAD_X``/``S_BAD_Y`` (``counters[C_BAD]`` = the coordinate as uint16) or
+        ``S_BAD_RECORD`` for a time beyond +-2**62 µs (``counters[C_BAD]`` = the time).
+    k : int
+        Events converted (the offending one on error).
+    t_min, t_max : int
+        Smallest and largest time converted.
+    """
+    n = words.shape[0] // 2
+    last_t = counters[C_LAST_T]
+    t_min = MAX_TIME_US
+    t_max = -MAX_TIME_US
+    for k in range(n):
+        t = words[2 * k]
+        w = words[2 * k + 1]
+        x = w & 0xFFFF
+        y = (w >> 16) & 0xFFFF
+        if x >= width:
+            counters[C_BAD] = x
+            return S_BAD_X, k, t_min, t_max
+        if y >= height:
+            counters[C_BAD] = y
+            return S_BAD_Y, k, t_min, t_max
+        if t >= MAX_TIME_US or t <= -MAX_TIME_US:
+            counters[C_BAD] = t
+            return S_BAD_RECORD, k, t_min, t_max
+        if t < last_t:
+            counters[C_REGRESSIONS] += 1
+        last_t = t
+        t_min = min(t_min, t)
+        t_max = max(t_max, t)
+        out[k].t = t
+        out[k].x = x
+        out[k].y = y
+        out[k].p = 1 if (w >> 32) & 0xFF else 0
+    counters[C_LAST_T] = last_t
+    return S_OK, n, t_min, t_max
+
+
 # -- writer ------------------------------------------------------------------------------------
-def _pad(buf: bytearray, align: int):
-    buf.extend(b"\0" * (-len(buf) % align))
+def _pad(buf: bytearray, align: int, skew: int = 0):
+    """Pad ``buf`` so that ``len(buf) + skew`` is a multiple of ``align``."""
+    buf.extend(b"\0" * (-(len(buf) + skew) % align))
 
 
 def _io_header(compression: int, table_pos: int, xml_text: str) -> bytes:
@@ -469,7 +728,9 @@ def _index_table(rows) -> bytes:
     _pad(buf, 8)
     vtable = len(buf)
     buf += struct.pack("<7H", 14, 48, 8, 16, 24, 32, 40)
-    _pad(buf, 8)
+    # FlatBuffers align each int64 to 8 bytes from the start of the buffer, which here is the
+    # 4-byte size prefix: the rows (48 bytes each, int64s at +8) start 4 bytes past a multiple.
+    _pad(buf, 8, skew=4)
     for k, (offset, stream, size, count, t0, t1) in enumerate(rows):
         tab = len(buf)
         struct.pack_into("<I", buf, vec + 4 * k, tab - (vec + 4 * k))
@@ -502,6 +763,9 @@ def write_aedat4(
         '<dv version="2.0"><node name="outInfo" path="/mainloop/Recorder/outInfo/">'
         '<node name="0" path="/mainloop/Recorder/outInfo/0/">'
         f'<attr key="compression" type="string">{name}</attr>'
+        '<attr key="originalModuleName" type="string">aersim</attr>'
+        '<attr key="originalOutputName" type="string">events</attr>'
+        '<attr key="typeDescription" type="string">Array of events (polarity ON/OFF).</attr>'
         '<attr key="typeIdentifier" type="string">EVTS</attr>'
         '<node name="info" path="/mainloop/Recorder/outInfo/0/info/">'
         f'<attr key="sizeX" type="int">{meta.width}</attr>'

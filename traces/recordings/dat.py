@@ -33,21 +33,26 @@ from aersim.traces.recordings.recording_base import (
     RecordingMeta,
     check_events,
     check_in_sensor,
+    file_size,
     format_error,
     header_int,
+    header_size,
+    header_time_offset,
     iter_byte_blocks,
     open_binary,
     read_percent_header,
     sensor_size_arg,
     status_error,
 )
-from aersim.traces.schema import EVENT_DTYPE
 
 _CD_TYPES = (0x00, 0x0C)
 
 
 class DatSource(EventSource):
     """Streaming reader of a Prophesee DAT file."""
+
+    decodes_into_sink = True
+    time_bits = 32
 
     def __init__(self, path, sensor_size=None, block_bytes=DEFAULT_BLOCK_BYTES, **_):
         super().__init__(path)
@@ -69,15 +74,17 @@ class DatSource(EventSource):
             )
         self.data_offset = offset + 2
         header = dict(pairs)
-        self.version = header_int((header.get("Version") or "2").split(" ")[0], path, "Version")
-        self.time_offset = header_int(header.get("time_offset_us", "0"), path, "time_offset_us")
+        version = (header.get("Version") or "2").split(" ")[0]
+        self.version = header_int(version, path, "Version", 0, 1, 2)
+        self.time_offset = header_time_offset(
+            header.get("time_offset_us", "0"), path, "time_offset_us"
+        )
         size = sensor_size_arg(sensor_size)
         if size is None and "Width" in header and "Height" in header:
-            size = sensor_size_arg(
-                (
-                    header_int(header["Width"], path, "Width"),
-                    header_int(header["Height"], path, "Height"),
-                )
+            size = header_size(
+                header_int(header["Width"], path, "Width"),
+                header_int(header["Height"], path, "Height"),
+                path,
             )
         if size is None:
             size = (512, 256) if self.version == 1 else (16384, 16384)
@@ -92,6 +99,9 @@ class DatSource(EventSource):
             width=size[0], height=size[1], format="dat", path=str(path), header=tuple(pairs)
         )
 
+    def estimate_events(self):
+        return (file_size(self._file) - self.data_offset) // 8
+
     def blocks(self, t_start=None, t_stop=None):
         state = np.full(2, -1, dtype=np.int64)
         state[1] = 0
@@ -99,7 +109,7 @@ class DatSource(EventSource):
             self._file, self.data_offset, self.block_bytes, 8, self.path
         ):
             words = data.view("<u4")
-            out = np.empty(words.size // 2, dtype=EVENT_DTYPE)
+            out = self.sink.space(words.size // 2, words.size // 2)
             status, pos, n = _dat_decode_kernel(
                 words, state, self.counters, out, self.version, self.meta.width, self.meta.height
             )
@@ -115,7 +125,8 @@ class DatSource(EventSource):
             if n:
                 if self.time_offset:
                     out["t"][:n] += self.time_offset
-                yield out[:n]
+                self.block_offset = offset
+                yield self.sink.commit(out, n)
 
 
 @njit(cache=True)

@@ -44,15 +44,17 @@ from aersim.traces.recordings.recording_base import (
     RecordingMeta,
     check_events,
     check_in_sensor,
+    file_size,
     format_error,
     header_int,
+    header_size,
+    header_time_offset,
     iter_byte_blocks,
     open_binary,
     read_percent_header,
     sensor_size_arg,
     status_error,
 )
-from aersim.traces.schema import EVENT_DTYPE
 
 #: Sensor size of old RAW files that only give ``system_ID``.
 SYSTEM_ID_GEOMETRY = {21: (640, 480), 48: (1280, 720), 49: (1280, 720)}
@@ -77,6 +79,15 @@ def parse_raw_header(pairs, path, sensor_size=None, encoding=None):
         found = _EVT_VERSIONS.get(header.get("evt", "").strip())
     if encoding is None:
         encoding = found
+    elif found is not None and found != encoding:
+        # Another encoding's words decode to plausible garbage, never to an error: refuse.
+        raise format_error(
+            path,
+            0,
+            f"a RAW header declaring {found!r}",
+            f"{encoding!r} as asked by format=",
+            "omit format= (or pass format='raw') to read the encoding the header declares",
+        )
     if encoding is None:
         raise format_error(
             path,
@@ -87,13 +98,18 @@ def parse_raw_header(pairs, path, sensor_size=None, encoding=None):
         )
     size = sensor_size_arg(sensor_size)
     if size is None and "width" in options and "height" in options:
-        size = (
+        size = header_size(
             header_int(options["width"], path, "width"),
             header_int(options["height"], path, "height"),
+            path,
+            0,
+            "RAW format",
         )
     if size is None and "geometry" in header:
         w, _, h = header["geometry"].partition("x")
-        size = header_int(w, path, "geometry"), header_int(h, path, "geometry")
+        size = header_size(
+            header_int(w, path, "geometry"), header_int(h, path, "geometry"), path, 0, "geometry"
+        )
     if size is None and header.get("system_ID", "").strip().isdigit():
         size = SYSTEM_ID_GEOMETRY.get(int(header["system_ID"]))
     if size is None:
@@ -108,18 +124,14 @@ def parse_raw_header(pairs, path, sensor_size=None, encoding=None):
     if order not in ("legacy", "little"):
         raise format_error(path, 0, f"endianness={order!r}", "'legacy' or 'little'")
     camera = header.get("serial_number") or header.get("plugin_name") or None
-    offset = header_int(header.get("time_offset_us", "0"), path, "time_offset_us")
-    try:
-        size = sensor_size_arg(size)
-    except TraceError:
-        raise format_error(
-            path, 0, f"geometry {size}", "1..65536 pixels", "the header is corrupt"
-        ) from None
+    offset = header_time_offset(header.get("time_offset_us", "0"), path, "time_offset_us")
     return encoding, size[0], size[1], order == "legacy", camera, offset
 
 
 class RawSource(EventSource):
     """Streaming reader of a Prophesee RAW file (any EVT encoding)."""
+
+    decodes_into_sink = True
 
     def __init__(
         self,
@@ -137,11 +149,24 @@ class RawSource(EventSource):
             pairs, path, sensor_size, encoding
         )
         self.encoding = enc
+        self.time_bits = 24 if enc == "evt3" else 34
         self.block_bytes = block_bytes
         self.out_events = out_events
         self.meta = RecordingMeta(
             width=w, height=h, format=enc, camera=camera, path=str(path), header=tuple(pairs)
         )
+
+    def estimate_events(self):
+        if self.encoding != "evt3":
+            return (file_size(self._file) - self.data_offset) // 4  # ~ one event per word
+        # EVT 3.0 packs 0 to 12 events per word: count them (a cheap pass over the words)
+        # rather than grow and copy the output array
+        n = 0
+        for _, data in iter_byte_blocks(
+            self._file, self.data_offset, self.block_bytes, 2, self.path, "word"
+        ):
+            n += evt3.evt3_count_kernel(data.view("<u2"))
+        return n
 
     def blocks(self, t_start=None, t_stop=None):
         unit_bytes, dtype, per_unit = _ENCODINGS[self.encoding]
@@ -155,7 +180,10 @@ class RawSource(EventSource):
             pos = 0
             while True:
                 cap = min(self.out_events, max(64, (units.shape[0] - pos) * per_unit))
-                out = np.empty(cap, dtype=EVENT_DTYPE)
+                done = offset + pos * unit_bytes - self.data_offset
+                left = file_size(self._file) - self.data_offset - done
+                # when the whole-file buffer is full, grow it by the events per byte so far
+                out = self.sink.space(cap, 64, self.sink.n * left // max(done, 1) + 64)
                 if self.encoding == "evt2":
                     status, pos, n = _evt2_decode_kernel(
                         units, pos, state, self.counters, out, w, h
@@ -171,7 +199,8 @@ class RawSource(EventSource):
                 if n:
                     if self.time_offset:
                         out["t"][:n] += self.time_offset
-                    yield out[:n] if n > cap // 2 else out[:n].copy()
+                    self.block_offset = offset
+                    yield self.sink.commit(out, n)
                 if status == S_OK:
                     break
                 if status != S_FULL:

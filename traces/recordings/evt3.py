@@ -130,7 +130,10 @@ def evt3_decode_kernel(words, pos, state, counters, out, width, height):
                     break
                 mask = w & ((1 << nbits) - 1)
                 if mask != 0:
-                    top = base + 63 - _clz_shift(mask)
+                    hb = nbits - 1
+                    while (mask >> hb) == 0:
+                        hb -= 1
+                    top = base + hb
                     if top >= width:
                         counters[C_BAD] = top
                         status = S_BAD_X
@@ -182,12 +185,21 @@ def evt3_decode_kernel(words, pos, state, counters, out, width, height):
 
 
 @njit(cache=True)
-def _clz_shift(mask):
-    # 63 - index of the highest set bit, for a positive int64.
-    k = 63
-    while k >= 0 and (mask >> k) == 0:
-        k -= 1
-    return 63 - k
+def evt3_count_kernel(words):
+    """Upper bound of the events in EVT 3.0 ``words`` (uint16, shape (n,)): one per ADDR_X word
+    plus the set bits of VECT_12/VECT_8 words (words before the first TIME_HIGH count too)."""
+    n = 0
+    for i in range(words.shape[0]):
+        w = np.int64(words[i])
+        typ = w >> 12
+        if typ == 0x2:
+            n += 1
+        elif typ == 0x4 or typ == 0x5:
+            m = w & (0xFFF if typ == 0x4 else 0xFF)
+            while m:
+                m &= m - 1
+                n += 1
+    return n
 
 
 @njit(cache=True)

@@ -17,9 +17,11 @@ be installed separately); otherwise the error says so.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from aersim.traces.errors import TraceError
+from aersim.traces.errors import TraceError, TraceWarning
 from aersim.traces.recordings.recording_base import (
     C_LAST_T,
     C_REGRESSIONS,
@@ -28,11 +30,22 @@ from aersim.traces.recordings.recording_base import (
     check_events,
     check_in_sensor,
     format_error,
+    header_int,
+    header_size,
+    header_time_offset,
     sensor_size_arg,
 )
-from aersim.traces.schema import EVENT_DTYPE
+from aersim.traces.recordings.textio import columns_to_events
 
 MVSEC_SIZE = (346, 260)
+#: What h5py raises on damaged files, datasets of an unexpected shape or type, missing filters.
+_H5_ERRORS = (OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError)
+
+
+def h5py_dataset():
+    import h5py
+
+    return h5py.Dataset
 
 
 def _byte_offset(dset, index):
@@ -65,7 +78,10 @@ class H5Source(EventSource):
             ) from None
         try:
             self._setup(path, sensor_size, block_events)
-        except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
+        except TraceError:
+            self.h5.close()
+            raise
+        except _H5_ERRORS as exc:
             self.h5.close()
             raise format_error(
                 path, 0, f"a damaged HDF5 structure ({exc})", "an HDF5 event file"
@@ -84,29 +100,58 @@ class H5Source(EventSource):
             if missing:
                 raise format_error(path, 0, f"/events without {missing}", "/events/{t,x,y,p}")
             self.cols = [g[k] for k in "txyp"]
+            for k, c in zip("txyp", self.cols, strict=True):
+                if not isinstance(c, h5py.Dataset) or c.ndim != 1 or c.dtype.kind not in "fiub":
+                    raise format_error(
+                        path,
+                        _byte_offset(c, 0) if isinstance(c, h5py.Dataset) else 0,
+                        f"/events/{k} of shape {getattr(c, 'shape', None)} "
+                        f"and type {getattr(c, 'dtype', type(c).__name__)}",
+                        "a 1-D numeric dataset",
+                    )
             if len({len(c) for c in self.cols}) != 1:
                 raise format_error(
                     path, 0, "/events datasets of different lengths", "equal lengths"
                 )
             if "t_offset" in h5:
-                self.t_offset = int(np.asarray(h5["t_offset"]))
+                value = np.asarray(h5["t_offset"])
+                if value.size != 1 or value.dtype.kind not in "iu":
+                    raise format_error(
+                        path,
+                        0,
+                        f"/t_offset of shape {value.shape} and type {value.dtype}",
+                        "one integer (µs)",
+                    )
+                self.t_offset = header_time_offset(int(value.ravel()[0]), path, "/t_offset")
             if size is None and "width" in h5.attrs and "height" in h5.attrs:
-                size = int(h5.attrs["width"]), int(h5.attrs["height"])
+                size = header_size(h5.attrs["width"], h5.attrs["height"], path, 0, "attribute")
             self.n = len(self.cols[0])
         elif "davis/left/events" in h5:
             self.layout = "mvsec"
             self.table = h5["davis/left/events"]
+            shape = getattr(self.table, "shape", None)
+            if shape is None or len(shape) != 2 or shape[1] < 4:
+                raise format_error(
+                    path, 0, f"/davis/left/events of shape {shape}", "an (N, 4) table"
+                )
             size = size or MVSEC_SIZE
             self.n = self.table.shape[0]
         elif "CD/events" in h5:
             self.layout = "prophesee"
             self.table = h5["CD/events"]
+            names = getattr(getattr(self.table, "dtype", None), "names", None) or ()
+            if getattr(self.table, "ndim", 0) != 1 or not {"x", "y", "p", "t"} <= set(names):
+                raise format_error(
+                    path, 0, f"/CD/events with fields {names}", "a table of x, y, p, t"
+                )
             geometry = h5.attrs.get("geometry")
             if size is None and geometry is not None:
                 w, _, hh = str(
                     geometry.decode() if isinstance(geometry, bytes) else geometry
                 ).partition("x")
-                size = int(w), int(hh)
+                size = header_size(
+                    header_int(w, path, "geometry"), header_int(hh, path, "geometry"), path
+                )
             self.n = self.table.shape[0]
         else:
             raise format_error(
@@ -131,30 +176,54 @@ class H5Source(EventSource):
         )
 
     def _first_index(self, t_start):
-        """Index to start reading from for ``t >= t_start`` (DSEC ``ms_to_idx``), else 0."""
+        """Index to start reading from for ``t >= t_start`` (DSEC ``ms_to_idx``), else 0.
+
+        The index is trusted only when the events on either side of the entry agree with it
+        (the one before is earlier than the entry's millisecond, the entry is in range);
+        otherwise a :class:`TraceWarning` says so and reading starts from the first event.
+        """
         if t_start is None or self.layout != "dsec" or "ms_to_idx" not in self.h5:
             return 0
         ms = (t_start - self.t_offset) // 1000
-        index = self.h5["ms_to_idx"]
-        if ms <= 0 or len(index) == 0:
+        if ms <= 0:
             return 0
-        return int(index[min(ms, len(index) - 1)]) if ms < len(index) else int(index[-1])
+        index = None
+        try:
+            index = self.h5["ms_to_idx"]
+            if not isinstance(index, h5py_dataset()) or index.ndim != 1 or len(index) == 0:
+                raise ValueError(f"shape {getattr(index, 'shape', None)}")
+            if index.dtype.kind not in "iu":
+                raise ValueError(f"type {index.dtype}")
+            k = min(ms, len(index) - 1)
+            first = int(index[k])
+            if not 0 <= first <= self.n:
+                raise ValueError(f"entry {k} = {first} for {self.n} events")
+            t = self.cols[0]
+            if first > 0 and int(t[first - 1]) >= 1000 * k:
+                raise ValueError(f"entry {k} = {first} but event {first - 1} is later")
+        except (ValueError, TypeError, OverflowError, *_H5_ERRORS) as exc:
+            warnings.warn(
+                f"{self.path}: at byte {_byte_offset(index, 0) if index is not None else 0}: "
+                f"unusable /ms_to_idx ({exc}); reading from the first event",
+                TraceWarning,
+                stacklevel=4,
+            )
+            return 0
+        return first
 
     def _slice(self, lo, hi):
-        out = np.empty(hi - lo, dtype=EVENT_DTYPE)
+        scale = 1.0
         try:
             if self.layout == "dsec":
                 t, x, y, p = (c[lo:hi] for c in self.cols)
-                out["t"] = t.astype(np.int64) + self.t_offset
             elif self.layout == "mvsec":
                 rows = self.table[lo:hi]
-                x, y, p = rows[:, 0], rows[:, 1], rows[:, 3]
-                out["t"] = np.rint(rows[:, 2] * 1e6)
+                x, y, t, p = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
+                scale = 1e6
             else:
                 rows = self.table[lo:hi]
-                x, y, p = rows["x"], rows["y"], rows["p"]
-                out["t"] = rows["t"]
-        except (OSError, ValueError, RuntimeError) as exc:
+                x, y, p, t = rows["x"], rows["y"], rows["p"], rows["t"]
+        except _H5_ERRORS as exc:
             dset = self.cols[0] if self.layout == "dsec" else self.table
             fix = (
                 "a Prophesee file needs the ECF HDF5 plugin (HDF5_PLUGIN_PATH)"
@@ -168,25 +237,21 @@ class H5Source(EventSource):
                 "readable HDF5 chunks",
                 fix,
             ) from None
-        bad = (x < 0) | (x >= self.meta.width) | (y < 0) | (y >= self.meta.height)
-        if np.any(bad):
-            k = int(np.argmax(bad))
-            raise format_error(
-                self.path,
-                0,
-                f"event {lo + k} at x={x[k]}, y={y[k]}",
-                f"a {self.meta.width}x{self.meta.height} sensor",
-                "pass sensor_size=",
-            )
-        out["x"] = x
-        out["y"] = y
-        out["p"] = p > 0
+        dset = self.cols[0] if self.layout == "dsec" else self.table
+        out = columns_to_events(
+            t, x, y, p, scale, None, self.meta, self.path, _byte_offset(dset, lo)
+        )
+        if self.t_offset:
+            out["t"] += self.t_offset  # both below 2**62 in magnitude: cannot overflow
         return out
 
     def blocks(self, t_start=None, t_stop=None):
         for lo in range(self._first_index(t_start), self.n, self.block_events):
             events = self._slice(lo, min(lo + self.block_events, self.n))
             c = self.counters
+            self.block_offset = _byte_offset(
+                self.cols[0] if self.layout == "dsec" else self.table, lo
+            )
             if len(events):
                 c[C_REGRESSIONS] += int(np.count_nonzero(np.diff(events["t"]) < 0)) + int(
                     events["t"][0] < c[C_LAST_T]

@@ -32,21 +32,35 @@ from aersim.traces.recordings.recording_base import (
     RecordingMeta,
     check_events,
     check_in_sensor,
+    file_size,
+    format_error,
     iter_byte_blocks,
     open_binary,
     sensor_size_arg,
     status_error,
 )
-from aersim.traces.schema import EVENT_DTYPE
 
 NMNIST_SIZE = (34, 34)
 NCALTECH_SIZE = (304, 240)
 _OVERFLOW_Y = 240
 _OVERFLOW_US = 1 << 13
+#: Signatures of the formats with a header (see ``recording.detect_format``).
+_OTHER_SIGNATURES = (
+    (b"#!AER-DAT", "AEDAT"),
+    (b"% ", "Prophesee RAW or DAT"),
+    (b"%geometry", "CSV"),
+    (b"\x93NUMPY", ".npy"),
+    (b"PK\x03\x04", ".npz"),
+    (b"\x89HDF\r\n\x1a\n", "HDF5"),
+    (b"Event Stream", "Event Stream"),
+)
 
 
 class NmnistSource(EventSource):
     """Streaming reader of an N-MNIST / N-Caltech101 ``.bin`` file."""
+
+    decodes_into_sink = True
+    time_bits = 23
 
     default_size = NMNIST_SIZE
     format_name = "nmnist"
@@ -61,15 +75,30 @@ class NmnistSource(EventSource):
     ):
         super().__init__(path)
         self._file = open_binary(path)
+        head = self._file.read(16)
+        for magic, name in _OTHER_SIGNATURES:
+            # The format has no header: a file that starts like another format is refused
+            # rather than decoded into plausible pixels.
+            if head.startswith(magic):
+                raise format_error(
+                    path,
+                    0,
+                    f"first bytes {head[: len(magic)]!r} (a {name} file)",
+                    f"{self.format_name} records",
+                    "omit format= to detect the format",
+                )
         w, h = sensor_size_arg(sensor_size) or self.default_size
         self.meta = RecordingMeta(width=w, height=h, format=self.format_name, path=str(path))
         self.block_bytes = block_bytes
         self.out_events = out_events
 
+    def estimate_events(self):
+        return file_size(self._file) // 5
+
     def blocks(self, t_start=None, t_stop=None):
         state = np.zeros(1, dtype=np.int64)
         for offset, data in iter_byte_blocks(self._file, 0, self.block_bytes, 5, self.path):
-            out = np.empty(data.size // 5, dtype=EVENT_DTYPE)
+            out = self.sink.space(data.size // 5, data.size // 5)
             status, pos, n = _nmnist_decode_kernel(
                 data, state, self.counters, out, self.meta.width, self.meta.height
             )
@@ -81,7 +110,8 @@ class NmnistSource(EventSource):
                     raise type(hint)(f"{hint}; for N-Caltech101 pass format='ncaltech101'")
                 raise hint
             if n:
-                yield out[:n]
+                self.block_offset = offset
+                yield self.sink.commit(out, n)
 
 
 class NcaltechSource(NmnistSource):

@@ -23,8 +23,11 @@ import numpy as np
 from aersim.traces.errors import TraceError, TraceWarning
 from aersim.traces.recordings.recording_base import (
     INT64_MIN,
+    MAX_TIME_US,
+    OutBuffer,
     RecordingMeta,
     check_events,
+    check_time_range,
     format_error,
     sensor_size_arg,
 )
@@ -102,9 +105,10 @@ FORMATS: dict[str, FormatInfo] = {
     "csv": FormatInfo(
         "textio", "TextSource", "write_text", "text/CSV, configurable columns and units"
     ),
-    "npy": FormatInfo("textio", "NpySource", "write_npy", ".npy structured or (N, 4) array"),
-    "npz": FormatInfo("textio", "NpzSource", "write_npz", ".npz with t, x, y, p arrays"),
+    "npy": FormatInfo("npyio", "NpySource", "write_npy", ".npy structured or (N, 4) array"),
+    "npz": FormatInfo("npyio", "NpzSource", "write_npz", ".npz with t, x, y, p arrays"),
     "hdf5": FormatInfo("h5events", "H5Source", "write_h5", "HDF5 event file (DSEC-style, MVSEC)"),
+    "es": FormatInfo("es", "EsSource", "write_es", "Event Stream 2.x (.es), DVS and ATIS streams"),
 }
 
 #: What a reader may do with events whose time is below an earlier event's.
@@ -122,6 +126,7 @@ _EXTENSIONS = {
     ".h5": "hdf5",
     ".hdf5": "hdf5",
     ".aedat": "aedat31",
+    ".es": "es",
 }
 
 
@@ -157,6 +162,8 @@ def detect_format(path) -> str:
         return "aedat2"
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
         return "hdf5"
+    if head.startswith(b"Event Stream"):
+        return "es"
     if head.startswith(b"\x93NUMPY"):
         return "npy"
     if head.startswith(b"PK\x03\x04"):
@@ -196,10 +203,12 @@ class EventReader:
 
     Iterating yields arrays of :data:`EVENT_DTYPE` in file order: blocks as decoded (default),
     exactly ``chunk_events`` events per chunk (the last may be shorter), or one array per time
-    window ``[origin + k*window_us, origin + (k+1)*window_us)`` where ``origin`` is ``t_start`` or
-    the first event's time (empty windows are yielded as empty arrays; an event earlier than its
-    window's start because time went back stays in the current window). Each iteration decodes the
-    file again with fresh state; :attr:`meta` carries the statistics of the latest pass.
+    non-empty window ``[origin + k*window_us, origin + (k+1)*window_us)`` where ``origin`` is
+    ``t_start`` or the first event's time. Empty windows are not yielded: a gap in time, however
+    long, is skipped in one step (``(w["t"][0] - origin) // window_us`` recovers ``k``). An event
+    earlier than its window's start because time went back stays in the current window. Each
+    iteration decodes the file again with fresh state; :attr:`meta` carries the statistics of the
+    latest pass.
 
     ``time_policy`` says what to do with events earlier than an event before them (decoders never
     reorder; ``meta.regressions`` counts such events either way): ``"keep"`` them as decoded,
@@ -230,8 +239,10 @@ class EventReader:
         self.format = format
         self.chunk_events = None if chunk_events is None else int(chunk_events)
         self.window_us = None if window_us is None else int(window_us)
-        self.t_start = None if t_start is None else int(t_start)
-        self.t_stop = None if t_stop is None else int(t_stop)
+        self.t_start = _time_arg(t_start, "t_start")
+        self.t_stop = _time_arg(t_stop, "t_stop")
+        if self.window_us is not None and self.window_us >= MAX_TIME_US:
+            raise TraceError(f"window_us must be below 2**62 µs, got {window_us!r}")
         cls, fixed = _source_class(format)
         self.time_policy = time_policy
         self._factory = functools.partial(cls, self.path, **{**fixed, **options})
@@ -256,6 +267,10 @@ class EventReader:
         n_events = 0
         latest = INT64_MIN
         for ev in source.blocks(lo, hi):
+            # Every reader's times pass here: none may come near the int64 limits, so that the
+            # window arithmetic below and the user's own differences cannot overflow.
+            if not source.times_bounded():
+                check_time_range(ev["t"], self.path, source.block_offset)
             n_events += len(ev)
             if self.time_policy != "keep" and len(ev):
                 running = np.maximum.accumulate(np.maximum(ev["t"], latest))
@@ -297,7 +312,24 @@ class EventReader:
         return blocks
 
     def read_all(self) -> np.ndarray:
-        """Decode the whole (windowed) recording into one array of :data:`EVENT_DTYPE`."""
+        """Decode the whole (windowed) recording into one array of :data:`EVENT_DTYPE`.
+
+        Without a time window or policy, the kernels decode straight into one growing array
+        (sized from the file where the format allows), so nothing is concatenated.
+        """
+        if (
+            self.t_start is None
+            and self.t_stop is None
+            and self.time_policy == "keep"
+            and self._source.decodes_into_sink
+        ):
+            source = self._new_source()
+            # slack: kernels stop a few events short of a full buffer (a vector word at a time)
+            source.sink = OutBuffer(whole=True, estimate=source.estimate_events() + 64)
+            self._fresh = True  # _blocks takes this same source
+            for _ in self._blocks():
+                pass
+            return source.sink.result()
         parts = list(self._blocks())
         return np.concatenate(parts) if parts else empty_events()
 
@@ -330,19 +362,37 @@ def _by_count(blocks, n):
 
 
 def _by_window(blocks, width, origin):
-    pending, cur = [], 0
+    """Group events into non-empty windows; a gap of empty windows is one step, not a loop."""
+    pending, cur = [], None
     for ev in blocks:
         if origin is None:
             origin = int(ev["t"][0])
-        k = np.maximum.accumulate(np.maximum((ev["t"] - origin) // width, cur))
+        k = (ev["t"] - origin) // width
+        if cur is not None:
+            k = np.maximum(k, cur)
+        k = np.maximum.accumulate(k)
         starts = np.flatnonzero(np.diff(k)) + 1
         for seg, kk in zip(np.split(ev, starts), k[np.r_[0, starts]], strict=True):
-            while cur < kk:
-                yield np.concatenate(pending) if pending else empty_events()
-                pending, cur = [], cur + 1
+            if cur is not None and kk != cur and pending:
+                yield np.concatenate(pending) if len(pending) > 1 else pending[0]
+                pending = []
+            cur = int(kk)
             pending.append(seg)
     if pending:
-        yield np.concatenate(pending)
+        yield np.concatenate(pending) if len(pending) > 1 else pending[0]
+
+
+def _time_arg(value, name):
+    """Validate a user time bound (µs): an integer within +-2**62."""
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise TraceError(f"{name} must be an integer number of µs, got {value!r}") from None
+    if not -MAX_TIME_US < number < MAX_TIME_US:
+        raise TraceError(f"{name} must be within +-2**62 µs, got {value!r}")
+    return number
 
 
 def open_events(

@@ -46,6 +46,13 @@ S_BAD_RECORD = 4  # a structurally impossible record (format-specific)
 S_TRUNCATED = 5  # a record is cut by the end of the data
 
 INT64_MIN = np.iinfo(np.int64).min
+#: Largest magnitude of an event time, µs (146,000 years). Every value that becomes a time (a
+#: decoded timestamp, a header offset, a float time times its scale) is checked against it, so
+#: that sums and differences of two times can never overflow ``int64``.
+MAX_TIME_US = 1 << 62
+#: Largest number of bytes one compressed unit (an AEDAT4 packet or index, a ``.npz`` member
+#: read at once) may decompress to, whatever its header declares.
+MAX_DECOMPRESSED_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,53 @@ def sensor_size_arg(sensor_size) -> tuple[int, int] | None:
     return w, h
 
 
+class OutBuffer:
+    """Where a reader's kernels decode to: a fresh array per block, or one growing array.
+
+    Streaming (``whole=False``), :meth:`space` returns a new array for every block, so blocks
+    stay valid after the next one is decoded. Whole-file (``whole=True``), every block is decoded
+    straight into one array that grows geometrically, so reading a file never concatenates:
+    :meth:`result` is the whole recording. Blocks yielded in that mode are views that a later
+    growth may leave behind; :meth:`EventReader.read_all` ignores them.
+    """
+
+    def __init__(self, whole: bool = False, estimate: int = 0):
+        self.whole = whole
+        self.array = np.empty(max(int(estimate), 0) if whole else 0, dtype=EVENT_DTYPE)
+        self.n = 0
+
+    def space(self, size: int, min_free: int = 1, want: int = 0) -> np.ndarray:
+        """An array to decode into: ``size`` events streaming, all free room (>= ``min_free``)
+        of the growing array when reading whole. When it must grow, it grows by half at least,
+        or by ``want`` events (the caller's estimate of what is still to come)."""
+        if not self.whole:
+            return np.empty(size, dtype=EVENT_DTYPE)
+        if len(self.array) - self.n < min_free:
+            room = max(len(self.array) // 2, min_free, min(int(want), 1 << 31), 1024)
+            grown = np.empty(self.n + room, dtype=EVENT_DTYPE)
+            grown[: self.n] = self.array[: self.n]
+            self.array = grown
+        return self.array[self.n :]
+
+    def commit(self, out: np.ndarray, n: int) -> np.ndarray:
+        """Record that ``n`` events were decoded into ``out``; return them."""
+        if self.whole:
+            self.n += n
+            return out[:n]
+        # a mostly empty block is copied, so that the big buffer is not kept alive by a view
+        return out[:n] if n > len(out) // 2 else out[:n].copy()
+
+    def result(self) -> np.ndarray:
+        """The whole recording (whole-file mode)."""
+        if self.n < len(self.array):
+            self.array = (
+                self.array[: self.n].copy()
+                if self.n < len(self.array) // 2
+                else (self.array[: self.n])
+            )
+        return self.array
+
+
 class EventSource:
     """Base class of the per-format readers.
 
@@ -187,11 +241,28 @@ class EventSource:
 
     meta: RecordingMeta
     counters: np.ndarray
+    #: Byte offset of the data behind the block yielded last (for error messages).
+    block_offset: int = 0
+    #: True when :meth:`blocks` decodes into :attr:`sink` (so a whole-file read needs no copy).
+    decodes_into_sink: bool = False
+    #: Width in bits of the format's time counter, when every decoded time is below
+    #: ``(wraps + 1) << time_bits`` plus :attr:`time_offset`; None when times come from the file
+    #: as they are (and must be range-checked one by one).
+    time_bits: int | None = None
+    #: µs added to every decoded time (a header offset).
+    time_offset: int = 0
+    #: True when the decoding kernel itself range-checks every time it returns.
+    checks_times: bool = False
 
     def __init__(self, path):
         self.path = Path(path)
         self.counters = new_counters()
         self._file = None
+        self.sink = OutBuffer()
+
+    def estimate_events(self) -> int:
+        """A guess of the number of events, to size a whole-file read (0 when unknown)."""
+        return 0
 
     def blocks(self, t_start: int | None = None, t_stop: int | None = None) -> Iterator[np.ndarray]:
         """Yield decoded events, one array of :data:`EVENT_DTYPE` per block, in file order.
@@ -200,6 +271,15 @@ class EventSource:
         window; the caller filters exactly.
         """
         raise NotImplementedError
+
+    def times_bounded(self) -> bool:
+        """True when the times decoded so far are within +-MAX_TIME_US by construction."""
+        if self.checks_times:
+            return True
+        if self.time_bits is None:
+            return False
+        bound = (int(self.counters[C_WRAPS]) + 1) << self.time_bits
+        return bound + abs(int(self.time_offset)) < MAX_TIME_US
 
     def current_meta(self) -> RecordingMeta:
         """Metadata with the statistics gathered so far."""
@@ -331,11 +411,74 @@ def check_in_sensor(events: np.ndarray, meta: RecordingMeta, path) -> None:
         )
 
 
-def header_int(value, path, key: str, offset: int = 0) -> int:
-    """Parse an integer header value, raising a :class:`TraceFormatError` that names the key."""
+def header_int(value, path, key: str, offset: int = 0, lo: int = None, hi: int = None) -> int:
+    """Parse an integer header value, raising a :class:`TraceFormatError` that names the key.
+
+    ``lo``/``hi`` bound the value (inclusive) when given.
+    """
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
         raise format_error(
             path, offset, f"header {key}={value!r}", "an integer", "the header is corrupt"
         ) from None
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        raise format_error(
+            path,
+            offset,
+            f"header {key}={value!r}",
+            f"an integer in {lo}..{hi}",
+            "the header is corrupt",
+        )
+    return number
+
+
+def header_time_offset(value, path, key: str, offset: int = 0) -> int:
+    """Parse a header time offset in µs, range-checked so that offset + time cannot overflow."""
+    return header_int(value, path, key, offset, -MAX_TIME_US + 1, MAX_TIME_US - 1)
+
+
+def header_size(width, height, path, offset: int = 0, where: str = "header") -> tuple[int, int]:
+    """Validate a sensor size read from a file: a :class:`TraceFormatError` naming the file."""
+    try:
+        w, h = int(width), int(height)
+    except (TypeError, ValueError, OverflowError):
+        w = h = 0
+    if not (0 < w <= 65536 and 0 < h <= 65536):
+        raise format_error(
+            path,
+            offset,
+            f"{where} sensor size {width!r}x{height!r}",
+            "1..65536 pixels a side",
+            "the header is corrupt; pass sensor_size=(width, height)",
+        )
+    return w, h
+
+
+def check_time_range(t: np.ndarray, path, offset: int, what: str = "events") -> None:
+    """Refuse times (int or float, any shape) that are not finite or beyond +-MAX_TIME_US."""
+    if t.size == 0:
+        return
+    if t.dtype.kind == "f":
+        bad = ~np.isfinite(t) | (np.abs(t) >= MAX_TIME_US)
+        if bad.any():
+            k = int(np.argmax(bad.ravel()))
+            raise format_error(
+                path,
+                offset,
+                f"{what} with time {t.ravel()[k]} µs",
+                "finite times within +-2**62 µs",
+                "the file is corrupt, or check t_scale=/columns=",
+            )
+        return
+    lo, hi = t.min(), t.max()
+    if (t.dtype.kind == "u" and hi >= MAX_TIME_US) or (
+        t.dtype.kind == "i" and (hi >= MAX_TIME_US or lo <= -MAX_TIME_US)
+    ):
+        raise format_error(
+            path,
+            offset,
+            f"{what} with times {int(lo)}..{int(hi)} µs",
+            "times within +-2**62 µs",
+            "the file is corrupt",
+        )

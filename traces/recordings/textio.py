@@ -1,24 +1,24 @@
-"""Text/CSV and NumPy (``.npy``/``.npz``) event files: readers and writers.
+"""Text/CSV event files: reader and writer (NumPy files are in :mod:`npyio`).
 
-Text: one event per line, columns named by ``columns`` (a string or sequence over ``t``, ``x``,
-``y``, ``p`` and ``_`` for a column to ignore), separated by commas or whitespace. Times are
-multiplied by ``t_scale`` to get µs (``t_scale=1e6`` for the Event Camera Dataset's seconds).
-Polarity is ON when the value equals ``on_value`` (default: when it is > 0, so 1/0 and 1/-1 both
-work). Lines starting with ``#`` or ``%`` are comments; ``%geometry:W,H`` (Prophesee CSV) gives the
-sensor size and implies columns ``xypt``; ``# columns: <cols>`` and ``# t_scale: <s>`` (written by
-:func:`write_text`) set the defaults. A first line with letters is a column header and is skipped.
-A line that does not parse is an error naming its byte offset; a last line without a newline is
-accepted (text editors drop it).
-
-NumPy: ``.npy`` holds a structured array (fields matched by alias: ``t|ts|timestamp``,
-``p|pol|polarity|on``) or an ``(N, 4)`` array whose columns ``columns`` names; it is memory-mapped
-and read in slices. ``.npz`` holds ``t, x, y, p`` arrays (or one structured ``events`` array) and
-optionally ``sensor_size``; it is loaded whole (zip members cannot be memory-mapped).
+One event per line, columns named by ``columns`` (a string or sequence over ``t``, ``x``, ``y``,
+``p`` and ``_`` for a column to ignore), separated by commas or whitespace. Times are multiplied
+by ``t_scale`` to get µs (``t_scale=1e6`` for the Event Camera Dataset's seconds) and rounded to
+the nearest µs. Polarity is ON when the value equals ``on_value`` (default: when it is > 0, so
+1/0 and 1/-1 both work). Lines starting with ``#`` or ``%`` are comments; ``%geometry:W,H``
+(Prophesee CSV) gives the sensor size and implies columns ``xypt``; ``# columns: <cols>`` and
+``# t_scale: <s>`` (written by :func:`write_text`) set the defaults. A first line with a field
+that is not a number is a column header and is skipped; when it names all four columns
+(``t|ts|timestamp|time``, ``x``, ``y``, ``p|pol|polarity|on``, others ignored), it sets their
+order, and ``x@W,y@H`` (as faery writes) the sensor size. A line that does not parse, a value that
+is not finite (``nan``, ``inf``), a coordinate that is not a whole pixel on the sensor and a time
+beyond +-2**62 µs are errors naming the byte offset; a last line without a newline is accepted
+(text editors drop it).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
@@ -31,7 +31,9 @@ from aersim.traces.recordings.recording_base import (
     RecordingMeta,
     check_events,
     check_in_sensor,
+    check_time_range,
     format_error,
+    header_size,
     open_binary,
     sensor_size_arg,
 )
@@ -57,26 +59,97 @@ def _columns_arg(columns) -> tuple[str, ...]:
 def _to_events(values, cols, t_scale, on_value, meta, path, offset):
     """Turn an (n, ncols) float or int array into events, checking the sensor bounds."""
     idx = {c: k for k, c in enumerate(cols) if c != "_"}
-    t = values[:, idx["t"]]
-    if t_scale != 1:
-        t = np.rint(t * t_scale)
-    x, y, pv = values[:, idx["x"]], values[:, idx["y"]], values[:, idx["p"]]
+    return columns_to_events(
+        *(values[:, idx[c]] for c in "txyp"), t_scale, on_value, meta, path, offset
+    )
+
+
+def columns_to_events(t, x, y, p, t_scale, on_value, meta, path, offset) -> np.ndarray:
+    """Check and pack four column arrays (any numeric dtypes, shape (n,)) into events.
+
+    Times are scaled by ``t_scale`` and rounded to the nearest µs; every value must be finite,
+    coordinates whole numbers inside the sensor and times within +-2**62 µs, otherwise a
+    :class:`TraceFormatError` names the file, the byte ``offset`` of the block and the value.
+    """
+    for name, col in (("x", x), ("y", y), ("p", p)):
+        if col.dtype.kind == "f" and not np.isfinite(col).all():
+            k = int(np.argmax(~np.isfinite(col)))
+            raise format_error(
+                path, offset, f"event {k} of a block with {name}={col[k]}", "finite values"
+            )
+        if col.dtype.kind not in "fiub":
+            raise format_error(path, offset, f"a {name} column of type {col.dtype}", "numbers")
     bad = (x < 0) | (x >= meta.width) | (y < 0) | (y >= meta.height)
+    if x.dtype.kind == "f" or y.dtype.kind == "f":
+        bad |= (x != np.floor(x)) | (y != np.floor(y))
     if bad.any():
         k = int(np.argmax(bad))
         raise format_error(
             path,
             offset,
             f"event {k} of a block at x={x[k]}, y={y[k]}",
-            f"a {meta.width}x{meta.height} sensor",
+            f"whole pixel coordinates on a {meta.width}x{meta.height} sensor",
             "pass sensor_size= or columns=",
         )
-    out = np.empty(len(values), dtype=EVENT_DTYPE)
+    if t.dtype.kind not in "fiub":
+        raise format_error(path, offset, f"a t column of type {t.dtype}", "numbers")
+    if t_scale != 1 or t.dtype.kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"):
+            t = np.rint(t.astype(np.float64) * t_scale)
+    check_time_range(t, path, offset)
+    out = np.empty(len(t), dtype=EVENT_DTYPE)
     out["t"] = t
     out["x"] = x
     out["y"] = y
-    out["p"] = (pv == on_value) if on_value is not None else (pv > 0)
+    out["p"] = (p == on_value) if on_value is not None else (p > 0)
     return out
+
+
+def _t_scale_arg(value, path, offset):
+    """A time scale must be a finite positive number (from the header when ``path`` is given)."""
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        scale = float("nan")
+    if not (np.isfinite(scale) and 0 < scale < 1e18):
+        if path is None:
+            raise TraceError(f"t_scale must be a finite positive number, got {value!r}")
+        raise format_error(path, offset, f"# t_scale: {value}", "a finite positive number")
+    return scale
+
+
+_HEADER_NAMES = {
+    "t": "t", "ts": "t", "timestamp": "t", "time": "t",
+    "x": "x", "y": "y",
+    "p": "p", "pol": "p", "polarity": "p", "on": "p",
+}  # fmt: skip
+
+
+def _header_columns(head: str):
+    """Columns named by a first line such as ``t,x@320,y@240,on`` (faery): ``(columns, sizes)``
+    with ``sizes`` the ``@`` values by column, or None when the first line names no columns."""
+    first = head.split("\n", 1)[0].strip()
+    names = [v.strip() for v in re.split(r"[,;\s]+", first) if v.strip()]
+    if not names or all(_is_number(v.encode()) for v in names):
+        return None
+    cols, sizes = [], {}
+    for name in names:
+        key, _, at = name.partition("@")
+        col = _HEADER_NAMES.get(key.lower(), "_")
+        cols.append(col)
+        if at.isdigit():
+            sizes[col] = int(at)
+    if sorted(c for c in cols if c != "_") != ["p", "t", "x", "y"]:
+        return None
+    return "".join(cols), (sizes if {"x", "y"} <= set(sizes) else {})
+
+
+def _is_number(field: bytes) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
 
 
 def _count_regressions(counters, events):
@@ -107,13 +180,28 @@ class TextSource(EventSource):
         size = sensor_size_arg(sensor_size)
         m = re.match(r"%geometry:\s*(\d+)\s*,\s*(\d+)", head)
         if m and size is None:
-            size = int(m.group(1)), int(m.group(2))
+            size = header_size(m.group(1), m.group(2), path, 0, "%geometry")
+        named = _header_columns(head)
+        if named is not None:
+            cols, sizes = named
+            if size is None and sizes:
+                size = header_size(sizes.get("x"), sizes.get("y"), path, 0, "column header")
+            if columns is None:
+                columns = cols
         if columns is None:
             m2 = re.search(r"^# columns:\s*(\S+)", head, re.M)
             columns = m2.group(1).replace(",", "") if m2 else ("xypt" if m else "txyp")
+            try:
+                _columns_arg(columns)
+            except TraceError:
+                raise format_error(
+                    path, head.find("# columns"), f"# columns: {columns}", "t, x, y, p once each"
+                ) from None
         if t_scale is None:
             m3 = re.search(r"^# t_scale:\s*(\S+)", head, re.M)
-            t_scale = float(m3.group(1)) if m3 else 1.0
+            t_scale = _t_scale_arg(m3.group(1), path, m3.start()) if m3 else 1.0
+        else:
+            t_scale = _t_scale_arg(t_scale, None, 0)
         if size is None:
             raise format_error(
                 path,
@@ -151,6 +239,7 @@ class TextSource(EventSource):
             first = False
             _count_regressions(self.counters, events)
             if len(events):
+                self.block_offset = offset
                 yield events
             carry = data[cut:]
             offset += cut
@@ -166,10 +255,11 @@ class TextSource(EventSource):
                 s
                 and s[:1] not in (b"#", b"%")
                 and not (
+                    # a first line with a field that is not a number ("nan" and "inf" are
+                    # numbers, refused later) is a column header
                     first
                     and k == len(keep) == 0
-                    and re.search(rb"[a-zA-Z]", s)
-                    and not re.fullmatch(rb"[-+0-9.eE,\s]+", s)
+                    and not all(_is_number(v) for v in re.split(rb"[,;\s]+", s) if v)
                 )
             ):
                 keep.append(s)
@@ -183,7 +273,9 @@ class TextSource(EventSource):
         if sep:
             body = body.replace(sep, " ")
         try:
-            values = np.fromstring(body, sep=" ")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                values = np.fromstring(body, sep=" ")
             ok = values.size == len(keep) * ncol
         except ValueError:
             ok = False
@@ -212,135 +304,6 @@ class TextSource(EventSource):
             self.path,
             offset,
         )
-
-
-def _field_name(names, key):
-    for alias in _ALIASES[key]:
-        if alias in names:
-            return alias
-    return None
-
-
-class NpySource(EventSource):
-    """Reader of a ``.npy`` event array (memory-mapped, read in slices)."""
-
-    def __init__(
-        self,
-        path,
-        sensor_size=None,
-        columns="txyp",
-        t_scale=1.0,
-        on_value=None,
-        block_events=1 << 20,
-        **_,
-    ):
-        super().__init__(path)
-        try:
-            self.array = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise format_error(
-                path, 0, f"an unreadable .npy ({exc})", "a NumPy array file"
-            ) from None
-        size = sensor_size_arg(sensor_size)
-        if size is None:
-            raise TraceError(
-                f"{path}: a .npy file carries no sensor size; pass sensor_size=(width, height)"
-            )
-        self.meta = RecordingMeta(width=size[0], height=size[1], format="npy", path=str(path))
-        self._setup(self.array, columns, t_scale, on_value)
-        self.block_events = block_events
-
-    def _setup(self, array, columns, t_scale, on_value):
-        self.t_scale, self.on_value = float(t_scale), on_value
-        names = array.dtype.names
-        if names:
-            fields = [_field_name(names, k) for k in "txyp"]
-            if None in fields:
-                raise format_error(
-                    self.path, 0, f"fields {names}", "fields t, x, y, p (or aliases)"
-                )
-            self.fields = fields
-        else:
-            if array.ndim != 2 or array.shape[1] != len(_columns_arg(columns)):
-                raise format_error(
-                    self.path,
-                    0,
-                    f"an array of shape {array.shape}",
-                    f"a structured array or shape (N, {len(columns)})",
-                    "pass columns=",
-                )
-            self.fields = None
-            self.cols = _columns_arg(columns)
-
-    def blocks(self, t_start=None, t_stop=None):
-        a = self.array
-        for s in range(0, len(a), self.block_events):
-            part = np.asarray(a[s : s + self.block_events])
-            if self.fields:
-                values = np.stack(
-                    [
-                        part[f].astype(np.float64 if self.t_scale != 1 else np.int64)
-                        for f in self.fields
-                    ],
-                    axis=1,
-                )
-                cols = ("t", "x", "y", "p")
-            else:
-                values, cols = part, self.cols
-            events = _to_events(values, cols, self.t_scale, self.on_value, self.meta, self.path, s)
-            _count_regressions(self.counters, events)
-            yield events
-
-
-class NpzSource(NpySource):
-    """Reader of a ``.npz`` with ``t, x, y, p`` arrays or a structured ``events`` array."""
-
-    def __init__(
-        self,
-        path,
-        sensor_size=None,
-        columns="txyp",
-        t_scale=1.0,
-        on_value=None,
-        block_events=1 << 20,
-        **_,
-    ):
-        EventSource.__init__(self, path)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                files = {k: z[k] for k in z.files}
-        except Exception as exc:  # zipfile raises many types on damaged archives
-            raise format_error(
-                path, 0, f"an unreadable .npz ({exc})", "a NumPy zip archive"
-            ) from None
-        size = sensor_size_arg(sensor_size)
-        if size is None and "sensor_size" in files:
-            size = sensor_size_arg(files["sensor_size"])
-        if size is None:
-            raise TraceError(
-                f"{path}: no sensor_size array in the .npz; pass sensor_size=(width, height)"
-            )
-        self.meta = RecordingMeta(width=size[0], height=size[1], format="npz", path=str(path))
-        if "events" in files:
-            array = files["events"]
-        else:
-            keys = [_field_name(files, k) for k in "txyp"]
-            if None in keys:
-                raise format_error(
-                    path, 0, f"arrays {sorted(files)}", "t, x, y, p arrays or 'events'"
-                )
-            lengths = {len(files[k]) for k in keys}
-            if len(lengths) != 1:
-                raise format_error(
-                    path, 0, f"t, x, y, p arrays of lengths {sorted(lengths)}", "equal lengths"
-                )
-            fields = [(k, files[a].dtype) for k, a in zip("txyp", keys, strict=True)]
-            array = np.empty(lengths.pop(), dtype=fields)
-            for k, a in zip("txyp", keys, strict=True):
-                array[k] = files[a]
-        self.array = array
-        self._setup(array, columns, t_scale, on_value)
-        self.block_events = block_events
 
 
 def write_text(path, events, meta: RecordingMeta, columns="txyp", t_scale=1.0, separator=","):
@@ -375,27 +338,3 @@ def write_text(path, events, meta: RecordingMeta, columns="txyp", t_scale=1.0, s
                 fmt=[fmt[c] for c in cols],
                 delimiter=separator,
             )
-
-
-def write_npy(path, events, meta: RecordingMeta):
-    """Write ``events`` as a ``.npy`` structured array of EVENT_DTYPE (no sensor size stored)."""
-    events = check_events(events)
-    check_in_sensor(events, meta, path)
-    with open(path, "wb") as f:
-        np.save(f, events)
-
-
-def write_npz(path, events, meta: RecordingMeta, compressed: bool = True):
-    """Write ``events`` as a ``.npz`` with ``t, x, y, p`` arrays and ``sensor_size``."""
-    events = check_events(events)
-    check_in_sensor(events, meta, path)
-    save = np.savez_compressed if compressed else np.savez
-    with open(path, "wb") as f:
-        save(
-            f,
-            t=events["t"],
-            x=events["x"],
-            y=events["y"],
-            p=events["p"],
-            sensor_size=np.array([meta.width, meta.height], dtype=np.int64),
-        )
