@@ -1,11 +1,14 @@
 """Shared test helpers."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+#: The real recordings and networks: ``../shared/data`` beside the checkout, or
+#: ``$AERSIM_SHARED_DATA`` (for a checkout elsewhere).
+SHARED_DATA = Path(os.environ.get("AERSIM_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")
