@@ -242,6 +242,9 @@ PROFILES: dict[str, ImportProfile] = {p.name: p for p in (
                   unit_jump=True, spike_rule=SpikeRule(count=True, max_count=65536.0),
                   lif_gain="one", r_convention="dt_only", checked_against="rockpool 3.1.0",
                   bias_per_step=True),
+    ImportProfile("lava", 1e-4, "euler", "value", 1.0, 1, "current_first",
+                  "Lava (CPU or Loihi 2) running a NIR graph as the NIR paper's converter does: "
+                  "forward Euler at dt = 1e-4, each layer one step behind the previous one"),
     ImportProfile("lava-dl", 1.0 / 4096, "euler", "value", 4096.0, 1, "current_first",
                   "lava-dl netx: tau=1/decay with 12-bit decays, one step per layer"),
     ImportProfile("spyx", 1e-4, "euler", "subtract", 1.0, 0, "current_first",

@@ -14,7 +14,7 @@ nir = pytest.importorskip("nir")
 
 
 def test_all_profiles_present():
-    assert sorted(PROFILES) == ["exact", "lava-dl", "norse", "rockpool", "sinabs",
+    assert sorted(PROFILES) == ["exact", "lava", "lava-dl", "norse", "rockpool", "sinabs",
                                 "sinabs-reset", "sinabs-single", "snntorch", "snntorch-none",
                                 "snntorch-zero", "spyx"]
     for p in PROFILES.values():
