@@ -189,11 +189,25 @@ class ChipTables(NamedTuple):
     latency_ps: np.ndarray   # int64 (LAT_COUNT,), indexed by LAT_*
     noc: NocState            # contention model (idle and unused when contention is off)
     push_need: np.ndarray    # int64 (n_neurons,), queue entries a step may need per spike
+    timing: np.ndarray       # int64 (TIMING_LEN,), indexed by TIMING_*
+    msg_syn_ps: np.ndarray   # int64 (n_msg,), synapse work of each message (ps)
+    msg_syn_n: np.ndarray    # int64 (n_msg, 3), its synapses by storage: sparse, dense, conv
+    is_input: np.ndarray     # bool (n_neurons,), input neuron (priced as an input)
+    may_idle: np.ndarray     # bool (n_neurons,), no bias: idle whenever at rest without input
+    upd_end: np.ndarray      # int64 (n_neurons,) scratch: end of the neuron's update in its pass
+    n_idle: np.ndarray       # int64 (n_cores,) scratch: idle neurons of the current step
 
 
 LAT_SYNAPTIC_OP, LAT_NEURON_UPDATE, LAT_SPIKE_OUT, LAT_MESSAGE_OUT, LAT_MESSAGE_IN, LAT_ROUTER, \
-    LAT_HOP_EW, LAT_HOP_NS, LAT_BARRIER = range(9)
-LAT_COUNT = 9
+    LAT_HOP_EW, LAT_HOP_NS, LAT_BARRIER, LAT_NEURON_IDLE, LAT_INPUT_SPIKE = range(11)
+LAT_COUNT = 11
+#: Indices of ``ChipTables.timing``: receive concurrent with the update pass (0/1), flow
+#: congestion estimate (0/1), messages one link buffers, idle neurons priced apart (0/1), input
+#: spikes priced apart (0/1).
+TIMING_CONCURRENT, TIMING_FLOW, TIMING_BUFFER_MSGS, TIMING_IDLE, TIMING_INPUT = range(5)
+TIMING_LEN = 5
+#: Synapse storage kinds (columns of ``ChipTables.msg_syn_n``).
+STORAGE_KINDS = ("sparse", "dense", "conv")
 
 
 _FLOAT_COLUMNS = ("tau_s", "tau_syn_s", "v_inf", "drift", "v_leak", "r", "i_inf", "v_th",
@@ -455,10 +469,51 @@ def _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_co
     seg_lo[s] = row[row.shape[0] - 1]
 
 
-def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None) -> ChipTables:
+def tiles_used(chip, core_of) -> int:
+    """Tiles holding at least one neuron (``core_of``: the core of every neuron)."""
+    core_of = np.asarray(core_of, dtype=np.int64)
+    return int(np.unique(core_of // chip.cores_per_tile).size) if core_of.size else 0
+
+
+def _message_storage(network, syn: SynapseTables, chip) -> np.ndarray:
+    """Synapses of every message by storage kind, int64 ``(n_msg, 3)`` (see STORAGE_KINDS).
+
+    A projection's storage is :func:`hardware.mapping.synapse_storage`; a chip that prices no
+    storage apart (``core.priced``), or a build without the network, counts all as sparse.
+    """
+    n_msg = syn.msg_core.shape[0]
+    per_msg = syn.seg_lo[syn.msg_seg_lo[1:]] - syn.seg_lo[syn.msg_seg_lo[:-1]]
+    out = np.zeros((n_msg, 3), dtype=np.int64)
+    split = any(k in chip.core.priced for k in ("synaptic_op_dense", "synaptic_op_conv"))
+    if network is None or not split or n_msg == 0:
+        out[:, 0] = per_msg
+        return out
+    from aersim.hardware.mapping import synapse_storage
+
+    names = list(network.populations)
+    pop_of = np.repeat(np.arange(len(names)),
+                       [network.populations[p].size for p in names]).astype(np.int64)
+    table = np.zeros((len(names), len(names)), dtype=np.int64)
+    for proj in network.projections:
+        table[names.index(proj.pre), names.index(proj.post)] = \
+            STORAGE_KINDS.index(synapse_storage(proj, network))
+    slot0, _ = input_slots(network)
+    src = np.repeat(np.arange(syn.msg_ptr.shape[0] - 1), np.diff(syn.msg_ptr))
+    msg_of_syn = np.repeat(np.arange(n_msg), per_msg)
+    post = np.searchsorted(slot0, syn.target[syn.seg_lo[0]:syn.seg_lo[-1]], side="right") - 1
+    kind = table[pop_of[src[msg_of_syn]], pop_of[post]]
+    np.add.at(out, (msg_of_syn, kind), 1)
+    return out
+
+
+def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
+               network=None) -> ChipTables:
     """Core coordinates, updatable-neuron counts, the latency vector and the NoC of ``chip``.
 
-    ``syn`` is needed when the chip models contention (multicast trees, capacity bounds).
+    ``syn`` is needed when the chip models contention (multicast trees, capacity bounds) and for
+    the per-message synapse work; ``network`` tells each synapse's storage (sparse, dense or
+    convolution) for chips that price them apart (without it every synapse is sparse). The
+    barrier is the chip's entry for the number of tiles that hold neurons.
     """
     xs, ys = chip.core_xy()
     n_upd = np.bincount(neurons.core[neurons.kind != KIND_INPUT],
@@ -473,7 +528,29 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None) ->
     lat[LAT_ROUTER] = noc.router_latency_ps
     lat[LAT_HOP_EW] = noc.hop_latency_ps["east_west"]
     lat[LAT_HOP_NS] = noc.hop_latency_ps["north_south"]
-    lat[LAT_BARRIER] = chip.barrier_latency_ps
+    lat[LAT_BARRIER] = chip.barrier_for_tiles(tiles_used(chip, neurons.core))[0]
+    lat[LAT_NEURON_IDLE] = c.get("neuron_idle", c["neuron_update"])
+    lat[LAT_INPUT_SPIKE] = c.get("input_spike", c["spike_out"])
+    priced = getattr(chip.core, "priced", ())
+    timing = np.zeros(TIMING_LEN, dtype=np.int64)
+    timing[TIMING_CONCURRENT] = getattr(chip.core, "receive", "serial") == "concurrent"
+    timing[TIMING_FLOW] = getattr(noc, "congestion", "none") == "flow"
+    timing[TIMING_BUFFER_MSGS] = max(1, noc.buffer_flits // noc.flits) if noc.buffer_flits else 0
+    timing[TIMING_IDLE] = "neuron_idle" in priced
+    timing[TIMING_INPUT] = "input_spike" in priced
+    if syn is not None:
+        msg_syn_n = _message_storage(network, syn, chip)
+        kinds = np.array([c["synaptic_op"], c.get("synaptic_op_dense", c["synaptic_op"]),
+                          c.get("synaptic_op_conv", c["synaptic_op"])], dtype=np.int64)
+        msg_syn_ps = msg_syn_n @ kinds
+    else:
+        msg_syn_n = np.zeros((0, 3), dtype=np.int64)
+        msg_syn_ps = np.zeros(0, dtype=np.int64)
+    n = neurons.core.shape[0]
+    may_idle = (neurons.kind != KIND_INPUT) & np.isin(neurons.kind, (KIND_LIF, KIND_IF,
+                                                                      KIND_CUBA)) \
+        & (neurons.v_inf == 0.0) & (neurons.v_leak == 0.0) & (neurons.drift == 0.0) \
+        & (neurons.i_inf == 0.0)
     geometry = np.array([chip.width, chip.height, chip.topology == "torus"], dtype=np.int64)
     n_msgs = np.diff(syn.msg_ptr) if syn is not None else np.zeros(neurons.core.shape[0],
                                                                       np.int64)
@@ -483,7 +560,10 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None) ->
     else:
         noc_state = new_noc_state(noc_config(chip), chip.n_tiles, 16)
         push_need = n_msgs.astype(np.int64)
-    return ChipTables(xs, ys, n_upd, geometry, lat, noc_state, push_need)
+    return ChipTables(xs, ys, n_upd, geometry, lat, noc_state, push_need, timing,
+                      np.ascontiguousarray(msg_syn_ps), np.ascontiguousarray(msg_syn_n),
+                      neurons.kind == KIND_INPUT, np.ascontiguousarray(may_idle),
+                      np.zeros(n, dtype=np.int64), np.zeros(chip.n_cores, dtype=np.int64))
 
 
 def noc_config(chip) -> np.ndarray:

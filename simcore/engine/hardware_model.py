@@ -24,21 +24,24 @@ from aersim.hardware.energy import (
     HOP_NORTH,
     HOP_SOUTH,
     HOP_WEST,
+    INPUT_SPIKE,
     MESSAGE_IN,
     MESSAGE_OUT,
     ROUTER,
     SPIKE_OUT,
     SYNAPTIC_OP,
+    SYNAPTIC_OP_CONV,
+    SYNAPTIC_OP_DENSE,
 )
 from aersim.hardware.noc import neighbour_tile, xy_hops, xy_next_output
 from aersim.simcore.engine.build import (
     LAT_HOP_EW,
     LAT_HOP_NS,
+    LAT_INPUT_SPIKE,
     LAT_MESSAGE_IN,
     LAT_MESSAGE_OUT,
     LAT_ROUTER,
     LAT_SPIKE_OUT,
-    LAT_SYNAPTIC_OP,
     LINK_BLOCKED_PS,
     LINK_BUSY_PS,
     LINK_FLITS,
@@ -60,6 +63,7 @@ from aersim.simcore.engine.build import (
     NOC_ROUTER_PS,
     NOC_TORUS,
     NOC_WIDTH,
+    TIMING_INPUT,
     build_noc,
 )
 from aersim.simcore.engine.queue import (
@@ -76,6 +80,25 @@ KIND_MESSAGE = 3
 
 
 @njit(cache=True, inline="always")
+def spike_cost(chip, counts, neuron, core):
+    """Count ``neuron``'s spike on ``core`` and return its ``spike_out`` time (ps); an input
+    neuron's spike is an ``input_spike`` on chips that price it apart."""
+    if chip.timing[TIMING_INPUT] != 0 and chip.is_input[neuron]:
+        counts[core, INPUT_SPIKE] += 1
+        return chip.latency_ps[LAT_INPUT_SPIKE]
+    counts[core, SPIKE_OUT] += 1
+    return chip.latency_ps[LAT_SPIKE_OUT]
+
+
+@njit(cache=True, inline="always")
+def count_synapses(chip, counts, m, dest):
+    """Count message ``m``'s synapses on ``dest`` by storage kind."""
+    counts[dest, SYNAPTIC_OP] += chip.msg_syn_n[m, 0]
+    counts[dest, SYNAPTIC_OP_DENSE] += chip.msg_syn_n[m, 1]
+    counts[dest, SYNAPTIC_OP_CONV] += chip.msg_syn_n[m, 2]
+
+
+@njit(cache=True, inline="always")
 def send_spike(syn, chip, counts, heap, neuron, core, t_ready):
     """Emit the messages of ``neuron``'s spike from ``core``, starting at ``t_ready`` (ps).
 
@@ -86,8 +109,7 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready):
     x0 = chip.core_x[core]
     y0 = chip.core_y[core]
     width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
-    counts[core, SPIKE_OUT] += 1
-    t = t_ready + lat[LAT_SPIKE_OUT]
+    t = t_ready + spike_cost(chip, counts, neuron, core)
     for m in range(syn.msg_ptr[neuron], syn.msg_ptr[neuron + 1]):
         dest = syn.msg_core[m]
         t += lat[LAT_MESSAGE_OUT]
@@ -110,15 +132,14 @@ def serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta):
     """Serve message ``m`` arriving at its destination core at ``t_arrive``; return its end time.
 
     The core starts when it is free (``core_free``, updated here) and spends ``message_in`` plus
-    ``synaptic_op`` per synapse of the message. When the message log ``mlog`` (int64
-    ``(capacity, 4)``: message, arrival, service start, service end) has rows, the message is
-    appended to it (``mlog_meta[0]`` rows used).
+    ``synaptic_op`` per synapse of the message (by storage kind: ``chip.msg_syn_ps``). When
+    the message log ``mlog`` (int64 ``(capacity, 4)``: message, arrival, service start, service
+    end) has rows, the message is appended to it (``mlog_meta[0]`` rows used).
     """
     lat = chip.latency_ps
     dest = syn.msg_core[m]
-    n_syn = syn.seg_lo[syn.msg_seg_lo[m + 1]] - syn.seg_lo[syn.msg_seg_lo[m]]
     start = t_arrive if t_arrive > core_free[dest] else core_free[dest]
-    end = start + lat[LAT_MESSAGE_IN] + n_syn * lat[LAT_SYNAPTIC_OP]
+    end = start + lat[LAT_MESSAGE_IN] + chip.msg_syn_ps[m]
     core_free[dest] = end
     if mlog.shape[0] > 0:
         row = mlog_meta[0]
@@ -128,7 +149,7 @@ def serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta):
         mlog[row, 3] = end
         mlog_meta[0] = row + 1
     counts[dest, MESSAGE_IN] += 1
-    counts[dest, SYNAPTIC_OP] += n_syn
+    count_synapses(chip, counts, m, dest)
     return end
 
 
@@ -366,8 +387,7 @@ def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
     """
     lat = chip.latency_ps
     cfg = noc.cfg
-    counts[core, SPIKE_OUT] += 1
-    t = t_ready + lat[LAT_SPIKE_OUT]
+    t = t_ready + spike_cost(chip, counts, neuron, core)
     if cfg[NOC_MULTICAST]:
         if syn.msg_ptr[neuron + 1] > syn.msg_ptr[neuron]:
             t += lat[LAT_MESSAGE_OUT]

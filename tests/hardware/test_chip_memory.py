@@ -23,7 +23,7 @@ from aersim.models import InputParams, LIFParams, Network
 
 
 def minimal_dict():
-    text = (resources.files("hardware") / "presets" / "minimal.yaml").read_text()
+    text = (resources.files("aersim.hardware") / "presets" / "minimal.yaml").read_text()
     return yaml.safe_load(text)
 
 

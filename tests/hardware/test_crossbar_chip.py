@@ -26,7 +26,7 @@ from aersim.simcore import PoissonInput, RunConfig, Simulation
 
 
 def cim_dict():
-    text = (resources.files("hardware") / "presets" / "crossbar_cim.yaml").read_text()
+    text = (resources.files("aersim.hardware") / "presets" / "crossbar_cim.yaml").read_text()
     return yaml.safe_load(text)
 
 
