@@ -137,17 +137,24 @@ def sanafe_core_id(aersim_core: np.ndarray) -> np.ndarray:
 # aersim
 
 
-def comparison_chip():
+def comparison_chip(idle: bool = True):
     """``loihi_calibrated`` without Loihi's fan-in/fan-out limits, which SANA-FE does not
     enforce (a 10,000-neuron random network with 100 synapses per neuron needs ~5,500 input
-    axons per core, beyond Loihi's 4,096)."""
+    axons per core, beyond Loihi's 4,096). ``idle=False``: every neuron pays a full update,
+    as SANA-FE's ``force_update`` does."""
     chip = load_chip("loihi_calibrated")
-    return replace(chip, core=replace(chip.core, max_fan_in=0, max_fan_out=0))
+    core = replace(chip.core, max_fan_in=0, max_fan_out=0)
+    if not idle:
+        energy = dict(core.energy_pj, neuron_idle=core.energy_pj["neuron_update"])
+        latency = dict(core.latency_ps, neuron_idle=core.latency_ps["neuron_update"])
+        core = replace(core, energy_pj=energy, latency_ps=latency,
+                       priced=tuple(k for k in core.priced if k != "neuron_idle"))
+    return replace(chip, core=core)
 
 
-def simulate_aersim(net, core_of, steps):
+def simulate_aersim(net, core_of, steps, idle: bool = True):
     """Run ``net`` on :func:`comparison_chip` with neurons on ``core_of``; a dict of results."""
-    chip = comparison_chip()
+    chip = comparison_chip(idle)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "mapping.npy"
         np.save(path, core_of)
@@ -180,7 +187,7 @@ def run_aersim(n, pre, post, weight, v_inf, steps):
     net.add_population("pop", n, LIFParams(tau_s=2.0 * dt_s, v_th=V_TH, v_leak=0.0, v_reset=0.0,
                                            r=1.0, bias=v_inf, integrator="euler"))
     net.connect("pop", "pop", pre, post, weight.astype(np.float32), DT_PS)
-    return simulate_aersim(net, core_blocks(n), steps)
+    return simulate_aersim(net, core_blocks(n), steps, idle=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -192,7 +199,7 @@ def build_sanafe(n, pre, post, weight, v_inf):
     cores = arch.cores()
     net = sanafe.Network()
     group = net.create_neuron_group(
-        "pop", n, {"threshold": V_TH, "reset": 0.0, "leak_decay": 0.5},
+        "pop", n, {"threshold": V_TH, "reset": 0.0, "leak_decay": 0.5, "force_update": True},
         default_synapse_hw_name="loihi_sparse_synapse", soma_hw_name="loihi_lif",
         log_spikes=True)
     target = sanafe_core_id(core_blocks(n))
@@ -255,6 +262,126 @@ def _offset(neuron) -> int:
         if hasattr(neuron, name):
             return int(getattr(neuron, name))
     return int(neuron["offset"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Layered networks (structured: a convolution and a dense layer), built alike on both sides.
+
+
+def layered_network(seed: int = 3, side: int = 12, kernels: int = 6, n_out: int = 16,
+                    steps_memory: bool = False):
+    """A three-layer network as plain data, with one projection of each storage kind.
+
+    ``src`` (``side`` x ``side`` LIF neurons driven by biases) -> 3x3 convolution with
+    ``kernels`` output channels -> ``conv`` ((kernels, side-2, side-2)) -> all-to-all ->
+    ``out`` (``n_out``) -> sparse random (10 per neuron) -> ``src``. All weights are positive
+    multiples of 16 (no two inputs can cancel) and every neuron is memoryless
+    (``leak_decay`` 0; ``v <- v_inf + input``) unless ``steps_memory``, so a neuron with no
+    input and no bias is at rest, and idle, in both simulators. Returns ``(layers, projections,
+    core_of)`` where ``core_of`` puts ``src`` on tile 0, ``conv`` on tiles 1-2 and ``out`` on
+    tile 4 (4 tiles in use).
+    """
+    from aersim.models.conv import ConvGeometry
+
+    rng = np.random.default_rng(seed)
+    n_src = side * side
+    geo = ConvGeometry(in_shape=(1, side, side), kernel=(kernels, 1, 3, 3))
+    n_conv = int(np.prod(geo.out_shape))
+    kernel = 16.0 * rng.integers(1, 6, size=geo.kernel)
+    layers = [
+        {"name": "src", "size": n_src, "v_inf": 16.0 * rng.integers(0, 24, n_src) *
+         (rng.random(n_src) < 0.5)},
+        {"name": "conv", "size": n_conv, "v_inf": np.zeros(n_conv)},
+        {"name": "out", "size": n_out, "v_inf": np.zeros(n_out)},
+    ]
+    pre_c, post_c, w_c = geo.unroll(kernel)
+    pre_d = np.repeat(np.arange(n_conv), n_out)
+    post_d = np.tile(np.arange(n_out), n_conv)
+    w_d = 16.0 * rng.integers(1, 3, size=pre_d.size)
+    pre_s = np.repeat(np.arange(n_out), 10)
+    post_s = np.concatenate([rng.choice(n_src, 10, replace=False) for _ in range(n_out)])
+    w_s = np.full(pre_s.size, 64.0)
+    projections = [
+        {"pre": "src", "post": "conv", "kind": "conv", "geometry": geo, "kernel": kernel,
+         "pre_idx": pre_c, "post_idx": post_c, "weight": w_c.astype(np.float64)},
+        {"pre": "conv", "post": "out", "kind": "dense", "pre_idx": pre_d, "post_idx": post_d,
+         "weight": w_d},
+        {"pre": "out", "post": "src", "kind": "sparse", "pre_idx": pre_s, "post_idx": post_s,
+         "weight": w_s},
+    ]
+    core_of = np.concatenate([
+        np.arange(n_src) * 4 // n_src,                    # tile 0: cores 0-3
+        4 + np.arange(n_conv) * 8 // n_conv,              # tiles 1-2: cores 4-11
+        np.full(n_out, 16),                               # tile 4: core 16
+    ]).astype(np.int64)
+    for layer in layers:
+        layer["leak"] = 0.5 if steps_memory else 0.0
+    return layers, projections, core_of
+
+
+def run_layered_aersim(layers, projections, core_of, steps):
+    from aersim.models.conv import ConvProjection
+
+    dt_s = DT_PS * 1e-12
+    net = Network()
+    for layer in layers:
+        # Euler LIF: v <- v (1 - dt/tau) + v_inf dt/tau + input; leak 0 is tau = dt.
+        tau = dt_s / (1.0 - layer["leak"])
+        bias = layer["v_inf"] * (1.0 - layer["leak"])
+        net.add_population(layer["name"], layer["size"], LIFParams(
+            tau_s=tau, v_th=V_TH, v_leak=0.0, v_reset=0.0, r=1.0,
+            bias=bias / (1.0 - layer["leak"]), integrator="euler"))
+    for i, pj in enumerate(projections):
+        if pj["kind"] == "conv":
+            net.add_projection(ConvProjection(f"p{i}", pj["pre"], pj["post"],
+                                              pj["kernel"].astype(np.float32), pj["geometry"],
+                                              np.int64(DT_PS)))
+        else:
+            net.connect(pj["pre"], pj["post"], pj["pre_idx"], pj["post_idx"],
+                        pj["weight"].astype(np.float32), DT_PS, name=f"p{i}")
+    return simulate_aersim(net, core_of, steps)
+
+
+SANAFE_SYNAPSE = {"sparse": "loihi_sparse_synapse", "dense": "loihi_dense_synapse",
+                  "conv": "loihi_conv_synapse"}
+
+
+def build_layered_sanafe(layers, projections, core_of):
+    arch = sanafe.load_loihi()
+    cores = arch.cores()
+    net = sanafe.Network()
+    groups, offsets, start = {}, {}, 0
+    # SANA-FE maps a connection to the synapse unit its *postsynaptic* group names.
+    kind_of = {pj["post"]: pj["kind"] for pj in projections}
+    target = sanafe_core_id(core_of)
+    for layer in layers:
+        g = net.create_neuron_group(
+            layer["name"], layer["size"],
+            {"threshold": V_TH, "reset": 0.0, "leak_decay": layer["leak"]},
+            default_synapse_hw_name=SANAFE_SYNAPSE[kind_of[layer["name"]]],
+            soma_hw_name="loihi_lif", log_spikes=True)
+        for i in range(layer["size"]):
+            neuron = g.neurons[i]
+            if layer["v_inf"][i] != 0.0:
+                bias = float(layer["v_inf"][i] * (1.0 - layer["leak"]))
+                neuron.set_attributes(model_attributes={"bias": bias})
+            neuron.map_to_core(cores[int(target[start + i])])
+        groups[layer["name"]] = g
+        offsets[layer["name"]] = start
+        start += layer["size"]
+    for pj in projections:
+        groups[pj["pre"]].connect_neurons_sparse(
+            groups[pj["post"]], {"weight": [float(w) for w in pj["weight"]]},
+            list(zip(pj["pre_idx"].tolist(), pj["post_idx"].tolist(), strict=True)))
+    return arch, net, offsets
+
+
+def compare_layered(case, steps, steps_memory=False, **kw) -> dict:
+    layers, projections, core_of = layered_network(steps_memory=steps_memory, **kw)
+    a = run_layered_aersim(layers, projections, core_of, steps)
+    arch, net, offsets = build_layered_sanafe(layers, projections, core_of)
+    d = simulate_sanafe(arch, net, steps, "detailed", offsets)
+    return agreement(case, a, d)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -327,6 +454,7 @@ def main(argv=None) -> int:
     for n in args.sizes:
         case = f"random_n{n}_k{args.fan_out}"
         rows.append(compare(case, n, args.fan_out, args.steps, args.seed, args))
+    rows.append(compare_layered("layered_conv_dense", args.steps))
     print_table(rows)
     for r in rows:
         print(json.dumps(r))

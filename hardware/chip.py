@@ -35,6 +35,7 @@ OPTIONAL_CORE_OPS = ("synaptic_op_dense", "synaptic_op_conv", "neuron_idle", "in
 _OPTIONAL_FALLBACK = {"synaptic_op_dense": "synaptic_op", "synaptic_op_conv": "synaptic_op",
                       "neuron_idle": "neuron_update", "input_spike": "spike_out"}
 RECEIVE_MODES = ("serial", "concurrent")
+SEND_ORDERS = ("row_major", "column_major")
 CONGESTION_MODELS = ("none", "flow")
 
 
@@ -80,6 +81,10 @@ class CoreSpec:
         ``"concurrent"``: receiving (``message_in`` and synapses) runs beside the update pass
         on its own timeline, as SANA-FE's timing models and Loihi's separate input and neuron
         pipelines do (see ``docs/hardware.md``).
+    send_order : str
+        Order in which a spike's messages leave on the concurrent timeline: by destination core
+        number with tiles numbered row by row (``"row_major"``, aersim's numbering) or column
+        by column (``"column_major"``, SANA-FE's numbering and axon-table order).
     priced : tuple of str
         The :data:`OPTIONAL_CORE_OPS` this chip prices apart (``energy_pj`` and ``latency_ps``
         hold every optional key; the others carry their fallback's price).
@@ -99,6 +104,7 @@ class CoreSpec:
     max_fan_out: int = 0
     receive: str = "serial"
     priced: tuple = ()
+    send_order: str = "row_major"
 
 
 @dataclass(frozen=True)
@@ -314,6 +320,7 @@ CORE_MEMORY_SCHEMA = {
     "max_fan_in": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
     "max_fan_out": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
     "receive": ("str", False, lambda s: s in RECEIVE_MODES, f"one of {RECEIVE_MODES}"),
+    "send_order": ("str", False, lambda s: s in SEND_ORDERS, f"one of {SEND_ORDERS}"),
 }
 _FULL_SCHEMA = dict(SCHEMA, core={**SCHEMA["core"], **CORE_MEMORY_SCHEMA})
 
@@ -393,7 +400,8 @@ def _core(core: dict, where: str) -> CoreSpec:
                     crossbars_per_core=core.get("crossbars_per_core", 0),
                     max_fan_in=core.get("max_fan_in", 0),
                     max_fan_out=core.get("max_fan_out", 0),
-                    receive=core.get("receive", "serial"), priced=priced)
+                    receive=core.get("receive", "serial"), priced=priced,
+                    send_order=core.get("send_order", "row_major"))
 
 
 def _validate(data, schema, where: str, path: str) -> dict:

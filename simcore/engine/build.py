@@ -196,6 +196,7 @@ class ChipTables(NamedTuple):
     may_idle: np.ndarray     # bool (n_neurons,), no bias: idle whenever at rest without input
     upd_end: np.ndarray      # int64 (n_neurons,) scratch: end of the neuron's update in its pass
     n_idle: np.ndarray       # int64 (n_cores,) scratch: idle neurons of the current step
+    msg_send: np.ndarray     # int64 (n_msg,), messages in send order within each neuron's range
 
 
 LAT_SYNAPTIC_OP, LAT_NEURON_UPDATE, LAT_SPIKE_OUT, LAT_MESSAGE_OUT, LAT_MESSAGE_IN, LAT_ROUTER, \
@@ -506,6 +507,22 @@ def _message_storage(network, syn: SynapseTables, chip) -> np.ndarray:
     return out
 
 
+def _send_order(chip, syn: SynapseTables) -> np.ndarray:
+    """Message ids in the order each neuron sends them (``core.send_order``): by destination
+    core number (``row_major``, aersim's numbering: tiles row by row) or with tiles numbered
+    column by column (``column_major``, as SANA-FE numbers them; its axon tables list
+    destination cores in that order)."""
+    n_msg = syn.msg_core.shape[0]
+    if getattr(chip.core, "send_order", "row_major") == "row_major" or n_msg == 0:
+        return np.arange(n_msg, dtype=np.int64)
+    xs, ys = chip.core_xy()
+    dest = syn.msg_core.astype(np.int64)
+    rank = (xs[dest].astype(np.int64) * chip.height + ys[dest]) * chip.cores_per_tile \
+        + dest % chip.cores_per_tile
+    src = np.repeat(np.arange(syn.msg_ptr.shape[0] - 1, dtype=np.int64), np.diff(syn.msg_ptr))
+    return np.lexsort((rank, src)).astype(np.int64)
+
+
 def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
                network=None) -> ChipTables:
     """Core coordinates, updatable-neuron counts, the latency vector and the NoC of ``chip``.
@@ -543,9 +560,11 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
         kinds = np.array([c["synaptic_op"], c.get("synaptic_op_dense", c["synaptic_op"]),
                           c.get("synaptic_op_conv", c["synaptic_op"])], dtype=np.int64)
         msg_syn_ps = msg_syn_n @ kinds
+        msg_send = _send_order(chip, syn)
     else:
         msg_syn_n = np.zeros((0, 3), dtype=np.int64)
         msg_syn_ps = np.zeros(0, dtype=np.int64)
+        msg_send = np.zeros(0, dtype=np.int64)
     n = neurons.core.shape[0]
     may_idle = (neurons.kind != KIND_INPUT) & np.isin(neurons.kind, (KIND_LIF, KIND_IF,
                                                                       KIND_CUBA)) \
@@ -563,7 +582,8 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
     return ChipTables(xs, ys, n_upd, geometry, lat, noc_state, push_need, timing,
                       np.ascontiguousarray(msg_syn_ps), np.ascontiguousarray(msg_syn_n),
                       neurons.kind == KIND_INPUT, np.ascontiguousarray(may_idle),
-                      np.zeros(n, dtype=np.int64), np.zeros(chip.n_cores, dtype=np.int64))
+                      np.zeros(n, dtype=np.int64), np.zeros(chip.n_cores, dtype=np.int64),
+                      np.ascontiguousarray(msg_send))
 
 
 def noc_config(chip) -> np.ndarray:

@@ -9,7 +9,9 @@ Every core has two timelines in a step, both starting at 0:
 * **receive**: the messages that reach the core, served one at a time (``message_in`` plus the
   synapse work of the message by storage kind), in the global order of their departures.
 
-Messages are taken in the order of departure over the whole chip (ties: lower core first). A
+A spike's messages leave in the order of its destination cores, numbered as ``core.send_order``
+says (``ChipTables.msg_send``). Messages are taken in the order of departure over
+the whole chip (ties: lower core first). A
 message reaches its core after the zero-load network latency (router + hops) and is served when
 it has arrived and the core's receive timeline is free. The core is done when both timelines
 are; the step ends when the last core is done, plus the barrier.
@@ -147,9 +149,9 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
         s = spiked[i]
         c = neurons.core[s]
         t = upd_end[s] + extra[c] + spike_cost(chip, counts, s, c)
-        for m in range(syn.msg_ptr[s], syn.msg_ptr[s + 1]):
+        for i_m in range(syn.msg_ptr[s], syn.msg_ptr[s + 1]):
             t += lat[LAT_MESSAGE_OUT]
-            seq_m[fill[c]] = m
+            seq_m[fill[c]] = chip.msg_send[i_m]
             seq_t[fill[c]] = t
             fill[c] += 1
         extra[c] = t - upd_end[s]
