@@ -260,6 +260,9 @@ def _nonneg(x):
 
 _OPS_SCHEMA = {**{op: ("float", True, _nonneg, ">= 0") for op in CORE_OPS},
                **{op: ("float", False, _nonneg, ">= 0") for op in OPTIONAL_CORE_OPS}}
+#: ``core.energy_pj.neuron_update_event``: the price of a neuron update in ``async`` mode (one
+#: touched neuron per event instant) when it differs from the per-step ``neuron_update``.
+_ENERGY_SCHEMA = {**_OPS_SCHEMA, "neuron_update_event": ("float", False, _nonneg, ">= 0")}
 _DIR_SCHEMA = {d: ("float", True, _nonneg, ">= 0") for d in ("east_west", "north_south")}
 
 SCHEMA = {
@@ -275,7 +278,7 @@ SCHEMA = {
     "core": {
         "neurons": ("int", True, _pos, "an integer >= 1"),
         "synapses": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
-        "energy_pj": _OPS_SCHEMA,
+        "energy_pj": _ENERGY_SCHEMA,
         "latency_ns": _OPS_SCHEMA,
     },
     "noc": {

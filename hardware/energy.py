@@ -98,12 +98,21 @@ SYNAPTIC_OP, NEURON_UPDATE, SPIKE_OUT, MESSAGE_OUT, MESSAGE_IN, ROUTER, HOP_EAST
     SYNAPTIC_OP_DENSE, SYNAPTIC_OP_CONV, NEURON_IDLE, INPUT_SPIKE = range(N_OPS)
 
 
-def price_vector_pj(chip) -> np.ndarray:
-    """Energy of one operation of each kind on ``chip``, picojoules, float64 ``(N_OPS,)``."""
+def price_vector_pj(chip, mode: str | None = None) -> np.ndarray:
+    """Energy of one operation of each kind on ``chip``, picojoules, float64 ``(N_OPS,)``.
+
+    ``mode`` (default: the chip's ``execution_mode``): in ``async`` mode a neuron update is one
+    touched neuron at one event instant and costs ``energy_pj.neuron_update_event`` when the
+    chip gives it (a chip whose ``neuron_update`` is a per-tick figure); otherwise
+    ``neuron_update``.
+    """
     core, noc = chip.core, chip.noc
+    mode = mode or getattr(chip, "execution_mode", "timestep")
     prices = np.zeros(N_OPS, dtype=np.float64)
     prices[SYNAPTIC_OP] = core.energy_pj["synaptic_op"]
     prices[NEURON_UPDATE] = core.energy_pj["neuron_update"]
+    if mode == "async" and "neuron_update_event" in core.energy_pj:
+        prices[NEURON_UPDATE] = core.energy_pj["neuron_update_event"]
     prices[SPIKE_OUT] = core.energy_pj["spike_out"]
     prices[MESSAGE_OUT] = core.energy_pj["message_out"]
     prices[MESSAGE_IN] = core.energy_pj["message_in"]
@@ -296,7 +305,7 @@ def paced_duration_ps(step_duration_ps, dt_ps: int) -> int:
 
 
 def price(counts: np.ndarray, chip, duration_ps: int, n_barriers: int = 0, cores_used=None,
-          paced_ps: int | None = None) -> EnergyLedger:
+          paced_ps: int | None = None, mode: str | None = None) -> EnergyLedger:
     """Turn operation counts into an :class:`EnergyLedger`.
 
     Parameters
@@ -316,9 +325,11 @@ def price(counts: np.ndarray, chip, duration_ps: int, n_barriers: int = 0, cores
     paced_ps : int, optional
         Duration of the same run paced at the algorithmic time (:func:`paced_duration_ps`);
         gives :attr:`EnergyLedger.static_paced_j`.
+    mode : str, optional
+        Execution mode of the run (default: the chip's); see :func:`price_vector_pj`.
     """
     ops, derived = derive_counts(counts, chip)
-    dynamic = ops * (price_vector_pj(chip) * 1e-12)
+    dynamic = ops * (price_vector_pj(chip, mode) * 1e-12)
     if cores_used is None:
         cores_used = cores_in_use(counts, chip)
     used = np.asarray(cores_used)
