@@ -1,69 +1,32 @@
-"""Compare aersim (preset ``loihi_calibrated``, ``timestep`` mode) with SANA-FE on random networks.
+"""Compare aersim (preset ``loihi_calibrated``, ``timestep`` mode) with SANA-FE, same networks.
 
 SANA-FE (Boyle et al., IEEE TCAD 2025; PyPI ``sanafe``, GPL) is used here only as an outside
 program: the bench builds each network through its Python API, runs it on the Loihi architecture
 file bundled in the installed package, and reads its results. Nothing of it is part of aersim.
 
-Workload (identical in both)
-----------------------------
-``n`` LIF neurons, each with ``fan_out`` = 100 outgoing synapses to distinct random targets,
-one-step delay, integer weights (excitatory and inhibitory). A fraction of the neurons has a
-constant bias that drives them above threshold; the rest fire only from synaptic input. No
-randomness at run time, so both simulators must produce the same spike trains:
+Workloads (identical in both)
+-----------------------------
+* ``random_n{n}_k{k}``: ``n`` LIF neurons, each with ``k`` outgoing synapses to distinct random
+  targets, one-step delay, integer weights (excitatory and inhibitory), a fraction driven above
+  threshold by a bias. aersim: Euler LIF with ``tau_s = 2 dt`` (``v <- v/2 + v_inf/2 + input``);
+  SANA-FE: ``leak_decay 0.5``, ``bias = v_inf / 2``, ``force_update`` (every neuron updated every
+  step; aersim's comparison chip then prices no idle neuron). Weights, biases and thresholds are
+  multiples of 16, so SANA-FE's 1/64 fixed-point grid does not bite. Neuron blocks on all 128
+  cores; aersim core ``c`` is put on the SANA-FE core of the same physical tile and offset.
+* ``layered_conv_dense``: a 3x3 convolution, a dense and a sparse projection between three
+  memoryless layers (``leak_decay`` 0) on 4 tiles; it has idle neurons, three synapse prices and
+  the barrier of 4 tiles. SANA-FE maps a connection to the synapse unit its postsynaptic group
+  names, so each group names the unit of the projection into it.
 
-* aersim: ``LIFParams(integrator="euler", tau_s=2 dt)``, so ``v <- v/2 + v_inf/2 + input``;
-  strict threshold ``v > v_th``, reset to 0, no refractory period.
-* SANA-FE ``leaky_integrate_fire``: ``leak_decay 0.5``, ``bias = v_inf / 2``, the same
-  threshold and reset, ``force_update`` (every neuron updated every step, as aersim does).
-  SANA-FE truncates the potential to multiples of 1/64 every step; every weight, bias and
-  threshold here is a multiple of 16, so the truncation can bite only after a dozen halvings
-  without a spike and then moves ``v`` by less than 1/64. The bench checks the spike trains.
-* The same placement: neuron blocks on all 128 cores. aersim numbers tiles row by row
-  (``x = tile % 8``), SANA-FE column by column (``x = tile // 4``); aersim core ``c`` is put on
-  the SANA-FE core of the *same physical tile* and offset, so hop counts agree.
-* Synapses use SANA-FE's sparse synapse unit (``loihi_sparse_synapse``), whose costs the
-  preset's ``synaptic_op`` carries.
+The comparison chip is ``loihi_calibrated`` without Loihi's fan-in/fan-out limits (SANA-FE does
+not enforce them; the 10,000-neuron network needs ~5,500 input axons per core).
 
-Output: a table, then one JSON line per network with ``case``, ``energy_ratio`` and
-``latency_ratio`` (aersim over SANA-FE's default "detailed" timing model), the raw energies and
-latencies of both sides (SANA-FE's "simple" model too) and the operation counts of each side.
-
-What agrees and what cannot
----------------------------
-* **Energy** agrees to rounding: both price the same counts (spikes, messages, synapses, hops,
-  neuron updates) with the same per-operation costs, and neither has static or barrier energy
-  in this preset. A difference would come from (a) neurons SANA-FE finds idle (zero potential,
-  no input, no bias, no ``force_update``): it charges them ``access_neuron`` only (51.2 pJ),
-  aersim the full ``neuron_update`` (72.8 pJ); (b) a network using SANA-FE's dense or conv
-  synapse units (35.5 / 24.0 pJ) while aersim has one synaptic price; (c) spike trains that
-  differ (they do not here; the bench reports any mismatch).
-* **Latency** differs because the two order a core's work differently:
-
-  - aersim: a core first runs its update pass (sending its spikes' messages as it goes), then
-    serves the messages it received, one after another (docs/engine.md). Receiving waits for
-    the whole update pass.
-  - SANA-FE "detailed": a core's sending timeline (neuron latencies, spike_out, message_out) and
-    its receiving timeline (message_in + synapses per message, FIFO in the global order of send
-    times) run concurrently; the step ends at the latest send or receive, plus the sync time.
-    Its NoC adds a congestion heuristic (messages along the route beyond ``(hops+1) x 16``
-    buffered messages block the sender; in-flight messages stretch the network delay).
-  - SANA-FE "simple": ``max over cores of max(sum of send delays, sum of receive delays)``;
-    no network latency at all.
-
-  So aersim's step is about ``update pass + receive work`` of the busiest core where SANA-FE's
-  is closer to ``max(update pass, receive work)``; the gap grows with activity. Both add the
-  same 1.8 us barrier (SANA-FE's sync table for 29-32 tiles), which dominates quiet steps.
-* SANA-FE's sync time depends on the number of tiles used (0.6-1.8 us); aersim's barrier is a
-  constant. Both networks here use all 32 tiles.
-
-Measured (sanafe 2.2.9, 100 steps, default arguments): spike trains identical; energy ratio
-1.0000 for both sizes (counts equal one by one, hops included); time per step, aersim /
-SANA-FE detailed / SANA-FE simple: 3.59 / 3.47 / 2.84 us for 1,000 neurons (ratio 1.03) and
-14.25 / 12.36 / 9.95 us for 10,000 neurons (ratio 1.15). Replaying aersim's own message log
-with each core's receiving concurrent with its update pass gives 3.06 and 10.18 us: close to
-SANA-FE's simple model plus zero-load network latency, i.e. the serial receive accounts for
-aersim's excess over "simple", and SANA-FE's congestion heuristic for "detailed"'s excess over
-that replay. SANA-FE's detailed run of 10,000 neurons takes about a minute.
+Output: a table (spike mismatches, whether every operation count is identical, energy ratio,
+mean step time of both, and the ratio of the mean and of the 95th percentile of the per-step
+times, aersim over SANA-FE's "detailed" model), then one JSON line per network. The timing
+semantics are in ``docs/hardware.md``: receive concurrent with the update pass, the flow
+estimate of network delay and sender blocking, column-major send order, the sync table by tiles
+in use. SANA-FE's detailed run of 10,000 neurons takes about two minutes.
 """
 
 from __future__ import annotations
