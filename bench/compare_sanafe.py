@@ -282,6 +282,51 @@ def layered_network(seed: int = 3, side: int = 12, kernels: int = 6, n_out: int 
     return layers, projections, core_of
 
 
+def dvs_network(scale_bias: float = 1.0):
+    """The DVS-gesture CNN of SANA-FE's example data (``sanafe/examples/dvs_challenge.npz``):
+    a 32x32 frame -> 3x3 convolutions with 16 (stride 2), 32, 64 and 11 kernels -> dense 11.
+
+    The frame (0..255) drives the first layer as biases; every layer is a leaky integrator
+    (``leak_decay`` 0.5) with the file's integer thresholds and weights; SANA-FE's
+    ``force_update`` (no idle neurons). Synapses are unrolled from aersim's convolution
+    geometry and given to SANA-FE as lists, so both run the same connections. Returns
+    ``(layers, projections, core_of)`` with the 18,667 neurons in blocks over all 128 cores.
+    """
+    from aersim.models.conv import ConvGeometry
+
+    with np.load(Path(sanafe.__file__).parent / "examples" / "dvs_challenge.npz") as d:
+        data = {k: d[k] for k in d.files}
+    th = data["thresholds"].astype(np.float64)
+    shape = (1, 32, 32)
+    layers = [{"name": "frame", "size": 1024, "v_inf": 2.0 * scale_bias * data["inputs"],
+               "v_th": th[0]}]
+    projections = []
+    for i, (name, stride) in enumerate((("conv1", 2), ("conv2", 1), ("conv3", 1),
+                                        ("conv4", 1))):
+        w = data[name]                                   # (kW, kH, C_in, C_out)
+        kernel = np.transpose(w, (3, 2, 1, 0)).astype(np.float64)   # (C_out, C_in, kH, kW)
+        geo = ConvGeometry(in_shape=shape, kernel=kernel.shape, stride=(stride, stride))
+        pre, post, wv = geo.unroll(kernel)
+        size = int(np.prod(geo.out_shape))
+        layers.append({"name": name, "size": size, "v_inf": np.zeros(size), "v_th": th[i + 1]})
+        projections.append({"pre": layers[-2]["name"], "post": name, "kind": "conv",
+                            "geometry": geo, "kernel": kernel, "pre_idx": pre,
+                            "post_idx": post, "weight": wv.astype(np.float64)})
+        shape = geo.out_shape
+    dense = data["dense1"]                               # (891, 11)
+    n_in, n_out = dense.shape
+    layers.append({"name": "dense1", "size": n_out, "v_inf": np.zeros(n_out), "v_th": th[5]})
+    projections.append({"pre": "conv4", "post": "dense1", "kind": "dense",
+                        "pre_idx": np.repeat(np.arange(n_in), n_out),
+                        "post_idx": np.tile(np.arange(n_out), n_in),
+                        "weight": dense.ravel().astype(np.float64)})
+    for layer in layers:
+        layer["leak"] = 0.5
+        layer["force_update"] = True
+    n = sum(layer["size"] for layer in layers)
+    return layers, projections, np.arange(n, dtype=np.int64) * N_CORES // n
+
+
 def run_layered_aersim(layers, projections, core_of, steps):
     from aersim.models.conv import ConvProjection
 
@@ -292,7 +337,7 @@ def run_layered_aersim(layers, projections, core_of, steps):
         tau = dt_s / (1.0 - layer["leak"])
         bias = layer["v_inf"] * (1.0 - layer["leak"])
         net.add_population(layer["name"], layer["size"], LIFParams(
-            tau_s=tau, v_th=V_TH, v_leak=0.0, v_reset=0.0, r=1.0,
+            tau_s=tau, v_th=layer.get("v_th", V_TH), v_leak=0.0, v_reset=0.0, r=1.0,
             bias=bias / (1.0 - layer["leak"]), integrator="euler"))
     for i, pj in enumerate(projections):
         if pj["kind"] == "conv":
@@ -302,7 +347,8 @@ def run_layered_aersim(layers, projections, core_of, steps):
         else:
             net.connect(pj["pre"], pj["post"], pj["pre_idx"], pj["post_idx"],
                         pj["weight"].astype(np.float32), DT_PS, name=f"p{i}")
-    return simulate_aersim(net, core_of, steps)
+    forced = any(layer.get("force_update", False) for layer in layers)
+    return simulate_aersim(net, core_of, steps, idle=not forced)
 
 
 SANAFE_SYNAPSE = {"sparse": "loihi_sparse_synapse", "dense": "loihi_dense_synapse",
@@ -320,8 +366,9 @@ def build_layered_sanafe(layers, projections, core_of):
     for layer in layers:
         g = net.create_neuron_group(
             layer["name"], layer["size"],
-            {"threshold": V_TH, "reset": 0.0, "leak_decay": layer["leak"]},
-            default_synapse_hw_name=SANAFE_SYNAPSE[kind_of[layer["name"]]],
+            {"threshold": float(layer.get("v_th", V_TH)), "reset": 0.0,
+             "leak_decay": layer["leak"], "force_update": layer.get("force_update", False)},
+            default_synapse_hw_name=SANAFE_SYNAPSE[kind_of.get(layer["name"], "sparse")],
             soma_hw_name="loihi_lif", log_spikes=True)
         for i in range(layer["size"]):
             neuron = g.neurons[i]
@@ -339,8 +386,9 @@ def build_layered_sanafe(layers, projections, core_of):
     return arch, net, offsets
 
 
-def compare_layered(case, steps, steps_memory=False, **kw) -> dict:
-    layers, projections, core_of = layered_network(steps_memory=steps_memory, **kw)
+def compare_layered(case, steps, steps_memory=False, network=None, **kw) -> dict:
+    layers, projections, core_of = network if network is not None else \
+        layered_network(steps_memory=steps_memory, **kw)
     a = run_layered_aersim(layers, projections, core_of, steps)
     arch, net, offsets = build_layered_sanafe(layers, projections, core_of)
     d = simulate_sanafe(arch, net, steps, "detailed", offsets)
@@ -408,6 +456,10 @@ def main(argv=None) -> int:
     ap.add_argument("--w-inh", type=int, default=48)
     ap.add_argument("--p-inh", type=float, default=0.5)
     ap.add_argument("--simple", action="store_true", help="also run SANA-FE's simple model")
+    ap.add_argument("--dvs", action="store_true", help="also the DVS-gesture CNN (minutes)")
+    ap.add_argument("--dvs-steps", type=int, default=40)
+    ap.add_argument("--dvs-drive", type=float, default=4.0,
+                    help="scale of the frame's bias drive (1: the file's values)")
     args = ap.parse_args(argv)
     if sanafe is None:
         print("SANA-FE is not installed: `pip install sanafe` (GPL; used only as an outside "
@@ -418,6 +470,9 @@ def main(argv=None) -> int:
         case = f"random_n{n}_k{args.fan_out}"
         rows.append(compare(case, n, args.fan_out, args.steps, args.seed, args))
     rows.append(compare_layered("layered_conv_dense", args.steps))
+    if args.dvs:
+        rows.append(compare_layered("dvs_gesture_cnn", args.dvs_steps,
+                                    network=dvs_network(args.dvs_drive)))
     print_table(rows)
     for r in rows:
         print(json.dumps(r))

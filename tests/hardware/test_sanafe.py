@@ -4,8 +4,8 @@ an outside program through ``bench/compare_sanafe.py``) on the same networks and
 Required per network: identical spike trains, identical operation counts (neuron updates,
 spikes, messages, synaptic operations, hops), total energy within 2 % and time-step latency
 within 5 % of SANA-FE's "detailed" timing model, both its mean and its 95th percentile over the
-steps. The default run takes about 20 s (one random network and the layered conv/dense one);
-the larger ones are marked slow.
+steps. The default run takes about 15 s (one random network and the layered conv/dense one);
+larger random networks, a larger layered one and SANA-FE's DVS-gesture CNN are marked slow.
 """
 
 import importlib.util
@@ -62,3 +62,10 @@ def test_random_network_matches_sanafe_slow(bench, n):
 @pytest.mark.slow
 def test_larger_layered_network_matches_sanafe(bench):
     _check(bench.compare_layered("layered_big", 100, side=24, kernels=8, n_out=32, seed=5))
+
+
+@pytest.mark.slow
+def test_dvs_gesture_cnn_matches_sanafe(bench):
+    # SANA-FE's DVS-gesture CNN (18,667 neurons, 3.6 M synapses, four convolutions and a dense
+    # layer) on all 128 cores, the frame driving the first layer (bias x 4).
+    _check(bench.compare_layered("dvs", 40, network=bench.dvs_network(4.0)))
