@@ -156,6 +156,7 @@ class NocSpec:
     routing: str = "unicast"
     routing_table_entries: int = 0
     congestion: str = "none"
+    virtual_channels: int = 1
 
     @property
     def flits(self) -> int:
@@ -296,6 +297,7 @@ SCHEMA = {
         "routing_table_entries": ("int", False, _pos, "an integer >= 1"),
         "congestion": ("str", False, lambda s: s in CONGESTION_MODELS,
                        f"one of {CONGESTION_MODELS}"),
+        "virtual_channels": ("int", False, _pos, "an integer >= 1 (FIFOs per input port)"),
     },
     "barrier": {
         "latency_ns": ("float", False, _nonneg, ">= 0"),
@@ -476,7 +478,8 @@ def _noc_contention(noc: dict, where: str) -> dict:
     out = {"contention": noc.get("contention", False), "cycle_ps": cycle_ps,
            "flit_bits": noc.get("flit_bits", 0), "buffer_flits": noc.get("buffer_flits", 0),
            "routing": noc.get("routing", "unicast"),
-           "routing_table_entries": noc.get("routing_table_entries", 0)}
+           "routing_table_entries": noc.get("routing_table_entries", 0),
+           "virtual_channels": noc.get("virtual_channels", 1)}
     if not out["contention"]:
         return out
     if cycle_ps <= 0:

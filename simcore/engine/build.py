@@ -97,8 +97,8 @@ class SynapseTables(NamedTuple):
 
 #: Indices of ``NocState.cfg``.
 NOC_ON, NOC_MULTICAST, NOC_CYCLE_PS, NOC_FLITS, NOC_BUFFER, NOC_CPT, NOC_PORTS, NOC_WIDTH, \
-    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS = range(13)
-NOC_CFG_LEN = 13
+    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS, NOC_VCS = range(14)
+NOC_CFG_LEN = 14
 #: Columns of ``NocState.link_stats``.
 LINK_PACKETS, LINK_FLITS, LINK_BUSY_PS, LINK_MAX_QUEUE_FLITS, LINK_BLOCKED_PS = range(5)
 #: ``NocState.meta``: free slots, next packet sequence number, packets injected, delivered.
@@ -116,10 +116,10 @@ class NocState(NamedTuple):
     tree_tile: np.ndarray    # (n_rows,), sorted by tile within a key
     tree_mask: np.ndarray    # (n_rows,), outputs taken at that router
     tree_hops: np.ndarray    # (n_keys, 4), tree edges per direction (the key's hop counts)
-    q_head: np.ndarray       # (n_ports_total,), first packet slot of each input FIFO, or -1
-    q_tail: np.ndarray       # (n_ports_total,)
+    q_head: np.ndarray       # (n_ports_total * VCs,), first packet slot of each input FIFO, or -1
+    q_tail: np.ndarray       # (n_ports_total * VCs,)
     port_free: np.ndarray    # (n_ports_total,), time the input port can start its next packet
-    occ: np.ndarray          # (n_ports_total,), flits held in the input buffer
+    occ: np.ndarray          # (n_ports_total * VCs,), flits held in each VC's input buffer
     link_free: np.ndarray    # (n_ports_total,), time the output link is free
     blocked_since: np.ndarray  # (n_ports_total,), -1 or when the link began waiting for room
     arb_last: np.ndarray     # (n_tiles,), time of the last queued arbitration (-1: none)
@@ -139,6 +139,7 @@ def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=Non
                   tree_mask=None, tree_hops=None) -> NocState:
     """An idle network with room for ``capacity`` packets in flight."""
     n = n_tiles * int(cfg[NOC_PORTS])
+    nq = n * max(int(cfg[NOC_VCS]), 1)      # one FIFO per virtual channel of each input port
     capacity = max(int(capacity), 16)
     z = np.zeros(0, dtype=np.int64)
     return NocState(
@@ -146,8 +147,8 @@ def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=Non
         tree_ptr=z.copy() if tree_ptr is None else tree_ptr, tree_tile=z if tree_tile is None
         else tree_tile, tree_mask=z if tree_mask is None else tree_mask,
         tree_hops=np.zeros((0, 4), np.int64) if tree_hops is None else tree_hops,
-        q_head=np.full(n, -1, np.int64), q_tail=np.full(n, -1, np.int64),
-        port_free=np.zeros(n, np.int64), occ=np.zeros(n, np.int64),
+        q_head=np.full(nq, -1, np.int64), q_tail=np.full(nq, -1, np.int64),
+        port_free=np.zeros(n, np.int64), occ=np.zeros(nq, np.int64),
         link_free=np.zeros(n, np.int64), blocked_since=np.full(n, -1, np.int64),
         arb_last=np.full(n_tiles, -1, np.int64), link_stats=np.zeros((n, 5), np.int64),
         p_next=np.full(capacity, -1, np.int64), p_ready=np.zeros(capacity, np.int64),
@@ -603,6 +604,7 @@ def noc_config(chip) -> np.ndarray:
     cfg[NOC_ROUTER_PS] = n.router_latency_ps
     cfg[NOC_HOP_EW_PS] = n.hop_latency_ps["east_west"]
     cfg[NOC_HOP_NS_PS] = n.hop_latency_ps["north_south"]
+    cfg[NOC_VCS] = max(1, int(getattr(n, "virtual_channels", 1)))
     return cfg
 
 
