@@ -22,6 +22,7 @@ from numba import njit
 
 from aersim.hardware.errors import MappingError
 from aersim.hardware.noc import multicast_trees, routing_table_entries
+from aersim.simcore.engine.message_tables import message_storage, send_order, tiles_used
 from aersim.simcore.errors import ConfigError
 
 KIND_INPUT = 0
@@ -208,8 +209,6 @@ LAT_COUNT = 11
 #: spikes priced apart (0/1).
 TIMING_CONCURRENT, TIMING_FLOW, TIMING_BUFFER_MSGS, TIMING_IDLE, TIMING_INPUT = range(5)
 TIMING_LEN = 5
-#: Synapse storage kinds (columns of ``ChipTables.msg_syn_n``).
-STORAGE_KINDS = ("sparse", "dense", "conv")
 
 
 _FLOAT_COLUMNS = ("tau_s", "tau_syn_s", "v_inf", "drift", "v_leak", "r", "i_inf", "v_th",
@@ -471,59 +470,6 @@ def _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_co
     seg_lo[s] = row[row.shape[0] - 1]
 
 
-def tiles_used(chip, core_of) -> int:
-    """Tiles holding at least one neuron (``core_of``: the core of every neuron)."""
-    core_of = np.asarray(core_of, dtype=np.int64)
-    return int(np.unique(core_of // chip.cores_per_tile).size) if core_of.size else 0
-
-
-def _message_storage(network, syn: SynapseTables, chip) -> np.ndarray:
-    """Synapses of every message by storage kind, int64 ``(n_msg, 3)`` (see STORAGE_KINDS).
-
-    A projection's storage is :func:`hardware.mapping.synapse_storage`; a chip that prices no
-    storage apart (``core.priced``), or a build without the network, counts all as sparse.
-    """
-    n_msg = syn.msg_core.shape[0]
-    per_msg = syn.seg_lo[syn.msg_seg_lo[1:]] - syn.seg_lo[syn.msg_seg_lo[:-1]]
-    out = np.zeros((n_msg, 3), dtype=np.int64)
-    split = any(k in chip.core.priced for k in ("synaptic_op_dense", "synaptic_op_conv"))
-    if network is None or not split or n_msg == 0:
-        out[:, 0] = per_msg
-        return out
-    from aersim.hardware.mapping import synapse_storage
-
-    names = list(network.populations)
-    pop_of = np.repeat(np.arange(len(names)),
-                       [network.populations[p].size for p in names]).astype(np.int64)
-    table = np.zeros((len(names), len(names)), dtype=np.int64)
-    for proj in network.projections:
-        table[names.index(proj.pre), names.index(proj.post)] = \
-            STORAGE_KINDS.index(synapse_storage(proj, network))
-    slot0, _ = input_slots(network)
-    src = np.repeat(np.arange(syn.msg_ptr.shape[0] - 1), np.diff(syn.msg_ptr))
-    msg_of_syn = np.repeat(np.arange(n_msg), per_msg)
-    post = np.searchsorted(slot0, syn.target[syn.seg_lo[0]:syn.seg_lo[-1]], side="right") - 1
-    kind = table[pop_of[src[msg_of_syn]], pop_of[post]]
-    np.add.at(out, (msg_of_syn, kind), 1)
-    return out
-
-
-def _send_order(chip, syn: SynapseTables) -> np.ndarray:
-    """Message ids in the order each neuron sends them (``core.send_order``): by destination
-    core number (``row_major``, aersim's numbering: tiles row by row) or with tiles numbered
-    column by column (``column_major``, as SANA-FE numbers them; its axon tables list
-    destination cores in that order)."""
-    n_msg = syn.msg_core.shape[0]
-    if getattr(chip.core, "send_order", "row_major") == "row_major" or n_msg == 0:
-        return np.arange(n_msg, dtype=np.int64)
-    xs, ys = chip.core_xy()
-    dest = syn.msg_core.astype(np.int64)
-    rank = (xs[dest].astype(np.int64) * chip.height + ys[dest]) * chip.cores_per_tile \
-        + dest % chip.cores_per_tile
-    src = np.repeat(np.arange(syn.msg_ptr.shape[0] - 1, dtype=np.int64), np.diff(syn.msg_ptr))
-    return np.lexsort((rank, src)).astype(np.int64)
-
-
 def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
                network=None) -> ChipTables:
     """Core coordinates, updatable-neuron counts, the latency vector and the NoC of ``chip``.
@@ -557,11 +503,11 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
     timing[TIMING_IDLE] = "neuron_idle" in priced
     timing[TIMING_INPUT] = "input_spike" in priced
     if syn is not None:
-        msg_syn_n = _message_storage(network, syn, chip)
+        msg_syn_n = message_storage(network, syn, chip)
         kinds = np.array([c["synaptic_op"], c.get("synaptic_op_dense", c["synaptic_op"]),
                           c.get("synaptic_op_conv", c["synaptic_op"])], dtype=np.int64)
         msg_syn_ps = msg_syn_n @ kinds
-        msg_send = _send_order(chip, syn)
+        msg_send = send_order(chip, syn)
     else:
         msg_syn_n = np.zeros((0, 3), dtype=np.int64)
         msg_syn_ps = np.zeros(0, dtype=np.int64)
