@@ -24,6 +24,19 @@ EXECUTION_MODES = ("timestep", "async")
 TOPOLOGIES = ("mesh", "torus")
 ROUTINGS = ("unicast", "multicast")
 CORE_OPS = ("synaptic_op", "neuron_update", "spike_out", "message_out", "message_in")
+#: Optional per-operation prices of a core (energy and latency). A chip that gives one has the
+#: engines count that operation apart; a chip that does not prices it as the fallback:
+#: ``synaptic_op_dense`` / ``synaptic_op_conv`` — one synapse stored as a dense (all-to-all)
+#: matrix or as a shared convolution kernel (fallback ``synaptic_op``, which then prices the
+#: sparse list storage); ``neuron_idle`` — a neuron whose update cannot change it (no input, no
+#: bias, state at rest: only its state is read; fallback ``neuron_update``); ``input_spike`` —
+#: a spike of an input neuron (fallback ``spike_out``).
+OPTIONAL_CORE_OPS = ("synaptic_op_dense", "synaptic_op_conv", "neuron_idle", "input_spike")
+_OPTIONAL_FALLBACK = {"synaptic_op_dense": "synaptic_op", "synaptic_op_conv": "synaptic_op",
+                      "neuron_idle": "neuron_update", "input_spike": "spike_out"}
+RECEIVE_MODES = ("serial", "concurrent")
+SEND_ORDERS = ("row_major", "column_major")
+CONGESTION_MODELS = ("none", "flow")
 
 
 def ns_to_ps(ns: float) -> int:
@@ -63,6 +76,18 @@ class CoreSpec:
     max_fan_out : int
         Output edges per core, i.e. distinct (source neuron, destination core) pairs of the
         neurons it holds (0 = unlimited).
+    receive : str
+        ``"serial"``: a core serves the messages it receives after its update pass (one server).
+        ``"concurrent"``: receiving (``message_in`` and synapses) runs beside the update pass
+        on its own timeline, as SANA-FE's timing models and Loihi's separate input and neuron
+        pipelines do (see ``docs/hardware.md``).
+    send_order : str
+        Order in which a spike's messages leave on the concurrent timeline: by destination core
+        number with tiles numbered row by row (``"row_major"``, aersim's numbering) or column
+        by column (``"column_major"``, SANA-FE's numbering and axon-table order).
+    priced : tuple of str
+        The :data:`OPTIONAL_CORE_OPS` this chip prices apart (``energy_pj`` and ``latency_ps``
+        hold every optional key; the others carry their fallback's price).
     """
 
     neurons: int
@@ -77,6 +102,9 @@ class CoreSpec:
     crossbars_per_core: int = 0
     max_fan_in: int = 0
     max_fan_out: int = 0
+    receive: str = "serial"
+    priced: tuple = ()
+    send_order: str = "row_major"
 
 
 @dataclass(frozen=True)
@@ -108,6 +136,12 @@ class NocSpec:
         replicated along its XY tree); used when ``contention`` is on.
     routing_table_entries : int
         Key/mask entries per router for multicast (0 = unlimited).
+    congestion : str
+        ``"none"``: zero-load latencies (or the flit-level model when ``contention`` is on).
+        ``"flow"``: the flow-density estimate of SANA-FE's detailed timing model (messages in
+        flight load the links of their route; a loaded route stretches a message's network
+        delay and, past ``buffer_flits`` messages per link, blocks its sender). Needs
+        ``core.receive: concurrent``; see ``docs/hardware.md``.
     """
 
     hop_energy_pj: dict
@@ -121,6 +155,8 @@ class NocSpec:
     buffer_flits: int = 0
     routing: str = "unicast"
     routing_table_entries: int = 0
+    congestion: str = "none"
+    virtual_channels: int = 1
 
     @property
     def flits(self) -> int:
@@ -146,6 +182,22 @@ class ChipSpec:
     static_power_w: float
     sources: dict = field(default_factory=dict)
     path: str = ""
+    barrier_table: tuple = ()
+    power_gating: bool = True
+
+    def barrier_for_tiles(self, tiles_used: int) -> tuple[int, float]:
+        """Barrier ``(latency_ps, energy_pj)`` of a step on ``tiles_used`` tiles.
+
+        With a table (``barrier.latency_by_tiles_ns``) the entry of the largest tile count
+        ``<= tiles_used`` applies (the smallest entry below it); without one, the constants.
+        """
+        if not self.barrier_table:
+            return self.barrier_latency_ps, self.barrier_energy_pj
+        row = self.barrier_table[0]
+        for entry in self.barrier_table:
+            if entry[0] <= tiles_used:
+                row = entry
+        return row[1], row[2]
 
     @property
     def n_tiles(self) -> int:
@@ -207,7 +259,11 @@ def _nonneg(x):
     return x >= 0
 
 
-_OPS_SCHEMA = {op: ("float", True, _nonneg, ">= 0") for op in CORE_OPS}
+_OPS_SCHEMA = {**{op: ("float", True, _nonneg, ">= 0") for op in CORE_OPS},
+               **{op: ("float", False, _nonneg, ">= 0") for op in OPTIONAL_CORE_OPS}}
+#: ``core.energy_pj.neuron_update_event``: the price of a neuron update in ``async`` mode (one
+#: touched neuron per event instant) when it differs from the per-step ``neuron_update``.
+_ENERGY_SCHEMA = {**_OPS_SCHEMA, "neuron_update_event": ("float", False, _nonneg, ">= 0")}
 _DIR_SCHEMA = {d: ("float", True, _nonneg, ">= 0") for d in ("east_west", "north_south")}
 
 SCHEMA = {
@@ -223,7 +279,7 @@ SCHEMA = {
     "core": {
         "neurons": ("int", True, _pos, "an integer >= 1"),
         "synapses": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
-        "energy_pj": _OPS_SCHEMA,
+        "energy_pj": _ENERGY_SCHEMA,
         "latency_ns": _OPS_SCHEMA,
     },
     "noc": {
@@ -239,12 +295,19 @@ SCHEMA = {
         "buffer_flits": ("int", False, _pos, "an integer >= 1"),
         "routing": ("str", False, lambda s: s in ROUTINGS, f"one of {ROUTINGS}"),
         "routing_table_entries": ("int", False, _pos, "an integer >= 1"),
+        "congestion": ("str", False, lambda s: s in CONGESTION_MODELS,
+                       f"one of {CONGESTION_MODELS}"),
+        "virtual_channels": ("int", False, _pos, "an integer >= 1 (FIFOs per input port)"),
     },
     "barrier": {
-        "latency_ns": ("float", True, _nonneg, ">= 0"),
+        "latency_ns": ("float", False, _nonneg, ">= 0"),
         "energy_pj": ("float", False, _nonneg, ">= 0"),
+        "latency_by_tiles_ns": ("dict", False, None, "a mapping {tiles in use: ns}"),
+        "energy_by_tiles_pj": ("dict", False, None, "a mapping {tiles in use: pJ}"),
     },
     "static_power_w": ("float", True, _nonneg, ">= 0"),
+    "power_gating": ("bool", False, None, "true (cores and tiles without neurons draw no "
+                                          "static power) or false"),
     "sources": ("dict", False, None, "a mapping of key path to citation"),
 }
 
@@ -261,6 +324,8 @@ CORE_MEMORY_SCHEMA = {
     "crossbars_per_core": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
     "max_fan_in": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
     "max_fan_out": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
+    "receive": ("str", False, lambda s: s in RECEIVE_MODES, f"one of {RECEIVE_MODES}"),
+    "send_order": ("str", False, lambda s: s in SEND_ORDERS, f"one of {SEND_ORDERS}"),
 }
 _FULL_SCHEMA = dict(SCHEMA, core={**SCHEMA["core"], **CORE_MEMORY_SCHEMA})
 
@@ -327,14 +392,21 @@ def _core(core: dict, where: str) -> CoreSpec:
                             "needs a core.crossbar section (e.g. crossbar: {preset: pcm_aihwkit})")
     # A sparse entry names its target neuron inside the core: log2(neurons) bits by default.
     index_bits = core.get("index_bits", max(1, int(core["neurons"] - 1).bit_length()))
+    energy, latency = dict(core["energy_pj"]), dict(core["latency_ns"])
+    priced = tuple(op for op in OPTIONAL_CORE_OPS if op in energy or op in latency)
+    for op in OPTIONAL_CORE_OPS:
+        energy.setdefault(op, energy[_OPTIONAL_FALLBACK[op]])
+        latency.setdefault(op, latency[_OPTIONAL_FALLBACK[op]])
     return CoreSpec(neurons=core["neurons"], synapses=core.get("synapses", 0),
-                    energy_pj=dict(core["energy_pj"]),
-                    latency_ps={k: ns_to_ps(v) for k, v in core["latency_ns"].items()},
+                    energy_pj=energy,
+                    latency_ps={k: ns_to_ps(v) for k, v in latency.items()},
                     crossbar=crossbar, sram=sram, synapse_format=fmt,
                     weight_bits=core.get("weight_bits", 8), index_bits=index_bits,
                     crossbars_per_core=core.get("crossbars_per_core", 0),
                     max_fan_in=core.get("max_fan_in", 0),
-                    max_fan_out=core.get("max_fan_out", 0))
+                    max_fan_out=core.get("max_fan_out", 0),
+                    receive=core.get("receive", "serial"), priced=priced,
+                    send_order=core.get("send_order", "row_major"))
 
 
 def _validate(data, schema, where: str, path: str) -> dict:
@@ -406,7 +478,8 @@ def _noc_contention(noc: dict, where: str) -> dict:
     out = {"contention": noc.get("contention", False), "cycle_ps": cycle_ps,
            "flit_bits": noc.get("flit_bits", 0), "buffer_flits": noc.get("buffer_flits", 0),
            "routing": noc.get("routing", "unicast"),
-           "routing_table_entries": noc.get("routing_table_entries", 0)}
+           "routing_table_entries": noc.get("routing_table_entries", 0),
+           "virtual_channels": noc.get("virtual_channels", 1)}
     if not out["contention"]:
         return out
     if cycle_ps <= 0:
@@ -430,11 +503,76 @@ def _noc_contention(noc: dict, where: str) -> dict:
     return out
 
 
+def _tile_table(table: dict, where: str, key: str) -> dict:
+    """``{tiles: value}`` of a barrier table, validated (tiles >= 1, values finite >= 0)."""
+    out = {}
+    for tiles, value in table.items():
+        try:
+            n = int(tiles)
+            v = float(value)
+            if n != float(tiles) or n < 1 or isinstance(value, bool) or not v >= 0 or \
+                    not np.isfinite(v):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ChipSpecError(f"{where}: barrier.{key} has entry {tiles!r}: {value!r}; "
+                                "expected {tiles in use (integer >= 1): value >= 0}") from None
+        out[n] = v
+    if not out:
+        raise ChipSpecError(f"{where}: barrier.{key} is empty; give at least one entry")
+    return out
+
+
+def _barrier(barrier: dict, where: str) -> tuple[int, float, tuple]:
+    """Constant barrier ``(latency_ps, energy_pj)`` and the by-tiles table (may be empty)."""
+    lat = barrier.get("latency_by_tiles_ns")
+    en = barrier.get("energy_by_tiles_pj")
+    if lat is None and "latency_ns" not in barrier:
+        raise ChipSpecError(f"{where}: missing key 'barrier.latency_ns' (or "
+                            "barrier.latency_by_tiles_ns)")
+    if lat is not None and "latency_ns" in barrier:
+        raise ChipSpecError(f"{where}: give barrier.latency_ns or barrier.latency_by_tiles_ns, "
+                            "not both")
+    if en is not None and "energy_pj" in barrier:
+        raise ChipSpecError(f"{where}: give barrier.energy_pj or barrier.energy_by_tiles_pj, "
+                            "not both")
+    lat = _tile_table(lat, where, "latency_by_tiles_ns") if lat is not None else None
+    en = _tile_table(en, where, "energy_by_tiles_pj") if en is not None else None
+    const_lat = ns_to_ps(barrier.get("latency_ns", 0.0))
+    const_en = barrier.get("energy_pj", 0.0)
+    if lat is None and en is None:
+        return const_lat, const_en, ()
+    keys = sorted(set(lat or {}) | set(en or {}))
+
+    def at(table, n, const):
+        if table is None:
+            return const
+        below = [k for k in table if k <= n]
+        return table[max(below)] if below else table[min(table)]
+
+    rows = tuple((n, ns_to_ps(at(lat, n, None)) if lat is not None else const_lat,
+                  at(en, n, const_en)) for n in keys)
+    # The constants describe the largest entry (the whole chip).
+    return rows[-1][1], rows[-1][2], rows
+
+
 def chip_from_dict(data: dict, where: str = "<dict>") -> ChipSpec:
     """Validate a chip description (as parsed from YAML) and build the :class:`ChipSpec`."""
     d = _validate(data, _FULL_SCHEMA, where, "")
     core, noc, mesh = d["core"], d["noc"], d["mesh"]
     contention = _noc_contention(noc, where)
+    congestion = noc.get("congestion", "none")
+    if congestion != "none" and core.get("receive", "serial") != "concurrent":
+        raise ChipSpecError(f"{where}: noc.congestion = {congestion!r} needs "
+                            "core.receive: concurrent (the flow estimate runs on the "
+                            "concurrent receive timeline)")
+    if core.get("receive", "serial") == "concurrent" and contention["contention"]:
+        raise ChipSpecError(f"{where}: core.receive: concurrent is not modelled together with "
+                            "noc.contention: true; use contention: false (optionally with "
+                            "congestion: flow) or receive: serial")
+    if congestion == "flow" and not contention["buffer_flits"]:
+        raise ChipSpecError(f"{where}: noc.congestion = 'flow' needs noc.buffer_flits (the "
+                            "messages one link buffers, an integer >= 1)")
+    bar_lat, bar_en, bar_table = _barrier(d["barrier"], where)
     return ChipSpec(
         name=d["name"], description=d.get("description", ""),
         width=mesh["width"], height=mesh["height"], cores_per_tile=mesh["cores_per_tile"],
@@ -444,10 +582,10 @@ def chip_from_dict(data: dict, where: str = "<dict>") -> ChipSpec:
                     hop_latency_ps={k: ns_to_ps(v) for k, v in noc["hop_latency_ns"].items()},
                     router_energy_pj=noc["router_energy_pj"],
                     router_latency_ps=ns_to_ps(noc["router_latency_ns"]),
-                    packet_bits=noc["packet_bits"], **contention),
-        barrier_latency_ps=ns_to_ps(d["barrier"]["latency_ns"]),
-        barrier_energy_pj=d["barrier"].get("energy_pj", 0.0),
-        static_power_w=d["static_power_w"], sources=dict(d.get("sources", {})), path=where)
+                    packet_bits=noc["packet_bits"], congestion=congestion, **contention),
+        barrier_latency_ps=bar_lat, barrier_energy_pj=bar_en,
+        static_power_w=d["static_power_w"], sources=dict(d.get("sources", {})), path=where,
+        barrier_table=bar_table, power_gating=d.get("power_gating", True))
 
 
 def preset_names() -> list[str]:

@@ -4,8 +4,13 @@ The engines count operations per core and per kind into an int64 array ``counts`
 ``(n_cores, N_OPS)`` whose columns follow :data:`OP_KINDS`. Energy is computed after the run::
 
     E = sum_core sum_kind ops[core, kind] * price[kind]          (dynamic)
-      + (static_power_w + n_cores * sram.leakage) * duration_s      (static, whole chip)
-      + barrier_energy * n_barriers                                 (timestep mode)
+      + (static_power_w * u / n_cores + u * sram.leakage) * duration_s   (static)
+      + barrier_energy(tiles in use) * n_barriers                   (timestep mode)
+
+``u`` is the number of cores holding neurons when ``power_gating`` is on (the default), else
+``n_cores``. Static energy is reported for the busy run (``duration_s`` = hardware time) and,
+when the paced duration is given, for the run paced at the algorithmic time
+(:func:`paced_duration_ps`).
 
 ``ops`` is ``counts`` with the memory and converter kinds (:data:`DERIVED_KINDS`) filled in.
 The engines count the first :data:`N_COUNTED` kinds; until they also count ``sram_read``,
@@ -75,29 +80,47 @@ OP_KINDS = (
     "adc_conversion",  # one column conversion of a crossbar tile
     "dac_activation",  # one row (DAC / row driver) activation of a crossbar tile
     "sram_write",      # one word written to the core's SRAM bank
+    "synaptic_op_dense",  # one synapse of a dense (all-to-all) matrix, chips that price it apart
+    "synaptic_op_conv",   # one synapse of a shared convolution kernel, likewise
+    "neuron_idle",     # one update of an idle neuron (only its state is read), likewise
+    "input_spike",     # one spike of an input neuron, likewise
 )
 OP_INDEX = {name: i for i, name in enumerate(OP_KINDS)}
 N_OPS = len(OP_KINDS)
-#: The kinds the engines count today (the first ``N_COUNTED`` columns).
+#: Counts of the first ``N_COUNTED`` kinds alone are accepted (older callers); the engines count
+#: those and the kinds after :data:`DERIVED_KINDS`.
 N_COUNTED = 11
 #: The kinds :func:`derive_counts` fills in when no engine counted them.
-DERIVED_KINDS = OP_KINDS[N_COUNTED:]
+DERIVED_KINDS = OP_KINDS[N_COUNTED:15]
 
 SYNAPTIC_OP, NEURON_UPDATE, SPIKE_OUT, MESSAGE_OUT, MESSAGE_IN, ROUTER, HOP_EAST, HOP_WEST, \
-    HOP_NORTH, HOP_SOUTH, STIM_IN, SRAM_READ, ADC_CONVERSION, DAC_ACTIVATION, SRAM_WRITE = \
-    range(N_OPS)
+    HOP_NORTH, HOP_SOUTH, STIM_IN, SRAM_READ, ADC_CONVERSION, DAC_ACTIVATION, SRAM_WRITE, \
+    SYNAPTIC_OP_DENSE, SYNAPTIC_OP_CONV, NEURON_IDLE, INPUT_SPIKE = range(N_OPS)
 
 
-def price_vector_pj(chip) -> np.ndarray:
-    """Energy of one operation of each kind on ``chip``, picojoules, float64 ``(N_OPS,)``."""
+def price_vector_pj(chip, mode: str | None = None) -> np.ndarray:
+    """Energy of one operation of each kind on ``chip``, picojoules, float64 ``(N_OPS,)``.
+
+    ``mode`` (default: the chip's ``execution_mode``): in ``async`` mode a neuron update is one
+    touched neuron at one event instant and costs ``energy_pj.neuron_update_event`` when the
+    chip gives it (a chip whose ``neuron_update`` is a per-tick figure); otherwise
+    ``neuron_update``.
+    """
     core, noc = chip.core, chip.noc
+    mode = mode or getattr(chip, "execution_mode", "timestep")
     prices = np.zeros(N_OPS, dtype=np.float64)
     prices[SYNAPTIC_OP] = core.energy_pj["synaptic_op"]
     prices[NEURON_UPDATE] = core.energy_pj["neuron_update"]
+    if mode == "async" and "neuron_update_event" in core.energy_pj:
+        prices[NEURON_UPDATE] = core.energy_pj["neuron_update_event"]
     prices[SPIKE_OUT] = core.energy_pj["spike_out"]
     prices[MESSAGE_OUT] = core.energy_pj["message_out"]
     prices[MESSAGE_IN] = core.energy_pj["message_in"]
     prices[STIM_IN] = core.energy_pj["synaptic_op"]
+    for kind, op in ((SYNAPTIC_OP_DENSE, "synaptic_op_dense"), (SYNAPTIC_OP_CONV,
+                     "synaptic_op_conv"), (NEURON_IDLE, "neuron_idle"),
+                     (INPUT_SPIKE, "input_spike")):
+        prices[kind] = core.energy_pj.get(op, 0.0)
     prices[ROUTER] = noc.router_energy_pj
     prices[HOP_EAST] = prices[HOP_WEST] = noc.hop_energy_pj["east_west"]
     prices[HOP_NORTH] = prices[HOP_SOUTH] = noc.hop_energy_pj["north_south"]
@@ -144,20 +167,22 @@ def derive_counts(counts, chip) -> tuple[np.ndarray, tuple]:
     counts = _full_counts(counts, chip)
     ops = counts.astype(np.float64)
     core = chip.core
-    syn, msg, upd = ops[:, SYNAPTIC_OP], ops[:, MESSAGE_IN], ops[:, NEURON_UPDATE]
+    syn = ops[:, SYNAPTIC_OP] + ops[:, SYNAPTIC_OP_DENSE] + ops[:, SYNAPTIC_OP_CONV]
+    msg, upd = ops[:, MESSAGE_IN], ops[:, NEURON_UPDATE]
+    idle = ops[:, NEURON_IDLE]
     derived = np.zeros((chip.n_cores, N_OPS), dtype=np.float64)
     sram = getattr(core, "sram", None)
     crossbar = getattr(core, "crossbar", None)
     if sram is not None:
         per_syn = 0.0 if crossbar is not None else synapse_reads_per_op(
             core.weight_bits, core.index_bits, core.synapse_format, sram.word_bits)
-        derived[:, SRAM_READ] = per_syn * syn + msg + upd
+        derived[:, SRAM_READ] = per_syn * syn + msg + upd + idle
         derived[:, SRAM_WRITE] = upd
     if crossbar is not None:
         derived[:, ADC_CONVERSION] = syn
         derived[:, DAC_ACTIVATION] = np.maximum(msg, np.ceil(syn / crossbar.columns))
     names = []
-    for k in range(N_COUNTED, N_OPS):
+    for k in range(N_COUNTED, N_COUNTED + len(DERIVED_KINDS)):
         if not counts[:, k].any() and derived[:, k].any():
             ops[:, k] = derived[:, k]
             names.append(OP_KINDS[k])
@@ -184,7 +209,12 @@ class EnergyLedger:
     derived : tuple of str
         Kinds of ``ops`` that :func:`derive_counts` derived rather than an engine counted.
     sram_leakage_j : float
-        The part of ``static_j`` that is SRAM leakage (``n_cores`` banks), joules.
+        The part of ``static_j`` that is SRAM leakage (one bank per powered core), joules.
+    static_power_w : float
+        The static power drawn (after power gating), watts.
+    static_paced_j : float or None
+        Static energy of the same run paced at the algorithmic time (real time), joules, when
+        the caller gave the paced duration.
     """
 
     by_core_op_j: np.ndarray
@@ -194,6 +224,12 @@ class EnergyLedger:
     ops: np.ndarray | None = None
     derived: tuple = ()
     sram_leakage_j: float = 0.0
+    static_power_w: float = 0.0
+    static_paced_j: float | None = None
+
+    def static_for_j(self, duration_ps: int) -> float:
+        """Static energy over another duration (e.g. :func:`paced_duration_ps`), joules."""
+        return self.static_power_w * int(duration_ps) * 1e-12
 
     @property
     def dynamic_j(self) -> float:
@@ -220,7 +256,56 @@ class EnergyLedger:
         return self.by_core_op_j.sum(axis=1)
 
 
-def price(counts: np.ndarray, chip, duration_ps: int, n_barriers: int = 0) -> EnergyLedger:
+#: Kinds whose count on a core shows that the core holds neurons (used to tell which cores are
+#: in use when the caller does not say).
+_ACTIVITY_KINDS = (NEURON_UPDATE, NEURON_IDLE, SPIKE_OUT, INPUT_SPIKE, MESSAGE_IN, STIM_IN)
+
+
+def cores_in_use(counts, chip) -> np.ndarray:
+    """Cores that did any neuron work in ``counts`` (bool ``(n_cores,)``).
+
+    A stand-in for the mapping's own list (:attr:`hardware.Mapping.core_of`) when only counts
+    are at hand: a core holding only input neurons that never spiked is not seen.
+    """
+    counts = _full_counts(counts, chip)
+    return counts[:, list(_ACTIVITY_KINDS)].sum(axis=1) > 0
+
+
+def static_power_w(chip, cores_used=None) -> float:
+    """Static power of ``chip`` (chip static power plus SRAM leakage), watts.
+
+    ``cores_used`` (bool mask or core ids, optional): with ``chip.power_gating`` on, only these
+    cores draw static power; the chip figure ``static_power_w`` is shared evenly by its cores
+    (each core's share includes its part of the tile's router), so a chip using ``u`` of its
+    ``n`` cores draws ``static_power_w * u / n`` plus ``u`` SRAM banks' leakage. A tile whose
+    cores are all gated is therefore gated entirely. Without gating (or without
+    ``cores_used``), the whole chip.
+    """
+    n = chip.n_cores
+    if cores_used is not None and getattr(chip, "power_gating", True):
+        used = np.asarray(cores_used)
+        used = int(used.sum()) if used.dtype == np.bool_ else int(np.unique(used).size)
+    else:
+        used = n
+    sram = getattr(chip.core, "sram", None)
+    leak_w = used * sram.leakage_mw * 1e-3 if sram is not None else 0.0
+    return chip.static_power_w * used / n + leak_w
+
+
+def paced_duration_ps(step_duration_ps, dt_ps: int) -> int:
+    """Wall time of a timestep run paced at the algorithmic time (real time), picoseconds.
+
+    Pacing rule: step ``k`` starts at ``k * dt`` (or when step ``k - 1`` ends, if that is
+    later); the chip idles, drawing static power, until the next step is due. So a step costs
+    ``max(step_duration, dt)`` of static time and the run ``sum_k max(d_k, dt)``. In ``async``
+    mode hardware time is already the algorithmic time.
+    """
+    d = np.asarray(step_duration_ps, dtype=np.int64)
+    return int(np.maximum(d, int(dt_ps)).sum())
+
+
+def price(counts: np.ndarray, chip, duration_ps: int, n_barriers: int = 0, cores_used=None,
+          paced_ps: int | None = None, mode: str | None = None) -> EnergyLedger:
     """Turn operation counts into an :class:`EnergyLedger`.
 
     Parameters
@@ -231,15 +316,33 @@ def price(counts: np.ndarray, chip, duration_ps: int, n_barriers: int = 0) -> En
     chip : ChipSpec
     duration_ps : int
         Hardware time of the run, picoseconds (static power and SRAM leakage are integrated
-        over it).
+        over it: the busy, unthrottled run).
     n_barriers : int
         Number of timestep barriers.
+    cores_used : array_like, optional
+        The cores holding neurons (bool mask or ids), for power gating and the barrier's tile
+        count; default :func:`cores_in_use` of ``counts``.
+    paced_ps : int, optional
+        Duration of the same run paced at the algorithmic time (:func:`paced_duration_ps`);
+        gives :attr:`EnergyLedger.static_paced_j`.
+    mode : str, optional
+        Execution mode of the run (default: the chip's); see :func:`price_vector_pj`.
     """
     ops, derived = derive_counts(counts, chip)
-    dynamic = ops * (price_vector_pj(chip) * 1e-12)
+    dynamic = ops * (price_vector_pj(chip, mode) * 1e-12)
+    if cores_used is None:
+        cores_used = cores_in_use(counts, chip)
+    used = np.asarray(cores_used)
+    ids = np.flatnonzero(used) if used.dtype == np.bool_ else np.unique(used)
+    tiles = int(np.unique(ids // chip.cores_per_tile).size)
+    power_w = static_power_w(chip, used)
     sram = getattr(chip.core, "sram", None)
-    leak = chip.n_cores * sram.leakage_energy_j(duration_ps) if sram is not None else 0.0
-    static = chip.static_power_w * duration_ps * 1e-12 + leak
-    barrier = chip.barrier_energy_pj * 1e-12 * n_barriers
+    n_leaking = (ids.size if getattr(chip, "power_gating", True) else chip.n_cores)
+    leak = n_leaking * sram.leakage_energy_j(duration_ps) if sram is not None else 0.0
+    static = power_w * duration_ps * 1e-12
+    barrier_pj = chip.barrier_for_tiles(tiles)[1] if hasattr(chip, "barrier_for_tiles") \
+        else chip.barrier_energy_pj
+    barrier = barrier_pj * 1e-12 * n_barriers
+    paced = None if paced_ps is None else power_w * max(int(paced_ps), int(duration_ps)) * 1e-12
     return EnergyLedger(dynamic, float(static), float(barrier), int(duration_ps), ops, derived,
-                        float(leak))
+                        float(leak), float(power_w), paced)

@@ -260,6 +260,21 @@ def map_network(network, chip, strategy: str = "sequential") -> Mapping:
     return Mapping(strategy, core_of, per_core, syn, fan_in, fan_out, sram_bytes, crossbars)
 
 
+def synapse_storage(proj, network) -> str:
+    """How a core stores a projection's synapses: ``"conv"``, ``"dense"`` or ``"sparse"``.
+
+    ``"conv"``: a shared-weight projection (a convolution kernel stored once per core);
+    ``"dense"``: every (pre, post) pair is connected, so the synapses form a full matrix with
+    no target indices; ``"sparse"``: a list of (target, weight) entries. Chips may price the
+    three apart (``core.energy_pj.synaptic_op_dense`` / ``synaptic_op_conv``).
+    """
+    if hasattr(proj, "to_csr"):
+        return "conv"
+    n_pre = network.population(proj.pre).size
+    n_post = network.population(proj.post).size
+    return "dense" if proj.n_synapses == n_pre * n_post and n_pre * n_post > 0 else "sparse"
+
+
 def _check_limit(used: np.ndarray, limit: int, chip, what: str, key: str, fix: str) -> None:
     """Raise a :class:`MappingError` naming the worst core when ``used`` exceeds ``limit`` > 0."""
     if not limit or used.size == 0 or int(used.max()) <= limit:

@@ -332,6 +332,9 @@ class CrossbarSpec:
         Read voltage (V) and pulse width (ns) of one MVM; they set the array's read energy.
     row_wire_ohm, col_wire_ohm : float
         Wire resistance per cell along a row and along a column, ohms (0 = no IR drop).
+    ir_drop : str
+        ``"first_order"`` (default, fast: :func:`ir_drop_kernel`) or ``"exact"`` (nodal
+        solution of each tile, :mod:`hardware.crossbar.ir_drop`; a sparse solve per tile read).
     sources : dict
         Field name -> citation of its value.
     """
@@ -371,6 +374,7 @@ class CrossbarSpec:
     read_pulse_ns: float = 10.0
     row_wire_ohm: float = 0.0
     col_wire_ohm: float = 0.0
+    ir_drop: str = "first_order"
     sources: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
@@ -438,6 +442,7 @@ def _converter_bits(b) -> bool:
 
 
 _NONNEG = (lambda x: x >= 0, ">= 0")
+IR_DROP_MODELS = ("first_order", "exact")
 _RULES = {
     "name": ("str", None, "a name"),
     "rows": ("int", lambda x: x >= 1, "an integer >= 1"),
@@ -477,6 +482,7 @@ _RULES = {
     "read_pulse_ns": ("float", *_NONNEG),
     "row_wire_ohm": ("float", *_NONNEG),
     "col_wire_ohm": ("float", *_NONNEG),
+    "ir_drop": ("str", lambda s: s in IR_DROP_MODELS, f"one of {IR_DROP_MODELS}"),
     "sources": ("dict", None, "a mapping of field name to citation"),
 }
 
@@ -505,7 +511,9 @@ _PCM_SOURCES = {
     "columns_per_adc": "NeuroSim numColMuxed = 8 (§4.2)",
     "read_voltage_v": "aihwkit IOParametersIRDropT ir_drop_v_read 0.4005 V (§4.1)",
     "read_pulse_ns": "NeuroSim readPulseWidth 10 ns (§4.2)",
-    "row_wire_ohm": "aihwkit ir_drop_g_ratio = 1/(0.35 ohm x 5 uS): 0.35 ohm per cell (§4.1)",
+    "row_wire_ohm": "aihwkit ir_drop_g_ratio = 1/(0.35 ohm x 5 uS) (IBM/aihwkit "
+                    "simulator/parameters/io.py): 0.35 ohm per cell for a 5 uS device, i.e. "
+                    "0.07 ohm for this preset's 25 uS g_max (same r_wire x g_max)",
     "stuck_low_rate": "default 0; sweep 0-10 % (§4.4)",
     "scale_mode": "one scale per tile, as aihwkit's conductance converter (assumption)",
     "levels": "None: aihwkit programs analog targets (no level quantisation) (§4.1)",
@@ -546,7 +554,7 @@ PRESETS = {
         "adc_energy_pj": ADC_ENERGY_PJ_32NM[8], "dac_energy_pj": 0.417,
         "columns_per_adc": 8, "adc_time_ns": 1.0 / 1.2,
         "read_voltage_v": 0.4, "read_pulse_ns": 10.0,
-        "row_wire_ohm": 0.35, "col_wire_ohm": 0.35,
+        "row_wire_ohm": 0.07, "col_wire_ohm": 0.07,
         "sources": _PCM_SOURCES,
     },
     "rram_neurosim": {

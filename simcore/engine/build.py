@@ -22,6 +22,7 @@ from numba import njit
 
 from aersim.hardware.errors import MappingError
 from aersim.hardware.noc import multicast_trees, routing_table_entries
+from aersim.simcore.engine.message_tables import message_storage, send_order, tiles_used
 from aersim.simcore.errors import ConfigError
 
 KIND_INPUT = 0
@@ -104,8 +105,8 @@ class SynapseTables(NamedTuple):
 
 #: Indices of ``NocState.cfg``.
 NOC_ON, NOC_MULTICAST, NOC_CYCLE_PS, NOC_FLITS, NOC_BUFFER, NOC_CPT, NOC_PORTS, NOC_WIDTH, \
-    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS = range(13)
-NOC_CFG_LEN = 13
+    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS, NOC_VCS = range(14)
+NOC_CFG_LEN = 14
 #: Columns of ``NocState.link_stats``.
 LINK_PACKETS, LINK_FLITS, LINK_BUSY_PS, LINK_MAX_QUEUE_FLITS, LINK_BLOCKED_PS = range(5)
 #: ``NocState.meta``: free slots, next packet sequence number, packets injected, delivered.
@@ -123,10 +124,10 @@ class NocState(NamedTuple):
     tree_tile: np.ndarray    # (n_rows,), sorted by tile within a key
     tree_mask: np.ndarray    # (n_rows,), outputs taken at that router
     tree_hops: np.ndarray    # (n_keys, 4), tree edges per direction (the key's hop counts)
-    q_head: np.ndarray       # (n_ports_total,), first packet slot of each input FIFO, or -1
-    q_tail: np.ndarray       # (n_ports_total,)
+    q_head: np.ndarray       # (n_ports_total * VCs,), first packet slot of each input FIFO, or -1
+    q_tail: np.ndarray       # (n_ports_total * VCs,)
     port_free: np.ndarray    # (n_ports_total,), time the input port can start its next packet
-    occ: np.ndarray          # (n_ports_total,), flits held in the input buffer
+    occ: np.ndarray          # (n_ports_total * VCs,), flits held in each VC's input buffer
     link_free: np.ndarray    # (n_ports_total,), time the output link is free
     blocked_since: np.ndarray  # (n_ports_total,), -1 or when the link began waiting for room
     arb_last: np.ndarray     # (n_tiles,), time of the last queued arbitration (-1: none)
@@ -146,6 +147,7 @@ def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=Non
                   tree_mask=None, tree_hops=None) -> NocState:
     """An idle network with room for ``capacity`` packets in flight."""
     n = n_tiles * int(cfg[NOC_PORTS])
+    nq = n * max(int(cfg[NOC_VCS]), 1)      # one FIFO per virtual channel of each input port
     capacity = max(int(capacity), 16)
     z = np.zeros(0, dtype=np.int64)
     return NocState(
@@ -153,8 +155,8 @@ def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=Non
         tree_ptr=z.copy() if tree_ptr is None else tree_ptr, tree_tile=z if tree_tile is None
         else tree_tile, tree_mask=z if tree_mask is None else tree_mask,
         tree_hops=np.zeros((0, 4), np.int64) if tree_hops is None else tree_hops,
-        q_head=np.full(n, -1, np.int64), q_tail=np.full(n, -1, np.int64),
-        port_free=np.zeros(n, np.int64), occ=np.zeros(n, np.int64),
+        q_head=np.full(nq, -1, np.int64), q_tail=np.full(nq, -1, np.int64),
+        port_free=np.zeros(n, np.int64), occ=np.zeros(nq, np.int64),
         link_free=np.zeros(n, np.int64), blocked_since=np.full(n, -1, np.int64),
         arb_last=np.full(n_tiles, -1, np.int64), link_stats=np.zeros((n, 5), np.int64),
         p_next=np.full(capacity, -1, np.int64), p_ready=np.zeros(capacity, np.int64),
@@ -196,11 +198,24 @@ class ChipTables(NamedTuple):
     latency_ps: np.ndarray   # int64 (LAT_COUNT,), indexed by LAT_*
     noc: NocState            # contention model (idle and unused when contention is off)
     push_need: np.ndarray    # int64 (n_neurons,), queue entries a step may need per spike
+    timing: np.ndarray       # int64 (TIMING_LEN,), indexed by TIMING_*
+    msg_syn_ps: np.ndarray   # int64 (n_msg,), synapse work of each message (ps)
+    msg_syn_n: np.ndarray    # int64 (n_msg, 3), its synapses by storage: sparse, dense, conv
+    is_input: np.ndarray     # bool (n_neurons,), input neuron (priced as an input)
+    may_idle: np.ndarray     # bool (n_neurons,), no bias: idle whenever at rest without input
+    upd_end: np.ndarray      # int64 (n_neurons,) scratch: end of the neuron's update in its pass
+    n_idle: np.ndarray       # int64 (n_cores,) scratch: idle neurons of the current step
+    msg_send: np.ndarray     # int64 (n_msg,), messages in send order within each neuron's range
 
 
 LAT_SYNAPTIC_OP, LAT_NEURON_UPDATE, LAT_SPIKE_OUT, LAT_MESSAGE_OUT, LAT_MESSAGE_IN, LAT_ROUTER, \
-    LAT_HOP_EW, LAT_HOP_NS, LAT_BARRIER = range(9)
-LAT_COUNT = 9
+    LAT_HOP_EW, LAT_HOP_NS, LAT_BARRIER, LAT_NEURON_IDLE, LAT_INPUT_SPIKE = range(11)
+LAT_COUNT = 11
+#: Indices of ``ChipTables.timing``: receive concurrent with the update pass (0/1), flow
+#: congestion estimate (0/1), messages one link buffers, idle neurons priced apart (0/1), input
+#: spikes priced apart (0/1).
+TIMING_CONCURRENT, TIMING_FLOW, TIMING_BUFFER_MSGS, TIMING_IDLE, TIMING_INPUT = range(5)
+TIMING_LEN = 5
 
 
 _FLOAT_COLUMNS = ("tau_s", "tau_syn_s", "v_inf", "drift", "v_leak", "r", "i_inf", "v_th",
@@ -479,10 +494,14 @@ def _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_co
     seg_lo[s] = row[row.shape[0] - 1]
 
 
-def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None) -> ChipTables:
+def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
+               network=None) -> ChipTables:
     """Core coordinates, updatable-neuron counts, the latency vector and the NoC of ``chip``.
 
-    ``syn`` is needed when the chip models contention (multicast trees, capacity bounds).
+    ``syn`` is needed when the chip models contention (multicast trees, capacity bounds) and for
+    the per-message synapse work; ``network`` tells each synapse's storage (sparse, dense or
+    convolution) for chips that price them apart (without it every synapse is sparse). The
+    barrier is the chip's entry for the number of tiles that hold neurons.
     """
     xs, ys = chip.core_xy()
     n_upd = np.bincount(neurons.core[neurons.kind != KIND_INPUT],
@@ -497,7 +516,31 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None) ->
     lat[LAT_ROUTER] = noc.router_latency_ps
     lat[LAT_HOP_EW] = noc.hop_latency_ps["east_west"]
     lat[LAT_HOP_NS] = noc.hop_latency_ps["north_south"]
-    lat[LAT_BARRIER] = chip.barrier_latency_ps
+    lat[LAT_BARRIER] = chip.barrier_for_tiles(tiles_used(chip, neurons.core))[0]
+    lat[LAT_NEURON_IDLE] = c.get("neuron_idle", c["neuron_update"])
+    lat[LAT_INPUT_SPIKE] = c.get("input_spike", c["spike_out"])
+    priced = getattr(chip.core, "priced", ())
+    timing = np.zeros(TIMING_LEN, dtype=np.int64)
+    timing[TIMING_CONCURRENT] = getattr(chip.core, "receive", "serial") == "concurrent"
+    timing[TIMING_FLOW] = getattr(noc, "congestion", "none") == "flow"
+    timing[TIMING_BUFFER_MSGS] = max(1, noc.buffer_flits // noc.flits) if noc.buffer_flits else 0
+    timing[TIMING_IDLE] = "neuron_idle" in priced
+    timing[TIMING_INPUT] = "input_spike" in priced
+    if syn is not None:
+        msg_syn_n = message_storage(network, syn, chip)
+        kinds = np.array([c["synaptic_op"], c.get("synaptic_op_dense", c["synaptic_op"]),
+                          c.get("synaptic_op_conv", c["synaptic_op"])], dtype=np.int64)
+        msg_syn_ps = msg_syn_n @ kinds
+        msg_send = send_order(chip, syn)
+    else:
+        msg_syn_n = np.zeros((0, 3), dtype=np.int64)
+        msg_syn_ps = np.zeros(0, dtype=np.int64)
+        msg_send = np.zeros(0, dtype=np.int64)
+    n = neurons.core.shape[0]
+    may_idle = (neurons.kind != KIND_INPUT) & np.isin(neurons.kind, (KIND_LIF, KIND_IF,
+                                                                      KIND_CUBA)) \
+        & (neurons.v_inf == 0.0) & (neurons.v_leak == 0.0) & (neurons.drift == 0.0) \
+        & (neurons.i_inf == 0.0)
     geometry = np.array([chip.width, chip.height, chip.topology == "torus"], dtype=np.int64)
     n_msgs = np.diff(syn.msg_ptr) if syn is not None else np.zeros(neurons.core.shape[0],
                                                                       np.int64)
@@ -507,7 +550,11 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None) ->
     else:
         noc_state = new_noc_state(noc_config(chip), chip.n_tiles, 16)
         push_need = n_msgs.astype(np.int64)
-    return ChipTables(xs, ys, n_upd, geometry, lat, noc_state, push_need)
+    return ChipTables(xs, ys, n_upd, geometry, lat, noc_state, push_need, timing,
+                      np.ascontiguousarray(msg_syn_ps), np.ascontiguousarray(msg_syn_n),
+                      neurons.kind == KIND_INPUT, np.ascontiguousarray(may_idle),
+                      np.zeros(n, dtype=np.int64), np.zeros(chip.n_cores, dtype=np.int64),
+                      np.ascontiguousarray(msg_send))
 
 
 def noc_config(chip) -> np.ndarray:
@@ -527,6 +574,7 @@ def noc_config(chip) -> np.ndarray:
     cfg[NOC_ROUTER_PS] = n.router_latency_ps
     cfg[NOC_HOP_EW_PS] = n.hop_latency_ps["east_west"]
     cfg[NOC_HOP_NS_PS] = n.hop_latency_ps["north_south"]
+    cfg[NOC_VCS] = max(1, int(getattr(n, "virtual_channels", 1)))
     return cfg
 
 

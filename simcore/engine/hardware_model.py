@@ -24,21 +24,24 @@ from aersim.hardware.energy import (
     HOP_NORTH,
     HOP_SOUTH,
     HOP_WEST,
+    INPUT_SPIKE,
     MESSAGE_IN,
     MESSAGE_OUT,
     ROUTER,
     SPIKE_OUT,
     SYNAPTIC_OP,
+    SYNAPTIC_OP_CONV,
+    SYNAPTIC_OP_DENSE,
 )
 from aersim.hardware.noc import neighbour_tile, xy_hops, xy_next_output
 from aersim.simcore.engine.build import (
     LAT_HOP_EW,
     LAT_HOP_NS,
+    LAT_INPUT_SPIKE,
     LAT_MESSAGE_IN,
     LAT_MESSAGE_OUT,
     LAT_ROUTER,
     LAT_SPIKE_OUT,
-    LAT_SYNAPTIC_OP,
     LINK_BLOCKED_PS,
     LINK_BUSY_PS,
     LINK_FLITS,
@@ -59,7 +62,9 @@ from aersim.simcore.engine.build import (
     NOC_PORTS,
     NOC_ROUTER_PS,
     NOC_TORUS,
+    NOC_VCS,
     NOC_WIDTH,
+    TIMING_INPUT,
     build_noc,
 )
 from aersim.simcore.engine.queue import (
@@ -76,6 +81,25 @@ KIND_MESSAGE = 3
 
 
 @njit(cache=True, inline="always")
+def spike_cost(chip, counts, neuron, core):
+    """Count ``neuron``'s spike on ``core`` and return its ``spike_out`` time (ps); an input
+    neuron's spike is an ``input_spike`` on chips that price it apart."""
+    if chip.timing[TIMING_INPUT] != 0 and chip.is_input[neuron]:
+        counts[core, INPUT_SPIKE] += 1
+        return chip.latency_ps[LAT_INPUT_SPIKE]
+    counts[core, SPIKE_OUT] += 1
+    return chip.latency_ps[LAT_SPIKE_OUT]
+
+
+@njit(cache=True, inline="always")
+def count_synapses(chip, counts, m, dest):
+    """Count message ``m``'s synapses on ``dest`` by storage kind."""
+    counts[dest, SYNAPTIC_OP] += chip.msg_syn_n[m, 0]
+    counts[dest, SYNAPTIC_OP_DENSE] += chip.msg_syn_n[m, 1]
+    counts[dest, SYNAPTIC_OP_CONV] += chip.msg_syn_n[m, 2]
+
+
+@njit(cache=True, inline="always")
 def send_spike(syn, chip, counts, heap, neuron, core, t_ready):
     """Emit the messages of ``neuron``'s spike from ``core``, starting at ``t_ready`` (ps).
 
@@ -86,8 +110,7 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready):
     x0 = chip.core_x[core]
     y0 = chip.core_y[core]
     width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
-    counts[core, SPIKE_OUT] += 1
-    t = t_ready + lat[LAT_SPIKE_OUT]
+    t = t_ready + spike_cost(chip, counts, neuron, core)
     for m in range(syn.msg_ptr[neuron], syn.msg_ptr[neuron + 1]):
         dest = syn.msg_core[m]
         t += lat[LAT_MESSAGE_OUT]
@@ -110,15 +133,14 @@ def serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta):
     """Serve message ``m`` arriving at its destination core at ``t_arrive``; return its end time.
 
     The core starts when it is free (``core_free``, updated here) and spends ``message_in`` plus
-    ``synaptic_op`` per synapse of the message. When the message log ``mlog`` (int64
-    ``(capacity, 4)``: message, arrival, service start, service end) has rows, the message is
-    appended to it (``mlog_meta[0]`` rows used).
+    ``synaptic_op`` per synapse of the message (by storage kind: ``chip.msg_syn_ps``). When
+    the message log ``mlog`` (int64 ``(capacity, 4)``: message, arrival, service start, service
+    end) has rows, the message is appended to it (``mlog_meta[0]`` rows used).
     """
     lat = chip.latency_ps
     dest = syn.msg_core[m]
-    n_syn = syn.seg_lo[syn.msg_seg_lo[m + 1]] - syn.seg_lo[syn.msg_seg_lo[m]]
     start = t_arrive if t_arrive > core_free[dest] else core_free[dest]
-    end = start + lat[LAT_MESSAGE_IN] + n_syn * lat[LAT_SYNAPTIC_OP]
+    end = start + lat[LAT_MESSAGE_IN] + chip.msg_syn_ps[m]
     core_free[dest] = end
     if mlog.shape[0] > 0:
         row = mlog_meta[0]
@@ -128,7 +150,7 @@ def serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta):
         mlog[row, 3] = end
         mlog_meta[0] = row + 1
     counts[dest, MESSAGE_IN] += 1
-    counts[dest, SYNAPTIC_OP] += n_syn
+    count_synapses(chip, counts, m, dest)
     return end
 
 
@@ -195,6 +217,16 @@ def _noc_outputs(noc, cfg, key, dest, tile):
                                          cfg[NOC_HEIGHT], cfg[NOC_TORUS] != 0)
 
 
+@njit(cache=True, inline="always")
+def _vc_of(mask, vcs):
+    """Virtual channel of a packet whose outputs at the router are ``mask``: its (first) output
+    port modulo the VCs, so packets bound for different outputs queue apart."""
+    o = 0
+    while o < 63 and (mask >> o) & 1 == 0:
+        o += 1
+    return o % vcs
+
+
 @njit(cache=True)
 def _fifo_append(noc, port, h):
     noc.p_next[h] = -1
@@ -226,7 +258,9 @@ def noc_inject(noc, heap, t_depart, core, key, dest, flits):
     noc.p_dest[h] = dest
     noc.p_flits[h] = flits
     noc.p_mask[h] = _noc_outputs(noc, cfg, key, dest, tile)
-    _fifo_append(noc, tile * cfg[NOC_PORTS] + 4 + core % cpt, h)
+    vcs = cfg[NOC_VCS]
+    _fifo_append(noc, (tile * cfg[NOC_PORTS] + 4 + core % cpt) * vcs
+                 + _vc_of(noc.p_mask[h], vcs), h)
     _noc_arbitrate_at(noc, heap, tile, noc.p_ready[h])
 
 
@@ -244,18 +278,22 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
     width = cfg[NOC_WIDTH]
     height = cfg[NOC_HEIGHT]
     cycle = cfg[NOC_CYCLE_PS]
+    vcs = cfg[NOC_VCS]
     base = tile * n_ports
+    qbase = base * vcs
+    n_q = n_ports * vcs
     if noc.arb_last[tile] == t:
         noc.arb_last[tile] = -1
     q_head = noc.q_head
     p_ready = noc.p_ready
     p_mask = noc.p_mask
     port_free = noc.port_free
-    # The outputs that some eligible head-of-FIFO packet wants.
+    # The outputs that some eligible head-of-FIFO packet wants (FIFO q is VC q % vcs of input
+    # port q // vcs).
     want = np.int64(0)
-    for i in range(n_ports):
-        h = q_head[base + i]
-        if h >= 0 and p_ready[h] <= t and port_free[base + i] <= t:
+    for qi in range(n_q):
+        h = q_head[qbase + qi]
+        if h >= 0 and p_ready[h] <= t and port_free[base + qi // vcs] <= t:
             want |= p_mask[h]
     o = -1
     while want != 0:
@@ -269,11 +307,12 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
             continue
         best = -1
         best_port = -1
+        best_q = -1
         best_el = 0
         best_seq = 0
-        for i in range(n_ports):
-            ip = base + i
-            h = q_head[ip]
+        for qi in range(n_q):
+            ip = base + qi // vcs
+            h = q_head[qbase + qi]
             if h < 0 or (p_mask[h] & bit) == 0:
                 continue
             el = p_ready[h] if p_ready[h] > port_free[ip] else port_free[ip]
@@ -282,6 +321,7 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
             if best < 0 or el < best_el or (el == best_el and noc.p_seq[h] < best_seq):
                 best = h
                 best_port = ip
+                best_q = qbase + qi
                 best_el = el
                 best_seq = noc.p_seq[h]
         if best < 0:
@@ -289,17 +329,28 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
         h = best
         f = noc.p_flits[h]
         down = -1
-        dport = -1
+        dq = -1
+        next_mask = np.int64(0)
         if o < 4:
             down = neighbour_tile(tile, o, width, height)
-            dport = down * n_ports + o
-            if noc.occ[dport] + f > cfg[NOC_BUFFER]:
+            # The downstream VC is chosen by the packet's output there (lookahead routing).
+            next_mask = _noc_outputs(noc, cfg, noc.p_key[h], noc.p_dest[h], down)
+            dport = (down * n_ports + o) * vcs
+            dq = dport + _vc_of(next_mask, vcs)
+            if noc.occ[dq] + f > cfg[NOC_BUFFER]:
+                # Otherwise the first VC with room for the whole packet.
+                dq = -1
+                for vc in range(vcs):
+                    if noc.occ[dport + vc] + f <= cfg[NOC_BUFFER]:
+                        dq = dport + vc
+                        break
+            if dq < 0:
                 if noc.blocked_since[link] < 0:
                     noc.blocked_since[link] = t
                 continue
-            noc.occ[dport] += f
-            if noc.occ[dport] > noc.link_stats[link, LINK_MAX_QUEUE_FLITS]:
-                noc.link_stats[link, LINK_MAX_QUEUE_FLITS] = noc.occ[dport]
+            noc.occ[dq] += f
+            if noc.occ[dq] > noc.link_stats[link, LINK_MAX_QUEUE_FLITS]:
+                noc.link_stats[link, LINK_MAX_QUEUE_FLITS] = noc.occ[dq]
         # Grant output o to packet h.
         if noc.blocked_since[link] >= 0:
             noc.link_stats[link, LINK_BLOCKED_PS] += t - noc.blocked_since[link]
@@ -315,13 +366,13 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
             # The packet has left this input port: the next one may start after its tail, and
             # the upstream link gets its buffer space back.
             nxt = noc.p_next[h]
-            noc.q_head[best_port] = nxt
+            noc.q_head[best_q] = nxt
             if nxt < 0:
-                noc.q_tail[best_port] = -1
+                noc.q_tail[best_q] = -1
             noc.port_free[best_port] = t + busy
             i_in = best_port - base
             if i_in < 4:
-                noc.occ[best_port] -= f
+                noc.occ[best_q] -= f
                 up = neighbour_tile(tile, i_in ^ 1, width, height)
                 if noc.blocked_since[up * n_ports + i_in] >= 0:
                     _noc_arbitrate_at(noc, heap, up, t)
@@ -339,8 +390,8 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
                 noc.p_flits[c] = f
             lat = cfg[NOC_HOP_EW_PS] if o < 2 else cfg[NOC_HOP_NS_PS]
             noc.p_ready[c] = t + lat
-            noc.p_mask[c] = _noc_outputs(noc, cfg, noc.p_key[c], noc.p_dest[c], down)
-            _fifo_append(noc, dport, c)
+            noc.p_mask[c] = next_mask
+            _fifo_append(noc, dq, c)
             _noc_arbitrate_at(noc, heap, down, t + lat)
         else:
             core = tile * cpt + (o - 4)
@@ -366,8 +417,7 @@ def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
     """
     lat = chip.latency_ps
     cfg = noc.cfg
-    counts[core, SPIKE_OUT] += 1
-    t = t_ready + lat[LAT_SPIKE_OUT]
+    t = t_ready + spike_cost(chip, counts, neuron, core)
     if cfg[NOC_MULTICAST]:
         if syn.msg_ptr[neuron + 1] > syn.msg_ptr[neuron]:
             t += lat[LAT_MESSAGE_OUT]

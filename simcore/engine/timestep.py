@@ -15,16 +15,18 @@ Function (what the network computes) follows the discrete-time semantics exactly
    zero-delay synapses only point forward.
 
 Hardware (how long the step takes) is a discrete-event simulation of that step on the event queue:
-each core runs an update pass over its neurons (``neuron_update`` each), sending each spike as
-soon as its neuron is updated (``hardware_model.send_spike``); messages then queue at their
-destination cores (``hardware_model.serve_message``), which start serving after their own update
-pass. The step ends when the last core is done, plus the barrier.
+each core runs an update pass over its neurons (``neuron_update`` each, or ``neuron_idle`` for an
+idle neuron on chips that price it), sending each spike as soon as its neuron is updated
+(``hardware_model.send_spike``); messages then queue at their destination cores
+(``hardware_model.serve_message``), which start serving after their own update pass
+(``core.receive: serial``) or beside it (``concurrent``: ``simcore.engine.concurrent``). The step
+ends when the last core is done, plus the barrier (the chip's entry for the tiles in use).
 """
 
 import numpy as np
 from numba import njit
 
-from aersim.hardware.energy import NEURON_UPDATE, STIM_IN
+from aersim.hardware.energy import NEURON_IDLE, NEURON_UPDATE, STIM_IN
 from aersim.models.neurons.alif import alif_step
 from aersim.models.neurons.egru import egru_unit_step
 from aersim.models.neurons.loihi_cuba import loihi_cuba_step, loihi_dendrite_input
@@ -36,9 +38,13 @@ from aersim.simcore.engine.build import (
     KIND_LOIHI,
     KIND_SIGMA_DELTA,
     LAT_BARRIER,
+    LAT_NEURON_IDLE,
     LAT_NEURON_UPDATE,
     NOC_ON,
+    TIMING_CONCURRENT,
+    TIMING_IDLE,
 )
+from aersim.simcore.engine.concurrent import concurrent_timeline
 from aersim.simcore.engine.hardware_model import (
     KIND_NOC,
     noc_arbitrate,
@@ -108,6 +114,8 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
         while in_pos[0] < in_step.shape[0] and in_step[in_pos[0]] == k:
             in_flag[in_neuron[in_pos[0]]] = True
             in_pos[0] += 1
+        if chip.timing[TIMING_IDLE] != 0:
+            mark_idle(neurons, chip, row, v, cur, ref_count)
         # Neuron updates, in id order; each spike is recorded and fanned out at once.
         dt_s = dt_ps * 1e-12
         t_step = k * dt_ps
@@ -232,13 +240,50 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
 
 
 @njit(cache=True)
-def _update_passes(neurons, chip, counts, core_free):
-    """End of the cores' update passes: their neuron updates plus the spike-sending time that
-    ``core_free`` accumulated during the pass."""
+def mark_idle(neurons, chip, row, v, cur, ref_count):
+    """Before a step's updates: count each core's idle neurons into ``chip.n_idle`` and write
+    when each neuron's update ends within its core's pass into ``chip.upd_end`` (ps).
+
+    A neuron is idle when its update cannot change it: a model without bias at rest (``v`` and
+    the second state 0), not refractory, with no input this step. Its core only reads its
+    state (``neuron_idle``), as SANA-FE prices a neuron it does not update.
+    """
     t_update = chip.latency_ps[LAT_NEURON_UPDATE]
-    for c in range(core_free.shape[0]):
-        core_free[c] += chip.n_updatable[c] * t_update
-        counts[c, NEURON_UPDATE] += chip.n_updatable[c]
+    t_idle = chip.latency_ps[LAT_NEURON_IDLE]
+    chip.n_idle[:] = 0
+    pass_t = np.zeros(chip.n_idle.shape[0], dtype=np.int64)
+    for j in range(neurons.kind.shape[0]):
+        c = neurons.core[j]
+        if neurons.kind[j] != KIND_INPUT:
+            if chip.may_idle[j] and v[j] == 0.0 and cur[j] == 0.0 and ref_count[j] == 0 \
+                    and row[neurons.slot0[j]] == 0.0:
+                chip.n_idle[c] += 1
+                pass_t[c] += t_idle
+            else:
+                pass_t[c] += t_update
+        chip.upd_end[j] = pass_t[c]
+
+
+@njit(cache=True)
+def _update_passes(neurons, chip, counts, pass_ps):
+    """Length of every core's update pass (``pass_ps``, ps) and its neuron-update counts."""
+    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    idle = chip.timing[TIMING_IDLE] != 0
+    t_idle = chip.latency_ps[LAT_NEURON_IDLE]
+    for c in range(pass_ps.shape[0]):
+        n_idle = chip.n_idle[c] if idle else 0
+        pass_ps[c] = (chip.n_updatable[c] - n_idle) * t_update + n_idle * t_idle
+        counts[c, NEURON_UPDATE] += chip.n_updatable[c] - n_idle
+        if n_idle > 0:
+            counts[c, NEURON_IDLE] += n_idle
+
+
+@njit(cache=True, inline="always")
+def _update_end(neurons, chip, s, t_update):
+    """When neuron ``s``'s update ends within its core's pass (ps)."""
+    if chip.timing[TIMING_IDLE] != 0:
+        return chip.upd_end[s]
+    return neurons.upd_rank[s] * t_update
 
 
 @njit(cache=True)
@@ -267,16 +312,26 @@ def step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlo
     has its own function (:func:`step_timeline_noc`), so that runs without it never compile it.
     """
     t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    pass_ps = np.empty(core_free.shape[0], dtype=np.int64)
+    _update_passes(neurons, chip, counts, pass_ps)
+    if chip.timing[TIMING_CONCURRENT] != 0:
+        log0 = mlog_meta[0]
+        if chip.timing[TIMING_IDLE] == 0:
+            for i in range(n_sp):
+                chip.upd_end[spiked[i]] = neurons.upd_rank[spiked[i]] * t_update
+        concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, chip.upd_end,
+                            pass_ps, mlog, mlog_meta)
+        return _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock)
     core_free[:] = 0
     for i in range(n_sp):
         s = spiked[i]
         c = neurons.core[s]
         # The spike leaves once its neuron's update is done; earlier spikes of the same core
         # have already used core time (core_free holds that extra time during this pass).
-        t_ready = neurons.upd_rank[s] * t_update + core_free[c]
-        core_free[c] = send_spike(syn, chip, counts, heap, s, c, t_ready) \
-            - neurons.upd_rank[s] * t_update
-    _update_passes(neurons, chip, counts, core_free)
+        u = _update_end(neurons, chip, s, t_update)
+        core_free[c] = send_spike(syn, chip, counts, heap, s, c, u + core_free[c]) - u
+    for c in range(core_free.shape[0]):
+        core_free[c] += pass_ps[c]
     log0 = mlog_meta[0]
     while heap_size(heap) > 0:
         t_arrive, key, m, unused = heap_pop(heap)
@@ -295,10 +350,12 @@ def step_timeline_noc(neurons, syn, chip, counts, heap, core_free, spiked, n_sp,
     for i in range(n_sp):
         s = spiked[i]
         c = neurons.core[s]
-        t_ready = neurons.upd_rank[s] * t_update + core_free[c]
-        core_free[c] = send_spike_noc(syn, chip, counts, heap, noc, s, c, t_ready) \
-            - neurons.upd_rank[s] * t_update
-    _update_passes(neurons, chip, counts, core_free)
+        u = _update_end(neurons, chip, s, t_update)
+        core_free[c] = send_spike_noc(syn, chip, counts, heap, noc, s, c, u + core_free[c]) - u
+    pass_ps = np.empty(core_free.shape[0], dtype=np.int64)
+    _update_passes(neurons, chip, counts, pass_ps)
+    for c in range(core_free.shape[0]):
+        core_free[c] += pass_ps[c]
     log0 = mlog_meta[0]
     while heap_size(heap) > 0:
         t_arrive, key, m, unused = heap_pop(heap)

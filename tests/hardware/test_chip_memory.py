@@ -1,6 +1,7 @@
 """SRAM banks and per-core limits in chip descriptions: schema, pricing, mapper checks."""
 
 import copy
+from dataclasses import replace
 from importlib import resources
 
 import numpy as np
@@ -120,9 +121,14 @@ def test_price_derives_sram_counts_by_hand():
     assert set(ledger.derived) == {"sram_read", "sram_write"}
     base = 100 * 23.6 + 7 * 52.0 + 40 * 23.6 + 2 * 52.0
     assert ledger.dynamic_j == pytest.approx((base + 154 * 2.0 + 9 * 3.0) * 1e-12)
-    leak = 16 * 0.5e-3 * 1e-6                        # 16 cores x 0.5 mW x 1 us
+    # Power gating (default): only the 2 cores with neuron work leak and draw static power.
+    leak = 2 * 0.5e-3 * 1e-6                         # 2 cores x 0.5 mW x 1 us
     assert ledger.sram_leakage_j == pytest.approx(leak)
-    assert ledger.static_j == pytest.approx(0.0065 * 1e-6 + leak)
+    assert ledger.static_j == pytest.approx(0.0065 * 2 / 16 * 1e-6 + leak)
+    whole = price(counts, replace(chip, power_gating=False), duration_ps=1_000_000)
+    leak = 16 * 0.5e-3 * 1e-6                        # 16 cores x 0.5 mW x 1 us
+    assert whole.sram_leakage_j == pytest.approx(leak)
+    assert whole.static_j == pytest.approx(0.0065 * 1e-6 + leak)
 
 
 def test_packed_weights_read_fraction_of_a_word():

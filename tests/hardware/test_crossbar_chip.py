@@ -19,7 +19,7 @@ from aersim.hardware import (
     price,
     tile_projection,
 )
-from aersim.hardware.energy import N_COUNTED
+from aersim.hardware.energy import N_COUNTED, cores_in_use
 from aersim.hardware.mapping import crossbars_per_core
 from aersim.models import ff_network
 from aersim.simcore import PoissonInput, RunConfig, Simulation
@@ -94,7 +94,8 @@ def test_price_derives_adc_dac_and_sram_by_hand():
     counted = 620 * 0.041 + 10 * 0.3
     assert ledger.dynamic_j == pytest.approx(
         (counted + dac * 0.417 + adc * 1.67 + (reads + writes) * 2.78) * 1e-12)
-    assert ledger.static_j == pytest.approx(64 * 3.17e-3 * 2e-6)
+    used = int(cores_in_use(counts, chip).sum())     # power gating: only cores with neurons
+    assert ledger.static_j == pytest.approx(used * 3.17e-3 * 2e-6)
     assert ledger.barrier_j == 0.0
     assert set(ledger.derived) == {"sram_read", "sram_write", "adc_conversion", "dac_activation"}
 
@@ -166,7 +167,7 @@ def test_tiny_network_runs_on_crossbar_cim():
                      np.ceil(per_core[:, k["synaptic_op"]] / 256)).sum()
     assert ops["dac_activation"] == dac
     assert res.ledger.static_j == pytest.approx(
-        chip.n_cores * 3.17e-3 * res.hardware_time_ps * 1e-12)
+        int(cores_in_use(res.counts, chip).sum()) * 3.17e-3 * res.hardware_time_ps * 1e-12)
     assert res.ledger.by_op_j()["adc_conversion"] == pytest.approx(c[k["synaptic_op"]] * 1.67e-12)
     assert math.isclose(res.ledger.total_j, res.ledger.dynamic_j + res.ledger.static_j
                         + res.ledger.barrier_j)

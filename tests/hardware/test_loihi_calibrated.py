@@ -41,6 +41,13 @@ def test_numbers_are_the_reference_table(chip):
     assert chip.noc.hop_latency_ps == {"east_west": 4_100, "north_south": 6_500}
     assert chip.noc.router_energy_pj == 0.0 and chip.noc.router_latency_ps == 0
     assert chip.barrier_latency_ps == 1_800_000                              # sync, >= 29 tiles
+    assert [chip.barrier_for_tiles(n)[0] for n in (1, 2, 3, 4, 28, 29, 32)] == \
+        [600_000, 1_000_000, 1_000_000, 1_400_000, 1_400_000, 1_800_000, 1_800_000]
+    assert e["synaptic_op_dense"] == 35.5 and t["synaptic_op_dense"] == 3_800
+    assert e["synaptic_op_conv"] == 24.0 and t["synaptic_op_conv"] == 3_100
+    assert e["neuron_idle"] == 51.2 and t["neuron_idle"] == 6_000           # access only
+    assert e["input_spike"] == 0.0 and t["input_spike"] == 0
+    assert chip.core.receive == "concurrent" and chip.noc.congestion == "flow"
     assert chip.barrier_energy_pj == 0.0 and chip.static_power_w == 0.0
 
 
@@ -63,7 +70,9 @@ def _random_run(chip, seed):
     n = int(rng.integers(20, 120))
     fan_out = int(rng.integers(1, 12))
     net = Network()
-    v_inf = np.where(rng.random(n) < rng.uniform(0.1, 0.9), 4.0, 0.0)   # some fire every step
+    # Some fire every step (4.0), some are updated but stay below threshold (0.5), the rest
+    # stay at rest without input and are idle.
+    v_inf = rng.choice([4.0, 0.5, 0.0], n, p=rng.dirichlet(np.ones(3)))
     net.add_population("p", n, _lif(n, v_inf))
     pre = np.repeat(np.arange(n), fan_out)
     post = rng.integers(0, n, n * fan_out)
@@ -77,7 +86,7 @@ def test_energy_regression_recovers_the_preset_costs(chip):
     # message_in and the router are paid once per message, exactly like message_out (unicast),
     # so the three are one column: the price of a message.
     cols = {"synaptic_op": ["synaptic_op"], "neuron_update": ["neuron_update"],
-            "spike_out": ["spike_out"], "message": ["message_out"],
+            "neuron_idle": ["neuron_idle"], "spike_out": ["spike_out"], "message": ["message_out"],
             "hop_ew": ["hop_east", "hop_west"], "hop_ns": ["hop_north", "hop_south"]}
     rows, y = [], []
     for seed in range(12):
@@ -91,7 +100,7 @@ def test_energy_regression_recovers_the_preset_costs(chip):
     assert np.linalg.matrix_rank(x) == len(cols)
     fit, *_ = np.linalg.lstsq(x, np.array(y), rcond=None)
     e, noc = chip.core.energy_pj, chip.noc
-    expected = [e["synaptic_op"], e["neuron_update"], e["spike_out"],
+    expected = [e["synaptic_op"], e["neuron_update"], e["neuron_idle"], e["spike_out"],
                 e["message_out"] + e["message_in"] + noc.router_energy_pj,
                 noc.hop_energy_pj["east_west"], noc.hop_energy_pj["north_south"]]
     np.testing.assert_allclose(fit, expected, rtol=1e-9)
@@ -101,8 +110,8 @@ def test_latency_regression_recovers_the_preset_costs(chip):
     """One spike, from core 0 to ``k`` neurons on the core ``dx`` tiles east, ``dy`` south.
 
     Critical path of the step: the source's update (neuron_update), spike_out, message_out, the
-    hops, then message_in and k synaptic ops at the destination (whose own update pass, k
-    neurons, is over before the message arrives), then the barrier.
+    hops, then message_in and k synaptic ops at the destination (which receives beside its own
+    update pass), then the barrier of the tiles in use (1 or 2: 0.6 or 1.0 us).
     """
     rows, y = [], []
     for dx, dy, k in [(0, 0, 1), (1, 0, 1), (3, 0, 2), (0, 1, 1), (0, 3, 3), (5, 2, 4),
@@ -115,11 +124,12 @@ def test_latency_regression_recovers_the_preset_costs(chip):
         res = _run(chip, net, [0] + [dest_core] * k, steps=1)
         assert res.n_spikes == 1 and res.op_totals()["synaptic_op"] == k
         rows.append([1.0, dx, dy, k])
-        y.append(float(res.step_duration_ps[0]))
+        tiles = 1 if dx == dy == 0 else 2
+        y.append(float(res.step_duration_ps[0] - chip.barrier_for_tiles(tiles)[0]))
     fit, *_ = np.linalg.lstsq(np.array(rows), np.array(y), rcond=None)
     t, noc = chip.core.latency_ps, chip.noc
-    path = (chip.barrier_latency_ps + t["neuron_update"] + t["spike_out"] + t["message_out"]
-            + noc.router_latency_ps + t["message_in"])
+    path = (t["neuron_update"] + t["spike_out"] + t["message_out"] + noc.router_latency_ps
+            + t["message_in"])
     np.testing.assert_allclose(fit, [path, noc.hop_latency_ps["east_west"],
                                      noc.hop_latency_ps["north_south"], t["synaptic_op"]],
                                rtol=1e-9)

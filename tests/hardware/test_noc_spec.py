@@ -22,7 +22,7 @@ def test_presets_keep_zero_load_and_carry_contention_figures():
     spin = load_chip("spinnaker2_like").noc
     assert not spin.contention
     assert (spin.routing, spin.routing_table_entries, spin.packet_bits, spin.flits) == \
-        ("multicast", 1024, 40, 2)
+        ("multicast", 16384, 40, 2)
 
 
 def test_defaults_without_contention_keys():
