@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from aersim.hardware.chip import EXECUTION_MODES
-from aersim.hardware.energy import N_OPS, OP_KINDS, EnergyLedger, price
+from aersim.hardware.energy import N_OPS, OP_KINDS, EnergyLedger, paced_duration_ps, price
 from aersim.hardware.mapping import map_network
 from aersim.simcore.engine import asynchronous as engine_async
 from aersim.simcore.engine import timestep as engine_timestep
@@ -349,7 +349,7 @@ class Simulation:
         self.neurons = build_neurons(network, self.mapping)
         self.syn = build_synapses(network, self.mapping)
         self.contention = bool(getattr(chip.noc, "contention", False))
-        self.chip_tables = build_chip(chip, self.neurons, self.syn)
+        self.chip_tables = build_chip(chip, self.neurons, self.syn, network)
         self.stimuli = stimuli
         self.probe_ids = self._probe_ids(probes or {})
         self._check()
@@ -624,13 +624,16 @@ class Simulation:
         counts = self.counts - counts_before
         hw = self.hardware_time_ps - hw_before
         n_barriers = self.n_steps_done - steps_before
-        ledger = price(counts, self.chip, hw, n_barriers)
+        durations = np.concatenate(step_durs) if step_durs else np.zeros(0, np.int64)
+        paced = paced_duration_ps(durations, dt) if self.mode == "timestep" else None
+        ledger = price(counts, self.chip, hw, n_barriers, cores_used=self.mapping.core_of,
+                       paced_ps=paced, mode=self.mode)
         return Results(
             mode=self.mode, t_start_ps=t_start, t_stop_ps=t_end,
             spikes_t_ps=np.concatenate(spikes_t) if spikes_t else np.zeros(0, np.int64),
             spikes_neuron=np.concatenate(spikes_n) if spikes_n else np.zeros(0, np.int32),
             counts=counts, ledger=ledger, hardware_time_ps=hw,
-            step_duration_ps=np.concatenate(step_durs) if step_durs else np.zeros(0, np.int64),
+            step_duration_ps=durations,
             wall_s=wall,
             messages=np.concatenate(self._messages) if self.config.record_messages else None,
             probes=self._probe_results(),

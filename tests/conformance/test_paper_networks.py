@@ -5,7 +5,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from conformance_harness import run_aersim
 
 #: The paper's 1000-step input train into its single LIF neuron (dt = 1e-4 s).
