@@ -340,8 +340,12 @@ def lower(graph, profile: ImportProfile, where: str, metadata: dict | None = Non
     ------
     ModelError
         On an unsupported node, a malformed field, a shape mismatch, a broken edge, a cycle made
-        only of linear nodes, or a non-spiking node that drives other nodes.
+        only of linear nodes, a non-spiking node that drives other nodes, or a profile whose
+        exporter aersim cannot reproduce exactly yet.
     """
+    if profile.unsupported:
+        raise ModelError(f"{where}: import profile {profile.name!r} is not supported: "
+                         f"{profile.unsupported}")
     flat = flatten(graph, where)
     check_kinds(flat, where)
     topo, back = order(flat, where)

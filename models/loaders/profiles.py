@@ -134,6 +134,9 @@ class ImportProfile:
     bias_per_step : bool
         Biases (of Affine and convolution nodes) act as an input of that weight every step,
         as in every time-stepped framework, rather than as NIR's constant current.
+    unsupported : str
+        Non-empty when aersim cannot yet reproduce this exporter's networks exactly: why.
+        Loading under such a profile is a ``ModelError`` rather than a different network.
     """
 
     name: str
@@ -154,6 +157,7 @@ class ImportProfile:
     lif_gain: str = "nir"
     r_convention: str = "nir"
     bias_per_step: bool = False
+    unsupported: str = ""
 
     def __post_init__(self):
         where = f"import profile {self.name!r}"
@@ -247,8 +251,15 @@ PROFILES: dict[str, ImportProfile] = {p.name: p for p in (
                   "forward Euler at dt = 1e-4, each layer one step behind the previous one"),
     ImportProfile("lava-dl", 1.0 / 4096, "euler", "value", 4096.0, 1, "current_first",
                   "lava-dl netx: tau=1/decay with 12-bit decays, one step per layer"),
-    ImportProfile("spyx", 1e-4, "euler", "subtract", 1.0, 0, "current_first",
-                  "Spyx: Euler at the exporter's dt, subtractive reset"),
+    ImportProfile("spyx", 1.0, "euler", "subtract", 1.0, 0, "current_first",
+                  "Spyx to_nir: dt = 1 step, r = beta; neurons emit from the previous step's "
+                  "membrane, so every spiking layer adds one step of latency",
+                  reset_timing="next_step", lif_gain="one", bias_per_step=True,
+                  unsupported="Spyx's neurons emit a spike from the membrane stored at the end "
+                              "of the previous step (one step of latency per layer, with the "
+                              "input not delayed); aersim does not reproduce that timing yet. "
+                              "Export the network from another framework, or load it with the "
+                              "'snntorch' profile knowing that spikes come one step earlier"),
 )}
 
 
@@ -321,12 +332,23 @@ def detect_profile(graph) -> tuple[ImportProfile, str]:
             continue
         tau = np.asarray(tau, dtype=np.float64).ravel()
         if np.allclose(r, tau / 1e-4, rtol=1e-4):
-            return PROFILES["snntorch"], f"{kind} with r = tau / 1e-4 (snnTorch's export)"
+            return PROFILES["snntorch"], (f"{kind} with r = tau / 1e-4 (snnTorch's export); "
+                                          "assumed reset_mechanism='subtract', see "
+                                          "'snntorch-zero' and 'snntorch-none'")
+        if np.allclose(r, 1.0) and np.all(tau >= 1.0):
+            return (PROFILES["sinabs"], f"{kind} with r = 1 and tau >= 1 (Sinabs writes tau in "
+                    "steps); assumed MultiSpike and MembraneSubtract, see 'sinabs-single' and "
+                    "'sinabs-reset'")
+        if kind in ("LIF", "CubaLIF") and np.allclose(r, 1.0 - 1.0 / tau, rtol=1e-6) \
+                and np.all(tau > 1.0):
+            return PROFILES["spyx"], f"{kind} with r = 1 - 1/tau (Spyx writes r = beta, dt = 1)"
         if np.allclose(r, 1.0):
             prof = PROFILES["norse"]
             if dt is not None and float(dt) > 0:
                 prof = prof.with_(dt_s=float(dt))
-            return prof, f"{kind} with r = 1 (Norse's export)"
+            convention = ("tau written as dt * tau (Norse 1.1)" if np.all(tau < prof.dt_s)
+                          else "tau written as itself (Norse before 1.1)")
+            return prof, f"{kind} with r = 1 (Norse's export; {convention})"
         # Rockpool: r = tau exp(-dt/tau) / dt; recover dt from one neuron and check all.
         t0, r0 = float(tau[0]), float(r[0])
         if r0 > 0:

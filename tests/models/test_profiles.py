@@ -25,7 +25,8 @@ def test_get_profile():
     assert get_profile("SNNTorch") is PROFILES["snntorch"]
     custom = PROFILES["norse"].with_(dt_s=1e-4)
     assert get_profile(custom) is custom and custom.dt_ps == 100_000_000
-    with pytest.raises(ModelError, match=r"unknown import profile 'nest'.*\['exact', 'lava-dl'"):
+    with pytest.raises(ModelError,
+                       match=r"unknown import profile 'nest'.*\['exact', 'lava', 'lava-dl'"):
         get_profile("nest")
 
 
@@ -98,3 +99,89 @@ def test_profile_is_frozen():
         PROFILES["exact"].dt_s = 1.0
     assert isinstance(PROFILES["exact"], ImportProfile)
     assert PROFILES["exact"].as_dict()["integrator"] == "exact"
+
+
+# -- what the frameworks do, pinned without them (tests/conformance checks against them) ----------
+
+def _one_neuron(node, profile, inputs, steps=12, weight=1.0):
+    """Spike steps and the lowered neuron's parameters for ``Input -> Linear(w) -> node``."""
+    import nir
+
+    from aersim.models.loaders.nir_io import load_nir
+    from aersim.simcore import RunConfig, Simulation, SpikeTrains
+
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type={"input": np.array([1])}),
+               "fc": nir.Affine(weight=np.full((1, 1), weight, np.float32),
+                                bias=np.zeros(1, np.float32)),
+               "n": node, "output": nir.Output(output_type={"output": np.array([1])})},
+        edges=[("input", "fc"), ("fc", "n"), ("n", "output")])
+    net = load_nir(graph, profile=profile)
+    dt = round(net.metadata["profile"]["dt_s"] * 1e12)
+    sim = Simulation(net, "minimal", config=RunConfig(mode="timestep"),
+                     stimuli=[SpikeTrains("input", np.array(inputs) * dt, np.zeros(len(inputs)))])
+    res = sim.run(duration_ps=steps * dt)
+    return (res.spikes_t_ps[res.spikes_neuron == net.offset("n")] // dt).tolist(), \
+        net.population("n").params
+
+
+def _snntorch_lif(beta, thr):
+    import nir
+    tau = 1e-4 / (1 - beta)
+    return nir.LIF(tau=np.array([tau]), r=np.array([tau / 1e-4]), v_leak=np.zeros(1),
+                   v_threshold=np.array([thr]), v_reset=np.zeros(1))
+
+
+def test_snntorch_resets_in_the_step_after_the_spike():
+    # beta 0.5, threshold 1, input 1.25 every step. snnTorch subtracts the threshold of step
+    # t's spike in step t + 1: v = 1.25 (s), 0.625 + 1.25 - 1 = 0.875, 1.6875 (s),
+    # 0.84375 + 1.25 - 1 = 1.09375 (s), 0.796875, 1.6484375 (s), ... A reset at the spike
+    # (v = 0.25, 1.375, 1.4375, ...) would fire in every step.
+    spikes, params = _one_neuron(_snntorch_lif(0.5, 1.0), "snntorch", range(12), weight=1.25)
+    assert params.reset_timing == "next_step"
+    assert spikes == [0, 2, 3, 5, 6, 8, 9, 11]
+
+
+def test_snntorch_zero_reset_of_a_feedforward_leaky_keeps_the_input():
+    # Leaky zeroes only the old membrane: after a spike the next step starts from 0 with its
+    # input (1.25 -> spike, then 1.25 again -> spike, every step).
+    spikes, params = _one_neuron(_snntorch_lif(0.5, 1.0), "snntorch-zero", range(12),
+                                 weight=1.25)
+    assert params.reset_timing == "immediate" and params.reset == "value"
+    assert spikes == list(range(12))
+
+
+def test_norse_tau_is_dt_times_tau_and_membranes_start_at_v_leak():
+    import nir
+    # Norse 1.1 writes tau = dt * tau_true: 1e-3 * 0.01 = 1e-5 for a 10 ms membrane.
+    node = nir.LIF(tau=np.array([1e-5]), r=np.ones(1), v_leak=np.array([0.3]),
+                   v_threshold=np.array([0.5]), v_reset=np.zeros(1))
+    _, params = _one_neuron(node, "norse", [])
+    assert float(params.tau_s) == pytest.approx(0.01)
+    assert float(params.v_init) == pytest.approx(0.3)
+    assert float(params.input_gain) == pytest.approx(0.1)      # dt / tau
+
+
+def test_norse_if_jumps_by_the_weight():
+    import nir
+    # Norse's IAFCell adds the input itself: two inputs of 0.6 cross a threshold of 1.
+    node = nir.IF(r=np.ones(1), v_threshold=np.ones(1), v_reset=np.zeros(1))
+    spikes, _ = _one_neuron(node, "norse", [2, 5], weight=0.6)
+    assert spikes == [5]
+
+
+def test_sinabs_counts_spikes_on_reaching_the_threshold():
+    import nir
+    # Sinabs' IAF with MultiSpike: an input of exactly the threshold fires (>=), 2.5 thresholds
+    # fire with count 2 and leave 0.5.
+    node = nir.IF(r=np.ones(1), v_threshold=np.ones(1), v_reset=np.zeros(1))
+    spikes, params = _one_neuron(node, "sinabs", [1], weight=1.0)
+    assert spikes == [1] and params.spike_rule.test == ">="
+    spikes, params = _one_neuron(node, "sinabs", [1, 3], weight=2.5)
+    assert spikes == [1, 3] and params.spike_rule.count
+
+
+def test_spyx_is_refused_not_silently_different():
+    node = _snntorch_lif(0.5, 1.0)
+    with pytest.raises(ModelError, match="'spyx' is not supported: Spyx's neurons emit"):
+        _one_neuron(node, "spyx", [])
