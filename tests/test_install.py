@@ -59,15 +59,15 @@ def check_user_packages():
 
 check_user_packages()
 
-from aersim.hardware import load_chip
 from aersim.models import ff_network
 from aersim.simcore import PoissonInput, RunConfig, Simulation
 
 net = ff_network(n_input=5, layer_size=10)
-sim = Simulation(net, load_chip("loihi_like"), config=RunConfig(mode="timestep", seed=1),
+sim = Simulation(net, "loihi_like", config=RunConfig(mode="timestep", seed=1),
                  stimuli=[PoissonInput("input", 20.0)])
 res = sim.run(0.002)
 print(res.summary())
+res.rates_hz()
 
 check_user_packages()
 import aersim
@@ -217,11 +217,11 @@ def test_readme_example_next_to_user_packages_environment_install(user_script):
 def test_user_script_is_the_readme_example():
     """The script above runs the README's Python example, only with smaller sizes."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"From Python:\s*```python\n(.*?)```", readme, re.S)
-    assert block, "README.md has no 'From Python:' example"
+    block = re.search(r"From Python[^\n]*\n+```python\n(.*?)```", readme, re.S)
+    assert block, "README.md has no 'From Python' example"
     imports = [ln for ln in block.group(1).splitlines() if ln.startswith("from aersim")]
     assert imports and all(ln in USER_SCRIPT for ln in imports), imports
-    for call in ("ff_network(", "Simulation(net, load_chip(\"loihi_like\")", "PoissonInput(",
+    for call in ("ff_network(", "Simulation(net, \"loihi_like\"", "PoissonInput(",
                  "RunConfig(mode=\"timestep\"", ".run(", "res.summary()"):
         assert call in block.group(1) and call in USER_SCRIPT, call
 
