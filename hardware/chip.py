@@ -185,6 +185,27 @@ class ChipSpec:
     barrier_table: tuple = ()
     power_gating: bool = True
 
+    def __post_init__(self):
+        # Chip files are validated with their key paths on load; this catches a spec changed
+        # in Python (dataclasses.replace) into one no chip file could describe.
+        where = f"chip {self.name!r}"
+        for name in ("width", "height", "cores_per_tile"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or not 1 <= value <= 1 << 16:
+                raise ChipSpecError(f"{where}: {name} must be an integer in 1..65536, got "
+                                    f"{value!r}")
+        if self.execution_mode not in EXECUTION_MODES:
+            raise ChipSpecError(f"{where}: execution_mode {self.execution_mode!r} is not one of "
+                                f"{EXECUTION_MODES}")
+        for name in ("barrier_latency_ps", "barrier_energy_pj", "static_power_w"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                                 np.floating)) \
+                    or not np.isfinite(value) or value < 0:
+                raise ChipSpecError(f"{where}: {name} must be a finite number >= 0, got "
+                                    f"{value!r}")
+
     def barrier_for_tiles(self, tiles_used: int) -> tuple[int, float]:
         """Barrier ``(latency_ps, energy_pj)`` of a step on ``tiles_used`` tiles.
 

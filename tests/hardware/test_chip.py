@@ -66,3 +66,17 @@ def test_file_errors(tmp_path):
 
 def test_ns_to_ps_rounds():
     assert ns_to_ps(4.1) == 4100 and ns_to_ps(0.0004) == 0
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"width": -3}, "width must be an integer in 1..65536, got -3"),
+    ({"cores_per_tile": 0}, "cores_per_tile must be an integer"),
+    ({"execution_mode": "fast"}, "execution_mode 'fast' is not one of"),
+    ({"static_power_w": float("nan")}, "static_power_w must be a finite number >= 0"),
+])
+def test_a_spec_changed_in_python_is_validated(change, match):
+    import dataclasses
+
+    from aersim.hardware import ChipSpecError
+    with pytest.raises(ChipSpecError, match=match):
+        dataclasses.replace(load_chip("loihi_like"), **change)
