@@ -20,7 +20,7 @@ import numpy as np
 from aersim.models.errors import ModelError, ModelWarning
 from aersim.models.loaders.nir_graph import FlatGraph, order
 from aersim.models.loaders.nir_lower import bias_factor, lower
-from aersim.models.loaders.profiles import detect_profile, get_profile
+from aersim.models.loaders.profiles import detect_profile, get_profile, profile_from_dict
 
 
 def import_nir():
@@ -209,6 +209,30 @@ def _bias_factor(pop, prof):
                        tau_syn=p.get("tau_syn_s", 1.0), w_in=p.get("w_in", 1.0))
 
 
+def _warn_unreproducible(network, prof) -> None:
+    """Warn about populations whose dynamics NIR cannot hold and ``prof`` would not restore.
+
+    NIR has no field for when a reset acts, for resets that do nothing, or for spike counts;
+    a file reloaded under ``prof`` gets the profile's choices, so a population that differs
+    from them would come back as a different network.
+    """
+    types = network.metadata.get("nir_types", {})
+    for pop in network.populations.values():
+        params = pop.params
+        if not hasattr(params, "reset_timing") or types.get(pop.name) == "Threshold":
+            continue
+        wanted = {"reset": prof.reset, "reset_timing": prof.reset_timing,
+                  "spike_rule": prof.spike_rule}
+        if prof.feedforward_zero_immediate and pop.kind == "lif":
+            wanted.pop("reset_timing")
+        for name, value in wanted.items():
+            if getattr(params, name) != value:
+                warnings.warn(f"population {pop.name!r}: {name} = {getattr(params, name)!r} is "
+                              f"not stored in NIR, and the profile {prof.name!r} it is saved "
+                              f"for gives {value!r}; reload it with a profile that has "
+                              f"{name} = {getattr(params, name)!r}", ModelWarning, stacklevel=3)
+
+
 def to_nir_graph(network, profile=None):
     """Convert a ``Network`` into a ``nir.NIRGraph`` (see module doc).
 
@@ -222,10 +246,10 @@ def to_nir_graph(network, profile=None):
     nir = import_nir()
     meta_prof = network.metadata.get("profile")
     if profile is None and isinstance(meta_prof, dict):
-        prof = get_profile(meta_prof["name"]).with_(
-            **{k: v for k, v in meta_prof.items() if k not in ("name",)})
+        prof = profile_from_dict(meta_prof)
     else:
         prof = get_profile(profile or "exact")
+    _warn_unreproducible(network, prof)
     types = network.metadata.get("nir_types", {})
     nodes, edges = {}, []
     biased = {}

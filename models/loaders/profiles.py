@@ -263,6 +263,16 @@ PROFILES: dict[str, ImportProfile] = {p.name: p for p in (
 )}
 
 
+def profile_from_dict(fields: dict) -> ImportProfile:
+    """The profile recorded in ``Network.metadata["profile"]`` (:meth:`ImportProfile.as_dict`)."""
+    fields = dict(fields)
+    base = get_profile(fields.pop("name"))
+    if isinstance(fields.get("spike_rule"), dict):
+        fields["spike_rule"] = SpikeRule(**fields["spike_rule"])
+    known = {f.name for f in dataclasses.fields(ImportProfile)}
+    return base.with_(**{k: v for k, v in fields.items() if k in known})
+
+
 def get_profile(profile: str | ImportProfile) -> ImportProfile:
     """Return a profile given by name or as an :class:`ImportProfile`.
 

@@ -185,3 +185,28 @@ def test_spyx_is_refused_not_silently_different():
     node = _snntorch_lif(0.5, 1.0)
     with pytest.raises(ModelError, match="'spyx' is not supported: Spyx's neurons emit"):
         _one_neuron(node, "spyx", [])
+
+
+def test_saving_what_nir_cannot_hold_warns(tmp_path):
+    from aersim.models import LIFParams, Network, save_network
+    from aersim.models.errors import ModelWarning
+    from aersim.models.neurons.source import InputParams
+
+    net = Network()
+    net.add_population("in", 2, InputParams())
+    net.add_population("n", 2, LIFParams(reset="subtract", reset_timing="next_step",
+                                         integrator="euler"))
+    net.connect("in", "n", [0, 1], [0, 1], 1.0, 0)
+    with pytest.warns(ModelWarning, match="reset_timing = 'next_step' is not stored in NIR"):
+        save_network(net, tmp_path / "a.nir", profile="exact")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ModelWarning)
+        save_network(net, tmp_path / "b.nir", profile="snntorch")
+
+
+def test_a_recorded_profile_is_rebuilt_with_its_spike_rule():
+    from aersim.models.loaders.profiles import profile_from_dict
+
+    prof = PROFILES["rockpool"].with_(dt_s=5e-4)
+    assert profile_from_dict(prof.as_dict()) == prof
