@@ -141,3 +141,17 @@ def test_validation_and_chip_section():
     chip = chip_from_dict(data, "test")
     assert chip.core.crossbar.retention_tau_s == 120.0
     assert chip.core.crossbar.device == "volatile"
+
+
+def test_volatile_weights_example_prints_a_fading_table(capsys):
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "volatile_weights.py"
+    mod = runpy.run_path(str(path))
+    mod["main"](["--duration-s", "0.02"])
+    rows = [r.split() for r in capsys.readouterr().out.splitlines()[2:]]
+    ag = [r for r in rows if r[0] == "ag_diffusive" and r[1] != "ideal"]
+    left = [float(r[3]) for r in ag]
+    assert len(ag) == 6 and left == sorted(left, reverse=True) and left[0] == 1.0
+    assert float(ag[0][-1]) > 0.99                  # fresh weights: the ideal output
