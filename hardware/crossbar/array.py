@@ -16,9 +16,15 @@ Programming (:func:`program`, :func:`program_csr`):
 4. device-to-device variation: ``G = g_min + (G − g_min)·(1 + d2d_sigma·z)``;
 5. programming noise (:data:`hardware.crossbar.devices.PROG_NOISE_MODELS`), clipped at >= 0;
 6. stuck-at faults: a device is stuck at ``g_min`` with probability ``stuck_low_rate``, at
-   ``g_max`` with probability ``stuck_high_rate`` (stuck devices neither drift nor get noise).
+   ``g_max`` with probability ``stuck_high_rate`` (stuck devices neither drift nor get noise);
+7. stochastic switching: a device aimed above ``g_min`` leaves its rest state only with the
+   probability of the spec's switching law at ``program_voltage_v``
+   (:func:`hardware.crossbar.devices.switching_probability`); one that fails stays at ``g_min``;
+8. retention: a volatile device gets its own relaxation time constant ``tau``
+   (:func:`hardware.crossbar.devices.draw_retention_tau_s`).
 
-Reading (:func:`read_weights`, :func:`mvm`): drift ``G(t) = G·(t/t0)^−ν``, fresh read noise on
+Reading (:func:`read_weights`, :func:`mvm`): drift ``G(t) = G·(t/t0)^−ν``, volatile relaxation
+``g_min + (G(t) − g_min)·exp(−t/tau)`` (``t`` seconds after programming), fresh read noise on
 every read, first-order IR drop (:func:`hardware.crossbar.devices.ir_drop_kernel`), optional
 global drift compensation (the whole array is rescaled by the ratio of its summed absolute
 weights now and at programming, as a reference read would measure). :func:`mvm` further
@@ -80,6 +86,9 @@ class CrossbarState:
         Programmed conductances, µS (``g_neg`` is ``None`` without differential pairs).
     nu_pos, nu_neg : float64 (n_cells,)
         Drift exponents.
+    tau_pos, tau_neg : float64 (n_cells,) or None
+        Retention time constants, seconds (``inf``: non-volatile; ``None``: a state built
+        without them, taken as non-volatile).
     stuck_pos, stuck_neg : int8 (n_cells,)
         0 = healthy, 1 = stuck at ``g_min``, 2 = stuck at ``g_max``.
     tile, local_row, local_col : int64, int32, int32 (n_cells,)
@@ -104,6 +113,8 @@ class CrossbarState:
     local_col: np.ndarray
     n_row_blocks: int
     n_col_blocks: int
+    tau_pos: np.ndarray | None = None
+    tau_neg: np.ndarray | None = None
     _orders: tuple | None = None
 
     @property
@@ -254,25 +265,26 @@ def _program_cells(in_idx, out_idx, w, shape, spec, rng, dense) -> CrossbarState
     # whether the spec is differential.
     rng_pos, rng_neg = rng.spawn(2)
     if spec.differential:
-        g_pos, nu_pos, st_pos = _program_devices(spec.g_min_us + np.maximum(q, 0.0) *
-                                                 spec.delta_g_us, spec, rng_pos)
-        g_neg, nu_neg, st_neg = _program_devices(spec.g_min_us + np.maximum(-q, 0.0) *
-                                                 spec.delta_g_us, spec, rng_neg)
+        g_pos, nu_pos, st_pos, tau_pos = _program_devices(
+            spec.g_min_us + np.maximum(q, 0.0) * spec.delta_g_us, spec, rng_pos)
+        g_neg, nu_neg, st_neg, tau_neg = _program_devices(
+            spec.g_min_us + np.maximum(-q, 0.0) * spec.delta_g_us, spec, rng_neg)
     else:
-        g_pos, nu_pos, st_pos = _program_devices(spec.g_min_us + (q + 1.0) / 2.0 *
-                                                 spec.delta_g_us, spec, rng_pos)
-        g_neg = nu_neg = st_neg = None
+        g_pos, nu_pos, st_pos, tau_pos = _program_devices(
+            spec.g_min_us + (q + 1.0) / 2.0 * spec.delta_g_us, spec, rng_pos)
+        g_neg = nu_neg = st_neg = tau_neg = None
     return CrossbarState(
         shape=(int(n_out), int(n_in)), dense=dense,
         in_idx=in_idx.astype(np.int32), out_idx=out_idx.astype(np.int32), scale=scale,
         w_target=w_target, g_pos=g_pos, g_neg=g_neg, nu_pos=nu_pos, nu_neg=nu_neg,
         stuck_pos=st_pos, stuck_neg=st_neg, tile=tile.astype(np.int64),
         local_row=lr.astype(np.int32), local_col=lc.astype(np.int32),
-        n_row_blocks=int(n_rb), n_col_blocks=int(n_cb))
+        n_row_blocks=int(n_rb), n_col_blocks=int(n_cb), tau_pos=tau_pos, tau_neg=tau_neg)
 
 
 def _program_devices(g_target, spec, rng):
-    """Programmed conductance, drift exponent and stuck flag of each device aimed at a target."""
+    """Programmed conductance, drift exponent, stuck flag and retention time constant (s) of each
+    device aimed at a target."""
     n = g_target.shape[0]
     # One draw per device and effect, always in this order, so that a seed gives the same devices
     # whichever effects are switched on.
@@ -292,14 +304,31 @@ def _program_devices(g_target, spec, rng):
     g[stuck == STUCK_HIGH] = spec.g_max_us
     nu = dev.draw_drift_nu(g, spec, rng)
     nu[stuck != STUCK_NONE] = 0.0
-    return g, nu, stuck
+    # Drawn after the drift exponents, always, so that switching them on leaves the earlier
+    # draws (and the devices of a non-volatile spec) unchanged.
+    u_switch = rng.random(n)
+    tau = dev.draw_retention_tau_s(n, spec, rng)
+    if spec.switching != "deterministic":
+        p = float(dev.switching_probability(spec.program_voltage_v, spec))
+        failed = (g_target > spec.g_min_us) & (u_switch >= p) & (stuck == STUCK_NONE)
+        g[failed] = spec.g_min_us
+    tau[stuck != STUCK_NONE] = np.inf
+    return g, nu, stuck, tau
 
 
 # ------------------------------------------------------------------------------------------------
 # Reading
 
-def _conductance_now(g0, nu, stuck, t_s, spec, rng, noisy):
+def _mean_conductance(g0, nu, tau, t_s, spec):
+    """Noise-free conductance ``t_s`` after programming: drift, then volatile relaxation."""
     g_t = dev.drift(g0, nu, t_s, spec.drift_t0_s)
+    if tau is not None:
+        g_t = dev.relax(g_t, tau, t_s, spec.g_min_us)
+    return g_t
+
+
+def _conductance_now(g0, nu, stuck, t_s, spec, rng, noisy, tau=None):
+    g_t = _mean_conductance(g0, nu, tau, t_s, spec)
     if noisy:
         sigma = dev.read_sigma_us(g0, g_t, t_s, spec)
         if sigma is not None:
@@ -356,11 +385,12 @@ def _normalised_weights(g_pos, g_neg, spec):
 
 
 def _drift_factor(state, spec, t_s):
-    """Global drift compensation: summed |w| now over summed |w| at programming (noise-free)."""
+    """Global drift compensation: summed |w| now over summed |w| at programming (noise-free;
+    volatile relaxation included, as a reference read would see it)."""
     now = _normalised_weights(
-        dev.drift(state.g_pos, state.nu_pos, t_s, spec.drift_t0_s),
-        None if state.g_neg is None else dev.drift(state.g_neg, state.nu_neg, t_s,
-                                                   spec.drift_t0_s), spec)
+        _mean_conductance(state.g_pos, state.nu_pos, state.tau_pos, t_s, spec),
+        None if state.g_neg is None else _mean_conductance(state.g_neg, state.nu_neg,
+                                                           state.tau_neg, t_s, spec), spec)
     ref = _normalised_weights(state.g_pos, state.g_neg, spec)
     den = float(np.abs(ref).sum())
     num = float(np.abs(now).sum())
@@ -371,8 +401,9 @@ def read_weights(state: CrossbarState, spec: CrossbarSpec, t_since_program_s: fl
                  rng) -> np.ndarray:
     """Effective weights a read of the crossbar sees ``t_since_program_s`` after programming.
 
-    Applies drift, a fresh draw of read noise, first-order IR drop with every row driven at the
-    read voltage (the worst case), and drift compensation if the spec asks for it.
+    Applies drift, volatile relaxation, a fresh draw of read noise, first-order IR drop with
+    every row driven at the read voltage (the worst case), and drift compensation if the spec
+    asks for it.
 
     Returns
     -------
@@ -384,11 +415,13 @@ def read_weights(state: CrossbarState, spec: CrossbarSpec, t_since_program_s: fl
     rng = _as_rng(rng)
     v_in = np.full(state.shape[1], spec.read_voltage_v, dtype=np.float64)
     g_bg = _zero_conductance(spec)
-    gp = _conductance_now(state.g_pos, state.nu_pos, state.stuck_pos, t, spec, rng, True)
+    gp = _conductance_now(state.g_pos, state.nu_pos, state.stuck_pos, t, spec, rng, True,
+                          state.tau_pos)
     gp = _with_ir_drop(state, gp, v_in, spec, g_bg) / spec.read_voltage_v
     gn = None
     if state.g_neg is not None:
-        gn = _conductance_now(state.g_neg, state.nu_neg, state.stuck_neg, t, spec, rng, True)
+        gn = _conductance_now(state.g_neg, state.nu_neg, state.stuck_neg, t, spec, rng, True,
+                              state.tau_neg)
         gn = _with_ir_drop(state, gn, v_in, spec, g_bg) / spec.read_voltage_v
     w = _normalised_weights(gp, gn, spec) * state.scale
     if spec.drift_compensation:
@@ -501,11 +534,13 @@ def mvm(state: CrossbarState, x, spec: CrossbarSpec, rng,
         active = np.zeros(n_rb, dtype=np.int64)
         np.add.at(active, np.arange(n_in) // spec.rows, (xn[b] != 0).astype(np.int64))
         n_dac += int(active[tiles_rb].sum())
-        gp = _conductance_now(state.g_pos, state.nu_pos, state.stuck_pos, t, spec, rng, True)
+        gp = _conductance_now(state.g_pos, state.nu_pos, state.stuck_pos, t, spec, rng, True,
+                              state.tau_pos)
         cur = _with_ir_drop(state, gp, v_in, spec, g_bg) - g_ref * v_in[state.in_idx]
         e = float(np.sum(gp * v_in[state.in_idx] ** 2))
         if state.g_neg is not None:
-            gn = _conductance_now(state.g_neg, state.nu_neg, state.stuck_neg, t, spec, rng, True)
+            gn = _conductance_now(state.g_neg, state.nu_neg, state.stuck_neg, t, spec, rng, True,
+                                  state.tau_neg)
             cur -= _with_ir_drop(state, gn, v_in, spec, g_bg)
             e += float(np.sum(gn * v_in[state.in_idx] ** 2))
         energy_pj += e * t_pulse_s * 1e6          # µS·V²·s = µJ

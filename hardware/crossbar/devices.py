@@ -150,6 +150,75 @@ def read_sigma_us(g_prog_us, g_t_us, t_s: float, spec):
     return READ_NOISE_MODELS[spec.read_noise](g_prog_us, g_t_us, t_s, spec)
 
 
+# -- volatility: retention and stochastic switching -------------------------------------------
+
+#: Retention models: ``"none"`` (the device keeps its conductance) or ``"lognormal"`` (volatile:
+#: one relaxation time constant per device, lognormally spread).
+RETENTION_MODELS = ("none", "lognormal")
+
+
+def draw_retention_tau_s(n: int, spec, rng: np.random.Generator) -> np.ndarray:
+    """Retention time constant of each of ``n`` devices, seconds (float64; ``inf`` = none).
+
+    The ``"lognormal"`` model draws ``tau = retention_tau_s * exp(retention_sigma * z)``,
+    ``z ~ N(0, 1)``: ``retention_tau_s`` is the median and ``retention_sigma`` the standard
+    deviation of ``ln tau``. The draw always consumes ``n`` normals, whatever the model.
+    """
+    z_tau = rng.standard_normal(n)
+    if spec.retention == "none":
+        return np.full(n, np.inf)
+    return spec.retention_tau_s * np.exp(spec.retention_sigma * z_tau)
+
+
+def relax(g_us: np.ndarray, tau_s: np.ndarray, t_s: float, g_rest_us: float) -> np.ndarray:
+    """Volatile relaxation toward the rest state: ``g_rest + (g − g_rest)·exp(−t/tau)``."""
+    if not np.any(np.isfinite(tau_s)) or t_s <= 0:
+        return np.array(g_us, dtype=np.float64, copy=True)
+    with np.errstate(divide="ignore", over="ignore"):
+        keep = np.exp(-float(t_s) / tau_s)
+    return g_rest_us + (g_us - g_rest_us) * keep
+
+
+def mean_retained_fraction(t_s: float, tau_median_s: float, sigma: float,
+                           n_nodes: int = 64) -> float:
+    """``E[exp(−t/tau)]`` over ``ln tau ~ N(ln tau_median, sigma²)`` (Gauss–Hermite quadrature).
+
+    The mean of a relaxing population: ``E[G(t)] = g_rest + (G0 − g_rest)·mean_retained_fraction``.
+    """
+    if sigma == 0:
+        return float(np.exp(-t_s / tau_median_s))
+    x, w = np.polynomial.hermite_e.hermegauss(n_nodes)
+    tau = tau_median_s * np.exp(sigma * x)
+    return float(np.sum(w * np.exp(-t_s / tau)) / np.sqrt(2.0 * np.pi))
+
+
+def _switch_always(v, spec):
+    return np.ones_like(v)
+
+
+def _switch_exponential(v, spec):
+    # Poisson switching with a voltage-dependent mean wait tau(V) = tau0 exp(−V / V0): the
+    # probability that one pulse of width t_p switches the device is 1 − exp(−t_p / tau(V)).
+    tau = spec.switch_tau0_s * np.exp(-v / spec.switch_v0_v)
+    return -np.expm1(-spec.program_pulse_s / tau)
+
+
+def _switch_sigmoid(v, spec):
+    return 1.0 / (1.0 + np.exp(-(v - spec.switch_v50_v) / spec.switch_width_v))
+
+
+#: Switching laws: name -> ``p(v_program, spec)``, the probability that one programming pulse at
+#: ``v_program`` volts takes a device out of its rest state.
+SWITCHING_MODELS = {"deterministic": _switch_always, "exponential": _switch_exponential,
+                    "sigmoid": _switch_sigmoid}
+
+
+def switching_probability(v_program, spec) -> np.ndarray:
+    """Probability that one programming pulse at ``v_program`` (V) switches a device."""
+    v = np.asarray(v_program, dtype=np.float64)
+    return SWITCHING_MODELS[spec.switching](v, spec)
+
+
 # -- IR drop -------------------------------------------------------------------------------------
 
 def ir_background_columns(v_in: np.ndarray, n_rows: int, n_row_blocks: int,
@@ -263,7 +332,7 @@ def ir_drop_kernel(g, v, lr, lc, tile, order_row, order_col, g_bg, n_rows, n_col
 # ------------------------------------------------------------------------------------------------
 # The crossbar description
 
-DEVICE_KINDS = ("ideal", "pcm", "rram", "other")
+DEVICE_KINDS = ("ideal", "pcm", "rram", "volatile", "other")
 SCALE_MODES = ("column", "tile")
 STUCK_NONE, STUCK_LOW, STUCK_HIGH = 0, 1, 2
 
@@ -332,6 +401,25 @@ class CrossbarSpec:
         Read voltage (V) and pulse width (ns) of one MVM; they set the array's read energy.
     row_wire_ohm, col_wire_ohm : float
         Wire resistance per cell along a row and along a column, ohms (0 = no IR drop).
+    retention : str
+        ``"none"`` or ``"lognormal"`` (:data:`RETENTION_MODELS`): a volatile device relaxes
+        toward its rest state ``g_min`` as ``g_min + (G − g_min)·exp(−t/tau)``, with one ``tau``
+        per device drawn at programming.
+    retention_tau_s : float
+        Median retention time constant, seconds.
+    retention_sigma : float
+        Standard deviation of ``ln tau`` (device-to-device spread).
+    switching : str
+        Law of the probability that a programming pulse takes a device out of its rest state
+        (:data:`SWITCHING_MODELS`): ``"deterministic"`` (always), ``"exponential"``
+        (``1 − exp(−t_p / (tau0·exp(−V/V0)))``) or ``"sigmoid"``
+        (``1 / (1 + exp(−(V − V50)/width))``). A device that fails stays at ``g_min``.
+    program_voltage_v, program_pulse_s : float
+        Amplitude (V) and width (s) of the programming pulse.
+    switch_tau0_s, switch_v0_v : float
+        ``tau0`` (s) and ``V0`` (V) of the exponential law.
+    switch_v50_v, switch_width_v : float
+        ``V50`` (V, half switching) and ``width`` (V) of the sigmoid law.
     ir_drop : str
         ``"first_order"`` (default, fast: :func:`ir_drop_kernel`) or ``"exact"`` (nodal
         solution of each tile, :mod:`hardware.crossbar.ir_drop`; a sparse solve per tile read).
@@ -375,6 +463,16 @@ class CrossbarSpec:
     row_wire_ohm: float = 0.0
     col_wire_ohm: float = 0.0
     ir_drop: str = "first_order"
+    retention: str = "none"
+    retention_tau_s: float = 1.0
+    retention_sigma: float = 0.0
+    switching: str = "deterministic"
+    program_voltage_v: float = 1.0
+    program_pulse_s: float = 1e-6
+    switch_tau0_s: float = 1.0
+    switch_v0_v: float = 1.0
+    switch_v50_v: float = 1.0
+    switch_width_v: float = 0.1
     sources: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
@@ -483,6 +581,16 @@ _RULES = {
     "row_wire_ohm": ("float", *_NONNEG),
     "col_wire_ohm": ("float", *_NONNEG),
     "ir_drop": ("str", lambda s: s in IR_DROP_MODELS, f"one of {IR_DROP_MODELS}"),
+    "retention": ("str", lambda s: s in RETENTION_MODELS, f"one of {RETENTION_MODELS}"),
+    "retention_tau_s": ("float", lambda x: x > 0, "> 0"),
+    "retention_sigma": ("float", *_NONNEG),
+    "switching": ("str", lambda s: s in SWITCHING_MODELS, f"one of {tuple(SWITCHING_MODELS)}"),
+    "program_voltage_v": ("float", *_NONNEG),
+    "program_pulse_s": ("float", lambda x: x > 0, "> 0"),
+    "switch_tau0_s": ("float", lambda x: x > 0, "> 0"),
+    "switch_v0_v": ("float", lambda x: x > 0, "> 0"),
+    "switch_v50_v": ("float", *_NONNEG),
+    "switch_width_v": ("float", lambda x: x > 0, "> 0"),
     "sources": ("dict", None, "a mapping of field name to citation"),
 }
 
@@ -541,6 +649,66 @@ _RRAM_SOURCES = {
     "output_noise": "0: NeuroSim has no output-noise term (assumption)",
 }
 
+# Volatile devices. Tags: [V] read in the primary text, [R] recalled from the cited paper and not
+# re-read here (check before calling it validated), [D] derived, [U] modelling assumption.
+_AG_DIFFUSIVE_SOURCES = {
+    "device": "diffusive Ag memristor: Ag nanoclusters in a dielectric form a filament under bias "
+              "that dissolves spontaneously when the bias is removed (Wang et al., Nat. Mater. "
+              "16:101-108, 2017, doi:10.1038/nmat4756)",
+    "rows": "[U] 64x64 array (diffusive memristors have been shown in small arrays only)",
+    "g_max_us": "one conductance quantum 2e^2/h = 77.48 uS: volatile Ag filaments conduct in "
+                "quantised steps of G0 (CODATA constant; quantised conductance of Ag filaments, "
+                "Wang et al. 2017 [R])",
+    "g_min_us": "[U] rest (filament dissolved) state ~1 Gohm, i.e. 1 nS",
+    "levels": "[U] analog target conductance (set by the compliance current)",
+    "retention": "volatile Ag filaments live 'microseconds to milliseconds' (W. Wang et al., "
+                 "Nat. Commun. 10:81, 2019, doi:10.1038/s41467-018-07979-0, introduction [V]); "
+                 "median tau 1 ms at the top of that range [U]",
+    "retention_sigma": "[U] sigma(ln tau) = 1: about 0.14-7 ms for the middle 95 % of devices; "
+                       "W. Wang et al. 2019 report lifetimes spread over decades",
+    "switching": "Poisson switching with a voltage-dependent mean wait tau(V) = tau0 exp(-V/V0), "
+                 "tau0 = 2.85e5 s, V0 = 0.155 V, measured on Ag/a-Si devices (Jo, Kim, Lu, Nano "
+                 "Lett. 9(1):496-500, 2009, doi:10.1021/nl803669s) [R]",
+    "program_voltage_v": "[U] 4.5 V, 1 us pulse: p = 1 - 7e-7 with the law above "
+                         "(50 % at 4.03 V) [D]",
+    "prog_noise": "MLP_NeuroSim V3.0 RealDevice sigma_C2C = 0.5 % of (G_max - G_min)",
+    "read_noise": "aihwkit ReRamWan2022NoiseModel docstring: ~1 % short-term read noise",
+    "read_voltage_v": "[U] 0.1 V, below the switching threshold; 10 ns pulse (NeuroSim "
+                      "readPulseWidth)",
+    "dac_bits": "aihwkit StandardIOParameters: 8-bit DAC / 8-bit ADC, out_bound 10, out_noise 0.04 "
+                "(Rasch et al., arXiv:2302.08469)",
+    "adc_energy_pj": "8-bit SAR 1.67 pJ/conversion, 32 nm (ISAAC, Shafiee et al. ISCA 2016, after "
+                     "Kull et al. ISSCC 2013)",
+    "dac_energy_pj": "ISAAC 1-bit DAC row driver 0.417 pJ per drive (Shafiee et al. ISCA 2016)",
+    "columns_per_adc": "DNN_NeuroSim V1.4 numColMuxed = 8",
+    "adc_time_ns": "1 / 1.2 GS/s (Kull et al. ISSCC 2013)",
+    "drift": "none: the volatile relaxation replaces drift",
+}
+_STM_WOX_SOURCES = {
+    "device": "short-term memory oxide memristor: WOx devices whose conductance gained under "
+              "stimulation decays back over seconds to minutes, longer after repeated "
+              "stimulation (Chang, Jo, Lu, ACS Nano 5(9):7669-7676, 2011, "
+              "doi:10.1021/nn202983n) [R]",
+    "rows": "DNN_NeuroSim V1.4 subarray 128x128",
+    "g_max_us": "DNN_NeuroSim V1.4 RRAM R_on 100 kohm / R_off 1.7 Mohm: 10 uS / 0.588 uS",
+    "retention": "[U] median tau 60 s, inside the seconds-to-minutes short-term range of Chang "
+                 "et al. 2011 [R]",
+    "retention_sigma": "[U] sigma(ln tau) = 0.5",
+    "switching": "[U] sigmoid in the pulse amplitude, V50 = 1.3 V, width 0.1 V: a tunable "
+                 "stand-in with no fitted published law for this device",
+    "program_voltage_v": "[U] 1.6 V, 1 ms pulse: p = 0.95 with the sigmoid above [D]",
+    "prog_noise": "MLP_NeuroSim V3.0 RealDevice sigma_C2C = 0.5 % of (G_max - G_min)",
+    "read_noise": "aihwkit ReRamWan2022NoiseModel docstring: ~1 % short-term read noise",
+    "levels": "MLP_NeuroSim V3.0 RealDevice, 31 levels",
+    "adc_bits": "DNN_NeuroSim V1.4 levelOutput = 16, i.e. 4 bits",
+    "adc_energy_pj": "4-bit SAR 0.79 pJ/conversion, 32 nm (ISAAC after Saberi et al. 2011)",
+    "dac_energy_pj": "ISAAC 1-bit DAC row driver 0.417 pJ per drive",
+    "read_voltage_v": "DNN_NeuroSim V1.4 readVoltage 0.5 V, readPulseWidth 10 ns",
+    "columns_per_adc": "DNN_NeuroSim V1.4 numColMuxed = 8",
+    "adc_time_ns": "1 / 1.2 GS/s (Kull et al. ISSCC 2013)",
+    "drift": "none: the volatile relaxation replaces drift",
+}
+
 #: Preset name -> field values. Every value's source is in the preset's ``sources``.
 PRESETS = {
     "ideal": {"device": "ideal"},
@@ -569,6 +737,34 @@ PRESETS = {
         "read_voltage_v": 0.5, "read_pulse_ns": 10.0,
         "row_wire_ohm": 1.9, "col_wire_ohm": 5.6,
         "sources": _RRAM_SOURCES,
+    },
+    "ag_diffusive": {
+        "device": "volatile", "rows": 64, "columns": 64, "g_min_us": 1e-3, "g_max_us": 77.48,
+        "levels": None, "differential": True, "scale_mode": "column",
+        "prog_noise": "constant", "prog_noise_frac": 0.005,
+        "read_noise": "gaussian", "read_noise_frac": 0.01, "drift": "none",
+        "retention": "lognormal", "retention_tau_s": 1e-3, "retention_sigma": 1.0,
+        "switching": "exponential", "switch_tau0_s": 2.85e5, "switch_v0_v": 0.155,
+        "program_voltage_v": 4.5, "program_pulse_s": 1e-6,
+        "dac_bits": 8, "adc_bits": 8, "adc_bound": 10.0, "output_noise": 0.04,
+        "adc_energy_pj": ADC_ENERGY_PJ_32NM[8], "dac_energy_pj": 0.417,
+        "columns_per_adc": 8, "adc_time_ns": 1.0 / 1.2,
+        "read_voltage_v": 0.1, "read_pulse_ns": 10.0,
+        "sources": _AG_DIFFUSIVE_SOURCES,
+    },
+    "stm_wox": {
+        "device": "volatile", "rows": 128, "columns": 128, "g_min_us": 1e6 / 1.7e6,
+        "g_max_us": 10.0, "levels": 31, "differential": True, "scale_mode": "column",
+        "prog_noise": "constant", "prog_noise_frac": 0.005,
+        "read_noise": "gaussian", "read_noise_frac": 0.01, "drift": "none",
+        "retention": "lognormal", "retention_tau_s": 60.0, "retention_sigma": 0.5,
+        "switching": "sigmoid", "switch_v50_v": 1.3, "switch_width_v": 0.1,
+        "program_voltage_v": 1.6, "program_pulse_s": 1e-3,
+        "dac_bits": 8, "adc_bits": 4, "adc_bound": 10.0, "output_noise": 0.0,
+        "adc_energy_pj": ADC_ENERGY_PJ_32NM[4], "dac_energy_pj": 0.417,
+        "columns_per_adc": 8, "adc_time_ns": 1.0 / 1.2,
+        "read_voltage_v": 0.5, "read_pulse_ns": 10.0,
+        "sources": _STM_WOX_SOURCES,
     },
 }
 
