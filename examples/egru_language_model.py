@@ -12,7 +12,10 @@
    runs it over the whole text on ``spinnaker2_like`` in ``timestep`` mode, one step per token.
 4. Evaluates the same model in PyTorch (float64, and the float32 it was trained in) and compares.
 
-Needs PyTorch (CPU). ``python examples/egru_language_model.py [--seconds 90] [--hidden 128]``
+Needs PyTorch (CPU).
+
+    python examples/egru_language_model.py [--seconds 90] [--iterations N] [--hidden 128]
+
 prints: energy per token, activity sparsity, hardware latency per token, and the agreement of
 the chip's events, cell states and logits with PyTorch.
 """
@@ -99,13 +102,14 @@ class CharLM(nn.Module):
         return self.readout(y), y, c
 
 
-def train(model, ids, seconds, seq=32, batch=32, sparsity=0.02, seed=0):
-    """Random windows of the text, Adam, until ``seconds`` of wall time have passed."""
+def train(model, ids, seconds, iterations=None, seq=32, batch=32, sparsity=0.02, seed=0):
+    """Random windows of the text, Adam, until ``seconds`` of wall time have passed (or after
+    ``iterations`` updates, which makes a run repeatable)."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     data = torch.as_tensor(ids)
     t0, it, loss = time.perf_counter(), 0, float("nan")
-    while time.perf_counter() - t0 < seconds:
+    while time.perf_counter() - t0 < seconds and (iterations is None or it < iterations):
         start = torch.randint(0, len(ids) - seq - 1, (batch,), generator=gen)
         win = torch.stack([data[s:s + seq + 1] for s in start.tolist()])
         logits, y, _ = model(win[:, :-1])
@@ -143,6 +147,8 @@ def build_network(path, n_vocab):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=90.0, help="training wall-time budget")
+    ap.add_argument("--iterations", type=int, default=None,
+                    help="stop after this many updates (within the time budget)")
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--embed", type=int, default=16)
     ap.add_argument("--out", type=Path, default=None, help="where to keep the .npz")
@@ -154,7 +160,7 @@ def main():
     chars = sorted(set(text))
     ids = np.array([chars.index(ch) for ch in text], dtype=np.int64)
     model = CharLM(len(chars), args.embed, args.hidden)
-    loss, iters, wall = train(model, ids, args.seconds)
+    loss, iters, wall = train(model, ids, args.seconds, args.iterations)
     print(f"trained {iters} iterations in {wall:.0f} s: cross-entropy {loss:.3f} nats/char "
           f"(text: {len(text)} chars, vocabulary {len(chars)})")
 
