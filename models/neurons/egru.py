@@ -13,6 +13,12 @@ sample, everything dimensionless; ``c_0 = y_0 = 0``)::
 
 ``theta`` is a per-unit threshold, so the payload of an event lies in ``(theta, 1)``.
 
+**PyTorch's GRU naming.** ``torch.nn.GRU`` stacks its gates as r, z, n and updates
+``h' = (1 - z) n + z h``: its ``z`` is a *keep* gate and its ``n`` is ``z`` here. So
+``u = 1 - z_torch``, i.e. ``W_u = -W_iz``, ``R_u = -W_hz`` and both u biases negated, while r
+and n map unchanged (``models.loaders.torch_gru.egru_from_torch_gru``). A GRU trained with
+``h`` replaced by the events ``y`` in its recurrent terms and a threshold is this model.
+
 **Event-driven split** (neurons.md §1.2). Reset-after means ``r`` multiplies the *summed*
 recurrent input, so no gate value is needed while events arrive:
 

@@ -8,7 +8,8 @@ Function (what the network computes) follows the discrete-time semantics exactly
    discard the input (``v`` holds); otherwise advance one step with ``gain * input``
    (``neuron_kernels.step_neuron``: for LIF ``v = v_inf + (v - v_inf) * decay + gain * input``,
    with ``decay`` the exact ``exp(-dt/tau)`` or Euler's ``1 - dt/tau``) and spike if
-   ``v > v_th``. Input neurons spike when the stimulus says so.
+   ``v > v_th``. Input neurons spike when the stimulus says so, with payload 1 or, for a graded
+   input, the stimulus's value (synapses add ``weight * payload``).
 3. A spike of step ``k`` is stamped ``k * dt`` and lands in the target's slot ``k + d`` for a
    delay of ``d`` steps, at once: with ``d = 0`` a later population receives it in the same
    step (layer-synchronous feed-forward, as NIRTorch runs a graph); the build step checks that
@@ -64,13 +65,16 @@ STATUS_HEAP_FULL = 2
 
 @njit(cache=True)
 def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta, rho, jump,
-                     v, cur, aux1, aux2, ref_count, ring, in_flag, spiked,
+                     v, cur, aux1, aux2, ref_count, ring, in_payload, spiked,
                      heap, counts, core_free,
                      drive_lo, drive_n, drive_lambda, drive_w, drive_rng,
-                     in_step, in_neuron, in_pos,
+                     in_step, in_neuron, in_value, in_pos,
                      rec_t, rec_n, rec_meta, mlog, mlog_meta, hw_clock, step_dur, k0, k1, dt_ps,
                      pending, probe_ids, probe_every, probe_t, probe_v, probe_c, probe_meta):
     """Advance steps ``k0 .. k1-1``. Returns ``(status, next_step)``.
+
+    Input spikes ``in_step``/``in_neuron`` (sorted by step) carry payloads ``in_value``
+    (float64; 1.0 for plain spikes).
 
     State per neuron: ``v`` and ``cur`` (CuBa ``i``, ALIF ``a``, sigma-delta ``sigma``, Loihi
     ``u``), ``aux1``/``aux2`` (ALIF: previous spike; sigma-delta: residue and accumulated
@@ -111,8 +115,10 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
                 row[j] += drive_w[d]
                 counts[neurons.core[j], STIM_IN] += 1
                 x += exponential(drive_rng, d) / lam
+        # Input spikes of this step: ``in_payload[j]`` is what input neuron ``j`` sends (1.0
+        # for a plain spike, the value of a graded one; 0.0 sends nothing).
         while in_pos[0] < in_step.shape[0] and in_step[in_pos[0]] == k:
-            in_flag[in_neuron[in_pos[0]]] = True
+            in_payload[in_neuron[in_pos[0]]] = in_value[in_pos[0]]
             in_pos[0] += 1
         if chip.timing[TIMING_IDLE] != 0:
             mark_idle(neurons, chip, row, v, cur, ref_count)
@@ -127,9 +133,10 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
             row[s0] = 0.0
             payload = 1.0
             if neurons.kind[j] == KIND_INPUT:
-                if not in_flag[j]:
+                payload = in_payload[j]
+                if payload == 0.0:
                     continue
-                in_flag[j] = False
+                in_payload[j] = 0.0
             else:
                 kj = neurons.kind[j]
                 if kj == KIND_ALIF:

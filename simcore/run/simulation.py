@@ -44,7 +44,7 @@ from aersim.simcore.engine.queue import grow, heap_push, make_key, new_heap
 from aersim.simcore.engine.rng import seed_states
 from aersim.simcore.errors import ConfigError, StimulusError
 from aersim.simcore.run.progress import progress_bar
-from aersim.simcore.run.stimulus import PoissonDrive, is_input_stimulus
+from aersim.simcore.run.stimulus import GradedInput, PoissonDrive, is_input_stimulus
 from aersim.traces.output.units import si
 
 log = logging.getLogger(__name__)
@@ -417,6 +417,25 @@ class Simulation:
                 raise StimulusError(f"{type(stim).__name__} targets {pop.name!r}, a {pop.kind} "
                                     "population; input spikes go to an input population "
                                     "(PoissonDrive acts on neurons directly)")
+            if isinstance(stim, GradedInput):
+                self._check_graded(stim)
+
+    def _check_graded(self, stim) -> None:
+        """A graded input runs in timestep mode, on whole steps, alone on its population."""
+        if self.mode != "timestep":
+            raise StimulusError(f"GradedInput on {stim.population!r} needs mode='timestep': "
+                                "the async engine sends plain (payload 1) input spikes")
+        dt = self.config.dt_ps
+        if stim.dt_ps % dt or stim.t0_ps % dt:
+            raise StimulusError(f"GradedInput on {stim.population!r}: dt_ps={stim.dt_ps} and "
+                                f"t0_ps={stim.t0_ps} must be whole numbers of the run's "
+                                f"dt = {dt} ps")
+        n_on = sum(1 for s in self.stimuli
+                   if is_input_stimulus(s) and s.population == stim.population)
+        if n_on > 1:
+            raise StimulusError(f"GradedInput on {stim.population!r} shares its population with "
+                                "another input stimulus; give each graded input its own input "
+                                "population")
 
     def _probe_ids(self, probes: dict) -> np.ndarray:
         """Global ids of the probed neurons, validated."""
@@ -505,7 +524,7 @@ class Simulation:
             n_slots = int(self.seg_delay_steps.max(initial=0)) + 1
             self.ring = np.zeros((n_slots, input_slots(self.network)[1]), dtype=np.float64)
             self.ref_count = np.zeros(n, dtype=np.int64)
-            self.in_flag = np.zeros(n, dtype=np.bool_)
+            self.in_payload = np.zeros(n, dtype=np.float64)
             self.spiked = np.zeros(n, dtype=np.int32)
         else:
             self.t_last = np.zeros(n, dtype=np.int64)
@@ -549,18 +568,21 @@ class Simulation:
     # -- running --------------------------------------------------------------------------------
 
     def _input_spikes(self, t0: int, t1: int):
-        """All input-population spikes in ``[t0, t1)``, sorted by (time, global neuron)."""
-        ts, ns = [], []
+        """All input-population spikes in ``[t0, t1)``, sorted by (time, global neuron), with
+        their payloads (1.0, or a graded input's values)."""
+        ts, ns, vs = [], [], []
         for stream, offset in self._input_streams:
-            t, local = stream.spikes(t0, t1)
+            t, local, *value = stream.spikes(t0, t1)
             ts.append(np.asarray(t, dtype=np.int64))
             ns.append(np.asarray(local, dtype=np.int64) + offset)
+            vs.append(np.asarray(value[0], dtype=np.float64) if value
+                      else np.ones(ts[-1].size, dtype=np.float64))
         if not ts:
-            return np.zeros(0, np.int64), np.zeros(0, np.int32)
+            return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float64)
         t = np.concatenate(ts)
         nrn = np.concatenate(ns)
         order = np.lexsort((nrn, t))
-        return t[order], nrn[order].astype(np.int32)
+        return t[order], nrn[order].astype(np.int32), np.concatenate(vs)[order]
 
     def run(self, duration_s: float | None = None, *, duration_ps: int | None = None,
             trace=None, progress: bool = False) -> Results:
@@ -605,9 +627,9 @@ class Simulation:
         wall0 = time.perf_counter()
         while self.t_ps < t_end:
             t1 = min(self.t_ps + chunk, t_end)
-            in_t, in_n = self._input_spikes(self.t_ps, t1)
+            in_t, in_n, in_v = self._input_spikes(self.t_ps, t1)
             if self.mode == "timestep":
-                durs = self._run_steps(in_t, in_n, t1, spikes_t, spikes_n, trace)
+                durs = self._run_steps(in_t, in_n, in_v, t1, spikes_t, spikes_n, trace)
                 step_durs.append(durs)
                 self.hardware_time_ps += int(durs.sum())
                 if trace is not None:
@@ -676,7 +698,7 @@ class Simulation:
         t, v, c = (np.concatenate([ch[i] for ch in self._probe_chunks]) for i in range(3))
         return {"t_ps": t, "neuron": self.probe_ids.copy(), "v": v, "state2": c}
 
-    def _run_steps(self, in_t, in_n, t1, spikes_t, spikes_n, trace) -> np.ndarray:
+    def _run_steps(self, in_t, in_n, in_v, t1, spikes_t, spikes_n, trace) -> np.ndarray:
         dt = self.config.dt_ps
         k0, k1 = self.t_ps // dt, t1 // dt
         in_step = in_t // dt
@@ -685,10 +707,10 @@ class Simulation:
             keep = np.ones(in_step.size, dtype=bool)
             keep[1:] = (in_step[1:] != in_step[:-1]) | (in_n[1:] != in_n[:-1])
             order = np.lexsort((in_n, in_step))
-            in_step, in_n = in_step[order], in_n[order]
+            in_step, in_n, in_v = in_step[order], in_n[order], in_v[order]
             keep = np.ones(in_step.size, dtype=bool)
             keep[1:] = (in_step[1:] != in_step[:-1]) | (in_n[1:] != in_n[:-1])
-            in_step, in_n = in_step[keep], in_n[keep]
+            in_step, in_n, in_v = in_step[keep], in_n[keep], in_v[keep]
         in_pos = np.zeros(1, dtype=np.int64)
         durs = np.zeros(k1 - k0, dtype=np.int64)
         drive_lambda = self.drive_rate * dt * 1e-12
@@ -697,10 +719,10 @@ class Simulation:
             status, k_next = engine_timestep.run_steps_kernel(
                 self.neurons, self.syn, self.chip_tables, self.seg_delay_steps, self.decay,
                 self.ref_steps, self.zeta, self.rho, self.jump, self.v, self.cur, self.aux1,
-                self.aux2, self.ref_count, self.ring, self.in_flag,
+                self.aux2, self.ref_count, self.ring, self.in_payload,
                 self.spiked,
                 self.heap, self.counts, self.core_free, self.drive_lo, self.drive_n,
-                drive_lambda, self.drive_w, self.drive_rng, in_step, in_n, in_pos,
+                drive_lambda, self.drive_w, self.drive_rng, in_step, in_n, in_v, in_pos,
                 self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta,
                 self.hw_clock, durs[k - k0:], k, k1, dt,
                 self.pending, self.probe_ids, self.probe_period // dt, self.probe_t,

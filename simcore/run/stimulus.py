@@ -2,8 +2,11 @@
 
 Two families:
 
-- *Input spikes* (:class:`PoissonInput`, :class:`SpikeTrains`) are spikes of an input
-  population. They are real spikes on the chip: they leave the input neuron's core as messages.
+- *Input spikes* (:class:`PoissonInput`, :class:`SpikeTrains`, :class:`GradedInput`) are spikes
+  of an input population. They are real spikes on the chip: they leave the input neuron's core as
+  messages. A :class:`GradedInput` spike carries a real value as its payload (a graded spike):
+  every synapse it reaches adds ``weight * value``, as an EGRU's or a sigma-delta neuron's
+  events do.
 - *Drives* (:class:`PoissonDrive`) act directly on the membrane of a population's neurons, like
   Brian2's ``PoissonInput`` or NEST's ``poisson_generator``: every event adds ``weight`` to
   ``v``. They are generated lazily inside the engines and cost the chip one ``stim_in`` each but
@@ -95,9 +98,113 @@ class SpikeTrains:
         return SpikeStream(spikes)
 
 
+@dataclass(frozen=True, eq=False)
+class GradedInput:
+    """A real-valued vector per step for an input population, sent as graded spikes.
+
+    Row ``i`` of ``values`` is the input at ``t0_ps + i * dt_ps``: neuron ``j`` spikes then with
+    payload ``values[i, j]`` unless that value is exactly 0 (a zero sends nothing, so the input
+    is event-driven). Each spike is an input spike on the chip (counted and priced like any
+    other: ``input_spike`` or ``spike_out``, messages, hops, synaptic operations). Runs in
+    ``timestep`` mode, where ``dt_ps`` must be a whole number of the run's steps.
+
+    Parameters
+    ----------
+    population : str
+        An input population of ``n`` neurons.
+    values : ndarray of float64, shape (steps, n)
+        Payload per step and neuron (dimensionless; synapses multiply it).
+    dt_ps : int
+        Time between rows, picoseconds (> 0).
+    t0_ps : int
+        Time of row 0, picoseconds (>= 0).
+    """
+
+    population: str
+    values: np.ndarray
+    dt_ps: int
+    t0_ps: int = 0
+
+    def __post_init__(self):
+        v = np.asarray(self.values, dtype=np.float64)
+        if v.ndim == 1:
+            v = v[:, None]
+        if v.ndim != 2:
+            raise StimulusError(f"GradedInput on {self.population!r}: values must be a (steps, n) "
+                                f"array, got shape {v.shape}")
+        if not np.all(np.isfinite(v)):
+            raise StimulusError(f"GradedInput on {self.population!r}: values contain NaN or "
+                                "infinity")
+        for name in ("dt_ps", "t0_ps"):
+            x = getattr(self, name)
+            if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+                raise StimulusError(f"GradedInput on {self.population!r}: {name} must be an "
+                                    f"integer number of picoseconds, got {x!r}")
+        if int(self.dt_ps) <= 0 or int(self.t0_ps) < 0:
+            raise StimulusError(f"GradedInput on {self.population!r}: need dt_ps > 0 and "
+                                f"t0_ps >= 0, got dt_ps={self.dt_ps}, t0_ps={self.t0_ps}")
+        object.__setattr__(self, "values", np.ascontiguousarray(v))
+        object.__setattr__(self, "dt_ps", int(self.dt_ps))
+        object.__setattr__(self, "t0_ps", int(self.t0_ps))
+
+    @classmethod
+    def from_tokens(cls, population: str, tokens, table, dt_ps: int, t0_ps: int = 0):
+        """One row of the embedding ``table`` per token (see :func:`embed_tokens`)."""
+        return cls(population, embed_tokens(tokens, table), dt_ps, t0_ps)
+
+    @property
+    def n_steps(self) -> int:
+        """Rows of ``values``."""
+        return self.values.shape[0]
+
+    def open(self, population, rng=None):
+        """A stream of this input for ``population``; its ``spikes`` also gives the payloads."""
+        n = population.size
+        if self.values.shape[1] != n:
+            raise StimulusError(f"GradedInput on {self.population!r}: values have "
+                                f"{self.values.shape[1]} columns for {n} neurons")
+
+        def spikes(t0_ps: int, t1_ps: int):
+            lo = max(0, -(-(t0_ps - self.t0_ps) // self.dt_ps))
+            hi = min(self.n_steps, max(0, -(-(t1_ps - self.t0_ps) // self.dt_ps)))
+            rows, idx = np.nonzero(self.values[lo:hi])
+            t = self.t0_ps + (rows.astype(np.int64) + lo) * self.dt_ps
+            return t, idx.astype(np.int64), self.values[lo:hi][rows, idx]
+        return SpikeStream(spikes)
+
+
+def embed_tokens(tokens, table) -> np.ndarray:
+    """Embedding rows of a token sequence.
+
+    Parameters
+    ----------
+    tokens : array_like of int, shape (steps,)
+        Token ids in ``0 .. vocab - 1``.
+    table : ndarray of float, shape (vocab, d)
+        Embedding table (PyTorch ``nn.Embedding.weight``).
+
+    Returns
+    -------
+    ndarray of float64, shape (steps, d)
+    """
+    table = np.asarray(table, dtype=np.float64)
+    tok = np.asarray(tokens)
+    if table.ndim != 2:
+        raise StimulusError(f"embedding table must be (vocab, d), got shape {table.shape}")
+    if tok.ndim != 1 or (tok.size and not np.issubdtype(tok.dtype, np.integer)):
+        raise StimulusError(f"tokens must be a 1-d array of integer ids, got dtype {tok.dtype} "
+                            f"and shape {tok.shape}")
+    if tok.size and (int(tok.min()) < 0 or int(tok.max()) >= table.shape[0]):
+        bad = int(tok[(tok < 0) | (tok >= table.shape[0])][0])
+        raise StimulusError(f"token id {bad} is outside the embedding table's 0.."
+                            f"{table.shape[0] - 1}")
+    return np.ascontiguousarray(table[tok])
+
+
 class SpikeStream:
     """The running form of an input stimulus: ``spikes(t0_ps, t1_ps)`` gives the spikes of
-    consecutive chunks ``[t0_ps, t1_ps)`` as ``(t_ps int64, local index int64)``, unsorted.
+    consecutive chunks ``[t0_ps, t1_ps)`` as ``(t_ps int64, local index int64)``, unsorted; a
+    graded stream adds a third array, the payloads (float64).
 
     A stimulus is a frozen description; ``stimulus.open(population, rng)`` makes the stream that
     holds the run's state (a random generator, a reader's position in a recording).
@@ -121,7 +228,7 @@ def _spikes(self, rng, n: int, t0_ps: int, t1_ps: int):
 
 PoissonInput.spikes = _spikes
 SpikeTrains.spikes = _spikes
-INPUT_STIMULI = (PoissonInput, SpikeTrains)
+INPUT_STIMULI = (PoissonInput, SpikeTrains, GradedInput)
 
 
 def is_input_stimulus(stim) -> bool:
