@@ -4,10 +4,10 @@ from aersim.simcore.engine.queue import EventQueue
 from aersim.simcore.errors import ConfigError, SimulationError, StimulusError
 from aersim.simcore.run.simulation import Results, RunConfig, Simulation
 from aersim.simcore.run.spec import RunSpec, execute, resolve, run
-from aersim.simcore.run.stimulus import PoissonDrive, PoissonInput, SpikeTrains
+from aersim.simcore.run.stimulus import GradedInput, PoissonDrive, PoissonInput, SpikeTrains
 
 __all__ = [
-    "ConfigError", "EventQueue", "PoissonDrive", "PoissonInput", "Results", "RunConfig",
-    "RunSpec", "Simulation", "SimulationError", "SpikeTrains", "StimulusError", "execute",
-    "resolve", "run",
+    "ConfigError", "EventQueue", "GradedInput", "PoissonDrive", "PoissonInput", "Results",
+    "RunConfig", "RunSpec", "Simulation", "SimulationError", "SpikeTrains", "StimulusError",
+    "execute", "resolve", "run",
 ]

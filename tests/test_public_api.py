@@ -10,9 +10,10 @@ PINNED = {
     "aersim": ["PoissonDrive", "PoissonInput", "Results", "RunConfig", "RunSpec", "Simulation",
                "SpikeTrains", "load_chip", "load_network", "map_network", "open_events",
                "preset_names", "read_events", "read_trace", "run"],
-    "aersim.simcore": ["ConfigError", "EventQueue", "PoissonDrive", "PoissonInput", "Results",
-                       "RunConfig", "RunSpec", "Simulation", "SimulationError",
-                       "SpikeTrains", "StimulusError", "execute", "resolve", "run"],
+    "aersim.simcore": ["ConfigError", "EventQueue", "GradedInput", "PoissonDrive",
+                       "PoissonInput", "Results", "RunConfig", "RunSpec", "Simulation",
+                       "SimulationError", "SpikeTrains", "StimulusError", "execute", "resolve",
+                       "run"],
     "aersim.hardware": [
         "ChipSpec", "ChipSpecError", "CoreSpec", "CrossbarSpec", "CrossbarState", "EnergyLedger",
         "HardwareError", "Mapping", "MappingError", "MvmResult", "NocSpec", "OP_KINDS",

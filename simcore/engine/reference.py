@@ -106,7 +106,7 @@ from aersim.simcore.engine.build import (
 )
 from aersim.simcore.engine.rng import exponential, seed_states, uniform_open0
 from aersim.simcore.errors import ConfigError, SimulationError
-from aersim.simcore.run.stimulus import PoissonDrive, is_input_stimulus
+from aersim.simcore.run.stimulus import GradedInput, PoissonDrive, is_input_stimulus
 
 #: Phases of an instant (SimPy priorities; larger runs later within one instant).
 PHASE_SOMA = NORMAL + 1
@@ -259,6 +259,11 @@ class _World:
         self.drive_rng = np.concatenate(
             [seed_states(seqs[i], 1) for i, _ in self.drives]).astype(np.uint64) \
             if self.drives else np.zeros(0, dtype=np.uint64)
+        graded = [s for s in stimuli if isinstance(s, GradedInput)]
+        if graded:
+            raise ConfigError(f"the reference engine carries binary spikes only; "
+                              f"{type(graded[0]).__name__} on {graded[0].population!r} sends "
+                              "graded values: run it with the fast engine (Simulation)")
         # Input stimuli as running streams, each with its own generator, opened in order.
         self.inputs = [(s.open(network.population(s.population), self.stim_rngs[i]),
                         network.offset(s.population))
