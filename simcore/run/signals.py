@@ -1,0 +1,55 @@
+"""Ending a run cleanly on SIGTERM and SIGINT.
+
+Python turns SIGINT into ``KeyboardInterrupt`` but lets SIGTERM (what ``kill``, batch schedulers
+and container runtimes send) end the process at once, skipping every ``finally``: the trace is
+never marked and its last buffered data is lost. Inside :func:`interrupt_on_signals` both
+signals raise :class:`Interrupted` (a ``KeyboardInterrupt``) in the main thread, so cleanup code
+runs the same way for either::
+
+    with interrupt_on_signals():
+        sim.run(duration_ps, trace=trace)     # closes the trace as incomplete, then re-raises
+
+The engine's Numba kernels do not check for signals; the exception is raised when control
+returns to Python, at the latest after one chunk of the run.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+#: Exit status of a command ended by a signal: 128 + the signal number (the shell's convention).
+SIGNAL_EXIT_BASE = 128
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised in the main thread when SIGINT or SIGTERM arrives; ``signum`` says which."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return SIGNAL_EXIT_BASE + self.signum
+
+
+def _raise(signum, _frame):
+    raise Interrupted(signum)
+
+
+@contextmanager
+def interrupt_on_signals(signals=(signal.SIGINT, signal.SIGTERM)):
+    """Within the block, each of ``signals`` raises :class:`Interrupted`; the previous handlers
+    are restored on exit. Outside the main thread (where handlers cannot be set) it does
+    nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, _raise) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
