@@ -358,7 +358,16 @@ def _client(client, scheduler, n_workers, n_points, timeout_s=SCHEDULER_TIMEOUT_
     with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as c:
+        # Ctrl-C in a terminal reaches the whole process group; the workers leave it to this
+        # process to stop them, instead of each dying with a traceback of its own.
+        c.run(_ignore_sigint)
         yield c
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _kept_rows(out: Path, spec: SweepSpec, columns, retry_failed: bool) -> dict[str, dict]:

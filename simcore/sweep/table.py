@@ -242,10 +242,18 @@ class H5Writer:
 
     def append(self, row: dict) -> None:
         line = _journal_line(row)
-        n = os.write(self._fd, line)
-        if n != len(line):
-            raise OSError(28, "short write to the sweep journal (disk full?)")
-        os.fsync(self._fd)
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            if os.write(self._fd, line) != len(line):
+                raise OSError(28, "No space left on device (short write to the sweep journal)")
+            os.fsync(self._fd)
+        except OSError:
+            # Cut off the torn line, so that rows appended later are not hidden behind it.
+            try:
+                os.ftruncate(self._fd, end)
+            except OSError:
+                pass
+            raise
         if time.monotonic() - self._last_snapshot > SNAPSHOT_EVERY_S:
             self.snapshot()
 
@@ -327,6 +335,8 @@ def _parquet_header(path: Path) -> dict:
         raise ConfigError(f"cannot read sweep result {path}: {exc}") from None
     out = {k.decode()[len("aersim_sweep_"):]: v.decode() for k, v in meta.items()
            if k.startswith(b"aersim_sweep_")}
+    if "key" in out:
+        out["sweep_key"] = out.pop("key")
     return out
 
 
