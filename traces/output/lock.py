@@ -41,6 +41,9 @@ def _alive(pid: int) -> bool:
 class OutputLock:
     """Hold ``<path>.lock`` while ``path`` is written; :meth:`release` (or ``with``) frees it.
 
+    With ``reserve_bytes``, the lock file also holds that much disk space, given back by
+    :meth:`release_reserve` when a write fails for lack of space.
+
     Raises
     ------
     LockError
@@ -49,7 +52,7 @@ class OutputLock:
         The lock file cannot be created (read-only folder, missing folder, full disk).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, reserve_bytes: int = 0):
         self.path = lock_path(path)
         self.held = False
         me = f"{socket.gethostname()} {os.getpid()}\n".encode()
@@ -62,8 +65,15 @@ class OutputLock:
                 raise
             try:
                 os.write(fd, me)
-            finally:
+                if reserve_bytes:
+                    # Space held in reserve: released when the disk fills, so that the output
+                    # can still be closed consistently (see release_reserve).
+                    os.posix_fallocate(fd, len(me), int(reserve_bytes))
+            except OSError:
                 os.close(fd)
+                os.unlink(self.path)
+                raise
+            os.close(fd)
             self.held = True
             return
         raise LockError(errno.EEXIST, f"cannot take the lock {self.path}")
@@ -71,7 +81,8 @@ class OutputLock:
     def _take_over_stale(self) -> bool:
         """Remove a lock whose process on this host is gone; raise if its owner is alive."""
         try:
-            host, pid = self.path.read_text(encoding="utf-8").split()
+            with open(self.path, "rb") as fh:
+                host, pid = fh.read(256).split(b"\n", 1)[0].decode("utf-8").split()
             pid = int(pid)
         except (OSError, ValueError):
             # Unreadable or half-written: its writer died between create and write.
@@ -85,6 +96,14 @@ class OutputLock:
         raise LockError(errno.EEXIST, f"is being written by process {pid} on {host} (lock file "
                         f"{self.path}); wait for that run, or choose another output. If no run "
                         "is writing it, delete the lock file")
+
+    def release_reserve(self) -> None:
+        """Give back the reserved space (the lock itself is kept)."""
+        if self.held:
+            try:
+                os.truncate(self.path, 64)
+            except OSError:
+                pass
 
     def release(self) -> None:
         if self.held:
