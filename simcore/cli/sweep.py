@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
 from pathlib import Path
 
@@ -86,18 +87,23 @@ def run_sweep_command(args) -> int:
     out = Path(args.out)
     if args.out == DEFAULT_OUT:
         _make_folder(out.parent)
-    try:
-        # SIGTERM ends the sweep like Ctrl-C: the rows stored so far are merged into the
-        # result and the cluster is shut down.
-        with interrupt_on_signals():
+    # SIGTERM ends the sweep like Ctrl-C: the rows stored so far are merged into the result
+    # and the cluster is shut down.
+    with interrupt_on_signals() as signals:
+        try:
             table = sweep(spec, out=out, resume=args.resume, scheduler=args.scheduler,
                           n_workers=args.workers, retry_failed=args.retry_failed,
                           progress=not (args.no_progress or args.json),
                           scheduler_timeout_s=args.scheduler_timeout)
-    except Interrupted as exc:
-        print(f"aersim: sweep {exc}; the rows finished so far are in {out}; continue with "
-              "--resume", file=sys.stderr)
-        return exc.exit_code
+        except (Exception, Interrupted):
+            if signals.signum is None:
+                raise
+            # Dask may have turned the interrupt into an error of its own while starting or
+            # stopping the cluster; the cause is the signal.
+            name = signal.Signals(signals.signum).name
+            print(f"aersim: sweep interrupted by {name}; the rows finished so far are in {out}; "
+                  "continue with --resume", file=sys.stderr)
+            return signals.exit_code
     if args.json:
         for row in table.tolist():
             print(json.dumps({k: _plain(v) for k, v in zip(table.dtype.names, row, strict=True)}))

@@ -35,21 +35,38 @@ class Interrupted(KeyboardInterrupt):
         return SIGNAL_EXIT_BASE + self.signum
 
 
-def _raise(signum, _frame):
-    raise Interrupted(signum)
+class SignalState:
+    """What :func:`interrupt_on_signals` saw: ``signum`` of the first signal, or None.
+
+    Libraries may turn the ``KeyboardInterrupt`` into an error of their own (Dask's "Nanny
+    failed to start"); a caller that sees any exception with ``signum`` set knows the real cause.
+    """
+
+    def __init__(self):
+        self.signum: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return SIGNAL_EXIT_BASE + (self.signum or 0)
+
+    def _raise(self, signum, _frame):
+        if self.signum is None:
+            self.signum = signum
+        raise Interrupted(signum)
 
 
 @contextmanager
 def interrupt_on_signals(signals=(signal.SIGINT, signal.SIGTERM)):
     """Within the block, each of ``signals`` raises :class:`Interrupted`; the previous handlers
-    are restored on exit. Outside the main thread (where handlers cannot be set) it does
-    nothing."""
+    are restored on exit. Yields a :class:`SignalState`. Outside the main thread (where
+    handlers cannot be set) it changes nothing."""
+    state = SignalState()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield state
         return
-    old = {s: signal.signal(s, _raise) for s in signals}
+    old = {s: signal.signal(s, state._raise) for s in signals}
     try:
-        yield
+        yield state
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)

@@ -75,7 +75,9 @@ def kill_sweep_at(folder: Path, out: str, sig: int, delay_s: float) -> int:
             os.killpg(proc.pid, signal.SIGKILL)  # workers that outlived their client
         except ProcessLookupError:
             pass
-    assert b"Traceback" not in err, err.decode()
+    # The command itself ends with a message, never a traceback (Dask's worker processes,
+    # which got the signal too, may log their own).
+    assert b"simcore/cli/main.py" not in err, err.decode()
     return proc.returncode
 
 
@@ -174,8 +176,11 @@ def check_writer_kill(tmp_path, fmt, delay_s):
         i = int(row["run.seed"])
         assert row["point_id"] == spec_ids[i] and row["spikes"] == 7 * i
         assert row["energy_total_j"] == i / 3 and row["worker"] == "w" * (i % 50)
-    assert list(table["run.seed"]) == list(range(len(table)))  # a prefix: nothing lost between
-    return len(table)
+    # Killed between a snapshot and the journal's truncation, rows repeat (identically); each
+    # point once, they are a prefix of the points: nothing lost in between.
+    latest = read_sweep(out)
+    assert list(latest["run.seed"]) == list(range(len(latest)))
+    return len(latest)
 
 
 @pytest.mark.parametrize("fmt,delay_s", [("h5", 0.05), ("h5", 0.3), ("parquet", 0.2)])

@@ -164,6 +164,7 @@ class TraceWriter:
         try:
             self._create(metadata)
             self._file = h5py.File(self.path, "r+")
+            self._vfd = self._file.id.get_vfd_handle()
         except (OSError, RuntimeError) as exc:
             self._release_lock()
             raise TraceError(f"cannot create trace {self.path}: {_reason(exc)}") from None
@@ -233,6 +234,10 @@ class TraceWriter:
                 self._emit(col, col.base, col.buf.copy(), c)
                 col.base += c
                 col.fill = 0
+
+    def _maybe_flush(self) -> None:
+        """Flush once ``flush_every_s`` has passed; called after whole records are appended, so
+        a flush never separates the columns of one record."""
         if time.monotonic() - self._last_flush > self._flush_every_s:
             self.flush()
 
@@ -297,11 +302,13 @@ class TraceWriter:
         if t_ps.size:
             self._append("spikes/t_ps", t_ps)
             self._append("spikes/neuron", neuron)
+            self._maybe_flush()
 
     def append_step_durations(self, duration_ps: np.ndarray) -> None:
         """Append the hardware duration of consecutive steps (int64 ps)."""
         if duration_ps.size:
             self._append("steps/duration_ps", duration_ps)
+            self._maybe_flush()
 
     def append_messages(self, message, src_core, dst_core, arrival_ps, start_ps, end_ps, *,
                         send_ps=None, hops=None) -> None:
@@ -344,6 +351,7 @@ class TraceWriter:
         if n:
             for name in MESSAGE_DTYPE.names:
                 self._append(f"messages/{name}", cols[name])
+            self._maybe_flush()
 
     def append_probes(self, neuron, t_ps, v, state2) -> None:
         """Append state samples of probed neurons.
@@ -510,12 +518,19 @@ class TraceWriter:
         kept = False
         try:
             self._file.attrs["complete"] = False
-            self._file.close()
+            self._file.flush()
             kept = True
         except (OSError, RuntimeError):
-            # HDF5 still holds metadata it cannot write and would retry at exit, where a
-            # failure crashes the interpreter: let it write them to /dev/null instead.
-            _detach(self._file)
+            pass
+        if not kept:
+            # HDF5 still holds metadata it cannot write and would retry when it closes the file
+            # (a failed close there crashes the interpreter): let it write them to /dev/null.
+            _detach(self._vfd)
+        try:
+            self._file.close()
+        except (OSError, RuntimeError):
+            _detach(self._vfd)
+            kept = False
         if kept:
             try:
                 with h5py.File(self.path, "r"):
@@ -550,18 +565,13 @@ def _reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or text.splitlines()[0]
 
 
-def _detach(f: h5py.File) -> None:
-    """Point HDF5's descriptor of ``f`` at /dev/null and close it there."""
+def _detach(fd: int) -> None:
+    """Point HDF5's file descriptor ``fd`` at /dev/null: its later writes go nowhere."""
     try:
-        fd = f.id.get_vfd_handle()
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, fd)
         os.close(null)
-    except (OSError, RuntimeError, ValueError):
-        return
-    try:
-        f.close()
-    except (OSError, RuntimeError):
+    except OSError:
         pass
 
 
