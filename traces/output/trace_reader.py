@@ -177,8 +177,9 @@ def _read(f: h5py.File, path: Path) -> Trace:
     complete = c.attr(f, "complete", (bool, np.bool_, int, np.integer))
     if "run" not in f or not isinstance(f["run"], h5py.Group):
         raise c.fail("group /run is missing")
+    text = c.attr(f["run"], "metadata", (str, np.str_))
     try:
-        metadata = json.loads(c.attr(f["run"], "metadata", (str, np.str_)))
+        metadata = json.loads(text)
     except ValueError:
         raise c.fail("attribute 'metadata' of /run is not valid JSON") from None
     if not isinstance(metadata, dict):
