@@ -226,6 +226,8 @@ class H5Writer:
         self.path, self.columns = path, columns
         self.journal = journal_path(path)
         self.attrs = {"spec": spec.text, "name": spec.name, "sweep_key": sweep_key(spec)}
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            tmp.unlink(missing_ok=True)  # a rewrite whose process was killed before its rename
         if append and path.exists():
             check_resumable(path, columns, self.attrs["sweep_key"], _h5_header(path))
             _, good = read_journal(self.journal)
