@@ -31,6 +31,7 @@ WRITER = textwrap.dedent("""
     print("ready", flush=True)
     w.describe(populations=[{"name": "all", "size": 1000}])
     w.write_array("run/core_of", np.arange(1000, dtype=np.int32) // 100)
+    seen = w._last_flush
     n = 0
     try:
         with interrupt_on_signals():
@@ -40,12 +41,13 @@ WRITER = textwrap.dedent("""
                 w.append_spikes(t, (t % 1000).astype(np.int32))
                 w.append_step_durations(np.full(3, i, dtype=np.int64))
                 n += k
-                if w._last_flush > getattr(w, "_seen", 0):
-                    w._seen = w._last_flush
-                    print("flushed", w._columns["spikes/t_ps"].base
-                          + w._columns["spikes/t_ps"].fill, flush=True)
+                if w._last_flush > seen:   # append_spikes flushed: all n are on disk
+                    seen = w._last_flush
+                    print("flushed", n, flush=True)
                 time.sleep(0.001)
     except KeyboardInterrupt:
+        # Interrupted anywhere, even between the two columns of one append: whole spikes.
+        n = min(c.base + c.fill for name, c in w._columns.items() if name.startswith("spikes"))
         w.close(complete=False)
         print("closed", n, flush=True)
         raise SystemExit(130)
