@@ -116,6 +116,17 @@ AERSIM = str(Path(sys.executable).with_name("aersim"))
 
 @pytest.mark.parametrize("sig,delay_s", [(signal.SIGKILL, 4.0), (signal.SIGTERM, 5.0)])
 def test_killed_aersim_run_leaves_no_unreadable_trace(tmp_path, sig, delay_s):
+    check_killed_run(tmp_path, sig, delay_s)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", range(20))
+def test_killed_aersim_run_at_many_moments(tmp_path, case):
+    sig = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)[case % 3]
+    check_killed_run(tmp_path, sig, random.Random(500 + case).uniform(1.0, 9.0))
+
+
+def check_killed_run(tmp_path, sig, delay_s):
     proc = subprocess.Popen([AERSIM, "run", "brunel", "--duration", "5", "--out", "t.h5",
                              "--no-plots", "--no-progress"], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -209,3 +220,18 @@ def test_full_disk_keeps_a_readable_trace(small_disk):
     tr = read_trace(path)
     assert not tr.complete and tr.spikes_t_ps.size > 0
     assert np.array_equal(tr.spikes_t_ps, np.arange(tr.spikes_t_ps.size))
+
+
+def test_signal_during_a_flush_waits_for_its_end():
+    from aersim.simcore.run.signals import Interrupted, interrupt_on_signals
+    from aersim.traces.output.lock import signals_deferred
+
+    events = []
+    with interrupt_on_signals():
+        with pytest.raises(Interrupted) as info:
+            with signals_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+                events.append("block done")
+    assert events == ["block done"] and info.value.signum == signal.SIGTERM
+    assert info.value.exit_code == 128 + signal.SIGTERM

@@ -122,14 +122,22 @@ class OutputLock:
 
 @contextmanager
 def signals_deferred(signals=(signal.SIGINT, signal.SIGTERM)):
-    """Hold back ``signals`` during a block that must not be torn (a flush, a close): a signal
-    that arrives meanwhile is delivered, and its handler runs, when the block ends. Python runs
-    handlers in the main thread only; elsewhere this does nothing."""
+    """Hold back ``signals`` during a block that must not be torn (a flush, a close).
+
+    Python runs signal handlers in the main thread, between bytecodes, whichever thread the
+    operating system delivered the signal to; so the handlers themselves are swapped for one that
+    only notes the signal, and each noted signal is raised again, to the handlers restored, when
+    the block ends. Outside the main thread (where handlers cannot be set) it does nothing.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    noted = []
+    old = {s: signal.signal(s, lambda signum, _frame: noted.append(signum)) for s in signals}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(noted):
+            signal.raise_signal(s)
