@@ -144,6 +144,13 @@ def check_killed_run(tmp_path, sig, delay_s):
 # ----------------------------------------------------------------------------------------------
 # Second writer, full disk.
 
+def test_discarded_trace_leaves_nothing(tmp_path):
+    w = TraceWriter(tmp_path / "d.h5", {"command": "aersim run"})
+    w.append_spikes(np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int32))
+    w.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_second_writer_of_one_path_is_refused(tmp_path):
     path = tmp_path / "a.h5"
     with TraceWriter(path):

@@ -491,6 +491,19 @@ class TraceWriter:
                     self._file.close()
                 self._release_lock()
 
+    def discard(self) -> None:
+        """Close and remove the trace (for a run that failed before it started: bad input)."""
+        if self._file is not None and self._file.id.valid:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pending.clear()
+            try:
+                self._file.close()
+            except (OSError, RuntimeError):
+                _detach(self._vfd)
+        self.path.unlink(missing_ok=True)
+        self._release_lock()
+
     def _release_lock(self) -> None:
         if self._lock is not None:
             self._lock.release()
