@@ -262,8 +262,11 @@ class TraceWriter:
                               self._pool.submit(_deflate, block, self._level)))
 
     def _retire(self) -> None:
-        col, offset, valid, future = self._pending.popleft()
+        # Dequeued only once written: an interrupt while waiting for the deflate leaves the
+        # chunk queued, for the close to write.
+        col, offset, valid, future = self._pending[0]
         self._write_chunk(col, offset, future.result(), valid)
+        self._pending.popleft()
 
     def _write_chunk(self, col: _Column, offset: int, data: bytes, valid: int,
                      mask: int = 0) -> None:
