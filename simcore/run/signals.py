@@ -15,7 +15,9 @@ returns to Python, at the latest after one chunk of the run.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -54,6 +56,18 @@ class SignalState:
             self.signum = signum
         raise Interrupted(signum)
 
+    def _unraisable(self, info) -> None:
+        """An exception raised inside a finaliser or a weakref callback is printed and dropped:
+        if that was the interrupt, send the signal again, to be raised in ordinary code."""
+        if isinstance(info.exc_value, Interrupted):
+            # A moment later, from another thread: raised now it would land in this hook (or
+            # the same finaliser) and be dropped again. Dropped again, it is sent again.
+            timer = threading.Timer(0.02, os.kill, (os.getpid(), info.exc_value.signum))
+            timer.daemon = True
+            timer.start()
+            return
+        self._old_hook(info)
+
 
 @contextmanager
 def interrupt_on_signals(signals=(signal.SIGINT, signal.SIGTERM)):
@@ -64,9 +78,12 @@ def interrupt_on_signals(signals=(signal.SIGINT, signal.SIGTERM)):
     if threading.current_thread() is not threading.main_thread():
         yield state
         return
+    state._old_hook = sys.unraisablehook
+    sys.unraisablehook = state._unraisable
     old = {s: signal.signal(s, state._raise) for s in signals}
     try:
         yield state
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+        sys.unraisablehook = state._old_hook

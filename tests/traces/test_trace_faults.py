@@ -242,3 +242,20 @@ def test_signal_during_a_flush_waits_for_its_end():
                 events.append("block done")
     assert events == ["block done"] and info.value.signum == signal.SIGTERM
     assert info.value.exit_code == 128 + signal.SIGTERM
+
+
+def test_interrupt_dropped_by_a_finaliser_is_raised_again():
+    """Python prints and drops an exception raised inside ``__del__``; the signal is sent again
+    so that the run still stops."""
+    from aersim.simcore.run.signals import Interrupted, interrupt_on_signals
+
+    class Finaliser:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):   # the handler runs here, inside the finaliser
+                pass
+
+    with interrupt_on_signals():
+        with pytest.raises(Interrupted):
+            Finaliser()
+            time.sleep(2)
