@@ -609,6 +609,129 @@ def chip_from_dict(data: dict, where: str = "<dict>") -> ChipSpec:
         barrier_table=bar_table, power_gating=d.get("power_gating", True))
 
 
+#: Limits of a chip (or sweep) YAML file: bytes of text, alias uses, nodes after expanding
+#: aliases, nesting depth. Real chip files are a few kB with no aliases; the limits stop "billion
+#: laughs" files (nested anchors that expand exponentially) and runaway nesting.
+YAML_MAX_BYTES = 1 << 20
+YAML_MAX_ALIASES = 256
+YAML_MAX_NODES = 100_000
+YAML_MAX_DEPTH = 64
+
+
+class YamlInputError(ValueError):
+    """A YAML text that :func:`load_yaml` refuses; the message says where and why."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``SafeLoader`` that refuses duplicate keys and limits aliases, size and depth."""
+
+    def compose_document(self):
+        node = super().compose_document()
+        _check_graph(node, self)
+        return node
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    "found an unhashable key", key_node.start_mark) from None
+            if key in seen:
+                raise YamlInputError(f"key {key!r} appears twice in one mapping (lines "
+                                     f"{seen[key] + 1} and {key_node.start_mark.line + 1}); "
+                                     "remove one")
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_graph(root, loader) -> None:
+    """Count nodes with aliases expanded (memoised, so the count itself is cheap) and depth."""
+    sizes: dict[int, int] = {}
+    aliases = 0
+
+    def size(node, depth):
+        nonlocal aliases
+        if depth > YAML_MAX_DEPTH:
+            raise YamlInputError(f"nesting deeper than {YAML_MAX_DEPTH} levels at line "
+                                 f"{node.start_mark.line + 1}")
+        key = id(node)
+        if key in sizes:
+            aliases += 1
+            if aliases > YAML_MAX_ALIASES:
+                raise YamlInputError(f"more than {YAML_MAX_ALIASES} uses of anchors (aliases)")
+            return sizes[key]
+        if isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(v, depth + 1) for v in node.value)
+        else:
+            n = 1
+        if n > YAML_MAX_NODES:
+            raise YamlInputError(f"more than {YAML_MAX_NODES} values once anchors are expanded "
+                                 f"(at line {node.start_mark.line + 1}); is it a YAML bomb?")
+        sizes[key] = n
+        return n
+
+    if root is not None:
+        size(root, 0)
+
+
+def read_yaml_file(path) -> str:
+    """The text of a YAML file, refused if it is too large, binary, or not UTF-8.
+
+    Raises
+    ------
+    YamlInputError
+        Too large, contains NUL bytes, or not UTF-8 (names the byte offset).
+    OSError
+        The file cannot be read.
+    """
+    path = Path(path)
+    with open(path, "rb") as fh:
+        data = fh.read(YAML_MAX_BYTES + 1)
+    if len(data) > YAML_MAX_BYTES:
+        raise YamlInputError(f"larger than {YAML_MAX_BYTES} bytes; a chip or sweep file is a few "
+                             "kB of text")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise YamlInputError(f"a binary file, not YAML text (NUL byte at offset {nul})")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlInputError(f"not UTF-8 text (byte offset {exc.start})") from None
+
+
+def load_yaml(text: str):
+    """Parse YAML text safely: plain data only, duplicate keys refused, aliases and size limited.
+
+    Raises
+    ------
+    YamlInputError
+        A limit is exceeded or a key repeats.
+    yaml.YAMLError
+        Invalid YAML.
+    """
+    if len(text) > YAML_MAX_BYTES:
+        raise YamlInputError(f"larger than {YAML_MAX_BYTES} characters")
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise YamlInputError("nested too deeply to parse") from None
+
+
+def yaml_error_text(exc: Exception) -> str:
+    """One line for a :func:`load_yaml` / :func:`read_yaml_file` error."""
+    if isinstance(exc, YamlInputError):
+        return str(exc)
+    mark = getattr(exc, "problem_mark", None)
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"not valid YAML{at}: {getattr(exc, 'problem', None) or exc}"
+
+
 def preset_names() -> list[str]:
     """Names of the chip presets bundled with aersim."""
     folder = resources.files("aersim.hardware") / "presets"
@@ -633,16 +756,16 @@ def load_chip(name_or_path: str | Path) -> ChipSpec:
         if not path.suffix and not path.exists():
             raise ChipSpecError(f"unknown chip {text_name!r}; presets are "
                                 f"{', '.join(preset_names())}, or give a path to a .yaml file")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ChipSpecError(f"cannot read chip file {text_name}: {exc.strerror}") from None
         where = str(path)
+        try:
+            text = read_yaml_file(path)
+        except YamlInputError as exc:
+            raise ChipSpecError(f"chip file {where}: {exc}") from None
+        except OSError as exc:
+            raise ChipSpecError(f"cannot read chip file {text_name}: "
+                                f"{exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ChipSpecError(f"{where}: not valid YAML{at}: "
-                            f"{getattr(exc, 'problem', exc)}") from None
+        data = load_yaml(text)
+    except (yaml.YAMLError, YamlInputError) as exc:
+        raise ChipSpecError(f"{where}: {yaml_error_text(exc)}") from None
     return chip_from_dict(data, where)

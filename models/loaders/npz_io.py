@@ -130,6 +130,39 @@ def save_npz(network: Network, path) -> None:
         raise ModelError(f"cannot write {str(path)!r}: {err}") from None
 
 
+#: Largest array a network file may hold, bytes (decompressed). A file whose zip entry or
+#: array header claims more is refused before anything is allocated.
+MAX_ARRAY_BYTES = 8 << 30
+#: Largest population a network file may declare.
+MAX_POPULATION = 1 << 31
+
+
+def _header(npz, key: str, path: Path):
+    """``(shape, dtype)`` of entry ``key`` from its .npy header alone, checked against the zip
+    entry's size, so that a lying header never makes numpy allocate what the file cannot hold."""
+    try:
+        info = npz.zip.getinfo(key + ".npy")
+        with npz.zip.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            header_len = fh.tell()
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+        raise ModelError(f"{str(path)!r}: key {key!r} is not a readable array ({err}); the file "
+                         "is corrupt") from None
+    if dtype.hasobject:
+        raise ModelError(f"{str(path)!r}: key {key!r} holds Python objects; expected numbers "
+                         "or text")
+    nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if nbytes > MAX_ARRAY_BYTES or header_len + nbytes != info.file_size:
+        raise ModelError(f"{str(path)!r}: key {key!r} claims shape {shape} of {dtype} "
+                         f"({nbytes} bytes) but its entry holds {info.file_size - header_len} "
+                         "bytes; the file is corrupt")
+    return shape, dtype
+
+
 def load_npz(path) -> Network:
     """Read a network written by :func:`save_npz`.
 
@@ -141,76 +174,139 @@ def load_npz(path) -> Network:
     """
     path = Path(path)
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as err:
+        raise ModelError(f"cannot read network file {str(path)!r}: {err.strerror}") from None
+    if magic != b"PK\x03\x04":
+        raise ModelError(f"{str(path)!r} is not a readable .npz file (no zip header; "
+                         f"its first bytes are {magic!r}); expected a file written by "
+                         "models.save_network")
+    try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise ModelError(f"{str(path)!r} is not a readable .npz file: {err}") from None
-    with data:
-        keys = set(data.files)
+    try:
+        with data:
+            return _load(data, path)
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError) as err:
+        if isinstance(err, ModelError):
+            raise
+        raise ModelError(f"{str(path)!r}: inconsistent network file ({type(err).__name__}: "
+                         f"{err}); it was not written by models.save_network, or is "
+                         "damaged") from None
 
-        def get(key):
-            if key not in keys:
-                raise ModelError(f"{str(path)!r}: key {key!r} is missing; expected a file written "
-                                 f"by models.save_network (format {FORMAT!r})")
-            try:
-                return data[key]
-            except (ValueError, OSError, zipfile.BadZipFile) as err:
-                raise ModelError(f"{str(path)!r}: key {key!r} cannot be read ({err}); the file "
-                                 "is corrupt") from None
 
-        if str(get("format")) != FORMAT:
-            raise ModelError(f"{str(path)!r}: format is {str(get('format'))!r}; expected "
-                             f"{FORMAT!r}")
-        version = int(get("format_version"))
-        if version != FORMAT_VERSION:
-            raise ModelError(f"{str(path)!r}: format_version is {version}; this aersim reads "
-                             f"version {FORMAT_VERSION}; save it again with a matching version")
-        net = Network()
-        names = [str(n) for n in get("layer_names")]
-        kinds = [str(k) for k in get("layer_kinds")]
-        for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
-            if kind not in PARAMS:
-                raise ModelError(f"{str(path)!r}: layer {i} ({name!r}) has model {kind!r}; "
-                                 f"supported models are {sorted(PARAMS)}")
-            cls = PARAMS[kind]
-            kw = {}
-            for f in dataclasses.fields(cls):
-                for prefix in ("p", "s", "r"):
-                    key = f"layer{i}_{prefix}_{f.name}"
-                    if key in keys:
-                        value = get(key)
-                        kw[f.name] = str(value) if prefix == "s" else _spike_rule(
-                            value, path, key) if prefix == "r" else (
-                            float(value) if value.ndim == 0 else value)
-            shape = tuple(int(s) for s in get(f"layer{i}_shape"))
-            try:
-                net.add_population(name, int(np.prod(shape)), cls(**kw), shape)
-            except (ModelError, TypeError) as err:
-                raise ModelError(f"{str(path)!r}: layer {i} ({name!r}): {err}") from None
-        k = 0
-        while f"proj{k}_name" in keys:
-            pre, post = names[int(get(f"proj{k}_pre"))], names[int(get(f"proj{k}_post"))]
-            pname = str(get(f"proj{k}_name"))
-            try:
-                if f"proj{k}_conv_weight" in keys:
-                    g = [int(v) for v in get(f"proj{k}_conv_geometry")]
-                    geom = ConvGeometry(tuple(g[0:3]), tuple(g[3:7]), tuple(g[7:9]),
-                                        tuple(g[9:13]), tuple(g[13:15]), g[15])
-                    net.add_projection(ConvProjection(pname, pre, post, get(f"proj{k}_conv_weight"),
-                                                      geom, get(f"proj{k}_delays_ps"),
-                                                      str(get(f"proj{k}_conv_source"))))
-                else:
-                    net.add_projection(Projection(pname, pre, post, get(f"proj{k}_indptr"),
-                                                  get(f"proj{k}_indices"), get(f"proj{k}_weights"),
-                                                  get(f"proj{k}_delays_ps")))
-            except (ModelError, IndexError, ValueError) as err:
-                raise ModelError(f"{str(path)!r}: projection {k} ({pname!r}): {err}") from None
-            k += 1
-        net.inputs = [str(n) for n in get("inputs")]
-        net.outputs = [str(n) for n in get("outputs")]
-        meta = json.loads(str(get("metadata_json")))
-        if "source" in meta:
-            meta["origin"] = meta["source"]
-        meta["source"] = str(path)
-        meta["format"] = "npz"
-        net.metadata = meta
+def _load(data, path: Path) -> Network:
+    keys = set(data.files)
+
+    def get(key, ndim=None, kind=None):
+        """Entry ``key``; with ``ndim``/``kind`` (``"i"`` integer, ``"f"`` number, ``"U"``
+        text) its shape and type are checked from the header before it is read."""
+        if key not in keys:
+            raise ModelError(f"{str(path)!r}: key {key!r} is missing; expected a file written "
+                             f"by models.save_network (format {FORMAT!r})")
+        shape, dtype = _header(data, key, path)
+        if ndim is not None and len(shape) != ndim:
+            raise ModelError(f"{str(path)!r}: key {key!r} has shape {shape}; expected "
+                             f"{'a single value' if ndim == 0 else f'{ndim}-D'}")
+        kinds = {"i": "iu", "f": "iuf", "U": "U"}.get(kind, None)
+        if kinds is not None and dtype.kind not in kinds:
+            raise ModelError(f"{str(path)!r}: key {key!r} has type {dtype}; expected "
+                             f"{dict(i='integers', f='numbers', U='text')[kind]}")
+        try:
+            return data[key]
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+            raise ModelError(f"{str(path)!r}: key {key!r} cannot be read ({err}); the file "
+                             "is corrupt") from None
+
+    def index(key, n, what):
+        value = int(get(key, 0, "i"))
+        if not 0 <= value < n:
+            raise ModelError(f"{str(path)!r}: {key} = {value} is not a {what} (0..{n - 1})")
+        return value
+
+    fmt = str(get("format", 0))
+    if fmt != FORMAT:
+        raise ModelError(f"{str(path)!r}: format is {fmt!r}; expected {FORMAT!r}")
+    version = int(get("format_version", 0, "i"))
+    if version != FORMAT_VERSION:
+        raise ModelError(f"{str(path)!r}: format_version is {version}; this aersim reads "
+                         f"version {FORMAT_VERSION}; save it again with a matching version")
+    net = Network()
+    names = [str(n) for n in get("layer_names", 1, "U")]
+    kinds = [str(k) for k in get("layer_kinds", 1, "U")]
+    if len(names) != len(kinds):
+        raise ModelError(f"{str(path)!r}: {len(names)} layer_names but {len(kinds)} "
+                         "layer_kinds; give one kind per layer")
+    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        if kind not in PARAMS:
+            raise ModelError(f"{str(path)!r}: layer {i} ({name!r}) has model {kind!r}; "
+                             f"supported models are {sorted(PARAMS)}")
+        shape = tuple(int(s) for s in get(f"layer{i}_shape", 1, "i"))
+        size = int(np.prod(shape, dtype=np.float64)) if shape else 1
+        if any(s < 1 for s in shape) or size > MAX_POPULATION:
+            raise ModelError(f"{str(path)!r}: layer {i} ({name!r}) has shape {shape}; every "
+                             f"dimension must be >= 1 and the size at most {MAX_POPULATION}")
+        cls = PARAMS[kind]
+        kw = {}
+        for f in dataclasses.fields(cls):
+            key_p, key_s = f"layer{i}_p_{f.name}", f"layer{i}_s_{f.name}"
+            key_r = f"layer{i}_r_{f.name}"
+            if key_s in keys:
+                kw[f.name] = str(get(key_s, 0))
+            elif key_r in keys:
+                kw[f.name] = _spike_rule(get(key_r, 0, "U"), path, key_r)
+            elif key_p in keys:
+                value = get(key_p, None, "f")
+                if value.ndim > 1 or (value.ndim == 1 and value.shape[0] != size):
+                    raise ModelError(f"{str(path)!r}: {key_p} has shape {value.shape}; "
+                                     f"expected one value or one per neuron ({size},)")
+                kw[f.name] = float(value) if value.ndim == 0 else np.asarray(value)
+        try:
+            net.add_population(name, size, cls(**kw), shape)
+        except (ModelError, TypeError, ValueError) as err:
+            raise ModelError(f"{str(path)!r}: layer {i} ({name!r}): {err}") from None
+    k = 0
+    while f"proj{k}_name" in keys:
+        pre = names[index(f"proj{k}_pre", len(names), "layer number")]
+        post = names[index(f"proj{k}_post", len(names), "layer number")]
+        pname = str(get(f"proj{k}_name", 0))
+        try:
+            if f"proj{k}_conv_weight" in keys:
+                g = [int(v) for v in get(f"proj{k}_conv_geometry", 1, "i")]
+                if len(g) != 16:
+                    raise ModelError(f"conv_geometry has {len(g)} values; expected 16")
+                geom = ConvGeometry(tuple(g[0:3]), tuple(g[3:7]), tuple(g[7:9]),
+                                    tuple(g[9:13]), tuple(g[13:15]), g[15])
+                net.add_projection(ConvProjection(
+                    pname, pre, post, get(f"proj{k}_conv_weight", None, "f"), geom,
+                    get(f"proj{k}_delays_ps", None, "i"), str(get(f"proj{k}_conv_source", 0))))
+            else:
+                net.add_projection(Projection(
+                    pname, pre, post, get(f"proj{k}_indptr", 1, "i"),
+                    get(f"proj{k}_indices", 1, "i"), get(f"proj{k}_weights", 1, "f"),
+                    get(f"proj{k}_delays_ps", None, "i")))
+        except (ModelError, IndexError, ValueError, TypeError) as err:
+            raise ModelError(f"{str(path)!r}: projection {k} ({pname!r}): {err}") from None
+        k += 1
+    for key in ("inputs", "outputs"):
+        listed = [str(n) for n in get(key, 1, "U")]
+        unknown = [n for n in listed if n not in net.populations]
+        if unknown:
+            raise ModelError(f"{str(path)!r}: {key} names {unknown}, which are not layers "
+                             f"(layers: {names})")
+        setattr(net, key, listed)
+    try:
+        meta = json.loads(str(get("metadata_json", 0)))
+    except ValueError as err:
+        raise ModelError(f"{str(path)!r}: metadata_json is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"{str(path)!r}: metadata_json is {type(meta).__name__}; expected a "
+                         "JSON object")
+    if "source" in meta:
+        meta["origin"] = meta["source"]
+    meta["source"] = str(path)
+    meta["format"] = "npz"
+    net.metadata = meta
     return net

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import sys
 from pathlib import Path
 
 SWEEP_EXAMPLES = """\
@@ -48,6 +50,8 @@ def add_parser(subparsers) -> None:
                    help="Dask scheduler address (default: start a local cluster)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="worker processes of the local cluster (default: one per core)")
+    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to wait for --scheduler (default 10)")
     p.add_argument("--dry-run", action="store_true", help="list the points and exit")
     p.add_argument("--json", action="store_true", help="print the table as JSON lines")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -65,6 +69,7 @@ def run_sweep_command(args) -> int:
     if args.command == "sweep-plot":
         return _plot(args)
     from aersim.simcore.errors import ConfigError
+    from aersim.simcore.run.signals import Interrupted, interrupt_on_signals
     from aersim.simcore.sweep.runner import sweep
     from aersim.simcore.sweep.spec import load_spec
 
@@ -77,12 +82,28 @@ def run_sweep_command(args) -> int:
         return 0
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    if not args.scheduler_timeout > 0:
+        raise ConfigError(f"--scheduler-timeout must be > 0 seconds, got {args.scheduler_timeout}")
     out = Path(args.out)
     if args.out == DEFAULT_OUT:
-        out.parent.mkdir(exist_ok=True)
-    table = sweep(spec, out=out, resume=args.resume, scheduler=args.scheduler,
-                  n_workers=args.workers, retry_failed=args.retry_failed,
-                  progress=not (args.no_progress or args.json))
+        _make_folder(out.parent)
+    # SIGTERM ends the sweep like Ctrl-C: the rows stored so far are merged into the result
+    # and the cluster is shut down.
+    with interrupt_on_signals() as signals:
+        try:
+            table = sweep(spec, out=out, resume=args.resume, scheduler=args.scheduler,
+                          n_workers=args.workers, retry_failed=args.retry_failed,
+                          progress=not (args.no_progress or args.json),
+                          scheduler_timeout_s=args.scheduler_timeout)
+        except (Exception, Interrupted):
+            if signals.signum is None:
+                raise
+            # Dask may have turned the interrupt into an error of its own while starting or
+            # stopping the cluster; the cause is the signal.
+            name = signal.Signals(signals.signum).name
+            print(f"aersim: sweep interrupted by {name}; the rows finished so far are in {out}; "
+                  "continue with --resume", file=sys.stderr)
+            return signals.exit_code
     if args.json:
         for row in table.tolist():
             print(json.dumps({k: _plain(v) for k, v in zip(table.dtype.names, row, strict=True)}))
@@ -117,9 +138,25 @@ def _summary(table, spec, out) -> str:
     return "\n".join(lines)
 
 
+def _make_folder(folder: Path) -> None:
+    """Create an output folder, or raise ``ConfigError`` if it cannot be written."""
+    import tempfile
+
+    from aersim.simcore.errors import ConfigError
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot write to folder {folder}: {exc.strerror or exc}; choose "
+                          "another with --out") from None
+
+
 def _plot(args) -> int:
     from aersim.simcore.sweep.plots import plot_sweep
+    from aersim.simcore.sweep.runner import read_sweep
 
+    read_sweep(args.result)  # a missing or damaged result is an error before the folder exists
+    _make_folder(Path(args.out))
     paths = plot_sweep(args.result, args.out)
     for p in paths:
         print(p)

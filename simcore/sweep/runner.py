@@ -47,16 +47,19 @@ from aersim.simcore.sweep.table import (
     H5Writer,
     ParquetWriter,
     axis_cell,
+    check_resumable,
     is_parquet,
     latest_rows,
     missing_value,
-    parquet_module,
     parquet_parts,
     read_rows,
     read_sweep,
+    result_header,
+    sweep_key,
     table_columns,
     to_table,
 )
+from aersim.traces.output.lock import LockError, OutputLock, lock_path, signals_deferred
 
 log = logging.getLogger(__name__)
 
@@ -288,14 +291,7 @@ def _metrics(res, net, duration_ps) -> dict:
 
 def sweep_spec_text(path) -> str:
     """The spec stored with a sweep result (YAML text)."""
-    path = Path(path)
-    if is_parquet(path):
-        meta = parquet_module().read_schema(parquet_parts(path)[0]).metadata or {}
-        return meta.get(b"aersim_sweep_spec", b"").decode("utf-8")
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        return str(f["sweep"].attrs["spec"])
+    return str(result_header(Path(path)).get("spec", ""))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -311,15 +307,26 @@ def _distributed():
     return distributed
 
 
+#: Seconds to wait for a Dask scheduler given by address before giving up.
+SCHEDULER_TIMEOUT_S = 10.0
+
+
 @contextmanager
-def _client(client, scheduler, n_workers, n_points):
+def _client(client, scheduler, n_workers, n_points, timeout_s=SCHEDULER_TIMEOUT_S):
     """The given client, a client of ``scheduler``, or a local cluster sized to the machine."""
     if client is not None:
         yield client
         return
     distributed = _distributed()
     if scheduler:
-        with distributed.Client(scheduler) as c:
+        try:
+            c = distributed.Client(scheduler, timeout=timeout_s)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler!r} within "
+                              f"{timeout_s:g} s ({type(exc).__name__}: {exc}); check the address "
+                              "(tcp://host:8786) and that the scheduler is running, or leave "
+                              "out --scheduler to start a local cluster") from None
+        with c:
             yield c
         return
     n = n_workers or max(1, min(os.cpu_count() or 1, n_points))
@@ -328,12 +335,48 @@ def _client(client, scheduler, n_workers, n_points):
     with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as c:
+        # Ctrl-C in a terminal reaches the whole process group; the workers leave it to this
+        # process to stop them, instead of each dying with a traceback of its own.
+        c.run(_ignore_sigint)
         yield c
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _kept_rows(out: Path, spec: SweepSpec, columns, retry_failed: bool) -> dict[str, dict]:
+    """Rows of an existing result worth keeping on resume, by point id, re-indexed to ``spec``.
+
+    Refuses a result of another sweep (its sweep key differs) or of other columns.
+    """
+    if is_parquet(out) and not parquet_parts(out):
+        return {}
+    check_resumable(out, columns, sweep_key(spec), result_header(out))
+    redo = {"lost", "error"} if retry_failed else {"lost"}
+    index = {pid: i for i, pid in enumerate(spec.ids)}
+    kept = {}
+    for row in latest_rows(read_rows(out)[1]):
+        if row["point_id"] in index and row["status"] not in redo:
+            kept[row["point_id"]] = dict(row, point=index[row["point_id"]])
+    return kept
+
+
+def _lock(out: Path) -> OutputLock:
+    try:
+        return OutputLock(out)
+    except LockError as exc:
+        raise ConfigError(f"sweep result {out} {exc.strerror}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write sweep result {out}: {exc.strerror or exc} (lock file "
+                          f"{lock_path(out)}); choose a writable folder with --out") from None
 
 
 def sweep(spec, client=None, out=None, resume: bool = False, *, scheduler: str | None = None,
           n_workers: int | None = None, progress: bool = False, retry_failed: bool = False,
-          on_row=None) -> np.ndarray:
+          on_row=None, scheduler_timeout_s: float = SCHEDULER_TIMEOUT_S) -> np.ndarray:
     """Run every point of a sweep on Dask.
 
     Parameters
@@ -345,10 +388,12 @@ def sweep(spec, client=None, out=None, resume: bool = False, *, scheduler: str |
         one single-threaded process per core (at most one per point), closed at the end.
     out : str or Path, optional
         Result file, ``.h5`` (HDF5) or ``.parquet`` (a folder of Parquet files). Rows are
-        appended as they arrive. An existing file is an error unless ``resume``.
+        stored as they arrive (see :mod:`simcore.sweep.table`). An existing file is an error
+        unless ``resume``; ``<out>.lock`` keeps a second sweep from writing it meanwhile.
     resume : bool
         Keep the rows already in ``out`` and run only the points that have none, or whose row
-        is ``lost`` (its worker died); identity is the point's hash of its run description.
+        is ``lost`` (its worker died); identity is the point's hash of its run description. The
+        spec must be the same sweep (same base run, axes and reference; it may add points).
     scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``).
     n_workers : int, optional
@@ -359,6 +404,8 @@ def sweep(spec, client=None, out=None, resume: bool = False, *, scheduler: str |
         With ``resume``, also rerun points recorded with status ``error``.
     on_row : callable, optional
         Called with each row (a dict) right after it is written.
+    scheduler_timeout_s : float
+        Seconds to wait for ``scheduler``.
 
     Returns
     -------
@@ -369,48 +416,74 @@ def sweep(spec, client=None, out=None, resume: bool = False, *, scheduler: str |
     ------
     SweepSpecError
         Invalid spec.
+    ConfigError
+        ``out`` exists without ``resume``, holds another sweep, is damaged or locked by another
+        sweep, or cannot be written; the scheduler cannot be reached.
     SimulationError
-        Dask is not installed, or ``out`` exists without ``resume``.
+        Dask is not installed.
     """
     spec = load_spec(spec)
     columns = table_columns(spec)
     out = Path(out) if out is not None else None
     kept: dict[str, dict] = {}
-    if out is not None and out.exists():
-        if not resume:
-            raise ConfigError(f"sweep result {out} exists already; pass resume=True "
-                              "(aersim sweep --resume) to continue it, or choose another file")
-        if not (is_parquet(out) and not parquet_parts(out)):
-            redo = {"lost", "error"} if retry_failed else {"lost"}
-            wanted = set(spec.ids)
-            for row in latest_rows(read_rows(out)[1]):
-                if row["point_id"] in wanted and row["status"] not in redo:
-                    kept[row["point_id"]] = row
-    todo = [i for i, pid in enumerate(spec.ids) if pid not in kept]
-    if out is not None and not out.parent.exists():
-        raise ConfigError(f"folder {out.parent} does not exist; create it or choose another "
-                          "result file")
-    new_rows = []
-    if todo:
-        with _client(client, scheduler, n_workers, len(todo)) as c:
-            # The file is opened once the cluster is up, so a cluster that fails to start
-            # leaves no empty result behind.
-            writer = None
-            if out is not None:
-                make = ParquetWriter if is_parquet(out) else H5Writer
-                writer = make(out, columns, spec, append=resume and out.exists())
-            try:
-                for row in _run_on_dask(c, spec, todo, progress):
-                    if writer is not None:
-                        writer.append(row)
-                    new_rows.append(row)
-                    if on_row is not None:
-                        on_row(row)
-            finally:
-                if writer is not None:
-                    writer.close()
+    lock = None
+    if out is not None:
+        if not out.parent.exists():
+            raise ConfigError(f"folder {out.parent} does not exist; create it or choose another "
+                              "result file")
+        lock = _lock(out)
+    try:
+        if out is not None and out.exists():
+            if not resume:
+                raise ConfigError(f"sweep result {out} exists already; pass resume=True "
+                                  "(aersim sweep --resume) to continue it, or choose another "
+                                  "file")
+            kept = _kept_rows(out, spec, columns, retry_failed)
+        todo = [i for i, pid in enumerate(spec.ids) if pid not in kept]
+        new_rows = _run_todo(spec, todo, columns, client, scheduler, n_workers, progress, out,
+                             resume, on_row, scheduler_timeout_s) if todo else []
+    finally:
+        if lock is not None:
+            lock.release()
     rows = latest_rows(list(kept.values()) + new_rows)
     return to_table(rows, columns)
+
+
+def _run_todo(spec, todo, columns, client, scheduler, n_workers, progress, out, resume, on_row,
+              scheduler_timeout_s) -> list[dict]:
+    new_rows = []
+    with _client(client, scheduler, n_workers, len(todo), scheduler_timeout_s) as c:
+        # The file is opened once the cluster is up, so a cluster that fails to start
+        # leaves no empty result behind.
+        writer = None
+        if out is not None:
+            make = ParquetWriter if is_parquet(out) else H5Writer
+            writer = _guard_io(out, lambda: make(out, columns, spec,
+                                                 append=resume and out.exists()))
+        try:
+            for row in _run_on_dask(c, spec, todo, progress):
+                if writer is not None:
+                    with signals_deferred():
+                        _guard_io(out, lambda row=row: writer.append(row))
+                new_rows.append(row)
+                if on_row is not None:
+                    on_row(row)
+        finally:
+            if writer is not None:
+                with signals_deferred():
+                    _guard_io(out, writer.close)
+    return new_rows
+
+
+def _guard_io(out: Path, fn):
+    """Run a write to the result file; an ``OSError`` (full disk, read-only folder) becomes one
+    ``ConfigError`` that says what is kept."""
+    try:
+        return fn()
+    except OSError as exc:
+        raise ConfigError(f"cannot write sweep result {out}: {exc.strerror or exc}; every row "
+                          "stored before this one is kept (resume with --resume once the "
+                          "problem is fixed)") from None
 
 
 def _run_on_dask(client, spec: SweepSpec, todo: list[int], progress: bool):

@@ -46,6 +46,8 @@ BASE_DEFAULTS = {
     "stimulus": {"rate_hz": None, "population": None, "recording": None},
 }
 TOP_KEYS = ("name", "base", "axes", "points", "sample", "reference")
+#: Most points a sweep may have (a grid's product of axis lengths, or a random sample's N).
+MAX_POINTS = 100_000
 SAMPLE_KINDS = ("grid", "random", "points")
 
 
@@ -301,19 +303,22 @@ def load_spec(spec) -> SweepSpec:
     if isinstance(spec, dict):
         where, root, data = "<dict>", ".", copy.deepcopy(spec)
     else:
+        from aersim.hardware.chip import (
+            YamlInputError,
+            load_yaml,
+            read_yaml_file,
+            yaml_error_text,
+        )
+
         path = Path(spec)
         where, root = str(path), str(path.parent)
         try:
-            text = path.read_text(encoding="utf-8")
+            data = load_yaml(read_yaml_file(path))
         except OSError as exc:
-            raise SweepSpecError(f"cannot read sweep spec {where}: {exc.strerror}") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise SweepSpecError(f"{where}: not valid YAML{at}: "
-                                 f"{getattr(exc, 'problem', exc)}") from None
+            raise SweepSpecError(f"cannot read sweep spec {where}: {exc.strerror or exc}") \
+                from None
+        except (yaml.YAMLError, YamlInputError) as exc:
+            raise SweepSpecError(f"{where}: {yaml_error_text(exc)}") from None
     return _parse(data, where, root)
 
 
@@ -343,6 +348,7 @@ def _parse(data, where: str, root: str) -> SweepSpec:
         axes, points = _parse_axes(data["axes"], sample, where)
     if not points:
         raise SweepSpecError(f"{where}: the sweep has no points")
+    _check_inputs(base, axes, points, where, root)
     _check_chip_values(base, axes, points, where, root)
     reference = _parse_reference(data.get("reference"), len(points), where)
     base_resolved = dict(base)
@@ -456,6 +462,12 @@ def _parse_axes(raw, sample, where):
             raise _err(where, f"axes.{key}", vals, "a non-empty list of values")
         axes.append(key)
     if kind == "grid":
+        size = math.prod(len(v) for v in values)
+        if size > MAX_POINTS:
+            raise SweepSpecError(f"{where}: the grid has {size} points ("
+                                 + " x ".join(str(len(v)) for v in values)
+                                 + f"); at most {MAX_POINTS} are allowed; use fewer values or "
+                                 "'sample: {random: N}'")
         points = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*values)]
     else:
         points = _random_points(axes, values, n, seed, where)
@@ -468,20 +480,22 @@ def _parse_sample(sample, where):
     if isinstance(sample, dict) and "random" in sample:
         extra = set(sample) - {"random", "seed"}
         n, seed = sample["random"], sample.get("seed", 0)
-        if extra or isinstance(n, bool) or not isinstance(n, int) or n < 1 \
+        if extra or isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_POINTS \
                 or isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise _err(where, "sample", sample, "{random: N >= 1, seed: S >= 0}")
+            raise _err(where, "sample", sample,
+                       f"{{random: N (1..{MAX_POINTS}), seed: S >= 0}}")
         return "random", n, seed
     raise _err(where, "sample", sample, "'grid', {random: N, seed: S}, or 'points' with a "
                "'points' list")
 
 
 def _parse_range(key, spec, where):
-    allowed = "{low: A, high: B, log: false, integer: false} with A < B (and A > 0 for log)"
+    allowed = ("{low: A, high: B, log: false, integer: false} with finite A < B (and A > 0 "
+               "for log)")
     extra = set(spec) - {"low", "high", "log", "integer"}
     lo, hi = spec.get("low"), spec.get("high")
     if extra or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                        for x in (lo, hi)) or not lo < hi or \
+                        and math.isfinite(x) for x in (lo, hi)) or not lo < hi or \
             (spec.get("log") and lo <= 0):
         raise _err(where, f"axes.{key}", spec, allowed)
     return {"low": float(lo), "high": float(hi), "log": bool(spec.get("log", False)),
@@ -509,7 +523,7 @@ def _random_points(axes, values, n, seed, where):
             points.append({k: point[k] for k in axes})
         return points
     points, seen = [], set()
-    for _ in range(n * 100):
+    for _ in range(n * 20 + 100):
         point = {}
         for key, vals in zip(axes, values, strict=True):
             if isinstance(vals, list):
@@ -562,6 +576,60 @@ def _parse_reference(raw, n, where):
     raise _err(where, "reference", raw, f"null, 'first', or a point index 0..{n - 1}")
 
 
+def _check_inputs(base, axes, points, where, root):
+    """Files, the chip and the stimulus population are checked before any point runs, so a
+    typo fails here and not on a worker: every network file, recording and chip named by the
+    base or an axis exists, and a named input population exists in every network."""
+    from aersim.simcore.run.catalog import BUILTIN_RUNS
+
+    def values(key, axis):
+        return [base[key]] + [p[axis] for p in points if p.get(axis) is not None]
+
+    networks = values("network", "network.name")
+    for net in dict.fromkeys(networks):
+        if net not in BUILTIN_RUNS and not (Path(root) / net).is_file():
+            raise SweepSpecError(f"{where}: network {net!r} is neither a built-in "
+                                 f"({', '.join(BUILTIN_RUNS)}) nor a file "
+                                 f"({Path(root) / net} does not exist)")
+    recordings = [base["stimulus"]["recording"]] + \
+        [p["stimulus.recording"] for p in points if p.get("stimulus.recording") is not None]
+    for rec in dict.fromkeys(r for r in recordings if r):
+        if not (Path(root) / rec).is_file():
+            raise SweepSpecError(f"{where}: recording {rec!r} does not exist (looked for "
+                                 f"{Path(root) / rec})")
+    from aersim.hardware.chip import chip_from_dict
+    from aersim.hardware.errors import HardwareError
+
+    try:
+        chip_from_dict(chip_dict(base_chip_name(base), root=root),
+                       where=f"{where}: base.chip {base_chip_name(base)!r}")
+    except HardwareError as exc:
+        raise SweepSpecError(str(exc)) from None
+    pop = base["stimulus"]["population"]
+    if pop:
+        for net in dict.fromkeys(networks):
+            names = _population_names(net, base, root, where)
+            if pop not in names:
+                raise SweepSpecError(f"{where}: base.stimulus.population = {pop!r} is not a "
+                                     f"population of network {net!r} (populations: "
+                                     f"{', '.join(names)})")
+
+
+def _population_names(net, base, root, where) -> list[str]:
+    from aersim.models.errors import ModelError
+    from aersim.simcore.run.catalog import BUILTIN_RUNS
+
+    try:
+        if net in BUILTIN_RUNS:
+            network, _ = BUILTIN_RUNS[net].build(base["network_seed"])
+        else:
+            from aersim.models.loaders.loading import load_network
+            network = load_network(Path(root) / net, profile=base["profile"])
+    except ModelError as exc:
+        raise SweepSpecError(f"{where}: network {net!r}: {exc}") from None
+    return list(network.populations)
+
+
 def _check_chip_values(base, axes, points, where, root):
     """Every chip override is applied to the base chip once, so a bad value fails here and not
     on a worker hours later; a value that only breaks the mapping is left to the point."""
@@ -602,21 +670,32 @@ def chip_dict(name_or_path: str, root: str = ".") -> dict:
     """The YAML dictionary of a chip preset or chip file (before validation)."""
     from importlib import resources
 
-    from aersim.hardware.chip import preset_names
+    from aersim.hardware.chip import (
+        YamlInputError,
+        load_yaml,
+        preset_names,
+        read_yaml_file,
+        yaml_error_text,
+    )
     from aersim.hardware.errors import ChipSpecError
 
     if name_or_path in preset_names():
-        text = (resources.files("aersim.hardware") / "presets" / f"{name_or_path}.yaml").read_text(
-            encoding="utf-8")
+        text = (resources.files("aersim.hardware") / "presets" / f"{name_or_path}.yaml"
+                ).read_text(encoding="utf-8")
     else:
         path = Path(root) / name_or_path
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_yaml_file(path)
+        except YamlInputError as exc:
+            raise ChipSpecError(f"chip file {path}: {exc}") from None
         except OSError:
-            raise ChipSpecError(f"unknown chip {name_or_path!r}; presets are "
+            raise ChipSpecError(f"unknown chip {name_or_path!r} (no file {path}); presets are "
                                 f"{', '.join(preset_names())}, or give a path to a .yaml "
                                 "file") from None
-    data = yaml.safe_load(text)
+    try:
+        data = load_yaml(text)
+    except (yaml.YAMLError, YamlInputError) as exc:
+        raise ChipSpecError(f"chip {name_or_path!r}: {yaml_error_text(exc)}") from None
     if not isinstance(data, dict):
         raise ChipSpecError(f"chip {name_or_path!r} is not a mapping")
     return data

@@ -21,26 +21,43 @@ small pool of threads (zlib releases the GIL), with deflate limited to run-lengt
 plain deflate), and stores finished chunks with HDF5's direct chunk write: about 28 million
 spikes per second on one core, where h5py's own filter pipeline manages about 19
 (``bench/trace.py``). Memory stays bounded: one chunk buffer per growing dataset plus a few
-chunks in flight. Everything is flushed every ``flush_every_s`` seconds, so a run that is killed
-leaves a file readable up to its last flush, with ``complete`` still false.
+chunks in flight.
+
+What an interruption leaves (see ``docs/trace-format.md``):
+
+- The file appears complete-but-empty: its structure and the run description are written to a
+  temporary file that is renamed into place, so there is never a half-created trace.
+- Everything is flushed every ``flush_every_s`` seconds (and SIGINT/SIGTERM are held back while
+  a flush runs), so a run killed at any moment leaves a file that opens, marked incomplete, with
+  everything up to its last flush. A chunk is never moved once a flush has recorded it: a
+  partly filled chunk is stored unfiltered (the chunk's filter mask says so, which every HDF5
+  reader honours) and rewritten in place as it fills, because a chunk that changed size would be
+  moved and its old space reused while the file on disk still points at it.
+- ``<path>.lock`` keeps a second writer away and holds some disk space in reserve; when the
+  disk fills, the reserve is given back so that the file can be closed consistently. If even
+  that fails, the file is removed, and the error says which of the two happened.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from aersim.traces.errors import TraceError, TraceFormatError
+from aersim.traces.errors import TraceError
+from aersim.traces.output.lock import LockError, OutputLock, signals_deferred
+from aersim.traces.output.trace_reader import FILL, Trace, read_trace
 from aersim.traces.schema import LATENCY_DTYPE, LINK_DTYPE, MESSAGE_DTYPE, TRACE_FORMAT_VERSION
+
+__all__ = ["CHUNK", "COMPRESSIONS", "Trace", "TraceWriter", "read_trace"]
 
 _SPIKES = {"spikes/t_ps": np.int64, "spikes/neuron": np.int32}
 _STEPS = {"steps/duration_ps": np.int64}
@@ -50,6 +67,10 @@ CHUNK = 1 << 16
 
 #: Compression of growing datasets: codec names accepted by :class:`TraceWriter`.
 COMPRESSIONS = ("gzip", "lzf", "none")
+#: Disk space the lock file holds in reserve for closing the trace on a full disk.
+RESERVE_BYTES = 2 << 20
+#: Filter mask of a chunk stored without its filters.
+_UNFILTERED = 0xFFFFFFFF
 
 
 def _shuffle(values: np.ndarray) -> np.ndarray:
@@ -75,6 +96,7 @@ class _Column:
         self.buf = np.zeros(chunk, dtype=ds.dtype)
         self.base = ds.shape[0]          # file offset of buf[0]; a multiple of chunk
         self.fill = 0                    # entries of buf in use
+        self.unfiltered = set()          # offsets of chunks stored unfiltered (rewritten in place)
 
 
 class TraceWriter:
@@ -98,11 +120,21 @@ class TraceWriter:
         thread).
     chunk : int
         Entries per chunk of the growing datasets.
+    lock : bool
+        Hold ``<path>.lock`` while writing, so that a second writer of the same path fails
+        at once (before a run builds anything).
+
+    Raises
+    ------
+    TraceError
+        The folder is missing or not writable, another live process writes the same path, or
+        (from any method) the disk is full: the message says whether the file was kept,
+        readable and marked incomplete, or removed.
     """
 
     def __init__(self, path, metadata: dict | None = None, flush_every_s: float = 5.0, *,
                  compression: str = "gzip", gzip_level: int = 1, threads: int | None = None,
-                 chunk: int = CHUNK):
+                 chunk: int = CHUNK, lock: bool = True):
         if compression not in COMPRESSIONS:
             raise TraceError(f"compression {compression!r} is not supported; use one of "
                              f"{', '.join(COMPRESSIONS)}")
@@ -111,44 +143,77 @@ class TraceWriter:
         if int(chunk) < 1:
             raise TraceError(f"chunk must be a positive number of entries, got {chunk}")
         self.path = Path(path)
-        if not self.path.parent.exists():
+        if not self.path.parent.is_dir():
             raise TraceError(f"cannot write trace {self.path}: folder {self.path.parent} does "
                              "not exist; create it or choose another output path")
-        try:
-            self._file = h5py.File(self.path, "w")
-        except OSError as exc:
-            raise TraceError(f"cannot create trace {self.path}: {exc}") from None
-        f = self._file
-        f.attrs["format"] = "aersim-trace"
-        f.attrs["version"] = TRACE_FORMAT_VERSION
-        f.attrs["complete"] = False
-        f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        run = f.create_group("run")
-        run.attrs["metadata"] = json.dumps(metadata or {}, default=_jsonable, sort_keys=True)
         self._compression = compression
         self._level = int(gzip_level)
         self._chunk = int(chunk)
+        self._file = None
+        self._pool = None
+        self._failed = None
+        self._lock = None
+        if lock:
+            try:
+                self._lock = OutputLock(self.path, reserve_bytes=RESERVE_BYTES)
+            except LockError as exc:
+                raise TraceError(f"trace {self.path} {exc.strerror}") from None
+            except OSError as exc:
+                raise TraceError(f"cannot write trace {self.path}: {exc.strerror or exc}; "
+                                 "choose a writable folder with free space") from None
+        try:
+            self._create(metadata)
+            self._file = h5py.File(self.path, "r+")
+            self._vfd = self._file.id.get_vfd_handle()
+        except (OSError, RuntimeError) as exc:
+            self._release_lock()
+            raise TraceError(f"cannot create trace {self.path}: {_reason(exc)}") from None
+        self._columns: dict[str, _Column] = {
+            name: _Column(self._file[name], self._chunk) for name in {**_SPIKES, **_STEPS}}
         if threads is None:
             threads = min(2, os.cpu_count() or 1)
         self._pool = (ThreadPoolExecutor(int(threads), thread_name_prefix="trace-deflate")
                       if compression == "gzip" and threads > 0 else None)
         self._max_pending = 2 * int(threads) + 2
         self._pending = collections.deque()
-        self._columns: dict[str, _Column] = {}
-        for name, dtype in {**_SPIKES, **_STEPS}.items():
-            self._create_growing(name, dtype)
         self._flush_every_s = flush_every_s
         self._last_flush = time.monotonic()
+        self._closing = False
+
+    def _create(self, metadata) -> None:
+        """Write the empty trace to a temporary file and rename it into place: a trace is never
+        seen half-created."""
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["format"] = "aersim-trace"
+                f.attrs["version"] = TRACE_FORMAT_VERSION
+                f.attrs["complete"] = False
+                f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+                run = f.create_group("run")
+                run.attrs["metadata"] = json.dumps(metadata or {}, default=_jsonable,
+                                                   sort_keys=True)
+                for name, dtype in {**_SPIKES, **_STEPS}.items():
+                    self._create_growing_in(f, name, dtype)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     # -- growing datasets -----------------------------------------------------------------
 
-    def _create_growing(self, name: str, dtype) -> None:
+    def _create_growing_in(self, f: h5py.File, name: str, dtype) -> h5py.Dataset:
         filters = {"gzip": {"compression": "gzip", "compression_opts": self._level,
                             "shuffle": True},
                    "lzf": {"compression": "lzf", "shuffle": True}, "none": {}}[self._compression]
-        ds = self._file.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
-                                       chunks=(self._chunk,), **filters)
-        self._columns[name] = _Column(ds, self._chunk)
+        return f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
+                                chunks=(self._chunk,), fillvalue=FILL, **filters)
+
+    def _create_growing(self, name: str, dtype) -> None:
+        self._columns[name] = _Column(self._create_growing_in(self._file, name, dtype),
+                                      self._chunk)
 
     def _append(self, name: str, values: np.ndarray) -> None:
         col = self._columns[name]
@@ -169,12 +234,23 @@ class TraceWriter:
                 self._emit(col, col.base, col.buf.copy(), c)
                 col.base += c
                 col.fill = 0
+
+    def _maybe_flush(self) -> None:
+        """Flush once ``flush_every_s`` has passed; called after whole records are appended, so
+        a flush never separates the columns of one record."""
         if time.monotonic() - self._last_flush > self._flush_every_s:
             self.flush()
 
     def _emit(self, col: _Column, offset: int, block: np.ndarray, valid: int) -> None:
         """Queue a full chunk (``block``, of which ``valid`` entries are data) at ``offset``."""
-        if self._compression != "gzip":
+        if (valid < col.chunk and not self._closing) or offset in col.unfiltered \
+                or self._compression == "none":
+            # Stored unfiltered, at a fixed size, so that rewriting it never moves it.
+            col.unfiltered.add(offset)
+            self._write_chunk(col, offset, block.tobytes(), valid,
+                              0 if self._compression == "none" else _UNFILTERED)
+            return
+        if self._compression == "lzf":
             self._write_plain(col, offset, block[:valid])
             return
         if self._pool is None:
@@ -186,21 +262,26 @@ class TraceWriter:
                               self._pool.submit(_deflate, block, self._level)))
 
     def _retire(self) -> None:
-        col, offset, valid, future = self._pending.popleft()
+        # Dequeued only once written: an interrupt while waiting for the deflate leaves the
+        # chunk queued, for the close to write.
+        col, offset, valid, future = self._pending[0]
         self._write_chunk(col, offset, future.result(), valid)
+        self._pending.popleft()
 
-    def _write_chunk(self, col: _Column, offset: int, data: bytes, valid: int) -> None:
+    def _write_chunk(self, col: _Column, offset: int, data: bytes, valid: int,
+                     mask: int = 0) -> None:
         ds = col.ds
-        if ds.shape[0] < offset + valid:
-            ds.resize((offset + valid,))
-        ds.id.write_direct_chunk((offset,), data)
+        with self._io("writing"):
+            if ds.shape[0] < offset + valid:
+                ds.resize((offset + valid,))
+            ds.id.write_direct_chunk((offset,), data, mask)
 
-    @staticmethod
-    def _write_plain(col: _Column, offset: int, values: np.ndarray) -> None:
+    def _write_plain(self, col: _Column, offset: int, values: np.ndarray) -> None:
         ds = col.ds
-        if ds.shape[0] < offset + values.shape[0]:
-            ds.resize((offset + values.shape[0],))
-        ds[offset:offset + values.shape[0]] = values
+        with self._io("writing"):
+            if ds.shape[0] < offset + values.shape[0]:
+                ds.resize((offset + values.shape[0],))
+            ds[offset:offset + values.shape[0]] = values
 
     def _drain(self) -> None:
         """Write every queued chunk and the partly filled one of every dataset."""
@@ -224,11 +305,13 @@ class TraceWriter:
         if t_ps.size:
             self._append("spikes/t_ps", t_ps)
             self._append("spikes/neuron", neuron)
+            self._maybe_flush()
 
     def append_step_durations(self, duration_ps: np.ndarray) -> None:
         """Append the hardware duration of consecutive steps (int64 ps)."""
         if duration_ps.size:
             self._append("steps/duration_ps", duration_ps)
+            self._maybe_flush()
 
     def append_messages(self, message, src_core, dst_core, arrival_ps, start_ps, end_ps, *,
                         send_ps=None, hops=None) -> None:
@@ -271,6 +354,7 @@ class TraceWriter:
         if n:
             for name in MESSAGE_DTYPE.names:
                 self._append(f"messages/{name}", cols[name])
+            self._maybe_flush()
 
     def append_probes(self, neuron, t_ps, v, state2) -> None:
         """Append state samples of probed neurons.
@@ -282,22 +366,23 @@ class TraceWriter:
         t_ps = np.asarray(t_ps, dtype=np.int64)
         k = neuron.shape[0]
         f = self._file
-        if "probes/neuron" not in f:
-            f.create_dataset("probes/neuron", data=neuron)
-            f.create_dataset("probes/t_ps", shape=(0,), maxshape=(None,), dtype=np.int64,
-                             chunks=(4096,), compression="gzip", compression_opts=1)
-            for name in ("v", "state2"):
-                f.create_dataset(f"probes/{name}", shape=(0, k), maxshape=(None, k),
-                                 dtype=np.float64, chunks=(max(1, 65536 // max(k, 1)), k),
-                                 compression="gzip", compression_opts=1, shuffle=True)
-        elif not np.array_equal(f["probes/neuron"][:], neuron):
-            raise TraceError("probe samples must keep the same neurons throughout a trace")
-        n0 = f["probes/t_ps"].shape[0]
-        m = t_ps.shape[0]
-        for name, values in (("t_ps", t_ps), ("v", v), ("state2", state2)):
-            ds = f[f"probes/{name}"]
-            ds.resize((n0 + m,) + ds.shape[1:])
-            ds[n0:n0 + m] = values
+        # Unfiltered chunks: a sample appended to a stored chunk rewrites it in place.
+        with self._io("writing"):
+            if "probes/neuron" not in f:
+                f.create_dataset("probes/neuron", data=neuron)
+                f.create_dataset("probes/t_ps", shape=(0,), maxshape=(None,), dtype=np.int64,
+                                 chunks=(4096,), fillvalue=FILL)
+                for name in ("v", "state2"):
+                    f.create_dataset(f"probes/{name}", shape=(0, k), maxshape=(None, k),
+                                     dtype=np.float64, chunks=(max(1, 65536 // max(k, 1)), k))
+            elif not np.array_equal(f["probes/neuron"][:], neuron):
+                raise TraceError("probe samples must keep the same neurons throughout a trace")
+            n0 = f["probes/t_ps"].shape[0]
+            m = t_ps.shape[0]
+            for name, values in (("t_ps", t_ps), ("v", v), ("state2", state2)):
+                ds = f[f"probes/{name}"]
+                ds.resize((n0 + m,) + ds.shape[1:])
+                ds[n0:n0 + m] = values
 
     def write_links(self, links, duration_ps: int) -> None:
         """Per-link counters of the network-on-chip into ``/noc/links``.
@@ -324,12 +409,13 @@ class TraceWriter:
         if len(shapes) != 1 or len(next(iter(shapes))) != 1:
             raise TraceError("link columns must be 1-D of one length; got "
                              + ", ".join(f"{k} {v.shape}" for k, v in cols.items()))
-        if "noc/links" in self._file:
-            del self._file["noc/links"]
-        group = self._file.require_group("noc").create_group("links")
-        group.attrs["duration_ps"] = int(duration_ps)
-        for name, values in cols.items():
-            group.create_dataset(name, data=values)
+        with self._io("writing"):
+            if "noc/links" in self._file:
+                del self._file["noc/links"]
+            group = self._file.require_group("noc").create_group("links")
+            group.attrs["duration_ps"] = int(duration_ps)
+            for name, values in cols.items():
+                group.create_dataset(name, data=values)
 
     def write_latency(self, input_t_ps, latency_ps, algorithmic_ps=None) -> None:
         """Per-input-event latencies into ``/latency`` (int64 ps, -1: no output followed).
@@ -348,11 +434,12 @@ class TraceWriter:
 
     def write_array(self, name: str, values: np.ndarray, **attrs) -> None:
         """Write a whole dataset (e.g. ``run/core_of``) with optional attributes."""
-        if name in self._file:
-            del self._file[name]
-        ds = self._file.create_dataset(name, data=values)
-        for key, value in attrs.items():
-            ds.attrs[key] = value
+        with self._io("writing"):
+            if name in self._file:
+                del self._file[name]
+            ds = self._file.create_dataset(name, data=values)
+            for key, value in attrs.items():
+                ds.attrs[key] = value
 
     def write_counters(self, counts: np.ndarray, columns) -> None:
         """Per-core operation counts, int64 ``(n_cores, n_ops)``, with their column names."""
@@ -370,33 +457,138 @@ class TraceWriter:
 
     def set_metadata(self, **items) -> None:
         """Merge ``items`` into the run's JSON metadata."""
-        run = self._file["run"]
-        meta = json.loads(run.attrs["metadata"])
-        meta.update(items)
-        run.attrs["metadata"] = json.dumps(meta, default=_jsonable, sort_keys=True)
+        with self._io("writing"):
+            run = self._file["run"]
+            meta = json.loads(run.attrs["metadata"])
+            meta.update(items)
+            run.attrs["metadata"] = json.dumps(meta, default=_jsonable, sort_keys=True)
+
+    def describe(self, **items) -> None:
+        """Merge ``items`` into the run description and flush, so that a run killed later still
+        says what it was (call it as soon as the network, chip and mapping are known)."""
+        self.set_metadata(**items)
+        self.flush()
 
     def flush(self) -> None:
-        """Push buffered data to disk."""
-        self._drain()
-        self._file.flush()
+        """Push buffered data to disk (SIGINT and SIGTERM wait until it is done)."""
+        with signals_deferred():
+            self._drain()
+            with self._io("flushing"):
+                self._file.flush()
         self._last_flush = time.monotonic()
 
     def close(self, complete: bool = True) -> None:
         """Mark the trace complete (or not) and close the file."""
-        if self._file.id.valid:
+        if self._file is None or not self._file.id.valid:
+            self._release_lock()
+            return
+        self._closing = True   # a last partial chunk is final: it may be compressed
+        with signals_deferred():
             try:
                 self._drain()
             finally:
                 if self._pool is not None:
                     self._pool.shutdown(wait=True)
-                self._file.attrs["complete"] = bool(complete)
+                with self._io("closing"):
+                    self._file.attrs["complete"] = bool(complete)
+                    self._file.close()
+                self._release_lock()
+
+    def discard(self) -> None:
+        """Close and remove the trace (for a run that failed before it started: bad input)."""
+        if self._file is not None and self._file.id.valid:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pending.clear()
+            try:
                 self._file.close()
+            except (OSError, RuntimeError):
+                _detach(self._vfd)
+        self.path.unlink(missing_ok=True)
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+    @contextlib.contextmanager
+    def _io(self, doing: str):
+        """Turn a failed write (full disk, lost device) into one ``TraceError``, leaving the file
+        readable and marked incomplete, or removed; never a crash when HDF5 closes later."""
+        if self._failed is not None:
+            raise TraceError(self._failed)
+        try:
+            yield
+        except (OSError, RuntimeError) as exc:
+            self._failed = f"{doing} trace {self.path} failed: {_reason(exc)}; " + \
+                self._salvage()
+            raise TraceError(self._failed) from None
+
+    def _salvage(self) -> str:
+        """After a failed write: close the file consistently if possible; say what is left."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
+        if self._lock is not None:
+            self._lock.release_reserve()   # room for the metadata the close writes
+        kept = False
+        try:
+            self._file.attrs["complete"] = False
+            self._file.flush()
+            kept = True
+        except (OSError, RuntimeError):
+            pass
+        if not kept:
+            # HDF5 still holds metadata it cannot write and would retry when it closes the file
+            # (a failed close there crashes the interpreter): let it write them to /dev/null.
+            _detach(self._vfd)
+        try:
+            self._file.close()
+        except (OSError, RuntimeError):
+            _detach(self._vfd)
+            kept = False
+        if kept:
+            try:
+                with h5py.File(self.path, "r"):
+                    pass
+            except (OSError, RuntimeError):
+                kept = False
+        self._release_lock()
+        if kept:
+            return ("the file keeps the data up to this point and is marked incomplete "
+                    "(free some space and run again for a complete trace)")
+        try:
+            self.path.unlink()
+            return "the file could not be left readable and was removed"
+        except OSError as exc:
+            return f"the file is unreadable and could not be removed ({exc.strerror})"
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        if self._failed is not None:
+            self._release_lock()
+            return
         self.close(complete=exc_type is None)
+
+
+def _reason(exc: Exception) -> str:
+    """The system's reason of an h5py error (``No space left on device``), else its text."""
+    text = str(exc)
+    if "error message = '" in text:
+        return text.split("error message = '", 1)[1].split("'", 1)[0]
+    return getattr(exc, "strerror", None) or text.splitlines()[0]
+
+
+def _detach(fd: int) -> None:
+    """Point HDF5's file descriptor ``fd`` at /dev/null: its later writes go nowhere."""
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, fd)
+        os.close(null)
+    except OSError:
+        pass
 
 
 def _jsonable(obj):
@@ -407,104 +599,3 @@ def _jsonable(obj):
     if isinstance(obj, Path):
         return str(obj)
     return repr(obj)
-
-
-@dataclass(eq=False)
-class Trace:
-    """A trace read back into memory (see the module doc for the meaning of each array).
-
-    ``probes`` (or None) holds sampled state: ``neuron`` (k,), ``t_ps`` (m,), ``v`` and
-    ``state2`` (m, k). ``links``, ``messages`` and ``latency`` are structured arrays of
-    :data:`~traces.schema.LINK_DTYPE`, :data:`~traces.schema.MESSAGE_DTYPE` and
-    :data:`~traces.schema.LATENCY_DTYPE` (index them by column name), or None when the run did
-    not record them; ``links_duration_ps`` is the hardware time the link counters cover.
-    """
-
-    path: str
-    version: str
-    complete: bool
-    metadata: dict
-    spikes_t_ps: np.ndarray
-    spikes_neuron: np.ndarray
-    step_duration_ps: np.ndarray
-    core_of: np.ndarray | None = None
-    counters: np.ndarray | None = None
-    counter_columns: tuple = ()
-    energy_by_core_op_j: np.ndarray | None = None
-    energy: dict = field(default_factory=dict)
-    links: np.ndarray | None = None
-    links_duration_ps: int | None = None
-    messages: np.ndarray | None = None
-    latency: np.ndarray | None = None
-    probes: dict | None = None
-
-
-def _table(group: h5py.Group, dtype: np.dtype, defaults: dict | None = None) -> np.ndarray:
-    """Columns of ``group`` as one structured array; missing columns take ``defaults``."""
-    defaults = defaults or {}
-    n = min(group[name].shape[0] for name in dtype.names if name in group)
-    out = np.empty(n, dtype=dtype)
-    for name in dtype.names:
-        if name in group:
-            out[name] = group[name][:n]
-        elif name in defaults:
-            out[name] = defaults[name]
-        else:
-            raise TraceFormatError(f"{group.file.filename}: {group.name} lacks column {name!r}")
-    return out
-
-
-def read_trace(path) -> Trace:
-    """Read a trace written by :class:`TraceWriter` (any format version 1.x).
-
-    Raises
-    ------
-    TraceError
-        The file is missing, is not an aersim trace, or has a newer major version.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise TraceError(f"trace {path} does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise TraceFormatError(f"{path} is not an HDF5 file (or is truncated before its "
-                               "superblock); expected a trace written by aersim") from None
-    with f:
-        if f.attrs.get("format") != "aersim-trace":
-            raise TraceFormatError(f"{path} is HDF5 but not an aersim trace (no "
-                                   "format='aersim-trace' attribute)")
-        version = str(f.attrs["version"])
-        if version.split(".")[0] != TRACE_FORMAT_VERSION.split(".")[0]:
-            raise TraceFormatError(f"{path} has trace format {version}; this aersim reads "
-                                   f"{TRACE_FORMAT_VERSION.split('.')[0]}.x; upgrade aersim")
-        # A killed run may have stored more spike times than neurons: keep whole spikes only.
-        n_spikes = min(f["spikes/t_ps"].shape[0], f["spikes/neuron"].shape[0])
-        trace = Trace(str(path), version, bool(f.attrs["complete"]),
-                      json.loads(f["run"].attrs["metadata"]),
-                      f["spikes/t_ps"][:n_spikes], f["spikes/neuron"][:n_spikes],
-                      f["steps/duration_ps"][:])
-        if "run/core_of" in f:
-            trace.core_of = f["run/core_of"][:]
-        if "counters/per_core" in f:
-            ds = f["counters/per_core"]
-            trace.counters = ds[:]
-            trace.counter_columns = tuple(c.decode() for c in ds.attrs["columns"])
-        if "energy/by_core_op_j" in f:
-            ds = f["energy/by_core_op_j"]
-            trace.energy_by_core_op_j = ds[:]
-            trace.energy = {k: (int(ds.attrs[k]) if k == "duration_ps" else float(ds.attrs[k]))
-                            for k in ("static_j", "barrier_j", "dynamic_j", "total_j",
-                                      "duration_ps")}
-        if "noc/links" in f:
-            trace.links = _table(f["noc/links"], LINK_DTYPE)
-            trace.links_duration_ps = int(f["noc/links"].attrs["duration_ps"])
-        if "messages" in f:
-            trace.messages = _table(f["messages"], MESSAGE_DTYPE)
-        if "latency/input_t_ps" in f:
-            # Format 1.0 wrote input times and latencies only.
-            trace.latency = _table(f["latency"], LATENCY_DTYPE, {"algorithmic_ps": -1})
-        if "probes/neuron" in f:
-            trace.probes = {name: f[f"probes/{name}"][:]
-                            for name in ("neuron", "t_ps", "v", "state2")}
-    return trace
