@@ -267,10 +267,7 @@ PY = [
 
 #: Cases whose fix lies outside the modules this suite's author may change; they stay in the
 #: table (strict xfail: a fix elsewhere turns them green and then must be un-marked).
-KNOWN_GAPS = {
-    "plot-out-in-file": "traces.output.plots.plot_all lets mkdir's OSError escape; it should "
-                        "raise TraceError naming the folder",
-}
+KNOWN_GAPS: dict = {}
 
 
 
@@ -360,8 +357,7 @@ def readonly_dir(tmp_path):
     (["sweep", "spec_ok.yaml", "--out", "{ro}/r.h5"], r"cannot write sweep result .*"
                                                       r"Read-only file system"),
     (["sweep-plot", "ok_sweep.h5", "--out", "{ro}/p"], r"cannot write to folder"),
-    pytest.param(["plot", "ok.h5", "--out", "{ro}/p"], r"ro", marks=pytest.mark.xfail(
-        reason=KNOWN_GAPS["plot-out-in-file"], strict=True)),
+    (["plot", "ok.h5", "--out", "{ro}/p"], r"cannot write figures into folder"),
     (["run", "ff", "--duration", "0.001", "--out", "{ro}/t.h5"], r"cannot write trace"),
 ])
 def test_read_only_output_folder(files, readonly_dir, argv, match):

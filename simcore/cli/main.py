@@ -122,9 +122,9 @@ def main(argv=None) -> int:
     except (ModelError, HardwareError, SimulationError, TraceError) as exc:
         print(f"aersim: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("aersim: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"aersim: {exc or 'interrupted'}", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
     except BrokenPipeError:
         # Output piped into a command that stopped reading (``aersim report T | head``).
         sys.stderr.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 DEFAULT_OUT = "aersim-out/trace.h5"
@@ -132,13 +133,29 @@ def spec_from_args(args):
 
 
 def run_command(args) -> int:
-    from aersim.simcore.run.spec import execute, resolve
+    from aersim.simcore.run.signals import interrupt_on_signals
+
+    # SIGTERM ends the run like Ctrl-C: the trace is closed, marked incomplete, and kept.
+    with interrupt_on_signals():
+        return _run(args)
+
+
+def _run(args) -> int:
+    from aersim.simcore.run.spec import execute, open_trace_early, resolve
 
     spec = spec_from_args(args)
-    run = resolve(spec)
     if args.out == DEFAULT_OUT:
         Path(DEFAULT_OUT).parent.mkdir(exist_ok=True)
-    outcome = execute(run, progress=not (args.no_progress or args.json))
+    command = {"command": " ".join(["aersim"] + sys.argv[1:])}
+    trace = open_trace_early(spec, command)
+    try:
+        run = resolve(spec)
+    except BaseException:
+        if trace is not None:
+            trace.discard()
+        raise
+    outcome = execute(run, progress=not (args.no_progress or args.json), trace=trace,
+                      metadata=command)
     res, sim, latency = outcome.results, outcome.simulation, outcome.latency
     network, chip = run.network, run.chip
     outputs = output_counts(res, network, run.labels)

@@ -327,25 +327,36 @@ class RunOutcome:
 
 
 def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bool = False,
-            metadata: dict | None = None) -> RunOutcome:
+            metadata: dict | None = None, trace=None) -> RunOutcome:
     """Resolve (if needed), build, run, and write the trace of ``spec.out``.
 
     Parameters
     ----------
     metadata : dict, optional
         Extra entries for the trace's run description (e.g. the command line).
+    trace : traces.TraceWriter, optional
+        A trace already created on ``spec.out`` (:func:`open_trace_early`); it gets the run
+        description once the network, chip and mapping are built, and is removed if building
+        fails. Without it, the trace is created here.
     """
     from aersim.simcore.run.latency import response_latencies
     from aersim.simcore.run.simulation import Simulation
     from aersim.simcore.run.trace_out import open_trace, run_metadata, write_results
 
-    run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
+    try:
+        run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
+        sim = Simulation(run.network, run.chip, config=run.config, stimuli=run.stimuli,
+                         strategy=run.strategy, probes=run.spec.probes)
+    except BaseException:
+        if trace is not None:
+            trace.discard()
+        raise
     spec = run.spec
-    sim = Simulation(run.network, run.chip, config=run.config, stimuli=run.stimuli,
-                     strategy=run.strategy, probes=spec.probes)
-    trace = None
-    if spec.out:
+    if trace is not None:
+        trace.describe(**run_metadata(run, sim, metadata or {}))
+    elif spec.out:
         trace = open_trace(spec.out, run_metadata(run, sim, metadata or {}))
+    if trace is not None:
         trace.write_array("run/core_of", sim.mapping.core_of)
     try:
         res = sim.run(duration_ps=run.duration_ps, trace=trace, progress=progress)
@@ -359,6 +370,25 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
         write_results(trace, res, sim, latency)
         trace.close()
     return RunOutcome(run=run, simulation=sim, results=res, latency=latency)
+
+
+def open_trace_early(spec: RunSpec, metadata: dict | None = None):
+    """Create the trace of ``spec.out`` before anything is built (None without ``out``).
+
+    The file exists, complete-but-empty, from the start: a second run on the same path is
+    refused at once, and a run killed while building still leaves a file that says what it
+    was. Pass it to :func:`execute`.
+    """
+    if not spec.out:
+        return None
+    from aersim.traces import TraceWriter
+
+    name = spec.network if isinstance(spec.network, (str, Path)) else "network"
+    chip = spec.chip if isinstance(spec.chip, (str, Path)) or spec.chip is None else \
+        getattr(spec.chip, "name", "chip")
+    return TraceWriter(Path(spec.out), metadata={
+        "network": str(name), "chip": None if chip is None else str(chip),
+        "seed": int(spec.seed), **(metadata or {})})
 
 
 def run(network="demo", chip=None, **fields) -> RunOutcome:

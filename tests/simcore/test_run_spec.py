@@ -58,9 +58,10 @@ def test_cli_sweep_and_python_give_the_same_run(nir_and_recording, tmp_path):
     assert py.n_spikes > 50
     np.testing.assert_array_equal(py.counts, cli.counters)
 
-    sweep = load_spec({"base": {"network": "net.nir", "profile": "norse", "chip": "loihi_like",
-                                "stimulus": {"recording": "bar.raw"}},
-                       "axes": {"run.seed": [0]}})
+    (folder / "sweep.yaml").write_text(
+        "base:\n  network: net.nir\n  profile: norse\n  chip: loihi_like\n"
+        "  stimulus: {recording: bar.raw}\naxes:\n  run.seed: [0]\n", encoding="utf-8")
+    sweep = load_spec(folder / "sweep.yaml")
     metrics, _ = run_point(sweep.run_of(0), root=str(folder))
     assert metrics["status"] == "ok", metrics["error"]
     assert metrics["spikes"] == py.n_spikes

@@ -57,5 +57,8 @@ def save_figure(fig, path, dpi: int = _DPI) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise TraceError(f"cannot write figure {path}: folder {path.parent} does not exist")
-    fig.savefig(path, format="png", dpi=dpi)
+    try:
+        fig.savefig(path, format="png", dpi=dpi)
+    except OSError as err:
+        raise TraceError(f"cannot write figure {path}: {err.strerror}") from None
     return path

@@ -394,7 +394,11 @@ def plot_all(trace, out_dir) -> list[Path]:
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise TraceError(f"cannot write figures into {out_dir}: it is a file, not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise TraceError(f"cannot write figures into folder {out_dir}: {err.strerror}; choose "
+                         "another folder with --out") from None
     paths = []
     for name, build in FIGURES.items():
         try:
