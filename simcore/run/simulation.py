@@ -148,6 +148,11 @@ class Results:
     links: LinkStats | None = None
     #: ``{population: (first global id, size)}`` of the network that ran.
     populations: dict = field(default_factory=dict)
+    #: Populations whose spikes are held in ``spikes_t_ps``/``spikes_neuron`` (all of them
+    #: unless the run streamed the rest to a trace, see ``Simulation.run(keep_spikes=...)``).
+    kept: frozenset | None = None
+    #: Spikes of the whole network (also those not kept in memory).
+    spike_total: int | None = None
 
     def __repr__(self):
         sim_s = (self.t_stop_ps - self.t_start_ps) / PS_PER_S
@@ -157,6 +162,9 @@ class Results:
 
     @property
     def n_spikes(self) -> int:
+        """Spikes of the whole network in this run."""
+        if self.spike_total is not None:
+            return int(self.spike_total)
         return int(self.spikes_t_ps.shape[0])
 
     @property
@@ -168,6 +176,10 @@ class Results:
         if name not in self.populations:
             raise ConfigError(f"no population {name!r} in this run; it has "
                               f"{sorted(self.populations)}")
+        if self.kept is not None and name not in self.kept:
+            raise ConfigError(f"the spikes of population {name!r} went to the trace and were not "
+                              "kept in memory; read them with aersim.read_trace(path), or run "
+                              "with keep_spikes='all'")
         return self.populations[name]
 
     def spikes(self, population: str) -> np.ndarray:
@@ -198,7 +210,8 @@ class Results:
         if population is not None:
             return self.spike_counts(population) / self.duration_s
         return {name: float(self.spike_counts(name).sum() / max(size, 1) / self.duration_s)
-                for name, (_, size) in self.populations.items()}
+                for name, (_, size) in self.populations.items()
+                if self.kept is None or name in self.kept}
 
     def op_totals(self) -> dict[str, int]:
         """Operation counts summed over cores."""
@@ -585,7 +598,7 @@ class Simulation:
         return t[order], nrn[order].astype(np.int32), np.concatenate(vs)[order]
 
     def run(self, duration_s: float | None = None, *, duration_ps: int | None = None,
-            trace=None, progress: bool = False) -> Results:
+            trace=None, progress: bool = False, keep_spikes: str | None = None) -> Results:
         """Run for ``duration_s`` seconds (or ``duration_ps``) from where the last run stopped.
 
         Parameters
@@ -594,7 +607,17 @@ class Simulation:
             Receives spikes (and step durations) as they are produced.
         progress : bool
             Show a progress bar of simulated time.
+        keep_spikes : str, optional
+            Which spikes ``Results`` holds in memory: ``"all"``, ``"io"`` (the input and output
+            populations only) or ``"none"``. Default: ``"all"`` without a trace, ``"io"`` with
+            one (the trace streams every spike, so a run of any length holds bounded memory
+            beyond its inputs and outputs).
         """
+        if keep_spikes is None:
+            keep_spikes = "all" if trace is None else "io"
+        if keep_spikes not in ("all", "io", "none"):
+            raise ConfigError(f"keep_spikes must be 'all', 'io' or 'none', got {keep_spikes!r}")
+        kept = self._kept_populations(keep_spikes)
         if (duration_s is None) == (duration_ps is None):
             raise ConfigError("give exactly one of duration_s and duration_ps")
         if duration_ps is None:
@@ -614,6 +637,8 @@ class Simulation:
         chunk = self.config.chunk_ps or (1000 * dt if self.mode == "timestep" else 10**11)
         t_start, t_end = self.t_ps, self.t_ps + total
         spikes_t, spikes_n, step_durs = [], [], []
+        self._spike_total = 0
+        self._keep_mask = self._mask_of(kept)
         self._messages = []
         self._probe_chunks = []
         counts_before = self.counts.copy()
@@ -666,7 +691,26 @@ class Simulation:
             links=LinkStats.from_state(self.chip_tables.noc, self.chip.n_tiles, links_before)
             if self.chip.noc.contention else None,
             populations={name: (self.network.offset(name), pop.size)
-                         for name, pop in self.network.populations.items()})
+                         for name, pop in self.network.populations.items()},
+            kept=kept, spike_total=self._spike_total)
+
+    def _kept_populations(self, keep: str) -> frozenset | None:
+        """The populations whose spikes a run keeps in memory (None: all)."""
+        if keep == "all":
+            return None
+        if keep == "none":
+            return frozenset()
+        return frozenset(self.network.inputs) | frozenset(self.network.outputs)
+
+    def _mask_of(self, kept) -> np.ndarray | None:
+        """Per-neuron bool mask of the kept populations (None: keep every spike)."""
+        if kept is None:
+            return None
+        mask = np.zeros(self.network.n_neurons, dtype=np.bool_)
+        for name in kept:
+            lo = self.network.offset(name)
+            mask[lo:lo + self.network.population(name).size] = True
+        return mask
 
     def _drain(self, spikes_t, spikes_n, trace) -> None:
         k = int(self.recorder_meta[0])
@@ -679,6 +723,10 @@ class Simulation:
             t, nrn = t[order], nrn[order]
         if trace is not None:
             trace.append_spikes(t, nrn)
+        self._spike_total += k
+        if self._keep_mask is not None:
+            sel = self._keep_mask[nrn]
+            t, nrn = t[sel], nrn[sel]
         spikes_t.append(t)
         spikes_n.append(nrn)
         if self.mlog.shape[0]:

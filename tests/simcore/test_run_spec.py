@@ -146,3 +146,23 @@ def test_results_per_population_tables_and_trace(tmp_path):
     np.testing.assert_array_equal(back.spikes_neuron, res.spikes_neuron)
     np.testing.assert_array_equal(back.counters, res.counts)
     assert "steps of 100 us" in res.summary() and "uJ" in res.summary()
+
+
+def test_a_run_with_a_trace_keeps_only_its_inputs_and_outputs_in_memory(tmp_path):
+    from aersim.models import ff_network
+    from aersim.traces import TraceWriter
+
+    net = ff_network(n_input=20, layer_size=50, n_layers=2, fan_in=10)
+    sim = Simulation(net, "minimal", stimuli=[__import__("aersim").PoissonInput("input", 50.0)])
+    trace = TraceWriter(tmp_path / "t.h5")
+    res = sim.run(0.05, trace=trace)
+    trace.close()
+    back = read_trace(tmp_path / "t.h5")
+    assert res.n_spikes == back.spikes_t_ps.size > 0
+    assert res.kept == frozenset({"input", "L2"})
+    assert res.spikes_neuron.size == res.spike_counts("input").sum() + res.spike_counts("L2").sum()
+    with pytest.raises(ConfigError, match="went to the trace and were not kept in memory"):
+        res.spikes("L1")
+    assert set(res.rates_hz()) == {"input", "L2"}
+    with pytest.raises(ConfigError, match="keep_spikes must be"):
+        sim.run(0.01, keep_spikes="some")
