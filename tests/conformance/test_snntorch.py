@@ -88,3 +88,52 @@ def test_spikes_identical_to_snntorch(kind, reset, bias, learn, tmp_path):
         total, bad = mismatches(reference, run_aersim(path, PROFILE[reset], x))
         assert total > 20, "the network hardly spikes; the comparison would prove little"
         assert bad == 0, f"seed {100 + seed}: {bad} of {total} spikes differ from snnTorch"
+
+
+def _build_conv(kind, seed, reset):
+    """Conv2d(2 -> C, 3x3, pad 1) -> AvgPool2d(2) -> neurons (C, 4, 4) -> Flatten -> Linear ->
+    neurons. snnTorch's exporter needs per-neuron parameters of the layer's full shape."""
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    c, h = int(rng.integers(3, 7)), 8
+    conv = torch.nn.Conv2d(2, c, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor(dyadic(rng.normal(0.0, 0.8, conv.weight.shape))))
+        conv.bias.copy_(torch.tensor(dyadic(rng.normal(0.05, 0.1, c))))
+    shape = (c, h // 2, h // 2)
+    n_out = int(rng.integers(10, 30))
+    lin = torch.nn.Linear(int(np.prod(shape)), n_out)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor(dyadic(rng.normal(0.1, 1.0, lin.weight.shape) * 2
+                                             / np.sqrt(np.prod(shape))), dtype=torch.float32))
+        lin.bias.copy_(torch.tensor(dyadic(rng.normal(0.0, 0.1, n_out)), dtype=torch.float32))
+
+    def neurons(shp):
+        beta = torch.tensor(rng.uniform(0.5, 0.98, shp), dtype=torch.float32)
+        thr = torch.tensor(rng.uniform(0.5, 1.5, shp), dtype=torch.float32)
+        if kind == "leaky":
+            return snn.Leaky(beta=beta, threshold=thr, init_hidden=True, reset_mechanism=reset)
+        alpha = torch.tensor(rng.uniform(0.5, 0.95, shp), dtype=torch.float32)
+        return snn.Synaptic(alpha=alpha, beta=beta, threshold=thr, init_hidden=True,
+                            reset_mechanism=reset)
+
+    net = torch.nn.Sequential(conv, torch.nn.AvgPool2d(2), neurons(shape), torch.nn.Flatten(),
+                              lin, neurons((n_out,)))
+    return net, (2, h, h), rng
+
+
+CONV_CASES = [("leaky", "subtract"), ("leaky", "zero"), ("synaptic", "subtract")]
+
+
+@pytest.mark.parametrize("kind, reset", CONV_CASES, ids=[f"conv-{k}-{r}" for k, r in CONV_CASES])
+def test_conv_networks_spike_identically_to_snntorch(kind, reset, tmp_path):
+    for seed in range(2):
+        net, in_shape, rng = _build_conv(kind, 400 + seed, reset)
+        x = spikes_in(rng, STEPS, in_shape)
+        reference = _run_snntorch(net, x)
+        graph = export_nir(net, torch.zeros((1,) + in_shape), ignore_dims=[0])
+        path = tmp_path / f"conv-{kind}-{seed}.nir"
+        nir.write(str(path), graph)
+        total, bad = mismatches(reference, run_aersim(path, PROFILE[reset], x))
+        assert total > 20, "the network hardly spikes; the comparison would prove little"
+        assert bad == 0, f"seed {400 + seed}: {bad} of {total} spikes differ from snnTorch"
