@@ -148,7 +148,7 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
     for i in range(n_sp):
         s = spiked[i]
         c = neurons.core[s]
-        t = upd_end[s] + extra[c] + spike_cost(chip, counts, s, c)
+        t = upd_end[s] + extra[c] + spike_cost(chip.timing, chip.is_input, lat, counts, s, c)
         for i_m in range(syn.msg_ptr[s], syn.msg_ptr[s + 1]):
             t += lat[LAT_MESSAGE_OUT]
             seq_m[fill[c]] = chip.msg_send[i_m]
@@ -225,7 +225,7 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
         end = start + work
         recv_free[dest] = end
         counts[dest, MESSAGE_IN] += 1
-        count_synapses(chip, counts, m, dest)
+        count_synapses(chip.msg_syn_n, counts, m, dest)
         if mlog.shape[0] > 0:
             row = mlog_meta[0]
             mlog[row, 0] = m

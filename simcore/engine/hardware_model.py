@@ -80,23 +80,32 @@ from aersim.simcore.engine.queue import (
 KIND_MESSAGE = 3
 
 
+# Inlined kernels (``inline="always"``) that take the ``ChipTables`` tuple read what they need
+# from it before their first branch or loop. Numba copies a tuple argument of an inlined call
+# with a reference-count increment and decrement of each of its arrays (some forty, with the NoC
+# state), and drops the pair only if the copy dies in the block that made it: one read of
+# ``chip`` after the message-log branch of ``serve_message`` cost some eighty atomic operations
+# per message served, a third of a timestep run. The small helpers take arrays for that reason.
+
+
 @njit(cache=True, inline="always")
-def spike_cost(chip, counts, neuron, core):
+def spike_cost(timing, is_input, lat, counts, neuron, core):
     """Count ``neuron``'s spike on ``core`` and return its ``spike_out`` time (ps); an input
-    neuron's spike is an ``input_spike`` on chips that price it apart."""
-    if chip.timing[TIMING_INPUT] != 0 and chip.is_input[neuron]:
+    neuron's spike is an ``input_spike`` on chips that price it apart (``chip.timing``,
+    ``chip.is_input``, ``chip.latency_ps``)."""
+    if timing[TIMING_INPUT] != 0 and is_input[neuron]:
         counts[core, INPUT_SPIKE] += 1
-        return chip.latency_ps[LAT_INPUT_SPIKE]
+        return lat[LAT_INPUT_SPIKE]
     counts[core, SPIKE_OUT] += 1
-    return chip.latency_ps[LAT_SPIKE_OUT]
+    return lat[LAT_SPIKE_OUT]
 
 
 @njit(cache=True, inline="always")
-def count_synapses(chip, counts, m, dest):
-    """Count message ``m``'s synapses on ``dest`` by storage kind."""
-    counts[dest, SYNAPTIC_OP] += chip.msg_syn_n[m, 0]
-    counts[dest, SYNAPTIC_OP_DENSE] += chip.msg_syn_n[m, 1]
-    counts[dest, SYNAPTIC_OP_CONV] += chip.msg_syn_n[m, 2]
+def count_synapses(msg_syn_n, counts, m, dest):
+    """Count message ``m``'s synapses on ``dest`` by storage kind (``chip.msg_syn_n``)."""
+    counts[dest, SYNAPTIC_OP] += msg_syn_n[m, 0]
+    counts[dest, SYNAPTIC_OP_DENSE] += msg_syn_n[m, 1]
+    counts[dest, SYNAPTIC_OP_CONV] += msg_syn_n[m, 2]
 
 
 @njit(cache=True, inline="always")
@@ -106,16 +115,20 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready):
     Pushes one ``KIND_MESSAGE`` event per destination core, at its arrival time, with the
     message index as tiebreak and payload. Returns the time the core is done sending.
     """
+    # The tables are read into locals before any branch or loop (see spike_cost).
     lat = chip.latency_ps
-    x0 = chip.core_x[core]
-    y0 = chip.core_y[core]
+    core_x = chip.core_x
+    core_y = chip.core_y
     width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
-    t = t_ready + spike_cost(chip, counts, neuron, core)
+    t = t_ready + spike_cost(chip.timing, chip.is_input, lat, counts, neuron, core)
+    msg_core = syn.msg_core
+    x0 = core_x[core]
+    y0 = core_y[core]
     for m in range(syn.msg_ptr[neuron], syn.msg_ptr[neuron + 1]):
-        dest = syn.msg_core[m]
+        dest = msg_core[m]
         t += lat[LAT_MESSAGE_OUT]
-        east, west, north, south = xy_hops(x0, y0, chip.core_x[dest], chip.core_y[dest],
-                                           width, height, torus)
+        east, west, north, south = xy_hops(x0, y0, core_x[dest], core_y[dest], width, height,
+                                           torus)
         arrive = t + lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
             + (north + south) * lat[LAT_HOP_NS]
         counts[core, MESSAGE_OUT] += 1
@@ -137,11 +150,13 @@ def serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta):
     the message log ``mlog`` (int64 ``(capacity, 4)``: message, arrival, service start, service
     end) has rows, the message is appended to it (``mlog_meta[0]`` rows used).
     """
-    lat = chip.latency_ps
+    # All reads of the tables come before the branch (see spike_cost).
     dest = syn.msg_core[m]
     start = t_arrive if t_arrive > core_free[dest] else core_free[dest]
-    end = start + lat[LAT_MESSAGE_IN] + chip.msg_syn_ps[m]
+    end = start + chip.latency_ps[LAT_MESSAGE_IN] + chip.msg_syn_ps[m]
     core_free[dest] = end
+    counts[dest, MESSAGE_IN] += 1
+    count_synapses(chip.msg_syn_n, counts, m, dest)
     if mlog.shape[0] > 0:
         row = mlog_meta[0]
         mlog[row, 0] = m
@@ -149,8 +164,6 @@ def serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta):
         mlog[row, 2] = start
         mlog[row, 3] = end
         mlog_meta[0] = row + 1
-    counts[dest, MESSAGE_IN] += 1
-    count_synapses(chip, counts, m, dest)
     return end
 
 
@@ -417,7 +430,7 @@ def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
     """
     lat = chip.latency_ps
     cfg = noc.cfg
-    t = t_ready + spike_cost(chip, counts, neuron, core)
+    t = t_ready + spike_cost(chip.timing, chip.is_input, lat, counts, neuron, core)
     if cfg[NOC_MULTICAST]:
         if syn.msg_ptr[neuron + 1] > syn.msg_ptr[neuron]:
             t += lat[LAT_MESSAGE_OUT]

@@ -286,11 +286,13 @@ def _update_passes(neurons, chip, counts, pass_ps):
 
 
 @njit(cache=True, inline="always")
-def _update_end(neurons, chip, s, t_update):
-    """When neuron ``s``'s update ends within its core's pass (ps)."""
-    if chip.timing[TIMING_IDLE] != 0:
-        return chip.upd_end[s]
-    return neurons.upd_rank[s] * t_update
+def _update_end(upd_end, upd_rank, idle, s, t_update):
+    """When neuron ``s``'s update ends within its core's pass (ps): ``chip.upd_end`` on chips
+    that price idle neurons (``idle``), else its rank in the pass (``neurons.upd_rank``) times
+    ``neuron_update``. Arrays, not the tables: see the note above ``hardware_model.spike_cost``."""
+    if idle:
+        return upd_end[s]
+    return upd_rank[s] * t_update
 
 
 @njit(cache=True)
@@ -329,13 +331,16 @@ def step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlo
         concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, chip.upd_end,
                             pass_ps, mlog, mlog_meta)
         return _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock)
+    idle = chip.timing[TIMING_IDLE] != 0
+    upd_end = chip.upd_end
+    upd_rank = neurons.upd_rank
     core_free[:] = 0
     for i in range(n_sp):
         s = spiked[i]
         c = neurons.core[s]
         # The spike leaves once its neuron's update is done; earlier spikes of the same core
         # have already used core time (core_free holds that extra time during this pass).
-        u = _update_end(neurons, chip, s, t_update)
+        u = _update_end(upd_end, upd_rank, idle, s, t_update)
         core_free[c] = send_spike(syn, chip, counts, heap, s, c, u + core_free[c]) - u
     for c in range(core_free.shape[0]):
         core_free[c] += pass_ps[c]
@@ -354,10 +359,13 @@ def step_timeline_noc(neurons, syn, chip, counts, heap, core_free, spiked, n_sp,
     core_free[:] = 0
     noc = chip.noc
     noc_reset_times(noc)
+    idle = chip.timing[TIMING_IDLE] != 0
+    upd_end = chip.upd_end
+    upd_rank = neurons.upd_rank
     for i in range(n_sp):
         s = spiked[i]
         c = neurons.core[s]
-        u = _update_end(neurons, chip, s, t_update)
+        u = _update_end(upd_end, upd_rank, idle, s, t_update)
         core_free[c] = send_spike_noc(syn, chip, counts, heap, noc, s, c, u + core_free[c]) - u
     pass_ps = np.empty(core_free.shape[0], dtype=np.int64)
     _update_passes(neurons, chip, counts, pass_ps)
