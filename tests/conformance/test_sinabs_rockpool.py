@@ -2,7 +2,8 @@
 
 Both frameworks pin an older ``nir`` than snnTorch needs, so they run in an interpreter of their
 own: ``oracles/nir104.py`` builds, steps and exports the networks there (IAF and LIF with
-MultiSpike / SingleSpike / MembraneReset; LIFTorch and LIFNeuronTorch at two time steps) and the
+MultiSpike / SingleSpike / MembraneReset; a Conv2d-IAF-SumPool2d-Linear-IAF network; LIFTorch and
+LIFNeuronTorch at two time steps) and the
 test compares aersim's run of each file with the framework's spikes, layer by layer and step by
 step. The interpreter is ``$AERSIM_ORACLE_PYTHON`` or ``.venv-oracle/bin/python`` (``.ci/run``
 makes it); without it the tests skip.
@@ -54,6 +55,7 @@ CASE_NAMES = [f"sinabs-{k}-{f}-{r}-{s}" for k in ("iaf", "lif")
               for s in range(3)]
 CASE_NAMES += [f"rockpool-{k}-{dt:g}-{s}" for k in ("lif", "lifneuron") for dt in (1e-3, 5e-4)
                for s in range(3)]
+CASE_NAMES += [f"sinabs-conv-{s}" for s in range(2)]
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)

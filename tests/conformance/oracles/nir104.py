@@ -73,6 +73,44 @@ def sinabs_case(seed, steps, kind, spike_fn, reset):
     return graph, x, out
 
 
+def sinabs_conv_case(seed, steps):
+    """Conv2d(2 -> C, 3x3, pad 1) -> IAFSqueeze -> SumPool2d(2) -> Flatten -> Linear ->
+    IAFSqueeze, with MultiSpike and MembraneSubtract (Sinabs' defaults)."""
+    import sinabs.layers as sl
+    import sinabs.nir as snir
+
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    c, h = int(rng.integers(3, 7)), 8
+    conv = torch.nn.Conv2d(2, c, 3, padding=1, bias=bool(seed % 2))
+    with torch.no_grad():
+        conv.weight.copy_(t32(dyadic(rng.normal(0.05, 0.6, conv.weight.shape))))
+        if conv.bias is not None:
+            conv.bias.copy_(t32(dyadic(rng.normal(0.0, 0.1, c))))
+    n_out = int(rng.integers(10, 30))
+    n_flat = c * (h // 2) ** 2
+    lin = torch.nn.Linear(n_flat, n_out)
+    with torch.no_grad():
+        lin.weight.copy_(t32(dyadic(rng.normal(0.05, 1.0, (n_out, n_flat)) * 2
+                                    / np.sqrt(n_flat))))
+        lin.bias.copy_(t32(dyadic(rng.normal(0.0, 0.1, n_out))))
+    net = torch.nn.Sequential(
+        conv, sl.IAFSqueeze(batch_size=1, spike_threshold=t32(rng.uniform(0.5, 1.5))),
+        sl.SumPool2d(2), torch.nn.Flatten(), lin,
+        sl.IAFSqueeze(batch_size=1, spike_threshold=t32(rng.uniform(0.5, 1.5))))
+    x = (rng.random((steps, 2, h, h)) < 0.3).astype(np.float32)
+    out = {}
+    with torch.no_grad():
+        hh = t32(x)                                # (time, ...) for the squeezed layers
+        for i, m in enumerate(net):
+            hh = m(hh)
+            if isinstance(m, sl.IAFSqueeze):
+                out[str(i)] = hh.numpy().reshape(steps, -1).copy()
+    graph = snir.to_nir(net, torch.zeros((1, 2, h, h)))
+    graph.infer_types()        # nir 1.0.4 cannot write convolutions without their types
+    return graph, x.reshape(steps, -1), out
+
+
 def rockpool_case(seed, steps, kind, dt):
     from rockpool.nn.combinators import Sequential
     from rockpool.nn.modules import LIFNeuronTorch, LIFTorch, LinearTorch
@@ -112,6 +150,7 @@ CASES = (
      for s in range(3)]
     + [(f"rockpool-{k}-{dt:g}-{s}", "rockpool", (k, dt)) for k in ("lif", "lifneuron")
        for dt in (1e-3, 5e-4) for s in range(3)]
+    + [(f"sinabs-conv-{s}", "sinabs-conv", ()) for s in range(2)]
 )
 PROFILES = {("multi", "subtract"): "sinabs", ("single", "subtract"): "sinabs-single",
             ("multi", "reset"): "sinabs-reset"}
@@ -126,6 +165,9 @@ def main(outdir: str, steps: int = 60) -> None:
         if framework == "sinabs":
             graph, x, spikes = sinabs_case(seed, steps, *args)
             profile = PROFILES[args[1:]]
+        elif framework == "sinabs-conv":
+            graph, x, spikes = sinabs_conv_case(seed, steps)
+            framework, profile = "sinabs", "sinabs"
         else:
             graph, x, spikes = rockpool_case(seed, steps, *args)
             profile = "rockpool" if args[1] == 1e-3 else f"rockpool@{args[1]:g}"
