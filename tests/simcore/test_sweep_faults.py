@@ -89,8 +89,16 @@ def assert_rows_belong_to_their_points(table, ref):
             assert row[col] == want[col], (col, row["point_id"])
 
 
+def _needs(fmt: str) -> None:
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow", reason="Parquet sweep results need pyarrow (the sweep "
+                                              "extra)")
+
+
 def check_kill_and_resume(client, reference, tmp_path, sig, fmt, delay_s):
     from aersim.simcore.sweep.runner import read_sweep, sweep
+
+    _needs(fmt)
 
     ref, _ = reference
     (tmp_path / "s.yaml").write_text(SPEC)
@@ -165,6 +173,7 @@ def kill_writer(out: Path, delay_s: float) -> None:
 
 
 def check_writer_kill(tmp_path, fmt, delay_s):
+    _needs(fmt)
     from aersim.simcore.sweep.runner import read_sweep
 
     out = tmp_path / f"w.{fmt}"
