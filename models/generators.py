@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from aersim.models.errors import NetworkError
+from aersim.models.memory import GENERATE_BYTES_PER_SYNAPSE, require_bytes
 from aersim.models.network import Network
 from aersim.models.neurons.lif import LIFParams
 from aersim.models.neurons.source import InputParams
@@ -31,6 +32,10 @@ def brunel_network(n_exc: int = 8000, n_inh: int = 2000, epsilon: float = 0.1,
     rng = np.random.default_rng(seed)
     n = n_exc + n_inh
     c_e, c_i = int(round(epsilon * n_exc)), int(round(epsilon * n_inh))
+    n_syn = n * (c_e + c_i)
+    require_bytes(n_syn * GENERATE_BYTES_PER_SYNAPSE,
+                  f"the Brunel network ({n:,} neurons, {n_syn / 1e6:.1f} M synapses)",
+                  "use fewer neurons or a smaller epsilon")
     params = LIFParams(tau_s=0.020, v_th=20.0, v_leak=0.0, v_reset=10.0, t_ref_s=0.002,
                        v_init=rng.uniform(0.0, 20.0, n))
     net = Network(metadata={"generator": "brunel", "seed": seed, "n_exc": n_exc,
@@ -58,6 +63,10 @@ def ff_network(n_input: int = 1000, layer_size: int = 2000, n_layers: int = 3,
     population, weights N(``w_mean_mv``, ``w_std_mv``), one delay for all synapses.
     """
     rng = np.random.default_rng(seed)
+    n_syn = n_layers * layer_size * fan_in
+    require_bytes(n_syn * GENERATE_BYTES_PER_SYNAPSE,
+                  f"the feed-forward network ({n_syn / 1e6:.1f} M synapses)",
+                  "use smaller layers, fewer layers or a smaller fan_in")
     net = Network(metadata={"generator": "ff", "seed": seed, "fan_in": fan_in})
     net.add_population("input", n_input, InputParams())
     prev, n_prev = "input", n_input

@@ -63,3 +63,15 @@ def test_generator_is_deterministic():
         assert np.array_equal(pa.indices, pb.indices) and np.array_equal(pa.weights, pb.weights)
     c = random_network(seed=6)
     assert not np.array_equal(a.projections[1].indices, c.projections[1].indices)
+
+
+def test_a_network_too_large_for_the_machine_is_refused_before_allocating(monkeypatch):
+    from aersim.models import memory
+    from aersim.models.errors import NetworkError
+    from aersim.models.generators import brunel_network
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1 << 30)
+    with pytest.raises(NetworkError, match=r"Brunel network \(100,000 neurons, 1000.0 M "
+                                           r"synapses\) needs about 37.3 GiB .* 1.0 GiB "
+                                           r"available; use fewer neurons"):
+        brunel_network(n_exc=80_000, n_inh=20_000)
