@@ -352,3 +352,19 @@ def infer_shapes(flat: FlatGraph, topo: list, where: str) -> tuple[dict, dict]:
     flat.notes = notes
     flat.in_shapes = in_shapes
     return in_shapes, out_shapes
+
+
+def reaches_itself(name: str, edges) -> bool:
+    """Whether node ``name`` is on a cycle of ``edges`` (pairs ``(source, target)``)."""
+    succ = {}
+    for a, b in edges:
+        succ.setdefault(a, []).append(b)
+    seen, todo = set(), list(succ.get(name, ()))
+    while todo:
+        node = todo.pop()
+        if node == name:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo.extend(succ.get(node, ()))
+    return False

@@ -47,6 +47,7 @@ from aersim.models.loaders.nir_graph import (
     infer_shapes,
     order,
     pool_geom,
+    reaches_itself,
 )
 from aersim.models.loaders.profiles import ImportProfile
 from aersim.models.network import Network, Projection
@@ -54,22 +55,6 @@ from aersim.models.neurons.cuba import CubaLIFParams, CubaLIParams, LIParams
 from aersim.models.neurons.integrator import IFParams, IntegratorParams
 from aersim.models.neurons.lif import LIFParams
 from aersim.models.neurons.source import InputParams
-
-
-def _in_cycle(flat, name: str) -> bool:
-    """Whether node ``name`` reaches itself along the graph's edges (a recurrent node)."""
-    succ = {}
-    for a, b in flat.edges:
-        succ.setdefault(a, []).append(b)
-    seen, todo = set(), list(succ.get(name, ()))
-    while todo:
-        node = todo.pop()
-        if node == name:
-            return True
-        if node not in seen:
-            seen.add(node)
-            todo.extend(succ.get(node, ()))
-    return False
 
 
 def _compact(arr: np.ndarray) -> float | np.ndarray:
@@ -405,7 +390,7 @@ def lower(graph, profile: ImportProfile, where: str, metadata: dict | None = Non
         except ParameterError as err:
             raise ParameterError(f"{node_where}: {err}") from None
         if profile.feedforward_zero_immediate and kinds[name] == "LIF" \
-                and not _in_cycle(flat, name):
+                and not reaches_itself(name, flat.edges):
             params = replace(params, reset_timing="immediate")
         net.add_population(name, size, params, shape)
         pop_kind[name] = kinds[name]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from aersim.models.errors import ModelError
+from aersim.models.loaders.nir_graph import reaches_itself
 from aersim.models.loaders.profiles import get_profile
 
 _NEURONS = ("I", "IF", "LI", "LIF", "CubaLI", "CubaLIF", "Threshold")
@@ -305,21 +306,6 @@ class _Neuron:
             self.i = self.i + kick
 
 
-def _reaches_itself(name, edges) -> bool:
-    succ = {}
-    for a, b in edges:
-        succ.setdefault(a, []).append(b)
-    seen, todo = set(), list(succ.get(name, ()))
-    while todo:
-        node = todo.pop()
-        if node == name:
-            return True
-        if node not in seen:
-            seen.add(node)
-            todo.extend(succ.get(node, ()))
-    return False
-
-
 def simulate_nir(graph, inputs, profile="exact", return_all: bool = False) -> dict:
     """Simulate a NIR graph for ``T`` steps.
 
@@ -379,7 +365,7 @@ def simulate_nir(graph, inputs, profile="exact", return_all: bool = False) -> di
             first = {"I": "r", "IF": "r", "LI": "tau", "LIF": "tau", "CubaLI": "tau_mem",
                      "CubaLIF": "tau_mem", "Threshold": "threshold"}[kind]
             shp = _arr(nodes[n], first).shape or in_shape
-            units[n] = _Neuron(nodes[n], kind, shp, prof, _reaches_itself(n, edges))
+            units[n] = _Neuron(nodes[n], kind, shp, prof, reaches_itself(n, edges))
             shape[n] = tuple(shp)
         else:
             units[n] = _Linear(nodes[n], kind, in_shape)
