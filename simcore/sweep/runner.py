@@ -332,13 +332,40 @@ def _client(client, scheduler, n_workers, n_points, timeout_s=SCHEDULER_TIMEOUT_
     n = n_workers or max(1, min(os.cpu_count() or 1, n_points))
     # Processes with one thread each: the engine holds the GIL inside Numba, so threads would
     # serialise; processes also isolate a point that crashes its interpreter.
-    with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as c:
-        # Ctrl-C in a terminal reaches the whole process group; the workers leave it to this
-        # process to stop them, instead of each dying with a traceback of its own.
+    # Ctrl-C in a terminal reaches the whole process group; the workers leave it to this
+    # process to stop them, instead of each dying with a traceback of its own. SIGINT is
+    # blocked while the cluster starts, so the processes it spawns (which inherit the mask)
+    # never see one, even before they could ignore it; a Ctrl-C meanwhile is delivered here
+    # once the cluster is up.
+    blocked = _block_sigint()
+    try:
+        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
+    finally:
+        _unblock_sigint(blocked)
+    with cluster, distributed.Client(cluster) as c:
         c.run(_ignore_sigint)
         yield c
+
+
+def _block_sigint() -> bool:
+    """Block SIGINT in this thread (and the threads and processes it starts); True if done."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() \
+            or not hasattr(signal, "pthread_sigmask"):
+        return False
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return True
+
+
+def _unblock_sigint(blocked: bool) -> None:
+    """Undo :func:`_block_sigint`; a SIGINT that arrived meanwhile is delivered now."""
+    import signal
+
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _ignore_sigint() -> None:
