@@ -54,6 +54,10 @@ from aersim.models.neurons.params import (
 
 INTEGRATORS = ("exact", "euler")
 ORDERS = ("current_first", "voltage_first", "decay_after_input")
+#: The engine's integer code of each order (``cuba_step``'s ``order`` argument).
+VOLTAGE_FIRST, CURRENT_FIRST, DECAY_AFTER_INPUT = 0, 1, 2
+ORDER_CODES = {"voltage_first": VOLTAGE_FIRST, "current_first": CURRENT_FIRST,
+               "decay_after_input": DECAY_AFTER_INPUT}
 
 _LI_FIELDS = ("tau_s", "v_leak", "r", "bias", "input_gain", "v_init")
 _TAU = {"tau_s": dict(positive=True), "tau_syn_s": dict(positive=True),
@@ -231,21 +235,22 @@ def cuba_relax_euler(v, i, v_leak, r, i_inf, dt_s, tau_mem_s, tau_syn_s):
 
 
 @njit(cache=True, inline="always")
-def cuba_step(v, i, v_leak, r, i_inf, dt_s, tau_mem_s, tau_syn_s, drive, euler, current_first):
+def cuba_step(v, i, v_leak, r, i_inf, dt_s, tau_mem_s, tau_syn_s, drive, euler, order):
     """One time step of ``dt_s`` with ``drive`` (sum of gained weights) into the current.
 
-    Returns the new ``(v, i)`` before the threshold test (see module doc for the orders).
+    ``order`` is an :data:`ORDER_CODES` value. Returns the new ``(v, i)`` before the threshold
+    test (see module doc for the orders).
     """
     if euler:
-        if current_first:
+        if order == CURRENT_FIRST:
             i = i + dt_s / tau_syn_s * (i_inf - i) + drive
             return v + dt_s / tau_mem_s * (v_leak - v + r * i), i
         v, i = cuba_relax_euler(v, i, v_leak, r, i_inf, dt_s, tau_mem_s, tau_syn_s)
         return v, i + drive
-    if current_first == 2:
+    if order == DECAY_AFTER_INPUT:
         i_new = i_inf + (i + drive - i_inf) * math.exp(-dt_s / tau_syn_s)
         return v_leak + (v - v_leak) * math.exp(-dt_s / tau_mem_s) + r * i_new, i_new
-    if current_first:
+    if order == CURRENT_FIRST:
         return cuba_relax_exact(v, i + drive, v_leak, r, i_inf, dt_s, tau_mem_s, tau_syn_s)
     v, i = cuba_relax_exact(v, i, v_leak, r, i_inf, dt_s, tau_mem_s, tau_syn_s)
     return v, i + drive

@@ -141,22 +141,14 @@ def run_command(args) -> int:
 
 
 def _run(args) -> int:
-    from aersim.simcore.run.spec import execute, open_trace_early, resolve
+    from aersim.simcore.run.spec import execute
 
     spec = spec_from_args(args)
     if args.out == DEFAULT_OUT:
         Path(DEFAULT_OUT).parent.mkdir(exist_ok=True)
-    command = {"command": " ".join(["aersim"] + sys.argv[1:])}
-    trace = open_trace_early(spec, command)
-    try:
-        run = resolve(spec)
-    except BaseException:
-        if trace is not None:
-            trace.discard()
-        raise
-    outcome = execute(run, progress=not (args.no_progress or args.json), trace=trace,
-                      metadata=command)
-    res, sim, latency = outcome.results, outcome.simulation, outcome.latency
+    outcome = execute(spec, progress=not (args.no_progress or args.json),
+                      metadata={"command": " ".join(["aersim"] + sys.argv[1:])})
+    run, res, sim, latency = outcome.run, outcome.results, outcome.simulation, outcome.latency
     network, chip = run.network, run.chip
     outputs = output_counts(res, network, run.labels)
     if args.json:

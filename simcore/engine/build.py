@@ -22,6 +22,7 @@ from numba import njit
 
 from aersim.hardware.errors import MappingError
 from aersim.hardware.noc import multicast_trees, routing_table_entries
+from aersim.models.neurons.cuba import ORDER_CODES
 from aersim.simcore.engine.message_tables import message_storage, send_order, tiles_used
 from aersim.simcore.errors import ConfigError
 
@@ -65,8 +66,7 @@ class NeuronTables(NamedTuple):
     t_ref_ps: np.ndarray   # int64, refractory period (ps)
     subtract: np.ndarray   # bool, reset by subtraction
     euler: np.ndarray      # bool, forward-Euler integration (timestep mode)
-    current_first: np.ndarray  # int8 CuBa order: 0 voltage first, 1 current first,
-    #                            2 input then decay (models.neurons.cuba.ORDERS)
+    cuba_order: np.ndarray  # int8 CuBa step order (models.neurons.cuba.ORDER_CODES)
     v_init: np.ndarray
     i_init: np.ndarray     # initial second state: CuBa i, ALIF a, sigma-delta sigma, Loihi u
     beta: np.ndarray       # ALIF: threshold v_th + beta * a
@@ -222,10 +222,8 @@ _FLOAT_COLUMNS = ("tau_s", "tau_syn_s", "v_inf", "drift", "v_leak", "r", "i_inf"
                   "v_reset", "gain", "v_init", "i_init", "beta", "bias", "d_u", "d_v",
                   "max_count", "v_min",
                   "zoneout")
-#: Engine codes of the CuBa step orders (``models.neurons.cuba.ORDERS``).
-CUBA_ORDER_CODES = {"voltage_first": 0, "current_first": 1, "decay_after_input": 2}
 _INT_COLUMNS = {"reset_code": np.int8, "weight_exp": np.int64, "hold_steps": np.int64,
-                "current_first": np.int8}
+                "cuba_order": np.int8}
 _FLAG_COLUMNS = ("subtract", "euler", "late_reset", "no_reset", "threshold_ge",
                  "spike_count", "relu", "cum_error", "graded")
 
@@ -289,7 +287,7 @@ def _model_flags(params) -> dict:
     return {
         "subtract": reset == "subtract",
         "euler": getattr(params, "integrator", "exact") == "euler",
-        "current_first": CUBA_ORDER_CODES[params.order] if kind in ("cuba_lif", "cuba_li")
+        "cuba_order": ORDER_CODES[params.order] if kind in ("cuba_lif", "cuba_li")
         else 0,
         "late_reset": bool(getattr(params, "late_reset", False))
         or getattr(params, "reset_timing", "immediate") == "next_step",

@@ -33,13 +33,13 @@ from aersim.simcore.engine.build import KIND_ALIF, KIND_IF, KIND_LIF
 
 @njit(cache=True, inline="always")
 def step_neuron(kind, v, i, x, decay, dt_s, v_inf, drift, v_leak, r, i_inf, tau_m, tau_s,
-                euler, current_first):
+                euler, cuba_order):
     """One time step with ``x`` (the step's summed, gained input). Returns ``(v, i)``."""
     if kind == KIND_LIF:
         return v_inf + (v - v_inf) * decay + x, i
     if kind == KIND_IF:
         return v + drift * dt_s + x, i
-    return cuba_step(v, i, v_leak, r, i_inf, dt_s, tau_m, tau_s, x, euler, current_first)
+    return cuba_step(v, i, v_leak, r, i_inf, dt_s, tau_m, tau_s, x, euler, cuba_order)
 
 
 @njit(cache=True, inline="always")

@@ -194,7 +194,7 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
                                          neurons.v_inf[j], neurons.drift[j], neurons.v_leak[j],
                                          neurons.r[j], neurons.i_inf[j], neurons.tau_s[j],
                                          neurons.tau_syn_s[j], neurons.euler[j],
-                                         neurons.current_first[j])
+                                         neurons.cuba_order[j])
                     cur[j] = ij
                     late = neurons.late_reset[j]
                     th = neurons.v_th[j]

@@ -51,8 +51,9 @@ from aersim.traces.output.units import si
 log = logging.getLogger(__name__)
 
 PS_PER_S = 10**12
-#: Peak bytes per synapse while the build step sorts the synapses into the engine's tables
-#: (about 9 kept, the rest temporaries of the sort by destination core and delay).
+#: Peak bytes per synapse the build step adds while it sorts the synapses into the engine's
+#: tables (about 9 kept, the rest temporaries of the sort by destination core and delay):
+#: ``bench/memory.py`` measured 24 at 100 M synapses; the margin covers other chips' tables.
 BUILD_BYTES_PER_SYNAPSE = 32
 
 
@@ -186,6 +187,11 @@ class Results:
                               "with keep_spikes='all'")
         return self.populations[name]
 
+    def _selection(self, name: str) -> tuple[int, np.ndarray]:
+        """First global id of population ``name`` and the mask of its kept spikes."""
+        lo, size = self._population(name)
+        return lo, (self.spikes_neuron >= lo) & (self.spikes_neuron < lo + size)
+
     def spikes(self, population: str) -> np.ndarray:
         """Spikes of one population, in time order.
 
@@ -195,8 +201,7 @@ class Results:
             Fields ``t_s`` (float64, seconds from the start of the simulation) and ``neuron``
             (int64, index inside the population).
         """
-        lo, size = self._population(population)
-        sel = (self.spikes_neuron >= lo) & (self.spikes_neuron < lo + size)
+        lo, sel = self._selection(population)
         out = np.empty(int(sel.sum()), dtype=[("t_s", np.float64), ("neuron", np.int64)])
         out["t_s"] = self.spikes_t_ps[sel] / PS_PER_S
         out["neuron"] = self.spikes_neuron[sel].astype(np.int64) - lo
@@ -204,9 +209,9 @@ class Results:
 
     def spike_counts(self, population: str) -> np.ndarray:
         """Spikes per neuron of one population: int64 (size,)."""
-        lo, size = self._population(population)
-        sel = (self.spikes_neuron >= lo) & (self.spikes_neuron < lo + size)
-        return np.bincount(self.spikes_neuron[sel].astype(np.int64) - lo, minlength=size)
+        lo, sel = self._selection(population)
+        return np.bincount(self.spikes_neuron[sel].astype(np.int64) - lo,
+                           minlength=self.populations[population][1])
 
     def rates_hz(self, population: str | None = None):
         """Firing rates: per neuron of ``population`` (float64 (size,), Hz), or, with no name,
@@ -263,18 +268,23 @@ class Results:
             trace.append_spikes(self.spikes_t_ps, self.spikes_neuron)
             if self.step_duration_ps.size:
                 trace.append_step_durations(self.step_duration_ps)
-            trace.set_metadata(t_start_ps=self.t_start_ps, t_stop_ps=self.t_stop_ps,
-                               hardware_time_ps=self.hardware_time_ps)
-            trace.write_counters(self.counts, OP_KINDS)
-            e = self.ledger
-            trace.write_energy(e.by_core_op_j, OP_KINDS, static_j=e.static_j,
-                               barrier_j=e.barrier_j, duration_ps=e.duration_ps)
-            if self.links is not None:
-                trace.write_links(self.links, duration_ps=self.hardware_time_ps)
+            self.write_totals(trace)
         except BaseException:
             trace.close(complete=False)
             raise
         trace.close()
+
+    def write_totals(self, trace) -> None:
+        """Write the run's time span, counters, energy ledger and link counters into ``trace``
+        (spikes and step durations are streamed into it while the run goes)."""
+        trace.set_metadata(t_start_ps=self.t_start_ps, t_stop_ps=self.t_stop_ps,
+                           hardware_time_ps=self.hardware_time_ps)
+        trace.write_counters(self.counts, OP_KINDS)
+        e = self.ledger
+        trace.write_energy(e.by_core_op_j, OP_KINDS, static_j=e.static_j,
+                           barrier_j=e.barrier_j, duration_ps=e.duration_ps)
+        if self.links is not None:
+            trace.write_links(self.links, duration_ps=self.hardware_time_ps)
 
     def summary(self) -> str:
         """A short human-readable report (SI prefixes throughout)."""

@@ -327,22 +327,23 @@ class RunOutcome:
 
 
 def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bool = False,
-            metadata: dict | None = None, trace=None) -> RunOutcome:
+            metadata: dict | None = None) -> RunOutcome:
     """Resolve (if needed), build, run, and write the trace of ``spec.out``.
+
+    The trace is created before anything is resolved or built (:func:`open_trace`): a second
+    run on the same path is refused at once, and the file is removed if building fails. It
+    gets the run description once the network, chip and mapping are built.
 
     Parameters
     ----------
     metadata : dict, optional
         Extra entries for the trace's run description (e.g. the command line).
-    trace : traces.TraceWriter, optional
-        A trace already created on ``spec.out`` (:func:`open_trace_early`); it gets the run
-        description once the network, chip and mapping are built, and is removed if building
-        fails. Without it, the trace is created here.
     """
     from aersim.simcore.run.latency import response_latencies
     from aersim.simcore.run.simulation import Simulation
-    from aersim.simcore.run.trace_out import open_trace, run_metadata, write_results
+    from aersim.simcore.run.trace_out import run_metadata, write_results
 
+    trace = open_trace(spec.spec if isinstance(spec, ResolvedRun) else spec, metadata)
     try:
         run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
         sim = Simulation(run.network, run.chip, config=run.config, stimuli=run.stimuli,
@@ -351,12 +352,8 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
         if trace is not None:
             trace.discard()
         raise
-    spec = run.spec
     if trace is not None:
         trace.describe(**run_metadata(run, sim, metadata or {}))
-    elif spec.out:
-        trace = open_trace(spec.out, run_metadata(run, sim, metadata or {}))
-    if trace is not None:
         trace.write_array("run/core_of", sim.mapping.core_of)
     try:
         res = sim.run(duration_ps=run.duration_ps, trace=trace, progress=progress)
@@ -372,12 +369,11 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
     return RunOutcome(run=run, simulation=sim, results=res, latency=latency)
 
 
-def open_trace_early(spec: RunSpec, metadata: dict | None = None):
+def open_trace(spec: RunSpec, metadata: dict | None = None):
     """Create the trace of ``spec.out`` before anything is built (None without ``out``).
 
-    The file exists, complete-but-empty, from the start: a second run on the same path is
-    refused at once, and a run killed while building still leaves a file that says what it
-    was. Pass it to :func:`execute`.
+    The file exists, complete-but-empty, from the start, so a run killed while building still
+    leaves a file that says what it was.
     """
     if not spec.out:
         return None

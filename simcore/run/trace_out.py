@@ -9,13 +9,6 @@ from pathlib import Path
 import numpy as np
 
 
-def open_trace(path, metadata: dict):
-    """A ``TraceWriter`` on ``path`` holding the run description (the folder must exist)."""
-    from aersim.traces import TraceWriter
-
-    return TraceWriter(Path(path), metadata=metadata)
-
-
 def run_metadata(run, sim, extra: dict) -> dict:
     """The run description stored in the trace: network, chip, mapping, seed, versions."""
     from importlib import metadata
@@ -43,19 +36,11 @@ def run_metadata(run, sim, extra: dict) -> dict:
 
 
 def write_results(trace, res, sim, latency) -> None:
-    """Counters, energy, latency, link counters and the message log of a finished run."""
-    from aersim.hardware.energy import OP_KINDS
-
-    trace.set_metadata(t_start_ps=res.t_start_ps, t_stop_ps=res.t_stop_ps,
-                       hardware_time_ps=res.hardware_time_ps)
-    trace.write_counters(res.counts, OP_KINDS)
-    e = res.ledger
-    trace.write_energy(e.by_core_op_j, OP_KINDS, static_j=e.static_j, barrier_j=e.barrier_j,
-                       duration_ps=e.duration_ps)
+    """Totals, latency and the message log of a finished run (``Results.write_totals`` and
+    what only the run knows: its latency analysis and its message sources)."""
+    res.write_totals(trace)
     if latency is not None:
         trace.write_latency(latency.t_in_ps, latency.latency_ps, latency.algorithmic_ps)
-    if res.links is not None:
-        trace.write_links(res.links, duration_ps=res.hardware_time_ps)
     if res.messages is not None:
         write_messages(trace, res.messages, sim)
 

@@ -13,7 +13,6 @@ from aersim.hardware import Mapping, chip_from_dict, load_chip
 from aersim.hardware.energy import N_OPS, OP_INDEX, paced_duration_ps, price, price_vector_pj
 from aersim.hardware.errors import ChipSpecError
 from aersim.models import InputParams, LIFParams, Network
-from aersim.simcore.engine.build import build_chip
 from aersim.simcore.run.simulation import RunConfig, Simulation
 from aersim.simcore.run.stimulus import SpikeTrains
 
@@ -32,14 +31,12 @@ def minimal(**changes):
     return d
 
 
-def _run(chip, net, core_of, steps, stimuli=(), network_tables=False):
+def _run(chip, net, core_of, steps, stimuli=()):
     core_of = np.asarray(core_of, dtype=np.int32)
     per_core = np.bincount(core_of, minlength=chip.n_cores).astype(np.int32)
     mapping = Mapping("given", core_of, per_core, np.zeros(chip.n_cores, dtype=np.int64))
     sim = Simulation(net, chip, mapping=mapping, stimuli=stimuli,
                      config=RunConfig(mode="timestep", dt_ps=DT_PS))
-    if network_tables:
-        sim.chip_tables = build_chip(chip, sim.neurons, sim.syn, net)
     return sim.run(duration_ps=steps * DT_PS)
 
 
@@ -104,7 +101,7 @@ def test_synapse_prices_by_storage_kind():
     net.add_population("c", 3, _lif(0.0))
     net.connect("a", "b", [0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], 0.0, DT_PS)   # dense
     net.connect("a", "c", [0, 1], [0, 2], 0.0, DT_PS)                          # sparse
-    res = _run(chip, net, [0, 0, 1, 1, 1, 2, 2, 2], steps=2, network_tables=True)
+    res = _run(chip, net, [0, 0, 1, 1, 1, 2, 2, 2], steps=2)   # runs price by storage
     ops = res.op_totals()
     assert ops["synaptic_op_dense"] == 12 and ops["synaptic_op"] == 4
     by = res.ledger.by_op_j()
