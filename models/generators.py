@@ -8,10 +8,11 @@ the benchmark networks).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from aersim.models.errors import NetworkError
 from aersim.models.memory import GENERATE_BYTES_PER_SYNAPSE, require_bytes
-from aersim.models.network import Network
+from aersim.models.network import Network, Projection
 from aersim.models.neurons.lif import LIFParams
 from aersim.models.neurons.source import InputParams
 
@@ -46,9 +47,7 @@ def brunel_network(n_exc: int = 8000, n_inh: int = 2000, epsilon: float = 0.1,
     delay = int(round(delay_ms * PS_PER_MS))
     for pre, n_pre, c, w in (("exc", n_exc, c_e, j_mv), ("inh", n_inh, c_i, -g * j_mv)):
         for post, n_post in (("exc", n_exc), ("inh", n_inh)):
-            src = rng.integers(0, n_pre, size=n_post * c, dtype=np.int64)
-            dst = np.repeat(np.arange(n_post, dtype=np.int64), c)
-            net.connect(pre, post, src, dst, w, delay, name=f"{pre}->{post}")
+            _add_fixed_indegree(net, rng, pre, post, n_pre, n_post, c, delay, weight=w)
     net.inputs, net.outputs = [], ["exc", "inh"]
     return net
 
@@ -76,10 +75,8 @@ def ff_network(n_input: int = 1000, layer_size: int = 2000, n_layers: int = 3,
         net.add_population(name, layer_size, LIFParams(
             tau_s=0.020, v_th=20.0, v_reset=10.0, t_ref_s=0.002,
             v_init=rng.uniform(0.0, 20.0, layer_size)))
-        src = rng.integers(0, n_prev, size=layer_size * fan_in, dtype=np.int64)
-        dst = np.repeat(np.arange(layer_size, dtype=np.int64), fan_in)
-        w = rng.normal(w_mean_mv, w_std_mv, size=src.shape[0])
-        net.connect(prev, name, src, dst, w, delay, name=f"{prev}->{name}")
+        _add_fixed_indegree(net, rng, prev, name, n_prev, layer_size, fan_in, delay,
+                            normal=(w_mean_mv, w_std_mv))
         prev, n_prev = name, layer_size
     net.inputs, net.outputs = ["input"], [prev]
     return net
@@ -118,6 +115,64 @@ def random_network(n_neurons: int = 200, n_inputs: int = 20, p_connect: float = 
         net.connect(pre, "neurons", src, dst, w, d, name=f"{pre}->neurons")
     net.inputs, net.outputs = ["input"], ["neurons"]
     return net
+
+
+#: Synapses drawn per block while a fixed in-degree projection is generated (bounds the
+#: temporaries: about 16 bytes each).
+_BLOCK_SYNAPSES = 1 << 20
+
+
+def _add_fixed_indegree(net: Network, rng, pre: str, post: str, n_pre: int, n_post: int,
+                        c: int, delay_ps: int, weight: float | None = None,
+                        normal: tuple | None = None) -> None:
+    """Add projection ``pre->post``: every post neuron draws ``c`` partners uniformly from ``pre``.
+
+    Draws the same numbers in the same order as ``rng.integers(0, n_pre, n_post * c)`` (partner
+    of synapse ``k``, whose post neuron is ``k // c``) followed, for ``normal=(mean, std)``, by
+    ``rng.normal(mean, std, n_post * c)`` (its weight; else every weight is ``weight``), and
+    stores them as ``Network.connect`` would: CSR over the pre neurons, each row in synapse
+    order. It streams instead of holding the coordinate lists: a first pass counts the partners
+    of every pre neuron, a second pass draws the partners again from the same generator state
+    and writes each synapse straight into its CSR slot (int32 index, float32 weight), so the
+    peak is the final arrays plus one block.
+    """
+    n_syn = n_post * c
+    rows_per_block = max(1, _BLOCK_SYNAPSES // max(c, 1))
+    blocks = [(lo, min(lo + rows_per_block, n_post)) for lo in range(0, n_post, rows_per_block)]
+    replay = np.random.Generator(type(rng.bit_generator)())
+    replay.bit_generator.state = rng.bit_generator.state
+    counts = np.zeros(n_pre, dtype=np.int64)
+    for lo, hi in blocks:
+        counts += np.bincount(rng.integers(0, n_pre, size=(hi - lo) * c, dtype=np.int64),
+                              minlength=n_pre)
+    indptr = np.zeros(n_pre + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    del counts
+    indices = np.empty(n_syn, dtype=np.int32)
+    weights = np.empty(n_syn, dtype=np.float32)
+    if normal is None:
+        weights[:] = np.float32(weight)
+    cursor = indptr[:-1].copy()
+    for lo, hi in blocks:
+        src = replay.integers(0, n_pre, size=(hi - lo) * c, dtype=np.int64)
+        w = rng.normal(normal[0], normal[1], size=src.shape[0]).astype(np.float32) \
+            if normal is not None else np.zeros(0, dtype=np.float32)
+        _scatter_block_kernel(cursor, indices, weights, src, w, lo, c)
+    net.add_projection(Projection(f"{pre}->{post}", pre, post, indptr, indices, weights,
+                                  np.asarray(delay_ps, dtype=np.int64)))
+
+
+@njit(cache=True)
+def _scatter_block_kernel(cursor, indices, weights, src, w, post_lo, c):
+    """Write synapse ``k`` of a block (pre ``src[k]``, post ``post_lo + k // c``, weight
+    ``w[k]`` unless ``w`` is empty) into the next free slot of its CSR row."""
+    has_w = w.shape[0] > 0
+    for k in range(src.shape[0]):
+        at = cursor[src[k]]
+        indices[at] = post_lo + k // c
+        if has_w:
+            weights[at] = w[k]
+        cursor[src[k]] = at + 1
 
 
 def _bernoulli_pairs(rng, n_pre: int, n_post: int, p: float):
