@@ -13,18 +13,19 @@ from aersim.models.errors import NetworkError
 #: Peak bytes per synapse while a generator draws its projections straight into their CSR arrays
 #: (int32 index and float32 weight kept, 8 bytes; the draws stream in blocks of a million
 #: synapses): ``bench/memory.py`` measured 10.1 for Brunel at 100 M synapses (the whole process,
-#: interpreter and libraries included).
+#: interpreter and libraries included); ``ff_network`` (normal weights) added 10.4 at 50 M.
 GENERATE_BYTES_PER_SYNAPSE = 12
-#: Bytes the engine build adds per synapse: its int32 target and float32 weight (8), nothing
-#: else of that size (``simcore.engine.synapse_tables``); the margin covers a few segments more
-#: than messages (heterogeneous delays).
+#: Bytes a run's build adds per synapse: the engine's int32 target and float32 weight (8),
+#: nothing else of that size (``simcore.engine.synapse_tables``, ``hardware.mapping``); the
+#: margin covers segments beyond one per message (heterogeneous delays, 16 bytes each).
 BUILD_BYTES_PER_SYNAPSE = 10
-#: Bytes the engine build adds per message (distinct destination core of a neuron): the
-#: message's and its segment's entries in the synapse tables (28) and the chip tables' per
-#: message work, storage counts and send order (40), plus temporaries. ``bench/memory.py``
-#: measured a build increment of 14.9 bytes per synapse for Brunel at 100 M synapses (0.098
-#: messages per synapse) and 54 at 10 M (0.63 messages per synapse): 70 per message either way.
-BUILD_BYTES_PER_MESSAGE = 80
+#: Bytes a run's build adds per message (distinct destination core of a neuron): the message's
+#: and its segment's entries in the synapse tables (28), the chip tables' per-message work,
+#: storage counts and send order (40), the time-step engine's segment delays in steps, and
+#: temporaries. ``bench/memory.py`` measured a build increment (mapping, all tables) of 17.3
+#: bytes per synapse for Brunel at 100 M synapses (0.098 messages per synapse) and 69.0 at 10 M
+#: (0.63 messages per synapse): about 95 per message besides the 8 per synapse.
+BUILD_BYTES_PER_MESSAGE = 100
 GIB = float(1 << 30)
 
 
