@@ -369,7 +369,7 @@ class Simulation:
         self.mode = self.config.mode or chip.execution_mode
         t0 = time.perf_counter()
         self.mapping = mapping if mapping is not None else map_network(network, chip, strategy)
-        fan_out = self.mapping.fan_out_per_core
+        fan_out = getattr(self.mapping, "fan_out_per_core", None)
         if fan_out is None:
             fan_out = fan_in_out(network, self.mapping.core_of, chip.n_cores)[1]
         require_bytes(build_bytes(network.n_synapses, int(fan_out.sum())),
