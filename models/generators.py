@@ -97,6 +97,10 @@ def random_network(n_neurons: int = 200, n_inputs: int = 20, p_connect: float = 
     """
     if not 0.0 < p_connect <= 1.0:
         raise NetworkError(f"p_connect must be in (0, 1], got {p_connect}")
+    n_syn = p_connect * (n_inputs + n_neurons) * n_neurons      # expected
+    require_bytes(n_syn * (GENERATE_BYTES_PER_SYNAPSE + 8),      # + its own int64 delay
+                  f"the random network ({n_neurons:,} neurons, {n_syn / 1e6:.1f} M synapses)",
+                  "use fewer neurons or a smaller p_connect")
     rng = np.random.default_rng(seed)
     net = Network(metadata={"generator": "random", "seed": seed})
     net.add_population("input", n_inputs, InputParams())
@@ -106,13 +110,24 @@ def random_network(n_neurons: int = 200, n_inputs: int = 20, p_connect: float = 
     inhibitory = rng.random(n_neurons) < frac_inhibitory
     step_ps = PS_PER_MS // 10
     lo, hi = (int(round(d * 10)) for d in delay_range_ms)
+    # Streamed into the CSR arrays in blocks; the draws are those of the coordinate lists
+    # (pairs, then every weight jitter, then every delay), each list already in CSR order.
     for pre, n_pre in (("input", n_inputs), ("neurons", n_neurons)):
-        src, dst = _bernoulli_pairs(rng, n_pre, n_neurons, p_connect)
-        base = np.full(src.shape[0], w_exc) if pre == "input" else \
-            np.where(inhibitory[src], w_inh, w_exc)
-        w = base * rng.uniform(0.8, 1.2, src.shape[0])
-        d = rng.integers(lo, hi + 1, src.shape[0]) * step_ps
-        net.connect(pre, "neurons", src, dst, w, d, name=f"{pre}->neurons")
+        indptr, indices = _bernoulli_csr(rng, n_pre, n_neurons, p_connect)
+        n_syn = indices.shape[0]
+        weights = np.empty(n_syn, dtype=np.float32)
+        for a in range(0, n_syn, _BLOCK_SYNAPSES):
+            b = min(a + _BLOCK_SYNAPSES, n_syn)
+            src = np.searchsorted(indptr, np.arange(a, b), side="right") - 1
+            base = np.full(b - a, w_exc) if pre == "input" else \
+                np.where(inhibitory[src], w_inh, w_exc)
+            weights[a:b] = base * rng.uniform(0.8, 1.2, b - a)
+        delays = np.empty(n_syn, dtype=np.int64)
+        for a in range(0, n_syn, _BLOCK_SYNAPSES):
+            b = min(a + _BLOCK_SYNAPSES, n_syn)
+            delays[a:b] = rng.integers(lo, hi + 1, b - a) * step_ps
+        net.add_projection(Projection(f"{pre}->neurons", pre, "neurons", indptr, indices,
+                                      weights, delays))
     net.inputs, net.outputs = ["input"], ["neurons"]
     return net
 
@@ -175,20 +190,25 @@ def _scatter_block_kernel(cursor, indices, weights, src, w, post_lo, c):
         cursor[src[k]] = at + 1
 
 
-def _bernoulli_pairs(rng, n_pre: int, n_post: int, p: float):
-    """Every (pre, post) pair independently with probability ``p``, as two index arrays.
+def _bernoulli_csr(rng, n_pre: int, n_post: int, p: float):
+    """Every (pre, post) pair independently with probability ``p``, as CSR over the pre neurons:
+    ``(indptr int64 (n_pre + 1,), indices int32)``, targets ascending within a row.
 
     Small networks draw a dense mask (so their realisation never changes); large ones draw a
     binomial count per presynaptic neuron and that many distinct targets, without ever holding
     an ``n_pre x n_post`` array.
     """
+    indptr = np.zeros(n_pre + 1, dtype=np.int64)
     if n_pre * n_post <= 4_000_000:
-        return np.nonzero(rng.random((n_pre, n_post)) < p)
+        src, dst = np.nonzero(rng.random((n_pre, n_post)) < p)
+        np.cumsum(np.bincount(src, minlength=n_pre), out=indptr[1:])
+        return indptr, dst.astype(np.int32)
     counts = rng.binomial(n_post, p, size=n_pre)
-    src = np.repeat(np.arange(n_pre), counts)
-    dst = np.concatenate([np.sort(rng.choice(n_post, c, replace=False)) for c in counts]) \
-        if src.size else np.zeros(0, np.int64)
-    return src, dst
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.empty(int(indptr[-1]), dtype=np.int32)
+    for i, c in enumerate(counts if indices.size else ()):   # no draws when nothing connects
+        indices[indptr[i]:indptr[i + 1]] = np.sort(rng.choice(n_post, c, replace=False))
+    return indptr, indices
 
 
 def _slice_params(params: LIFParams, start: int, stop: int) -> LIFParams:

@@ -13,7 +13,9 @@ from aersim.models.errors import NetworkError
 #: Peak bytes per synapse while a generator draws its projections straight into their CSR arrays
 #: (int32 index and float32 weight kept, 8 bytes; the draws stream in blocks of a million
 #: synapses): ``bench/memory.py`` measured 10.1 for Brunel at 100 M synapses (the whole process,
-#: interpreter and libraries included); ``ff_network`` (normal weights) added 10.4 at 50 M.
+#: interpreter and libraries included); ``ff_network`` (normal weights) added 10.4 at 50 M. A
+#: projection with one delay per synapse keeps 8 bytes more (int64): ``random_network`` added
+#: 17.8 at 21 M synapses.
 GENERATE_BYTES_PER_SYNAPSE = 12
 #: Bytes a run's build adds per synapse: the engine's int32 target and float32 weight (8),
 #: nothing else of that size (``simcore.engine.synapse_tables``, ``hardware.mapping``); the

@@ -41,3 +41,13 @@ def test_streamed_projection_equals_connect(monkeypatch, block, seed):
         if normal:
             ref.normal(size=n_post * c)
         assert rng.integers(0, 1 << 30) == ref.integers(0, 1 << 30)
+
+
+def test_random_network_too_large_for_the_machine_is_refused(monkeypatch):
+    from aersim.models import memory
+    from aersim.models.errors import NetworkError
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1 << 30)
+    with pytest.raises(NetworkError, match=r"random network \(100,000 neurons, 500\.0 M "
+                                           r"synapses\) needs about 9\.3 GiB"):
+        generators.random_network(n_neurons=100_000, n_inputs=0, p_connect=0.05)
