@@ -23,7 +23,18 @@ from numba import njit
 from aersim.hardware.errors import MappingError
 from aersim.hardware.noc import multicast_trees, routing_table_entries
 from aersim.models.neurons.cuba import ORDER_CODES
-from aersim.simcore.engine.message_tables import message_storage, send_order, tiles_used
+from aersim.simcore.engine.message_tables import (  # noqa: F401 - CLINK_* re-exported
+    CLINK_BITS,
+    CLINK_BUSY_PS,
+    CLINK_LEN,
+    CLINK_PACKETS,
+    barrier_for_cores,
+    chip_link_table,
+    message_storage,
+    receive_work_ps,
+    send_order,
+    system_tables,
+)
 from aersim.simcore.errors import ConfigError
 
 KIND_INPUT = 0
@@ -206,6 +217,15 @@ class ChipTables(NamedTuple):
     upd_end: np.ndarray      # int64 (n_neurons,) scratch: end of the neuron's update in its pass
     n_idle: np.ndarray       # int64 (n_cores,) scratch: idle neurons of the current step
     msg_send: np.ndarray     # int64 (n_msg,), messages in send order within each neuron's range
+    # Systems of chips (``geometry[3]`` chips; all empty on one chip): messages between chips
+    # take their precomputed hierarchical route (``hardware.system.message_routes``).
+    msg_route_ps: np.ndarray    # int64 (n_msg,), network latency of a message between chips
+    msg_route_hops: np.ndarray  # int64 (n_msg, 4), its tile hops by direction on all its chips
+    msg_link_ptr: np.ndarray    # int64 (n_msg + 1,), its chip-to-chip links: msg_link[ptr:ptr+1]
+    msg_link: np.ndarray        # int64 (n_traversals,), directed link ids
+    link_wire_bits: np.ndarray  # int64 (n_links,), bits of one packet on each directed link
+    link_busy_ps: np.ndarray    # int64 (n_links,), serialisation time of one packet
+    link_stats: np.ndarray      # int64 (n_links, CLINK_LEN), CLINK_* counters
 
 
 LAT_SYNAPTIC_OP, LAT_NEURON_UPDATE, LAT_SPIKE_OUT, LAT_MESSAGE_OUT, LAT_MESSAGE_IN, LAT_ROUTER, \
@@ -514,7 +534,7 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
     lat[LAT_ROUTER] = noc.router_latency_ps
     lat[LAT_HOP_EW] = noc.hop_latency_ps["east_west"]
     lat[LAT_HOP_NS] = noc.hop_latency_ps["north_south"]
-    lat[LAT_BARRIER] = chip.barrier_for_tiles(tiles_used(chip, neurons.core))[0]
+    lat[LAT_BARRIER] = barrier_for_cores(chip, neurons.core)[0]
     lat[LAT_NEURON_IDLE] = c.get("neuron_idle", c["neuron_update"])
     lat[LAT_INPUT_SPIKE] = c.get("input_spike", c["spike_out"])
     priced = getattr(chip.core, "priced", ())
@@ -526,9 +546,7 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
     timing[TIMING_INPUT] = "input_spike" in priced
     if syn is not None:
         msg_syn_n = message_storage(network, syn, chip)
-        kinds = np.array([c["synaptic_op"], c.get("synaptic_op_dense", c["synaptic_op"]),
-                          c.get("synaptic_op_conv", c["synaptic_op"])], dtype=np.int64)
-        msg_syn_ps = msg_syn_n @ kinds
+        msg_syn_ps = receive_work_ps(chip, syn, msg_syn_n)
         msg_send = send_order(chip, syn)
     else:
         msg_syn_n = np.zeros((0, 3), dtype=np.int64)
@@ -539,7 +557,9 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
                                                                       KIND_CUBA)) \
         & (neurons.v_inf == 0.0) & (neurons.v_leak == 0.0) & (neurons.drift == 0.0) \
         & (neurons.i_inf == 0.0)
-    geometry = np.array([chip.width, chip.height, chip.topology == "torus"], dtype=np.int64)
+    n_chips = int(getattr(chip, "n_chips", 1))
+    geometry = np.array([chip.width, chip.height, chip.topology == "torus", n_chips],
+                        dtype=np.int64)
     n_msgs = np.diff(syn.msg_ptr) if syn is not None else np.zeros(neurons.core.shape[0],
                                                                       np.int64)
     if noc.contention and syn is not None:
@@ -552,7 +572,8 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
                       np.ascontiguousarray(msg_syn_ps), np.ascontiguousarray(msg_syn_n),
                       neurons.kind == KIND_INPUT, np.ascontiguousarray(may_idle),
                       np.zeros(n, dtype=np.int64), np.zeros(chip.n_cores, dtype=np.int64),
-                      np.ascontiguousarray(msg_send))
+                      np.ascontiguousarray(msg_send), *system_tables(chip, neurons, syn))
+
 
 
 def noc_config(chip) -> np.ndarray:

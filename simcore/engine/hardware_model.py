@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from aersim.hardware.energy import (
+    CHIP_LINK,
     HOP_EAST,
     HOP_NORTH,
     HOP_SOUTH,
@@ -35,6 +36,9 @@ from aersim.hardware.energy import (
 )
 from aersim.hardware.noc import neighbour_tile, xy_hops, xy_next_output
 from aersim.simcore.engine.build import (
+    CLINK_BITS,
+    CLINK_BUSY_PS,
+    CLINK_PACKETS,
     LAT_HOP_EW,
     LAT_HOP_NS,
     LAT_INPUT_SPIKE,
@@ -113,13 +117,18 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready):
     """Emit the messages of ``neuron``'s spike from ``core``, starting at ``t_ready`` (ps).
 
     Pushes one ``KIND_MESSAGE`` event per destination core, at its arrival time, with the
-    message index as tiebreak and payload. Returns the time the core is done sending.
+    message index as tiebreak and payload. Returns the time the core is done sending. In a
+    system of chips, a message to another chip takes its precomputed route (``msg_route_*``):
+    its routers, hops and chip-to-chip links are counted on the sending core and its links'
+    packets, bits and busy time in ``chip.link_stats``.
     """
     # The tables are read into locals before any branch or loop (see spike_cost).
     lat = chip.latency_ps
     core_x = chip.core_x
     core_y = chip.core_y
     width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
+    multi = chip.geometry[3] > 1
+    link_ptr = chip.msg_link_ptr
     t = t_ready + spike_cost(chip.timing, chip.is_input, lat, counts, neuron, core)
     msg_core = syn.msg_core
     x0 = core_x[core]
@@ -127,18 +136,41 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready):
     for m in range(syn.msg_ptr[neuron], syn.msg_ptr[neuron + 1]):
         dest = msg_core[m]
         t += lat[LAT_MESSAGE_OUT]
-        east, west, north, south = xy_hops(x0, y0, core_x[dest], core_y[dest], width, height,
-                                           torus)
-        arrive = t + lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
-            + (north + south) * lat[LAT_HOP_NS]
         counts[core, MESSAGE_OUT] += 1
         counts[core, ROUTER] += 1
-        counts[core, HOP_EAST] += east
-        counts[core, HOP_WEST] += west
-        counts[core, HOP_NORTH] += north
-        counts[core, HOP_SOUTH] += south
+        if multi and link_ptr[m + 1] > link_ptr[m]:
+            arrive = t + _cross_chip(chip, counts, core, m)
+        else:
+            east, west, north, south = xy_hops(x0, y0, core_x[dest], core_y[dest], width,
+                                               height, torus)
+            arrive = t + lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
+                + (north + south) * lat[LAT_HOP_NS]
+            counts[core, HOP_EAST] += east
+            counts[core, HOP_WEST] += west
+            counts[core, HOP_NORTH] += north
+            counts[core, HOP_SOUTH] += south
         heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
     return t
+
+
+@njit(cache=True)
+def _cross_chip(chip, counts, core, m):
+    """Count message ``m``'s route between chips on ``core`` and its links; return its network
+    latency (ps). Not inlined: single-chip runs never call it."""
+    hops = chip.msg_route_hops
+    counts[core, HOP_EAST] += hops[m, 0]
+    counts[core, HOP_WEST] += hops[m, 1]
+    counts[core, HOP_NORTH] += hops[m, 2]
+    counts[core, HOP_SOUTH] += hops[m, 3]
+    stats = chip.link_stats
+    for k in range(chip.msg_link_ptr[m], chip.msg_link_ptr[m + 1]):
+        d = chip.msg_link[k]
+        stats[d, CLINK_PACKETS] += 1
+        stats[d, CLINK_BITS] += chip.link_wire_bits[d]
+        stats[d, CLINK_BUSY_PS] += chip.link_busy_ps[d]
+        counts[core, CHIP_LINK] += 1
+        counts[core, ROUTER] += 1          # the router of the chip the link enters
+    return chip.msg_route_ps[m]
 
 
 @njit(cache=True, inline="always")

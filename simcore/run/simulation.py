@@ -22,6 +22,7 @@ import numpy as np
 from aersim.hardware.chip import EXECUTION_MODES
 from aersim.hardware.energy import N_OPS, OP_KINDS, EnergyLedger, paced_duration_ps, price
 from aersim.hardware.mapping import map_network
+
 from aersim.models.memory import require_bytes
 from aersim.simcore.engine import asynchronous as engine_async
 from aersim.simcore.engine import timestep as engine_timestep
@@ -35,6 +36,7 @@ from aersim.simcore.engine.build import (
     build_chip,
     build_neurons,
     build_synapses,
+    chip_link_table,
     engine_bytes,
     grow_noc,
     input_slots,
@@ -158,6 +160,9 @@ class Results:
     kept: frozenset | None = None
     #: Spikes of the whole network (also those not kept in memory).
     spike_total: int | None = None
+    #: Traffic of every directed chip-to-chip link of a system of chips
+    #: (``hardware.system.CHIP_LINK_DTYPE``), else None.
+    chip_links: np.ndarray | None = None
 
     def __repr__(self):
         sim_s = (self.t_stop_ps - self.t_start_ps) / PS_PER_S
@@ -285,6 +290,8 @@ class Results:
                            barrier_j=e.barrier_j, duration_ps=e.duration_ps)
         if self.links is not None:
             trace.write_links(self.links, duration_ps=self.hardware_time_ps)
+        if self.chip_links is not None:
+            trace.write_chip_links(self.chip_links, duration_ps=self.hardware_time_ps)
 
     def summary(self) -> str:
         """A short human-readable report (SI prefixes throughout)."""
@@ -310,6 +317,11 @@ class Results:
         e = self.ledger
         lines.append(f"energy: total {si(e.total_j, 'J')} = dynamic {si(e.dynamic_j, 'J')}"
                      f" + static {si(e.static_j, 'J')} + barrier {si(e.barrier_j, 'J')}")
+        if self.chip_links is not None:
+            cl = self.chip_links
+            lines.append(f"chip-to-chip: {int(cl['packets'].sum())} packets, "
+                         f"{int(cl['bits'].sum())} bits, {si(float(cl['energy_j'].sum()), 'J')} "
+                         f"on {int(np.count_nonzero(cl['packets']))} of {cl.size} links")
         top = sorted(e.by_op_j().items(), key=lambda kv: -kv[1])[:4]
         lines.append("  largest: " + ", ".join(f"{k} {si(v, 'J')}" for k, v in top if v))
         return "\n".join(lines)
@@ -355,8 +367,9 @@ class Simulation:
     config : RunConfig, optional
     stimuli : sequence
         ``PoissonDrive``, ``PoissonInput`` and ``SpikeTrains`` objects.
-    strategy : str
-        Mapping strategy when ``mapping`` is not given.
+    strategy : str, optional
+        Mapping strategy when ``mapping`` is not given (default: the chip's,
+        ``hardware.mapping.default_strategy``).
     probes : dict, optional
         ``{population: None or local indices}``: neurons whose state (``v`` and the second
         state variable: CuBa current, ALIF adaptation, …) is sampled every
@@ -366,7 +379,7 @@ class Simulation:
     """
 
     def __init__(self, network, chip, mapping=None, config: RunConfig | None = None,
-                 stimuli=(), strategy: str = "sequential", probes: dict | None = None):
+                 stimuli=(), strategy: str | None = None, probes: dict | None = None):
         network, chip, config, stimuli = _checked_arguments(network, chip, config, stimuli)
         self.network, self.chip = network, chip
         self.config = config
@@ -660,6 +673,7 @@ class Simulation:
         self._probe_chunks = []
         counts_before = self.counts.copy()
         links_before = self.chip_tables.noc.link_stats.copy()
+        chip_links_before = self.chip_tables.link_stats.copy()
         packets_before = int(self.chip_tables.noc.meta[META_INJECTED])
         hw_before = self.hardware_time_ps
         steps_before = self.n_steps_done
@@ -690,8 +704,10 @@ class Simulation:
         n_barriers = self.n_steps_done - steps_before
         durations = np.concatenate(step_durs) if step_durs else np.zeros(0, np.int64)
         paced = paced_duration_ps(durations, dt) if self.mode == "timestep" else None
+        chip_links = self.chip_tables.link_stats - chip_links_before
         ledger = price(counts, self.chip, hw, n_barriers, cores_used=self.mapping.core_of,
-                       paced_ps=paced, mode=self.mode)
+                       paced_ps=paced, mode=self.mode,
+                       link_packets=chip_links[:, 0] if chip_links.size else None)
         return Results(
             mode=self.mode, t_start_ps=t_start, t_stop_ps=t_end,
             spikes_t_ps=np.concatenate(spikes_t) if spikes_t else np.zeros(0, np.int64),
@@ -709,7 +725,9 @@ class Simulation:
             if self.chip.noc.contention else None,
             populations={name: (self.network.offset(name), pop.size)
                          for name, pop in self.network.populations.items()},
-            kept=kept, spike_total=self._spike_total)
+            kept=kept, spike_total=self._spike_total,
+            chip_links=chip_link_table(self.chip, chip_links, ledger.by_link_j)
+            if chip_links.size else None)
 
     def _kept_populations(self, keep: str) -> frozenset | None:
         """The populations whose spikes a run keeps in memory (None: all)."""

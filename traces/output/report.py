@@ -330,6 +330,31 @@ def link_report(trace, top: int = 10) -> dict:
     }
 
 
+def chip_link_report(trace, top: int = 10) -> dict:
+    """Traffic on the chip-to-chip links of a system of chips: totals and the ``top`` busiest
+    directed links (packets, bits, energy, utilisation over the hardware time)."""
+    cl = trace.chip_links
+    if cl is None:
+        return _unavailable("the run was on one chip (no chip-to-chip links)")
+    labels = trace.metadata.get("chip_labels") or []
+    duration = hardware_ps(trace) or 0
+
+    def name(c):
+        return labels[c] if 0 <= c < len(labels) else str(c)
+
+    order = np.argsort(-cl["packets"], kind="stable")
+    order = order[cl["packets"][order] > 0][:max(top, 0)]
+    rows = [{"link": int(cl["link"][i]), "from": name(int(cl["from_chip"][i])),
+             "to": name(int(cl["to_chip"][i])), "packets": int(cl["packets"][i]),
+             "bits": int(cl["bits"][i]), "energy_j": float(cl["energy_j"][i]),
+             "utilisation": float(cl["busy_ps"][i]) / max(int(duration), 1)} for i in order]
+    return {"available": True, "links": int(cl.size),
+            "links_used": int(np.count_nonzero(cl["packets"])),
+            "packets": int(cl["packets"].sum()), "bits": int(cl["bits"].sum()),
+            "energy_j": float(cl["energy_j"].sum()), "duration_ps": int(duration),
+            "top_links": rows}
+
+
 def _distribution(values: np.ndarray, prefix: str = "") -> dict:
     """mean, min, p50/p95/p99 (linear interpolation) and max of int64 ``values``, ps."""
     v = values.astype(np.float64)
@@ -437,6 +462,7 @@ def report(trace, top: int = 10) -> dict:
            "latency": latency_report(trace), "traffic": traffic_report(trace, top),
            "utilisation": utilisation_report(trace),
            "event_latency": event_latency_report(trace), "links": link_report(trace, top),
+           "chip_links": chip_link_report(trace, top),
            "messages": message_report(trace, top), "warnings": warnings}
     if rep["utilisation"]["layout_source"] == "inferred":
         warnings.append("chip geometry is not in the trace; a square layout was assumed")
@@ -532,7 +558,7 @@ def format_report(rep: dict) -> str:
                      f"({100 * u['busy_step_fraction']:.3g} %), duty cycle "
                      f"{100 * u['duty_cycle']:.3g} % of dt")
     lines += _format_event_latency(rep["event_latency"]) + _format_links(rep["links"]) + \
-        _format_messages(rep["messages"])
+        _format_chip_links(rep.get("chip_links")) + _format_messages(rep["messages"])
     for w in rep["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
@@ -578,6 +604,22 @@ def _format_links(k: dict) -> list[str]:
                 lines.append(f"    {where:>14s} {r['link']:>8s} {r['packets']:9d} "
                              f"{100 * r['utilisation']:7.3g}% {_ps(r['blocked_ps']):>12s} "
                              f"{r['max_queue_flits']:6d}")
+    return lines
+
+
+def _format_chip_links(k: dict | None) -> list[str]:
+    if k is None or not k["available"]:
+        return []     # a single chip: no section
+    lines = ["", "chip-to-chip links",
+             f"  {k['links_used']} of {k['links']} directed links used: {k['packets']} packets, "
+             f"{k['bits']} bits, {_si(k['energy_j'], 'J')}"]
+    if k["top_links"]:
+        lines.append(f"    {'link':>24s} {'packets':>10s} {'bits':>12s} {'energy':>10s} "
+                     f"{'util':>8s}")
+        for r in k["top_links"]:
+            where = f"{r['from']}->{r['to']}"
+            lines.append(f"    {where:>24s} {r['packets']:10d} {r['bits']:12d} "
+                         f"{_si(r['energy_j'], 'J'):>10s} {100 * r['utilisation']:7.3g}%")
     return lines
 
 
