@@ -15,7 +15,9 @@ placement decides two things the fill-in-order strategies ignore:
   left, it takes the other types' free cores.
 
 Every population starts on a fresh core (no core mixes two populations); within a chip, cores
-are filled in id order, so a population's cores share tiles.
+are filled in id order, so a population's cores share tiles, except that a population one core
+holds takes the smallest free core that holds it (cores with more memory are kept for what
+needs them).
 """
 
 from __future__ import annotations
@@ -106,6 +108,14 @@ def place_populations(network, chip) -> np.ndarray:
         rank[order] = np.arange(n_groups)
         cand = ids[free]
         cand = cand[np.lexsort((cand, rank[group[cand]], ~prefer[cand]))]
+        # A population that one core of the first choices can hold takes the smallest such
+        # core (a core with more memory is not spent on what a small core holds).
+        first = cand[(rank[group[cand]] == rank[group[cand[0]]]) & (prefer[cand] == prefer[
+            cand[0]])] if cand.size else cand
+        whole = first[cap[first] >= size]
+        if whole.size:
+            best = whole[np.argmin(cap[whole])]
+            cand = np.r_[best, cand[cand != best]]
         cum = np.cumsum(cap[cand])
         if cum.size == 0 or cum[-1] < size:
             need = chips_needed(network, chip)

@@ -83,6 +83,7 @@ import simpy
 from simpy.core import NORMAL
 
 from aersim.hardware.energy import (
+    CHIP_LINK,
     HOP_EAST,
     HOP_NORTH,
     HOP_SOUTH,
@@ -91,7 +92,6 @@ from aersim.hardware.energy import (
     MESSAGE_OUT,
     N_OPS,
     NEURON_UPDATE,
-    CHIP_LINK,
     ROUTER,
     SPIKE_OUT,
     STIM_IN,

@@ -22,7 +22,6 @@ import numpy as np
 from aersim.hardware.chip import EXECUTION_MODES
 from aersim.hardware.energy import N_OPS, OP_KINDS, EnergyLedger, paced_duration_ps, price
 from aersim.hardware.mapping import map_network
-
 from aersim.models.memory import require_bytes
 from aersim.simcore.engine import asynchronous as engine_async
 from aersim.simcore.engine import timestep as engine_timestep

@@ -8,13 +8,11 @@ an 8-chip board (identical spikes in timestep mode); and a network three times l
 """
 
 import json
-import textwrap
 
 import numpy as np
 import pytest
 
 from aersim.hardware import MappingError, load_chip, map_network
-from aersim.hardware.energy import OP_INDEX
 from aersim.models import InputParams, LIFParams, Network
 from aersim.models.generators import ff_network, random_network
 from aersim.simcore import PoissonInput, RunConfig, Simulation, SpikeTrains
@@ -214,4 +212,4 @@ def test_spinnaker2_board_layout():
     assert b.n_chips == 48
     degree = np.bincount(np.array([c for a, bb, _ in b.links for c in (a, bb)]), minlength=48)
     assert degree.max() == 6 and degree.min() >= 2
-    assert textwrap.dedent(b.chip_labels[47]) == "board/47"
+    assert b.chip_labels[47] == "board/47"
