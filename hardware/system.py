@@ -388,10 +388,10 @@ def system_from_dict(data: dict, where: str = "<dict>", base: Path | None = None
         _fail(where, f"chip = {data['chip']!r} uses core.receive: concurrent or noc.congestion; "
                      "systems model the serial receive with zero-load or contention routes "
                      "only; use a chip with receive: serial")
-    if member.noc.contention:
-        _fail(where, f"chip = {data['chip']!r} has noc.contention: true; a system routes "
-                     "between chips with the zero-load model (links never queue), so use a "
-                     "chip with contention: false")
+    if member.noc.contention and member.noc.routing == "multicast":
+        _fail(where, f"chip = {data['chip']!r} has noc.contention with multicast routing, "
+                     "which is not modelled between chips; use routing: unicast or "
+                     "contention: false")
     types = _link_types(data["link_types"], where, member.noc.packet_bits)
     type_names = [t.name for t in types]
     port = _mapping(data.get("port", {}), where, "port", ("x", "y"))

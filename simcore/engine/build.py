@@ -114,10 +114,19 @@ class SynapseTables(NamedTuple):
     msg_seg_lo: np.ndarray   # int64 (n_msg + 1,), segments of message m: msg_seg_lo[m]:[m+1]
 
 
-#: Indices of ``NocState.cfg``.
+#: Indices of ``NocState.cfg``. A system of chips numbers tiles globally (chip ``a``'s tiles
+#: are ``a * width * height ..``); every router has ``4 + cores_per_tile + NOC_DEGREE`` ports,
+#: the last ``NOC_DEGREE`` for the chip-to-chip links of the chip's port tile ``NOC_PORT_TILE``.
 NOC_ON, NOC_MULTICAST, NOC_CYCLE_PS, NOC_FLITS, NOC_BUFFER, NOC_CPT, NOC_PORTS, NOC_WIDTH, \
-    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS, NOC_VCS = range(14)
-NOC_CFG_LEN = 14
+    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS, NOC_VCS, NOC_CHIPS, \
+    NOC_PORT_TILE, NOC_DEGREE = range(17)
+NOC_CFG_LEN = 17
+#: Columns of ``NocState.sys_links`` (row ``chip * NOC_DEGREE + k``: the chip's k-th link):
+#: the global tile and input port the link enters, the delay from a grant to the head at that
+#: router (link latency + serialisation + router), the link's busy time per packet
+#: (serialisation), and for the chip's k-th *input* port, the upstream tile and output port.
+SYS_DOWN_TILE, SYS_DOWN_PORT, SYS_DELAY_PS, SYS_BUSY_PS, SYS_UP_TILE, SYS_UP_PORT, \
+    SYS_LINK = range(7)
 #: Columns of ``NocState.link_stats``.
 LINK_PACKETS, LINK_FLITS, LINK_BUSY_PS, LINK_MAX_QUEUE_FLITS, LINK_BLOCKED_PS = range(5)
 #: ``NocState.meta``: free slots, next packet sequence number, packets injected, delivered.
@@ -152,10 +161,12 @@ class NocState(NamedTuple):
     p_mask: np.ndarray       # (capacity,), outputs still to be granted at the current router
     free: np.ndarray         # (capacity,), stack of free slots
     meta: np.ndarray         # (4,), META_*
+    sys_next: np.ndarray     # (n_chips * n_chips,), k of chip a's link toward chip b (-1: a == b)
+    sys_links: np.ndarray    # (n_chips * NOC_DEGREE, 7), SYS_* columns
 
 
 def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=None,
-                  tree_mask=None, tree_hops=None) -> NocState:
+                  tree_mask=None, tree_hops=None, sys_next=None, sys_links=None) -> NocState:
     """An idle network with room for ``capacity`` packets in flight."""
     n = n_tiles * int(cfg[NOC_PORTS])
     nq = n * max(int(cfg[NOC_VCS]), 1)      # one FIFO per virtual channel of each input port
@@ -175,7 +186,9 @@ def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=Non
         p_dest=np.zeros(capacity, np.int64), p_flits=np.zeros(capacity, np.int64),
         p_mask=np.zeros(capacity, np.int64),
         free=np.arange(capacity - 1, -1, -1, dtype=np.int64),
-        meta=np.array([capacity, 0, 0, 0], dtype=np.int64))
+        meta=np.array([capacity, 0, 0, 0], dtype=np.int64),
+        sys_next=np.zeros(0, np.int64) if sys_next is None else sys_next,
+        sys_links=np.zeros((0, 7), np.int64) if sys_links is None else sys_links)
 
 
 def grow_noc(noc: NocState, factor: int = 2) -> NocState:
@@ -594,7 +607,44 @@ def noc_config(chip) -> np.ndarray:
     cfg[NOC_HOP_EW_PS] = n.hop_latency_ps["east_west"]
     cfg[NOC_HOP_NS_PS] = n.hop_latency_ps["north_south"]
     cfg[NOC_VCS] = max(1, int(getattr(n, "virtual_channels", 1)))
+    cfg[NOC_CHIPS] = int(getattr(chip, "n_chips", 1))
+    if cfg[NOC_CHIPS] > 1:
+        cfg[NOC_PORT_TILE] = chip.port_tile
+        cfg[NOC_DEGREE] = max(len(chip_ports(chip, a)) for a in range(chip.n_chips))
+        cfg[NOC_PORTS] += cfg[NOC_DEGREE]
     return cfg
+
+
+def chip_ports(chip, a: int) -> list:
+    """Directed links leaving chip ``a`` of a system, by id: the link of its port ``k`` is
+    entry ``k`` (port ``k`` also receives the reverse of that link)."""
+    return [d for d in range(chip.n_links) if chip.directed_link(d)[0] == a]
+
+
+def system_noc_tables(chip, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """``NocState.sys_next`` and ``sys_links`` of a system of chips (see ``SYS_*``)."""
+    n, deg = chip.n_chips, int(cfg[NOC_DEGREE])
+    ports = [chip_ports(chip, a) for a in range(n)]
+    k_of = {d: k for a in range(n) for k, d in enumerate(ports[a])}
+    nxt = np.full(n * n, -1, dtype=np.int64)
+    for a in range(n):
+        for b in range(n):
+            if a != b:
+                nxt[a * n + b] = k_of[chip.chip_path(a, b)[0]]
+    rows = np.full((n * deg, 7), -1, dtype=np.int64)
+    t = chip.member.n_tiles
+    cpt = chip.cores_per_tile
+    pb = chip.noc.packet_bits
+    for a in range(n):
+        for k, d in enumerate(ports[a]):
+            _, b, link = chip.directed_link(d)
+            k_in = k_of[d ^ 1]             # the port of chip b that receives link d
+            busy = link.serialisation_ps(pb)
+            rows[a * deg + k, :4] = (b * t + chip.port_tile, 4 + cpt + k_in,
+                                     link.latency_ps + busy + chip.noc.router_latency_ps, busy)
+            rows[a * deg + k, SYS_LINK] = d
+            rows[b * deg + k_in, SYS_UP_TILE:SYS_LINK] = (a * t + chip.port_tile, 4 + cpt + k)
+    return nxt, rows
 
 
 def build_noc(chip, msg_ptr, msg_core, src_core, capacity: int | None = None):
@@ -615,6 +665,26 @@ def build_noc(chip, msg_ptr, msg_core, src_core, capacity: int | None = None):
     n_keys = msg_ptr.shape[0] - 1
     n_msgs = np.diff(msg_ptr).astype(np.int64)
     src_tile = src_core // chip.cores_per_tile
+    if cfg[NOC_CHIPS] > 1:
+        from aersim.hardware.errors import ChipSpecError
+        from aersim.hardware.system import message_routes
+        if cfg[NOC_MULTICAST]:
+            raise ChipSpecError(f"system {chip.name!r}: noc.contention with multicast routing "
+                                "is not modelled between chips; use routing: unicast or "
+                                "contention: false")
+        key = np.repeat(np.arange(n_keys), n_msgs)
+        src = np.asarray(src_core, dtype=np.int64)[key]
+        dst = np.asarray(msg_core, dtype=np.int64)
+        _, hops, lptr, _ = message_routes(chip, src, dst)
+        xs, ys = chip.core_xy()
+        local = _route_lengths(xs[src], ys[src], xs[dst], ys[dst], chip)
+        cross = np.diff(lptr) > 0
+        steps = np.where(cross, hops.sum(axis=1) + np.diff(lptr), local)
+        push_need = np.bincount(key, weights=3 * (steps + 1) + 1, minlength=n_keys)
+        nxt, rows = system_noc_tables(chip, cfg)
+        state = new_noc_state(cfg, chip.n_tiles, capacity or int(n_msgs.sum()),
+                              sys_next=nxt, sys_links=rows)
+        return state, push_need.astype(np.int64)
     if not cfg[NOC_MULTICAST]:
         dest_tile = np.asarray(msg_core, dtype=np.int64) // chip.cores_per_tile
         key = np.repeat(np.arange(n_keys), n_msgs)

@@ -56,18 +56,27 @@ from aersim.simcore.engine.build import (
     META_INJECTED,
     META_SEQ,
     NOC_BUFFER,
+    NOC_CHIPS,
     NOC_CPT,
+    NOC_DEGREE,
     NOC_CYCLE_PS,
     NOC_FLITS,
     NOC_HEIGHT,
     NOC_HOP_EW_PS,
     NOC_HOP_NS_PS,
     NOC_MULTICAST,
+    NOC_PORT_TILE,
     NOC_PORTS,
     NOC_ROUTER_PS,
     NOC_TORUS,
     NOC_VCS,
     NOC_WIDTH,
+    SYS_BUSY_PS,
+    SYS_DELAY_PS,
+    SYS_DOWN_PORT,
+    SYS_DOWN_TILE,
+    SYS_UP_PORT,
+    SYS_UP_TILE,
     TIMING_INPUT,
     build_noc,
 )
@@ -254,12 +263,36 @@ def _tree_row(noc, key, tile):
 
 @njit(cache=True)
 def _noc_outputs(noc, cfg, key, dest, tile):
-    """Bit mask of the outputs a packet takes at ``tile``."""
+    """Bit mask of the outputs a packet takes at ``tile``.
+
+    In a system of chips (global tile numbers) a packet for another chip goes XY to its chip's
+    port tile and leaves there by the port of the next chip-to-chip link of its route."""
     if cfg[NOC_MULTICAST]:
         r = _tree_row(noc, key, tile)
         return noc.tree_mask[r] if r >= 0 else 0
-    return np.int64(1) << xy_next_output(tile, dest, cfg[NOC_CPT], cfg[NOC_WIDTH],
+    cpt = cfg[NOC_CPT]
+    if cfg[NOC_CHIPS] > 1:
+        n_t = cfg[NOC_WIDTH] * cfg[NOC_HEIGHT]
+        a = tile // n_t
+        b = dest // (n_t * cpt)
+        local = tile - a * n_t
+        if a != b:
+            port = cfg[NOC_PORT_TILE]
+            if local == port:
+                return np.int64(1) << (4 + cpt + noc.sys_next[a * cfg[NOC_CHIPS] + b])
+            return np.int64(1) << xy_next_output(local, port * cpt, cpt, cfg[NOC_WIDTH],
+                                                 cfg[NOC_HEIGHT], cfg[NOC_TORUS] != 0)
+        return np.int64(1) << xy_next_output(local, dest - b * n_t * cpt, cpt, cfg[NOC_WIDTH],
+                                             cfg[NOC_HEIGHT], cfg[NOC_TORUS] != 0)
+    return np.int64(1) << xy_next_output(tile, dest, cpt, cfg[NOC_WIDTH],
                                          cfg[NOC_HEIGHT], cfg[NOC_TORUS] != 0)
+
+
+@njit(cache=True, inline="always")
+def _mesh_neighbour(tile, direction, width, height):
+    """The tile one hop away on the same chip (global tile numbers of a system)."""
+    off = (tile // (width * height)) * (width * height)
+    return off + neighbour_tile(tile - off, direction, width, height)
 
 
 @njit(cache=True, inline="always")
@@ -376,11 +409,20 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
         down = -1
         dq = -1
         next_mask = np.int64(0)
-        if o < 4:
-            down = neighbour_tile(tile, o, width, height)
+        chip_link = o >= 4 + cpt
+        forward = o < 4 or chip_link
+        row = -1
+        if forward:
+            if chip_link:
+                row = (tile // (width * height)) * cfg[NOC_DEGREE] + o - 4 - cpt
+                down = noc.sys_links[row, SYS_DOWN_TILE]
+                in_port = noc.sys_links[row, SYS_DOWN_PORT]
+            else:
+                down = _mesh_neighbour(tile, o, width, height)
+                in_port = o
             # The downstream VC is chosen by the packet's output there (lookahead routing).
             next_mask = _noc_outputs(noc, cfg, noc.p_key[h], noc.p_dest[h], down)
-            dport = (down * n_ports + o) * vcs
+            dport = (down * n_ports + in_port) * vcs
             dq = dport + _vc_of(next_mask, vcs)
             if noc.occ[dq] + f > cfg[NOC_BUFFER]:
                 # Otherwise the first VC with room for the whole packet.
@@ -400,7 +442,7 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
         if noc.blocked_since[link] >= 0:
             noc.link_stats[link, LINK_BLOCKED_PS] += t - noc.blocked_since[link]
             noc.blocked_since[link] = -1
-        busy = f * cycle
+        busy = noc.sys_links[row, SYS_BUSY_PS] if chip_link else f * cycle
         noc.link_free[link] = t + busy
         noc.link_stats[link, LINK_PACKETS] += 1
         noc.link_stats[link, LINK_FLITS] += f
@@ -416,13 +458,19 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
                 noc.q_tail[best_q] = -1
             noc.port_free[best_port] = t + busy
             i_in = best_port - base
-            if i_in < 4:
+            if i_in < 4 or i_in >= 4 + cpt:
                 noc.occ[best_q] -= f
-                up = neighbour_tile(tile, i_in ^ 1, width, height)
-                if noc.blocked_since[up * n_ports + i_in] >= 0:
+                if i_in < 4:
+                    up = _mesh_neighbour(tile, i_in ^ 1, width, height)
+                    up_link = up * n_ports + i_in
+                else:
+                    r_in = (tile // (width * height)) * cfg[NOC_DEGREE] + i_in - 4 - cpt
+                    up = noc.sys_links[r_in, SYS_UP_TILE]
+                    up_link = up * n_ports + noc.sys_links[r_in, SYS_UP_PORT]
+                if noc.blocked_since[up_link] >= 0:
                     _noc_arbitrate_at(noc, heap, up, t)
         _noc_arbitrate_at(noc, heap, tile, t + busy)
-        if o < 4:
+        if forward:
             if last:
                 c = h
             else:
@@ -433,7 +481,10 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
                 noc.p_key[c] = noc.p_key[h]
                 noc.p_dest[c] = noc.p_dest[h]
                 noc.p_flits[c] = f
-            lat = cfg[NOC_HOP_EW_PS] if o < 2 else cfg[NOC_HOP_NS_PS]
+            if chip_link:
+                lat = noc.sys_links[row, SYS_DELAY_PS]
+            else:
+                lat = cfg[NOC_HOP_EW_PS] if o < 2 else cfg[NOC_HOP_NS_PS]
             noc.p_ready[c] = t + lat
             noc.p_mask[c] = next_mask
             _fifo_append(noc, dq, c)
@@ -477,17 +528,22 @@ def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
     x0 = chip.core_x[core]
     y0 = chip.core_y[core]
     width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
+    multi = chip.geometry[3] > 1
+    link_ptr = chip.msg_link_ptr
     for m in range(syn.msg_ptr[neuron], syn.msg_ptr[neuron + 1]):
         dest = syn.msg_core[m]
         t += lat[LAT_MESSAGE_OUT]
-        east, west, north, south = xy_hops(x0, y0, chip.core_x[dest], chip.core_y[dest],
-                                           width, height, torus)
         counts[core, MESSAGE_OUT] += 1
         counts[core, ROUTER] += 1
-        counts[core, HOP_EAST] += east
-        counts[core, HOP_WEST] += west
-        counts[core, HOP_NORTH] += north
-        counts[core, HOP_SOUTH] += south
+        if multi and link_ptr[m + 1] > link_ptr[m]:
+            _cross_chip(chip, counts, core, m)     # the same counts; the network times it
+        else:
+            east, west, north, south = xy_hops(x0, y0, chip.core_x[dest], chip.core_y[dest],
+                                               width, height, torus)
+            counts[core, HOP_EAST] += east
+            counts[core, HOP_WEST] += west
+            counts[core, HOP_NORTH] += north
+            counts[core, HOP_SOUTH] += south
         noc_inject(noc, heap, t, core, m, dest, cfg[NOC_FLITS])
     return t
 

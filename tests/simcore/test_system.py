@@ -213,3 +213,66 @@ def test_spinnaker2_board_layout():
     degree = np.bincount(np.array([c for a, bb, _ in b.links for c in (a, bb)]), minlength=48)
     assert degree.max() == 6 and degree.min() >= 2
     assert b.chip_labels[47] == "board/47"
+
+
+def _with_contention(system, buffer_flits=4):
+    import dataclasses
+    noc = dataclasses.replace(system.noc, contention=True, cycle_ps=1000, flit_bits=32,
+                              buffer_flits=buffer_flits)
+    return dataclasses.replace(system, noc=noc)
+
+
+def test_contention_on_chip_to_chip_links_agrees_with_the_simpy_network(system):
+    from aersim.simcore.engine.hardware_model import simulate_noc
+    from aersim.simcore.engine.reference_noc import simulate_noc_reference
+
+    s = _with_contention(system)
+    rng = np.random.default_rng(0)
+    n = 300
+    t, src, dst = rng.integers(0, 40_000, n), rng.integers(0, 12, n), rng.integers(0, 12, n)
+    fast = simulate_noc(s, t, src, dst)
+    ref = simulate_noc_reference(s, t, src, dst)
+    np.testing.assert_array_equal(fast.packet, ref.packet)
+    np.testing.assert_array_equal(fast.t_ps, ref.t_ps)
+    for name in ("packets", "flits", "busy_ps", "max_queue_flits", "blocked_ps"):
+        np.testing.assert_array_equal(getattr(fast.links, name), getattr(ref.links, name), name)
+    c2c = fast.links.port >= 4 + s.cores_per_tile
+    assert fast.links.packets[c2c].sum() > 0 and fast.links.blocked_ps.sum() > 0
+    # A chip-to-chip port is busy for the link's serialisation, (32 + 8) bits / 4 Gbit/s.
+    np.testing.assert_array_equal(fast.links.busy_ps[c2c], fast.links.packets[c2c] * 10_000)
+
+
+def test_one_packet_between_chips_takes_the_zero_load_time(system):
+    from aersim.hardware.system import message_routes
+    from aersim.simcore.engine.hardware_model import simulate_noc
+
+    s = _with_contention(system)
+    for src, dst in ((0, 11), (3, 8), (9, 2), (4, 1)):
+        run = simulate_noc(s, [1000], [src], [dst])
+        latency = message_routes(system, [src], [dst])[0][0]
+        assert run.t_ps[0] == 1000 + latency, (src, dst)
+
+
+@pytest.mark.parametrize("mode", ["timestep", "async"])
+def test_engine_with_contention_on_a_system(system, mode):
+    net = random_network(n_neurons=36, n_inputs=8, p_connect=0.3, w_exc=0.5, seed=4)
+    mapping = map_network(net, system, "balanced")
+    stim = [PoissonInput("input", 400.0)]
+    cfg = RunConfig(mode=mode, seed=2, record_messages=True)
+    free = Simulation(net, system, mapping=mapping, config=cfg, stimuli=stim).run(0.01)
+    busy = Simulation(net, _with_contention(system, 1), mapping=mapping, config=cfg,
+                      stimuli=stim).run(0.01)
+    assert busy.op_totals()["chip_link"] > 0
+    # The network's counters of each chip-to-chip port agree with the link table: port k of
+    # chip a (at its port tile) sends on a's k-th outgoing link.
+    n_ports = 4 + system.cores_per_tile + 2
+    for d in range(system.n_links):
+        a = system.directed_link(d)[0]
+        k = [e for e in range(system.n_links) if system.directed_link(e)[0] == a].index(d)
+        row = (a * 4 + system.port_tile) * n_ports + 4 + system.cores_per_tile + k
+        assert busy.links.packets[row] == busy.chip_links["packets"][d]
+    if mode == "timestep":
+        np.testing.assert_array_equal(free.spikes_neuron, busy.spikes_neuron)
+        # Packets only wait longer in a loaded network: no step gets shorter.
+        assert (busy.step_duration_ps >= free.step_duration_ps).all()
+        assert busy.links.blocked_ps.sum() > 0
