@@ -276,3 +276,21 @@ def test_engine_with_contention_on_a_system(system, mode):
         # Packets only wait longer in a loaded network: no step gets shorter.
         assert (busy.step_duration_ps >= free.step_duration_ps).all()
         assert busy.links.blocked_ps.sum() > 0
+
+
+def test_cli_run_on_a_board_with_messages_and_report(tmp_path, capsys):
+    from aersim.simcore.cli.main import main
+    from aersim.traces import read_trace
+
+    out = tmp_path / "run.h5"
+    assert main(["run", "random", "--chip", "loihi2_board_like", "--strategy", "balanced",
+                 "--duration", "0.005", "--out", str(out), "--no-plots", "--no-progress",
+                 "--messages"]) == 0
+    tr = read_trace(out)
+    assert tr.chip_links is not None and tr.chip_links["packets"].sum() > 0
+    assert tr.metadata["n_chips"] == 8 and tr.metadata["chip_labels"][7] == "kp/7"
+    cross = tr.messages["src_core"] // 128 != tr.messages["dst_core"] // 128
+    assert cross.any() and (tr.messages["hops"] >= 0).all()
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    assert "chip-to-chip links" in capsys.readouterr().out
