@@ -52,12 +52,14 @@ def chips_needed(network, chip) -> int:
     member = getattr(chip, "member", None) or chip
     specs = member.core_specs()
     cap = np.array([s.neurons for s in specs], dtype=np.int64)[member.core_type_of()]
-    # Cores a population needs, on the chip's largest cores first (a lower bound).
-    big = np.sort(cap)[::-1]
-    cum = np.cumsum(big)
-    cores = sum(int(np.searchsorted(cum, p.size) + 1) if p.size > cum[-1] else
-                int(np.searchsorted(cum, p.size)) + 1 for p in network.populations.values())
+    # Cores a population needs, on the chip's largest cores first (a lower bound): whole chips,
+    # then the largest cores of one more.
+    cum = np.cumsum(np.sort(cap)[::-1])
     per_chip = member.n_cores
+    cores = 0
+    for p in network.populations.values():
+        full, rest = divmod(int(p.size), int(cum[-1]))
+        cores += full * per_chip + (int(np.searchsorted(cum, rest)) + 1 if rest else 0)
     by_cores = -(-cores // per_chip)
     by_neurons = -(-network.n_neurons // int(cap.sum()))
     return max(1, by_cores, by_neurons)

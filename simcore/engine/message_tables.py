@@ -78,8 +78,13 @@ def system_tables(chip, neurons, syn) -> tuple:
     z = np.zeros(0, dtype=np.int64)
     if n_links == 0 or syn is None:
         return (z, np.zeros((0, 4), np.int64), z, z, z, z, np.zeros((0, CLINK_LEN), np.int64))
+    from aersim.hardware.errors import ChipSpecError
     from aersim.hardware.system import message_routes
 
+    if chip.core.receive != "serial" or chip.noc.congestion != "none":
+        raise ChipSpecError(f"system {chip.name!r}: core.receive: concurrent and "
+                            "noc.congestion: flow are not modelled between chips; use a chip "
+                            "with receive: serial")
     src = np.repeat(neurons.core.astype(np.int64), np.diff(syn.msg_ptr))
     lat, hops, ptr, link = message_routes(chip, src, syn.msg_core)
     pb = chip.noc.packet_bits

@@ -32,8 +32,9 @@ def run_metadata(run, sim, extra: dict) -> dict:
                      "numba": numba.__version__, "python": platform.python_version()},
     }
     if getattr(chip, "n_chips", 1) > 1:
+        # The chips' meshes stacked north to south: tile t of chip k is row k * height + y.
         meta.update(n_chips=chip.n_chips, chip_labels=list(chip.chip_labels),
-                    member_chip=chip.member.name)
+                    member_chip=chip.member.name, chip_height=chip.height * chip.n_chips)
     meta.update(extra)
     return meta
 

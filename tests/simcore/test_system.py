@@ -294,3 +294,6 @@ def test_cli_run_on_a_board_with_messages_and_report(tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", str(out)]) == 0
     assert "chip-to-chip links" in capsys.readouterr().out
+    from aersim.traces.output.plots import plot_all
+    paths = plot_all(tr, tmp_path / "plots")
+    assert (tmp_path / "plots" / "chip_links.png") in paths

@@ -256,10 +256,15 @@ def traffic_report(trace, top: int = 10) -> dict:
     }
 
 
-def link_name(port: int) -> str:
-    """``"east"``, ``"west"``, ``"north"``, ``"south"`` or ``"core k"`` (ejection port)."""
+def link_name(port: int, cores_per_tile: int | None = None) -> str:
+    """``"east"``, ``"west"``, ``"north"``, ``"south"``, ``"core k"`` (ejection port) or, in a
+    system of chips (ports past the cores, ``cores_per_tile`` given), ``"chip link k"``."""
     port = int(port)
-    return LINK_DIRECTIONS[port] if port < 4 else f"core {port - 4}"
+    if port < 4:
+        return LINK_DIRECTIONS[port]
+    if cores_per_tile is not None and port >= 4 + cores_per_tile:
+        return f"chip link {port - 4 - cores_per_tile}"
+    return f"core {port - 4}"
 
 
 def link_utilisation(trace) -> np.ndarray | None:
@@ -275,13 +280,13 @@ def link_utilisation(trace) -> np.ndarray | None:
 
 
 def _link_rows(trace, order, util) -> list[dict]:
-    width = chip_layout(trace)[0]
+    width, _, cpt = chip_layout(trace)
     rows = []
     for i in order:
         row = trace.links[i]
         tile = int(row["tile"])
         rows.append({"tile": tile, "x": tile % width, "y": tile // width,
-                     "port": int(row["port"]), "link": link_name(row["port"]),
+                     "port": int(row["port"]), "link": link_name(row["port"], cpt),
                      "packets": int(row["packets"]), "flits": int(row["flits"]),
                      "busy_ps": int(row["busy_ps"]), "utilisation": float(util[i]),
                      "blocked_ps": int(row["blocked_ps"]),
@@ -302,7 +307,8 @@ def link_report(trace, top: int = 10) -> dict:
     util = link_utilisation(trace)
     mesh = links["port"] < 4
     used = mesh & (links["packets"] > 0)
-    eject = ~mesh
+    # Ports past the cores are a system's chip-to-chip links (their own report section).
+    eject = ~mesh & (links["port"] < 4 + chip_layout(trace)[2])
     by_util = np.argsort(-util, kind="stable")
     by_util = by_util[links["packets"][by_util] > 0][:max(top, 0)]
     by_block = np.argsort(-links["blocked_ps"], kind="stable")
