@@ -17,7 +17,10 @@ Processes
 ``route``
     One per message: the source tile's router (``router`` latency), then one hop at a time along
     the XY route (x first; on a torus the shorter way round, a tie going east or south), then the
-    message joins its destination core's queue.
+    message joins its destination core's queue. Between chips of a system: hop by hop to the
+    source chip's port tile, then each chip-to-chip link of ``SystemSpec.chip_path`` (its
+    latency, its serialisation, the entered chip's router), then hop by hop from the
+    destination chip's port tile.
 ``delay line``
     One per served message (``async``): each segment reaches its core's soma ``delay`` after the
     service ended.

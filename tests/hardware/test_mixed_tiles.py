@@ -143,3 +143,18 @@ def test_bad_core_types(tmp_path, change, key):
         load_chip(path)
     msg = str(info.value)
     assert str(path) in msg and ("regions[0]" in msg or "core_types." in msg), msg
+
+
+def test_hybrid_preset_puts_the_dense_layer_on_its_crossbar_columns():
+    chip = load_chip("hybrid_cim_like")
+    kind = chip.core_type_of()
+    assert chip.core_type_names() == ("core", "crossbar") and int((kind == 1).sum()) == 32
+    xs, _ = chip.core_xy()
+    assert set(xs[kind == 1]) == {6, 7}
+    sim = Simulation(network(), chip, config=RunConfig(mode="timestep"),
+                     stimuli=[PoissonInput("input", 300.0)])
+    on = kind[sim.mapping.core_of]
+    assert set(on[-30:]) == {1} and set(on[:-30]) == {0}
+    res = sim.run(0.02)
+    assert res.spike_counts("out").sum() > 0
+    assert res.ledger.by_op_j()["adc_conversion"] > 0
