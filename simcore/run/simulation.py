@@ -32,6 +32,7 @@ from aersim.simcore.engine.build import (
     build_chip,
     build_neurons,
     build_synapses,
+    chip_link_table,
     engine_bytes,
     grow_noc,
     input_slots,
@@ -98,8 +99,9 @@ class Simulation:
     config : RunConfig, optional
     stimuli : sequence
         ``PoissonDrive``, ``PoissonInput`` and ``SpikeTrains`` objects.
-    strategy : str
-        Mapping strategy when ``mapping`` is not given.
+    strategy : str, optional
+        Mapping strategy when ``mapping`` is not given (default: the chip's,
+        ``hardware.mapping.default_strategy``).
     probes : dict, optional
         ``{population: None or local indices}``: neurons whose state (``v`` and the second
         state variable: CuBa current, ALIF adaptation, …) is sampled every
@@ -109,7 +111,7 @@ class Simulation:
     """
 
     def __init__(self, network, chip, mapping=None, config: RunConfig | None = None,
-                 stimuli=(), strategy: str = "sequential", probes: dict | None = None):
+                 stimuli=(), strategy: str | None = None, probes: dict | None = None):
         network, chip, config, stimuli = _checked_arguments(network, chip, config, stimuli)
         self.network, self.chip = network, chip
         self.config = config
@@ -404,6 +406,7 @@ class Simulation:
         self._probe_chunks = []
         counts_before = self.counters.ops.copy()
         links_before = self.chip_tables.noc.link_stats.copy()
+        chip_links_before = self.chip_tables.link_stats.copy()
         packets_before = int(self.chip_tables.noc.meta[META_INJECTED])
         hw_before = self.hardware_time_ps
         steps_before = self.n_steps_done
@@ -434,8 +437,10 @@ class Simulation:
         n_barriers = self.n_steps_done - steps_before
         durations = np.concatenate(step_durs) if step_durs else np.zeros(0, np.int64)
         paced = paced_duration_ps(durations, dt) if self.mode == "timestep" else None
+        chip_links = self.chip_tables.link_stats - chip_links_before
         ledger = price(counts, self.chip, hw, n_barriers, cores_used=self.mapping.core_of,
-                       paced_ps=paced, mode=self.mode)
+                       paced_ps=paced, mode=self.mode,
+                       link_packets=chip_links[:, 0] if chip_links.size else None)
         return Results(
             mode=self.mode, t_start_ps=t_start, t_stop_ps=t_end,
             spikes_t_ps=np.concatenate(spikes_t) if spikes_t else np.zeros(0, np.int64),
@@ -453,7 +458,9 @@ class Simulation:
             if self.chip.noc.contention else None,
             populations={name: (self.network.offset(name), pop.size)
                          for name, pop in self.network.populations.items()},
-            kept=kept, spike_total=self._spike_total)
+            kept=kept, spike_total=self._spike_total,
+            chip_links=chip_link_table(self.chip, chip_links, ledger.by_link_j)
+            if chip_links.size else None)
 
     def _kept_populations(self, keep: str) -> frozenset | None:
         """The populations whose spikes a run keeps in memory (None: all)."""

@@ -89,7 +89,8 @@ class RunSpec:
     seed : int
         Seed of every random stream of the run.
     strategy : str or None
-        Mapping strategy (None: the built-in's, else ``sequential``).
+        Mapping strategy (None: the built-in's, else the chip's default,
+        ``hardware.mapping.default_strategy``).
     probes : dict or None
         ``{population: None or local indices}`` whose state is sampled.
     probe_period_s : float or None
@@ -166,7 +167,7 @@ class ResolvedRun:
     stimuli: list
     config: object
     duration_ps: int
-    strategy: str
+    strategy: str | None
     labels: tuple = ()
     notes: list = field(default_factory=list)
 
@@ -243,7 +244,7 @@ def resolve(spec: RunSpec, root: str | Path = ".") -> ResolvedRun:
     root = Path(root)
     notes = []
     network, entry = _load_network(spec, root)
-    stimuli, labels, default_chip, strategy = [], (), "loihi_like", "sequential"
+    stimuli, labels, default_chip, strategy = [], (), "loihi_like", None
     default_duration = None
     if entry is not None:
         seed = spec.seed if spec.network_seed is None else spec.network_seed
