@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import warnings
 import xml.etree.ElementTree as ET
 
@@ -28,6 +29,7 @@ import numpy as np
 from numba import njit
 
 from aersim.traces.errors import TraceError, TraceWarning
+from aersim.traces.recordings.readahead import read_ahead
 from aersim.traces.recordings.recording_base import (
     C_BAD,
     C_LAST_T,
@@ -52,6 +54,11 @@ from aersim.traces.recordings.recording_base import (
 )
 
 MAGIC = b"#!AER-DAT4.0\r\n"
+#: Packets decompressed ahead of the one being converted, and the most that one of them may
+#: decompress to in the worker (a larger packet is decompressed in the reading thread, alone,
+#: within :data:`MAX_DECOMPRESSED_BYTES`): read-ahead adds at most 2 x 16 MiB to the memory.
+READ_AHEAD_PACKETS = 2
+READ_AHEAD_BYTES = 16 << 20
 COMPRESSIONS = {0: "none", 1: "lz4", 2: "lz4_high", 3: "zstd", 4: "zstd_high"}
 
 #: One element of an ``EVTS`` packet, as stored.
@@ -191,6 +198,20 @@ def _declared_frame_size(code, raw):
     return len(raw)
 
 
+_THREAD = threading.local()
+
+
+def _zstd_context():
+    """This thread's ZSTD decompression context: creating one per packet costs about as much as
+    decompressing a small packet, and a context must not be shared between threads."""
+    dctx = getattr(_THREAD, "zstd", None)
+    if dctx is None:
+        import zstandard
+
+        dctx = _THREAD.zstd = zstandard.ZstdDecompressor()
+    return dctx
+
+
 def _decompress_whole(code, raw):
     if code == 0:
         return raw
@@ -198,9 +219,7 @@ def _decompress_whole(code, raw):
         import lz4.frame
 
         return lz4.frame.decompress(raw)
-    import zstandard
-
-    return zstandard.ZstdDecompressor().decompress(raw)
+    return _zstd_context().decompress(raw)
 
 
 def decompress_unit(code, raw, path, offset, what, limit=MAX_DECOMPRESSED_BYTES):
@@ -467,12 +486,18 @@ class Aedat4Source(EventSource):
             return "times beyond 2**62 us"
         return None
 
-    def _payload(self, offset, size, ident):
-        """Decompress one packet and return (buffer, vector start, count) of its elements."""
-        f = self._file
-        f.seek(offset + 8)
-        raw = f.read(size)
-        buf = decompress_unit(self.compression, raw, self.path, offset, "packet")
+    def _raw(self, offset, size):
+        """The compressed bytes of the packet whose header is at ``offset``."""
+        self._file.seek(offset + 8)
+        return self._file.read(size)
+
+    def _payload(self, offset, size, ident, buf=None):
+        """Decompress one packet (unless ``buf`` already holds it, decompressed) and return
+        (buffer, vector start, count) of its elements."""
+        if buf is None:
+            buf = decompress_unit(
+                self.compression, self._raw(offset, size), self.path, offset, "packet"
+            )
         try:
             if len(buf) < 8:
                 raise _FlatBufferError(f"{len(buf)} bytes")
@@ -489,9 +514,9 @@ class Aedat4Source(EventSource):
             ) from None
         return buf, start, count
 
-    def _packet_events(self, offset, size):
+    def _packet_events(self, offset, size, buf=None):
         """Decode one event packet into the sink; return (events, min t, max t)."""
-        buf, start, count = self._payload(offset, size, b"EVTS")
+        buf, start, count = self._payload(offset, size, b"EVTS", buf)
         words = np.frombuffer(buf, dtype="<i8", count=2 * count, offset=start)
         out = self.sink.space(count, count)
         status, k, t_min, t_max = _aedat4_events_kernel(
@@ -510,6 +535,31 @@ class Aedat4Source(EventSource):
             )
         return self.sink.commit(out, count), t_min, t_max
 
+    def _inflate_ahead(self, packet):
+        """Worker side of the read-ahead: the decompressed packet, or None when it is larger
+        than :data:`READ_AHEAD_BYTES` or does not decompress (the reading thread then
+        decompresses it itself, with the full limit and the usual error)."""
+        offset, _, raw, _ = packet
+        try:
+            return decompress_unit(
+                self.compression, raw, self.path, offset, "packet", READ_AHEAD_BYTES
+            )
+        except TraceError:
+            return None
+
+    def _event_packets(self, packets):
+        """Check the packets' headers, count the other streams' packets, and yield
+        ``(offset, size, compressed bytes, index row)`` of each event packet."""
+        for offset, stream, size, row in packets:
+            if row is not None:
+                self._check_indexed(offset, stream, size)
+            if stream == self.stream:
+                yield offset, size, self._raw(offset, size), row
+            elif stream in self.trigger_streams:
+                self.counters[C_TRIGGERS] += 1
+            else:
+                self.counters[C_SKIPPED] += 1
+
     def blocks(self, t_start=None, t_stop=None):
         index = self.read_index() if (t_start is not None or t_stop is not None) else None
         if index is not None:
@@ -523,20 +573,19 @@ class Aedat4Source(EventSource):
             ]
         else:
             packets = ((o, s, z, None) for o, s, z in self._scan_packets())
-        for offset, stream, size, row in packets:
-            if row is not None:
-                self._check_indexed(offset, stream, size)
-            if stream == self.stream:
-                events, t_min, t_max = self._packet_events(offset, size)
+        # packets are decompressed one or two ahead in a worker thread while the reading
+        # thread converts the events of the one before (see traces.recordings.readahead)
+        ahead = read_ahead(self._event_packets(packets), self._inflate_ahead, READ_AHEAD_PACKETS)
+        try:
+            for (offset, size, _, row), inflated in ahead:
+                events, t_min, t_max = self._packet_events(offset, size, inflated.result())
                 if row is not None:
                     self._check_row(offset, row, len(events), t_min, t_max)
                 if len(events):
                     self.block_offset = offset
                     yield events
-            elif stream in self.trigger_streams:
-                self.counters[C_TRIGGERS] += 1
-            else:
-                self.counters[C_SKIPPED] += 1
+        finally:
+            ahead.close()  # joins the worker now, also when decoding stopped early
         if index is None and self.table_pos != -1 and self._index is None:
             self.read_index()  # warns when the index table after the packets is damaged
 
@@ -635,7 +684,7 @@ def _gather(b, pos, fmt):
     return b[pos[:, None] + np.arange(size)].copy().view(fmt).ravel().astype(np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _aedat4_events_kernel(words, out, width, height, counters):
     """Convert AEDAT4 event structs into :data:`EVENT_DTYPE`.
 
