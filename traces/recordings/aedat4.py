@@ -29,7 +29,6 @@ import numpy as np
 from numba import njit
 
 from aersim.traces.errors import TraceError, TraceWarning
-from aersim.traces.recordings.readahead import read_ahead
 from aersim.traces.recordings.recording_base import (
     C_BAD,
     C_LAST_T,
@@ -54,11 +53,6 @@ from aersim.traces.recordings.recording_base import (
 )
 
 MAGIC = b"#!AER-DAT4.0\r\n"
-#: Packets decompressed ahead of the one being converted, and the most that one of them may
-#: decompress to in the worker (a larger packet is decompressed in the reading thread, alone,
-#: within :data:`MAX_DECOMPRESSED_BYTES`): read-ahead adds at most 2 x 16 MiB to the memory.
-READ_AHEAD_PACKETS = 2
-READ_AHEAD_BYTES = 16 << 20
 COMPRESSIONS = {0: "none", 1: "lz4", 2: "lz4_high", 3: "zstd", 4: "zstd_high"}
 
 #: One element of an ``EVTS`` packet, as stored.
@@ -535,18 +529,6 @@ class Aedat4Source(EventSource):
             )
         return self.sink.commit(out, count), t_min, t_max
 
-    def _inflate_ahead(self, packet):
-        """Worker side of the read-ahead: the decompressed packet, or None when it is larger
-        than :data:`READ_AHEAD_BYTES` or does not decompress (the reading thread then
-        decompresses it itself, with the full limit and the usual error)."""
-        offset, _, raw, _ = packet
-        try:
-            return decompress_unit(
-                self.compression, raw, self.path, offset, "packet", READ_AHEAD_BYTES
-            )
-        except TraceError:
-            return None
-
     def _event_packets(self, packets):
         """Check the packets' headers, count the other streams' packets, and yield
         ``(offset, size, compressed bytes, index row)`` of each event packet."""
@@ -573,19 +555,14 @@ class Aedat4Source(EventSource):
             ]
         else:
             packets = ((o, s, z, None) for o, s, z in self._scan_packets())
-        # packets are decompressed one or two ahead in a worker thread while the reading
-        # thread converts the events of the one before (see traces.recordings.readahead)
-        ahead = read_ahead(self._event_packets(packets), self._inflate_ahead, READ_AHEAD_PACKETS)
-        try:
-            for (offset, size, _, row), inflated in ahead:
-                events, t_min, t_max = self._packet_events(offset, size, inflated.result())
-                if row is not None:
-                    self._check_row(offset, row, len(events), t_min, t_max)
-                if len(events):
-                    self.block_offset = offset
-                    yield events
-        finally:
-            ahead.close()  # joins the worker now, also when decoding stopped early
+        for offset, size, raw, row in self._event_packets(packets):
+            buf = decompress_unit(self.compression, raw, self.path, offset, "packet")
+            events, t_min, t_max = self._packet_events(offset, size, buf)
+            if row is not None:
+                self._check_row(offset, row, len(events), t_min, t_max)
+            if len(events):
+                self.block_offset = offset
+                yield events
         if index is None and self.table_pos != -1 and self._index is None:
             self.read_index()  # warns when the index table after the packets is damaged
 
@@ -684,7 +661,7 @@ def _gather(b, pos, fmt):
     return b[pos[:, None] + np.arange(size)].copy().view(fmt).ravel().astype(np.int64)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _aedat4_events_kernel(words, out, width, height, counters):
     """Convert AEDAT4 event structs into :data:`EVENT_DTYPE`.
 
