@@ -6,8 +6,7 @@ only unpredictable branch is the exit. LLVM lowers the count to one instruction 
 ``bsf``).
 """
 
-from llvmlite import ir
-from numba.core import types
+from numba.core import cgutils, types
 from numba.core.extending import intrinsic
 
 
@@ -21,6 +20,6 @@ def trailing_zeros(typingctx, value):
     def codegen(context, builder, signature, args):
         (arg,) = args
         # the second operand says that 0 gives an undefined result: callers never pass 0
-        return builder.cttz(arg, ir.Constant(ir.IntType(1), 1))
+        return builder.cttz(arg, cgutils.true_bit)
 
     return sig, codegen
