@@ -2,7 +2,7 @@
 
 Generates one synthetic recording per format with the package's own encoders (in a temporary
 directory), then decodes each in a fresh subprocess per reader and prints one JSON line per
-(format, reader): ``format``, ``reader``, ``events``, ``wall_s``, ``events_per_s``,
+(format, reader): ``format``, ``reader``, ``events``, ``wall_s``, ``cpu_s``, ``events_per_s``,
 ``peak_rss_mb``. Readers: ``aersim-stream`` (chunk by chunk), ``aersim-read`` (``read_events``,
 the whole file into one array) and, when installed, ``expelliarmus`` (EVT 2.0/3.0, DAT),
 ``faery`` (EVT 2.0/3.0, DAT, AEDAT4), ``dv-processing`` and ``aedat`` (AEDAT4; they stream
@@ -11,8 +11,9 @@ packet by packet and only count the events, so they never hold the whole file as
 packets joined into one array: the whole-file result ``read_events`` gives). Every reader is
 warmed up on a small file first, so Numba compilation is not counted. After each format a
 ``summary`` line gives ``ratio`` = aersim-read events/s divided by each peer's (above 1: aersim
-is faster), ``stream_ratio`` the same for aersim-stream, and whether the peers decoded the same
-number of events.
+is faster), ``cpu_ratio`` the same from the CPU time each process spent (each peer's CPU time
+over aersim-read's; less disturbed by other work on a shared machine), ``stream_ratio`` the
+events/s ratio for aersim-stream, and whether the peers decoded the same number of events.
 
 Usage::
 
@@ -158,11 +159,12 @@ def decode_one(name, reader, path, warm_path, repeat=3):
     row = {"format": name, "reader": reader}
     try:
         run(warm_path, fmt)
-        wall = float("inf")
+        wall = cpu = float("inf")
         for _ in range(repeat):  # best of a few: the machine may be shared
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             n = run(path, fmt)
             wall = min(wall, time.perf_counter() - start)
+            cpu = min(cpu, time.process_time() - start_cpu)
     except Exception as exc:  # a peer that cannot read the file is a result, not a crash
         row["error"] = f"{type(exc).__name__}: {exc}"[:300]
         print(json.dumps(row))
@@ -170,6 +172,7 @@ def decode_one(name, reader, path, warm_path, repeat=3):
     row.update(
         events=n,
         wall_s=round(wall, 3),
+        cpu_s=round(cpu, 3),
         events_per_s=round(n / wall),
         peak_rss_mb=round(peak_rss_mb(), 1),
     )
@@ -203,6 +206,12 @@ def summary(name, rows):
         r["reader"]: round(ours["events_per_s"] / r["events_per_s"], 2)
         for r in rows
         if r["reader"] not in ("aersim-read",) and "events" in r
+    }
+    # CPU time (all threads of the process): less disturbed by other work on a shared machine
+    out["cpu_ratio"] = {
+        r["reader"]: round(r["cpu_s"] / ours["cpu_s"], 2)
+        for r in rows
+        if r["reader"] != "aersim-read" and "events" in r and ours["cpu_s"] > 0
     }
     stream = next((r for r in rows if r["reader"] == "aersim-stream" and "events" in r), None)
     if stream is not None:
