@@ -480,18 +480,12 @@ class Aedat4Source(EventSource):
             return "times beyond 2**62 us"
         return None
 
-    def _raw(self, offset, size):
-        """The compressed bytes of the packet whose header is at ``offset``."""
-        self._file.seek(offset + 8)
-        return self._file.read(size)
-
-    def _payload(self, offset, size, ident, buf=None):
-        """Decompress one packet (unless ``buf`` already holds it, decompressed) and return
-        (buffer, vector start, count) of its elements."""
-        if buf is None:
-            buf = decompress_unit(
-                self.compression, self._raw(offset, size), self.path, offset, "packet"
-            )
+    def _payload(self, offset, size, ident):
+        """Decompress one packet and return (buffer, vector start, count) of its elements."""
+        f = self._file
+        f.seek(offset + 8)
+        raw = f.read(size)
+        buf = decompress_unit(self.compression, raw, self.path, offset, "packet")
         try:
             if len(buf) < 8:
                 raise _FlatBufferError(f"{len(buf)} bytes")
@@ -508,9 +502,9 @@ class Aedat4Source(EventSource):
             ) from None
         return buf, start, count
 
-    def _packet_events(self, offset, size, buf=None):
+    def _packet_events(self, offset, size):
         """Decode one event packet into the sink; return (events, min t, max t)."""
-        buf, start, count = self._payload(offset, size, b"EVTS", buf)
+        buf, start, count = self._payload(offset, size, b"EVTS")
         words = np.frombuffer(buf, dtype="<i8", count=2 * count, offset=start)
         out = self.sink.space(count, count)
         status, k, t_min, t_max = _aedat4_events_kernel(
@@ -529,19 +523,6 @@ class Aedat4Source(EventSource):
             )
         return self.sink.commit(out, count), t_min, t_max
 
-    def _event_packets(self, packets):
-        """Check the packets' headers, count the other streams' packets, and yield
-        ``(offset, size, compressed bytes, index row)`` of each event packet."""
-        for offset, stream, size, row in packets:
-            if row is not None:
-                self._check_indexed(offset, stream, size)
-            if stream == self.stream:
-                yield offset, size, self._raw(offset, size), row
-            elif stream in self.trigger_streams:
-                self.counters[C_TRIGGERS] += 1
-            else:
-                self.counters[C_SKIPPED] += 1
-
     def blocks(self, t_start=None, t_stop=None):
         index = self.read_index() if (t_start is not None or t_stop is not None) else None
         if index is not None:
@@ -555,14 +536,20 @@ class Aedat4Source(EventSource):
             ]
         else:
             packets = ((o, s, z, None) for o, s, z in self._scan_packets())
-        for offset, size, raw, row in self._event_packets(packets):
-            buf = decompress_unit(self.compression, raw, self.path, offset, "packet")
-            events, t_min, t_max = self._packet_events(offset, size, buf)
+        for offset, stream, size, row in packets:
             if row is not None:
-                self._check_row(offset, row, len(events), t_min, t_max)
-            if len(events):
-                self.block_offset = offset
-                yield events
+                self._check_indexed(offset, stream, size)
+            if stream == self.stream:
+                events, t_min, t_max = self._packet_events(offset, size)
+                if row is not None:
+                    self._check_row(offset, row, len(events), t_min, t_max)
+                if len(events):
+                    self.block_offset = offset
+                    yield events
+            elif stream in self.trigger_streams:
+                self.counters[C_TRIGGERS] += 1
+            else:
+                self.counters[C_SKIPPED] += 1
         if index is None and self.table_pos != -1 and self._index is None:
             self.read_index()  # warns when the index table after the packets is damaged
 
