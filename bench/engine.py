@@ -232,7 +232,9 @@ def run_peers(peers, threads, args, ours) -> None:
                              f"{r['threads']} thread(s)",
                              "aersim_syn_events_per_s": o["syn_events_per_s"],
                              "peer_syn_events_per_s": r["syn_events_per_s"],
-                             "value": round(o["syn_events_per_s"] / r["syn_events_per_s"], 2)}
+                             "value": round(o["syn_events_per_s"] / r["syn_events_per_s"], 2),
+                             "value_cpu": round(o["syn_events_per_cpu_s"]
+                                                / r["syn_events_per_cpu_s"], 2)}
                     print(json.dumps(ratio), flush=True)
 
 

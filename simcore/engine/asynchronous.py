@@ -257,6 +257,59 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
         if t >= t_end:
             return STATUS_DONE, t_end
         t_now = t
+        if t_drive < t_heap:
+            # Drive events alone at their instants (no other drive event, queued event or probe
+            # sample at the same time) one after another: each is the batch below reduced to
+            # one input, without its bookkeeping. The run ends before an event that is not
+            # alone, and after any push (a spike or a threshold check), which the loop's
+            # checks and the queue must see first.
+            t_probe = probe_next[0] if probe_ids.shape[0] > 0 else NEVER
+            n_alone = 0
+            while True:
+                d = 0
+                tied = False
+                for e in range(1, n_drives):
+                    if drive_next[e] < drive_next[d]:
+                        d = e
+                        tied = False
+                    elif drive_next[e] == drive_next[d]:
+                        tied = True
+                t = drive_next[d]
+                if tied or t >= t_heap or t >= t_end or t >= t_probe:
+                    break
+                if drive_pos[d] == drive_buf_j.shape[1]:
+                    refill_drive(stim, d, t)
+                p = drive_pos[d]
+                if drive_buf_t[d, p] == t:
+                    break
+                j = drive_buf_j[d, p]
+                drive_next[d] = drive_buf_t[d, p]
+                drive_pos[d] = p + 1
+                n_alone += 1
+                t_now = t
+                counts[neurons.core[j], STIM_IN] += 1
+                if t < ref_until[j]:
+                    continue
+                kj = kind[j]
+                vj, ij = _advanced(kj, v[j], cur[j], t_last[j], ref_until[j], t, v_inf[j],
+                                   drift[j], v_leak[j], r[j], i_inf[j], tau_m[j], tau_s[j])
+                v[j], cur[j] = _with_input(kj, vj, ij, gain[j] * drive_w[d])
+                t_last[j] = t
+                counts[neurons.core[j], NEURON_UPDATE] += 1
+                pushed = False
+                if v[j] > threshold_of(kj, neurons.v_th[j], cur[j], neurons.beta[j]):
+                    _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j,
+                          t)
+                    pushed = True
+                if self_driven[j] or v[j] > threshold_of(kj, neurons.v_th[j], cur[j],
+                                                         neurons.beta[j]):
+                    _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
+                    pushed = True
+                if pushed:
+                    break
+            if n_alone > 0:
+                continue
+            t = t_now
         if t_drive <= t_heap or (heap_top_key(heap) >> 58) == KIND_DELIVER:
             # A batch: every deliver and drive event at time t, then the threshold tests. One
             # pass takes them all: neither kind queues anything, and each drive's loop runs

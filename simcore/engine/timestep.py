@@ -258,7 +258,7 @@ def receive_flag(chip):
     return True if chip.timing[TIMING_CONCURRENT] != 0 else None
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def mark_idle(neurons, chip, row, v, cur, ref_count):
     """Before a step's updates: count each core's idle neurons into ``chip.n_idle`` and write
     when each neuron's update ends within its core's pass into ``chip.upd_end`` (ps).
@@ -283,7 +283,7 @@ def mark_idle(neurons, chip, row, v, cur, ref_count):
         chip.upd_end[j] = pass_t[c]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update_passes(neurons, chip, counts, pass_ps):
     """Length of every core's update pass (``pass_ps``, ps) and its neuron-update counts."""
     t_update = chip.latency_ps[LAT_NEURON_UPDATE]
@@ -307,7 +307,7 @@ def _update_end(upd_end, upd_rank, idle, s, t_update):
     return upd_rank[s] * t_update
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _close_step(chip, core_free, rec, log0, hw_clock):
     """Step duration (last core done + barrier); shift the step's message log to absolute
     hardware time and advance the clock."""
