@@ -3,6 +3,7 @@
     python bench/engine.py                      # brunel and ff, both modes, 1 s simulated
     python bench/engine.py --case ff --mode async --duration 0.2
     python bench/engine.py --case brunel --mode timestep --contention   # NoC contention on
+    python bench/engine.py --case brunel --peer-threads 1,2 --brian2-python ~/b2/bin/python
 
 Prints a readable line and then one JSON line per (case, mode) with: case, mode, spikes,
 synaptic_events (recurrent, i.e. delivered through synapses), external_events (Poisson drive),
@@ -11,6 +12,13 @@ wall time on a shared machine), rate_hz, peak_rss_mb, bytes_per_synapse (engine 
 compile_s (first-call cost in this process: Numba cache load, or compilation with
 ``--cold``), build_s.
 A first line reports the set-up time of the 128-core ``loihi_like`` chip.
+
+With the ``brunel`` case, NEST and Brian2 (``--peers``) run the same network (graph, initial
+potentials, drive, delay, duration) in subprocesses (``bench/peers.py``), each printing its JSON
+line (or one saying why it was skipped), followed by one ``ratio`` line per (aersim mode, peer
+run): aersim's synaptic events per wall second over the peer's (``value``) and per CPU second
+(``value_cpu``). ``pip install aersim[bench]`` installs NEST; Brian2 2.11 needs Python >= 3.13,
+so give ``--brian2-python`` an interpreter that has it.
 """
 
 import argparse

@@ -266,7 +266,7 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
             t_probe = probe_next[0] if probe_ids.shape[0] > 0 else NEVER
             n_alone = 0
             while True:
-                d = 0
+                d = np.int64(0)   # typed, not a literal 0 (which compiles refill_drive twice)
                 tied = False
                 for e in range(1, n_drives):
                     if drive_next[e] < drive_next[d]:
@@ -287,25 +287,28 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
                 drive_pos[d] = p + 1
                 n_alone += 1
                 t_now = t
-                counts[neurons.core[j], STIM_IN] += 1
+                c_j = neurons.core[j]
+                counts[c_j, STIM_IN] += 1
                 if t < ref_until[j]:
                     continue
                 kj = kind[j]
                 vj, ij = _advanced(kj, v[j], cur[j], t_last[j], ref_until[j], t, v_inf[j],
                                    drift[j], v_leak[j], r[j], i_inf[j], tau_m[j], tau_s[j])
-                v[j], cur[j] = _with_input(kj, vj, ij, gain[j] * drive_w[d])
+                vj, ij = _with_input(kj, vj, ij, gain[j] * drive_w[d])
+                v[j], cur[j] = vj, ij
                 t_last[j] = t
-                counts[neurons.core[j], NEURON_UPDATE] += 1
-                pushed = False
-                if v[j] > threshold_of(kj, neurons.v_th[j], cur[j], neurons.beta[j]):
+                counts[c_j, NEURON_UPDATE] += 1
+                if vj > threshold_of(kj, neurons.v_th[j], ij, neurons.beta[j]):
                     _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j,
                           t)
-                    pushed = True
-                if self_driven[j] or v[j] > threshold_of(kj, neurons.v_th[j], cur[j],
-                                                         neurons.beta[j]):
+                    if self_driven[j] or v[j] > threshold_of(kj, neurons.v_th[j], cur[j],
+                                                             neurons.beta[j]):
+                        _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
+                    break
+                if self_driven[j]:
+                    # Below threshold (unchanged since the test above): only a neuron that
+                    # can cross on its own needs a check.
                     _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
-                    pushed = True
-                if pushed:
                     break
             if n_alone > 0:
                 continue
@@ -359,10 +362,14 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
                 if v[j] > threshold_of(kind[j], neurons.v_th[j], cur[j], neurons.beta[j]):
                     _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j,
                           t)
-                if self_driven[j] or v[j] > threshold_of(kind[j], neurons.v_th[j], cur[j],
-                                                         neurons.beta[j]):
-                    # Bias-driven neurons, and neurons a subtractive reset left above
-                    # threshold (they fire again when their refractory period ends).
+                    if self_driven[j] or v[j] > threshold_of(kind[j], neurons.v_th[j], cur[j],
+                                                             neurons.beta[j]):
+                        # Bias-driven neurons, and neurons a subtractive reset left above
+                        # threshold (they fire again when their refractory period ends).
+                        _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
+                elif self_driven[j]:
+                    # Below threshold, unchanged since the test: only a neuron that can cross
+                    # on its own needs a check.
                     _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
             continue
         t, key, a, b = heap_pop(heap)
