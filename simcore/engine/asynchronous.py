@@ -53,7 +53,6 @@ from aersim.simcore.engine.queue import (
     heap_pop,
     heap_push,
     heap_size,
-    heap_top_key,
     heap_top_time,
     make_key,
 )
@@ -181,8 +180,8 @@ def refill_drive(stim, d, t):
 
 
 @njit(cache=True)
-def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, stim, rec, t_end,
-                     max_push, contention):
+def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters, scratch, stim,
+                     rec, t_end, max_push, contention):
     """Process every event before ``t_end`` (ps). Returns ``(status, t_now)``.
 
     The records are those of ``simcore.engine.state``. Stops early between batches when the
@@ -195,6 +194,11 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
     times in ps) are sorted by (time, neuron); the next pending one is always in the heap
     (pushed by the wrapper for the first). ``max_push`` bounds the queue entries one event may
     push. ``contention`` is :func:`contention_flag` of ``chip``.
+
+    Deliveries have their own queue (``deliveries``), everything else is on ``heap``: a message
+    then waits among the few events in flight rather than among the thousands of pending
+    deliveries. The order is the one queue's: at equal times a delivery (kind 0) comes first,
+    and each queue keeps the push order of its own ties.
     """
     v, cur, t_last, ref_until, version = state.v, state.cur, state.t_last, state.ref_until, \
         state.version
@@ -228,7 +232,7 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
                 mlog.shape[0] > 0 and mlog_meta[0] + 1 > mlog.shape[0]) or (
                 probe_ids.shape[0] > 0 and probe_meta[0] >= probe_t.shape[0]):
             return STATUS_RECORDER_FULL, t_now
-        if heap_free(heap) < max_push:
+        if heap_free(heap) < max_push or heap_free(deliveries) < max_push:
             return STATUS_HEAP_FULL, t_now
         if contention is not None:
             if noc_free_slots(noc) < noc_need:
@@ -238,7 +242,9 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
         for d in range(n_drives):
             if drive_next[d] < t_drive:
                 t_drive = drive_next[d]
-        t_heap = heap_top_time(heap) if heap_size(heap) > 0 else NEVER
+        t_main = heap_top_time(heap) if heap_size(heap) > 0 else NEVER
+        t_deliver = heap_top_time(deliveries) if heap_size(deliveries) > 0 else NEVER
+        t_heap = t_main if t_main < t_deliver else t_deliver
         t = t_drive if t_drive < t_heap else t_heap
         if probe_ids.shape[0] > 0 and probe_next[0] <= t and probe_next[0] < t_end:
             # Sample before the events at the sample time: the exact state, not advanced.
@@ -313,14 +319,13 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
             if n_alone > 0:
                 continue
             t = t_now
-        if t_drive <= t_heap or (heap_top_key(heap) >> 58) == KIND_DELIVER:
+        if t_drive <= t_heap or t_deliver == t:
             # A batch: every deliver and drive event at time t, then the threshold tests. One
             # pass takes them all: neither kind queues anything, and each drive's loop runs
             # until its next event is later than t.
             n_touched = 0
-            while heap_size(heap) > 0 and heap_top_time(heap) == t \
-                    and (heap_top_key(heap) >> 58) == KIND_DELIVER:
-                unused_t, unused_key, g, unused_b = heap_pop(heap)
+            while heap_size(deliveries) > 0 and heap_top_time(deliveries) == t:
+                unused_t, unused_key, g, unused_b = heap_pop(deliveries)
                 for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
                     j = syn.target[q]
                     if t < ref_until[j] or kind[j] == KIND_INPUT:
@@ -407,4 +412,5 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
         else:
             end = serve_message(syn, chip, counts, core_free, a, t, mlog, mlog_meta)
             for g in range(syn.msg_seg_lo[a], syn.msg_seg_lo[a + 1]):
-                heap_push(heap, end + syn.seg_delay_ps[g], make_key(KIND_DELIVER, g), g, 0)
+                heap_push(deliveries, end + syn.seg_delay_ps[g], make_key(KIND_DELIVER, g), g,
+                          0)

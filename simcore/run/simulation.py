@@ -502,6 +502,8 @@ class Simulation:
                                 max(1 << 16, 2 * n_msg) if cfg.record_messages else 0,
                                 self.probe_ids, period)
         self.heap = new_heap(4096)
+        # Async mode queues deliveries apart (asynchronous.run_async_kernel).
+        self.deliveries = new_heap(4096 if self.mode == "async" else 16)
         self.counters = new_counters(self.chip.n_cores)
         self.scratch = new_scratch(n, self.chip.n_cores, self.mode)
         seqs = np.random.SeedSequence(cfg.seed).spawn(len(self.stimuli) + 1)
@@ -825,10 +827,13 @@ class Simulation:
         while True:
             status, _ = engine_async.run_async_kernel(
                 self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
-                self.heap, self.counters, self.scratch, stim, self.rec, t1, self.max_push,
-                engine_async.contention_flag(self.chip_tables))
+                self.heap, self.deliveries, self.counters, self.scratch, stim, self.rec, t1,
+                self.max_push, engine_async.contention_flag(self.chip_tables))
             if status == engine_async.STATUS_HEAP_FULL:
-                self.heap = grow(self.heap)
+                if self.heap.e.shape[0] - int(self.heap.meta[0]) < self.max_push:
+                    self.heap = grow(self.heap)
+                if self.deliveries.e.shape[0] - int(self.deliveries.meta[0]) < self.max_push:
+                    self.deliveries = grow(self.deliveries)
             elif status == engine_async.STATUS_NOC_FULL:
                 self.chip_tables = self.chip_tables._replace(noc=grow_noc(self.chip_tables.noc))
             else:
