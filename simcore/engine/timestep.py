@@ -65,7 +65,7 @@ STATUS_HEAP_FULL = 2
 
 @njit(cache=True)
 def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, stim, rec,
-                     k0, k1, dt_ps, step_dur):
+                     k0, k1, dt_ps, step_dur, concurrent):
     """Advance steps ``k0 .. k1-1`` of ``dt_ps``. Returns ``(status, next_step)``.
 
     The records are those of ``simcore.engine.state``: ``mode`` holds the per-step factors
@@ -129,8 +129,10 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
         # Neuron updates, in id order; each spike is recorded and fanned out at once.
         dt_s = dt_ps * 1e-12
         t_step = k * dt_ps
-        n_sp = 0
-        msg_need = 0
+        # Typed int64 from the start: a literal 0 would make Numba compile every callee that
+        # takes it twice (once for Literal[int](0), once for int64).
+        n_sp = np.int64(0)
+        msg_need = np.int64(0)
         for j in range(n):
             s0 = neurons.slot0[j]
             x = row[s0]
@@ -245,11 +247,18 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
             pending[0] = n_sp
             pending[1] = msg_need
             return STATUS_HEAP_FULL, k
-        step_dur[k - k0] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp)
+        step_dur[k - k0] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp,
+                                         concurrent)
     return STATUS_DONE, k1
 
 
-@njit(cache=True)
+def receive_flag(chip):
+    """The ``concurrent`` argument of the step kernels for ``chip`` (``ChipTables``): None for
+    serial receive, True for receive concurrent with the update pass."""
+    return True if chip.timing[TIMING_CONCURRENT] != 0 else None
+
+
+@njit(cache=True, inline="always")
 def mark_idle(neurons, chip, row, v, cur, ref_count):
     """Before a step's updates: count each core's idle neurons into ``chip.n_idle`` and write
     when each neuron's update ends within its core's pass into ``chip.upd_end`` (ps).
@@ -274,7 +283,7 @@ def mark_idle(neurons, chip, row, v, cur, ref_count):
         chip.upd_end[j] = pass_t[c]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update_passes(neurons, chip, counts, pass_ps):
     """Length of every core's update pass (``pass_ps``, ps) and its neuron-update counts."""
     t_update = chip.latency_ps[LAT_NEURON_UPDATE]
@@ -298,7 +307,7 @@ def _update_end(upd_end, upd_rank, idle, s, t_update):
     return upd_rank[s] * t_update
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _close_step(chip, core_free, rec, log0, hw_clock):
     """Step duration (last core done + barrier); shift the step's message log to absolute
     hardware time and advance the clock."""
@@ -317,19 +326,22 @@ def _close_step(chip, core_free, rec, log0, hw_clock):
 
 
 @njit(cache=True)
-def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp):
+def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concurrent):
     """The zero-load hardware timeline of one step whose spikes are ``scratch.spiked[:n_sp]``.
 
     Returns the step's duration (ps) and advances ``counters.hw_clock[0]`` by it. The
     contention model has its own function (:func:`step_timeline_noc`), so that runs without it
-    never compile it.
+    never compile it. ``concurrent`` is None on chips that receive after their update pass
+    (``core.receive: serial``) and True on those that receive beside it: Numba prunes the
+    ``is None`` test at compile time, so serial chips never compile the concurrent timeline
+    (:func:`receive_flag`).
     """
     counts, core_free, spiked = counters.ops, scratch.core_free, scratch.spiked
     mlog, mlog_meta = rec.mlog, rec.mlog_meta
     t_update = chip.latency_ps[LAT_NEURON_UPDATE]
     pass_ps = np.empty(core_free.shape[0], dtype=np.int64)
     _update_passes(neurons, chip, counts, pass_ps)
-    if chip.timing[TIMING_CONCURRENT] != 0:
+    if concurrent is not None:
         log0 = mlog_meta[0]
         if chip.timing[TIMING_IDLE] == 0:
             for i in range(n_sp):
@@ -388,11 +400,12 @@ def step_timeline_noc(neurons, syn, chip, heap, counters, scratch, rec, n_sp):
 
 
 @njit(cache=True)
-def finish_step_kernel(neurons, syn, chip, heap, counters, scratch, rec, step_dur, i):
+def finish_step_kernel(neurons, syn, chip, heap, counters, scratch, rec, step_dur, i,
+                       concurrent):
     """Run a held step's zero-load timeline after the wrapper grew the queue (its spikes are
     ``scratch.spiked[:scratch.pending[0]]``); its duration goes to ``step_dur[i]``."""
     step_dur[i] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec,
-                                scratch.pending[0])
+                                scratch.pending[0], concurrent)
 
 
 @njit(cache=True)

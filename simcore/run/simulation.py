@@ -51,6 +51,7 @@ from aersim.simcore.engine.state import (
     no_inputs,
 )
 from aersim.simcore.errors import ConfigError, StimulusError
+from aersim.simcore.run.compile_notice import compile_notice
 from aersim.simcore.run.config import PS_PER_S, RunConfig
 from aersim.simcore.run.progress import progress_bar
 from aersim.simcore.run.results import Results
@@ -241,6 +242,8 @@ class Simulation:
                                 max(1 << 16, 2 * n_msg) if cfg.record_messages else 0,
                                 self.probe_ids, period)
         self.heap = new_heap(4096)
+        # Async mode queues deliveries apart (asynchronous.run_async_kernel).
+        self.deliveries = new_heap(4096 if self.mode == "async" else 16)
         self.counters = new_counters(self.chip.n_cores)
         self.scratch = new_scratch(n, self.chip.n_cores, self.mode)
         seqs = np.random.SeedSequence(cfg.seed).spawn(len(self.stimuli) + 1)
@@ -256,6 +259,9 @@ class Simulation:
             drive_rng=np.concatenate([seed_states(seqs[i], 1) for i, _ in drives]).astype(
                 np.uint64) if drives else np.zeros(0, dtype=np.uint64),
             drive_next=np.zeros(len(drives), dtype=np.int64),
+            drive_buf_j=np.zeros((len(drives), engine_async.DRIVE_BATCH), dtype=np.int64),
+            drive_buf_t=np.zeros((len(drives), engine_async.DRIVE_BATCH), dtype=np.int64),
+            drive_pos=np.full(len(drives), engine_async.DRIVE_BATCH, dtype=np.int64),
             in_time=None, in_neuron=None, in_value=None, in_pos=None))
         self._input_streams = [
             (s.open(self.network.population(s.population), self._stim_rngs[i]),
@@ -414,21 +420,22 @@ class Simulation:
                            bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} s simulated "
                                       "[{elapsed}<{remaining}]")
         wall0 = time.perf_counter()
-        while self.t_ps < t_end:
-            t1 = min(self.t_ps + chunk, t_end)
-            in_t, in_n, in_v = self._input_spikes(self.t_ps, t1)
-            if self.mode == "timestep":
-                durs = self._run_steps(in_t, in_n, in_v, t1, spikes_t, spikes_n, trace)
-                step_durs.append(durs)
-                self.hardware_time_ps += int(durs.sum())
-                if trace is not None:
-                    trace.append_step_durations(durs)
-            else:
-                self._run_async(in_t, in_n, t1, spikes_t, spikes_n, trace)
-                self.hardware_time_ps += t1 - self.t_ps
-            if bar is not None:
-                bar.update((t1 - self.t_ps) / PS_PER_S)
-            self.t_ps = t1
+        with compile_notice(progress, bar):
+            while self.t_ps < t_end:
+                t1 = min(self.t_ps + chunk, t_end)
+                in_t, in_n, in_v = self._input_spikes(self.t_ps, t1)
+                if self.mode == "timestep":
+                    durs = self._run_steps(in_t, in_n, in_v, t1, spikes_t, spikes_n, trace)
+                    step_durs.append(durs)
+                    self.hardware_time_ps += int(durs.sum())
+                    if trace is not None:
+                        trace.append_step_durations(durs)
+                else:
+                    self._run_async(in_t, in_n, t1, spikes_t, spikes_n, trace)
+                    self.hardware_time_ps += t1 - self.t_ps
+                if bar is not None:
+                    bar.update((t1 - self.t_ps) / PS_PER_S)
+                self.t_ps = t1
         if bar is not None:
             bar.close()
         wall = time.perf_counter() - wall0
@@ -529,21 +536,24 @@ class Simulation:
         stim = self.stim._replace(in_time=in_step, in_neuron=in_n, in_value=in_v,
                                   in_pos=np.zeros(1, dtype=np.int64))
         durs = np.zeros(k1 - k0, dtype=np.int64)
+        concurrent = engine_timestep.receive_flag(self.chip_tables)
         k = k0
         while True:
             status, k_next = engine_timestep.run_steps_kernel(
                 self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
                 self.heap, self.counters, self.scratch, stim, self.rec, k, k1, dt,
-                durs[k - k0:])
+                durs[k - k0:], concurrent)
             self.n_steps_done += int(k_next - k)
             k = int(k_next)
             if status == engine_timestep.STATUS_HEAP_FULL:
                 while self.heap.e.shape[0] - int(self.heap.meta[0]) < self.scratch.pending[1]:
                     self.heap = grow(self.heap)
-                finish = engine_timestep.finish_step_noc_kernel if self.contention \
-                    else engine_timestep.finish_step_kernel
-                finish(self.neurons, self.syn, self.chip_tables, self.heap, self.counters,
-                       self.scratch, self.rec, durs, k - k0)
+                tables = (self.neurons, self.syn, self.chip_tables, self.heap, self.counters,
+                          self.scratch, self.rec, durs, k - k0)
+                if self.contention:
+                    engine_timestep.finish_step_noc_kernel(*tables)
+                else:
+                    engine_timestep.finish_step_kernel(*tables, concurrent)
                 self.n_steps_done += 1
                 k += 1
                 continue
@@ -562,9 +572,13 @@ class Simulation:
         while True:
             status, _ = engine_async.run_async_kernel(
                 self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
-                self.heap, self.counters, self.scratch, stim, self.rec, t1, self.max_push)
+                self.heap, self.deliveries, self.counters, self.scratch, stim, self.rec, t1,
+                self.max_push, engine_async.contention_flag(self.chip_tables))
             if status == engine_async.STATUS_HEAP_FULL:
-                self.heap = grow(self.heap)
+                if self.heap.e.shape[0] - int(self.heap.meta[0]) < self.max_push:
+                    self.heap = grow(self.heap)
+                if self.deliveries.e.shape[0] - int(self.deliveries.meta[0]) < self.max_push:
+                    self.deliveries = grow(self.deliveries)
             elif status == engine_async.STATUS_NOC_FULL:
                 self.chip_tables = self.chip_tables._replace(noc=grow_noc(self.chip_tables.noc))
             else:

@@ -340,11 +340,19 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
     metadata : dict, optional
         Extra entries for the trace's run description (e.g. the command line).
     """
+    from aersim.simcore.run.compile_notice import compile_notice
+
+    trace = open_trace(spec.spec if isinstance(spec, ResolvedRun) else spec, metadata)
+    with compile_notice(progress):
+        return _build_and_run(spec, root, progress, metadata, trace)
+
+
+def _build_and_run(spec, root, progress, metadata, trace) -> RunOutcome:
+    """:func:`execute` once its trace exists."""
     from aersim.simcore.run.latency import response_latencies
     from aersim.simcore.run.simulation import Simulation
     from aersim.simcore.run.trace_out import run_metadata, write_results
 
-    trace = open_trace(spec.spec if isinstance(spec, ResolvedRun) else spec, metadata)
     try:
         run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
         sim = Simulation(run.network, run.chip, config=run.config, stimuli=run.stimuli,
