@@ -39,10 +39,9 @@ sorted order of the model names, when the table is first read.
 from __future__ import annotations
 
 import importlib
-import math
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +82,7 @@ class NeuronModel:
         What the ``mp`` columns and the four state arrays hold (documentation and probes).
     timestep_only : bool
         Defined per time step only: ``async`` mode refuses the model with a ``ConfigError``.
+        Required of table-run models (the event-driven engine has no table dispatch yet).
     graded : callable or None
         ``graded(params) -> bool``: the population's spikes carry a value.
     """
@@ -96,7 +96,6 @@ class NeuronModel:
     state_names: tuple = ("v", "cur", "aux1", "aux2")
     timestep_only: bool = False
     graded: Callable | None = None
-    doc: str = field(default="", compare=False)
 
     @property
     def table_run(self) -> bool:
@@ -116,11 +115,9 @@ def register(model: NeuronModel) -> NeuronModel:
     ------
     ValueError
         A second model of the same name or ``kind`` tag, a built-in code outside 0..7 or taken
-        twice, a table-run model with a fixed code or more than ``N_PARAMS`` parameters.
+        twice, a table-run model with a fixed code, more than ``N_PARAMS`` parameters, or
+        not marked ``timestep_only``.
     """
-    if _TABLE is not None and model.name not in _REGISTERED:
-        raise ValueError(f"neuron model {model.name!r} registered after the engine read the "
-                         "table; define it in a module of aersim.models.neurons")
     old = _REGISTERED.get(model.name)
     if old is not None and old.kinds != model.kinds:
         raise ValueError(f"two neuron models are named {model.name!r}")
@@ -138,12 +135,18 @@ def register(model: NeuronModel) -> NeuronModel:
         if model.code is not None:
             raise ValueError(f"neuron model {model.name!r} runs through the table; leave its "
                              "code to the table")
+        if not model.timestep_only:
+            raise ValueError(f"neuron model {model.name!r}: the async engine runs the built-in "
+                             "models only; register a table-run model with timestep_only=True")
         if len(model.param_names) > N_PARAMS:
             raise ValueError(f"neuron model {model.name!r} has {len(model.param_names)} "
                              f"parameter columns; the engine holds {N_PARAMS}")
     elif model.code is None or not 0 <= model.code < FIRST_TABLE_CODE:
         raise ValueError(f"built-in neuron model {model.name!r} needs a code in 0.."
                          f"{FIRST_TABLE_CODE - 1}")
+    if _TABLE is not None and model.name not in _REGISTERED:
+        raise ValueError(f"neuron model {model.name!r} registered after the engine read the "
+                         "table; define it in a module of aersim.models.neurons")
     _REGISTERED[model.name] = model
     return model
 
@@ -203,12 +206,6 @@ def table_models() -> list[tuple[int, NeuronModel]]:
     return sorted((code_of(m.name), m) for m in all_models().values() if m.table_run)
 
 
-def model_columns(params, n: int) -> dict:
-    """The engine's columns of a population (see ``NeuronModel.columns``)."""
-    model = model_for_kind(params.kind)
-    return model.columns(params, n)
-
-
 def param_matrix(model: NeuronModel, n: int, **columns) -> np.ndarray:
     """A table-run model's ``(n, k)`` parameter matrix from its named columns (scalars or
     ``(n,)`` arrays), in the order of ``model.param_names``."""
@@ -235,7 +232,6 @@ def dispatch_source() -> str:
 
 def _compile_dispatch():
     namespace = {f"_step_{code}": m.step for code, m in table_models()}
-    namespace["math"] = math
     exec(compile(dispatch_source(), f"<{__name__}.model_step>", "exec"), namespace)
     return njit(inline="always")(namespace["model_step"])
 
