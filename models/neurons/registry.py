@@ -26,10 +26,10 @@ arithmetic of a neuron update; the kernels are compiled with ``inline="always"``
 an ``if code == ...`` chain over the table-run models, each branch calling that model's kernel
 — and :func:`model_step_function` returns that source compiled once per process (``numba.njit``,
 ``inline="always"``, so the engine kernel that calls it inlines the chain and the chosen
-model's arithmetic; its on-disk cache holds the result). Compared with unrolling a tuple of
-``(code, function)`` pairs with ``numba.literal_unroll`` (measured in ``docs/neurons.md``),
-the chain compiles to plain direct calls (the unrolled tuple of functions goes through Numba's
-experimental first-class function types), at the same speed.
+model's arithmetic; its on-disk cache holds the result). Unrolling a tuple of
+``(code, function)`` pairs with ``numba.literal_unroll`` instead compiled 1.6x slower and ran
+about 5 % slower, through Numba's experimental first-class function types (measurements in
+``docs/neurons.md``).
 
 Codes: the built-in models of the first engine keep the fixed codes 0..7 that the engines'
 own branches test; every table-run model gets a code from :data:`FIRST_TABLE_CODE` on, in the
@@ -49,8 +49,6 @@ from numba import njit
 
 #: Parameter columns a table-run model may use (``NeuronTables.mp`` has this many).
 N_PARAMS = 8
-#: State variables of every neuron (the engine's ``v``, ``cur``, ``aux1``, ``aux2`` arrays).
-STATE_ARRAYS = ("v", "cur", "aux1", "aux2")
 #: First code given to table-run models; codes below are the built-in models' fixed codes.
 FIRST_TABLE_CODE = 8
 _ARGS = ", ".join([f"p{i}" for i in range(N_PARAMS)] + ["s0", "s1", "s2", "s3", "x", "dt_s"])
@@ -67,11 +65,12 @@ class NeuronModel:
     kinds : tuple of str
         ``kind`` tags of the parameter classes this entry runs (``LIFParams.kind`` ...).
     columns : callable
-        ``columns(params, n) -> dict``: the engine's per-neuron columns for a population of
-        ``n`` neurons with parameters ``params`` (names of ``NeuronTables`` fields, each a
-        ``(n,)`` array; ``"t_ref_s"`` in seconds; ``"mp"`` an ``(n, k)`` float64 matrix of the
-        table-run model's ``k <= N_PARAMS`` parameter columns). Columns it leaves out keep the
-        build step's defaults.
+        ``columns(params, p, n) -> dict``: the engine's per-neuron columns for a population
+        of ``n`` neurons with parameters ``params`` (``p = params.per_neuron(n)``). Keys are
+        names of ``NeuronTables`` fields, each an ``(n,)`` array (or a scalar); ``"t_ref_s"``
+        in seconds; ``"mp"`` an ``(n, k)`` float64 matrix of the table-run model's
+        ``k <= N_PARAMS`` parameter columns. Columns it leaves out keep the build step's
+        defaults.
     code : int or None
         Fixed engine code of a built-in model (0..7); None for a table-run model, whose code
         the table assigns.
