@@ -47,8 +47,13 @@ def _probe():
 def cache_dir(py_file) -> Path | None:
     """The folder where Numba caches the kernels of ``py_file`` (the ``__pycache__`` beside it,
     ``NUMBA_CACHE_DIR``'s mirror, or the user-wide cache when the tree is read-only)."""
-    from numba.core.caching import CacheImpl
-    for locator in CacheImpl._locator_classes:
+    try:
+        from numba.core.caching import CacheImpl
+        locators = CacheImpl._locator_classes
+    except (ImportError, AttributeError):
+        # Numba's locators are internal; without them assume its default, __pycache__.
+        return Path(py_file).resolve().parent / "__pycache__"
+    for locator in locators:
         found = locator.from_function(_probe, str(py_file))
         if found is not None:
             return Path(found.get_cache_path())
