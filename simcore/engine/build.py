@@ -29,7 +29,19 @@ from aersim.models.neurons.registry import (
     model_for_kind,
     timestep_only_kinds,
 )
-from aersim.simcore.engine.message_tables import message_storage, send_order, tiles_used
+from aersim.simcore.engine.message_tables import (  # noqa: F401 - CLINK_* re-exported
+    CLINK_BITS,
+    CLINK_BUSY_PS,
+    CLINK_LEN,
+    CLINK_PACKETS,
+    barrier_for_cores,
+    chip_link_table,
+    message_storage,
+    receive_work_ps,
+    send_order,
+    system_tables,
+)
+from aersim.simcore.engine.synapse_tables import fan_out_tables
 from aersim.simcore.errors import ConfigError
 
 #: Engine codes of the built-in models (``models.neurons.registry`` holds every model).
@@ -103,10 +115,19 @@ class SynapseTables(NamedTuple):
     msg_seg_lo: np.ndarray   # int64 (n_msg + 1,), segments of message m: msg_seg_lo[m]:[m+1]
 
 
-#: Indices of ``NocState.cfg``.
+#: Indices of ``NocState.cfg``. A system of chips numbers tiles globally (chip ``a``'s tiles
+#: are ``a * width * height ..``); every router has ``4 + cores_per_tile + NOC_DEGREE`` ports,
+#: the last ``NOC_DEGREE`` for the chip-to-chip links of the chip's port tile ``NOC_PORT_TILE``.
 NOC_ON, NOC_MULTICAST, NOC_CYCLE_PS, NOC_FLITS, NOC_BUFFER, NOC_CPT, NOC_PORTS, NOC_WIDTH, \
-    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS, NOC_VCS = range(14)
-NOC_CFG_LEN = 14
+    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS, NOC_VCS, NOC_CHIPS, \
+    NOC_PORT_TILE, NOC_DEGREE = range(17)
+NOC_CFG_LEN = 17
+#: Columns of ``NocState.sys_links`` (row ``chip * NOC_DEGREE + k``: the chip's k-th link):
+#: the global tile and input port the link enters, the delay from a grant to the head at that
+#: router (link latency + serialisation + router), the link's busy time per packet
+#: (serialisation), and for the chip's k-th *input* port, the upstream tile and output port.
+SYS_DOWN_TILE, SYS_DOWN_PORT, SYS_DELAY_PS, SYS_BUSY_PS, SYS_UP_TILE, SYS_UP_PORT, \
+    SYS_LINK = range(7)
 #: Columns of ``NocState.link_stats``.
 LINK_PACKETS, LINK_FLITS, LINK_BUSY_PS, LINK_MAX_QUEUE_FLITS, LINK_BLOCKED_PS = range(5)
 #: ``NocState.meta``: free slots, next packet sequence number, packets injected, delivered.
@@ -141,10 +162,12 @@ class NocState(NamedTuple):
     p_mask: np.ndarray       # (capacity,), outputs still to be granted at the current router
     free: np.ndarray         # (capacity,), stack of free slots
     meta: np.ndarray         # (4,), META_*
+    sys_next: np.ndarray     # (n_chips * n_chips,), k of chip a's link toward chip b (-1: a == b)
+    sys_links: np.ndarray    # (n_chips * NOC_DEGREE, 7), SYS_* columns
 
 
 def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=None,
-                  tree_mask=None, tree_hops=None) -> NocState:
+                  tree_mask=None, tree_hops=None, sys_next=None, sys_links=None) -> NocState:
     """An idle network with room for ``capacity`` packets in flight."""
     n = n_tiles * int(cfg[NOC_PORTS])
     nq = n * max(int(cfg[NOC_VCS]), 1)      # one FIFO per virtual channel of each input port
@@ -164,7 +187,9 @@ def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=Non
         p_dest=np.zeros(capacity, np.int64), p_flits=np.zeros(capacity, np.int64),
         p_mask=np.zeros(capacity, np.int64),
         free=np.arange(capacity - 1, -1, -1, dtype=np.int64),
-        meta=np.array([capacity, 0, 0, 0], dtype=np.int64))
+        meta=np.array([capacity, 0, 0, 0], dtype=np.int64),
+        sys_next=np.zeros(0, np.int64) if sys_next is None else sys_next,
+        sys_links=np.zeros((0, 7), np.int64) if sys_links is None else sys_links)
 
 
 def grow_noc(noc: NocState, factor: int = 2) -> NocState:
@@ -206,6 +231,15 @@ class ChipTables(NamedTuple):
     upd_end: np.ndarray      # int64 (n_neurons,) scratch: end of the neuron's update in its pass
     n_idle: np.ndarray       # int64 (n_cores,) scratch: idle neurons of the current step
     msg_send: np.ndarray     # int64 (n_msg,), messages in send order within each neuron's range
+    # Systems of chips (``geometry[3]`` chips; all empty on one chip): messages between chips
+    # take their precomputed hierarchical route (``hardware.system.message_routes``).
+    msg_route_ps: np.ndarray    # int64 (n_msg,), network latency of a message between chips
+    msg_route_hops: np.ndarray  # int64 (n_msg, 4), its tile hops by direction on all its chips
+    msg_link_ptr: np.ndarray    # int64 (n_msg + 1,), its chip-to-chip links: msg_link[ptr:ptr+1]
+    msg_link: np.ndarray        # int64 (n_traversals,), directed link ids
+    link_wire_bits: np.ndarray  # int64 (n_links,), bits of one packet on each directed link
+    link_busy_ps: np.ndarray    # int64 (n_links,), serialisation time of one packet
+    link_stats: np.ndarray      # int64 (n_links, CLINK_LEN), CLINK_* counters
 
 
 LAT_SYNAPTIC_OP, LAT_NEURON_UPDATE, LAT_SPIKE_OUT, LAT_MESSAGE_OUT, LAT_MESSAGE_IN, LAT_ROUTER, \
@@ -355,114 +389,19 @@ def build_synapses(network, mapping) -> SynapseTables:
     """Merge all projections into per-neuron fan-out tables sorted by (core, delay).
 
     Synapse targets are input slots (:func:`input_slots`), which are neuron ids unless the
-    network has multi-channel neurons.
+    network has multi-channel neurons. Besides the tables it returns, the build allocates
+    nothing per synapse (:mod:`simcore.engine.synapse_tables`).
     """
-    n = network.n_neurons
-    slot0, n_slots = input_slots(network)
-    counts = np.zeros(n, dtype=np.int64)
-    csr = []
     for proj in network.projections:
-        indptr, indices, weights, delays = proj.to_csr_arrays()
+        delays = proj.to_csr_arrays()[3]
         if delays.size and int(delays.max()) > MAX_DELAY_PS:
             raise ConfigError(f"projection {proj.name!r}: delay {int(delays.max())} ps exceeds "
                               f"the engine's limit of {MAX_DELAY_PS} ps (about 1.1 s)")
-        pre0 = network.offset(proj.pre)
-        post_pop = network.population(proj.post)
-        stride = getattr(post_pop.params, "input_channels", 1)
-        post0 = slot0[network.offset(proj.post)] + getattr(proj, "channel", 0)
-        counts[pre0:pre0 + indptr.shape[0] - 1] += np.diff(indptr)
-        csr.append((pre0, post0, stride, indptr, indices, weights, delays))
-    row = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=row[1:])
-    n_syn = int(row[-1])
-    target = np.empty(n_syn, dtype=np.int32)
-    weight = np.empty(n_syn, dtype=np.float32)
-    delay = np.empty(n_syn, dtype=np.int64)
-    cursor = row[:-1].copy()
-    for pre0, post0, stride, indptr, indices, weights, delays in csr:
-        _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, stride, indptr, indices,
-                          weights, np.atleast_1d(delays), delays.ndim == 0)
+    slot0, n_slots = input_slots(network)
     # The core of every input slot: a slot lives with its neuron.
     per = np.diff(np.append(slot0, n_slots))
     core = np.ascontiguousarray(np.repeat(mapping.core_of, per), dtype=np.int32)
-    n_seg, n_msg = _sort_rows_kernel(row, target, weight, delay, core)
-    seg_lo = np.empty(n_seg + 1, dtype=np.int64)
-    seg_delay = np.empty(n_seg, dtype=np.int64)
-    msg_ptr = np.empty(n + 1, dtype=np.int64)
-    msg_core = np.empty(n_msg, dtype=np.int32)
-    msg_seg_lo = np.empty(n_msg + 1, dtype=np.int64)
-    _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo)
-    return SynapseTables(target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo)
-
-
-@njit(cache=True)
-def _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, stride, indptr, indices,
-                      weights, delays, shared_delay):
-    for i in range(indptr.shape[0] - 1):
-        at = cursor[pre0 + i]
-        for k in range(indptr[i], indptr[i + 1]):
-            target[at] = post0 + indices[k] * stride
-            weight[at] = weights[k]
-            delay[at] = delays[0] if shared_delay else delays[k]
-            at += 1
-        cursor[pre0 + i] = at
-
-
-@njit(cache=True)
-def _sort_rows_kernel(row, target, weight, delay, core):
-    """Sort each row by (target core, delay), stably; return the numbers of segments, messages."""
-    n_seg = 0
-    n_msg = 0
-    for i in range(row.shape[0] - 1):
-        lo, hi = row[i], row[i + 1]
-        if hi == lo:
-            continue
-        keys = np.empty(hi - lo, dtype=np.int64)
-        ordered = True
-        for k in range(lo, hi):
-            keys[k - lo] = (np.int64(core[target[k]]) << DELAY_BITS) | delay[k]
-            if k > lo and keys[k - lo] < keys[k - lo - 1]:
-                ordered = False
-        if not ordered:
-            perm = np.argsort(keys, kind="mergesort")
-            t_row = target[lo:hi].copy()
-            w_row = weight[lo:hi].copy()
-            d_row = delay[lo:hi].copy()
-            for j in range(hi - lo):
-                target[lo + j] = t_row[perm[j]]
-                weight[lo + j] = w_row[perm[j]]
-                delay[lo + j] = d_row[perm[j]]
-                keys[j] = (np.int64(core[target[lo + j]]) << DELAY_BITS) | delay[lo + j]
-        n_seg += 1
-        n_msg += 1
-        for j in range(1, hi - lo):
-            if keys[j] != keys[j - 1]:
-                n_seg += 1
-                if (keys[j] >> DELAY_BITS) != (keys[j - 1] >> DELAY_BITS):
-                    n_msg += 1
-    return n_seg, n_msg
-
-
-@njit(cache=True)
-def _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo):
-    s = 0
-    m = 0
-    for i in range(row.shape[0] - 1):
-        msg_ptr[i] = m
-        for k in range(row[i], row[i + 1]):
-            c = core[target[k]]
-            new_msg = k == row[i] or c != core[target[k - 1]]
-            if new_msg or delay[k] != delay[k - 1]:
-                if new_msg:
-                    msg_core[m] = c
-                    msg_seg_lo[m] = s
-                    m += 1
-                seg_lo[s] = k
-                seg_delay[s] = delay[k]
-                s += 1
-    msg_ptr[row.shape[0] - 1] = m
-    msg_seg_lo[m] = s
-    seg_lo[s] = row[row.shape[0] - 1]
+    return SynapseTables(*fan_out_tables(network, core, slot0, DELAY_BITS))
 
 
 def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
@@ -487,7 +426,7 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
     lat[LAT_ROUTER] = noc.router_latency_ps
     lat[LAT_HOP_EW] = noc.hop_latency_ps["east_west"]
     lat[LAT_HOP_NS] = noc.hop_latency_ps["north_south"]
-    lat[LAT_BARRIER] = chip.barrier_for_tiles(tiles_used(chip, neurons.core))[0]
+    lat[LAT_BARRIER] = barrier_for_cores(chip, neurons.core)[0]
     lat[LAT_NEURON_IDLE] = c.get("neuron_idle", c["neuron_update"])
     lat[LAT_INPUT_SPIKE] = c.get("input_spike", c["spike_out"])
     priced = getattr(chip.core, "priced", ())
@@ -499,9 +438,7 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
     timing[TIMING_INPUT] = "input_spike" in priced
     if syn is not None:
         msg_syn_n = message_storage(network, syn, chip)
-        kinds = np.array([c["synaptic_op"], c.get("synaptic_op_dense", c["synaptic_op"]),
-                          c.get("synaptic_op_conv", c["synaptic_op"])], dtype=np.int64)
-        msg_syn_ps = msg_syn_n @ kinds
+        msg_syn_ps = receive_work_ps(chip, syn, msg_syn_n)
         msg_send = send_order(chip, syn)
     else:
         msg_syn_n = np.zeros((0, 3), dtype=np.int64)
@@ -512,7 +449,9 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
                                                                       KIND_CUBA)) \
         & (neurons.v_inf == 0.0) & (neurons.v_leak == 0.0) & (neurons.drift == 0.0) \
         & (neurons.i_inf == 0.0)
-    geometry = np.array([chip.width, chip.height, chip.topology == "torus"], dtype=np.int64)
+    n_chips = int(getattr(chip, "n_chips", 1))
+    geometry = np.array([chip.width, chip.height, chip.topology == "torus", n_chips],
+                        dtype=np.int64)
     n_msgs = np.diff(syn.msg_ptr) if syn is not None else np.zeros(neurons.core.shape[0],
                                                                       np.int64)
     if noc.contention and syn is not None:
@@ -525,7 +464,8 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
                       np.ascontiguousarray(msg_syn_ps), np.ascontiguousarray(msg_syn_n),
                       neurons.kind == KIND_INPUT, np.ascontiguousarray(may_idle),
                       np.zeros(n, dtype=np.int64), np.zeros(chip.n_cores, dtype=np.int64),
-                      np.ascontiguousarray(msg_send))
+                      np.ascontiguousarray(msg_send), *system_tables(chip, neurons, syn))
+
 
 
 def noc_config(chip) -> np.ndarray:
@@ -546,7 +486,44 @@ def noc_config(chip) -> np.ndarray:
     cfg[NOC_HOP_EW_PS] = n.hop_latency_ps["east_west"]
     cfg[NOC_HOP_NS_PS] = n.hop_latency_ps["north_south"]
     cfg[NOC_VCS] = max(1, int(getattr(n, "virtual_channels", 1)))
+    cfg[NOC_CHIPS] = int(getattr(chip, "n_chips", 1))
+    if cfg[NOC_CHIPS] > 1:
+        cfg[NOC_PORT_TILE] = chip.port_tile
+        cfg[NOC_DEGREE] = max(len(chip_ports(chip, a)) for a in range(chip.n_chips))
+        cfg[NOC_PORTS] += cfg[NOC_DEGREE]
     return cfg
+
+
+def chip_ports(chip, a: int) -> list:
+    """Directed links leaving chip ``a`` of a system, by id: the link of its port ``k`` is
+    entry ``k`` (port ``k`` also receives the reverse of that link)."""
+    return [d for d in range(chip.n_links) if chip.directed_link(d)[0] == a]
+
+
+def system_noc_tables(chip, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """``NocState.sys_next`` and ``sys_links`` of a system of chips (see ``SYS_*``)."""
+    n, deg = chip.n_chips, int(cfg[NOC_DEGREE])
+    ports = [chip_ports(chip, a) for a in range(n)]
+    k_of = {d: k for a in range(n) for k, d in enumerate(ports[a])}
+    nxt = np.full(n * n, -1, dtype=np.int64)
+    for a in range(n):
+        for b in range(n):
+            if a != b:
+                nxt[a * n + b] = k_of[chip.chip_path(a, b)[0]]
+    rows = np.full((n * deg, 7), -1, dtype=np.int64)
+    t = chip.member.n_tiles
+    cpt = chip.cores_per_tile
+    pb = chip.noc.packet_bits
+    for a in range(n):
+        for k, d in enumerate(ports[a]):
+            _, b, link = chip.directed_link(d)
+            k_in = k_of[d ^ 1]             # the port of chip b that receives link d
+            busy = link.serialisation_ps(pb)
+            rows[a * deg + k, :4] = (b * t + chip.port_tile, 4 + cpt + k_in,
+                                     link.latency_ps + busy + chip.noc.router_latency_ps, busy)
+            rows[a * deg + k, SYS_LINK] = d
+            rows[b * deg + k_in, SYS_UP_TILE:SYS_LINK] = (a * t + chip.port_tile, 4 + cpt + k)
+    return nxt, rows
 
 
 def build_noc(chip, msg_ptr, msg_core, src_core, capacity: int | None = None):
@@ -567,6 +544,26 @@ def build_noc(chip, msg_ptr, msg_core, src_core, capacity: int | None = None):
     n_keys = msg_ptr.shape[0] - 1
     n_msgs = np.diff(msg_ptr).astype(np.int64)
     src_tile = src_core // chip.cores_per_tile
+    if cfg[NOC_CHIPS] > 1:
+        from aersim.hardware.errors import ChipSpecError
+        from aersim.hardware.system import message_routes
+        if cfg[NOC_MULTICAST]:
+            raise ChipSpecError(f"system {chip.name!r}: noc.contention with multicast routing "
+                                "is not modelled between chips; use routing: unicast or "
+                                "contention: false")
+        key = np.repeat(np.arange(n_keys), n_msgs)
+        src = np.asarray(src_core, dtype=np.int64)[key]
+        dst = np.asarray(msg_core, dtype=np.int64)
+        _, hops, lptr, _ = message_routes(chip, src, dst)
+        xs, ys = chip.core_xy()
+        local = _route_lengths(xs[src], ys[src], xs[dst], ys[dst], chip)
+        cross = np.diff(lptr) > 0
+        steps = np.where(cross, hops.sum(axis=1) + np.diff(lptr), local)
+        push_need = np.bincount(key, weights=3 * (steps + 1) + 1, minlength=n_keys)
+        nxt, rows = system_noc_tables(chip, cfg)
+        state = new_noc_state(cfg, chip.n_tiles, capacity or int(n_msgs.sum()),
+                              sys_next=nxt, sys_links=rows)
+        return state, push_need.astype(np.int64)
     if not cfg[NOC_MULTICAST]:
         dest_tile = np.asarray(msg_core, dtype=np.int64) // chip.cores_per_tile
         key = np.repeat(np.arange(n_keys), n_msgs)

@@ -14,15 +14,12 @@ import logging
 import math
 import os
 import time
-import warnings
-from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from aersim.hardware.chip import EXECUTION_MODES
-from aersim.hardware.energy import OP_KINDS, EnergyLedger, paced_duration_ps, price
-from aersim.hardware.mapping import map_network
-from aersim.models.memory import require_bytes
+from aersim.hardware.energy import paced_duration_ps, price
+from aersim.hardware.mapping import fan_in_out, map_network
+from aersim.models.memory import build_bytes, require_bytes
 from aersim.simcore.engine import asynchronous as engine_async
 from aersim.simcore.engine import timestep as engine_timestep
 from aersim.simcore.engine.build import (
@@ -35,6 +32,7 @@ from aersim.simcore.engine.build import (
     build_chip,
     build_neurons,
     build_synapses,
+    chip_link_table,
     engine_bytes,
     grow_noc,
     input_slots,
@@ -53,275 +51,12 @@ from aersim.simcore.engine.state import (
     no_inputs,
 )
 from aersim.simcore.errors import ConfigError, StimulusError
+from aersim.simcore.run.config import PS_PER_S, RunConfig
 from aersim.simcore.run.progress import progress_bar
+from aersim.simcore.run.results import Results
 from aersim.simcore.run.stimulus import GradedInput, PoissonDrive, is_input_stimulus
-from aersim.traces.output.units import si
 
 log = logging.getLogger(__name__)
-
-PS_PER_S = 10**12
-#: Peak bytes per synapse the build step adds while it sorts the synapses into the engine's
-#: tables (about 9 kept, the rest temporaries of the sort by destination core and delay):
-#: ``bench/memory.py`` measured 24 at 100 M synapses; the margin covers other chips' tables.
-BUILD_BYTES_PER_SYNAPSE = 32
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """How to run.
-
-    Attributes
-    ----------
-    mode : str or None
-        ``"timestep"`` or ``"async"``; None takes the chip's ``execution_mode``.
-    dt_ps : int or None
-        Algorithmic step in ``timestep`` mode, picoseconds. None (the default) takes the import
-        profile's time step of the network (what it was trained with), else 0.1 ms.
-    seed : int
-        Seed of every random stream of the run.
-    chunk_ps : int or None
-        Simulated time per chunk (default: 1000 steps, or 100 ms in async mode).
-    recorder_capacity : int
-        Spikes buffered before they are handed to the trace.
-    record_messages : bool
-        Also log every message served (index, arrival, service start and end); see
-        ``Results.messages``.
-    probe_period_ps : int or None
-        Sampling period of probed neurons' state (default: every step in ``timestep`` mode,
-        0.1 ms in ``async`` mode); see ``Simulation(probes=...)``.
-    """
-
-    mode: str | None = None
-    dt_ps: int | None = None
-    seed: int = 0
-    chunk_ps: int | None = None
-    recorder_capacity: int = 1 << 20
-    record_messages: bool = False
-    probe_period_ps: int | None = None
-
-    def __post_init__(self):
-        if self.probe_period_ps is not None and int(self.probe_period_ps) <= 0:
-            raise ConfigError(f"probe_period_ps must be positive, got {self.probe_period_ps}")
-        if self.mode is not None and self.mode not in EXECUTION_MODES:
-            raise ConfigError(f"mode {self.mode!r} is not one of {EXECUTION_MODES}")
-        for name in ("dt_ps", "chunk_ps", "probe_period_ps", "recorder_capacity", "seed"):
-            value = getattr(self, name)
-            if value is None and name != "seed" and name != "recorder_capacity":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ConfigError(f"RunConfig.{name} must be an integer, got {value!r}")
-        if self.dt_ps is not None and int(self.dt_ps) <= 0:
-            raise ConfigError(f"dt_ps must be a positive number of picoseconds, got {self.dt_ps}")
-        if not 0 <= int(self.seed) < 2**63:
-            raise ConfigError(f"seed must be in [0, 2**63), got {self.seed}")
-        if self.chunk_ps is not None and int(self.chunk_ps) <= 0:
-            raise ConfigError(f"chunk_ps must be positive, got {self.chunk_ps}")
-
-
-    def for_network(self, network) -> RunConfig:
-        """This configuration with its time step resolved for ``network``: an unset ``dt_ps``
-        becomes the network's import-profile time step (else 0.1 ms); a set one that differs
-        from it warns (``RunWarning``), since the network will not behave as trained."""
-        from aersim.simcore.errors import RunWarning
-        from aersim.simcore.run.spec import DEFAULT_DT_S, profile_dt_s
-
-        trained = profile_dt_s(network)
-        if self.dt_ps is None:
-            dt_s = trained if trained is not None else DEFAULT_DT_S
-            return replace(self, dt_ps=int(round(dt_s * PS_PER_S)))
-        if trained is not None and self.dt_ps != int(round(trained * PS_PER_S)):
-            warnings.warn(f"dt = {self.dt_ps / PS_PER_S:g} s differs from the import profile's "
-                          f"dt = {trained:g} s: the network will not behave as it did where it "
-                          "was trained", RunWarning, stacklevel=4)
-        return self
-
-
-@dataclass(eq=False)
-class Results:
-    """What a run produced.
-
-    Raw arrays keep the engine's units (times in integer picoseconds, global neuron ids, energies
-    in joules); the methods give them per population in seconds and hertz.
-    """
-
-    mode: str
-    t_start_ps: int
-    t_stop_ps: int
-    spikes_t_ps: np.ndarray
-    spikes_neuron: np.ndarray
-    counts: np.ndarray
-    ledger: EnergyLedger
-    hardware_time_ps: int
-    step_duration_ps: np.ndarray
-    wall_s: float
-    messages: np.ndarray | None = None
-    probes: dict | None = None
-    info: dict = field(default_factory=dict)
-    #: Per-link counters of the network-on-chip (``hardware_model.LinkStats``) when the chip
-    #: models contention, else None.
-    links: LinkStats | None = None
-    #: ``{population: (first global id, size)}`` of the network that ran.
-    populations: dict = field(default_factory=dict)
-    #: Populations whose spikes are held in ``spikes_t_ps``/``spikes_neuron`` (all of them
-    #: unless the run streamed the rest to a trace, see ``Simulation.run(keep_spikes=...)``).
-    kept: frozenset | None = None
-    #: Spikes of the whole network (also those not kept in memory).
-    spike_total: int | None = None
-
-    def __repr__(self):
-        sim_s = (self.t_stop_ps - self.t_start_ps) / PS_PER_S
-        return (f"Results(mode={self.mode!r}, simulated={si(sim_s, 's')}, "
-                f"spikes={self.n_spikes}, energy={si(self.ledger.total_j, 'J')}, "
-                f"hardware_time={si(self.hardware_time_ps / PS_PER_S, 's')})")
-
-    @property
-    def n_spikes(self) -> int:
-        """Spikes of the whole network in this run."""
-        if self.spike_total is not None:
-            return int(self.spike_total)
-        return int(self.spikes_t_ps.shape[0])
-
-    @property
-    def duration_s(self) -> float:
-        """Simulated seconds of this run."""
-        return (self.t_stop_ps - self.t_start_ps) / PS_PER_S
-
-    def _population(self, name: str) -> tuple[int, int]:
-        if name not in self.populations:
-            raise ConfigError(f"no population {name!r} in this run; it has "
-                              f"{sorted(self.populations)}")
-        if self.kept is not None and name not in self.kept:
-            raise ConfigError(f"the spikes of population {name!r} went to the trace and were not "
-                              "kept in memory; read them with aersim.read_trace(path), or run "
-                              "with keep_spikes='all'")
-        return self.populations[name]
-
-    def _selection(self, name: str) -> tuple[int, np.ndarray]:
-        """First global id of population ``name`` and the mask of its kept spikes."""
-        lo, size = self._population(name)
-        return lo, (self.spikes_neuron >= lo) & (self.spikes_neuron < lo + size)
-
-    def spikes(self, population: str) -> np.ndarray:
-        """Spikes of one population, in time order.
-
-        Returns
-        -------
-        ndarray, structured, (n_spikes,)
-            Fields ``t_s`` (float64, seconds from the start of the simulation) and ``neuron``
-            (int64, index inside the population).
-        """
-        lo, sel = self._selection(population)
-        out = np.empty(int(sel.sum()), dtype=[("t_s", np.float64), ("neuron", np.int64)])
-        out["t_s"] = self.spikes_t_ps[sel] / PS_PER_S
-        out["neuron"] = self.spikes_neuron[sel].astype(np.int64) - lo
-        return out
-
-    def spike_counts(self, population: str) -> np.ndarray:
-        """Spikes per neuron of one population: int64 (size,)."""
-        lo, sel = self._selection(population)
-        return np.bincount(self.spikes_neuron[sel].astype(np.int64) - lo,
-                           minlength=self.populations[population][1])
-
-    def rates_hz(self, population: str | None = None):
-        """Firing rates: per neuron of ``population`` (float64 (size,), Hz), or, with no name,
-        the mean rate of every population (``{name: Hz}``)."""
-        if population is not None:
-            return self.spike_counts(population) / self.duration_s
-        return {name: float(self.spike_counts(name).sum() / max(size, 1) / self.duration_s)
-                for name, (_, size) in self.populations.items()
-                if self.kept is None or name in self.kept}
-
-    def op_totals(self) -> dict[str, int]:
-        """Operation counts summed over cores."""
-        return {k: int(v) for k, v in zip(OP_KINDS, self.counts.sum(axis=0), strict=True)}
-
-    def energy_table(self) -> np.ndarray:
-        """Dynamic energy and operation counts by core and operation kind, as a table.
-
-        Returns
-        -------
-        ndarray, structured, (n_rows,)
-            One row per (core, operation) that was counted or priced: ``core`` (int32),
-            ``operation`` (str), ``count`` (int64), ``energy_j`` (float64, joules).
-        """
-        e = self.ledger.by_core_op_j
-        cores, ops = np.nonzero((self.counts != 0) | (e != 0))
-        out = np.empty(cores.size, dtype=[("core", np.int32), ("operation", "U24"),
-                                          ("count", np.int64), ("energy_j", np.float64)])
-        out["core"] = cores
-        out["operation"] = np.asarray(OP_KINDS)[ops]
-        out["count"] = self.counts[cores, ops]
-        out["energy_j"] = e[cores, ops]
-        return out
-
-    def energy_frame(self):
-        """:meth:`energy_table` as a pandas DataFrame (pandas must be installed)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ConfigError("energy_frame needs pandas (pip install pandas); "
-                              "energy_table() gives the same rows as a NumPy array") from None
-        return pd.DataFrame(self.energy_table())
-
-    def to_trace(self, path) -> None:
-        """Write these results (spikes, counters, energy, step durations, links) to a new trace
-        file at ``path``; ``aersim report`` and ``read_trace`` read it."""
-        from aersim.traces import TraceWriter
-
-        trace = TraceWriter(path, metadata={
-            "mode": self.mode, "populations": [
-                {"name": n, "offset": int(lo), "size": int(size)}
-                for n, (lo, size) in self.populations.items()],
-            "dt_ps": int(self.info.get("dt_ps", 0))})
-        try:
-            trace.append_spikes(self.spikes_t_ps, self.spikes_neuron)
-            if self.step_duration_ps.size:
-                trace.append_step_durations(self.step_duration_ps)
-            self.write_totals(trace)
-        except BaseException:
-            trace.close(complete=False)
-            raise
-        trace.close()
-
-    def write_totals(self, trace) -> None:
-        """Write the run's time span, counters, energy ledger and link counters into ``trace``
-        (spikes and step durations are streamed into it while the run goes)."""
-        trace.set_metadata(t_start_ps=self.t_start_ps, t_stop_ps=self.t_stop_ps,
-                           hardware_time_ps=self.hardware_time_ps)
-        trace.write_counters(self.counts, OP_KINDS)
-        e = self.ledger
-        trace.write_energy(e.by_core_op_j, OP_KINDS, static_j=e.static_j,
-                           barrier_j=e.barrier_j, duration_ps=e.duration_ps)
-        if self.links is not None:
-            trace.write_links(self.links, duration_ps=self.hardware_time_ps)
-
-    def summary(self) -> str:
-        """A short human-readable report (SI prefixes throughout)."""
-        ops = self.op_totals()
-        sim_s = self.duration_s
-        if self.mode == "timestep" and self.info.get("dt_ps"):
-            dt_s = self.info["dt_ps"] / PS_PER_S
-            n = int(round(sim_s / dt_s))
-            when = f"{n} steps of {si(dt_s, 's')} = {si(sim_s, 's')} simulated"
-        else:
-            when = f"{si(sim_s, 's')} simulated"
-        lines = [
-            f"mode {self.mode}: {when} in {self.wall_s:.2f} s wall",
-            f"spikes: {self.n_spikes}   synaptic ops: {ops['synaptic_op']}   "
-            f"messages: {ops['message_out']}   hops: "
-            f"{ops['hop_east'] + ops['hop_west'] + ops['hop_north'] + ops['hop_south']}",
-            f"hardware time: {si(self.hardware_time_ps / PS_PER_S, 's')}",
-        ]
-        if self.step_duration_ps.size:
-            d = self.step_duration_ps / PS_PER_S
-            lines.append(f"step duration: mean {si(d.mean(), 's')}, max {si(d.max(), 's')} over "
-                         f"{d.size} steps")
-        e = self.ledger
-        lines.append(f"energy: total {si(e.total_j, 'J')} = dynamic {si(e.dynamic_j, 'J')}"
-                     f" + static {si(e.static_j, 'J')} + barrier {si(e.barrier_j, 'J')}")
-        top = sorted(e.by_op_j().items(), key=lambda kv: -kv[1])[:4]
-        lines.append("  largest: " + ", ".join(f"{k} {si(v, 'J')}" for k, v in top if v))
-        return "\n".join(lines)
 
 
 def _checked_arguments(network, chip, config, stimuli):
@@ -364,8 +99,9 @@ class Simulation:
     config : RunConfig, optional
     stimuli : sequence
         ``PoissonDrive``, ``PoissonInput`` and ``SpikeTrains`` objects.
-    strategy : str
-        Mapping strategy when ``mapping`` is not given.
+    strategy : str, optional
+        Mapping strategy when ``mapping`` is not given (default: the chip's,
+        ``hardware.mapping.default_strategy``).
     probes : dict, optional
         ``{population: None or local indices}``: neurons whose state (``v`` and the second
         state variable: CuBa current, ALIF adaptation, …) is sampled every
@@ -375,16 +111,20 @@ class Simulation:
     """
 
     def __init__(self, network, chip, mapping=None, config: RunConfig | None = None,
-                 stimuli=(), strategy: str = "sequential", probes: dict | None = None):
+                 stimuli=(), strategy: str | None = None, probes: dict | None = None):
         network, chip, config, stimuli = _checked_arguments(network, chip, config, stimuli)
         self.network, self.chip = network, chip
         self.config = config
         self.mode = self.config.mode or chip.execution_mode
         t0 = time.perf_counter()
-        require_bytes(network.n_synapses * BUILD_BYTES_PER_SYNAPSE,
-                      f"building the engine's tables for {network.n_synapses / 1e6:.1f} M "
-                      "synapses", "simulate a smaller network, or split it over machines")
         self.mapping = mapping if mapping is not None else map_network(network, chip, strategy)
+        fan_out = getattr(self.mapping, "fan_out_per_core", None)
+        if fan_out is None:
+            fan_out = fan_in_out(network, self.mapping.core_of, chip.n_cores)[1]
+        require_bytes(build_bytes(network.n_synapses, int(fan_out.sum())),
+                      f"building the engine's tables for {network.n_synapses / 1e6:.1f} M "
+                      f"synapses in {int(fan_out.sum()) / 1e6:.1f} M messages",
+                      "simulate a smaller network, or split it over machines")
         self.neurons = build_neurons(network, self.mapping)
         self.syn = build_synapses(network, self.mapping)
         self.contention = bool(getattr(chip.noc, "contention", False))
@@ -666,6 +406,7 @@ class Simulation:
         self._probe_chunks = []
         counts_before = self.counters.ops.copy()
         links_before = self.chip_tables.noc.link_stats.copy()
+        chip_links_before = self.chip_tables.link_stats.copy()
         packets_before = int(self.chip_tables.noc.meta[META_INJECTED])
         hw_before = self.hardware_time_ps
         steps_before = self.n_steps_done
@@ -696,8 +437,10 @@ class Simulation:
         n_barriers = self.n_steps_done - steps_before
         durations = np.concatenate(step_durs) if step_durs else np.zeros(0, np.int64)
         paced = paced_duration_ps(durations, dt) if self.mode == "timestep" else None
+        chip_links = self.chip_tables.link_stats - chip_links_before
         ledger = price(counts, self.chip, hw, n_barriers, cores_used=self.mapping.core_of,
-                       paced_ps=paced, mode=self.mode)
+                       paced_ps=paced, mode=self.mode,
+                       link_packets=chip_links[:, 0] if chip_links.size else None)
         return Results(
             mode=self.mode, t_start_ps=t_start, t_stop_ps=t_end,
             spikes_t_ps=np.concatenate(spikes_t) if spikes_t else np.zeros(0, np.int64),
@@ -715,7 +458,9 @@ class Simulation:
             if self.chip.noc.contention else None,
             populations={name: (self.network.offset(name), pop.size)
                          for name, pop in self.network.populations.items()},
-            kept=kept, spike_total=self._spike_total)
+            kept=kept, spike_total=self._spike_total,
+            chip_links=chip_link_table(self.chip, chip_links, ledger.by_link_j)
+            if chip_links.size else None)
 
     def _kept_populations(self, keep: str) -> frozenset | None:
         """The populations whose spikes a run keeps in memory (None: all)."""

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from aersim.simcore.errors import ConfigError, RunWarning
+from aersim.simcore.run.config import PS_PER_S
 
-PS_PER_S = 10**12
 DEFAULT_DT_S = 1e-4
 
 
@@ -89,7 +89,8 @@ class RunSpec:
     seed : int
         Seed of every random stream of the run.
     strategy : str or None
-        Mapping strategy (None: the built-in's, else ``sequential``).
+        Mapping strategy (None: the built-in's, else the chip's default,
+        ``hardware.mapping.default_strategy``).
     probes : dict or None
         ``{population: None or local indices}`` whose state is sampled.
     probe_period_s : float or None
@@ -166,7 +167,7 @@ class ResolvedRun:
     stimuli: list
     config: object
     duration_ps: int
-    strategy: str
+    strategy: str | None
     labels: tuple = ()
     notes: list = field(default_factory=list)
 
@@ -236,14 +237,14 @@ def resolve(spec: RunSpec, root: str | Path = ".") -> ResolvedRun:
     ConfigError
         On anything inconsistent; the message names the field and the fix.
     """
+    from aersim.simcore.run.config import RunConfig
     from aersim.simcore.run.replay import EventReplay, recording_span_s
-    from aersim.simcore.run.simulation import RunConfig
     from aersim.simcore.run.stimulus import PoissonInput
 
     root = Path(root)
     notes = []
     network, entry = _load_network(spec, root)
-    stimuli, labels, default_chip, strategy = [], (), "loihi_like", "sequential"
+    stimuli, labels, default_chip, strategy = [], (), "loihi_like", None
     default_duration = None
     if entry is not None:
         seed = spec.seed if spec.network_seed is None else spec.network_seed
