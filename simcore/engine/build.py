@@ -22,7 +22,13 @@ from numba import njit
 
 from aersim.hardware.errors import MappingError
 from aersim.hardware.noc import multicast_trees, routing_table_entries
-from aersim.models.neurons.cuba import ORDER_CODES
+from aersim.models.neurons.registry import (
+    N_PARAMS,
+    code_of,
+    kind_codes,
+    model_for_kind,
+    timestep_only_kinds,
+)
 from aersim.simcore.engine.message_tables import (  # noqa: F401 - CLINK_* re-exported
     CLINK_BITS,
     CLINK_BUSY_PS,
@@ -38,22 +44,14 @@ from aersim.simcore.engine.message_tables import (  # noqa: F401 - CLINK_* re-ex
 from aersim.simcore.engine.synapse_tables import fan_out_tables
 from aersim.simcore.errors import ConfigError
 
-KIND_INPUT = 0
-KIND_LIF = 1
-KIND_IF = 2
-KIND_CUBA = 3
-KIND_ALIF = 4
-KIND_SIGMA_DELTA = 5
-KIND_LOIHI = 6
-KIND_EGRU = 7
-#: Engine code of every neuron model (see ``simcore.engine.neuron_kernels``).
-MODEL_KINDS = {"input": KIND_INPUT, "lif": KIND_LIF, "li": KIND_LIF, "if": KIND_IF,
-               "integrator": KIND_IF, "cuba_lif": KIND_CUBA, "cuba_li": KIND_CUBA,
-               "alif": KIND_ALIF, "sigma_delta": KIND_SIGMA_DELTA, "loihi_cuba": KIND_LOIHI,
-               "egru": KIND_EGRU}
-#: Models whose dynamics are defined per time step only (no event-driven form; an EGRU
-#: updates every unit every step even when only its synaptic work is event-driven).
-TIMESTEP_ONLY = ("sigma_delta", "loihi_cuba", "egru")
+#: Engine codes of the built-in models (``models.neurons.registry`` holds every model).
+KIND_INPUT, KIND_LIF, KIND_IF, KIND_CUBA, KIND_ALIF, KIND_SIGMA_DELTA, KIND_LOIHI, KIND_EGRU = (
+    code_of(name) for name in ("source", "lif", "integrator", "cuba", "alif", "sigma_delta",
+                               "loihi_cuba", "egru"))
+#: Engine code of every neuron ``kind`` tag, from the model table.
+MODEL_KINDS = kind_codes()
+#: Models whose dynamics are defined per time step only (no event-driven form).
+TIMESTEP_ONLY = timestep_only_kinds()
 #: Delays and segment sort keys pack (core << DELAY_BITS | delay_ps); 2**40 ps is about 1.1 s.
 DELAY_BITS = 40
 MAX_DELAY_PS = (1 << DELAY_BITS) - 1
@@ -101,6 +99,8 @@ class NeuronTables(NamedTuple):
     zoneout: np.ndarray    # EGRU inference zoneout p
     gate_bias: np.ndarray  # float64 (n, 6): EGRU bx_u, bx_r, bx_z, br_u, br_r, br_z
     slot0: np.ndarray      # int64: first input slot of the neuron (see input_slots)
+    mp: np.ndarray         # float64 (n, N_PARAMS): parameters of table-run models
+    #                        (models.neurons.registry); (0, N_PARAMS) when there are none
 
 
 class SynapseTables(NamedTuple):
@@ -263,9 +263,9 @@ _FLAG_COLUMNS = ("subtract", "euler", "late_reset", "no_reset", "threshold_ge",
 
 
 def _model_columns(pop) -> dict:
-    """The engine's columns for one population, from its parameter class."""
+    """The engine's columns for one population: the shared ones from its parameter class, then
+    its model's own (``NeuronModel.columns`` of the model table)."""
     p = pop.params.per_neuron(pop.size)
-    kind = pop.kind
     one = np.ones(pop.size)
     cols = {"v_init": p.get("v_init", 0.0 * one), "gain": p.get("input_gain", one),
             "r": p.get("r", one),
@@ -276,53 +276,20 @@ def _model_columns(pop) -> dict:
     if rule is not None:
         cols["max_count"] = np.full(pop.size, float(rule.max_count))
         cols["v_min"] = np.full(pop.size, float(rule.v_min))
-    if kind in ("lif", "li"):
-        cols["tau_s"] = p["tau_s"]
-        cols["v_inf"] = p["v_leak"] + p["r"] * p["bias"]
-    elif kind in ("if", "integrator"):
-        cols["drift"] = p["r"] * p["bias"]
-    elif kind in ("cuba_lif", "cuba_li"):
-        cols["tau_s"], cols["tau_syn_s"] = p["tau_mem_s"], p["tau_syn_s"]
-        cols["i_inf"] = p["w_in"] * p["bias"]
-        cols["v_inf"] = p["v_leak"] + p["r"] * cols["i_inf"]
-        cols["i_init"] = p["i_init"]
-    elif kind == "alif":
-        # The second time constant column holds tau_a; a is the second state.
-        cols["tau_s"], cols["tau_syn_s"] = p["tau_m_s"], p["tau_a_s"]
-        cols["v_inf"] = p["v_leak"] + p["bias"]
-        cols["beta"], cols["bias"], cols["i_init"] = p["beta"], p["bias"], p["a_init"]
-    elif kind == "sigma_delta":
-        cols["v_th"], cols["bias"], cols["i_init"] = p["threshold"], p["bias"], p["sigma_init"]
-        cols["v_init"] = np.zeros(pop.size)
-    elif kind == "loihi_cuba":
-        from aersim.models.neurons.loihi_cuba import effective_bias
-        cols["d_u"], cols["d_v"] = p["d_u"].astype(np.float64), p["d_v"].astype(np.float64)
-        cols["v_th"] = (p["vth"] << 6).astype(np.float64)
-        cols["bias"] = effective_bias(p["bias_mant"], p["bias_exp"]).astype(np.float64)
-        cols["v_init"] = p["v_init"].astype(np.float64)
-        cols["i_init"] = p["u_init"].astype(np.float64)
-        cols["hold_steps"] = p["hold_steps"].astype(np.int64)
-        cols["gain"] = np.ones(pop.size)
-    elif kind == "egru":
-        cols["v_th"], cols["v_init"] = p["theta"], p["c_init"]
-        cols["zoneout"] = np.full(pop.size, pop.params.zoneout)
-        cols["gate_bias"] = np.stack([p[f"{b}_{g}"] for b in ("bx", "br") for g in "urz"],
-                                     axis=1)
+    cols.update(model_for_kind(pop.kind).columns(pop.params, p, pop.size))
     return cols
 
 
 def _model_flags(params) -> dict:
-    """Per-population switches of the engine (scalars broadcast over the population)."""
-    from aersim.models.neurons.alif import RESETS as ALIF_RESETS
+    """Per-population switches of the engine (scalars broadcast over the population); a model's
+    own columns (:func:`_model_columns`) override them."""
     from aersim.models.neurons.params import SpikeRule
-    kind = params.kind
     reset = getattr(params, "reset", "value")
     rule = getattr(params, "spike_rule", None) or SpikeRule()
+    graded = model_for_kind(params.kind).graded
     return {
         "subtract": reset == "subtract",
         "euler": getattr(params, "integrator", "exact") == "euler",
-        "cuba_order": ORDER_CODES[params.order] if kind in ("cuba_lif", "cuba_li")
-        else 0,
         "late_reset": bool(getattr(params, "late_reset", False))
         or getattr(params, "reset_timing", "immediate") == "next_step",
         "no_reset": reset == "none",
@@ -330,10 +297,8 @@ def _model_flags(params) -> dict:
         "spike_count": rule.count,
         "relu": getattr(params, "activation", "") == "relu",
         "cum_error": bool(getattr(params, "cum_error", False)),
-        "graded": kind in ("sigma_delta", "egru") or (kind == "loihi_cuba"
-                                                       and params.num_message_bits > 0),
-        "reset_code": ALIF_RESETS.index(reset) if kind == "alif" else (0 if reset == "subtract"
-                                                                       else 2),
+        "graded": bool(graded(params)) if graded is not None else False,
+        "reset_code": 0 if reset == "subtract" else 2,
         "weight_exp": int(getattr(params, "weight_exp", 0)),
     }
 
@@ -353,6 +318,10 @@ def build_neurons(network, mapping) -> NeuronTables:
     ints = {name: np.zeros(n, dtype=dtype) for name, dtype in _INT_COLUMNS.items()}
     ints["hold_steps"][:] = -1
     gate_bias = np.zeros((n, 6), dtype=np.float64)
+    # Rows only when a table-run model is present (the engines read them for those alone).
+    table_run = any(model_for_kind(p.kind) is not None and model_for_kind(p.kind).table_run
+                    for p in network.populations.values())
+    mp = np.zeros((n if table_run else 0, N_PARAMS), dtype=np.float64)
     start = 0
     for pop in network.populations.values():
         sl = slice(start, start + pop.size)
@@ -363,22 +332,26 @@ def build_neurons(network, mapping) -> NeuronTables:
         kind[sl] = MODEL_KINDS[pop.kind]
         if pop.kind == "input":
             continue
+        for name, value in _model_flags(pop.params).items():
+            (flags if name in flags else ints)[name][sl] = value
         for name, values in _model_columns(pop).items():
-            if name == "t_ref_s":
+            if name == "mp":
+                mp[sl, :values.shape[1]] = values
+            elif name == "t_ref_s":
                 t_ref_ps[sl] = np.round(values * 1e12).astype(np.int64)
             elif name in ints:
                 ints[name][sl] = values
+            elif name in flags:
+                flags[name][sl] = values
             elif name == "gate_bias":
                 gate_bias[sl] = values
             else:
                 cols[name][sl] = values
-        for name, value in _model_flags(pop.params).items():
-            (flags if name in flags else ints)[name][sl] = value
     core = np.ascontiguousarray(mapping.core_of, dtype=np.int32)
     slot0, _ = input_slots(network)
     return NeuronTables(kind=kind, core=core, upd_rank=_update_ranks(kind, core),
-                        t_ref_ps=t_ref_ps, gate_bias=gate_bias, slot0=slot0, **cols, **flags,
-                        **ints)
+                        t_ref_ps=t_ref_ps, gate_bias=gate_bias, slot0=slot0, mp=mp, **cols,
+                        **flags, **ints)
 
 
 def input_slots(network) -> tuple[np.ndarray, int]:

@@ -31,6 +31,7 @@ from aersim.hardware.energy import NEURON_IDLE, NEURON_UPDATE, STIM_IN
 from aersim.models.neurons.alif import alif_step
 from aersim.models.neurons.egru import egru_unit_step
 from aersim.models.neurons.loihi_cuba import loihi_cuba_step, loihi_dendrite_input
+from aersim.models.neurons.registry import FIRST_TABLE_CODE, model_step_function
 from aersim.models.neurons.sigma_delta import sigma_delta_step
 from aersim.simcore.engine.build import (
     KIND_ALIF,
@@ -57,6 +58,9 @@ from aersim.simcore.engine.hardware_model import (
 from aersim.simcore.engine.neuron_kernels import after_spike, spike_count, step_neuron
 from aersim.simcore.engine.queue import KIND_SHIFT, heap_free, heap_pop, heap_size
 from aersim.simcore.engine.rng import exponential
+
+#: One step of any model of the model table (``models.neurons.registry``), by its code.
+model_step = model_step_function()
 
 STATUS_DONE = 0
 STATUS_RECORDER_FULL = 1
@@ -192,6 +196,15 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
                         continue
                     if neurons.graded[j]:
                         payload = value
+                elif kj >= FIRST_TABLE_CODE:
+                    # A model of the model table: its parameter columns and state, one call.
+                    mp = neurons.mp
+                    v[j], cur[j], aux1[j], aux2[j], payload = model_step(
+                        kj, mp[j, 0], mp[j, 1], mp[j, 2], mp[j, 3], mp[j, 4], mp[j, 5],
+                        mp[j, 6], mp[j, 7], v[j], cur[j], aux1[j], aux2[j],
+                        neurons.gain[j] * x, dt_s)
+                    if payload == 0.0:
+                        continue
                 else:
                     if ref_count[j] > 0:
                         ref_count[j] -= 1
