@@ -128,95 +128,10 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
         n_sp = 0
         msg_need = 0
         for j in range(n):
-            s0 = neurons.slot0[j]
-            x = row[s0]
-            row[s0] = 0.0
-            payload = 1.0
-            if neurons.kind[j] == KIND_INPUT:
-                payload = in_payload[j]
-                if payload == 0.0:
-                    continue
-                in_payload[j] = 0.0
-            else:
-                kj = neurons.kind[j]
-                if kj == KIND_ALIF:
-                    vj, aj, fired, ref_left = alif_step(
-                        v[j], cur[j], aux1[j] != 0.0, ref_count[j],
-                        neurons.gain[j] * x + neurons.bias[j], decay[j], zeta[j], rho[j],
-                        jump[j], neurons.v_leak[j], neurons.v_th[j], neurons.beta[j],
-                        neurons.v_reset[j], neurons.reset_code[j], neurons.late_reset[j],
-                        ref_steps[j])
-                    v[j], cur[j], ref_count[j] = vj, aj, ref_left
-                    aux1[j] = 1.0 if fired else 0.0
-                    if not fired:
-                        continue
-                elif kj == KIND_SIGMA_DELTA:
-                    sg, act, res, err, sent = sigma_delta_step(
-                        cur[j], v[j], aux1[j], aux2[j], neurons.gain[j] * x, neurons.bias[j],
-                        neurons.v_th[j], neurons.relu[j], neurons.cum_error[j])
-                    cur[j], v[j], aux1[j], aux2[j] = sg, act, res, err
-                    if sent == 0.0:
-                        continue
-                    payload = sent
-                elif kj == KIND_EGRU:
-                    # Channels: u, r, the input part of z, the recurrent part of z.
-                    x_r, x_zi, x_zr = row[s0 + 1], row[s0 + 2], row[s0 + 3]
-                    row[s0 + 1] = 0.0
-                    row[s0 + 2] = 0.0
-                    row[s0 + 3] = 0.0
-                    gb = neurons.gate_bias
-                    c_new, y, fired = egru_unit_step(
-                        v[j], x + gb[j, 0], x_r + gb[j, 1], x_zi + gb[j, 2], 0.0, 0.0, x_zr,
-                        gb[j, 3], gb[j, 4], gb[j, 5], neurons.v_th[j], not neurons.subtract[j],
-                        neurons.zoneout[j])
-                    v[j] = c_new
-                    if not fired:
-                        continue
-                    payload = y
-                elif kj == KIND_LOIHI:
-                    # The ring holds the integer dendritic sum exactly (integer weights times
-                    # integer payloads, summed in float64 well below 2**53).
-                    a = loihi_dendrite_input(np.int64(x), neurons.weight_exp[j])
-                    u_new, v_new, fired, value, hold = loihi_cuba_step(
-                        np.int64(cur[j]), np.int64(v[j]), a, np.int64(neurons.d_u[j]),
-                        np.int64(neurons.d_v[j]), np.int64(neurons.bias[j]),
-                        np.int64(neurons.v_th[j]), ref_count[j], ref_steps[j])
-                    cur[j], v[j], ref_count[j] = u_new, v_new, hold
-                    if not fired:
-                        continue
-                    if neurons.graded[j]:
-                        payload = value
-                else:
-                    if ref_count[j] > 0:
-                        ref_count[j] -= 1
-                        continue
-                    vj, ij = step_neuron(kj, v[j], cur[j], neurons.gain[j] * x, decay[j], dt_s,
-                                         neurons.v_inf[j], neurons.drift[j], neurons.v_leak[j],
-                                         neurons.r[j], neurons.i_inf[j], neurons.tau_s[j],
-                                         neurons.tau_syn_s[j], neurons.euler[j],
-                                         neurons.cuba_order[j])
-                    cur[j] = ij
-                    late = neurons.late_reset[j]
-                    th = neurons.v_th[j]
-                    if late and aux1[j] != 0.0:
-                        # The reset of last step's spike, after this step's update (snnTorch).
-                        vj = after_spike(vj, aux1[j] * th, neurons.v_reset[j],
-                                         neurons.subtract[j], neurons.no_reset[j])
-                        aux1[j] = 0.0
-                    count = spike_count(vj, th, neurons.threshold_ge[j],
-                                        neurons.spike_count[j], neurons.max_count[j])
-                    if count == 0.0:
-                        v[j] = max(vj, neurons.v_min[j])
-                        continue
-                    if late:
-                        v[j] = vj
-                        aux1[j] = count
-                    else:
-                        v[j] = max(after_spike(vj, count * th, neurons.v_reset[j],
-                                               neurons.subtract[j], neurons.no_reset[j]),
-                                   neurons.v_min[j])
-                    ref_count[j] = ref_steps[j]
-                    payload = count
+            fired, payload = update_neuron(j, neurons, row, in_payload, v, cur, aux1, aux2,
+                                           ref_count, decay, ref_steps, zeta, rho, jump, dt_s)
+            if not fired:
+                continue
             spiked[n_sp] = j
             n_sp += 1
             msg_need += chip.push_need[j]
@@ -244,6 +159,104 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
         step_dur[k - k0] = step_timeline(neurons, syn, chip, counts, heap, core_free, spiked,
                                          n_sp, mlog, mlog_meta, hw_clock)
     return STATUS_DONE, k1
+
+
+@njit(cache=True, inline="always")
+def update_neuron(j, neurons, row, in_payload, v, cur, aux1, aux2, ref_count, decay, ref_steps,
+                  zeta, rho, jump, dt_s):
+    """Update neuron ``j`` for one step from its ring ``row`` (consumed here); returns
+    ``(fired, payload)``: whether it sends a spike and what the spike carries (1.0, a spike
+    count, or a graded value)."""
+    s0 = neurons.slot0[j]
+    x = row[s0]
+    row[s0] = 0.0
+    payload = 1.0
+    if neurons.kind[j] == KIND_INPUT:
+        payload = in_payload[j]
+        if payload == 0.0:
+            return False, 0.0
+        in_payload[j] = 0.0
+    else:
+        kj = neurons.kind[j]
+        if kj == KIND_ALIF:
+            vj, aj, fired, ref_left = alif_step(
+                v[j], cur[j], aux1[j] != 0.0, ref_count[j],
+                neurons.gain[j] * x + neurons.bias[j], decay[j], zeta[j], rho[j],
+                jump[j], neurons.v_leak[j], neurons.v_th[j], neurons.beta[j],
+                neurons.v_reset[j], neurons.reset_code[j], neurons.late_reset[j],
+                ref_steps[j])
+            v[j], cur[j], ref_count[j] = vj, aj, ref_left
+            aux1[j] = 1.0 if fired else 0.0
+            if not fired:
+                return False, 0.0
+        elif kj == KIND_SIGMA_DELTA:
+            sg, act, res, err, sent = sigma_delta_step(
+                cur[j], v[j], aux1[j], aux2[j], neurons.gain[j] * x, neurons.bias[j],
+                neurons.v_th[j], neurons.relu[j], neurons.cum_error[j])
+            cur[j], v[j], aux1[j], aux2[j] = sg, act, res, err
+            if sent == 0.0:
+                return False, 0.0
+            payload = sent
+        elif kj == KIND_EGRU:
+            # Channels: u, r, the input part of z, the recurrent part of z.
+            x_r, x_zi, x_zr = row[s0 + 1], row[s0 + 2], row[s0 + 3]
+            row[s0 + 1] = 0.0
+            row[s0 + 2] = 0.0
+            row[s0 + 3] = 0.0
+            gb = neurons.gate_bias
+            c_new, y, fired = egru_unit_step(
+                v[j], x + gb[j, 0], x_r + gb[j, 1], x_zi + gb[j, 2], 0.0, 0.0, x_zr,
+                gb[j, 3], gb[j, 4], gb[j, 5], neurons.v_th[j], not neurons.subtract[j],
+                neurons.zoneout[j])
+            v[j] = c_new
+            if not fired:
+                return False, 0.0
+            payload = y
+        elif kj == KIND_LOIHI:
+            # The ring holds the integer dendritic sum exactly (integer weights times
+            # integer payloads, summed in float64 well below 2**53).
+            a = loihi_dendrite_input(np.int64(x), neurons.weight_exp[j])
+            u_new, v_new, fired, value, hold = loihi_cuba_step(
+                np.int64(cur[j]), np.int64(v[j]), a, np.int64(neurons.d_u[j]),
+                np.int64(neurons.d_v[j]), np.int64(neurons.bias[j]),
+                np.int64(neurons.v_th[j]), ref_count[j], ref_steps[j])
+            cur[j], v[j], ref_count[j] = u_new, v_new, hold
+            if not fired:
+                return False, 0.0
+            if neurons.graded[j]:
+                payload = value
+        else:
+            if ref_count[j] > 0:
+                ref_count[j] -= 1
+                return False, 0.0
+            vj, ij = step_neuron(kj, v[j], cur[j], neurons.gain[j] * x, decay[j], dt_s,
+                                 neurons.v_inf[j], neurons.drift[j], neurons.v_leak[j],
+                                 neurons.r[j], neurons.i_inf[j], neurons.tau_s[j],
+                                 neurons.tau_syn_s[j], neurons.euler[j],
+                                 neurons.cuba_order[j])
+            cur[j] = ij
+            late = neurons.late_reset[j]
+            th = neurons.v_th[j]
+            if late and aux1[j] != 0.0:
+                # The reset of last step's spike, after this step's update (snnTorch).
+                vj = after_spike(vj, aux1[j] * th, neurons.v_reset[j],
+                                 neurons.subtract[j], neurons.no_reset[j])
+                aux1[j] = 0.0
+            count = spike_count(vj, th, neurons.threshold_ge[j],
+                                neurons.spike_count[j], neurons.max_count[j])
+            if count == 0.0:
+                v[j] = max(vj, neurons.v_min[j])
+                return False, 0.0
+            if late:
+                v[j] = vj
+                aux1[j] = count
+            else:
+                v[j] = max(after_spike(vj, count * th, neurons.v_reset[j],
+                                       neurons.subtract[j], neurons.no_reset[j]),
+                           neurons.v_min[j])
+            ref_count[j] = ref_steps[j]
+            payload = count
+    return True, payload
 
 
 @njit(cache=True)

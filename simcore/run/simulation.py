@@ -357,6 +357,10 @@ class Simulation:
         ``PoissonDrive``, ``PoissonInput`` and ``SpikeTrains`` objects.
     strategy : str
         Mapping strategy when ``mapping`` is not given.
+    comm : mpi4py communicator, optional
+        Run partitioned over its ranks (``timestep`` mode; every rank constructs the same
+        ``Simulation`` and calls ``run`` alike; results are bit-identical to one process and
+        the same on every rank; see ``simcore.run.parallel``). None or one rank: one process.
     probes : dict, optional
         ``{population: None or local indices}``: neurons whose state (``v`` and the second
         state variable: CuBa current, ALIF adaptation, …) is sampled every
@@ -366,7 +370,8 @@ class Simulation:
     """
 
     def __init__(self, network, chip, mapping=None, config: RunConfig | None = None,
-                 stimuli=(), strategy: str = "sequential", probes: dict | None = None):
+                 stimuli=(), strategy: str = "sequential", probes: dict | None = None,
+                 comm=None):
         network, chip, config, stimuli = _checked_arguments(network, chip, config, stimuli)
         self.network, self.chip = network, chip
         self.config = config
@@ -384,6 +389,10 @@ class Simulation:
         self.probe_ids = self._probe_ids(probes or {})
         self._check()
         self._init_state()
+        self.parallel = None
+        if comm is not None and comm.Get_size() > 1:
+            from aersim.simcore.run.parallel import RankRun
+            self.parallel = RankRun(self, comm)
         self.build_s = time.perf_counter() - t0
         self.t_ps = 0
         self.counts = np.zeros((chip.n_cores, N_OPS), dtype=np.int64)
@@ -779,6 +788,9 @@ class Simulation:
         in_pos = np.zeros(1, dtype=np.int64)
         durs = np.zeros(k1 - k0, dtype=np.int64)
         drive_lambda = self.drive_rate * dt * 1e-12
+        if self.parallel is not None:
+            return self.parallel.run_steps(self, in_step, in_n, in_v, in_pos, k0, k1, durs,
+                                           drive_lambda, spikes_t, spikes_n, trace)
         k = k0
         while True:
             status, k_next = engine_timestep.run_steps_kernel(

@@ -1,0 +1,205 @@
+"""One run over several processes (MPI ranks), bit-identical to the same run in one process.
+
+``mpiexec -n N aersim run ...`` (or ``aersim run ... --ranks N``, which launches it) starts N
+copies of the run; each builds the same network, chip and mapping, and the cores holding neurons
+are split into N contiguous blocks (``simcore.engine.partition``). In ``timestep`` mode a step
+is, per zero-delay level of the network: every rank updates its own neurons, the level's spikes
+are gathered on every rank (``Allgather`` of the counts, ``Allgatherv`` of (id, payload, update
+end) rows, 24 bytes a spike), and every rank delivers all of them, in global id order, to the
+synapses on its own cores. Every rank then runs the step's hardware timeline from the step's
+global spike list, so counts, step durations and the message log are those of one process on
+every rank without a reduction; on chips that price idle neurons the idle counts of each core
+are summed over ranks (``Allreduce``) before the timeline.
+
+Spikes (and probe samples) are gathered on every rank when the recorder is drained, in the
+one-process order; rank 0 alone writes the trace (the HDF5 library of the ``h5py`` wheels is
+serial, and one writer keeps the file exactly the one-process file).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from aersim.simcore.engine import partitioned
+from aersim.simcore.engine import timestep as engine_timestep
+from aersim.simcore.engine.build import TIMING_IDLE
+from aersim.simcore.engine.partition import partition
+from aersim.simcore.engine.queue import grow
+from aersim.simcore.errors import ConfigError
+
+#: What to install when mpi4py or the MPI runtime is missing.
+MPI_FIX = "pip install -e '.[mpi]' (mpi4py and the MPICH runtime)"
+#: Environment variables through which MPI launchers announce the number of ranks.
+_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+
+
+def load_mpi():
+    """The ``mpi4py.MPI`` module, or a :class:`ConfigError` naming the install."""
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise ConfigError(f"a parallel run needs mpi4py and an MPI runtime; install them with "
+                          f"{MPI_FIX}") from None
+    return MPI
+
+
+def launched_world():
+    """``MPI.COMM_WORLD`` when this process is one of several ranks started by an MPI
+    launcher, else None (a plain one-process run never imports MPI)."""
+    size = max((int(os.environ.get(v, "1") or 1) for v in _SIZE_VARS), default=1)
+    if size <= 1:
+        return None
+    comm = load_mpi().COMM_WORLD
+    return comm if comm.Get_size() > 1 else None
+
+
+def find_mpiexec() -> str:
+    """The ``mpiexec`` beside this Python (a virtual environment's, from the ``mpich`` wheel),
+    else the one on ``PATH``."""
+    here = Path(sys.executable).parent
+    for name in ("mpiexec", "mpirun"):
+        path = shutil.which(name, path=str(here)) or shutil.which(name)
+        if path:
+            return path
+    raise ConfigError(f"--ranks needs an MPI launcher (mpiexec), and none was found beside "
+                      f"{sys.executable} or on PATH; install one with {MPI_FIX}")
+
+
+def launch(n_ranks: int, argv: list[str]) -> int:
+    """Run ``aersim <argv>`` as ``n_ranks`` MPI ranks; returns the launcher's exit code."""
+    if n_ranks < 1:
+        raise ConfigError(f"--ranks must be at least 1, got {n_ranks}")
+    load_mpi()
+    cmd = [find_mpiexec(), "-n", str(n_ranks), sys.executable, "-m", "aersim.simcore.cli.main",
+           *argv]
+    return subprocess.run(cmd, check=False).returncode
+
+
+class RankRun:
+    """This rank's share of a partitioned ``timestep`` run of ``sim`` over ``comm``."""
+
+    def __init__(self, sim, comm):
+        MPI = load_mpi()
+        self.MPI, self.comm = MPI, comm
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        if sim.mode != "timestep":
+            raise ConfigError("async mode over several MPI ranks is not supported yet: run it "
+                              "in one process, or use mode='timestep'")
+        self.part = partition(sim.network, sim.neurons.core, sim.syn.msg_core,
+                              sim.syn.msg_seg_lo, sim.syn.seg_lo, sim.chip.n_cores, self.size)
+        n = sim.network.n_neurons
+        self.own = self.part.neuron_rank == self.rank
+        self.own_core = self.part.core_rank == self.rank
+        # Concatenating the ranks' spikes in rank order gives id order when ranks own
+        # increasing id ranges (the usual sequential mappings); otherwise they are sorted.
+        self.rank_ordered = bool(np.all(np.diff(self.part.neuron_rank) >= 0))
+        self.out = np.zeros((max(int(self.own.sum()), 1), 3), dtype=np.float64)
+        self.gathered = np.zeros((max(n, 1), 3), dtype=np.float64)
+        self.spiked = np.zeros(max(n, 1), dtype=np.int32)
+        self.n_each = np.zeros(self.size, dtype=np.int64)
+        self.n_idle_own = np.zeros(sim.chip.n_cores, dtype=np.int64)
+        self.idle = bool(sim.chip_tables.timing[TIMING_IDLE])
+        self.probe_owner = self.part.neuron_rank[sim.probe_ids] if sim.probe_ids.size else \
+            np.zeros(0, np.int32)
+        self.recorded = 0   # spikes of all ranks since the last drain
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def _exchange(self, n_out: int) -> int:
+        """Gather every rank's ``out[:n_out]`` into ``gathered``, in id order."""
+        one = np.array([n_out], dtype=np.int64)
+        self.comm.Allgather(one, self.n_each)
+        total = int(self.n_each.sum())
+        if total == 0:
+            return 0
+        cnt = self.n_each * 3
+        displ = np.zeros(self.size, dtype=np.int64)
+        np.cumsum(cnt[:-1], out=displ[1:])
+        self.comm.Allgatherv(self.out[:n_out], [self.gathered, cnt, displ, self.MPI.DOUBLE])
+        if not self.rank_ordered:
+            rows = self.gathered[:total]
+            rows[:] = rows[np.argsort(rows[:, 0], kind="stable")]
+        return total
+
+    def run_steps(self, sim, in_step, in_n, in_v, in_pos, k0, k1, durs, drive_lambda,
+                  spikes_t, spikes_n, trace) -> np.ndarray:
+        """Run steps ``k0 .. k1-1`` of ``sim`` (this rank's part); durations into ``durs``."""
+        dt = sim.config.dt_ps
+        n = sim.network.n_neurons
+        levels = self.part.levels
+        probe_every = sim.probe_period // dt
+        for k in range(k0, k1):
+            if self._must_drain(sim, n):
+                self.drain(sim, spikes_t, spikes_n, trace)
+            partitioned.begin_step(
+                sim.neurons, sim.chip_tables, sim.ring, self.own, sim.counts, sim.drive_lo,
+                sim.drive_n, drive_lambda, sim.drive_w, sim.drive_rng, in_step, in_n, in_v,
+                in_pos, sim.in_payload, sim.v, sim.cur, sim.ref_count, self.own_core,
+                self.n_idle_own, k)
+            if self.idle:
+                self.comm.Allreduce(self.n_idle_own, sim.chip_tables.n_idle, op=self.MPI.SUM)
+            n_sp = 0
+            for lv in range(levels.shape[0] - 1):
+                n_out = partitioned.update_level(
+                    sim.neurons, sim.chip_tables, sim.ring, self.own, levels[lv],
+                    levels[lv + 1], sim.in_payload, sim.v, sim.cur, sim.aux1, sim.aux2,
+                    sim.ref_count, sim.decay, sim.ref_steps, sim.zeta, sim.rho, sim.jump, dt, k,
+                    sim.recorder_t, sim.recorder_n, sim.recorder_meta, self.out)
+                total = self._exchange(n_out)
+                n_sp = partitioned.deliver_level(
+                    sim.syn, sim.chip_tables, self.own_core, sim.ring, sim.seg_delay_steps, k,
+                    self.gathered, total, self.spiked, n_sp)
+            self.recorded += n_sp
+            need = partitioned.close_step(
+                sim.neurons, sim.syn, sim.chip_tables, sim.counts, sim.heap, sim.core_free,
+                self.spiked, n_sp, sim.mlog, sim.mlog_meta, sim.hw_clock, durs, k - k0, k, dt,
+                sim.v, sim.cur, sim.probe_ids, probe_every, sim.probe_t, sim.probe_v,
+                sim.probe_c, sim.probe_meta, sim.contention)
+            if need:
+                while sim.heap.e.shape[0] - int(sim.heap.meta[0]) < need:
+                    sim.heap = grow(sim.heap)
+                finish = engine_timestep.finish_step_noc_kernel if sim.contention \
+                    else engine_timestep.finish_step_kernel
+                finish(sim.neurons, sim.syn, sim.chip_tables, sim.counts, sim.heap,
+                       sim.core_free, self.spiked, n_sp, sim.mlog, sim.mlog_meta, sim.hw_clock,
+                       durs, k - k0)
+            sim.n_steps_done += 1
+        self.drain(sim, spikes_t, spikes_n, trace)
+        return durs
+
+    def _must_drain(self, sim, n: int) -> bool:
+        """Whether the next step could overflow a buffer (the same answer on every rank: it
+        depends on global spike counts and on the replicated message log and probes)."""
+        return (self.recorded + n > sim.recorder_t.shape[0]
+                or (sim.mlog.shape[0] > 0
+                    and int(sim.mlog_meta[0]) + sim.syn.msg_core.shape[0] > sim.mlog.shape[0])
+                or (sim.probe_ids.size > 0 and int(sim.probe_meta[0]) >= sim.probe_t.shape[0]))
+
+    # -- gathering results ----------------------------------------------------------------------
+
+    def drain(self, sim, spikes_t, spikes_n, trace) -> None:
+        """Gather the ranks' recorded spikes (and probe samples) in one-process order into
+        ``sim``'s buffers and hand them on as one process does (``Simulation._drain``)."""
+        k = int(sim.recorder_meta[0])
+        parts = self.comm.allgather((sim.recorder_t[:k].copy(), sim.recorder_n[:k].copy()))
+        t = np.concatenate([p[0] for p in parts])
+        nrn = np.concatenate([p[1] for p in parts])
+        order = np.lexsort((nrn, t))
+        m = t.size
+        sim.recorder_t[:m] = t[order]
+        sim.recorder_n[:m] = nrn[order]
+        sim.recorder_meta[0] = m
+        if sim.probe_ids.size:
+            rows = int(sim.probe_meta[0])
+            chunks = self.comm.allgather((sim.probe_v[:rows].copy(), sim.probe_c[:rows].copy()))
+            for i, owner in enumerate(self.probe_owner):
+                sim.probe_v[:rows, i] = chunks[owner][0][:, i]
+                sim.probe_c[:rows, i] = chunks[owner][1][:, i]
+        self.recorded = 0
+        sim._drain(spikes_t, spikes_n, trace)
