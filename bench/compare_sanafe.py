@@ -44,7 +44,8 @@ import numpy as np
 from aersim.hardware import load_chip, map_network
 from aersim.models import LIFParams, Network
 from aersim.simcore.engine.build import build_chip
-from aersim.simcore.run.simulation import RunConfig, Simulation
+from aersim.simcore.run.config import RunConfig
+from aersim.simcore.run.simulation import Simulation
 
 try:
     import sanafe

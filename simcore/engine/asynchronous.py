@@ -143,23 +143,31 @@ def _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j, 
 
 
 @njit(cache=True)
-def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, touched, touched_list,
-                     self_driven, heap, counts, core_free,
-                     drive_lo, drive_n, drive_total_hz, drive_w, drive_rng, drive_next,
-                     in_t, in_neuron, in_pos, rec_t, rec_n, rec_meta, mlog, mlog_meta,
-                     probe_ids, probe_period, probe_next, probe_t, probe_v, probe_c, probe_meta,
-                     t_end,
+def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, stim, rec, t_end,
                      max_push):
     """Process every event before ``t_end`` (ps). Returns ``(status, t_now)``.
 
-    Stops early between batches when the recorder or the heap could overflow
-    (``STATUS_RECORDER_FULL`` / ``STATUS_HEAP_FULL``); the wrapper drains or grows and calls
-    again. Drive ``d`` covers neurons ``drive_lo[d] .. drive_lo[d] + drive_n[d] - 1`` with a total
-    rate of ``drive_total_hz[d]`` (per-neuron rate times ``drive_n[d]``); its next event is at
-    ``drive_next[d]``. ``in_t``/``in_neuron`` are this chunk's input spikes, sorted by
-    (time, neuron); the
-    next pending one is always in the heap (pushed by the wrapper for the first).
+    The records are those of ``simcore.engine.state``. Stops early between batches when the
+    recorder or the heap could overflow (``STATUS_RECORDER_FULL`` / ``STATUS_HEAP_FULL``) or
+    the network has no room for the packets of one more event (``STATUS_NOC_FULL``); the
+    wrapper drains or grows and calls again. Drive ``d`` covers neurons ``drive_lo[d] ..
+    drive_lo[d] + drive_n[d] - 1`` at ``drive_rate_hz[d]`` each; its next event is at
+    ``drive_next[d]``. The chunk's input spikes (``stim.in_*``, times in ps) are sorted by
+    (time, neuron); the next pending one is always in the heap (pushed by the wrapper for the
+    first). ``max_push`` bounds the queue entries one event may push.
     """
+    v, cur, t_last, ref_until, version = state.v, state.cur, state.t_last, state.ref_until, \
+        state.version
+    self_driven = mode.self_driven
+    counts, core_free = counters.ops, scratch.core_free
+    touched, touched_list = scratch.touched, scratch.touched_list
+    drive_lo, drive_n, drive_w, drive_rng, drive_next = stim.drive_lo, stim.drive_n, \
+        stim.drive_w, stim.drive_rng, stim.drive_next
+    in_t, in_neuron, in_pos = stim.in_time, stim.in_neuron, stim.in_pos
+    rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
+    mlog, mlog_meta = rec.mlog, rec.mlog_meta
+    probe_ids, probe_next, probe_meta = rec.probe_ids, rec.probe_next, rec.probe_meta
+    probe_t, probe_v, probe_c = rec.probe_t, rec.probe_v, rec.probe_c
     n = v.shape[0]
     n_drives = drive_lo.shape[0]
     # Local names for the per-neuron columns used in the hot loops.
@@ -203,7 +211,7 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
                 probe_v[row_p, i] = vj
                 probe_c[row_p, i] = ij
             probe_meta[0] = row_p + 1
-            probe_next[0] = ts + probe_period
+            probe_next[0] = ts + rec.probe_period_ps
             continue
         if t >= t_end:
             return STATUS_DONE, t_end
@@ -248,7 +256,8 @@ def run_async_kernel(neurons, syn, chip, v, cur, t_last, ref_until, version, tou
                                 touched[j] = True
                                 touched_list[n_touched] = j
                                 n_touched += 1
-                        gap_s = exponential(drive_rng, d) / drive_total_hz[d]
+                        gap_s = exponential(drive_rng, d) / (stim.drive_rate_hz[d]
+                                                             * drive_n[d])
                         drive_next[d] = t + np.int64(round(gap_s * 1e12))
                         progressed = True
                 if not progressed:

@@ -178,7 +178,7 @@ def run_reference(network, chip, mapping=None, config=None, stimuli=(),
         service and synaptic delay can both be zero (the reference needs time to advance from a
         message to its deliveries).
     """
-    from aersim.simcore.run.simulation import RunConfig
+    from aersim.simcore.run.config import RunConfig
 
     config = (config or RunConfig()).for_network(network)
     mode = config.mode or chip.execution_mode

@@ -64,49 +64,53 @@ STATUS_HEAP_FULL = 2
 
 
 @njit(cache=True)
-def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta, rho, jump,
-                     v, cur, aux1, aux2, ref_count, ring, in_payload, spiked,
-                     heap, counts, core_free,
-                     drive_lo, drive_n, drive_lambda, drive_w, drive_rng,
-                     in_step, in_neuron, in_value, in_pos,
-                     rec_t, rec_n, rec_meta, mlog, mlog_meta, hw_clock, step_dur, k0, k1, dt_ps,
-                     pending, probe_ids, probe_every, probe_t, probe_v, probe_c, probe_meta):
-    """Advance steps ``k0 .. k1-1``. Returns ``(status, next_step)``.
+def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, stim, rec,
+                     k0, k1, dt_ps, step_dur):
+    """Advance steps ``k0 .. k1-1`` of ``dt_ps``. Returns ``(status, next_step)``.
 
-    Input spikes ``in_step``/``in_neuron`` (sorted by step) carry payloads ``in_value``
-    (float64; 1.0 for plain spikes).
-
-    State per neuron: ``v`` and ``cur`` (CuBa ``i``, ALIF ``a``, sigma-delta ``sigma``, Loihi
-    ``u``), ``aux1``/``aux2`` (ALIF: previous spike; sigma-delta: residue and accumulated
-    error, with the last activation in ``v``). ``zeta``, ``rho`` and ``jump`` are ALIF's
-    per-step factors (``models.neurons.alif.ALIFParams.step_coefficients``). Every ``probe_every``
-    steps the state of neurons ``probe_ids`` after the step is appended to ``probe_t``/
-    ``probe_v``/``probe_c`` (stamped with the step's time, like its spikes).
+    The records are those of ``simcore.engine.state``: ``mode`` holds the per-step factors
+    (``decay``; ALIF's ``zeta``, ``rho``, ``jump`` from
+    ``models.neurons.alif.ALIFParams.step_coefficients``; delays in steps), ``state`` the
+    neurons and their delay ring, ``stim`` the drives and this chunk's input spikes (times in
+    steps, payloads 1.0 for plain spikes). Every ``rec.probe_period_ps`` the state of the probed
+    neurons after the step is sampled (stamped with the step's time, like its spikes).
 
     Stops early when the recorder could overflow in the next step (``STATUS_RECORDER_FULL``, at
     a step boundary), or when step ``next_step``'s messages do not fit the event queue
-    (``STATUS_HEAP_FULL``: the step's function is done, its ``pending[0]`` spikes are in
-    ``spiked`` and need ``pending[1]`` queue entries; the wrapper grows the queue, runs
-    :func:`finish_step_kernel` and continues from ``next_step + 1``). With network contention
-    on, every step returns that way and the wrapper runs :func:`finish_step_noc_kernel`: the
-    contention model is compiled only for runs that use it. ``step_dur[k - k0]``
-    receives the hardware duration of step ``k``;
-    ``hw_clock[0]`` is the hardware time at which the next step starts (the message log is
-    written in that absolute hardware time).
+    (``STATUS_HEAP_FULL``: the step's function is done, its ``scratch.pending[0]`` spikes are
+    in ``scratch.spiked`` and need ``scratch.pending[1]`` queue entries; the wrapper grows the
+    queue, runs :func:`finish_step_kernel` and continues from ``next_step + 1``). With network
+    contention on, every step returns that way and the wrapper runs
+    :func:`finish_step_noc_kernel`: the contention model is compiled only for runs that use
+    it. ``step_dur[k - k0]`` receives the hardware duration of step ``k``;
+    ``counters.hw_clock[0]`` is the hardware time at which the next step starts (the message
+    log is written in that absolute hardware time).
     """
+    v, cur, aux1, aux2, ref_count = state.v, state.cur, state.aux1, state.aux2, state.ref_count
+    ring, in_payload = state.ring, state.in_payload
+    decay, ref_steps, seg_delay_steps = mode.decay, mode.ref_steps, mode.seg_delay_steps
+    zeta, rho, jump = mode.zeta, mode.rho, mode.jump
+    counts, spiked, pending = counters.ops, scratch.spiked, scratch.pending
+    drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
+        stim.drive_rng
+    in_step, in_neuron, in_value, in_pos = stim.in_time, stim.in_neuron, stim.in_value, \
+        stim.in_pos
+    rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
+    mlog, probe_ids, probe_meta = rec.mlog, rec.probe_ids, rec.probe_meta
+    probe_every = rec.probe_period_ps // dt_ps
     n = v.shape[0]
     n_slots = ring.shape[0]
     for k in range(k0, k1):
         if rec_meta[0] + n > rec_t.shape[0] or (
-                mlog.shape[0] > 0 and mlog_meta[0] + syn.msg_core.shape[0] > mlog.shape[0]) or (
-                probe_ids.shape[0] > 0 and probe_meta[0] >= probe_t.shape[0]):
+                mlog.shape[0] > 0 and rec.mlog_meta[0] + syn.msg_core.shape[0] > mlog.shape[0]) \
+                or (probe_ids.shape[0] > 0 and probe_meta[0] >= rec.probe_t.shape[0]):
             return STATUS_RECORDER_FULL, k
         slot = k % n_slots
         row = ring[slot]
         # Poisson drive: a Poisson process of intensity lambda per unit length on the line
         # [0, n_drive) gives every neuron an independent Poisson(lambda) count for this step.
         for d in range(drive_lo.shape[0]):
-            lam = drive_lambda[d]
+            lam = stim.drive_rate_hz[d] * dt_ps * 1e-12
             if lam <= 0.0:
                 continue
             x = exponential(drive_rng, d) / lam
@@ -145,10 +149,10 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
                         target_row[syn.target[q]] += syn.weight[q] * payload
         if probe_ids.shape[0] > 0 and (k + 1) % probe_every == 0:
             row_p = probe_meta[0]
-            probe_t[row_p] = t_step
+            rec.probe_t[row_p] = t_step
             for i in range(probe_ids.shape[0]):
-                probe_v[row_p, i] = v[probe_ids[i]]
-                probe_c[row_p, i] = cur[probe_ids[i]]
+                rec.probe_v[row_p, i] = v[probe_ids[i]]
+                rec.probe_c[row_p, i] = cur[probe_ids[i]]
             probe_meta[0] = row_p + 1
         if heap_free(heap) < msg_need or chip.noc.cfg[NOC_ON] != 0:
             # The step's messages do not fit the queue: the wrapper grows it and finishes this
@@ -156,8 +160,7 @@ def run_steps_kernel(neurons, syn, chip, seg_delay_steps, decay, ref_steps, zeta
             pending[0] = n_sp
             pending[1] = msg_need
             return STATUS_HEAP_FULL, k
-        step_dur[k - k0] = step_timeline(neurons, syn, chip, counts, heap, core_free, spiked,
-                                         n_sp, mlog, mlog_meta, hw_clock)
+        step_dur[k - k0] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp)
     return STATUS_DONE, k1
 
 
@@ -309,14 +312,15 @@ def _update_end(upd_end, upd_rank, idle, s, t_update):
 
 
 @njit(cache=True)
-def _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock):
+def _close_step(chip, core_free, rec, log0, hw_clock):
     """Step duration (last core done + barrier); shift the step's message log to absolute
     hardware time and advance the clock."""
     busy = 0
     for c in range(core_free.shape[0]):
         if core_free[c] > busy:
             busy = core_free[c]
-    for r_log in range(log0, mlog_meta[0]):
+    mlog = rec.mlog
+    for r_log in range(log0, rec.mlog_meta[0]):
         mlog[r_log, 1] += hw_clock[0]
         mlog[r_log, 2] += hw_clock[0]
         mlog[r_log, 3] += hw_clock[0]
@@ -326,13 +330,15 @@ def _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock):
 
 
 @njit(cache=True)
-def step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog, mlog_meta,
-                  hw_clock):
-    """The zero-load hardware timeline of one step whose spikes are ``spiked[:n_sp]``.
+def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp):
+    """The zero-load hardware timeline of one step whose spikes are ``scratch.spiked[:n_sp]``.
 
-    Returns the step's duration (ps) and advances ``hw_clock[0]`` by it. The contention model
-    has its own function (:func:`step_timeline_noc`), so that runs without it never compile it.
+    Returns the step's duration (ps) and advances ``counters.hw_clock[0]`` by it. The
+    contention model has its own function (:func:`step_timeline_noc`), so that runs without it
+    never compile it.
     """
+    counts, core_free, spiked = counters.ops, scratch.core_free, scratch.spiked
+    mlog, mlog_meta = rec.mlog, rec.mlog_meta
     t_update = chip.latency_ps[LAT_NEURON_UPDATE]
     pass_ps = np.empty(core_free.shape[0], dtype=np.int64)
     _update_passes(neurons, chip, counts, pass_ps)
@@ -343,7 +349,7 @@ def step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlo
                 chip.upd_end[spiked[i]] = neurons.upd_rank[spiked[i]] * t_update
         concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, chip.upd_end,
                             pass_ps, mlog, mlog_meta)
-        return _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock)
+        return _close_step(chip, core_free, rec, log0, counters.hw_clock)
     idle = chip.timing[TIMING_IDLE] != 0
     upd_end = chip.upd_end
     upd_rank = neurons.upd_rank
@@ -361,13 +367,13 @@ def step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlo
     while heap_size(heap) > 0:
         t_arrive, key, m, unused = heap_pop(heap)
         serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta)
-    return _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock)
+    return _close_step(chip, core_free, rec, log0, counters.hw_clock)
 
 
 @njit(cache=True)
-def step_timeline_noc(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
-                      mlog_meta, hw_clock):
+def step_timeline_noc(neurons, syn, chip, heap, counters, scratch, rec, n_sp):
     """As :func:`step_timeline`, with packets contending for links and buffers."""
+    counts, core_free, spiked = counters.ops, scratch.core_free, scratch.spiked
     t_update = chip.latency_ps[LAT_NEURON_UPDATE]
     core_free[:] = 0
     noc = chip.noc
@@ -384,27 +390,26 @@ def step_timeline_noc(neurons, syn, chip, counts, heap, core_free, spiked, n_sp,
     _update_passes(neurons, chip, counts, pass_ps)
     for c in range(core_free.shape[0]):
         core_free[c] += pass_ps[c]
-    log0 = mlog_meta[0]
+    log0 = rec.mlog_meta[0]
     while heap_size(heap) > 0:
         t_arrive, key, m, unused = heap_pop(heap)
         if (key >> KIND_SHIFT) == KIND_NOC:
             noc_arbitrate(noc, heap, m, t_arrive, syn.msg_ptr, syn.msg_core)
             continue
-        serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta)
-    return _close_step(chip, core_free, mlog, mlog_meta, log0, hw_clock)
+        serve_message(syn, chip, counts, core_free, m, t_arrive, rec.mlog, rec.mlog_meta)
+    return _close_step(chip, core_free, rec, log0, counters.hw_clock)
 
 
 @njit(cache=True)
-def finish_step_kernel(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
-                       mlog_meta, hw_clock, step_dur, i):
-    """Run a step's zero-load timeline after the wrapper grew the queue; duration at ``i``."""
-    step_dur[i] = step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
-                                mlog_meta, hw_clock)
+def finish_step_kernel(neurons, syn, chip, heap, counters, scratch, rec, step_dur, i):
+    """Run a held step's zero-load timeline after the wrapper grew the queue (its spikes are
+    ``scratch.spiked[:scratch.pending[0]]``); its duration goes to ``step_dur[i]``."""
+    step_dur[i] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec,
+                                scratch.pending[0])
 
 
 @njit(cache=True)
-def finish_step_noc_kernel(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
-                           mlog_meta, hw_clock, step_dur, i):
-    """Run a step's timeline with network contention; duration at ``i``."""
-    step_dur[i] = step_timeline_noc(neurons, syn, chip, counts, heap, core_free, spiked, n_sp,
-                                    mlog, mlog_meta, hw_clock)
+def finish_step_noc_kernel(neurons, syn, chip, heap, counters, scratch, rec, step_dur, i):
+    """As :func:`finish_step_kernel`, with network contention."""
+    step_dur[i] = step_timeline_noc(neurons, syn, chip, heap, counters, scratch, rec,
+                                    scratch.pending[0])

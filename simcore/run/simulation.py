@@ -14,13 +14,10 @@ import logging
 import math
 import os
 import time
-import warnings
-from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from aersim.hardware.chip import EXECUTION_MODES
-from aersim.hardware.energy import N_OPS, OP_KINDS, EnergyLedger, paced_duration_ps, price
+from aersim.hardware.energy import paced_duration_ps, price
 from aersim.hardware.mapping import map_network
 from aersim.models.memory import require_bytes
 from aersim.simcore.engine import asynchronous as engine_async
@@ -43,276 +40,27 @@ from aersim.simcore.engine.hardware_model import LinkStats
 from aersim.simcore.engine.neuron_kernels import time_to_threshold_s
 from aersim.simcore.engine.queue import grow, heap_push, make_key, new_heap
 from aersim.simcore.engine.rng import seed_states
+from aersim.simcore.engine.state import (
+    ModeTables,
+    Stimulus,
+    new_counters,
+    new_neuron_state,
+    new_recorder,
+    new_scratch,
+    no_inputs,
+)
 from aersim.simcore.errors import ConfigError, StimulusError
+from aersim.simcore.run.config import PS_PER_S, RunConfig
 from aersim.simcore.run.progress import progress_bar
+from aersim.simcore.run.results import Results
 from aersim.simcore.run.stimulus import GradedInput, PoissonDrive, is_input_stimulus
-from aersim.traces.output.units import si
 
 log = logging.getLogger(__name__)
 
-PS_PER_S = 10**12
 #: Peak bytes per synapse the build step adds while it sorts the synapses into the engine's
 #: tables (about 9 kept, the rest temporaries of the sort by destination core and delay):
 #: ``bench/memory.py`` measured 24 at 100 M synapses; the margin covers other chips' tables.
 BUILD_BYTES_PER_SYNAPSE = 32
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """How to run.
-
-    Attributes
-    ----------
-    mode : str or None
-        ``"timestep"`` or ``"async"``; None takes the chip's ``execution_mode``.
-    dt_ps : int or None
-        Algorithmic step in ``timestep`` mode, picoseconds. None (the default) takes the import
-        profile's time step of the network (what it was trained with), else 0.1 ms.
-    seed : int
-        Seed of every random stream of the run.
-    chunk_ps : int or None
-        Simulated time per chunk (default: 1000 steps, or 100 ms in async mode).
-    recorder_capacity : int
-        Spikes buffered before they are handed to the trace.
-    record_messages : bool
-        Also log every message served (index, arrival, service start and end); see
-        ``Results.messages``.
-    probe_period_ps : int or None
-        Sampling period of probed neurons' state (default: every step in ``timestep`` mode,
-        0.1 ms in ``async`` mode); see ``Simulation(probes=...)``.
-    """
-
-    mode: str | None = None
-    dt_ps: int | None = None
-    seed: int = 0
-    chunk_ps: int | None = None
-    recorder_capacity: int = 1 << 20
-    record_messages: bool = False
-    probe_period_ps: int | None = None
-
-    def __post_init__(self):
-        if self.probe_period_ps is not None and int(self.probe_period_ps) <= 0:
-            raise ConfigError(f"probe_period_ps must be positive, got {self.probe_period_ps}")
-        if self.mode is not None and self.mode not in EXECUTION_MODES:
-            raise ConfigError(f"mode {self.mode!r} is not one of {EXECUTION_MODES}")
-        for name in ("dt_ps", "chunk_ps", "probe_period_ps", "recorder_capacity", "seed"):
-            value = getattr(self, name)
-            if value is None and name != "seed" and name != "recorder_capacity":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ConfigError(f"RunConfig.{name} must be an integer, got {value!r}")
-        if self.dt_ps is not None and int(self.dt_ps) <= 0:
-            raise ConfigError(f"dt_ps must be a positive number of picoseconds, got {self.dt_ps}")
-        if not 0 <= int(self.seed) < 2**63:
-            raise ConfigError(f"seed must be in [0, 2**63), got {self.seed}")
-        if self.chunk_ps is not None and int(self.chunk_ps) <= 0:
-            raise ConfigError(f"chunk_ps must be positive, got {self.chunk_ps}")
-
-
-    def for_network(self, network) -> RunConfig:
-        """This configuration with its time step resolved for ``network``: an unset ``dt_ps``
-        becomes the network's import-profile time step (else 0.1 ms); a set one that differs
-        from it warns (``RunWarning``), since the network will not behave as trained."""
-        from aersim.simcore.errors import RunWarning
-        from aersim.simcore.run.spec import DEFAULT_DT_S, profile_dt_s
-
-        trained = profile_dt_s(network)
-        if self.dt_ps is None:
-            dt_s = trained if trained is not None else DEFAULT_DT_S
-            return replace(self, dt_ps=int(round(dt_s * PS_PER_S)))
-        if trained is not None and self.dt_ps != int(round(trained * PS_PER_S)):
-            warnings.warn(f"dt = {self.dt_ps / PS_PER_S:g} s differs from the import profile's "
-                          f"dt = {trained:g} s: the network will not behave as it did where it "
-                          "was trained", RunWarning, stacklevel=4)
-        return self
-
-
-@dataclass(eq=False)
-class Results:
-    """What a run produced.
-
-    Raw arrays keep the engine's units (times in integer picoseconds, global neuron ids, energies
-    in joules); the methods give them per population in seconds and hertz.
-    """
-
-    mode: str
-    t_start_ps: int
-    t_stop_ps: int
-    spikes_t_ps: np.ndarray
-    spikes_neuron: np.ndarray
-    counts: np.ndarray
-    ledger: EnergyLedger
-    hardware_time_ps: int
-    step_duration_ps: np.ndarray
-    wall_s: float
-    messages: np.ndarray | None = None
-    probes: dict | None = None
-    info: dict = field(default_factory=dict)
-    #: Per-link counters of the network-on-chip (``hardware_model.LinkStats``) when the chip
-    #: models contention, else None.
-    links: LinkStats | None = None
-    #: ``{population: (first global id, size)}`` of the network that ran.
-    populations: dict = field(default_factory=dict)
-    #: Populations whose spikes are held in ``spikes_t_ps``/``spikes_neuron`` (all of them
-    #: unless the run streamed the rest to a trace, see ``Simulation.run(keep_spikes=...)``).
-    kept: frozenset | None = None
-    #: Spikes of the whole network (also those not kept in memory).
-    spike_total: int | None = None
-
-    def __repr__(self):
-        sim_s = (self.t_stop_ps - self.t_start_ps) / PS_PER_S
-        return (f"Results(mode={self.mode!r}, simulated={si(sim_s, 's')}, "
-                f"spikes={self.n_spikes}, energy={si(self.ledger.total_j, 'J')}, "
-                f"hardware_time={si(self.hardware_time_ps / PS_PER_S, 's')})")
-
-    @property
-    def n_spikes(self) -> int:
-        """Spikes of the whole network in this run."""
-        if self.spike_total is not None:
-            return int(self.spike_total)
-        return int(self.spikes_t_ps.shape[0])
-
-    @property
-    def duration_s(self) -> float:
-        """Simulated seconds of this run."""
-        return (self.t_stop_ps - self.t_start_ps) / PS_PER_S
-
-    def _population(self, name: str) -> tuple[int, int]:
-        if name not in self.populations:
-            raise ConfigError(f"no population {name!r} in this run; it has "
-                              f"{sorted(self.populations)}")
-        if self.kept is not None and name not in self.kept:
-            raise ConfigError(f"the spikes of population {name!r} went to the trace and were not "
-                              "kept in memory; read them with aersim.read_trace(path), or run "
-                              "with keep_spikes='all'")
-        return self.populations[name]
-
-    def _selection(self, name: str) -> tuple[int, np.ndarray]:
-        """First global id of population ``name`` and the mask of its kept spikes."""
-        lo, size = self._population(name)
-        return lo, (self.spikes_neuron >= lo) & (self.spikes_neuron < lo + size)
-
-    def spikes(self, population: str) -> np.ndarray:
-        """Spikes of one population, in time order.
-
-        Returns
-        -------
-        ndarray, structured, (n_spikes,)
-            Fields ``t_s`` (float64, seconds from the start of the simulation) and ``neuron``
-            (int64, index inside the population).
-        """
-        lo, sel = self._selection(population)
-        out = np.empty(int(sel.sum()), dtype=[("t_s", np.float64), ("neuron", np.int64)])
-        out["t_s"] = self.spikes_t_ps[sel] / PS_PER_S
-        out["neuron"] = self.spikes_neuron[sel].astype(np.int64) - lo
-        return out
-
-    def spike_counts(self, population: str) -> np.ndarray:
-        """Spikes per neuron of one population: int64 (size,)."""
-        lo, sel = self._selection(population)
-        return np.bincount(self.spikes_neuron[sel].astype(np.int64) - lo,
-                           minlength=self.populations[population][1])
-
-    def rates_hz(self, population: str | None = None):
-        """Firing rates: per neuron of ``population`` (float64 (size,), Hz), or, with no name,
-        the mean rate of every population (``{name: Hz}``)."""
-        if population is not None:
-            return self.spike_counts(population) / self.duration_s
-        return {name: float(self.spike_counts(name).sum() / max(size, 1) / self.duration_s)
-                for name, (_, size) in self.populations.items()
-                if self.kept is None or name in self.kept}
-
-    def op_totals(self) -> dict[str, int]:
-        """Operation counts summed over cores."""
-        return {k: int(v) for k, v in zip(OP_KINDS, self.counts.sum(axis=0), strict=True)}
-
-    def energy_table(self) -> np.ndarray:
-        """Dynamic energy and operation counts by core and operation kind, as a table.
-
-        Returns
-        -------
-        ndarray, structured, (n_rows,)
-            One row per (core, operation) that was counted or priced: ``core`` (int32),
-            ``operation`` (str), ``count`` (int64), ``energy_j`` (float64, joules).
-        """
-        e = self.ledger.by_core_op_j
-        cores, ops = np.nonzero((self.counts != 0) | (e != 0))
-        out = np.empty(cores.size, dtype=[("core", np.int32), ("operation", "U24"),
-                                          ("count", np.int64), ("energy_j", np.float64)])
-        out["core"] = cores
-        out["operation"] = np.asarray(OP_KINDS)[ops]
-        out["count"] = self.counts[cores, ops]
-        out["energy_j"] = e[cores, ops]
-        return out
-
-    def energy_frame(self):
-        """:meth:`energy_table` as a pandas DataFrame (pandas must be installed)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ConfigError("energy_frame needs pandas (pip install pandas); "
-                              "energy_table() gives the same rows as a NumPy array") from None
-        return pd.DataFrame(self.energy_table())
-
-    def to_trace(self, path) -> None:
-        """Write these results (spikes, counters, energy, step durations, links) to a new trace
-        file at ``path``; ``aersim report`` and ``read_trace`` read it."""
-        from aersim.traces import TraceWriter
-
-        trace = TraceWriter(path, metadata={
-            "mode": self.mode, "populations": [
-                {"name": n, "offset": int(lo), "size": int(size)}
-                for n, (lo, size) in self.populations.items()],
-            "dt_ps": int(self.info.get("dt_ps", 0))})
-        try:
-            trace.append_spikes(self.spikes_t_ps, self.spikes_neuron)
-            if self.step_duration_ps.size:
-                trace.append_step_durations(self.step_duration_ps)
-            self.write_totals(trace)
-        except BaseException:
-            trace.close(complete=False)
-            raise
-        trace.close()
-
-    def write_totals(self, trace) -> None:
-        """Write the run's time span, counters, energy ledger and link counters into ``trace``
-        (spikes and step durations are streamed into it while the run goes)."""
-        trace.set_metadata(t_start_ps=self.t_start_ps, t_stop_ps=self.t_stop_ps,
-                           hardware_time_ps=self.hardware_time_ps)
-        trace.write_counters(self.counts, OP_KINDS)
-        e = self.ledger
-        trace.write_energy(e.by_core_op_j, OP_KINDS, static_j=e.static_j,
-                           barrier_j=e.barrier_j, duration_ps=e.duration_ps)
-        if self.links is not None:
-            trace.write_links(self.links, duration_ps=self.hardware_time_ps)
-
-    def summary(self) -> str:
-        """A short human-readable report (SI prefixes throughout)."""
-        ops = self.op_totals()
-        sim_s = self.duration_s
-        if self.mode == "timestep" and self.info.get("dt_ps"):
-            dt_s = self.info["dt_ps"] / PS_PER_S
-            n = int(round(sim_s / dt_s))
-            when = f"{n} steps of {si(dt_s, 's')} = {si(sim_s, 's')} simulated"
-        else:
-            when = f"{si(sim_s, 's')} simulated"
-        lines = [
-            f"mode {self.mode}: {when} in {self.wall_s:.2f} s wall",
-            f"spikes: {self.n_spikes}   synaptic ops: {ops['synaptic_op']}   "
-            f"messages: {ops['message_out']}   hops: "
-            f"{ops['hop_east'] + ops['hop_west'] + ops['hop_north'] + ops['hop_south']}",
-            f"hardware time: {si(self.hardware_time_ps / PS_PER_S, 's')}",
-        ]
-        if self.step_duration_ps.size:
-            d = self.step_duration_ps / PS_PER_S
-            lines.append(f"step duration: mean {si(d.mean(), 's')}, max {si(d.max(), 's')} over "
-                         f"{d.size} steps")
-        e = self.ledger
-        lines.append(f"energy: total {si(e.total_j, 'J')} = dynamic {si(e.dynamic_j, 'J')}"
-                     f" + static {si(e.static_j, 'J')} + barrier {si(e.barrier_j, 'J')}")
-        top = sorted(e.by_op_j().items(), key=lambda kv: -kv[1])[:4]
-        lines.append("  largest: " + ", ".join(f"{k} {si(v, 'J')}" for k, v in top if v))
-        return "\n".join(lines)
 
 
 def _checked_arguments(network, chip, config, stimuli):
@@ -395,7 +143,6 @@ class Simulation:
             self.parallel = RankRun(self, comm)
         self.build_s = time.perf_counter() - t0
         self.t_ps = 0
-        self.counts = np.zeros((chip.n_cores, N_OPS), dtype=np.int64)
         self.hardware_time_ps = 0
         self.n_steps_done = 0
 
@@ -489,47 +236,35 @@ class Simulation:
         return np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, np.int64)
 
     def _init_state(self) -> None:
+        """The engine's records (``simcore.engine.state``) at time 0."""
         n = self.network.n_neurons
         nt = self.neurons
         cfg = self.config
-        self.v = nt.v_init.copy()
-        self.cur = nt.i_init.copy()
-        self.aux1 = np.zeros(n, dtype=np.float64)
-        self.aux2 = np.zeros(n, dtype=np.float64)
-        self.recorder_t = np.empty(max(cfg.recorder_capacity, 2 * n + 16), dtype=np.int64)
-        self.recorder_n = np.empty_like(self.recorder_t, dtype=np.int32)
-        self.recorder_meta = np.zeros(1, dtype=np.int64)
-        self.heap = new_heap(4096)
-        n_msg = int(self.syn.msg_core.shape[0])
-        self.mlog = np.zeros((max(1 << 16, 2 * n_msg) if cfg.record_messages else 0, 4),
-                             dtype=np.int64)
-        self.mlog_meta = np.zeros(1, dtype=np.int64)
-        self.hw_clock = np.zeros(1, dtype=np.int64)
-        k = self.probe_ids.size
-        cap = max(16, (1 << 22) // max(k, 1)) if k else 0
-        self.probe_t = np.zeros(cap, dtype=np.int64)
-        self.probe_v = np.zeros((cap, k), dtype=np.float64)
-        self.probe_c = np.zeros((cap, k), dtype=np.float64)
-        self.probe_meta = np.zeros(1, dtype=np.int64)
         period = cfg.probe_period_ps or (cfg.dt_ps if self.mode == "timestep" else 100_000_000)
         if self.mode == "timestep" and period % cfg.dt_ps:
             raise ConfigError(f"probe_period_ps {period} is not a whole number of steps of "
                               f"dt = {cfg.dt_ps} ps")
-        self.probe_period = int(period)
-        self.probe_next = np.zeros(1, dtype=np.int64)
-        self.core_free = np.zeros(self.chip.n_cores, dtype=np.int64)
+        n_msg = int(self.syn.msg_core.shape[0])
+        self.rec = new_recorder(max(cfg.recorder_capacity, 2 * n + 16),
+                                max(1 << 16, 2 * n_msg) if cfg.record_messages else 0,
+                                self.probe_ids, period)
+        self.heap = new_heap(4096)
+        self.counters = new_counters(self.chip.n_cores)
+        self.scratch = new_scratch(n, self.chip.n_cores, self.mode)
         seqs = np.random.SeedSequence(cfg.seed).spawn(len(self.stimuli) + 1)
         self._stim_rngs = [np.random.default_rng(s) for s in seqs[:-1]]
         drives = [(i, s) for i, s in enumerate(self.stimuli) if isinstance(s, PoissonDrive)]
-        self.drive_lo = np.array([self.network.offset(s.population) for _, s in drives],
-                                 dtype=np.int64)
-        self.drive_n = np.array([self.network.population(s.population).size for _, s in drives],
-                                dtype=np.int64)
-        self.drive_rate = np.array([s.rate_hz for _, s in drives], dtype=np.float64)
-        self.drive_w = np.array([s.weight for _, s in drives], dtype=np.float64)
-        self.drive_rng = np.concatenate(
-            [seed_states(seqs[i], 1) for i, _ in drives]).astype(np.uint64) if drives \
-            else np.zeros(0, dtype=np.uint64)
+        self.stim = no_inputs(Stimulus(
+            drive_lo=np.array([self.network.offset(s.population) for _, s in drives],
+                              dtype=np.int64),
+            drive_n=np.array([self.network.population(s.population).size for _, s in drives],
+                             dtype=np.int64),
+            drive_rate_hz=np.array([s.rate_hz for _, s in drives], dtype=np.float64),
+            drive_w=np.array([s.weight for _, s in drives], dtype=np.float64),
+            drive_rng=np.concatenate([seed_states(seqs[i], 1) for i, _ in drives]).astype(
+                np.uint64) if drives else np.zeros(0, dtype=np.uint64),
+            drive_next=np.zeros(len(drives), dtype=np.int64),
+            in_time=None, in_neuron=None, in_value=None, in_pos=None))
         self._input_streams = [
             (s.open(self.network.population(s.population), self._stim_rngs[i]),
              self.network.offset(s.population))
@@ -544,65 +279,75 @@ class Simulation:
         if self.chip.noc.contention:
             # A router arbitration pushes up to three entries per output it grants.
             self.max_push += 3 * (4 + self.chip.cores_per_tile)
-        self.pending = np.zeros(2, dtype=np.int64)
+        empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
         if self.mode == "timestep":
             dt = self.config.dt_ps
             dt_s = dt * 1e-12
-            self.decay = np.where(nt.euler, 1.0 - dt_s / nt.tau_s, np.exp(-dt_s / nt.tau_s))
-            self.ref_steps = np.where(nt.hold_steps >= 0, nt.hold_steps,
-                                      np.round(nt.t_ref_ps / dt)).astype(np.int64)
-            self.zeta, self.rho, self.jump = (np.zeros(n) for _ in range(3))
+            zeta, rho, jump = (np.zeros(n) for _ in range(3))
             for pop in self.network.populations.values():
                 if pop.kind == "alif":
                     sl = slice(self.network.offset(pop.name),
                                self.network.offset(pop.name) + pop.size)
                     coef = pop.params.step_coefficients(pop.size, dt_s)
-                    self.zeta[sl], self.rho[sl], self.jump[sl] = \
-                        coef["zeta"], coef["rho"], coef["jump"]
-            self.seg_delay_steps = (self.syn.seg_delay_ps // dt).astype(np.int64)
-            n_slots = int(self.seg_delay_steps.max(initial=0)) + 1
-            self.ring = np.zeros((n_slots, input_slots(self.network)[1]), dtype=np.float64)
-            self.ref_count = np.zeros(n, dtype=np.int64)
-            self.in_payload = np.zeros(n, dtype=np.float64)
-            self.spiked = np.zeros(n, dtype=np.int32)
+                    zeta[sl], rho[sl], jump[sl] = coef["zeta"], coef["rho"], coef["jump"]
+            seg_delay_steps = (self.syn.seg_delay_ps // dt).astype(np.int64)
+            self.mode_tables = ModeTables(
+                seg_delay_steps=seg_delay_steps,
+                decay=np.where(nt.euler, 1.0 - dt_s / nt.tau_s, np.exp(-dt_s / nt.tau_s)),
+                ref_steps=np.where(nt.hold_steps >= 0, nt.hold_steps,
+                                   np.round(nt.t_ref_ps / dt)).astype(np.int64),
+                zeta=zeta, rho=rho, jump=jump, self_driven=np.zeros(0, dtype=np.bool_))
+            n_slots = int(seg_delay_steps.max(initial=0)) + 1
+            self.state = new_neuron_state(nt.v_init, nt.i_init, self.mode,
+                                          (n_slots, input_slots(self.network)[1]))
         else:
-            self.t_last = np.zeros(n, dtype=np.int64)
-            self.ref_until = np.full(n, -1, dtype=np.int64)
-            self.version = np.zeros(n, dtype=np.int64)
-            self.touched = np.zeros(n, dtype=np.bool_)
-            self.touched_list = np.zeros(n, dtype=np.int32)
             # Neurons that can reach threshold with no input: a bias above threshold (LIF), a
             # positive drift (IF), or a synaptic current still rising the membrane (CuBa).
             finite = np.isfinite(nt.v_th)
-            self.self_driven = finite & (((nt.kind == KIND_LIF) & (nt.v_inf > nt.v_th))
-                                         | ((nt.kind == KIND_IF) & (nt.drift > 0))
-                                         | (nt.kind == KIND_CUBA) | (nt.kind == KIND_ALIF))
-            self.drive_next = np.zeros(len(drives), dtype=np.int64)
-            for d in range(len(drives)):
-                self.drive_next[d] = self._drive_gap_ps(d) if self.drive_rate[d] > 0 \
-                    else np.iinfo(np.int64).max
+            self.mode_tables = ModeTables(
+                seg_delay_steps=empty_i, decay=empty_f, ref_steps=empty_i, zeta=empty_f,
+                rho=empty_f, jump=empty_f,
+                self_driven=finite & (((nt.kind == KIND_LIF) & (nt.v_inf > nt.v_th))
+                                      | ((nt.kind == KIND_IF) & (nt.drift > 0))
+                                      | (nt.kind == KIND_CUBA) | (nt.kind == KIND_ALIF)))
+            self.state = new_neuron_state(nt.v_init, nt.i_init, self.mode)
+            for d in range(self.stim.drive_lo.size):
+                self.stim.drive_next[d] = self._drive_gap_ps(d) \
+                    if self.stim.drive_rate_hz[d] > 0 else np.iinfo(np.int64).max
             self._seed_self_driven()
+
+    @property
+    def v(self) -> np.ndarray:
+        """Membrane potentials now, ``(n_neurons,)`` float64 (a view of the engine state)."""
+        return self.state.v
+
+    @property
+    def cur(self) -> np.ndarray:
+        """Second state variable now (CuBa current, ALIF adaptation, ...), ``(n_neurons,)``."""
+        return self.state.cur
 
     def _drive_gap_ps(self, d: int) -> int:
         # The first gap of a drive is drawn in Python from the drive's own stream state; the
         # kernel continues the same stream (same generator, same state array).
         from aersim.simcore.engine.rng import exponential
-        return int(round(exponential(self.drive_rng, d) / (self.drive_rate[d] * self.drive_n[d])
-                         * 1e12))
+        stim = self.stim
+        return int(round(exponential(stim.drive_rng, d) / (stim.drive_rate_hz[d]
+                                                           * stim.drive_n[d]) * 1e12))
 
     def _seed_self_driven(self) -> None:
         """Queue the first threshold crossing of every neuron that can fire on its own."""
         nt = self.neurons
-        for j in np.flatnonzero(self.self_driven):
-            h_s = time_to_threshold_s(nt.kind[j], self.v[j], self.cur[j], nt.v_th[j], nt.v_inf[j],
+        st = self.state
+        for j in np.flatnonzero(self.mode_tables.self_driven):
+            h_s = time_to_threshold_s(nt.kind[j], st.v[j], st.cur[j], nt.v_th[j], nt.v_inf[j],
                                       nt.drift[j], nt.v_leak[j], nt.r[j], nt.i_inf[j],
                                       nt.tau_s[j], nt.tau_syn_s[j], nt.beta[j])
-            self.version[j] += 1
+            st.version[j] += 1
             if np.isfinite(h_s):
                 if self.heap.e.shape[0] == int(self.heap.meta[0]):
                     self.heap = grow(self.heap)
                 heap_push(self.heap, np.int64(np.ceil(h_s * 1e12)),
-                          make_key(engine_async.KIND_CHECK, j), np.int64(j), self.version[j])
+                          make_key(engine_async.KIND_CHECK, j), np.int64(j), st.version[j])
 
     # -- running --------------------------------------------------------------------------------
 
@@ -667,7 +412,7 @@ class Simulation:
         self._keep_mask = self._mask_of(kept)
         self._messages = []
         self._probe_chunks = []
-        counts_before = self.counts.copy()
+        counts_before = self.counters.ops.copy()
         links_before = self.chip_tables.noc.link_stats.copy()
         packets_before = int(self.chip_tables.noc.meta[META_INJECTED])
         hw_before = self.hardware_time_ps
@@ -694,7 +439,7 @@ class Simulation:
         if bar is not None:
             bar.close()
         wall = time.perf_counter() - wall0
-        counts = self.counts - counts_before
+        counts = self.counters.ops - counts_before
         hw = self.hardware_time_ps - hw_before
         n_barriers = self.n_steps_done - steps_before
         durations = np.concatenate(step_durs) if step_durs else np.zeros(0, np.int64)
@@ -739,10 +484,11 @@ class Simulation:
         return mask
 
     def _drain(self, spikes_t, spikes_n, trace) -> None:
-        k = int(self.recorder_meta[0])
-        t = self.recorder_t[:k].copy()
-        nrn = self.recorder_n[:k].copy()
-        self.recorder_meta[0] = 0
+        rec = self.rec
+        k = int(rec.spike_meta[0])
+        t = rec.spike_t[:k].copy()
+        nrn = rec.spike_n[:k].copy()
+        rec.spike_meta[0] = 0
         if self.mode == "async" and k:
             # Spikes of one instant are recorded as they are found; order them by neuron.
             order = np.lexsort((nrn, t))
@@ -755,13 +501,13 @@ class Simulation:
             t, nrn = t[sel], nrn[sel]
         spikes_t.append(t)
         spikes_n.append(nrn)
-        if self.mlog.shape[0]:
-            self._messages.append(self.mlog[:int(self.mlog_meta[0])].copy())
-            self.mlog_meta[0] = 0
+        if rec.mlog.shape[0]:
+            self._messages.append(rec.mlog[:int(rec.mlog_meta[0])].copy())
+            rec.mlog_meta[0] = 0
         if self.probe_ids.size:
-            m = int(self.probe_meta[0])
-            chunk = (self.probe_t[:m].copy(), self.probe_v[:m].copy(), self.probe_c[:m].copy())
-            self.probe_meta[0] = 0
+            m = int(rec.probe_meta[0])
+            chunk = (rec.probe_t[:m].copy(), rec.probe_v[:m].copy(), rec.probe_c[:m].copy())
+            rec.probe_meta[0] = 0
             self._probe_chunks.append(chunk)
             if trace is not None and m:
                 trace.append_probes(self.probe_ids, *chunk)
@@ -778,43 +524,29 @@ class Simulation:
         in_step = in_t // dt
         if in_step.size:
             # A neuron spikes at most once per step.
-            keep = np.ones(in_step.size, dtype=bool)
-            keep[1:] = (in_step[1:] != in_step[:-1]) | (in_n[1:] != in_n[:-1])
             order = np.lexsort((in_n, in_step))
             in_step, in_n, in_v = in_step[order], in_n[order], in_v[order]
             keep = np.ones(in_step.size, dtype=bool)
             keep[1:] = (in_step[1:] != in_step[:-1]) | (in_n[1:] != in_n[:-1])
             in_step, in_n, in_v = in_step[keep], in_n[keep], in_v[keep]
-        in_pos = np.zeros(1, dtype=np.int64)
+        stim = self.stim._replace(in_time=in_step, in_neuron=in_n, in_value=in_v,
+                                  in_pos=np.zeros(1, dtype=np.int64))
         durs = np.zeros(k1 - k0, dtype=np.int64)
-        drive_lambda = self.drive_rate * dt * 1e-12
-        if self.parallel is not None:
-            return self.parallel.run_steps(self, in_step, in_n, in_v, in_pos, k0, k1, durs,
-                                           drive_lambda, spikes_t, spikes_n, trace)
         k = k0
         while True:
             status, k_next = engine_timestep.run_steps_kernel(
-                self.neurons, self.syn, self.chip_tables, self.seg_delay_steps, self.decay,
-                self.ref_steps, self.zeta, self.rho, self.jump, self.v, self.cur, self.aux1,
-                self.aux2, self.ref_count, self.ring, self.in_payload,
-                self.spiked,
-                self.heap, self.counts, self.core_free, self.drive_lo, self.drive_n,
-                drive_lambda, self.drive_w, self.drive_rng, in_step, in_n, in_v, in_pos,
-                self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta,
-                self.hw_clock, durs[k - k0:], k, k1, dt,
-                self.pending, self.probe_ids, self.probe_period // dt, self.probe_t,
-                self.probe_v, self.probe_c, self.probe_meta)
+                self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
+                self.heap, self.counters, self.scratch, stim, self.rec, k, k1, dt,
+                durs[k - k0:])
             self.n_steps_done += int(k_next - k)
             k = int(k_next)
             if status == engine_timestep.STATUS_HEAP_FULL:
-                while self.heap.e.shape[0] - int(self.heap.meta[0]) < self.pending[1]:
+                while self.heap.e.shape[0] - int(self.heap.meta[0]) < self.scratch.pending[1]:
                     self.heap = grow(self.heap)
                 finish = engine_timestep.finish_step_noc_kernel if self.contention \
                     else engine_timestep.finish_step_kernel
-                finish(
-                    self.neurons, self.syn, self.chip_tables, self.counts, self.heap,
-                    self.core_free, self.spiked, self.pending[0], self.mlog, self.mlog_meta,
-                    self.hw_clock, durs, k - k0)
+                finish(self.neurons, self.syn, self.chip_tables, self.heap, self.counters,
+                       self.scratch, self.rec, durs, k - k0)
                 self.n_steps_done += 1
                 k += 1
                 continue
@@ -825,22 +557,15 @@ class Simulation:
                 return durs
 
     def _run_async(self, in_t, in_n, t1, spikes_t, spikes_n, trace) -> None:
-        in_pos = np.zeros(1, dtype=np.int64)
         if in_t.size:
             heap_push(self.heap, in_t[0], make_key(engine_async.KIND_SPIKE, int(in_n[0])),
                       np.int64(in_n[0]), np.int64(1))
+        stim = self.stim._replace(in_time=in_t, in_neuron=in_n,
+                                  in_value=np.ones(in_t.size), in_pos=np.zeros(1, dtype=np.int64))
         while True:
             status, _ = engine_async.run_async_kernel(
-                self.neurons, self.syn, self.chip_tables, self.v, self.cur, self.t_last,
-                self.ref_until,
-                self.version, self.touched, self.touched_list, self.self_driven, self.heap,
-                self.counts, self.core_free, self.drive_lo, self.drive_n,
-                self.drive_rate * self.drive_n, self.drive_w, self.drive_rng, self.drive_next,
-                in_t, in_n, in_pos,
-                self.recorder_t, self.recorder_n, self.recorder_meta, self.mlog, self.mlog_meta,
-                self.probe_ids, self.probe_period, self.probe_next, self.probe_t, self.probe_v,
-                self.probe_c, self.probe_meta, t1,
-                self.max_push)
+                self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
+                self.heap, self.counters, self.scratch, stim, self.rec, t1, self.max_push)
             if status == engine_async.STATUS_HEAP_FULL:
                 self.heap = grow(self.heap)
             elif status == engine_async.STATUS_NOC_FULL:

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from aersim.simcore.errors import ConfigError, RunWarning
+from aersim.simcore.run.config import PS_PER_S
 
-PS_PER_S = 10**12
 DEFAULT_DT_S = 1e-4
 
 
@@ -236,8 +236,8 @@ def resolve(spec: RunSpec, root: str | Path = ".") -> ResolvedRun:
     ConfigError
         On anything inconsistent; the message names the field and the fix.
     """
+    from aersim.simcore.run.config import RunConfig
     from aersim.simcore.run.replay import EventReplay, recording_span_s
-    from aersim.simcore.run.simulation import RunConfig
     from aersim.simcore.run.stimulus import PoissonInput
 
     root = Path(root)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from aersim.simcore.errors import ConfigError, SimulationError
+from aersim.simcore.run.config import PS_PER_S
 from aersim.simcore.run.progress import progress_bar
 from aersim.simcore.sweep.spec import (
     SweepSpec,
@@ -66,7 +67,6 @@ log = logging.getLogger(__name__)
 __all__ = ["SweepSpec", "SweepSpecError", "load_spec", "read_sweep", "run_point", "sweep",
            "table_columns"]
 
-PS_PER_S = 10**12
 _HOPS = ("hop_east", "hop_west", "hop_north", "hop_south")
 
 
@@ -86,7 +86,8 @@ def warm_up() -> float:
         return 0.0
     from aersim.hardware.chip import load_chip
     from aersim.models.generators import random_network
-    from aersim.simcore.run.simulation import RunConfig, Simulation
+    from aersim.simcore.run.config import RunConfig
+    from aersim.simcore.run.simulation import Simulation
     from aersim.simcore.run.stimulus import PoissonInput
 
     t0 = time.perf_counter()

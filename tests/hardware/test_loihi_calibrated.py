@@ -12,7 +12,8 @@ import pytest
 from aersim.hardware import Mapping, load_chip
 from aersim.hardware.energy import OP_INDEX
 from aersim.models import LIFParams, Network
-from aersim.simcore.run.simulation import RunConfig, Simulation
+from aersim.simcore.run.config import RunConfig
+from aersim.simcore.run.simulation import Simulation
 
 DT_PS = 100_000_000
 

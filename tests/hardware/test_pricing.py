@@ -13,7 +13,8 @@ from aersim.hardware import Mapping, chip_from_dict, load_chip
 from aersim.hardware.energy import N_OPS, OP_INDEX, paced_duration_ps, price, price_vector_pj
 from aersim.hardware.errors import ChipSpecError
 from aersim.models import InputParams, LIFParams, Network
-from aersim.simcore.run.simulation import RunConfig, Simulation
+from aersim.simcore.run.config import RunConfig
+from aersim.simcore.run.simulation import Simulation
 from aersim.simcore.run.stimulus import SpikeTrains
 
 DT_PS = 1_000_000

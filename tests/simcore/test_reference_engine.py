@@ -22,7 +22,8 @@ from aersim.models.neurons.lif import LIFParams
 from aersim.models.neurons.source import InputParams
 from aersim.simcore.engine.reference import run_reference
 from aersim.simcore.errors import ConfigError
-from aersim.simcore.run.simulation import RunConfig, Simulation
+from aersim.simcore.run.config import RunConfig
+from aersim.simcore.run.simulation import Simulation
 from aersim.simcore.run.stimulus import PoissonDrive, PoissonInput, SpikeTrains
 
 MS = 1_000_000_000
