@@ -26,16 +26,19 @@ from aersim.simcore.engine.timestep import mark_idle, step_timeline, update_neur
 
 
 @njit(cache=True)
-def begin_step(neurons, chip, ring, own, counts, drive_lo, drive_n, drive_lambda, drive_w,
-               drive_rng, in_step, in_neuron, in_value, in_pos, in_payload, v, cur, ref_count,
-               own_core, n_idle_own, k):
+def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, k, dt_ps):
     """Start step ``k``: the drive (the whole stream, applied to owned neurons, every event
     counted so that counts are the same on every rank), this step's input payloads of owned
     neurons, and, on chips that price idle neurons, their marking; ``n_idle_own`` gets the
     idle counts of the owned cores (0 elsewhere) for the ranks' sum."""
+    ring, in_payload, counts = state.ring, state.in_payload, counters.ops
+    drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
+        stim.drive_rng
+    in_step, in_neuron, in_value, in_pos = stim.in_time, stim.in_neuron, stim.in_value, \
+        stim.in_pos
     row = ring[k % ring.shape[0]]
     for d in range(drive_lo.shape[0]):
-        lam = drive_lambda[d]
+        lam = stim.drive_rate_hz[d] * dt_ps * 1e-12
         if lam <= 0.0:
             continue
         x = exponential(drive_rng, d) / lam
@@ -51,18 +54,23 @@ def begin_step(neurons, chip, ring, own, counts, drive_lo, drive_n, drive_lambda
             in_payload[j] = in_value[in_pos[0]]
         in_pos[0] += 1
     if chip.timing[TIMING_IDLE] != 0:
-        mark_idle(neurons, chip, row, v, cur, ref_count)
+        mark_idle(neurons, chip, row, state.v, state.cur, state.ref_count)
         for c in range(n_idle_own.shape[0]):
             n_idle_own[c] = chip.n_idle[c] if own_core[c] else 0
 
 
 @njit(cache=True)
-def update_level(neurons, chip, ring, own, lo, hi, in_payload, v, cur, aux1, aux2, ref_count,
-                 decay, ref_steps, zeta, rho, jump, dt_ps, k, rec_t, rec_n, rec_meta, out):
+def update_level(neurons, chip, mode, state, rec, own, lo, hi, k, dt_ps, out):
     """Update the owned neurons with ids in ``[lo, hi)`` for step ``k``; their spikes are
     recorded and written to ``out`` (float64 ``(n, 3)``: id, payload, update end in the core's
     pass, ps). Returns the number of spikes."""
-    row = ring[k % ring.shape[0]]
+    v, cur, aux1, aux2, ref_count = state.v, state.cur, state.aux1, state.aux2, state.ref_count
+    in_payload = state.in_payload
+    decay, ref_steps, zeta, rho, jump = mode.decay, mode.ref_steps, mode.zeta, mode.rho, \
+        mode.jump
+    rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
+    upd_end = chip.upd_end
+    row = state.ring[k % state.ring.shape[0]]
     dt_s = dt_ps * 1e-12
     t_step = k * dt_ps
     n_out = 0
@@ -75,7 +83,7 @@ def update_level(neurons, chip, ring, own, lo, hi, in_payload, v, cur, aux1, aux
             continue
         out[n_out, 0] = j
         out[n_out, 1] = payload
-        out[n_out, 2] = chip.upd_end[j]
+        out[n_out, 2] = upd_end[j]
         n_out += 1
         rec_t[rec_meta[0]] = t_step
         rec_n[rec_meta[0]] = j
@@ -84,18 +92,19 @@ def update_level(neurons, chip, ring, own, lo, hi, in_payload, v, cur, aux1, aux
 
 
 @njit(cache=True)
-def deliver_level(syn, chip, own_core, ring, seg_delay_steps, k, spikes, n_spikes, spiked,
-                  n_sp):
+def deliver_level(syn, chip, mode, state, scratch, own_core, k, spikes, n_spikes, n_sp):
     """Deliver the level's gathered ``spikes[:n_spikes]`` (rows as in :func:`update_level`,
-    in id order) to the owned cores, and append their ids to the step's ``spiked`` list from
-    ``n_sp``. Returns the new length of ``spiked``."""
+    in id order) to the owned cores, and append their ids to the step's ``scratch.spiked``
+    from ``n_sp``. Returns the new length of ``scratch.spiked``."""
+    ring, seg_delay_steps, spiked = state.ring, mode.seg_delay_steps, scratch.spiked
+    upd_end = chip.upd_end
     n_slots = ring.shape[0]
     idle = chip.timing[TIMING_IDLE] != 0
     for i in range(n_spikes):
         j = np.int64(spikes[i, 0])
         payload = spikes[i, 1]
         if idle:
-            chip.upd_end[j] = np.int64(spikes[i, 2])
+            upd_end[j] = np.int64(spikes[i, 2])
         spiked[n_sp] = j
         n_sp += 1
         for m in range(syn.msg_ptr[j], syn.msg_ptr[j + 1]):
@@ -109,24 +118,26 @@ def deliver_level(syn, chip, own_core, ring, seg_delay_steps, k, spikes, n_spike
 
 
 @njit(cache=True)
-def close_step(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog, mlog_meta,
-               hw_clock, step_dur, i, k, dt_ps, v, cur, probe_ids, probe_every, probe_t, probe_v,
-               probe_c, probe_meta, contention):
+def close_step(neurons, syn, chip, state, heap, counters, scratch, rec, n_sp, k, dt_ps,
+               step_dur, i, contention):
     """End step ``k``: probe samples (owned columns are meaningful), then the step's timeline
-    into ``step_dur[i]``. Returns the queue entries the timeline needs when the queue is too
-    small, or the step runs network contention (the caller finishes it), else 0."""
-    if probe_ids.shape[0] > 0 and (k + 1) % probe_every == 0:
+    into ``step_dur[i]``. Returns 1 when the caller must finish the step
+    (``timestep.finish_step_kernel`` or, with network contention, ``finish_step_noc_kernel``)
+    after growing the queue to ``scratch.pending[1]`` free entries, else 0."""
+    probe_ids, probe_meta = rec.probe_ids, rec.probe_meta
+    if probe_ids.shape[0] > 0 and (k + 1) % (rec.probe_period_ps // dt_ps) == 0:
         row_p = probe_meta[0]
-        probe_t[row_p] = k * dt_ps
+        rec.probe_t[row_p] = k * dt_ps
         for p in range(probe_ids.shape[0]):
-            probe_v[row_p, p] = v[probe_ids[p]]
-            probe_c[row_p, p] = cur[probe_ids[p]]
+            rec.probe_v[row_p, p] = state.v[probe_ids[p]]
+            rec.probe_c[row_p, p] = state.cur[probe_ids[p]]
         probe_meta[0] = row_p + 1
     need = 0
     for s in range(n_sp):
-        need += chip.push_need[spiked[s]]
+        need += chip.push_need[scratch.spiked[s]]
     if contention or heap_free(heap) < need:
-        return max(need, 1)
-    step_dur[i] = step_timeline(neurons, syn, chip, counts, heap, core_free, spiked, n_sp, mlog,
-                                mlog_meta, hw_clock)
+        scratch.pending[0] = n_sp
+        scratch.pending[1] = need
+        return 1
+    step_dur[i] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp)
     return 0

@@ -101,7 +101,6 @@ class RankRun:
         self.rank_ordered = bool(np.all(np.diff(self.part.neuron_rank) >= 0))
         self.out = np.zeros((max(int(self.own.sum()), 1), 3), dtype=np.float64)
         self.gathered = np.zeros((max(n, 1), 3), dtype=np.float64)
-        self.spiked = np.zeros(max(n, 1), dtype=np.int32)
         self.n_each = np.zeros(self.size, dtype=np.int64)
         self.n_idle_own = np.zeros(sim.chip.n_cores, dtype=np.int64)
         self.idle = bool(sim.chip_tables.timing[TIMING_IDLE])
@@ -127,48 +126,37 @@ class RankRun:
             rows[:] = rows[np.argsort(rows[:, 0], kind="stable")]
         return total
 
-    def run_steps(self, sim, in_step, in_n, in_v, in_pos, k0, k1, durs, drive_lambda,
-                  spikes_t, spikes_n, trace) -> np.ndarray:
-        """Run steps ``k0 .. k1-1`` of ``sim`` (this rank's part); durations into ``durs``."""
+    def run_steps(self, sim, stim, k0, k1, durs, spikes_t, spikes_n, trace) -> np.ndarray:
+        """Run steps ``k0 .. k1-1`` of ``sim`` (this rank's part) with this chunk's stimulus
+        record ``stim``; step durations into ``durs``."""
         dt = sim.config.dt_ps
         n = sim.network.n_neurons
         levels = self.part.levels
-        probe_every = sim.probe_period // dt
+        tables = (sim.neurons, sim.syn, sim.chip_tables)
         for k in range(k0, k1):
             if self._must_drain(sim, n):
                 self.drain(sim, spikes_t, spikes_n, trace)
-            partitioned.begin_step(
-                sim.neurons, sim.chip_tables, sim.ring, self.own, sim.counts, sim.drive_lo,
-                sim.drive_n, drive_lambda, sim.drive_w, sim.drive_rng, in_step, in_n, in_v,
-                in_pos, sim.in_payload, sim.v, sim.cur, sim.ref_count, self.own_core,
-                self.n_idle_own, k)
+            partitioned.begin_step(sim.neurons, sim.chip_tables, sim.state, sim.counters, stim,
+                                   self.own, self.own_core, self.n_idle_own, k, dt)
             if self.idle:
                 self.comm.Allreduce(self.n_idle_own, sim.chip_tables.n_idle, op=self.MPI.SUM)
             n_sp = 0
             for lv in range(levels.shape[0] - 1):
                 n_out = partitioned.update_level(
-                    sim.neurons, sim.chip_tables, sim.ring, self.own, levels[lv],
-                    levels[lv + 1], sim.in_payload, sim.v, sim.cur, sim.aux1, sim.aux2,
-                    sim.ref_count, sim.decay, sim.ref_steps, sim.zeta, sim.rho, sim.jump, dt, k,
-                    sim.recorder_t, sim.recorder_n, sim.recorder_meta, self.out)
+                    sim.neurons, sim.chip_tables, sim.mode_tables, sim.state, sim.rec, self.own,
+                    levels[lv], levels[lv + 1], k, dt, self.out)
                 total = self._exchange(n_out)
                 n_sp = partitioned.deliver_level(
-                    sim.syn, sim.chip_tables, self.own_core, sim.ring, sim.seg_delay_steps, k,
-                    self.gathered, total, self.spiked, n_sp)
+                    sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
+                    self.own_core, k, self.gathered, total, n_sp)
             self.recorded += n_sp
-            need = partitioned.close_step(
-                sim.neurons, sim.syn, sim.chip_tables, sim.counts, sim.heap, sim.core_free,
-                self.spiked, n_sp, sim.mlog, sim.mlog_meta, sim.hw_clock, durs, k - k0, k, dt,
-                sim.v, sim.cur, sim.probe_ids, probe_every, sim.probe_t, sim.probe_v,
-                sim.probe_c, sim.probe_meta, sim.contention)
-            if need:
-                while sim.heap.e.shape[0] - int(sim.heap.meta[0]) < need:
+            if partitioned.close_step(*tables, sim.state, sim.heap, sim.counters, sim.scratch,
+                                      sim.rec, n_sp, k, dt, durs, k - k0, sim.contention):
+                while sim.heap.e.shape[0] - int(sim.heap.meta[0]) < sim.scratch.pending[1]:
                     sim.heap = grow(sim.heap)
                 finish = engine_timestep.finish_step_noc_kernel if sim.contention \
                     else engine_timestep.finish_step_kernel
-                finish(sim.neurons, sim.syn, sim.chip_tables, sim.counts, sim.heap,
-                       sim.core_free, self.spiked, n_sp, sim.mlog, sim.mlog_meta, sim.hw_clock,
-                       durs, k - k0)
+                finish(*tables, sim.heap, sim.counters, sim.scratch, sim.rec, durs, k - k0)
             sim.n_steps_done += 1
         self.drain(sim, spikes_t, spikes_n, trace)
         return durs
@@ -176,30 +164,32 @@ class RankRun:
     def _must_drain(self, sim, n: int) -> bool:
         """Whether the next step could overflow a buffer (the same answer on every rank: it
         depends on global spike counts and on the replicated message log and probes)."""
-        return (self.recorded + n > sim.recorder_t.shape[0]
-                or (sim.mlog.shape[0] > 0
-                    and int(sim.mlog_meta[0]) + sim.syn.msg_core.shape[0] > sim.mlog.shape[0])
-                or (sim.probe_ids.size > 0 and int(sim.probe_meta[0]) >= sim.probe_t.shape[0]))
+        rec = sim.rec
+        return (self.recorded + n > rec.spike_t.shape[0]
+                or (rec.mlog.shape[0] > 0
+                    and int(rec.mlog_meta[0]) + sim.syn.msg_core.shape[0] > rec.mlog.shape[0])
+                or (sim.probe_ids.size > 0 and int(rec.probe_meta[0]) >= rec.probe_t.shape[0]))
 
     # -- gathering results ----------------------------------------------------------------------
 
     def drain(self, sim, spikes_t, spikes_n, trace) -> None:
         """Gather the ranks' recorded spikes (and probe samples) in one-process order into
         ``sim``'s buffers and hand them on as one process does (``Simulation._drain``)."""
-        k = int(sim.recorder_meta[0])
-        parts = self.comm.allgather((sim.recorder_t[:k].copy(), sim.recorder_n[:k].copy()))
+        rec = sim.rec
+        k = int(rec.spike_meta[0])
+        parts = self.comm.allgather((rec.spike_t[:k].copy(), rec.spike_n[:k].copy()))
         t = np.concatenate([p[0] for p in parts])
         nrn = np.concatenate([p[1] for p in parts])
         order = np.lexsort((nrn, t))
         m = t.size
-        sim.recorder_t[:m] = t[order]
-        sim.recorder_n[:m] = nrn[order]
-        sim.recorder_meta[0] = m
+        rec.spike_t[:m] = t[order]
+        rec.spike_n[:m] = nrn[order]
+        rec.spike_meta[0] = m
         if sim.probe_ids.size:
-            rows = int(sim.probe_meta[0])
-            chunks = self.comm.allgather((sim.probe_v[:rows].copy(), sim.probe_c[:rows].copy()))
+            rows = int(rec.probe_meta[0])
+            chunks = self.comm.allgather((rec.probe_v[:rows].copy(), rec.probe_c[:rows].copy()))
             for i, owner in enumerate(self.probe_owner):
-                sim.probe_v[:rows, i] = chunks[owner][0][:, i]
-                sim.probe_c[:rows, i] = chunks[owner][1][:, i]
+                rec.probe_v[:rows, i] = chunks[owner][0][:, i]
+                rec.probe_c[:rows, i] = chunks[owner][1][:, i]
         self.recorded = 0
         sim._drain(spikes_t, spikes_n, trace)

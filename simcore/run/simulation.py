@@ -532,6 +532,8 @@ class Simulation:
         stim = self.stim._replace(in_time=in_step, in_neuron=in_n, in_value=in_v,
                                   in_pos=np.zeros(1, dtype=np.int64))
         durs = np.zeros(k1 - k0, dtype=np.int64)
+        if self.parallel is not None:
+            return self.parallel.run_steps(self, stim, k0, k1, durs, spikes_t, spikes_n, trace)
         k = k0
         while True:
             status, k_next = engine_timestep.run_steps_kernel(
