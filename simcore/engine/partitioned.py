@@ -22,7 +22,7 @@ from aersim.hardware.energy import STIM_IN
 from aersim.simcore.engine.build import TIMING_IDLE
 from aersim.simcore.engine.queue import heap_free
 from aersim.simcore.engine.rng import exponential
-from aersim.simcore.engine.timestep import mark_idle, step_timeline, update_neuron
+from aersim.simcore.engine.timestep import mark_idle, step_timeline, update_range
 
 
 @njit(cache=True)
@@ -60,34 +60,17 @@ def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, 
 
 
 @njit(cache=True)
-def update_level(neurons, chip, mode, state, rec, own, lo, hi, k, dt_ps, out):
-    """Update the owned neurons with ids in ``[lo, hi)`` for step ``k``; their spikes are
-    recorded and written to ``out`` (float64 ``(n, 3)``: id, payload, update end in the core's
-    pass, ps). Returns the number of spikes."""
-    v, cur, aux1, aux2, ref_count = state.v, state.cur, state.aux1, state.aux2, state.ref_count
-    in_payload = state.in_payload
-    decay, ref_steps, zeta, rho, jump = mode.decay, mode.ref_steps, mode.zeta, mode.rho, \
-        mode.jump
-    rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
-    upd_end = chip.upd_end
-    row = state.ring[k % state.ring.shape[0]]
-    dt_s = dt_ps * 1e-12
-    t_step = k * dt_ps
-    n_out = 0
-    for j in range(lo, hi):
-        if not own[j]:
-            continue
-        fired, payload = update_neuron(j, neurons, row, in_payload, v, cur, aux1, aux2,
-                                       ref_count, decay, ref_steps, zeta, rho, jump, dt_s)
-        if not fired:
-            continue
-        out[n_out, 0] = j
-        out[n_out, 1] = payload
-        out[n_out, 2] = upd_end[j]
-        n_out += 1
-        rec_t[rec_meta[0]] = t_step
-        rec_n[rec_meta[0]] = j
-        rec_meta[0] += 1
+def update_level(neurons, syn, chip, mode, state, rec, own, lo, hi, k, dt_ps, ids, sent, out):
+    """Update the owned neurons with ids in ``[lo, hi)`` for step ``k``
+    (``timestep.update_range``; ``ids`` int32 and ``sent`` float64 are work space of the
+    rank's neuron count). Their spikes are recorded and written to ``out`` (float64
+    ``(n, 3)``: id, payload, update end in the core's pass, ps). Returns the number of spikes.
+    """
+    n_out = update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, ids, sent)
+    for i in range(n_out):
+        out[i, 0] = ids[i]
+        out[i, 1] = sent[i]
+        out[i, 2] = chip.upd_end[ids[i]]
     return n_out
 
 

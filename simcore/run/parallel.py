@@ -99,7 +99,10 @@ class RankRun:
         # Concatenating the ranks' spikes in rank order gives id order when ranks own
         # increasing id ranges (the usual sequential mappings); otherwise they are sorted.
         self.rank_ordered = bool(np.all(np.diff(self.part.neuron_rank) >= 0))
-        self.out = np.zeros((max(int(self.own.sum()), 1), 3), dtype=np.float64)
+        n_own = max(int(self.own.sum()), 1)
+        self.out = np.zeros((n_own, 3), dtype=np.float64)
+        self.ids = np.zeros(n_own, dtype=np.int32)
+        self.sent = np.zeros(n_own, dtype=np.float64)
         self.gathered = np.zeros((max(n, 1), 3), dtype=np.float64)
         self.n_each = np.zeros(self.size, dtype=np.int64)
         self.n_idle_own = np.zeros(sim.chip.n_cores, dtype=np.int64)
@@ -143,8 +146,8 @@ class RankRun:
             n_sp = 0
             for lv in range(levels.shape[0] - 1):
                 n_out = partitioned.update_level(
-                    sim.neurons, sim.chip_tables, sim.mode_tables, sim.state, sim.rec, self.own,
-                    levels[lv], levels[lv + 1], k, dt, self.out)
+                    *tables, sim.mode_tables, sim.state, sim.rec, self.own, levels[lv],
+                    levels[lv + 1], k, dt, self.ids, self.sent, self.out)
                 total = self._exchange(n_out)
                 n_sp = partitioned.deliver_level(
                     sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
