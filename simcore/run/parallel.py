@@ -18,12 +18,6 @@ serial, and one writer keeps the file exactly the one-process file).
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 
 from aersim.simcore.engine import partitioned
@@ -32,53 +26,26 @@ from aersim.simcore.engine.build import TIMING_IDLE
 from aersim.simcore.engine.partition import partition
 from aersim.simcore.engine.queue import grow
 from aersim.simcore.errors import ConfigError
-
-#: What to install when mpi4py or the MPI runtime is missing.
-MPI_FIX = "pip install -e '.[mpi]' (mpi4py and the MPICH runtime)"
-#: Environment variables through which MPI launchers announce the number of ranks.
-_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+from aersim.simcore.run.mpi import load_mpi
 
 
-def load_mpi():
-    """The ``mpi4py.MPI`` module, or a :class:`ConfigError` naming the install."""
-    try:
-        from mpi4py import MPI
-    except ImportError:
-        raise ConfigError(f"a parallel run needs mpi4py and an MPI runtime; install them with "
-                          f"{MPI_FIX}") from None
-    return MPI
-
-
-def launched_world():
-    """``MPI.COMM_WORLD`` when this process is one of several ranks started by an MPI
-    launcher, else None (a plain one-process run never imports MPI)."""
-    size = max((int(os.environ.get(v, "1") or 1) for v in _SIZE_VARS), default=1)
-    if size <= 1:
-        return None
-    comm = load_mpi().COMM_WORLD
-    return comm if comm.Get_size() > 1 else None
-
-
-def find_mpiexec() -> str:
-    """The ``mpiexec`` beside this Python (a virtual environment's, from the ``mpich`` wheel),
-    else the one on ``PATH``."""
-    here = Path(sys.executable).parent
-    for name in ("mpiexec", "mpirun"):
-        path = shutil.which(name, path=str(here)) or shutil.which(name)
-        if path:
-            return path
-    raise ConfigError(f"--ranks needs an MPI launcher (mpiexec), and none was found beside "
-                      f"{sys.executable} or on PATH; install one with {MPI_FIX}")
-
-
-def launch(n_ranks: int, argv: list[str]) -> int:
-    """Run ``aersim <argv>`` as ``n_ranks`` MPI ranks; returns the launcher's exit code."""
-    if n_ranks < 1:
-        raise ConfigError(f"--ranks must be at least 1, got {n_ranks}")
-    load_mpi()
-    cmd = [find_mpiexec(), "-n", str(n_ranks), sys.executable, "-m", "aersim.simcore.cli.main",
-           *argv]
-    return subprocess.run(cmd, check=False).returncode
+def open_on_rank0(comm, open_trace):
+    """``open_trace()`` on rank 0 only (None elsewhere); when it fails there, every rank
+    raises, so that no rank waits for the others in the run."""
+    if comm is None:
+        return open_trace()
+    trace, error = None, None
+    if comm.Get_rank() == 0:
+        try:
+            trace = open_trace()
+        except Exception as exc:  # every rank must learn of it before raising
+            error = exc
+    failed = comm.bcast(error is not None, root=0)
+    if error is not None:
+        raise error
+    if failed:
+        raise ConfigError("rank 0 could not create the trace (its error is printed there)")
+    return trace
 
 
 class RankRun:

@@ -332,7 +332,9 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
 
     The trace is created before anything is resolved or built (:func:`open_trace`): a second
     run on the same path is refused at once, and the file is removed if building fails. It
-    gets the run description once the network, chip and mapping are built.
+    gets the run description once the network, chip and mapping are built. Started as several
+    ranks by an MPI launcher, the run is partitioned over them (``simcore.run.parallel``) and
+    rank 0 writes the trace.
 
     Parameters
     ----------
@@ -340,14 +342,19 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
         Extra entries for the trace's run description (e.g. the command line).
     """
     from aersim.simcore.run.latency import response_latencies
+    from aersim.simcore.run.mpi import launched_world
+    from aersim.simcore.run.parallel import open_on_rank0
     from aersim.simcore.run.simulation import Simulation
     from aersim.simcore.run.trace_out import run_metadata, write_results
 
-    trace = open_trace(spec.spec if isinstance(spec, ResolvedRun) else spec, metadata)
+    # Under an MPI launcher every rank runs its part of the same run; rank 0 writes the trace.
+    comm = launched_world()
+    trace = open_on_rank0(comm, lambda: open_trace(
+        spec.spec if isinstance(spec, ResolvedRun) else spec, metadata))
     try:
         run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
         sim = Simulation(run.network, run.chip, config=run.config, stimuli=run.stimuli,
-                         strategy=run.strategy, probes=run.spec.probes)
+                         strategy=run.strategy, probes=run.spec.probes, comm=comm)
     except BaseException:
         if trace is not None:
             trace.discard()
@@ -356,7 +363,8 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
         trace.describe(**run_metadata(run, sim, metadata or {}))
         trace.write_array("run/core_of", sim.mapping.core_of)
     try:
-        res = sim.run(duration_ps=run.duration_ps, trace=trace, progress=progress)
+        res = sim.run(duration_ps=run.duration_ps, trace=trace,
+                      progress=progress and (comm is None or comm.Get_rank() == 0))
     except BaseException:
         if trace is not None:
             trace.close(complete=False)

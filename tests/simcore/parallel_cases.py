@@ -19,7 +19,7 @@ from aersim.models import (
     brunel_network,
 )
 from aersim.simcore import PoissonDrive, RunConfig, Simulation, SpikeTrains
-from aersim.simcore.run.parallel import launched_world
+from aersim.simcore.run.mpi import launched_world
 from aersim.simcore.run.stimulus import GradedInput
 from tests.simcore.helpers import small_core_chip
 
