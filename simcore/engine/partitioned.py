@@ -1,18 +1,20 @@
 """Timestep kernels of one rank of a partitioned run (``simcore.run.parallel`` drives them).
 
-A step on a rank is: :func:`begin_step` (Poisson drive, input spikes, idle marking), then per
-zero-delay level :func:`update_level` (its own neurons of the level, in id order, spikes into
-an exchange buffer) and, once the level's spikes of every rank are gathered,
-:func:`deliver_level` (every gathered spike, in global neuron order, onto the synapses of the
-cores this rank owns), and finally :func:`close_step` (probes, then the step's hardware timeline
-from the step's global spike list, identical on every rank).
+A rank updates its own neurons (:func:`update_steps`: :func:`begin_step` for the Poisson
+drive, input spikes and idle marking, then ``timestep.update_range``, then probe samples),
+writing their spikes to an exchange buffer; once every rank's spikes are gathered,
+:func:`deliver_step` puts every spike, in global neuron order, onto the synapses of the cores
+this rank owns, and :func:`close_step` runs the step's hardware timeline from the step's global
+spike list, identical on every rank. With a smallest synaptic delay of ``D >= 1`` steps a rank
+updates up to ``D`` steps before exchanging (no spike of those steps reaches a neuron earlier);
+with zero-delay synapses it exchanges after every zero-delay level of every step.
 
 Bit identity with one process: a neuron's input row receives the same terms in the same order
 (spikes in global id order, each spike's messages, segments and synapses in table order; the
 drive's events in stream order), every rank draws the whole Poisson stream (so its generator
 state stays that of one process), and the timeline is the one-process timeline of the same
-spike list. Exchange rows are float64 ``(id, payload, update end ps)``: exact for ids and
-times below 2**53.
+spike list. Exchange rows are float64 ``(step, id, payload, update end ps)``: exact for
+integers below 2**53.
 """
 
 import numpy as np
@@ -60,34 +62,61 @@ def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, 
 
 
 @njit(cache=True)
-def update_level(neurons, syn, chip, mode, state, rec, own, lo, hi, k, dt_ps, ids, sent, out):
-    """Update the owned neurons with ids in ``[lo, hi)`` for step ``k``
-    (``timestep.update_range``; ``ids`` int32 and ``sent`` float64 are work space of the
-    rank's neuron count). Their spikes are recorded and written to ``out`` (float64
-    ``(n, 3)``: id, payload, update end in the core's pass, ps). Returns the number of spikes.
+def update_steps(neurons, syn, chip, mode, state, counters, stim, rec, own, own_core, idle,
+                 kb, ke, lo, hi, begin, end, dt_ps, ids, pays, out):
+    """Update the owned neurons with ids in ``[lo, hi)`` for steps ``kb .. ke-1``
+    (``timestep.update_range``); ``begin``: start each step first (:func:`begin_step`, idle
+    counts of step ``s`` into ``idle[s - kb]``); ``end``: take each step's probe samples after
+    its updates. ``ids`` (int32) and ``pays`` (float64) are work space of the rank's neuron
+    count. The spikes are recorded and written to ``out`` (float64 ``(m, 4)``: step, id,
+    payload, update end in the core's pass in ps), in (step, id) order. Returns their number.
     """
-    n_out = update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, ids, sent)
-    for i in range(n_out):
-        out[i, 0] = ids[i]
-        out[i, 1] = sent[i]
-        out[i, 2] = chip.upd_end[ids[i]]
+    n_out = 0
+    for s in range(kb, ke):
+        if begin:
+            begin_step(neurons, chip, state, counters, stim, own, own_core, idle[s - kb], s,
+                       dt_ps)
+        n_s = update_range(neurons, syn, mode, state, rec, s, dt_ps, lo, hi, own, ids, pays)
+        for i in range(n_s):
+            out[n_out, 0] = s
+            out[n_out, 1] = ids[i]
+            out[n_out, 2] = pays[i]
+            out[n_out, 3] = chip.upd_end[ids[i]]
+            n_out += 1
+        if end:
+            sample_probes(state, rec, s, dt_ps)
     return n_out
 
 
 @njit(cache=True)
-def deliver_level(syn, chip, mode, state, scratch, own_core, k, spikes, n_spikes, n_sp):
-    """Deliver the level's gathered ``spikes[:n_spikes]`` (rows as in :func:`update_level`,
-    in id order) to the owned cores, and append their ids to the step's ``scratch.spiked``
-    from ``n_sp``. Returns the new length of ``scratch.spiked``."""
+def sample_probes(state, rec, k, dt_ps):
+    """After step ``k``'s updates: append the probed neurons' state when a sample is due
+    (owned columns are meaningful; the ranks' columns are merged when drained)."""
+    probe_ids, probe_meta = rec.probe_ids, rec.probe_meta
+    if probe_ids.shape[0] > 0 and (k + 1) % (rec.probe_period_ps // dt_ps) == 0:
+        row_p = probe_meta[0]
+        rec.probe_t[row_p] = k * dt_ps
+        for p in range(probe_ids.shape[0]):
+            rec.probe_v[row_p, p] = state.v[probe_ids[p]]
+            rec.probe_c[row_p, p] = state.cur[probe_ids[p]]
+        probe_meta[0] = row_p + 1
+
+
+@njit(cache=True)
+def deliver_step(syn, chip, mode, state, scratch, own_core, rows, r0, r1, n_sp):
+    """Deliver the gathered spikes ``rows[r0:r1]`` (one step's, rows as in
+    :func:`update_steps`, in id order) to the owned cores, and append their ids to the step's
+    ``scratch.spiked`` from ``n_sp``. Returns the new length of ``scratch.spiked``."""
     ring, seg_delay_steps, spiked = state.ring, mode.seg_delay_steps, scratch.spiked
     upd_end = chip.upd_end
     n_slots = ring.shape[0]
     idle = chip.timing[TIMING_IDLE] != 0
-    for i in range(n_spikes):
-        j = np.int64(spikes[i, 0])
-        payload = spikes[i, 1]
+    for i in range(r0, r1):
+        k = np.int64(rows[i, 0])
+        j = np.int64(rows[i, 1])
+        payload = rows[i, 2]
         if idle:
-            upd_end[j] = np.int64(spikes[i, 2])
+            upd_end[j] = np.int64(rows[i, 3])
         spiked[n_sp] = j
         n_sp += 1
         for m in range(syn.msg_ptr[j], syn.msg_ptr[j + 1]):
@@ -101,20 +130,15 @@ def deliver_level(syn, chip, mode, state, scratch, own_core, k, spikes, n_spikes
 
 
 @njit(cache=True)
-def close_step(neurons, syn, chip, state, heap, counters, scratch, rec, n_sp, k, dt_ps,
-               step_dur, i, contention):
-    """End step ``k``: probe samples (owned columns are meaningful), then the step's timeline
-    into ``step_dur[i]``. Returns 1 when the caller must finish the step
+def close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle, step_dur, i,
+               contention):
+    """The timeline of a step whose global spikes are ``scratch.spiked[:n_sp]``, with the
+    ranks' summed idle counts ``idle`` (per core, on chips that price idle neurons), into
+    ``step_dur[i]``. Returns 1 when the caller must finish the step
     (``timestep.finish_step_kernel`` or, with network contention, ``finish_step_noc_kernel``)
     after growing the queue to ``scratch.pending[1]`` free entries, else 0."""
-    probe_ids, probe_meta = rec.probe_ids, rec.probe_meta
-    if probe_ids.shape[0] > 0 and (k + 1) % (rec.probe_period_ps // dt_ps) == 0:
-        row_p = probe_meta[0]
-        rec.probe_t[row_p] = k * dt_ps
-        for p in range(probe_ids.shape[0]):
-            rec.probe_v[row_p, p] = state.v[probe_ids[p]]
-            rec.probe_c[row_p, p] = state.cur[probe_ids[p]]
-        probe_meta[0] = row_p + 1
+    if chip.timing[TIMING_IDLE] != 0:
+        chip.n_idle[:] = idle
     need = 0
     for s in range(n_sp):
         need += chip.push_need[scratch.spiked[s]]

@@ -51,94 +51,128 @@ def open_on_rank0(comm, open_trace):
 class RankRun:
     """This rank's share of a partitioned ``timestep`` run of ``sim`` over ``comm``."""
 
+    #: Most steps a rank runs between two exchanges, and most bytes of spikes it buffers.
+    MAX_BATCH = 64
+    MAX_BUFFER_BYTES = 64 << 20
+
     def __init__(self, sim, comm):
         MPI = load_mpi()
         self.MPI, self.comm = MPI, comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         if sim.mode != "timestep":
             raise ConfigError("async mode over several MPI ranks is not supported yet: run it "
-                              "in one process, or use mode='timestep'")
+                              "in one process (no --ranks), or use --mode timestep")
         self.part = partition(sim.network, sim.neurons.core, sim.syn.msg_core,
                               sim.syn.msg_seg_lo, sim.syn.seg_lo, sim.chip.n_cores, self.size)
-        n = sim.network.n_neurons
         self.own = self.part.neuron_rank == self.rank
         self.own_core = self.part.core_rank == self.rank
-        # Concatenating the ranks' spikes in rank order gives id order when ranks own
-        # increasing id ranges (the usual sequential mappings); otherwise they are sorted.
-        self.rank_ordered = bool(np.all(np.diff(self.part.neuron_rank) >= 0))
+        delays = sim.mode_tables.seg_delay_steps
+        # Lookahead: no spike reaches a neuron sooner than the smallest delay, so ranks run
+        # that many steps between exchanges (zero-delay synapses: one zero-delay level).
+        self.lookahead = int(delays.min()) if delays.size else self.MAX_BATCH
         n_own = max(int(self.own.sum()), 1)
-        self.out = np.zeros((n_own, 3), dtype=np.float64)
+        self.max_batch = max(1, min(self.lookahead, self.MAX_BATCH,
+                                    self.MAX_BUFFER_BYTES // (32 * n_own)))
+        self.levels = self.part.levels if self.lookahead == 0 else \
+            np.array([0, sim.network.n_neurons], dtype=np.int64)
+        # Concatenating the ranks' spikes in rank order gives (step, id) order for one step
+        # when ranks own increasing id ranges (the usual sequential mappings).
+        self.rank_ordered = bool(np.all(np.diff(self.part.neuron_rank) >= 0))
+        self.out = np.zeros((n_own * self.max_batch, 4), dtype=np.float64)
         self.ids = np.zeros(n_own, dtype=np.int32)
-        self.sent = np.zeros(n_own, dtype=np.float64)
-        self.gathered = np.zeros((max(n, 1), 3), dtype=np.float64)
+        self.pays = np.zeros(n_own, dtype=np.float64)
         self.n_each = np.zeros(self.size, dtype=np.int64)
-        self.n_idle_own = np.zeros(sim.chip.n_cores, dtype=np.int64)
         self.idle = bool(sim.chip_tables.timing[TIMING_IDLE])
+        self.idle_own = np.zeros((self.max_batch, sim.chip.n_cores), dtype=np.int64)
+        self.idle_sum = np.zeros_like(self.idle_own)
         self.probe_owner = self.part.neuron_rank[sim.probe_ids] if sim.probe_ids.size else \
             np.zeros(0, np.int32)
         self.recorded = 0   # spikes of all ranks since the last drain
 
-    # -- one step -------------------------------------------------------------------------------
+    # -- steps ----------------------------------------------------------------------------------
 
-    def _exchange(self, n_out: int) -> int:
-        """Gather every rank's ``out[:n_out]`` into ``gathered``, in id order."""
-        one = np.array([n_out], dtype=np.int64)
-        self.comm.Allgather(one, self.n_each)
+    def _exchange(self, n_out: int, sort: bool) -> np.ndarray:
+        """Every rank's ``out[:n_out]`` rows, in (step, id) order: ``Allgather`` of the
+        counts, ``Allgatherv`` of the rows (32 bytes a spike)."""
+        self.comm.Allgather(np.array([n_out], dtype=np.int64), self.n_each)
         total = int(self.n_each.sum())
-        if total == 0:
-            return 0
-        cnt = self.n_each * 3
-        displ = np.zeros(self.size, dtype=np.int64)
-        np.cumsum(cnt[:-1], out=displ[1:])
-        self.comm.Allgatherv(self.out[:n_out], [self.gathered, cnt, displ, self.MPI.DOUBLE])
-        if not self.rank_ordered:
-            rows = self.gathered[:total]
-            rows[:] = rows[np.argsort(rows[:, 0], kind="stable")]
-        return total
+        rows = np.empty((total, 4), dtype=np.float64)
+        if total:
+            cnt = self.n_each * 4
+            displ = np.zeros(self.size, dtype=np.int64)
+            np.cumsum(cnt[:-1], out=displ[1:])
+            self.comm.Allgatherv(self.out[:n_out], [rows, cnt, displ, self.MPI.DOUBLE])
+            if sort:
+                rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+        return rows
 
     def run_steps(self, sim, stim, k0, k1, durs, spikes_t, spikes_n, trace) -> np.ndarray:
         """Run steps ``k0 .. k1-1`` of ``sim`` (this rank's part) with this chunk's stimulus
         record ``stim``; step durations into ``durs``."""
         dt = sim.config.dt_ps
         n = sim.network.n_neurons
-        levels = self.part.levels
-        tables = (sim.neurons, sim.syn, sim.chip_tables)
-        for k in range(k0, k1):
-            if self._must_drain(sim, n):
+        rec = sim.rec
+        k = k0
+        while k < k1:
+            batch = min(self.max_batch, k1 - k,
+                        max(1, rec.spike_t.shape[0] // max(n, 1)),
+                        max(1, rec.probe_t.shape[0]) if sim.probe_ids.size else k1 - k)
+            if self._must_drain(sim, n * batch, batch):
                 self.drain(sim, spikes_t, spikes_n, trace)
-            partitioned.begin_step(sim.neurons, sim.chip_tables, sim.state, sim.counters, stim,
-                                   self.own, self.own_core, self.n_idle_own, k, dt)
+            ke = k + batch
+            n_lv = self.levels.shape[0] - 1
+            spiked = 0
+            for lv in range(n_lv):
+                n_out = partitioned.update_steps(
+                    sim.neurons, sim.syn, sim.chip_tables, sim.mode_tables, sim.state,
+                    sim.counters, stim, rec, self.own, self.own_core, self.idle_own, k, ke,
+                    self.levels[lv], self.levels[lv + 1], lv == 0, lv == n_lv - 1, dt,
+                    self.ids, self.pays, self.out)
+                rows = self._exchange(n_out, batch > 1 or not self.rank_ordered)
+                if n_lv > 1:
+                    # Zero-delay synapses (one step per batch): deliver before the next level.
+                    spiked = partitioned.deliver_step(
+                        sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
+                        self.own_core, rows, 0, rows.shape[0], spiked)
             if self.idle:
-                self.comm.Allreduce(self.n_idle_own, sim.chip_tables.n_idle, op=self.MPI.SUM)
-            n_sp = 0
-            for lv in range(levels.shape[0] - 1):
-                n_out = partitioned.update_level(
-                    *tables, sim.mode_tables, sim.state, sim.rec, self.own, levels[lv],
-                    levels[lv + 1], k, dt, self.ids, self.sent, self.out)
-                total = self._exchange(n_out)
-                n_sp = partitioned.deliver_level(
-                    sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
-                    self.own_core, k, self.gathered, total, n_sp)
-            self.recorded += n_sp
-            if partitioned.close_step(*tables, sim.state, sim.heap, sim.counters, sim.scratch,
-                                      sim.rec, n_sp, k, dt, durs, k - k0, sim.contention):
-                while sim.heap.e.shape[0] - int(sim.heap.meta[0]) < sim.scratch.pending[1]:
-                    sim.heap = grow(sim.heap)
-                finish = engine_timestep.finish_step_noc_kernel if sim.contention \
-                    else engine_timestep.finish_step_kernel
-                finish(*tables, sim.heap, sim.counters, sim.scratch, sim.rec, durs, k - k0)
-            sim.n_steps_done += 1
+                self.comm.Allreduce(self.idle_own[:batch], self.idle_sum[:batch],
+                                    op=self.MPI.SUM)
+            bounds = np.searchsorted(rows[:, 0], np.arange(k, ke + 1)) if n_lv == 1 else None
+            for s in range(k, ke):
+                if n_lv == 1:
+                    if self._must_drain(sim, 0, 0):   # the message log of the step
+                        self.drain(sim, spikes_t, spikes_n, trace)
+                    spiked = partitioned.deliver_step(
+                        sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
+                        self.own_core, rows, bounds[s - k], bounds[s - k + 1], 0)
+                self._close(sim, spiked, s - k, durs, s - k0)
+                self.recorded += spiked
+            k = ke
         self.drain(sim, spikes_t, spikes_n, trace)
         return durs
 
-    def _must_drain(self, sim, n: int) -> bool:
-        """Whether the next step could overflow a buffer (the same answer on every rank: it
-        depends on global spike counts and on the replicated message log and probes)."""
+    def _close(self, sim, n_sp: int, i_batch: int, durs, i: int) -> None:
+        """The hardware timeline of a step whose global spikes are ``scratch.spiked[:n_sp]``."""
+        tables = (sim.neurons, sim.syn, sim.chip_tables)
+        if partitioned.close_step(*tables, sim.heap, sim.counters, sim.scratch, sim.rec, n_sp,
+                                  self.idle_sum[i_batch], durs, i, sim.contention):
+            while sim.heap.e.shape[0] - int(sim.heap.meta[0]) < sim.scratch.pending[1]:
+                sim.heap = grow(sim.heap)
+            finish = engine_timestep.finish_step_noc_kernel if sim.contention \
+                else engine_timestep.finish_step_kernel
+            finish(*tables, sim.heap, sim.counters, sim.scratch, sim.rec, durs, i)
+        sim.n_steps_done += 1
+
+    def _must_drain(self, sim, spikes: int, samples: int) -> bool:
+        """Whether ``spikes`` more spikes, ``samples`` more probe rows or one more step's
+        messages could overflow a buffer (the same answer on every rank: it depends on global
+        spike counts and on the replicated message log and probe rows)."""
         rec = sim.rec
-        return (self.recorded + n > rec.spike_t.shape[0]
+        return (self.recorded + spikes > rec.spike_t.shape[0]
                 or (rec.mlog.shape[0] > 0
                     and int(rec.mlog_meta[0]) + sim.syn.msg_core.shape[0] > rec.mlog.shape[0])
-                or (sim.probe_ids.size > 0 and int(rec.probe_meta[0]) >= rec.probe_t.shape[0]))
+                or (samples > 0 and sim.probe_ids.size > 0
+                    and int(rec.probe_meta[0]) + samples > rec.probe_t.shape[0]))
 
     # -- gathering results ----------------------------------------------------------------------
 
