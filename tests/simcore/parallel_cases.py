@@ -83,23 +83,30 @@ CASES = {"brunel": brunel_case, "feedforward": feedforward_case,
 
 
 def run_case(name: str, comm=None):
+    """``(Results, Simulation)`` of case ``name``, partitioned over ``comm`` when given."""
     net, chip, stimuli, probes, duration_s = CASES[name]()
     cfg = RunConfig(mode="timestep", dt_ps=MS if name != "brunel" else MS // 10, seed=11,
                     record_messages=True, chunk_ps=100 * MS // 10, recorder_capacity=64)
     sim = Simulation(net, chip, config=cfg, stimuli=stimuli, probes=probes, comm=comm)
-    return sim.run(duration_s)
+    return sim.run(duration_s), sim
 
 
 def results_arrays(res) -> dict:
-    return {"spikes_t": res.spikes_t_ps, "spikes_n": res.spikes_neuron, "counts": res.counts,
-            "step_duration": res.step_duration_ps, "hardware_time": res.hardware_time_ps,
-            "energy": res.energy_table(), "energy_total": res.ledger.total_j,
-            "messages": res.messages, "probe_t": res.probes["t_ps"], "probe_v": res.probes["v"],
-            "probe_c": res.probes["state2"]}
+    """Everything a run produces, as arrays (compared byte for byte)."""
+    out = {"spikes_t": res.spikes_t_ps, "spikes_n": res.spikes_neuron, "counts": res.counts,
+           "step_duration": res.step_duration_ps, "hardware_time": res.hardware_time_ps,
+           "energy": res.energy_table(), "energy_total": res.ledger.total_j,
+           "messages": res.messages, "probe_t": res.probes["t_ps"], "probe_v": res.probes["v"],
+           "probe_c": res.probes["state2"]}
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 if __name__ == "__main__":
     comm = launched_world()
-    result = run_case(sys.argv[1], comm)
+    result, simulation = run_case(sys.argv[1], comm)
     if comm is None or comm.Get_rank() == 0:
-        np.savez(sys.argv[2], **results_arrays(result))
+        part = simulation.parallel
+        np.savez(sys.argv[2], **results_arrays(result),
+                 work=part.part.work if part is not None else np.zeros(0, np.int64),
+                 levels=part.levels if part is not None else np.zeros(0, np.int64),
+                 lookahead=part.lookahead if part is not None else -1)
