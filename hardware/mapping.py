@@ -45,9 +45,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numba import njit
+from numba.typed import List
 
 from aersim.hardware.errors import MappingError
 from aersim.hardware.sram import synapse_memory_bytes
+from aersim.models.network import projections_by_source
 
 
 @dataclass(frozen=True, eq=False)
@@ -287,13 +290,22 @@ def _check_limit(used: np.ndarray, limit: int, chip, what: str, key: str, fix: s
         f"per core by {key} ({int(used[worst]) - limit} too many){others}; {fix}")
 
 
+#: Synapses counted per call of ``np.bincount`` (bounds its int64 copy of the indices).
+_CHUNK = 1 << 22
+
+
 def _synapses_per_core(network, core_of: np.ndarray, n_cores: int) -> np.ndarray:
     """Synapses stored on each core: every synapse is counted on its target neuron's core."""
     out = np.zeros(n_cores, dtype=np.int64)
     for proj in network.projections:
+        # Per target neuron first: no temporary the size of the synapse list.
+        n_post = network.population(proj.post).size
         indices = proj.to_csr_arrays()[1]
-        post = core_of[network.offset(proj.post) + indices.astype(np.int64)]
-        out += np.bincount(post, minlength=n_cores)
+        per_post = np.zeros(n_post, dtype=np.int64)
+        for lo in range(0, indices.shape[0], _CHUNK):   # bincount copies its input as int64
+            per_post += np.bincount(indices[lo:lo + _CHUNK], minlength=n_post)
+        off = network.offset(proj.post)
+        np.add.at(out, core_of[off:off + n_post], per_post)
     return out
 
 
@@ -312,19 +324,42 @@ def fan_in_out(network, core_of: np.ndarray, n_cores: int) -> tuple[np.ndarray, 
     -------
     (fan_in, fan_out) : two int64 arrays ``(n_cores,)``
     """
-    into, out = [], []
-    for proj in network.projections:
-        pre, _, core = _synapse_arrays(network, proj, core_of)
-        pre_g = pre + network.offset(proj.pre)
-        into.append(core * network.n_neurons + pre_g)     # (destination core, source) pairs
-        out.append(pre_g * n_cores + core)                # (source, destination core) pairs
-    if not into:
+    first, grp_ptr, projs = projections_by_source(network)
+    if not projs:
         return np.zeros(n_cores, dtype=np.int64), np.zeros(n_cores, dtype=np.int64)
-    pairs_in = np.unique(np.concatenate(into))
-    pairs_out = np.unique(np.concatenate(out))
-    fan_in = np.bincount(pairs_in // network.n_neurons, minlength=n_cores).astype(np.int64)
-    src_core = core_of[pairs_out // n_cores].astype(np.int64)
-    fan_out = np.bincount(src_core, minlength=n_cores).astype(np.int64)
+    indptrs, indices = List(), List()
+    post0 = np.zeros(len(projs), dtype=np.int64)
+    for j, proj in enumerate(projs):
+        indptr, idx = proj.to_csr_arrays()[:2]
+        indptrs.append(np.ascontiguousarray(indptr, dtype=np.int64))
+        indices.append(np.ascontiguousarray(idx, dtype=np.int32))
+        post0[j] = network.offset(proj.post)
+    return _fan_kernel(first, grp_ptr, indptrs, indices, post0,
+                       np.ascontiguousarray(core_of, dtype=np.int64), n_cores)
+
+
+@njit(cache=True)
+def _fan_kernel(first, grp_ptr, indptrs, indices, post0, core_of, n_cores):
+    """Count the distinct (source neuron, destination core) pairs by each core of the pair.
+
+    ``seen[c] == i`` marks core ``c`` as already reached by neuron ``i``, so one walk over
+    every neuron's fan-out counts each pair once, without sorting the synapse list.
+    """
+    seen = np.full(n_cores, -1, dtype=np.int64)
+    fan_in = np.zeros(n_cores, dtype=np.int64)
+    fan_out = np.zeros(n_cores, dtype=np.int64)
+    for g in range(first.shape[0] - 1):
+        for i in range(first[g], first[g + 1]):
+            r = i - first[g]
+            for p in range(grp_ptr[g], grp_ptr[g + 1]):
+                ip = indptrs[p]
+                idx = indices[p]
+                for k in range(ip[r], ip[r + 1]):
+                    c = core_of[post0[p] + idx[k]]
+                    if seen[c] != i:
+                        seen[c] = i
+                        fan_in[c] += 1
+                        fan_out[core_of[i]] += 1
     return fan_in, fan_out
 
 

@@ -8,10 +8,11 @@ the benchmark networks).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from aersim.models.errors import NetworkError
 from aersim.models.memory import GENERATE_BYTES_PER_SYNAPSE, require_bytes
-from aersim.models.network import Network
+from aersim.models.network import Network, Projection
 from aersim.models.neurons.lif import LIFParams
 from aersim.models.neurons.source import InputParams
 
@@ -46,9 +47,7 @@ def brunel_network(n_exc: int = 8000, n_inh: int = 2000, epsilon: float = 0.1,
     delay = int(round(delay_ms * PS_PER_MS))
     for pre, n_pre, c, w in (("exc", n_exc, c_e, j_mv), ("inh", n_inh, c_i, -g * j_mv)):
         for post, n_post in (("exc", n_exc), ("inh", n_inh)):
-            src = rng.integers(0, n_pre, size=n_post * c, dtype=np.int64)
-            dst = np.repeat(np.arange(n_post, dtype=np.int64), c)
-            net.connect(pre, post, src, dst, w, delay, name=f"{pre}->{post}")
+            _add_fixed_indegree(net, rng, pre, post, n_pre, n_post, c, delay, weight=w)
     net.inputs, net.outputs = [], ["exc", "inh"]
     return net
 
@@ -76,10 +75,8 @@ def ff_network(n_input: int = 1000, layer_size: int = 2000, n_layers: int = 3,
         net.add_population(name, layer_size, LIFParams(
             tau_s=0.020, v_th=20.0, v_reset=10.0, t_ref_s=0.002,
             v_init=rng.uniform(0.0, 20.0, layer_size)))
-        src = rng.integers(0, n_prev, size=layer_size * fan_in, dtype=np.int64)
-        dst = np.repeat(np.arange(layer_size, dtype=np.int64), fan_in)
-        w = rng.normal(w_mean_mv, w_std_mv, size=src.shape[0])
-        net.connect(prev, name, src, dst, w, delay, name=f"{prev}->{name}")
+        _add_fixed_indegree(net, rng, prev, name, n_prev, layer_size, fan_in, delay,
+                            normal=(w_mean_mv, w_std_mv))
         prev, n_prev = name, layer_size
     net.inputs, net.outputs = ["input"], [prev]
     return net
@@ -100,6 +97,10 @@ def random_network(n_neurons: int = 200, n_inputs: int = 20, p_connect: float = 
     """
     if not 0.0 < p_connect <= 1.0:
         raise NetworkError(f"p_connect must be in (0, 1], got {p_connect}")
+    n_syn = p_connect * (n_inputs + n_neurons) * n_neurons      # expected
+    require_bytes(n_syn * (GENERATE_BYTES_PER_SYNAPSE + 8),      # + its own int64 delay
+                  f"the random network ({n_neurons:,} neurons, {n_syn / 1e6:.1f} M synapses)",
+                  "use fewer neurons or a smaller p_connect")
     rng = np.random.default_rng(seed)
     net = Network(metadata={"generator": "random", "seed": seed})
     net.add_population("input", n_inputs, InputParams())
@@ -109,31 +110,105 @@ def random_network(n_neurons: int = 200, n_inputs: int = 20, p_connect: float = 
     inhibitory = rng.random(n_neurons) < frac_inhibitory
     step_ps = PS_PER_MS // 10
     lo, hi = (int(round(d * 10)) for d in delay_range_ms)
+    # Streamed into the CSR arrays in blocks; the draws are those of the coordinate lists
+    # (pairs, then every weight jitter, then every delay), each list already in CSR order.
     for pre, n_pre in (("input", n_inputs), ("neurons", n_neurons)):
-        src, dst = _bernoulli_pairs(rng, n_pre, n_neurons, p_connect)
-        base = np.full(src.shape[0], w_exc) if pre == "input" else \
-            np.where(inhibitory[src], w_inh, w_exc)
-        w = base * rng.uniform(0.8, 1.2, src.shape[0])
-        d = rng.integers(lo, hi + 1, src.shape[0]) * step_ps
-        net.connect(pre, "neurons", src, dst, w, d, name=f"{pre}->neurons")
+        indptr, indices = _bernoulli_csr(rng, n_pre, n_neurons, p_connect)
+        n_syn = indices.shape[0]
+        weights = np.empty(n_syn, dtype=np.float32)
+        for a in range(0, n_syn, _BLOCK_SYNAPSES):
+            b = min(a + _BLOCK_SYNAPSES, n_syn)
+            src = np.searchsorted(indptr, np.arange(a, b), side="right") - 1
+            base = np.full(b - a, w_exc) if pre == "input" else \
+                np.where(inhibitory[src], w_inh, w_exc)
+            weights[a:b] = base * rng.uniform(0.8, 1.2, b - a)
+        delays = np.empty(n_syn, dtype=np.int64)
+        for a in range(0, n_syn, _BLOCK_SYNAPSES):
+            b = min(a + _BLOCK_SYNAPSES, n_syn)
+            delays[a:b] = rng.integers(lo, hi + 1, b - a) * step_ps
+        net.add_projection(Projection(f"{pre}->neurons", pre, "neurons", indptr, indices,
+                                      weights, delays))
     net.inputs, net.outputs = ["input"], ["neurons"]
     return net
 
 
-def _bernoulli_pairs(rng, n_pre: int, n_post: int, p: float):
-    """Every (pre, post) pair independently with probability ``p``, as two index arrays.
+#: Synapses drawn per block while a fixed in-degree projection is generated (bounds the
+#: temporaries: about 16 bytes each).
+_BLOCK_SYNAPSES = 1 << 20
+
+
+def _add_fixed_indegree(net: Network, rng, pre: str, post: str, n_pre: int, n_post: int,
+                        c: int, delay_ps: int, weight: float | None = None,
+                        normal: tuple | None = None) -> None:
+    """Add projection ``pre->post``: every post neuron draws ``c`` partners uniformly from ``pre``.
+
+    Draws the same numbers in the same order as ``rng.integers(0, n_pre, n_post * c)`` (partner
+    of synapse ``k``, whose post neuron is ``k // c``) followed, for ``normal=(mean, std)``, by
+    ``rng.normal(mean, std, n_post * c)`` (its weight; else every weight is ``weight``), and
+    stores them as ``Network.connect`` would: CSR over the pre neurons, each row in synapse
+    order. It streams instead of holding the coordinate lists: a first pass counts the partners
+    of every pre neuron, a second pass draws the partners again from the same generator state
+    and writes each synapse straight into its CSR slot (int32 index, float32 weight), so the
+    peak is the final arrays plus one block.
+    """
+    n_syn = n_post * c
+    rows_per_block = max(1, _BLOCK_SYNAPSES // max(c, 1))
+    blocks = [(lo, min(lo + rows_per_block, n_post)) for lo in range(0, n_post, rows_per_block)]
+    replay = np.random.Generator(type(rng.bit_generator)())
+    replay.bit_generator.state = rng.bit_generator.state
+    counts = np.zeros(n_pre, dtype=np.int64)
+    for lo, hi in blocks:
+        counts += np.bincount(rng.integers(0, n_pre, size=(hi - lo) * c, dtype=np.int64),
+                              minlength=n_pre)
+    indptr = np.zeros(n_pre + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    del counts
+    indices = np.empty(n_syn, dtype=np.int32)
+    weights = np.empty(n_syn, dtype=np.float32)
+    if normal is None:
+        weights[:] = np.float32(weight)
+    cursor = indptr[:-1].copy()
+    for lo, hi in blocks:
+        src = replay.integers(0, n_pre, size=(hi - lo) * c, dtype=np.int64)
+        w = rng.normal(normal[0], normal[1], size=src.shape[0]).astype(np.float32) \
+            if normal is not None else np.zeros(0, dtype=np.float32)
+        _scatter_block_kernel(cursor, indices, weights, src, w, lo, c)
+    net.add_projection(Projection(f"{pre}->{post}", pre, post, indptr, indices, weights,
+                                  np.asarray(delay_ps, dtype=np.int64)))
+
+
+@njit(cache=True)
+def _scatter_block_kernel(cursor, indices, weights, src, w, post_lo, c):
+    """Write synapse ``k`` of a block (pre ``src[k]``, post ``post_lo + k // c``, weight
+    ``w[k]`` unless ``w`` is empty) into the next free slot of its CSR row."""
+    has_w = w.shape[0] > 0
+    for k in range(src.shape[0]):
+        at = cursor[src[k]]
+        indices[at] = post_lo + k // c
+        if has_w:
+            weights[at] = w[k]
+        cursor[src[k]] = at + 1
+
+
+def _bernoulli_csr(rng, n_pre: int, n_post: int, p: float):
+    """Every (pre, post) pair independently with probability ``p``, as CSR over the pre neurons:
+    ``(indptr int64 (n_pre + 1,), indices int32)``, targets ascending within a row.
 
     Small networks draw a dense mask (so their realisation never changes); large ones draw a
     binomial count per presynaptic neuron and that many distinct targets, without ever holding
     an ``n_pre x n_post`` array.
     """
+    indptr = np.zeros(n_pre + 1, dtype=np.int64)
     if n_pre * n_post <= 4_000_000:
-        return np.nonzero(rng.random((n_pre, n_post)) < p)
+        src, dst = np.nonzero(rng.random((n_pre, n_post)) < p)
+        np.cumsum(np.bincount(src, minlength=n_pre), out=indptr[1:])
+        return indptr, dst.astype(np.int32)
     counts = rng.binomial(n_post, p, size=n_pre)
-    src = np.repeat(np.arange(n_pre), counts)
-    dst = np.concatenate([np.sort(rng.choice(n_post, c, replace=False)) for c in counts]) \
-        if src.size else np.zeros(0, np.int64)
-    return src, dst
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.empty(int(indptr[-1]), dtype=np.int32)
+    for i, c in enumerate(counts if indices.size else ()):   # no draws when nothing connects
+        indices[indptr[i]:indptr[i + 1]] = np.sort(rng.choice(n_post, c, replace=False))
+    return indptr, indices
 
 
 def _slice_params(params: LIFParams, start: int, stop: int) -> LIFParams:

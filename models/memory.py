@@ -10,11 +10,24 @@ import os
 
 from aersim.models.errors import NetworkError
 
-#: Peak bytes per synapse while a generator draws a projection and the network stores it as CSR
-#: (int32 indices and float32 weights kept, plus the draw's and the sort's temporaries):
-#: ``bench/memory.py`` measured 25 for Brunel at 100 M synapses; denser projections (170 M
-#: synapses on 100 k neurons) have peaked at 44.
-GENERATE_BYTES_PER_SYNAPSE = 40
+#: Peak bytes per synapse while a generator draws its projections straight into their CSR arrays
+#: (int32 index and float32 weight kept, 8 bytes; the draws stream in blocks of a million
+#: synapses): ``bench/memory.py`` measured 10.1 for Brunel at 100 M synapses (the whole process,
+#: interpreter and libraries included); ``ff_network`` (normal weights) added 10.4 at 50 M. A
+#: projection with one delay per synapse keeps 8 bytes more (int64): ``random_network`` added
+#: 17.8 at 21 M synapses.
+GENERATE_BYTES_PER_SYNAPSE = 12
+#: Bytes a run's build adds per synapse: the engine's int32 target and float32 weight (8),
+#: nothing else of that size (``simcore.engine.synapse_tables``, ``hardware.mapping``); the
+#: margin covers segments beyond one per message (heterogeneous delays, 16 bytes each).
+BUILD_BYTES_PER_SYNAPSE = 10
+#: Bytes a run's build adds per message (distinct destination core of a neuron): the message's
+#: and its segment's entries in the synapse tables (28), the chip tables' per-message work,
+#: storage counts and send order (40), the time-step engine's segment delays in steps, and
+#: temporaries. ``bench/memory.py`` measured a build increment (mapping, all tables) of 17.3
+#: bytes per synapse for Brunel at 100 M synapses (0.098 messages per synapse) and 69.0 at 10 M
+#: (0.63 messages per synapse): about 95 per message besides the 8 per synapse.
+BUILD_BYTES_PER_MESSAGE = 100
 GIB = float(1 << 30)
 
 
@@ -49,3 +62,10 @@ def require_bytes(need: float, what: str, fix: str) -> None:
     if have is not None and need > have:
         raise NetworkError(f"{what} needs about {need / GIB:.1f} GiB at its peak but this machine "
                            f"has {have / GIB:.1f} GiB available; {fix}")
+
+
+def build_bytes(n_synapses: int, n_messages: int) -> float:
+    """Projected bytes the engine build adds for a network of ``n_synapses`` synapses whose
+    neurons send ``n_messages`` (neuron, destination core) messages in all (the sum of the
+    mapping's fan-out per core)."""
+    return n_synapses * BUILD_BYTES_PER_SYNAPSE + n_messages * BUILD_BYTES_PER_MESSAGE

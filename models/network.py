@@ -242,6 +242,28 @@ class Network:
         return "\n".join(lines)
 
 
+def projections_by_source(network: Network) -> tuple[np.ndarray, np.ndarray, list]:
+    """Projections grouped by presynaptic population, for code that walks each neuron's whole
+    fan-out (its rows in every projection leaving its population) one neuron at a time.
+
+    Returns
+    -------
+    first : int64 ndarray (n_populations + 1,)
+        Population ``g`` (in network order) holds the neurons ``first[g]:first[g + 1]``.
+    grp_ptr : int64 ndarray (n_populations + 1,)
+        Population ``g`` is the source of ``projs[grp_ptr[g]:grp_ptr[g + 1]]``.
+    projs : list
+        The projections, by source population, each group in the order they were added.
+    """
+    names = list(network.populations)
+    first = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum([network.populations[p].size for p in names], out=first[1:])
+    groups = [[p for p in network.projections if p.pre == name] for name in names]
+    grp_ptr = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum([len(g) for g in groups], out=grp_ptr[1:])
+    return first, grp_ptr, [p for g in groups for p in g]
+
+
 def _check_range(label: str, side: str, idx: np.ndarray, size: int) -> None:
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
         bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())

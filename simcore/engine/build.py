@@ -24,6 +24,7 @@ from aersim.hardware.errors import MappingError
 from aersim.hardware.noc import multicast_trees, routing_table_entries
 from aersim.models.neurons.cuba import ORDER_CODES
 from aersim.simcore.engine.message_tables import message_storage, send_order, tiles_used
+from aersim.simcore.engine.synapse_tables import fan_out_tables
 from aersim.simcore.errors import ConfigError
 
 KIND_INPUT = 0
@@ -382,114 +383,19 @@ def build_synapses(network, mapping) -> SynapseTables:
     """Merge all projections into per-neuron fan-out tables sorted by (core, delay).
 
     Synapse targets are input slots (:func:`input_slots`), which are neuron ids unless the
-    network has multi-channel neurons.
+    network has multi-channel neurons. Besides the tables it returns, the build allocates
+    nothing per synapse (:mod:`simcore.engine.synapse_tables`).
     """
-    n = network.n_neurons
-    slot0, n_slots = input_slots(network)
-    counts = np.zeros(n, dtype=np.int64)
-    csr = []
     for proj in network.projections:
-        indptr, indices, weights, delays = proj.to_csr_arrays()
+        delays = proj.to_csr_arrays()[3]
         if delays.size and int(delays.max()) > MAX_DELAY_PS:
             raise ConfigError(f"projection {proj.name!r}: delay {int(delays.max())} ps exceeds "
                               f"the engine's limit of {MAX_DELAY_PS} ps (about 1.1 s)")
-        pre0 = network.offset(proj.pre)
-        post_pop = network.population(proj.post)
-        stride = getattr(post_pop.params, "input_channels", 1)
-        post0 = slot0[network.offset(proj.post)] + getattr(proj, "channel", 0)
-        counts[pre0:pre0 + indptr.shape[0] - 1] += np.diff(indptr)
-        csr.append((pre0, post0, stride, indptr, indices, weights, delays))
-    row = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=row[1:])
-    n_syn = int(row[-1])
-    target = np.empty(n_syn, dtype=np.int32)
-    weight = np.empty(n_syn, dtype=np.float32)
-    delay = np.empty(n_syn, dtype=np.int64)
-    cursor = row[:-1].copy()
-    for pre0, post0, stride, indptr, indices, weights, delays in csr:
-        _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, stride, indptr, indices,
-                          weights, np.atleast_1d(delays), delays.ndim == 0)
+    slot0, n_slots = input_slots(network)
     # The core of every input slot: a slot lives with its neuron.
     per = np.diff(np.append(slot0, n_slots))
     core = np.ascontiguousarray(np.repeat(mapping.core_of, per), dtype=np.int32)
-    n_seg, n_msg = _sort_rows_kernel(row, target, weight, delay, core)
-    seg_lo = np.empty(n_seg + 1, dtype=np.int64)
-    seg_delay = np.empty(n_seg, dtype=np.int64)
-    msg_ptr = np.empty(n + 1, dtype=np.int64)
-    msg_core = np.empty(n_msg, dtype=np.int32)
-    msg_seg_lo = np.empty(n_msg + 1, dtype=np.int64)
-    _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo)
-    return SynapseTables(target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo)
-
-
-@njit(cache=True)
-def _fill_rows_kernel(cursor, target, weight, delay, pre0, post0, stride, indptr, indices,
-                      weights, delays, shared_delay):
-    for i in range(indptr.shape[0] - 1):
-        at = cursor[pre0 + i]
-        for k in range(indptr[i], indptr[i + 1]):
-            target[at] = post0 + indices[k] * stride
-            weight[at] = weights[k]
-            delay[at] = delays[0] if shared_delay else delays[k]
-            at += 1
-        cursor[pre0 + i] = at
-
-
-@njit(cache=True)
-def _sort_rows_kernel(row, target, weight, delay, core):
-    """Sort each row by (target core, delay), stably; return the numbers of segments, messages."""
-    n_seg = 0
-    n_msg = 0
-    for i in range(row.shape[0] - 1):
-        lo, hi = row[i], row[i + 1]
-        if hi == lo:
-            continue
-        keys = np.empty(hi - lo, dtype=np.int64)
-        ordered = True
-        for k in range(lo, hi):
-            keys[k - lo] = (np.int64(core[target[k]]) << DELAY_BITS) | delay[k]
-            if k > lo and keys[k - lo] < keys[k - lo - 1]:
-                ordered = False
-        if not ordered:
-            perm = np.argsort(keys, kind="mergesort")
-            t_row = target[lo:hi].copy()
-            w_row = weight[lo:hi].copy()
-            d_row = delay[lo:hi].copy()
-            for j in range(hi - lo):
-                target[lo + j] = t_row[perm[j]]
-                weight[lo + j] = w_row[perm[j]]
-                delay[lo + j] = d_row[perm[j]]
-                keys[j] = (np.int64(core[target[lo + j]]) << DELAY_BITS) | delay[lo + j]
-        n_seg += 1
-        n_msg += 1
-        for j in range(1, hi - lo):
-            if keys[j] != keys[j - 1]:
-                n_seg += 1
-                if (keys[j] >> DELAY_BITS) != (keys[j - 1] >> DELAY_BITS):
-                    n_msg += 1
-    return n_seg, n_msg
-
-
-@njit(cache=True)
-def _segment_kernel(row, target, delay, core, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo):
-    s = 0
-    m = 0
-    for i in range(row.shape[0] - 1):
-        msg_ptr[i] = m
-        for k in range(row[i], row[i + 1]):
-            c = core[target[k]]
-            new_msg = k == row[i] or c != core[target[k - 1]]
-            if new_msg or delay[k] != delay[k - 1]:
-                if new_msg:
-                    msg_core[m] = c
-                    msg_seg_lo[m] = s
-                    m += 1
-                seg_lo[s] = k
-                seg_delay[s] = delay[k]
-                s += 1
-    msg_ptr[row.shape[0] - 1] = m
-    msg_seg_lo[m] = s
-    seg_lo[s] = row[row.shape[0] - 1]
+    return SynapseTables(*fan_out_tables(network, core, slot0, DELAY_BITS))
 
 
 def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from aersim.hardware.energy import paced_duration_ps, price
-from aersim.hardware.mapping import map_network
-from aersim.models.memory import require_bytes
+from aersim.hardware.mapping import fan_in_out, map_network
+from aersim.models.memory import build_bytes, require_bytes
 from aersim.simcore.engine import asynchronous as engine_async
 from aersim.simcore.engine import timestep as engine_timestep
 from aersim.simcore.engine.build import (
@@ -56,11 +56,6 @@ from aersim.simcore.run.results import Results
 from aersim.simcore.run.stimulus import GradedInput, PoissonDrive, is_input_stimulus
 
 log = logging.getLogger(__name__)
-
-#: Peak bytes per synapse the build step adds while it sorts the synapses into the engine's
-#: tables (about 9 kept, the rest temporaries of the sort by destination core and delay):
-#: ``bench/memory.py`` measured 24 at 100 M synapses; the margin covers other chips' tables.
-BUILD_BYTES_PER_SYNAPSE = 32
 
 
 def _checked_arguments(network, chip, config, stimuli):
@@ -125,10 +120,14 @@ class Simulation:
         self.config = config
         self.mode = self.config.mode or chip.execution_mode
         t0 = time.perf_counter()
-        require_bytes(network.n_synapses * BUILD_BYTES_PER_SYNAPSE,
-                      f"building the engine's tables for {network.n_synapses / 1e6:.1f} M "
-                      "synapses", "simulate a smaller network, or split it over machines")
         self.mapping = mapping if mapping is not None else map_network(network, chip, strategy)
+        fan_out = getattr(self.mapping, "fan_out_per_core", None)
+        if fan_out is None:
+            fan_out = fan_in_out(network, self.mapping.core_of, chip.n_cores)[1]
+        require_bytes(build_bytes(network.n_synapses, int(fan_out.sum())),
+                      f"building the engine's tables for {network.n_synapses / 1e6:.1f} M "
+                      f"synapses in {int(fan_out.sum()) / 1e6:.1f} M messages",
+                      "simulate a smaller network, or split it over machines")
         self.neurons = build_neurons(network, self.mapping)
         self.syn = build_synapses(network, self.mapping)
         self.contention = bool(getattr(chip.noc, "contention", False))

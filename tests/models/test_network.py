@@ -72,6 +72,6 @@ def test_a_network_too_large_for_the_machine_is_refused_before_allocating(monkey
 
     monkeypatch.setattr(memory, "available_bytes", lambda: 1 << 30)
     with pytest.raises(NetworkError, match=r"Brunel network \(100,000 neurons, 1000.0 M "
-                                           r"synapses\) needs about 37.3 GiB .* 1.0 GiB "
+                                           r"synapses\) needs about 11.2 GiB .* 1.0 GiB "
                                            r"available; use fewer neurons"):
         brunel_network(n_exc=80_000, n_inh=20_000)

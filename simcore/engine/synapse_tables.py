@@ -1,0 +1,175 @@
+"""Sorting a network's synapses into the engine's fan-out tables, without a per-synapse temporary.
+
+Used by :func:`simcore.engine.build.build_synapses`, which defines the tables
+(``SynapseTables``). Every neuron's row is the concatenation of its CSR rows in all projections
+leaving its population, in projection order; the row is sorted stably by (destination core,
+delay) and written straight into the final ``target`` (int32) and ``weight`` (float32) arrays.
+Nothing else of size ``n_syn`` is allocated: the sort works on one row at a time in scratch
+buffers of the longest row, and the tables of segments and messages are sized by a first pass
+that only counts them. The peak is therefore the network's own arrays, the engine's 8 bytes per
+synapse and the segment and message tables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numba.typed import List
+
+from aersim.models.network import projections_by_source
+
+
+def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits: int):
+    """The fan-out of every neuron of ``network``, sorted by (core, delay).
+
+    Parameters
+    ----------
+    network : models.Network
+    slot_core : int32 array (n_slots,)
+        Core of every input slot (a synapse's target is a slot).
+    slot0 : int64 array (n_neurons,)
+        First input slot of every neuron.
+    delay_bits : int
+        Width of the delay in the (core, delay) sort key; delays must be below ``2**delay_bits``.
+
+    Returns
+    -------
+    tuple
+        ``(target, weight, seg_lo, seg_delay_ps, msg_ptr, msg_core, msg_seg_lo)`` as described
+        by ``SynapseTables``.
+    """
+    n = network.n_neurons
+    first, grp_ptr, projs = projections_by_source(network)
+    indptrs, indices, weights, delays = List(), List(), List(), List()
+    shared = np.zeros(len(projs), dtype=np.bool_)
+    post0 = np.zeros(len(projs), dtype=np.int64)
+    stride = np.ones(len(projs), dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    if not projs:   # a typed list needs one item to have a type; no group refers to it
+        z = np.zeros(1, dtype=np.int64)
+        indptrs.append(z), indices.append(z.astype(np.int32))
+        weights.append(z.astype(np.float32)), delays.append(z)
+    for j, proj in enumerate(projs):
+        indptr, idx, w, d = proj.to_csr_arrays()
+        indptrs.append(np.ascontiguousarray(indptr, dtype=np.int64))
+        indices.append(np.ascontiguousarray(idx, dtype=np.int32))
+        weights.append(np.ascontiguousarray(w, dtype=np.float32))
+        delays.append(np.ascontiguousarray(np.atleast_1d(d), dtype=np.int64))
+        shared[j] = d.ndim == 0
+        stride[j] = getattr(network.population(proj.post).params, "input_channels", 1)
+        post0[j] = slot0[network.offset(proj.post)] + getattr(proj, "channel", 0)
+        pre0 = network.offset(proj.pre)
+        counts[pre0:pre0 + indptr.shape[0] - 1] += np.diff(indptr)
+    row = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=row[1:])
+    longest = int(counts.max(initial=0))
+    del counts
+    args = (first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride, slot_core,
+            np.int64(delay_bits), longest)
+    n_seg, n_msg = _count_kernel(*args)
+    target = np.empty(int(row[-1]), dtype=np.int32)
+    weight = np.empty(int(row[-1]), dtype=np.float32)
+    seg_lo = np.empty(n_seg + 1, dtype=np.int64)
+    seg_delay = np.empty(n_seg, dtype=np.int64)
+    msg_ptr = np.empty(n + 1, dtype=np.int64)
+    msg_core = np.empty(n_msg, dtype=np.int32)
+    msg_seg_lo = np.empty(n_msg + 1, dtype=np.int64)
+    _fill_kernel(*args, row, target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo)
+    return target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo
+
+
+@njit(cache=True)
+def _gather_row(i, lo, p_lo, p_hi, indptrs, indices, weights, delays, shared, post0, stride,
+                slot_core, delay_bits, t, w, key):
+    """Copy neuron ``i``'s synapses (row ``i - lo`` of projections ``p_lo:p_hi``) into the
+    scratch ``t``, ``w``, ``key`` in projection order; return their number and whether the keys
+    are already ascending."""
+    m = 0
+    ordered = True
+    for p in range(p_lo, p_hi):
+        ip = indptrs[p]
+        idx = indices[p]
+        wp = weights[p]
+        dp = delays[p]
+        for k in range(ip[i - lo], ip[i - lo + 1]):
+            tgt = post0[p] + np.int64(idx[k]) * stride[p]
+            d = dp[0] if shared[p] else dp[k]
+            t[m] = tgt
+            w[m] = wp[k]
+            key[m] = (np.int64(slot_core[tgt]) << delay_bits) | d
+            if m > 0 and key[m] < key[m - 1]:
+                ordered = False
+            m += 1
+    return m, ordered
+
+
+@njit(cache=True)
+def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride,
+                  slot_core, delay_bits, longest):
+    """Numbers of segments (distinct (core, delay) per neuron) and messages (distinct core)."""
+    t = np.empty(longest, dtype=np.int64)
+    w = np.empty(longest, dtype=np.float32)
+    key = np.empty(longest, dtype=np.int64)
+    n_seg = 0
+    n_msg = 0
+    for g in range(first.shape[0] - 1):
+        for i in range(first[g], first[g + 1]):
+            m, ordered = _gather_row(i, first[g], grp_ptr[g], grp_ptr[g + 1], indptrs, indices,
+                                     weights, delays, shared, post0, stride, slot_core,
+                                     delay_bits, t, w, key)
+            if m == 0:
+                continue
+            if not ordered:
+                key[:m].sort()
+            n_seg += 1
+            n_msg += 1
+            for j in range(1, m):
+                if key[j] != key[j - 1]:
+                    n_seg += 1
+                    if (key[j] >> delay_bits) != (key[j - 1] >> delay_bits):
+                        n_msg += 1
+    return n_seg, n_msg
+
+
+@njit(cache=True)
+def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride,
+                 slot_core, delay_bits, longest, row, target, weight, seg_lo, seg_delay, msg_ptr,
+                 msg_core, msg_seg_lo):
+    """Write every neuron's row sorted stably by key, and its segments and messages."""
+    t = np.empty(longest, dtype=np.int64)
+    w = np.empty(longest, dtype=np.float32)
+    key = np.empty(longest, dtype=np.int64)
+    mask = (np.int64(1) << delay_bits) - 1
+    s = 0
+    msg = 0
+    for g in range(first.shape[0] - 1):
+        for i in range(first[g], first[g + 1]):
+            msg_ptr[i] = msg
+            m, ordered = _gather_row(i, first[g], grp_ptr[g], grp_ptr[g + 1], indptrs, indices,
+                                     weights, delays, shared, post0, stride, slot_core,
+                                     delay_bits, t, w, key)
+            at = row[i]
+            if ordered:
+                for j in range(m):
+                    target[at + j] = t[j]
+                    weight[at + j] = w[j]
+            else:
+                perm = np.argsort(key[:m], kind="mergesort")
+                sorted_key = key[:m][perm]
+                for j in range(m):
+                    target[at + j] = t[perm[j]]
+                    weight[at + j] = w[perm[j]]
+                key[:m] = sorted_key
+            for j in range(m):
+                new_msg = j == 0 or (key[j] >> delay_bits) != (key[j - 1] >> delay_bits)
+                if new_msg or key[j] != key[j - 1]:
+                    if new_msg:
+                        msg_core[msg] = key[j] >> delay_bits
+                        msg_seg_lo[msg] = s
+                        msg += 1
+                    seg_lo[s] = at + j
+                    seg_delay[s] = key[j] & mask
+                    s += 1
+    msg_ptr[first[first.shape[0] - 1]] = msg
+    msg_seg_lo[msg] = s
+    seg_lo[s] = row[row.shape[0] - 1]
