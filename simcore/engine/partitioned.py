@@ -103,10 +103,12 @@ def sample_probes(state, rec, k, dt_ps):
 
 
 @njit(cache=True)
-def deliver_step(syn, chip, mode, state, scratch, own_core, rows, r0, r1, n_sp):
+def deliver_step(syn, chip, mode, state, scratch, core_lo, core_hi, rows, r0, r1, n_sp):
     """Deliver the gathered spikes ``rows[r0:r1]`` (one step's, rows as in
-    :func:`update_steps`, in id order) to the owned cores, and append their ids to the step's
-    ``scratch.spiked`` from ``n_sp``. Returns the new length of ``scratch.spiked``."""
+    :func:`update_steps`, in id order) to the owned cores ``core_lo .. core_hi - 1``, and
+    append their ids to the step's ``scratch.spiked`` from ``n_sp``. Returns the new length
+    of ``scratch.spiked``. A neuron's messages are sorted by destination core, so the owned
+    ones are found by bisection, not by a scan of every message."""
     ring, seg_delay_steps, spiked = state.ring, mode.seg_delay_steps, scratch.spiked
     upd_end = chip.upd_end
     n_slots = ring.shape[0]
@@ -119,9 +121,9 @@ def deliver_step(syn, chip, mode, state, scratch, own_core, rows, r0, r1, n_sp):
             upd_end[j] = np.int64(rows[i, 3])
         spiked[n_sp] = j
         n_sp += 1
-        for m in range(syn.msg_ptr[j], syn.msg_ptr[j + 1]):
-            if not own_core[syn.msg_core[m]]:
-                continue
+        m0, m1 = syn.msg_ptr[j], syn.msg_ptr[j + 1]
+        dest = syn.msg_core[m0:m1]
+        for m in range(m0 + np.searchsorted(dest, core_lo), m0 + np.searchsorted(dest, core_hi)):
             for g in range(syn.msg_seg_lo[m], syn.msg_seg_lo[m + 1]):
                 target_row = ring[(k + seg_delay_steps[g]) % n_slots]
                 for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):

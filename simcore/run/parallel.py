@@ -66,6 +66,10 @@ class RankRun:
                               sim.syn.msg_seg_lo, sim.syn.seg_lo, sim.chip.n_cores, self.size)
         self.own = self.part.neuron_rank == self.rank
         self.own_core = self.part.core_rank == self.rank
+        # The owned cores are one block of core numbers (cores between them hold no neurons,
+        # so no message goes to them).
+        owned = np.flatnonzero(self.own_core)
+        self.core_lo, self.core_hi = int(owned[0]), int(owned[-1]) + 1
         delays = sim.mode_tables.seg_delay_steps
         # Lookahead: no spike reaches a neuron sooner than the smallest delay, so ranks run
         # that many steps between exchanges (zero-delay synapses: one zero-delay level).
@@ -133,7 +137,7 @@ class RankRun:
                     # Zero-delay synapses (one step per batch): deliver before the next level.
                     spiked = partitioned.deliver_step(
                         sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
-                        self.own_core, rows, 0, rows.shape[0], spiked)
+                        self.core_lo, self.core_hi, rows, 0, rows.shape[0], spiked)
             if self.idle:
                 self.comm.Allreduce(self.idle_own[:batch], self.idle_sum[:batch],
                                     op=self.MPI.SUM)
@@ -144,7 +148,7 @@ class RankRun:
                         self.drain(sim, spikes_t, spikes_n, trace)
                     spiked = partitioned.deliver_step(
                         sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
-                        self.own_core, rows, bounds[s - k], bounds[s - k + 1], 0)
+                        self.core_lo, self.core_hi, rows, bounds[s - k], bounds[s - k + 1], 0)
                 self._close(sim, spiked, s - k, durs, s - k0)
                 self.recorded += spiked
             k = ke
