@@ -350,12 +350,14 @@ def _close_step(chip, core_free, rec, log0, hw_clock):
 
 
 @njit(cache=True)
-def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp):
+def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, dest_lo=0,
+                  dest_hi=1 << 62):
     """The zero-load hardware timeline of one step whose spikes are ``scratch.spiked[:n_sp]``.
 
     Returns the step's duration (ps) and advances ``counters.hw_clock[0]`` by it. The
     contention model has its own function (:func:`step_timeline_noc`), so that runs without it
-    never compile it.
+    never compile it. A rank of a partitioned run serves only the messages to its cores
+    ``[dest_lo, dest_hi)`` (serial receive only): its other cores' times and counts are partial.
     """
     counts, core_free, spiked = counters.ops, scratch.core_free, scratch.spiked
     mlog, mlog_meta = rec.mlog, rec.mlog_meta
@@ -380,7 +382,8 @@ def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp):
         # The spike leaves once its neuron's update is done; earlier spikes of the same core
         # have already used core time (core_free holds that extra time during this pass).
         u = _update_end(upd_end, upd_rank, idle, s, t_update)
-        core_free[c] = send_spike(syn, chip, counts, heap, s, c, u + core_free[c]) - u
+        core_free[c] = send_spike(syn, chip, counts, heap, s, c, u + core_free[c], dest_lo,
+                                  dest_hi) - u
     for c in range(core_free.shape[0]):
         core_free[c] += pass_ps[c]
     log0 = mlog_meta[0]

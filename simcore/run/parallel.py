@@ -22,7 +22,7 @@ import numpy as np
 
 from aersim.simcore.engine import partitioned
 from aersim.simcore.engine import timestep as engine_timestep
-from aersim.simcore.engine.build import TIMING_IDLE
+from aersim.simcore.engine.build import TIMING_CONCURRENT, TIMING_IDLE
 from aersim.simcore.engine.partition import partition
 from aersim.simcore.engine.queue import grow
 from aersim.simcore.errors import ConfigError
@@ -89,6 +89,12 @@ class RankRun:
         self.idle = bool(sim.chip_tables.timing[TIMING_IDLE])
         self.idle_own = np.zeros((self.max_batch, sim.chip.n_cores), dtype=np.int64)
         self.idle_sum = np.zeros_like(self.idle_own)
+        # The timeline splits by destination core (each rank serves the messages to its own
+        # cores) unless packets of all ranks share links (contention), cores serve messages
+        # beside their update pass, or the message log is kept (it stays the one-process log).
+        self.split = not (sim.contention or sim.chip_tables.timing[TIMING_CONCURRENT]
+                          or sim.rec.mlog.shape[0])
+        self.dest = (self.core_lo, self.core_hi) if self.split else (0, 1 << 62)
         self.probe_owner = self.part.neuron_rank[sim.probe_ids] if sim.probe_ids.size else \
             np.zeros(0, np.int32)
         self.recorded = 0   # spikes of all ranks since the last drain
@@ -116,6 +122,7 @@ class RankRun:
         dt = sim.config.dt_ps
         n = sim.network.n_neurons
         rec = sim.rec
+        ops0 = sim.counters.ops.copy()
         k = k0
         while k < k1:
             batch = min(self.max_batch, k1 - k,
@@ -142,6 +149,7 @@ class RankRun:
                 self.comm.Allreduce(self.idle_own[:batch], self.idle_sum[:batch],
                                     op=self.MPI.SUM)
             bounds = np.searchsorted(rows[:, 0], np.arange(k, ke + 1)) if n_lv == 1 else None
+            clock0 = int(sim.counters.hw_clock[0])
             for s in range(k, ke):
                 if n_lv == 1:
                     if self._must_drain(sim, 0, 0):   # the message log of the step
@@ -151,20 +159,35 @@ class RankRun:
                         self.core_lo, self.core_hi, rows, bounds[s - k], bounds[s - k + 1], 0)
                 self._close(sim, spiked, s - k, durs, s - k0)
                 self.recorded += spiked
+            if self.split:
+                # A step lasts until the last core of any rank is done (plus the barrier).
+                self.comm.Allreduce(self.MPI.IN_PLACE, durs[k - k0:ke - k0], op=self.MPI.MAX)
+                sim.counters.hw_clock[0] = clock0 + int(durs[k - k0:ke - k0].sum())
             k = ke
+        if self.split:
+            self._reduce_counts(sim.counters.ops, ops0)
         self.drain(sim, spikes_t, spikes_n, trace)
         return durs
+
+    def _reduce_counts(self, ops, ops0) -> None:
+        """Counts of this chunk: each core's row from its owning rank (the only one that saw all
+        of its messages), summed over ranks."""
+        delta = (ops - ops0) * self.own_core[:, None]
+        self.comm.Allreduce(self.MPI.IN_PLACE, delta, op=self.MPI.SUM)
+        ops[:] = ops0 + delta
 
     def _close(self, sim, n_sp: int, i_batch: int, durs, i: int) -> None:
         """The hardware timeline of a step whose global spikes are ``scratch.spiked[:n_sp]``."""
         tables = (sim.neurons, sim.syn, sim.chip_tables)
-        if partitioned.close_step(*tables, sim.heap, sim.counters, sim.scratch, sim.rec, n_sp,
-                                  self.idle_sum[i_batch], durs, i, sim.contention):
+        while partitioned.close_step(*tables, sim.heap, sim.counters, sim.scratch, sim.rec,
+                                     n_sp, self.idle_sum[i_batch], durs, i, sim.contention,
+                                     *self.dest):
+            if sim.contention:
+                engine_timestep.finish_step_noc_kernel(*tables, sim.heap, sim.counters,
+                                                       sim.scratch, sim.rec, durs, i)
+                break
             while sim.heap.e.shape[0] - int(sim.heap.meta[0]) < sim.scratch.pending[1]:
                 sim.heap = grow(sim.heap)
-            finish = engine_timestep.finish_step_noc_kernel if sim.contention \
-                else engine_timestep.finish_step_kernel
-            finish(*tables, sim.heap, sim.counters, sim.scratch, sim.rec, durs, i)
         sim.n_steps_done += 1
 
     def _must_drain(self, sim, spikes: int, samples: int) -> bool:

@@ -83,10 +83,15 @@ CASES = {"brunel": brunel_case, "feedforward": feedforward_case,
 
 
 def run_case(name: str, comm=None):
-    """``(Results, Simulation)`` of case ``name``, partitioned over ``comm`` when given."""
-    net, chip, stimuli, probes, duration_s = CASES[name]()
-    cfg = RunConfig(mode="timestep", dt_ps=MS if name != "brunel" else MS // 10, seed=11,
-                    record_messages=True, chunk_ps=100 * MS // 10, recorder_capacity=64)
+    """``(Results, Simulation)`` of case ``name``, partitioned over ``comm`` when given.
+
+    ``CASE-nolog`` runs ``CASE`` without the message log, so that ranks split the hardware
+    timeline by destination core (with the log, every rank computes all of it)."""
+    base, _, variant = name.partition("-")
+    net, chip, stimuli, probes, duration_s = CASES[base]()
+    cfg = RunConfig(mode="timestep", dt_ps=MS if base != "brunel" else MS // 10, seed=11,
+                    record_messages=variant != "nolog", chunk_ps=100 * MS // 10,
+                    recorder_capacity=64)
     sim = Simulation(net, chip, config=cfg, stimuli=stimuli, probes=probes, comm=comm)
     return sim.run(duration_s), sim
 
@@ -96,7 +101,8 @@ def results_arrays(res) -> dict:
     out = {"spikes_t": res.spikes_t_ps, "spikes_n": res.spikes_neuron, "counts": res.counts,
            "step_duration": res.step_duration_ps, "hardware_time": res.hardware_time_ps,
            "energy": res.energy_table(), "energy_total": res.ledger.total_j,
-           "messages": res.messages, "probe_t": res.probes["t_ps"], "probe_v": res.probes["v"],
+           "messages": res.messages if res.messages is not None else np.zeros((0, 4), np.int64),
+           "probe_t": res.probes["t_ps"], "probe_v": res.probes["v"],
            "probe_c": res.probes["state2"]}
     return {k: np.asarray(v) for k, v in out.items()}
 
@@ -109,4 +115,5 @@ if __name__ == "__main__":
         np.savez(sys.argv[2], **results_arrays(result),
                  work=part.part.work if part is not None else np.zeros(0, np.int64),
                  levels=part.levels if part is not None else np.zeros(0, np.int64),
-                 lookahead=part.lookahead if part is not None else -1)
+                 lookahead=part.lookahead if part is not None else -1,
+                 split=part.split if part is not None else False)

@@ -65,7 +65,9 @@ def run_ranks(case, n, tmp_path):
 @pytest.mark.parametrize("case,n", [("brunel", 2), ("brunel", 3), ("brunel", 4),
                                     ("feedforward", 1), ("feedforward", 2),
                                     ("feedforward", 4), ("graded", 2), ("graded", 3),
-                                    ("contention", 3)])
+                                    ("contention", 3), ("brunel-nolog", 2),
+                                    ("brunel-nolog", 4), ("feedforward-nolog", 3),
+                                    ("graded-nolog", 2)])
 def test_ranks_reproduce_one_process(reference, case, n, tmp_path):
     ref = one_process(reference, case)
     got = run_ranks(case, n, tmp_path)
@@ -75,11 +77,13 @@ def test_ranks_reproduce_one_process(reference, case, n, tmp_path):
         assert have.shape == want.shape and have.dtype == want.dtype, key
         assert have.tobytes() == want.tobytes(), f"{case} on {n} ranks: {key} differs"
     if n > 1:
-        # The run really was split: every rank owned work.
+        # The run really was split: every rank owned work; without the message log the
+        # ranks also split the timeline.
         assert got["work"].size == n and np.all(got["work"] > 0)
-    if case == "brunel" and n > 1:
+        assert bool(got["split"]) == case.endswith("-nolog")
+    if case.startswith("brunel") and n > 1:
         assert int(got["lookahead"]) == 15           # 1.5 ms delays in 0.1 ms steps
-    if case == "feedforward" and n > 1:
+    if case.startswith("feedforward") and n > 1:
         assert got["levels"].size - 1 == 4          # input and three zero-delay layers
 
 
