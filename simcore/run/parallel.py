@@ -75,8 +75,11 @@ class RankRun:
         # that many steps between exchanges (zero-delay synapses: one zero-delay level).
         self.lookahead = int(delays.min()) if delays.size else self.MAX_BATCH
         n_own = max(int(self.own.sum()), 1)
+        # Batch sizes and exchange widths must agree on every rank: they follow the largest
+        # rank's neuron count.
+        n_most = int(np.bincount(self.part.neuron_rank, minlength=self.size).max())
         self.max_batch = max(1, min(self.lookahead, self.MAX_BATCH,
-                                    self.MAX_BUFFER_BYTES // (32 * n_own)))
+                                    self.MAX_BUFFER_BYTES // (32 * n_most)))
         self.levels = self.part.levels if self.lookahead == 0 else \
             np.array([0, sim.network.n_neurons], dtype=np.int64)
         # Concatenating the ranks' spikes in rank order gives (step, id) order for one step
@@ -85,7 +88,9 @@ class RankRun:
         self.out = np.zeros((n_own * self.max_batch, 4), dtype=np.float64)
         self.ids = np.zeros(n_own, dtype=np.int32)
         self.pays = np.zeros(n_own, dtype=np.float64)
-        self.n_each = np.zeros(self.size, dtype=np.int64)
+        # Rows each rank sends in the one Allgather of a batch (grows when one has more).
+        self.max_rows = n_most * self.max_batch
+        self.cap = min(64, self.max_rows)
         self.idle = bool(sim.chip_tables.timing[TIMING_IDLE])
         self.idle_own = np.zeros((self.max_batch, sim.chip.n_cores), dtype=np.int64)
         self.idle_sum = np.zeros_like(self.idle_own)
@@ -101,19 +106,42 @@ class RankRun:
 
     # -- steps ----------------------------------------------------------------------------------
 
-    def _exchange(self, n_out: int, sort: bool) -> np.ndarray:
-        """Every rank's ``out[:n_out]`` rows, in (step, id) order: ``Allgather`` of the
-        counts, ``Allgatherv`` of the rows (32 bytes a spike)."""
-        self.comm.Allgather(np.array([n_out], dtype=np.int64), self.n_each)
-        total = int(self.n_each.sum())
-        rows = np.empty((total, 4), dtype=np.float64)
-        if total:
-            cnt = self.n_each * 4
+    def _exchange(self, n_out: int, batch: int, sort: bool) -> np.ndarray:
+        """Every rank's ``out[:n_out]`` rows, in (step, id) order; with idle pricing, the
+        ranks' idle counts of the batch summed into ``idle_sum[:batch]``.
+
+        One ``Allgather`` carries each rank's count, its idle counts and up to ``cap`` rows;
+        a rank with more sends the rest in an ``Allgatherv`` that every rank joins (each sees
+        every count), and ``cap`` grows alike on every rank.
+        """
+        head = 1 + (batch * self.idle_own.shape[1] if self.idle else 0)
+        width = head + 4 * self.cap
+        send = np.empty(width, dtype=np.float64)
+        send[0] = n_out
+        if self.idle:
+            send[1:head] = self.idle_own[:batch].ravel()
+        m = min(n_out, self.cap)
+        send[head:head + 4 * m] = self.out[:m].ravel()
+        recv = np.empty((self.size, width), dtype=np.float64)
+        self.comm.Allgather(send, recv)
+        counts = recv[:, 0].astype(np.int64)
+        if self.idle:
+            self.idle_sum[:batch] = recv[:, 1:head].sum(axis=0).astype(np.int64).reshape(
+                batch, -1)
+        parts = [recv[r, head:head + 4 * min(c, self.cap)].reshape(-1, 4)
+                 for r, c in enumerate(counts)]
+        extra = np.maximum(counts - self.cap, 0)
+        if extra.any():
+            more = np.empty((int(extra.sum()), 4), dtype=np.float64)
             displ = np.zeros(self.size, dtype=np.int64)
-            np.cumsum(cnt[:-1], out=displ[1:])
-            self.comm.Allgatherv(self.out[:n_out], [rows, cnt, displ, self.MPI.DOUBLE])
-            if sort:
-                rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+            np.cumsum(extra[:-1] * 4, out=displ[1:])
+            self.comm.Allgatherv(self.out[m:n_out], [more, extra * 4, displ, self.MPI.DOUBLE])
+            at = np.concatenate(([0], np.cumsum(extra)))
+            parts = [np.concatenate((parts[r], more[at[r]:at[r + 1]])) for r in range(self.size)]
+            self.cap = int(min(2 * counts.max(), self.max_rows))
+        rows = np.concatenate(parts) if parts else np.zeros((0, 4))
+        if sort and rows.shape[0]:
+            rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
         return rows
 
     def run_steps(self, sim, stim, k0, k1, durs, spikes_t, spikes_n, trace) -> np.ndarray:
@@ -123,6 +151,7 @@ class RankRun:
         n = sim.network.n_neurons
         rec = sim.rec
         ops0 = sim.counters.ops.copy()
+        clock0 = int(sim.counters.hw_clock[0])
         k = k0
         while k < k1:
             batch = min(self.max_batch, k1 - k,
@@ -139,17 +168,13 @@ class RankRun:
                     sim.counters, stim, rec, self.own, self.own_core, self.idle_own, k, ke,
                     self.levels[lv], self.levels[lv + 1], lv == 0, lv == n_lv - 1, dt,
                     self.ids, self.pays, self.out)
-                rows = self._exchange(n_out, batch > 1 or not self.rank_ordered)
+                rows = self._exchange(n_out, batch, batch > 1 or not self.rank_ordered)
                 if n_lv > 1:
                     # Zero-delay synapses (one step per batch): deliver before the next level.
                     spiked = partitioned.deliver_step(
                         sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
                         self.core_lo, self.core_hi, rows, 0, rows.shape[0], spiked)
-            if self.idle:
-                self.comm.Allreduce(self.idle_own[:batch], self.idle_sum[:batch],
-                                    op=self.MPI.SUM)
             bounds = np.searchsorted(rows[:, 0], np.arange(k, ke + 1)) if n_lv == 1 else None
-            clock0 = int(sim.counters.hw_clock[0])
             for s in range(k, ke):
                 if n_lv == 1:
                     if self._must_drain(sim, 0, 0):   # the message log of the step
@@ -159,12 +184,12 @@ class RankRun:
                         self.core_lo, self.core_hi, rows, bounds[s - k], bounds[s - k + 1], 0)
                 self._close(sim, spiked, s - k, durs, s - k0)
                 self.recorded += spiked
-            if self.split:
-                # A step lasts until the last core of any rank is done (plus the barrier).
-                self.comm.Allreduce(self.MPI.IN_PLACE, durs[k - k0:ke - k0], op=self.MPI.MAX)
-                sim.counters.hw_clock[0] = clock0 + int(durs[k - k0:ke - k0].sum())
             k = ke
         if self.split:
+            # A step lasts until the last core of any rank is done (plus the barrier); each
+            # core's counts are its owner's. One reduction of each per chunk.
+            self.comm.Allreduce(self.MPI.IN_PLACE, durs, op=self.MPI.MAX)
+            sim.counters.hw_clock[0] = clock0 + int(durs.sum())
             self._reduce_counts(sim.counters.ops, ops0)
         self.drain(sim, spikes_t, spikes_n, trace)
         return durs

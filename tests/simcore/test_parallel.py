@@ -22,7 +22,7 @@ from aersim.simcore.engine.partition import split_cores, zero_delay_levels
 from tests.simcore.parallel_cases import results_arrays, run_case
 
 REPO = Path(__file__).resolve().parents[2]
-TIMEOUT_S = 600
+TIMEOUT_S = 300
 
 
 def _mpiexec():
