@@ -2,18 +2,20 @@
 
 ``mpiexec -n N aersim run ...`` (or ``aersim run ... --ranks N``, which launches it) starts N
 copies of the run; each builds the same network, chip and mapping, and the cores holding neurons
-are split into N contiguous blocks (``simcore.engine.partition``). In ``timestep`` mode a step
-is, per zero-delay level of the network: every rank updates its own neurons, the level's spikes
-are gathered on every rank (``Allgather`` of the counts, ``Allgatherv`` of (id, payload, update
-end) rows, 24 bytes a spike), and every rank delivers all of them, in global id order, to the
-synapses on its own cores. Every rank then runs the step's hardware timeline from the step's
-global spike list, so counts, step durations and the message log are those of one process on
-every rank without a reduction; on chips that price idle neurons the idle counts of each core
-are summed over ranks (``Allreduce``) before the timeline.
+are split into N contiguous blocks (``simcore.engine.partition``). In ``timestep`` mode ranks
+update their own neurons for a batch of steps (up to the smallest synaptic delay; one step per
+zero-delay level when the network has zero-delay synapses), gather the batch's spikes on every
+rank (one ``Allgather`` of (step, id, payload, update end) rows, 32 bytes a spike, carrying the
+per-core idle counts on chips that price idle neurons), and deliver all of them, in global
+order, to the synapses on their own cores. The step's hardware timeline is split by destination
+core (each rank serves the messages to its own cores; step durations are the maximum over
+ranks and each core's counts its owner's, reduced once per chunk), or computed whole by every
+rank when the message log is kept, cores receive beside their update pass, or packets contend
+for links.
 
 Spikes (and probe samples) are gathered on every rank when the recorder is drained, in the
 one-process order; rank 0 alone writes the trace (the HDF5 library of the ``h5py`` wheels is
-serial, and one writer keeps the file exactly the one-process file).
+serial, and one writer keeps the file exactly the one-process file). See docs/parallel.md.
 """
 
 from __future__ import annotations
