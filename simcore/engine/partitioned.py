@@ -24,7 +24,12 @@ from aersim.hardware.energy import STIM_IN
 from aersim.simcore.engine.build import TIMING_IDLE
 from aersim.simcore.engine.queue import heap_free
 from aersim.simcore.engine.rng import exponential
-from aersim.simcore.engine.timestep import mark_idle, step_timeline, update_range
+from aersim.simcore.engine.timestep import (
+    add_synapses,
+    mark_idle,
+    step_timeline,
+    update_range,
+)
 
 
 @njit(cache=True)
@@ -111,7 +116,6 @@ def deliver_step(syn, chip, mode, state, scratch, core_lo, core_hi, rows, r0, r1
     ones are found by bisection, not by a scan of every message."""
     ring, seg_delay_steps, spiked = state.ring, mode.seg_delay_steps, scratch.spiked
     upd_end = chip.upd_end
-    n_slots = ring.shape[0]
     idle = chip.timing[TIMING_IDLE] != 0
     for i in range(r0, r1):
         k = np.int64(rows[i, 0])
@@ -123,11 +127,9 @@ def deliver_step(syn, chip, mode, state, scratch, core_lo, core_hi, rows, r0, r1
         n_sp += 1
         m0, m1 = syn.msg_ptr[j], syn.msg_ptr[j + 1]
         dest = syn.msg_core[m0:m1]
-        for m in range(m0 + np.searchsorted(dest, core_lo), m0 + np.searchsorted(dest, core_hi)):
-            for g in range(syn.msg_seg_lo[m], syn.msg_seg_lo[m + 1]):
-                target_row = ring[(k + seg_delay_steps[g]) % n_slots]
-                for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
-                    target_row[syn.target[q]] += syn.weight[q] * payload
+        add_synapses(syn.msg_seg_lo, syn.seg_lo, syn.target, syn.weight, ring, seg_delay_steps,
+                     k, m0 + np.searchsorted(dest, core_lo), m0 + np.searchsorted(dest, core_hi),
+                     payload)
     return n_sp
 
 

@@ -167,8 +167,8 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
     decay, ref_steps, seg_delay_steps = mode.decay, mode.ref_steps, mode.seg_delay_steps
     zeta, rho, jump = mode.zeta, mode.rho, mode.jump
     rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
-    n_slots = ring.shape[0]
-    row = ring[k % n_slots]
+    msg_seg_lo, seg_lo, target, weight = syn.msg_seg_lo, syn.seg_lo, syn.target, syn.weight
+    row = ring[k % ring.shape[0]]
     fan_out = own.shape[0] == 0
     keep_payload = payloads.shape[0] > 0
     dt_s = dt_ps * 1e-12
@@ -274,12 +274,23 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
         rec_n[rec_meta[0]] = j
         rec_meta[0] += 1
         if fan_out:
-            for m in range(syn.msg_ptr[j], syn.msg_ptr[j + 1]):
-                for g in range(syn.msg_seg_lo[m], syn.msg_seg_lo[m + 1]):
-                    target_row = ring[(k + seg_delay_steps[g]) % n_slots]
-                    for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
-                        target_row[syn.target[q]] += syn.weight[q] * payload
+            add_synapses(msg_seg_lo, seg_lo, target, weight, ring, seg_delay_steps, k,
+                         syn.msg_ptr[j], syn.msg_ptr[j + 1], payload)
     return n_sp
+
+
+@njit(cache=True, inline="always")
+def add_synapses(msg_seg_lo, seg_lo, target, weight, ring, seg_delay_steps, k, m_lo, m_hi,
+                 payload):
+    """Add ``weight * payload`` of the synapses of messages ``m_lo .. m_hi-1`` (a spike of
+    step ``k``) to the delay ring's rows of their segments' delays. Arrays, not the tables:
+    see the note above ``hardware_model.spike_cost``."""
+    n_slots = ring.shape[0]
+    for m in range(m_lo, m_hi):
+        for g in range(msg_seg_lo[m], msg_seg_lo[m + 1]):
+            target_row = ring[(k + seg_delay_steps[g]) % n_slots]
+            for q in range(seg_lo[g], seg_lo[g + 1]):
+                target_row[target[q]] += weight[q] * payload
 
 
 @njit(cache=True)
