@@ -2,13 +2,18 @@
 
 Generates one synthetic recording per format with the package's own encoders (in a temporary
 directory), then decodes each in a fresh subprocess per reader and prints one JSON line per
-(format, reader): ``format``, ``reader``, ``events``, ``wall_s``, ``events_per_s``,
+(format, reader): ``format``, ``reader``, ``events``, ``wall_s``, ``cpu_s``, ``events_per_s``,
 ``peak_rss_mb``. Readers: ``aersim-stream`` (chunk by chunk), ``aersim-read`` (``read_events``,
 the whole file into one array) and, when installed, ``expelliarmus`` (EVT 2.0/3.0, DAT),
-``faery`` (EVT 2.0/3.0, DAT, AEDAT4), ``dv-processing`` and ``aedat`` (AEDAT4). Every reader is
+``faery`` (EVT 2.0/3.0, DAT, AEDAT4), ``dv-processing`` and ``aedat`` (AEDAT4; they stream
+packet by packet and only count the events, so they never hold the whole file as
+``aersim-read`` does) and ``dv-processing-array`` and ``aedat-array`` (the same, with the
+packets joined into one array: the whole-file result ``read_events`` gives). Every reader is
 warmed up on a small file first, so Numba compilation is not counted. After each format a
 ``summary`` line gives ``ratio`` = aersim-read events/s divided by each peer's (above 1: aersim
-is faster) and whether the peers decoded the same number of events.
+is faster), ``cpu_ratio`` the same from the CPU time each process spent (each peer's CPU time
+over aersim-read's; less disturbed by other work on a shared machine), ``stream_ratio`` the
+events/s ratio for aersim-stream, and whether the peers decoded the same number of events.
 
 Usage::
 
@@ -113,6 +118,27 @@ def _aedat(path, fmt):
     return sum(len(p["events"]) for p in aedat.Decoder(str(path)) if "events" in p)
 
 
+def _dv_processing_array(path, fmt):
+    """dv-processing's packets joined into one array: the whole file, as ``read_events`` gives."""
+    import dv_processing as dv
+
+    recording = dv.io.MonoCameraRecording(str(path))
+    parts = []
+    while recording.isRunning():
+        batch = recording.getNextEventBatch()
+        if batch is None:
+            break
+        parts.append(batch.numpy())
+    return len(np.concatenate(parts))
+
+
+def _aedat_array(path, fmt):
+    """aedat's packets joined into one array."""
+    import aedat
+
+    return len(np.concatenate([p["events"] for p in aedat.Decoder(str(path)) if "events" in p]))
+
+
 #: reader name -> (function(path, registry format) -> number of events, formats it reads)
 READERS = {
     "aersim-stream": (_aersim_stream, None),
@@ -121,6 +147,8 @@ READERS = {
     "faery": (_faery, ("evt2", "evt3", "dat", "aedat4")),
     "dv-processing": (_dv_processing, ("aedat4",)),
     "aedat": (_aedat, ("aedat4",)),
+    "dv-processing-array": (_dv_processing_array, ("aedat4",)),
+    "aedat-array": (_aedat_array, ("aedat4",)),
 }
 
 
@@ -131,11 +159,12 @@ def decode_one(name, reader, path, warm_path, repeat=3):
     row = {"format": name, "reader": reader}
     try:
         run(warm_path, fmt)
-        wall = float("inf")
+        wall = cpu = float("inf")
         for _ in range(repeat):  # best of a few: the machine may be shared
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             n = run(path, fmt)
             wall = min(wall, time.perf_counter() - start)
+            cpu = min(cpu, time.process_time() - start_cpu)
     except Exception as exc:  # a peer that cannot read the file is a result, not a crash
         row["error"] = f"{type(exc).__name__}: {exc}"[:300]
         print(json.dumps(row))
@@ -143,6 +172,7 @@ def decode_one(name, reader, path, warm_path, repeat=3):
     row.update(
         events=n,
         wall_s=round(wall, 3),
+        cpu_s=round(cpu, 3),
         events_per_s=round(n / wall),
         peak_rss_mb=round(peak_rss_mb(), 1),
     )
@@ -155,6 +185,8 @@ def _importable(reader):
         "faery": "faery",
         "dv-processing": "dv_processing",
         "aedat": "aedat",
+        "dv-processing-array": "dv_processing",
+        "aedat-array": "aedat",
     }.get(reader)
     if module is None:
         return True
@@ -175,6 +207,19 @@ def summary(name, rows):
         for r in rows
         if r["reader"] not in ("aersim-read",) and "events" in r
     }
+    # CPU time (all threads of the process): less disturbed by other work on a shared machine
+    out["cpu_ratio"] = {
+        r["reader"]: round(r["cpu_s"] / ours["cpu_s"], 2)
+        for r in rows
+        if r["reader"] != "aersim-read" and "events" in r and ours["cpu_s"] > 0
+    }
+    stream = next((r for r in rows if r["reader"] == "aersim-stream" and "events" in r), None)
+    if stream is not None:
+        out["stream_ratio"] = {
+            r["reader"]: round(stream["events_per_s"] / r["events_per_s"], 2)
+            for r in rows
+            if not r["reader"].startswith("aersim") and "events" in r
+        }
     out["same_count"] = {r["reader"]: r["events"] == ours["events"] for r in rows if "events" in r}
     return out
 

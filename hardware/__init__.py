@@ -1,4 +1,5 @@
-"""aersim's chip models: chip descriptions, presets, network-on-chip, mapping, energy."""
+"""aersim's chip models: chip descriptions, systems of chips, presets, network-on-chip, mapping,
+energy."""
 
 from aersim.hardware.chip import (
     ChipSpec,
@@ -32,12 +33,14 @@ from aersim.hardware.sram import (
     synapse_memory_bytes,
     synapse_reads_per_op,
 )
+from aersim.hardware.system import LinkType, SystemSpec, system_from_dict
 
 __all__ = [
     "ChipSpec", "ChipSpecError", "CoreSpec", "CrossbarSpec", "CrossbarState", "EnergyLedger",
-    "HardwareError", "Mapping", "MappingError", "MvmResult", "NocSpec", "OP_KINDS",
-    "ProjectionTiles", "SramSpec", "apply_crossbar", "chip_from_dict", "crossbar_from_dict",
+    "HardwareError", "LinkType", "Mapping", "MappingError", "MvmResult", "NocSpec", "OP_KINDS",
+    "ProjectionTiles", "SramSpec", "SystemSpec", "apply_crossbar", "chip_from_dict",
+    "crossbar_from_dict",
     "crossbar_preset", "load_chip", "map_network", "mvm", "preset_names", "price", "program",
     "program_csr", "read_weights", "sram_from_cacti", "synapse_memory_bytes",
-    "synapse_reads_per_op", "tile_projection", "weight_error_stats",
+    "synapse_reads_per_op", "system_from_dict", "tile_projection", "weight_error_stats",
 ]

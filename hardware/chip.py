@@ -184,6 +184,10 @@ class ChipSpec:
     path: str = ""
     barrier_table: tuple = ()
     power_gating: bool = True
+    #: Mixed tiles: ``((name, CoreSpec), ...)`` of the extra core types, and the type of every
+    #: tile (0: ``core``, ``i``: ``core_types[i - 1]``); both empty on a chip of one core type.
+    core_types: tuple = ()
+    tile_types: tuple = ()
 
     def __post_init__(self):
         # Chip files are validated with their key paths on load; this catches a spec changed
@@ -228,6 +232,24 @@ class ChipSpec:
     def n_cores(self) -> int:
         return self.n_tiles * self.cores_per_tile
 
+    def core_specs(self) -> tuple:
+        """Every core type: ``core`` first, then ``core_types`` in file order."""
+        return (self.core,) + tuple(spec for _, spec in self.core_types)
+
+    def core_type_names(self) -> tuple:
+        return ("core",) + tuple(name for name, _ in self.core_types)
+
+    def core_type_of(self) -> np.ndarray:
+        """Core type of every core (index into :meth:`core_specs`): int64 ``(n_cores,)``."""
+        if not self.tile_types:
+            return np.zeros(self.n_cores, dtype=np.int64)
+        return np.repeat(np.asarray(self.tile_types, dtype=np.int64), self.cores_per_tile)
+
+    def with_core(self, spec: CoreSpec) -> ChipSpec:
+        """This chip as if every core were ``spec`` (a view for per-type computations)."""
+        import dataclasses
+        return dataclasses.replace(self, core=spec, core_types=(), tile_types=())
+
     def core_xy(self) -> tuple[np.ndarray, np.ndarray]:
         """Tile coordinates of every core: two int32 arrays of shape ``(n_cores,)``."""
         tile = np.arange(self.n_cores, dtype=np.int32) // self.cores_per_tile
@@ -262,6 +284,13 @@ class ChipSpec:
             lines.insert(-1, f"  crossbar {x.name}: {x.rows}x{x.columns}, "
                              f"{c.crossbars_per_core or 'unlimited'} per core, ADC {x.adc_bits} b "
                              f"{x.adc_energy_pj:g} pJ, DAC {x.dac_energy_pj:g} pJ")
+        for (name, spec), k in zip(self.core_types, range(1, 1 + len(self.core_types)),
+                                   strict=True):
+            tiles = sum(1 for t in self.tile_types if t == k)
+            lines.insert(-1, f"  core type {name}: {tiles} tiles, {spec.neurons} neurons/core, "
+                             + ("crossbar " + spec.crossbar.name if spec.crossbar is not None
+                                else "digital") + ", per operation (pJ): " + ", ".join(
+                                 f"{op} {spec.energy_pj[op]:g}" for op in CORE_OPS))
         if n.contention:
             lines.insert(-1, f"  contention: {n.flits} flit(s)/packet, "
                              f"{n.cycle_ps / 1000:g} ns/flit/link, {n.buffer_flits}-flit input "
@@ -348,7 +377,10 @@ CORE_MEMORY_SCHEMA = {
     "receive": ("str", False, lambda s: s in RECEIVE_MODES, f"one of {RECEIVE_MODES}"),
     "send_order": ("str", False, lambda s: s in SEND_ORDERS, f"one of {SEND_ORDERS}"),
 }
-_FULL_SCHEMA = dict(SCHEMA, core={**SCHEMA["core"], **CORE_MEMORY_SCHEMA})
+_FULL_SCHEMA = dict(
+    SCHEMA, core={**SCHEMA["core"], **CORE_MEMORY_SCHEMA},
+    core_types=("dict", False, None, "a mapping {type name: core keys that differ from core}"),
+    regions=("list", False, None, "a list of {type: NAME, x: [first, last], y: [first, last]}"))
 
 
 #: ``core.sram``: either CACTI form (``size_kb`` and optionally ``word_bits``, ``flavour``,
@@ -472,6 +504,8 @@ def _validate(data, schema, where: str, path: str) -> dict:
                 raise ValueError
             elif kind == "dict" and not isinstance(value, dict):
                 raise ValueError
+            elif kind == "list" and not isinstance(value, list):
+                raise ValueError
         except (TypeError, ValueError):
             raise ChipSpecError(f"{where}: {kp} = {data[key]!r} is not valid; expected "
                                 f"{allowed}") from None
@@ -594,6 +628,7 @@ def chip_from_dict(data: dict, where: str = "<dict>") -> ChipSpec:
         raise ChipSpecError(f"{where}: noc.congestion = 'flow' needs noc.buffer_flits (the "
                             "messages one link buffers, an integer >= 1)")
     bar_lat, bar_en, bar_table = _barrier(d["barrier"], where)
+    core_types, tile_types = _core_types(data, d, where)
     return ChipSpec(
         name=d["name"], description=d.get("description", ""),
         width=mesh["width"], height=mesh["height"], cores_per_tile=mesh["cores_per_tile"],
@@ -606,7 +641,68 @@ def chip_from_dict(data: dict, where: str = "<dict>") -> ChipSpec:
                     packet_bits=noc["packet_bits"], congestion=congestion, **contention),
         barrier_latency_ps=bar_lat, barrier_energy_pj=bar_en,
         static_power_w=d["static_power_w"], sources=dict(d.get("sources", {})), path=where,
-        barrier_table=bar_table, power_gating=d.get("power_gating", True))
+        barrier_table=bar_table, power_gating=d.get("power_gating", True),
+        core_types=core_types, tile_types=tile_types)
+
+
+def _core_types(data: dict, d: dict, where: str) -> tuple[tuple, tuple]:
+    """Mixed tiles: the ``core_types`` (each the ``core`` section with its own keys on top) and
+    the type of every tile from ``regions`` (later regions win where two overlap)."""
+    types = d.get("core_types") or {}
+    regions = d.get("regions") or []
+    if regions and not types:
+        raise ChipSpecError(f"{where}: regions needs core_types (the types the regions name)")
+    out = []
+    for name, section in types.items():
+        key = f"core_types.{name}"
+        if not isinstance(section, dict):
+            raise ChipSpecError(f"{where}: {key} must be a mapping of core keys, got "
+                                f"{type(section).__name__}")
+        merged = dict(data["core"])
+        for k in ("energy_pj", "latency_ns"):
+            if k in section:
+                if not isinstance(section[k], dict):
+                    raise ChipSpecError(f"{where}: {key}.{k} must be a mapping")
+                merged[k] = {**data["core"].get(k, {}), **section[k]}
+        merged.update({k: v for k, v in section.items() if k not in ("energy_pj", "latency_ns")})
+        if "crossbar" in section:
+            # Crossbar synapses live in the crossbar: the digital storage keys do not carry over.
+            for k in ("synapse_format", "index_bits"):
+                if k not in section:
+                    merged.pop(k, None)
+        checked = _validate(merged, _FULL_SCHEMA["core"], where, key)
+        if checked.get("receive", "serial") != d["core"].get("receive", "serial"):
+            raise ChipSpecError(f"{where}: {key}.receive must match core.receive (one receive "
+                                "model per chip)")
+        out.append((str(name), _core(checked, f"{where}: {key}")))
+    names = [n for n, _ in out]
+    w, h = d["mesh"]["width"], d["mesh"]["height"]
+    tile = [0] * (w * h)
+    for i, region in enumerate(regions):
+        key = f"regions[{i}]"
+        if not isinstance(region, dict) or set(region) - {"type", "x", "y"} or \
+                "type" not in region:
+            raise ChipSpecError(f"{where}: {key} must be {{type: NAME, x: [first, last], y: "
+                                "[first, last]}")
+        if region["type"] not in names:
+            raise ChipSpecError(f"{where}: {key}.type = {region['type']!r} is not a core type; "
+                                f"known: {', '.join(names)}")
+        span = {}
+        for axis, size in (("x", w), ("y", h)):
+            r = region.get(axis, [0, size - 1])
+            if not (isinstance(r, list) and len(r) == 2 and all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in r)
+                    and 0 <= r[0] <= r[1] < size):
+                raise ChipSpecError(f"{where}: {key}.{axis} = {r!r} is not allowed; expected "
+                                    f"[first, last] tiles with 0 <= first <= last < {size}")
+            span[axis] = r
+        k = names.index(region["type"]) + 1
+        for y in range(span["y"][0], span["y"][1] + 1):
+            for x in range(span["x"][0], span["x"][1] + 1):
+                tile[y * w + x] = k
+    if out and not regions:
+        raise ChipSpecError(f"{where}: core_types needs regions (which tiles hold each type)")
+    return tuple(out), tuple(tile) if out else ()
 
 
 #: Limits of a chip (or sweep) YAML file: bytes of text, alias uses, nodes after expanding
@@ -741,6 +837,9 @@ def preset_names() -> list[str]:
 def load_chip(name_or_path: str | Path) -> ChipSpec:
     """Load a bundled preset by name (see :func:`preset_names`) or a chip YAML file by path.
 
+    A file with a ``boards`` section describes a system of chips and loads as a
+    :class:`hardware.system.SystemSpec` (a ``ChipSpec`` too).
+
     Raises
     ------
     ChipSpecError
@@ -768,4 +867,8 @@ def load_chip(name_or_path: str | Path) -> ChipSpec:
         data = load_yaml(text)
     except (yaml.YAMLError, YamlInputError) as exc:
         raise ChipSpecError(f"{where}: {yaml_error_text(exc)}") from None
+    if isinstance(data, dict) and "boards" in data:
+        from aersim.hardware.system import system_from_dict
+        base = None if text_name in preset_names() else Path(text_name).resolve().parent
+        return system_from_dict(data, where, base)
     return chip_from_dict(data, where)

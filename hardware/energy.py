@@ -84,6 +84,7 @@ OP_KINDS = (
     "synaptic_op_conv",   # one synapse of a shared convolution kernel, likewise
     "neuron_idle",     # one update of an idle neuron (only its state is read), likewise
     "input_spike",     # one spike of an input neuron, likewise
+    "chip_link",       # one packet over one chip-to-chip link of a system (sending core)
 )
 OP_INDEX = {name: i for i, name in enumerate(OP_KINDS)}
 N_OPS = len(OP_KINDS)
@@ -95,7 +96,7 @@ DERIVED_KINDS = OP_KINDS[N_COUNTED:15]
 
 SYNAPTIC_OP, NEURON_UPDATE, SPIKE_OUT, MESSAGE_OUT, MESSAGE_IN, ROUTER, HOP_EAST, HOP_WEST, \
     HOP_NORTH, HOP_SOUTH, STIM_IN, SRAM_READ, ADC_CONVERSION, DAC_ACTIVATION, SRAM_WRITE, \
-    SYNAPTIC_OP_DENSE, SYNAPTIC_OP_CONV, NEURON_IDLE, INPUT_SPIKE = range(N_OPS)
+    SYNAPTIC_OP_DENSE, SYNAPTIC_OP_CONV, NEURON_IDLE, INPUT_SPIKE, CHIP_LINK = range(N_OPS)
 
 
 def price_vector_pj(chip, mode: str | None = None) -> np.ndarray:
@@ -132,7 +133,39 @@ def price_vector_pj(chip, mode: str | None = None) -> np.ndarray:
     if crossbar is not None:
         prices[ADC_CONVERSION] = crossbar.adc_energy_pj
         prices[DAC_ACTIVATION] = crossbar.dac_energy_pj
+    prices[CHIP_LINK] = float(np.mean(link_packet_energy_pj(chip))) if \
+        getattr(chip, "n_links", 0) else 0.0
     return prices
+
+
+def link_packet_energy_pj(chip) -> np.ndarray:
+    """Energy of one packet over each directed chip-to-chip link of a system, picojoules
+    ``(n_links,)``: (packet bits + the link's overhead bits) x its energy per bit, plus its energy
+    per packet (empty for a single chip)."""
+    n = int(getattr(chip, "n_links", 0))
+    pb = chip.noc.packet_bits
+    return np.array([chip.directed_link(d)[2].packet_energy_pj(pb) for d in range(n)],
+                    dtype=np.float64)
+
+
+def _per_type(chip):
+    """``(core type of every core, one-type view of the chip per type)`` of a mixed-tile chip,
+    or None for a chip of one core type."""
+    specs = chip.core_specs() if hasattr(chip, "core_specs") else (chip.core,)
+    if len(specs) == 1:
+        return None
+    return chip.core_type_of(), [chip.with_core(spec) for spec in specs]
+
+
+def price_matrix_pj(chip, mode: str | None = None) -> np.ndarray:
+    """Energy of one operation of each kind on each core, picojoules: float64 ``(N_OPS,)`` for
+    a chip of one core type, ``(n_cores, N_OPS)`` for mixed tiles (each core its type's
+    prices)."""
+    types = _per_type(chip)
+    if types is None:
+        return price_vector_pj(chip, mode)
+    kind, views = types
+    return np.stack([price_vector_pj(v, mode) for v in views])[kind]
 
 
 def _full_counts(counts, chip) -> np.ndarray:
@@ -149,6 +182,24 @@ def _full_counts(counts, chip) -> np.ndarray:
 
 
 def derive_counts(counts, chip) -> tuple[np.ndarray, tuple]:
+    """Operation counts with the memory and converter kinds derived, each core by its own core
+    type on a mixed-tile chip (see :func:`derive_counts_one_type`)."""
+    types = _per_type(chip)
+    if types is None:
+        return derive_counts_one_type(counts, chip)
+    kind, views = types
+    ops, names = None, []
+    for t, view in enumerate(views):
+        ops_t, names_t = derive_counts_one_type(counts, view)
+        if ops is None:
+            ops = ops_t
+        rows = kind == t
+        ops[rows] = ops_t[rows]
+        names += [k for k in names_t if k not in names and ops_t[rows][:, OP_INDEX[k]].any()]
+    return ops, tuple(k for k in OP_KINDS if k in names)
+
+
+def derive_counts_one_type(counts, chip) -> tuple[np.ndarray, tuple]:
     """Operation counts with the memory and converter kinds derived (see the module docstring).
 
     Parameters
@@ -226,6 +277,9 @@ class EnergyLedger:
     sram_leakage_j: float = 0.0
     static_power_w: float = 0.0
     static_paced_j: float | None = None
+    #: Energy of every directed chip-to-chip link of a system, joules ``(n_links,)`` (part of
+    #: the ``chip_link`` column of ``by_core_op_j``), or None.
+    by_link_j: np.ndarray | None = None
 
     def static_for_j(self, duration_ps: int) -> float:
         """Static energy over another duration (e.g. :func:`paced_duration_ps`), joules."""
@@ -287,9 +341,26 @@ def static_power_w(chip, cores_used=None) -> float:
         used = int(used.sum()) if used.dtype == np.bool_ else int(np.unique(used).size)
     else:
         used = n
-    sram = getattr(chip.core, "sram", None)
-    leak_w = used * sram.leakage_mw * 1e-3 if sram is not None else 0.0
+    leak_w = float(_leak_per_core_w(chip)[_used_ids(chip, cores_used)].sum())
     return chip.static_power_w * used / n + leak_w
+
+
+def _leak_per_core_w(chip) -> np.ndarray:
+    """SRAM leakage of every core by its core type, watts ``(n_cores,)``."""
+    specs = chip.core_specs() if hasattr(chip, "core_specs") else (chip.core,)
+    per_type = np.array([s.sram.leakage_mw * 1e-3 if getattr(s, "sram", None) is not None
+                         else 0.0 for s in specs])
+    if len(specs) == 1:
+        return np.full(chip.n_cores, per_type[0])
+    return per_type[chip.core_type_of()]
+
+
+def _used_ids(chip, cores_used) -> np.ndarray:
+    """Ids of the powered cores: ``cores_used`` under power gating, else all."""
+    if cores_used is None or not getattr(chip, "power_gating", True):
+        return np.arange(chip.n_cores)
+    used = np.asarray(cores_used)
+    return np.flatnonzero(used) if used.dtype == np.bool_ else np.unique(used).astype(np.int64)
 
 
 def paced_duration_ps(step_duration_ps, dt_ps: int) -> int:
@@ -305,7 +376,8 @@ def paced_duration_ps(step_duration_ps, dt_ps: int) -> int:
 
 
 def price(counts: np.ndarray, chip, duration_ps: int, n_barriers: int = 0, cores_used=None,
-          paced_ps: int | None = None, mode: str | None = None) -> EnergyLedger:
+          paced_ps: int | None = None, mode: str | None = None,
+          link_packets=None) -> EnergyLedger:
     """Turn operation counts into an :class:`EnergyLedger`.
 
     Parameters
@@ -327,22 +399,38 @@ def price(counts: np.ndarray, chip, duration_ps: int, n_barriers: int = 0, cores
         gives :attr:`EnergyLedger.static_paced_j`.
     mode : str, optional
         Execution mode of the run (default: the chip's); see :func:`price_vector_pj`.
+    link_packets : array_like, int, (n_links,), optional
+        Packets over each directed chip-to-chip link of a system. Gives
+        :attr:`EnergyLedger.by_link_j`; the ``chip_link`` column of each core is then its share
+        of the links' energy at the links' mean price per packet (exact when every link type
+        costs the same per packet). Without it, ``chip_link`` is priced at the mean over links.
     """
     ops, derived = derive_counts(counts, chip)
-    dynamic = ops * (price_vector_pj(chip, mode) * 1e-12)
+    dynamic = ops * (price_matrix_pj(chip, mode) * 1e-12)
+    by_link = None
+    if link_packets is not None and getattr(chip, "n_links", 0):
+        by_link = np.asarray(link_packets, dtype=np.float64) * link_packet_energy_pj(chip) * 1e-12
+        sent = ops[:, CHIP_LINK].sum()
+        dynamic[:, CHIP_LINK] = ops[:, CHIP_LINK] * (by_link.sum() / sent if sent else 0.0)
     if cores_used is None:
         cores_used = cores_in_use(counts, chip)
     used = np.asarray(cores_used)
     ids = np.flatnonzero(used) if used.dtype == np.bool_ else np.unique(used)
     tiles = int(np.unique(ids // chip.cores_per_tile).size)
     power_w = static_power_w(chip, used)
-    sram = getattr(chip.core, "sram", None)
-    n_leaking = (ids.size if getattr(chip, "power_gating", True) else chip.n_cores)
-    leak = n_leaking * sram.leakage_energy_j(duration_ps) if sram is not None else 0.0
+    leak = float(_leak_per_core_w(chip)[_used_ids(chip, cores_used)].sum()) \
+        * duration_ps * 1e-12
     static = power_w * duration_ps * 1e-12
-    barrier_pj = chip.barrier_for_tiles(tiles)[1] if hasattr(chip, "barrier_for_tiles") \
-        else chip.barrier_energy_pj
+    if getattr(chip, "n_chips", 1) > 1:
+        per = np.bincount(np.unique(ids // chip.cores_per_tile) // chip.member.n_tiles,
+                          minlength=chip.n_chips)
+        barrier_pj = chip.barrier_for_chips(int(per.max(initial=0)),
+                                            int(np.count_nonzero(per)))[1]
+    elif hasattr(chip, "barrier_for_tiles"):
+        barrier_pj = chip.barrier_for_tiles(tiles)[1]
+    else:
+        barrier_pj = chip.barrier_energy_pj
     barrier = barrier_pj * 1e-12 * n_barriers
     paced = None if paced_ps is None else power_w * max(int(paced_ps), int(duration_ps)) * 1e-12
     return EnergyLedger(dynamic, float(static), float(barrier), int(duration_ps), ops, derived,
-                        float(leak), float(power_w), paced)
+                        float(leak), float(power_w), paced, by_link)

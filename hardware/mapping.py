@@ -11,6 +11,9 @@ leaves the capacity checks to :func:`map_network`:
   timestep, most traffic);
 - ``traffic`` orders neurons along the Fiedler vector of the connectivity graph (spectral
   partitioning: strongly connected neurons end up close) and fills cores in that order;
+- ``populations`` keeps populations whole on chips of a system, placed greedily by the traffic
+  between them, and on the core type that suits them on chips with mixed tiles
+  (:mod:`hardware.placement`); the default there (:func:`default_strategy`);
 - a path to a ``.json`` or ``.npy`` file gives the placement explicitly (see
   :func:`load_mapping_file`).
 
@@ -149,8 +152,13 @@ def _traffic(network, chip) -> np.ndarray:
     return core_of.astype(np.int32)
 
 
+def _populations(network, chip) -> np.ndarray:
+    from aersim.hardware.placement import place_populations
+    return place_populations(network, chip)
+
+
 STRATEGIES = {"sequential": _sequential, "layer": _layer, "balanced": _balanced,
-              "traffic": _traffic}
+              "traffic": _traffic, "populations": _populations}
 
 
 def load_mapping_file(path, network) -> np.ndarray:
@@ -188,8 +196,18 @@ def load_mapping_file(path, network) -> np.ndarray:
     return core_of.astype(np.int32)
 
 
-def map_network(network, chip, strategy: str = "sequential") -> Mapping:
+def default_strategy(chip) -> str:
+    """``populations`` for a system of chips or a chip with mixed tiles, else ``sequential``."""
+    if getattr(chip, "n_chips", 1) > 1 or len(chip.core_specs()) > 1:
+        return "populations"
+    return "sequential"
+
+
+def map_network(network, chip, strategy: str | None = None) -> Mapping:
     """Place ``network`` on ``chip`` with the named strategy and check every capacity.
+
+    ``strategy`` None: :func:`default_strategy` of the chip. On a chip with mixed tiles every
+    core is checked against its own type's limits.
 
     Raises
     ------
@@ -197,6 +215,8 @@ def map_network(network, chip, strategy: str = "sequential") -> Mapping:
         Unknown strategy, or a limit that breaks: which limit, on which core, by how much, and
         what to change.
     """
+    if strategy is None:
+        strategy = default_strategy(chip)
     if str(strategy).endswith((".json", ".npy")):
         def place(net, _chip):
             return load_mapping_file(strategy, net)
@@ -207,59 +227,83 @@ def map_network(network, chip, strategy: str = "sequential") -> Mapping:
             raise MappingError(f"unknown mapping strategy {strategy!r}; known: "
                                f"{', '.join(STRATEGIES)}, or a .json/.npy mapping file") from None
     total = network.n_neurons
-    capacity = chip.n_cores * chip.core.neurons
+    specs = chip.core_specs()
+    kind = chip.core_type_of()
+    mixed = len(specs) > 1
+    names = [f"core_types.{n}." if t else "core." for t, n in enumerate(chip.core_type_names())]
+    cap = np.array([s.neurons for s in specs], dtype=np.int64)[kind]
+    capacity = int(cap.sum())
     if total > capacity:
+        from aersim.hardware.placement import chips_needed
+        need = chips_needed(network, chip)
+        member = getattr(chip, "member", None)
+        what = (f"system {chip.name!r} holds {chip.n_chips} chips of {member.name!r}, "
+                f"{capacity} neurons in all" if member is not None else
+                f"chip {chip.name!r} holds {chip.n_cores} cores x {chip.core.neurons} = "
+                f"{capacity}" if not mixed else
+                f"chip {chip.name!r} holds {capacity} on its {chip.n_cores} cores")
         raise MappingError(
-            f"network needs {total} neurons but chip {chip.name!r} holds {chip.n_cores} cores x "
-            f"{chip.core.neurons} = {capacity} ({total - capacity} too many); use a larger chip "
-            "(mesh width/height, cores_per_tile or core.neurons)")
+            f"network needs {total} neurons but {what} ({total - capacity} too many); it would "
+            f"need {need} chips of {(member or chip).name!r}: use a system with at least that "
+            "many (a system file, docs/hardware.md), or a larger chip")
     core_of = place(network, chip)
     if core_of.size and int(core_of.max()) >= chip.n_cores:
         raise MappingError(
             f"strategy {strategy!r} needs {int(core_of.max()) + 1} cores but chip "
             f"{chip.name!r} has {chip.n_cores}; use strategy 'sequential' or a larger chip")
     per_core = np.bincount(core_of, minlength=chip.n_cores).astype(np.int32)
-    if int(per_core.max(initial=0)) > chip.core.neurons:
-        worst = int(np.argmax(per_core))
+    over = per_core > cap
+    if over.any():
+        worst = int(np.argmax(per_core - cap))
         raise MappingError(
             f"core {worst} gets {int(per_core[worst])} neurons but chip {chip.name!r} holds "
-            f"{chip.core.neurons} per core ({int(per_core[worst]) - chip.core.neurons} too "
-            f"many); change the placement or use strategy 'sequential'")
+            f"{int(cap[worst])} per core by {names[kind[worst]]}neurons "
+            f"({int(per_core[worst] - cap[worst])} too many); change the placement or use "
+            f"strategy '{default_strategy(chip)}'")
     syn = _synapses_per_core(network, core_of, chip.n_cores)
-    limit = chip.core.synapses
-    if limit and int(syn.max()) > limit:
-        worst = int(np.argmax(syn))
+    limit = np.array([s.synapses for s in specs], dtype=np.int64)[kind]
+    bad = (limit > 0) & (syn > limit)
+    if bad.any():
+        worst = int(np.argmax(np.where(bad, syn - limit, -1)))
         raise MappingError(
             f"core {worst} must store {int(syn[worst])} synapses but chip {chip.name!r} has "
-            f"memory for {limit} per core ({int(syn[worst]) - limit} too many); spread the "
-            "post-synaptic neurons over more cores or use a chip with more synapse memory")
-    core = chip.core
+            f"memory for {int(limit[worst])} per core ({int(syn[worst] - limit[worst])} too "
+            "many); spread the post-synaptic neurons over more cores or use a chip with more "
+            "synapse memory")
     fan_in, fan_out = fan_in_out(network, core_of, chip.n_cores)
     sram_bytes = crossbars = None
-    if core.sram is not None and core.crossbar is None:
-        sram_bytes = synapse_memory_per_core(network, core_of, chip)
-        _check_limit(sram_bytes, core.sram.size_bytes, chip, "bytes of synapse memory",
-                     f"core.sram.size_kb ({core.synapse_format} format, "
-                     f"{core.weight_bits}-bit weights, {core.sram.word_bits}-bit words)",
-                     "spread the post-synaptic neurons over more cores (strategy 'balanced' or "
-                     "a smaller core.neurons), use narrower weights (core.weight_bits) or a "
-                     "larger core.sram.size_kb")
-    if core.crossbar is not None:
-        crossbars = crossbars_per_core(network, core_of, chip.n_cores, core.crossbar)
-        _check_limit(crossbars, core.crossbars_per_core, chip,
-                     f"{core.crossbar.rows}x{core.crossbar.columns} crossbar tiles",
-                     "core.crossbars_per_core",
-                     "spread the post-synaptic neurons over more cores (strategy 'balanced' or "
-                     "a smaller core.neurons), use larger tiles or raise "
-                     "core.crossbars_per_core")
-    _check_limit(fan_in, core.max_fan_in, chip, "distinct presynaptic neurons (fan-in)",
-                 "core.max_fan_in",
-                 "spread the post-synaptic neurons over more cores (e.g. strategy 'balanced' or a "
-                 "smaller core.neurons) or reduce the connectivity")
-    _check_limit(fan_out, core.max_fan_out, chip,
-                 "output edges (fan-out: source neuron x destination core)", "core.max_fan_out",
-                 "place each neuron's targets on fewer cores (e.g. strategy 'traffic' or "
-                 "'layer') or reduce the connectivity")
+    for t, core in enumerate(specs):
+        rows = kind == t
+        view = chip.with_core(core) if mixed else chip
+        key = names[t]
+        if core.sram is not None and core.crossbar is None:
+            used = synapse_memory_per_core(network, core_of, view)
+            sram_bytes = used if sram_bytes is None else np.where(rows, used, sram_bytes)
+            _check_limit(np.where(rows, used, 0), core.sram.size_bytes, chip,
+                         "bytes of synapse memory",
+                         f"{key}sram.size_kb ({core.synapse_format} format, "
+                         f"{core.weight_bits}-bit weights, {core.sram.word_bits}-bit words)",
+                         "spread the post-synaptic neurons over more cores (strategy 'balanced' "
+                         "or a smaller core.neurons), use narrower weights (core.weight_bits) or "
+                         "a larger core.sram.size_kb")
+        if core.crossbar is not None:
+            used = crossbars_per_core(network, core_of, chip.n_cores, core.crossbar)
+            crossbars = used if crossbars is None else np.where(rows, used, crossbars)
+            _check_limit(np.where(rows, used, 0), core.crossbars_per_core, chip,
+                         f"{core.crossbar.rows}x{core.crossbar.columns} crossbar tiles",
+                         f"{key}crossbars_per_core",
+                         "spread the post-synaptic neurons over more cores (strategy 'balanced' "
+                         "or a smaller core.neurons), use larger tiles or raise "
+                         "core.crossbars_per_core")
+        _check_limit(np.where(rows, fan_in, 0), core.max_fan_in, chip,
+                     "distinct presynaptic neurons (fan-in)", f"{key}max_fan_in",
+                     "spread the post-synaptic neurons over more cores (e.g. strategy 'balanced' "
+                     "or a smaller core.neurons) or reduce the connectivity")
+        _check_limit(np.where(rows, fan_out, 0), core.max_fan_out, chip,
+                     "output edges (fan-out: source neuron x destination core)",
+                     f"{key}max_fan_out",
+                     "place each neuron's targets on fewer cores (e.g. strategy 'traffic' or "
+                     "'layer') or reduce the connectivity")
     return Mapping(strategy, core_of, per_core, syn, fan_in, fan_out, sram_bytes, crossbars)
 
 

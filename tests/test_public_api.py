@@ -16,11 +16,12 @@ PINNED = {
                        "run"],
     "aersim.hardware": [
         "ChipSpec", "ChipSpecError", "CoreSpec", "CrossbarSpec", "CrossbarState", "EnergyLedger",
-        "HardwareError", "Mapping", "MappingError", "MvmResult", "NocSpec", "OP_KINDS",
-        "ProjectionTiles", "SramSpec", "apply_crossbar", "chip_from_dict", "crossbar_from_dict",
+        "HardwareError", "LinkType", "Mapping", "MappingError", "MvmResult", "NocSpec", "OP_KINDS",
+        "ProjectionTiles", "SramSpec", "SystemSpec", "apply_crossbar", "chip_from_dict",
+        "crossbar_from_dict",
         "crossbar_preset", "load_chip", "map_network", "mvm", "preset_names", "price",
         "program", "program_csr", "read_weights", "sram_from_cacti", "synapse_memory_bytes",
-        "synapse_reads_per_op", "tile_projection", "weight_error_stats"],
+        "synapse_reads_per_op", "system_from_dict", "tile_projection", "weight_error_stats"],
     "aersim.models": [
         "ALIFParams", "ConvProjection", "CubaLIFParams", "CubaLIParams", "EGRUParams",
         "IFParams", "ImportProfile", "InputParams", "IntegratorParams", "LIFParams", "LIParams",

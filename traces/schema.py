@@ -21,6 +21,13 @@ LINK_DTYPE = np.dtype([("tile", np.int32), ("port", np.int32), ("packets", np.in
                        ("flits", np.int64), ("busy_ps", np.int64), ("max_queue_flits", np.int64),
                        ("blocked_ps", np.int64)])
 
+#: Traffic of one directed chip-to-chip link of a system of chips: ``link`` its number,
+#: ``from_chip``/``to_chip``, ``packets`` and ``bits`` it carried (overhead bits included),
+#: ``busy_ps`` (packets x serialisation time), ``energy_j``.
+CHIP_LINK_DTYPE = np.dtype([("link", np.int32), ("from_chip", np.int32), ("to_chip", np.int32),
+                            ("packets", np.int64), ("bits", np.int64), ("busy_ps", np.int64),
+                            ("energy_j", np.float64)])
+
 #: One spike message served by a destination core: ``message`` its index in the simulator's
 #: message table, ``src_core``/``dst_core``, ``send_ps`` (-1 if not recorded), ``arrival_ps`` at
 #: the destination core, service ``start_ps``/``end_ps``, ``hops`` between tiles (-1 if not

@@ -51,6 +51,7 @@ from numba import njit
 
 from aersim.models.errors import ParameterError
 from aersim.models.neurons.params import broadcast_fields, check_choice, validate_fields
+from aersim.models.neurons.registry import NeuronModel, register
 
 INTEGRATORS = ("exact", "euler")
 ZETAS = ("one", "one_minus_alpha")
@@ -296,3 +297,14 @@ def alif_after_spike(v, a, v_th, v_reset, subtract):
     if subtract:
         return v - v_th, a + 1.0
     return v_reset, a + 1.0
+
+
+def _engine_columns(params, p, n) -> dict:
+    """Engine columns of an ALIF population: the second time constant column holds tau_a and
+    the second state is the adaptation ``a``."""
+    return {"tau_s": p["tau_m_s"], "tau_syn_s": p["tau_a_s"], "v_inf": p["v_leak"] + p["bias"],
+            "beta": p["beta"], "bias": p["bias"], "i_init": p["a_init"],
+            "reset_code": RESETS.index(params.reset)}
+
+
+MODEL = register(NeuronModel("alif", kinds=("alif",), columns=_engine_columns, code=4))

@@ -51,6 +51,7 @@ from aersim.models.neurons.params import (
     check_spike_rule,
     validate_fields,
 )
+from aersim.models.neurons.registry import NeuronModel, register
 
 INTEGRATORS = ("exact", "euler")
 ORDERS = ("current_first", "voltage_first", "decay_after_input")
@@ -262,3 +263,15 @@ def cuba_after_spike(v, v_th, v_reset, subtract):
     if subtract:
         return v - v_th
     return v_reset
+
+
+def _engine_columns(params, p, n) -> dict:
+    """Engine columns of a CubaLIF or CubaLI population (second state: the current ``i``)."""
+    i_inf = p["w_in"] * p["bias"]
+    return {"tau_s": p["tau_mem_s"], "tau_syn_s": p["tau_syn_s"], "i_inf": i_inf,
+            "v_inf": p["v_leak"] + p["r"] * i_inf, "i_init": p["i_init"],
+            "cuba_order": ORDER_CODES[params.order]}
+
+
+MODEL = register(NeuronModel("cuba", kinds=("cuba_lif", "cuba_li"), columns=_engine_columns,
+                             code=3))

@@ -41,6 +41,7 @@ from numba import njit
 
 from aersim.models.errors import ParameterError
 from aersim.models.neurons.params import broadcast_fields, check_choice, validate_fields
+from aersim.models.neurons.registry import NeuronModel, register
 
 RESETS = ("subtract", "zero")
 GATES = ("u", "r", "z")
@@ -385,3 +386,14 @@ def add_egru_layer(network, name: str, params: EGRUParams, source: str, step_ps:
         network.connect(name, name, pre, post, getattr(params, f"r_{gate}")[post, pre],
                         int(step_ps), name=f"{name}.rec_{gate}", channel=channel)
     return pop
+
+
+def _engine_columns(params, p, n) -> dict:
+    """Engine columns of an EGRU population (``v`` holds the cell state ``c``)."""
+    return {"v_th": p["theta"], "v_init": p["c_init"], "zoneout": np.full(n, params.zoneout),
+            "gate_bias": np.stack([p[f"{b}_{g}"] for b in ("bx", "br") for g in "urz"], axis=1)}
+
+
+#: An EGRU updates every unit every step even when only its synaptic work is event-driven.
+MODEL = register(NeuronModel("egru", kinds=("egru",), columns=_engine_columns, code=7,
+                             timestep_only=True, graded=lambda params: True))

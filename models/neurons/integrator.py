@@ -31,6 +31,7 @@ from aersim.models.neurons.params import (
     check_spike_rule,
     validate_fields,
 )
+from aersim.models.neurons.registry import NeuronModel, register
 
 _IF_FIELDS = ("v_th", "v_reset", "r", "bias", "input_gain", "v_init")
 
@@ -156,3 +157,12 @@ def if_time_to_threshold_s(v, r, bias, v_th):
     if slope <= 0.0:
         return np.inf
     return (v_th - v) / slope
+
+
+def _engine_columns(params, p, n) -> dict:
+    """Engine columns of an IF or integrator population: ``v`` drifts at ``r * bias`` per s."""
+    return {"drift": p["r"] * p["bias"]}
+
+
+MODEL = register(NeuronModel("integrator", kinds=("if", "integrator"), columns=_engine_columns,
+                             code=2))

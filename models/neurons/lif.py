@@ -41,6 +41,7 @@ from aersim.models.neurons.params import (
     check_spike_rule,
     validate_fields,
 )
+from aersim.models.neurons.registry import NeuronModel, register
 
 INTEGRATORS = ("exact", "euler")
 _FIELDS = ("tau_s", "v_th", "v_leak", "v_reset", "r", "bias", "t_ref_s", "input_gain", "v_init")
@@ -144,3 +145,12 @@ def lif_time_to_threshold_s(v, v_inf, v_th, tau_s):
     if v_inf <= v_th or v > v_th:
         return math.inf
     return tau_s * math.log((v_inf - v) / (v_inf - v_th))
+
+
+def _engine_columns(params, p, n) -> dict:
+    """Engine columns of a LIF or LI population: ``v`` relaxes towards ``v_inf`` with ``tau_s``."""
+    return {"tau_s": p["tau_s"], "v_inf": p["v_leak"] + p["r"] * p["bias"]}
+
+
+#: The engines run LIF and LI (``cuba.LIParams``) in their built-in leaky branch.
+MODEL = register(NeuronModel("lif", kinds=("lif", "li"), columns=_engine_columns, code=1))

@@ -44,6 +44,7 @@ from numba import njit
 
 from aersim.models.errors import ParameterError
 from aersim.models.neurons.params import check_int_param
+from aersim.models.neurons.registry import NeuronModel, register
 
 STATE_MAX = (1 << 23) - 1       # sat24 bound
 WRAP = 1 << 24
@@ -262,3 +263,16 @@ def loihi_cuba_step(u, v, a, d_u, d_v, bias, theta, hold_left, hold_steps):
     if v > theta:
         return u, v * 0, True, v, hold_steps
     return u, v, False, v * 0, hold_left
+
+
+def _engine_columns(params, p, n) -> dict:
+    """Engine columns of a Loihi CUBA population (integers held exactly in float64)."""
+    return {"d_u": p["d_u"].astype(np.float64), "d_v": p["d_v"].astype(np.float64),
+            "v_th": (p["vth"] << ACT_SHIFT).astype(np.float64),
+            "bias": effective_bias(p["bias_mant"], p["bias_exp"]).astype(np.float64),
+            "v_init": p["v_init"].astype(np.float64), "i_init": p["u_init"].astype(np.float64),
+            "hold_steps": p["hold_steps"].astype(np.int64), "gain": np.ones(n)}
+
+
+MODEL = register(NeuronModel("loihi_cuba", kinds=("loihi_cuba",), columns=_engine_columns,
+                             code=6, timestep_only=True, graded=lambda params: params.graded))

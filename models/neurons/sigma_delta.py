@@ -36,6 +36,7 @@ from numba import njit
 
 from aersim.models.errors import ParameterError
 from aersim.models.neurons.params import broadcast_fields, check_choice, validate_fields
+from aersim.models.neurons.registry import NeuronModel, register
 
 ACTIVATIONS = ("relu", "identity")
 STATE_FRAC_BITS = 18     # states in 2^-18
@@ -186,3 +187,13 @@ def sigma_delta_fixed_step(sigma, recon, err, a, bias, vth, relu, cum_error, pay
     p, o3 = _sat(d >> 6, payload_bits)
     recon, o4 = _sat(recon + (p << 6), 24)
     return sigma, recon, err * 0, p, o1 + o2 + o3 + o4
+
+
+def _engine_columns(params, p, n) -> dict:
+    """Engine columns of a sigma-delta population (``cur`` holds sigma, ``v`` the activation)."""
+    return {"v_th": p["threshold"], "bias": p["bias"], "i_init": p["sigma_init"],
+            "v_init": np.zeros(n)}
+
+
+MODEL = register(NeuronModel("sigma_delta", kinds=("sigma_delta",), columns=_engine_columns,
+                             code=5, timestep_only=True, graded=lambda params: True))

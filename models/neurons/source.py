@@ -7,6 +7,8 @@ travel through the chip like any other spike (spike-out, network-on-chip, synaps
 
 from dataclasses import dataclass
 
+from aersim.models.neurons.registry import NeuronModel, register
+
 
 @dataclass(frozen=True)
 class InputParams:
@@ -17,3 +19,7 @@ class InputParams:
     def per_neuron(self, n: int) -> dict:
         """No per-neuron parameters."""
         return {}
+
+
+MODEL = register(NeuronModel("source", kinds=("input",), columns=lambda params, p, n: {},
+                             code=0))

@@ -32,8 +32,8 @@ def add_parser(sub) -> None:
                           "file (.nir, .npz); default: demo")
     run.add_argument("--profile", help="import profile of a NIR file (exact, snntorch, norse, "
                                        "sinabs, rockpool, lava-dl, spyx)")
-    run.add_argument("--chip", help="chip preset or chip .yaml (default: the network's, or "
-                                    "loihi_like)")
+    run.add_argument("--chip", help="chip or system preset, or a chip or system .yaml "
+                                    "(default: the network's, or loihi_like)")
     run.add_argument("--mode", choices=("timestep", "async"),
                      help="execution mode (default: the chip's)")
     run.add_argument("--duration", type=float,
@@ -42,7 +42,8 @@ def add_parser(sub) -> None:
     run.add_argument("--dt", type=float, help="time step, ms (default: the import "
                                               "profile's, else 0.1)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    run.add_argument("--strategy", help="mapping strategy (sequential, layer)")
+    run.add_argument("--strategy", help="mapping strategy (sequential, layer, balanced, "
+                                        "traffic, populations; default: the chip's)")
     run.add_argument("--ranks", type=int, metavar="N",
                      help="run over N MPI processes (timestep mode; launches mpiexec; the same "
                           "results as one process; needs pip install -e '.[mpi]')")

@@ -53,7 +53,6 @@ from aersim.simcore.engine.queue import (
     heap_pop,
     heap_push,
     heap_size,
-    heap_top_key,
     heap_top_time,
     make_key,
 )
@@ -142,9 +141,47 @@ def _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j, 
     heap_push(heap, t, make_key(KIND_SPIKE, j), j, 0)
 
 
+#: Drive events generated at a time per drive (``Stimulus.drive_buf_j``/``drive_buf_t`` columns).
+DRIVE_BATCH = 256
+
+
+def contention_flag(chip):
+    """The ``contention`` argument of :func:`run_async_kernel` for ``chip`` (``ChipTables``):
+    True when the network-on-chip models contention, else None. Numba prunes the kernel's
+    ``is None`` tests at compile time, so runs without contention never compile its model."""
+    return True if chip.noc.cfg[NOC_ON] != 0 else None
+
+
 @njit(cache=True)
-def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, stim, rec, t_end,
-                     max_push):
+def refill_drive(stim, d, t):
+    """Draw the next ``DRIVE_BATCH`` events of drive ``d``, the first of which is at ``t``.
+
+    Column ``i`` of ``stim.drive_buf_j[d]`` is event ``i``'s neuron and of
+    ``stim.drive_buf_t[d]`` the time of the event after it (ps). The draws are those the event
+    loop made one event at a time (a uniform for the neuron, then an exponential gap at the
+    drive's total rate), in the same order from the same stream, so the events are identical;
+    drawing them in a tight loop lets the logarithms overlap instead of waiting on the queue.
+    """
+    lo = stim.drive_lo[d]
+    n_pop = stim.drive_n[d]
+    total_hz = stim.drive_rate_hz[d] * n_pop
+    rng = stim.drive_rng
+    buf_j = stim.drive_buf_j
+    buf_t = stim.drive_buf_t
+    for i in range(buf_j.shape[1]):
+        j = lo + np.int64(uniform_open0(rng, d) * n_pop)
+        if j == lo + n_pop:
+            j -= 1
+        buf_j[d, i] = j
+        gap_s = exponential(rng, d) / total_hz
+        t = t + np.int64(round(gap_s * 1e12))
+        buf_t[d, i] = t
+    stim.drive_pos[d] = 0
+
+
+@njit(cache=True)
+def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters, scratch, stim,
+                     rec, t_end, max_push, contention):
     """Process every event before ``t_end`` (ps). Returns ``(status, t_now)``.
 
     The records are those of ``simcore.engine.state``. Stops early between batches when the
@@ -152,17 +189,24 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
     the network has no room for the packets of one more event (``STATUS_NOC_FULL``); the
     wrapper drains or grows and calls again. Drive ``d`` covers neurons ``drive_lo[d] ..
     drive_lo[d] + drive_n[d] - 1`` at ``drive_rate_hz[d]`` each; its next event is at
-    ``drive_next[d]``. The chunk's input spikes (``stim.in_*``, times in ps) are sorted by
-    (time, neuron); the next pending one is always in the heap (pushed by the wrapper for the
-    first). ``max_push`` bounds the queue entries one event may push.
+    ``drive_next[d]``; its events are drawn ``DRIVE_BATCH`` at a time (:func:`refill_drive`),
+    ``stim.drive_pos[d]`` is the next unused one. The chunk's input spikes (``stim.in_*``,
+    times in ps) are sorted by (time, neuron); the next pending one is always in the heap
+    (pushed by the wrapper for the first). ``max_push`` bounds the queue entries one event may
+    push. ``contention`` is :func:`contention_flag` of ``chip``.
+
+    Deliveries have their own queue (``deliveries``), everything else is on ``heap``: a message
+    then waits among the few events in flight rather than among the thousands of pending
+    deliveries. The order is the one queue's: at equal times a delivery (kind 0) comes first,
+    and each queue keeps the push order of its own ties.
     """
     v, cur, t_last, ref_until, version = state.v, state.cur, state.t_last, state.ref_until, \
         state.version
     self_driven = mode.self_driven
     counts, core_free = counters.ops, scratch.core_free
     touched, touched_list = scratch.touched, scratch.touched_list
-    drive_lo, drive_n, drive_w, drive_rng, drive_next = stim.drive_lo, stim.drive_n, \
-        stim.drive_w, stim.drive_rng, stim.drive_next
+    drive_lo, drive_w, drive_next = stim.drive_lo, stim.drive_w, stim.drive_next
+    drive_buf_j, drive_buf_t, drive_pos = stim.drive_buf_j, stim.drive_buf_t, stim.drive_pos
     in_t, in_neuron, in_pos = stim.in_time, stim.in_neuron, stim.in_pos
     rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
     mlog, mlog_meta = rec.mlog, rec.mlog_meta
@@ -175,29 +219,32 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
         neurons.drift, neurons.v_leak
     r, i_inf, tau_m, tau_s = neurons.r, neurons.i_inf, neurons.tau_s, neurons.tau_syn_s
     noc = chip.noc
-    contention = noc.cfg[NOC_ON] != 0
     # Packet slots one event may take: a spike's packets, or the copies of one arbitration.
     noc_need = noc.cfg[NOC_PORTS] + 1
-    if contention and noc.cfg[NOC_MULTICAST] == 0:
-        for j in range(n):
-            if syn.msg_ptr[j + 1] - syn.msg_ptr[j] + noc.cfg[NOC_PORTS] > noc_need:
-                noc_need = syn.msg_ptr[j + 1] - syn.msg_ptr[j] + noc.cfg[NOC_PORTS]
+    if contention is not None:
+        if noc.cfg[NOC_MULTICAST] == 0:
+            for j in range(n):
+                if syn.msg_ptr[j + 1] - syn.msg_ptr[j] + noc.cfg[NOC_PORTS] > noc_need:
+                    noc_need = syn.msg_ptr[j + 1] - syn.msg_ptr[j] + noc.cfg[NOC_PORTS]
     t_now = 0
     while True:
         if rec_meta[0] + n > rec_t.shape[0] or (
                 mlog.shape[0] > 0 and mlog_meta[0] + 1 > mlog.shape[0]) or (
                 probe_ids.shape[0] > 0 and probe_meta[0] >= probe_t.shape[0]):
             return STATUS_RECORDER_FULL, t_now
-        if heap_free(heap) < max_push:
+        if heap_free(heap) < max_push or heap_free(deliveries) < max_push:
             return STATUS_HEAP_FULL, t_now
-        if contention and noc_free_slots(noc) < noc_need:
-            return STATUS_NOC_FULL, t_now
+        if contention is not None:
+            if noc_free_slots(noc) < noc_need:
+                return STATUS_NOC_FULL, t_now
         # Earliest drive event.
         t_drive = NEVER
         for d in range(n_drives):
             if drive_next[d] < t_drive:
                 t_drive = drive_next[d]
-        t_heap = heap_top_time(heap) if heap_size(heap) > 0 else NEVER
+        t_main = heap_top_time(heap) if heap_size(heap) > 0 else NEVER
+        t_deliver = heap_top_time(deliveries) if heap_size(deliveries) > 0 else NEVER
+        t_heap = t_main if t_main < t_deliver else t_deliver
         t = t_drive if t_drive < t_heap else t_heap
         if probe_ids.shape[0] > 0 and probe_next[0] <= t and probe_next[0] < t_end:
             # Sample before the events at the sample time: the exact state, not advanced.
@@ -216,52 +263,103 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
         if t >= t_end:
             return STATUS_DONE, t_end
         t_now = t
-        if t_drive <= t_heap or (heap_top_key(heap) >> 58) == KIND_DELIVER:
-            # A batch: every deliver and drive event at time t, then the threshold tests.
-            n_touched = 0
+        if t_drive < t_heap:
+            # Drive events alone at their instants (no other drive event, queued event or probe
+            # sample at the same time) one after another: each is the batch below reduced to
+            # one input, without its bookkeeping. The run ends before an event that is not
+            # alone, and after any push (a spike or a threshold check), which the loop's
+            # checks and the queue must see first.
+            t_probe = probe_next[0] if probe_ids.shape[0] > 0 else NEVER
+            n_alone = 0
             while True:
-                progressed = False
-                while heap_size(heap) > 0 and heap_top_time(heap) == t \
-                        and (heap_top_key(heap) >> 58) == KIND_DELIVER:
-                    unused_t, unused_key, g, unused_b = heap_pop(heap)
-                    for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
-                        j = syn.target[q]
-                        if t < ref_until[j] or kind[j] == KIND_INPUT:
-                            continue
+                d = np.int64(0)   # typed, not a literal 0 (which compiles refill_drive twice)
+                tied = False
+                for e in range(1, n_drives):
+                    if drive_next[e] < drive_next[d]:
+                        d = e
+                        tied = False
+                    elif drive_next[e] == drive_next[d]:
+                        tied = True
+                t = drive_next[d]
+                if tied or t >= t_heap or t >= t_end or t >= t_probe:
+                    break
+                if drive_pos[d] == drive_buf_j.shape[1]:
+                    refill_drive(stim, d, t)
+                p = drive_pos[d]
+                if drive_buf_t[d, p] == t:
+                    break
+                j = drive_buf_j[d, p]
+                drive_next[d] = drive_buf_t[d, p]
+                drive_pos[d] = p + 1
+                n_alone += 1
+                t_now = t
+                c_j = neurons.core[j]
+                counts[c_j, STIM_IN] += 1
+                if t < ref_until[j]:
+                    continue
+                kj = kind[j]
+                vj, ij = _advanced(kj, v[j], cur[j], t_last[j], ref_until[j], t, v_inf[j],
+                                   drift[j], v_leak[j], r[j], i_inf[j], tau_m[j], tau_s[j])
+                vj, ij = _with_input(kj, vj, ij, gain[j] * drive_w[d])
+                v[j], cur[j] = vj, ij
+                t_last[j] = t
+                counts[c_j, NEURON_UPDATE] += 1
+                if vj > threshold_of(kj, neurons.v_th[j], ij, neurons.beta[j]):
+                    _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j,
+                          t)
+                    if self_driven[j] or v[j] > threshold_of(kj, neurons.v_th[j], cur[j],
+                                                             neurons.beta[j]):
+                        _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
+                    break
+                if self_driven[j]:
+                    # Below threshold (unchanged since the test above): only a neuron that
+                    # can cross on its own needs a check.
+                    _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
+                    break
+            if n_alone > 0:
+                continue
+            t = t_now
+        if t_drive <= t_heap or t_deliver == t:
+            # A batch: every deliver and drive event at time t, then the threshold tests. One
+            # pass takes them all: neither kind queues anything, and each drive's loop runs
+            # until its next event is later than t.
+            n_touched = 0
+            while heap_size(deliveries) > 0 and heap_top_time(deliveries) == t:
+                unused_t, unused_key, g, unused_b = heap_pop(deliveries)
+                for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
+                    j = syn.target[q]
+                    if t < ref_until[j] or kind[j] == KIND_INPUT:
+                        continue
+                    kj = kind[j]
+                    vj, ij = _advanced(kj, v[j], cur[j], t_last[j], ref_until[j], t,
+                                       v_inf[j], drift[j], v_leak[j], r[j], i_inf[j],
+                                       tau_m[j], tau_s[j])
+                    v[j], cur[j] = _with_input(kj, vj, ij, gain[j] * syn.weight[q])
+                    t_last[j] = t
+                    if not touched[j]:
+                        touched[j] = True
+                        touched_list[n_touched] = j
+                        n_touched += 1
+            for d in range(n_drives):
+                while drive_next[d] == t:
+                    if drive_pos[d] == drive_buf_j.shape[1]:
+                        refill_drive(stim, d, t)
+                    p = drive_pos[d]
+                    j = drive_buf_j[d, p]
+                    drive_next[d] = drive_buf_t[d, p]
+                    drive_pos[d] = p + 1
+                    counts[neurons.core[j], STIM_IN] += 1
+                    if t >= ref_until[j]:
                         kj = kind[j]
                         vj, ij = _advanced(kj, v[j], cur[j], t_last[j], ref_until[j], t,
                                            v_inf[j], drift[j], v_leak[j], r[j], i_inf[j],
                                            tau_m[j], tau_s[j])
-                        v[j], cur[j] = _with_input(kj, vj, ij, gain[j] * syn.weight[q])
+                        v[j], cur[j] = _with_input(kj, vj, ij, gain[j] * drive_w[d])
                         t_last[j] = t
                         if not touched[j]:
                             touched[j] = True
                             touched_list[n_touched] = j
                             n_touched += 1
-                    progressed = True
-                for d in range(n_drives):
-                    while drive_next[d] == t:
-                        j = drive_lo[d] + np.int64(uniform_open0(drive_rng, d) * drive_n[d])
-                        if j == drive_lo[d] + drive_n[d]:
-                            j -= 1
-                        counts[neurons.core[j], STIM_IN] += 1
-                        if t >= ref_until[j]:
-                            kj = kind[j]
-                            vj, ij = _advanced(kj, v[j], cur[j], t_last[j], ref_until[j], t,
-                                               v_inf[j], drift[j], v_leak[j], r[j], i_inf[j],
-                                               tau_m[j], tau_s[j])
-                            v[j], cur[j] = _with_input(kj, vj, ij, gain[j] * drive_w[d])
-                            t_last[j] = t
-                            if not touched[j]:
-                                touched[j] = True
-                                touched_list[n_touched] = j
-                                n_touched += 1
-                        gap_s = exponential(drive_rng, d) / (stim.drive_rate_hz[d]
-                                                             * drive_n[d])
-                        drive_next[d] = t + np.int64(round(gap_s * 1e12))
-                        progressed = True
-                if not progressed:
-                    break
             for i in range(n_touched):
                 j = touched_list[i]
                 touched[j] = False
@@ -269,10 +367,14 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
                 if v[j] > threshold_of(kind[j], neurons.v_th[j], cur[j], neurons.beta[j]):
                     _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j,
                           t)
-                if self_driven[j] or v[j] > threshold_of(kind[j], neurons.v_th[j], cur[j],
-                                                         neurons.beta[j]):
-                    # Bias-driven neurons, and neurons a subtractive reset left above
-                    # threshold (they fire again when their refractory period ends).
+                    if self_driven[j] or v[j] > threshold_of(kind[j], neurons.v_th[j], cur[j],
+                                                             neurons.beta[j]):
+                        # Bias-driven neurons, and neurons a subtractive reset left above
+                        # threshold (they fire again when their refractory period ends).
+                        _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
+                elif self_driven[j]:
+                    # Below threshold, unchanged since the test: only a neuron that can cross
+                    # on its own needs a check.
                     _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
             continue
         t, key, a, b = heap_pop(heap)
@@ -291,10 +393,10 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
             j = a
             c = neurons.core[j]
             t_ready = t if t > core_free[c] else core_free[c]
-            if contention:
-                core_free[c] = send_spike_noc(syn, chip, counts, heap, noc, j, c, t_ready)
-            else:
+            if contention is None:
                 core_free[c] = send_spike(syn, chip, counts, heap, j, c, t_ready)
+            else:
+                core_free[c] = send_spike_noc(syn, chip, counts, heap, noc, j, c, t_ready)
             if b == 1:
                 # An input spike: record it and queue the next one of the stream.
                 rec_t[rec_meta[0]] = t
@@ -305,8 +407,10 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
                     p = in_pos[0]
                     heap_push(heap, in_t[p], make_key(KIND_SPIKE, in_neuron[p]), in_neuron[p], 1)
         elif ev_kind == KIND_NOC:
-            noc_arbitrate(noc, heap, a, t, syn.msg_ptr, syn.msg_core)
+            if contention is not None:
+                noc_arbitrate(noc, heap, a, t, syn.msg_ptr, syn.msg_core)
         else:
             end = serve_message(syn, chip, counts, core_free, a, t, mlog, mlog_meta)
             for g in range(syn.msg_seg_lo[a], syn.msg_seg_lo[a + 1]):
-                heap_push(heap, end + syn.seg_delay_ps[g], make_key(KIND_DELIVER, g), g, 0)
+                heap_push(deliveries, end + syn.seg_delay_ps[g], make_key(KIND_DELIVER, g), g,
+                          0)

@@ -22,27 +22,36 @@ from numba import njit
 
 from aersim.hardware.errors import MappingError
 from aersim.hardware.noc import multicast_trees, routing_table_entries
-from aersim.models.neurons.cuba import ORDER_CODES
-from aersim.simcore.engine.message_tables import message_storage, send_order, tiles_used
+from aersim.models.neurons.registry import (
+    N_PARAMS,
+    code_of,
+    kind_codes,
+    model_for_kind,
+    timestep_only_kinds,
+)
+from aersim.simcore.engine.message_tables import (  # noqa: F401 - CLINK_* re-exported
+    CLINK_BITS,
+    CLINK_BUSY_PS,
+    CLINK_LEN,
+    CLINK_PACKETS,
+    barrier_for_cores,
+    chip_link_table,
+    message_storage,
+    receive_work_ps,
+    send_order,
+    system_tables,
+)
 from aersim.simcore.engine.synapse_tables import fan_out_tables
 from aersim.simcore.errors import ConfigError
 
-KIND_INPUT = 0
-KIND_LIF = 1
-KIND_IF = 2
-KIND_CUBA = 3
-KIND_ALIF = 4
-KIND_SIGMA_DELTA = 5
-KIND_LOIHI = 6
-KIND_EGRU = 7
-#: Engine code of every neuron model (see ``simcore.engine.neuron_kernels``).
-MODEL_KINDS = {"input": KIND_INPUT, "lif": KIND_LIF, "li": KIND_LIF, "if": KIND_IF,
-               "integrator": KIND_IF, "cuba_lif": KIND_CUBA, "cuba_li": KIND_CUBA,
-               "alif": KIND_ALIF, "sigma_delta": KIND_SIGMA_DELTA, "loihi_cuba": KIND_LOIHI,
-               "egru": KIND_EGRU}
-#: Models whose dynamics are defined per time step only (no event-driven form; an EGRU
-#: updates every unit every step even when only its synaptic work is event-driven).
-TIMESTEP_ONLY = ("sigma_delta", "loihi_cuba", "egru")
+#: Engine codes of the built-in models (``models.neurons.registry`` holds every model).
+KIND_INPUT, KIND_LIF, KIND_IF, KIND_CUBA, KIND_ALIF, KIND_SIGMA_DELTA, KIND_LOIHI, KIND_EGRU = (
+    code_of(name) for name in ("source", "lif", "integrator", "cuba", "alif", "sigma_delta",
+                               "loihi_cuba", "egru"))
+#: Engine code of every neuron ``kind`` tag, from the model table.
+MODEL_KINDS = kind_codes()
+#: Models whose dynamics are defined per time step only (no event-driven form).
+TIMESTEP_ONLY = timestep_only_kinds()
 #: Delays and segment sort keys pack (core << DELAY_BITS | delay_ps); 2**40 ps is about 1.1 s.
 DELAY_BITS = 40
 MAX_DELAY_PS = (1 << DELAY_BITS) - 1
@@ -90,6 +99,8 @@ class NeuronTables(NamedTuple):
     zoneout: np.ndarray    # EGRU inference zoneout p
     gate_bias: np.ndarray  # float64 (n, 6): EGRU bx_u, bx_r, bx_z, br_u, br_r, br_z
     slot0: np.ndarray      # int64: first input slot of the neuron (see input_slots)
+    mp: np.ndarray         # float64 (n, N_PARAMS): parameters of table-run models
+    #                        (models.neurons.registry); (0, N_PARAMS) when there are none
 
 
 class SynapseTables(NamedTuple):
@@ -104,10 +115,19 @@ class SynapseTables(NamedTuple):
     msg_seg_lo: np.ndarray   # int64 (n_msg + 1,), segments of message m: msg_seg_lo[m]:[m+1]
 
 
-#: Indices of ``NocState.cfg``.
+#: Indices of ``NocState.cfg``. A system of chips numbers tiles globally (chip ``a``'s tiles
+#: are ``a * width * height ..``); every router has ``4 + cores_per_tile + NOC_DEGREE`` ports,
+#: the last ``NOC_DEGREE`` for the chip-to-chip links of the chip's port tile ``NOC_PORT_TILE``.
 NOC_ON, NOC_MULTICAST, NOC_CYCLE_PS, NOC_FLITS, NOC_BUFFER, NOC_CPT, NOC_PORTS, NOC_WIDTH, \
-    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS, NOC_VCS = range(14)
-NOC_CFG_LEN = 14
+    NOC_HEIGHT, NOC_TORUS, NOC_ROUTER_PS, NOC_HOP_EW_PS, NOC_HOP_NS_PS, NOC_VCS, NOC_CHIPS, \
+    NOC_PORT_TILE, NOC_DEGREE = range(17)
+NOC_CFG_LEN = 17
+#: Columns of ``NocState.sys_links`` (row ``chip * NOC_DEGREE + k``: the chip's k-th link):
+#: the global tile and input port the link enters, the delay from a grant to the head at that
+#: router (link latency + serialisation + router), the link's busy time per packet
+#: (serialisation), and for the chip's k-th *input* port, the upstream tile and output port.
+SYS_DOWN_TILE, SYS_DOWN_PORT, SYS_DELAY_PS, SYS_BUSY_PS, SYS_UP_TILE, SYS_UP_PORT, \
+    SYS_LINK = range(7)
 #: Columns of ``NocState.link_stats``.
 LINK_PACKETS, LINK_FLITS, LINK_BUSY_PS, LINK_MAX_QUEUE_FLITS, LINK_BLOCKED_PS = range(5)
 #: ``NocState.meta``: free slots, next packet sequence number, packets injected, delivered.
@@ -142,10 +162,12 @@ class NocState(NamedTuple):
     p_mask: np.ndarray       # (capacity,), outputs still to be granted at the current router
     free: np.ndarray         # (capacity,), stack of free slots
     meta: np.ndarray         # (4,), META_*
+    sys_next: np.ndarray     # (n_chips * n_chips,), k of chip a's link toward chip b (-1: a == b)
+    sys_links: np.ndarray    # (n_chips * NOC_DEGREE, 7), SYS_* columns
 
 
 def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=None,
-                  tree_mask=None, tree_hops=None) -> NocState:
+                  tree_mask=None, tree_hops=None, sys_next=None, sys_links=None) -> NocState:
     """An idle network with room for ``capacity`` packets in flight."""
     n = n_tiles * int(cfg[NOC_PORTS])
     nq = n * max(int(cfg[NOC_VCS]), 1)      # one FIFO per virtual channel of each input port
@@ -165,7 +187,9 @@ def new_noc_state(cfg, n_tiles: int, capacity: int, tree_ptr=None, tree_tile=Non
         p_dest=np.zeros(capacity, np.int64), p_flits=np.zeros(capacity, np.int64),
         p_mask=np.zeros(capacity, np.int64),
         free=np.arange(capacity - 1, -1, -1, dtype=np.int64),
-        meta=np.array([capacity, 0, 0, 0], dtype=np.int64))
+        meta=np.array([capacity, 0, 0, 0], dtype=np.int64),
+        sys_next=np.zeros(0, np.int64) if sys_next is None else sys_next,
+        sys_links=np.zeros((0, 7), np.int64) if sys_links is None else sys_links)
 
 
 def grow_noc(noc: NocState, factor: int = 2) -> NocState:
@@ -207,6 +231,15 @@ class ChipTables(NamedTuple):
     upd_end: np.ndarray      # int64 (n_neurons,) scratch: end of the neuron's update in its pass
     n_idle: np.ndarray       # int64 (n_cores,) scratch: idle neurons of the current step
     msg_send: np.ndarray     # int64 (n_msg,), messages in send order within each neuron's range
+    # Systems of chips (``geometry[3]`` chips; all empty on one chip): messages between chips
+    # take their precomputed hierarchical route (``hardware.system.message_routes``).
+    msg_route_ps: np.ndarray    # int64 (n_msg,), network latency of a message between chips
+    msg_route_hops: np.ndarray  # int64 (n_msg, 4), its tile hops by direction on all its chips
+    msg_link_ptr: np.ndarray    # int64 (n_msg + 1,), its chip-to-chip links: msg_link[ptr:ptr+1]
+    msg_link: np.ndarray        # int64 (n_traversals,), directed link ids
+    link_wire_bits: np.ndarray  # int64 (n_links,), bits of one packet on each directed link
+    link_busy_ps: np.ndarray    # int64 (n_links,), serialisation time of one packet
+    link_stats: np.ndarray      # int64 (n_links, CLINK_LEN), CLINK_* counters
 
 
 LAT_SYNAPTIC_OP, LAT_NEURON_UPDATE, LAT_SPIKE_OUT, LAT_MESSAGE_OUT, LAT_MESSAGE_IN, LAT_ROUTER, \
@@ -230,9 +263,9 @@ _FLAG_COLUMNS = ("subtract", "euler", "late_reset", "no_reset", "threshold_ge",
 
 
 def _model_columns(pop) -> dict:
-    """The engine's columns for one population, from its parameter class."""
+    """The engine's columns for one population: the shared ones from its parameter class, then
+    its model's own (``NeuronModel.columns`` of the model table)."""
     p = pop.params.per_neuron(pop.size)
-    kind = pop.kind
     one = np.ones(pop.size)
     cols = {"v_init": p.get("v_init", 0.0 * one), "gain": p.get("input_gain", one),
             "r": p.get("r", one),
@@ -243,53 +276,20 @@ def _model_columns(pop) -> dict:
     if rule is not None:
         cols["max_count"] = np.full(pop.size, float(rule.max_count))
         cols["v_min"] = np.full(pop.size, float(rule.v_min))
-    if kind in ("lif", "li"):
-        cols["tau_s"] = p["tau_s"]
-        cols["v_inf"] = p["v_leak"] + p["r"] * p["bias"]
-    elif kind in ("if", "integrator"):
-        cols["drift"] = p["r"] * p["bias"]
-    elif kind in ("cuba_lif", "cuba_li"):
-        cols["tau_s"], cols["tau_syn_s"] = p["tau_mem_s"], p["tau_syn_s"]
-        cols["i_inf"] = p["w_in"] * p["bias"]
-        cols["v_inf"] = p["v_leak"] + p["r"] * cols["i_inf"]
-        cols["i_init"] = p["i_init"]
-    elif kind == "alif":
-        # The second time constant column holds tau_a; a is the second state.
-        cols["tau_s"], cols["tau_syn_s"] = p["tau_m_s"], p["tau_a_s"]
-        cols["v_inf"] = p["v_leak"] + p["bias"]
-        cols["beta"], cols["bias"], cols["i_init"] = p["beta"], p["bias"], p["a_init"]
-    elif kind == "sigma_delta":
-        cols["v_th"], cols["bias"], cols["i_init"] = p["threshold"], p["bias"], p["sigma_init"]
-        cols["v_init"] = np.zeros(pop.size)
-    elif kind == "loihi_cuba":
-        from aersim.models.neurons.loihi_cuba import effective_bias
-        cols["d_u"], cols["d_v"] = p["d_u"].astype(np.float64), p["d_v"].astype(np.float64)
-        cols["v_th"] = (p["vth"] << 6).astype(np.float64)
-        cols["bias"] = effective_bias(p["bias_mant"], p["bias_exp"]).astype(np.float64)
-        cols["v_init"] = p["v_init"].astype(np.float64)
-        cols["i_init"] = p["u_init"].astype(np.float64)
-        cols["hold_steps"] = p["hold_steps"].astype(np.int64)
-        cols["gain"] = np.ones(pop.size)
-    elif kind == "egru":
-        cols["v_th"], cols["v_init"] = p["theta"], p["c_init"]
-        cols["zoneout"] = np.full(pop.size, pop.params.zoneout)
-        cols["gate_bias"] = np.stack([p[f"{b}_{g}"] for b in ("bx", "br") for g in "urz"],
-                                     axis=1)
+    cols.update(model_for_kind(pop.kind).columns(pop.params, p, pop.size))
     return cols
 
 
 def _model_flags(params) -> dict:
-    """Per-population switches of the engine (scalars broadcast over the population)."""
-    from aersim.models.neurons.alif import RESETS as ALIF_RESETS
+    """Per-population switches of the engine (scalars broadcast over the population); a model's
+    own columns (:func:`_model_columns`) override them."""
     from aersim.models.neurons.params import SpikeRule
-    kind = params.kind
     reset = getattr(params, "reset", "value")
     rule = getattr(params, "spike_rule", None) or SpikeRule()
+    graded = model_for_kind(params.kind).graded
     return {
         "subtract": reset == "subtract",
         "euler": getattr(params, "integrator", "exact") == "euler",
-        "cuba_order": ORDER_CODES[params.order] if kind in ("cuba_lif", "cuba_li")
-        else 0,
         "late_reset": bool(getattr(params, "late_reset", False))
         or getattr(params, "reset_timing", "immediate") == "next_step",
         "no_reset": reset == "none",
@@ -297,10 +297,8 @@ def _model_flags(params) -> dict:
         "spike_count": rule.count,
         "relu": getattr(params, "activation", "") == "relu",
         "cum_error": bool(getattr(params, "cum_error", False)),
-        "graded": kind in ("sigma_delta", "egru") or (kind == "loihi_cuba"
-                                                       and params.num_message_bits > 0),
-        "reset_code": ALIF_RESETS.index(reset) if kind == "alif" else (0 if reset == "subtract"
-                                                                       else 2),
+        "graded": bool(graded(params)) if graded is not None else False,
+        "reset_code": 0 if reset == "subtract" else 2,
         "weight_exp": int(getattr(params, "weight_exp", 0)),
     }
 
@@ -320,6 +318,10 @@ def build_neurons(network, mapping) -> NeuronTables:
     ints = {name: np.zeros(n, dtype=dtype) for name, dtype in _INT_COLUMNS.items()}
     ints["hold_steps"][:] = -1
     gate_bias = np.zeros((n, 6), dtype=np.float64)
+    # Rows only when a table-run model is present (the engines read them for those alone).
+    table_run = any(model_for_kind(p.kind) is not None and model_for_kind(p.kind).table_run
+                    for p in network.populations.values())
+    mp = np.zeros((n if table_run else 0, N_PARAMS), dtype=np.float64)
     start = 0
     for pop in network.populations.values():
         sl = slice(start, start + pop.size)
@@ -330,22 +332,26 @@ def build_neurons(network, mapping) -> NeuronTables:
         kind[sl] = MODEL_KINDS[pop.kind]
         if pop.kind == "input":
             continue
+        for name, value in _model_flags(pop.params).items():
+            (flags if name in flags else ints)[name][sl] = value
         for name, values in _model_columns(pop).items():
-            if name == "t_ref_s":
+            if name == "mp":
+                mp[sl, :values.shape[1]] = values
+            elif name == "t_ref_s":
                 t_ref_ps[sl] = np.round(values * 1e12).astype(np.int64)
             elif name in ints:
                 ints[name][sl] = values
+            elif name in flags:
+                flags[name][sl] = values
             elif name == "gate_bias":
                 gate_bias[sl] = values
             else:
                 cols[name][sl] = values
-        for name, value in _model_flags(pop.params).items():
-            (flags if name in flags else ints)[name][sl] = value
     core = np.ascontiguousarray(mapping.core_of, dtype=np.int32)
     slot0, _ = input_slots(network)
     return NeuronTables(kind=kind, core=core, upd_rank=_update_ranks(kind, core),
-                        t_ref_ps=t_ref_ps, gate_bias=gate_bias, slot0=slot0, **cols, **flags,
-                        **ints)
+                        t_ref_ps=t_ref_ps, gate_bias=gate_bias, slot0=slot0, mp=mp, **cols,
+                        **flags, **ints)
 
 
 def input_slots(network) -> tuple[np.ndarray, int]:
@@ -420,7 +426,7 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
     lat[LAT_ROUTER] = noc.router_latency_ps
     lat[LAT_HOP_EW] = noc.hop_latency_ps["east_west"]
     lat[LAT_HOP_NS] = noc.hop_latency_ps["north_south"]
-    lat[LAT_BARRIER] = chip.barrier_for_tiles(tiles_used(chip, neurons.core))[0]
+    lat[LAT_BARRIER] = barrier_for_cores(chip, neurons.core)[0]
     lat[LAT_NEURON_IDLE] = c.get("neuron_idle", c["neuron_update"])
     lat[LAT_INPUT_SPIKE] = c.get("input_spike", c["spike_out"])
     priced = getattr(chip.core, "priced", ())
@@ -432,9 +438,7 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
     timing[TIMING_INPUT] = "input_spike" in priced
     if syn is not None:
         msg_syn_n = message_storage(network, syn, chip)
-        kinds = np.array([c["synaptic_op"], c.get("synaptic_op_dense", c["synaptic_op"]),
-                          c.get("synaptic_op_conv", c["synaptic_op"])], dtype=np.int64)
-        msg_syn_ps = msg_syn_n @ kinds
+        msg_syn_ps = receive_work_ps(chip, syn, msg_syn_n)
         msg_send = send_order(chip, syn)
     else:
         msg_syn_n = np.zeros((0, 3), dtype=np.int64)
@@ -445,7 +449,9 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
                                                                       KIND_CUBA)) \
         & (neurons.v_inf == 0.0) & (neurons.v_leak == 0.0) & (neurons.drift == 0.0) \
         & (neurons.i_inf == 0.0)
-    geometry = np.array([chip.width, chip.height, chip.topology == "torus"], dtype=np.int64)
+    n_chips = int(getattr(chip, "n_chips", 1))
+    geometry = np.array([chip.width, chip.height, chip.topology == "torus", n_chips],
+                        dtype=np.int64)
     n_msgs = np.diff(syn.msg_ptr) if syn is not None else np.zeros(neurons.core.shape[0],
                                                                       np.int64)
     if noc.contention and syn is not None:
@@ -458,7 +464,8 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
                       np.ascontiguousarray(msg_syn_ps), np.ascontiguousarray(msg_syn_n),
                       neurons.kind == KIND_INPUT, np.ascontiguousarray(may_idle),
                       np.zeros(n, dtype=np.int64), np.zeros(chip.n_cores, dtype=np.int64),
-                      np.ascontiguousarray(msg_send))
+                      np.ascontiguousarray(msg_send), *system_tables(chip, neurons, syn))
+
 
 
 def noc_config(chip) -> np.ndarray:
@@ -479,7 +486,44 @@ def noc_config(chip) -> np.ndarray:
     cfg[NOC_HOP_EW_PS] = n.hop_latency_ps["east_west"]
     cfg[NOC_HOP_NS_PS] = n.hop_latency_ps["north_south"]
     cfg[NOC_VCS] = max(1, int(getattr(n, "virtual_channels", 1)))
+    cfg[NOC_CHIPS] = int(getattr(chip, "n_chips", 1))
+    if cfg[NOC_CHIPS] > 1:
+        cfg[NOC_PORT_TILE] = chip.port_tile
+        cfg[NOC_DEGREE] = max(len(chip_ports(chip, a)) for a in range(chip.n_chips))
+        cfg[NOC_PORTS] += cfg[NOC_DEGREE]
     return cfg
+
+
+def chip_ports(chip, a: int) -> list:
+    """Directed links leaving chip ``a`` of a system, by id: the link of its port ``k`` is
+    entry ``k`` (port ``k`` also receives the reverse of that link)."""
+    return [d for d in range(chip.n_links) if chip.directed_link(d)[0] == a]
+
+
+def system_noc_tables(chip, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """``NocState.sys_next`` and ``sys_links`` of a system of chips (see ``SYS_*``)."""
+    n, deg = chip.n_chips, int(cfg[NOC_DEGREE])
+    ports = [chip_ports(chip, a) for a in range(n)]
+    k_of = {d: k for a in range(n) for k, d in enumerate(ports[a])}
+    nxt = np.full(n * n, -1, dtype=np.int64)
+    for a in range(n):
+        for b in range(n):
+            if a != b:
+                nxt[a * n + b] = k_of[chip.chip_path(a, b)[0]]
+    rows = np.full((n * deg, 7), -1, dtype=np.int64)
+    t = chip.member.n_tiles
+    cpt = chip.cores_per_tile
+    pb = chip.noc.packet_bits
+    for a in range(n):
+        for k, d in enumerate(ports[a]):
+            _, b, link = chip.directed_link(d)
+            k_in = k_of[d ^ 1]             # the port of chip b that receives link d
+            busy = link.serialisation_ps(pb)
+            rows[a * deg + k, :4] = (b * t + chip.port_tile, 4 + cpt + k_in,
+                                     link.latency_ps + busy + chip.noc.router_latency_ps, busy)
+            rows[a * deg + k, SYS_LINK] = d
+            rows[b * deg + k_in, SYS_UP_TILE:SYS_LINK] = (a * t + chip.port_tile, 4 + cpt + k)
+    return nxt, rows
 
 
 def build_noc(chip, msg_ptr, msg_core, src_core, capacity: int | None = None):
@@ -500,6 +544,26 @@ def build_noc(chip, msg_ptr, msg_core, src_core, capacity: int | None = None):
     n_keys = msg_ptr.shape[0] - 1
     n_msgs = np.diff(msg_ptr).astype(np.int64)
     src_tile = src_core // chip.cores_per_tile
+    if cfg[NOC_CHIPS] > 1:
+        from aersim.hardware.errors import ChipSpecError
+        from aersim.hardware.system import message_routes
+        if cfg[NOC_MULTICAST]:
+            raise ChipSpecError(f"system {chip.name!r}: noc.contention with multicast routing "
+                                "is not modelled between chips; use routing: unicast or "
+                                "contention: false")
+        key = np.repeat(np.arange(n_keys), n_msgs)
+        src = np.asarray(src_core, dtype=np.int64)[key]
+        dst = np.asarray(msg_core, dtype=np.int64)
+        _, hops, lptr, _ = message_routes(chip, src, dst)
+        xs, ys = chip.core_xy()
+        local = _route_lengths(xs[src], ys[src], xs[dst], ys[dst], chip)
+        cross = np.diff(lptr) > 0
+        steps = np.where(cross, hops.sum(axis=1) + np.diff(lptr), local)
+        push_need = np.bincount(key, weights=3 * (steps + 1) + 1, minlength=n_keys)
+        nxt, rows = system_noc_tables(chip, cfg)
+        state = new_noc_state(cfg, chip.n_tiles, capacity or int(n_msgs.sum()),
+                              sys_next=nxt, sys_links=rows)
+        return state, push_need.astype(np.int64)
     if not cfg[NOC_MULTICAST]:
         dest_tile = np.asarray(msg_core, dtype=np.int64) // chip.cores_per_tile
         key = np.repeat(np.arange(n_keys), n_msgs)

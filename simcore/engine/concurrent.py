@@ -158,7 +158,8 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
     # Global order of departures: one pending message per core.
     hq_t = np.empty(n_cores, dtype=np.int64)
     hq_c = np.empty(n_cores, dtype=np.int64)
-    nq = 0
+    # Counters start as typed int64 (not literal 0s, which would compile _push/_pop twice).
+    nq = np.int64(0)
     for c in range(n_cores):
         if first[c + 1] > first[c]:
             nq = _push(hq_t, hq_c, nq, seq_t[first[c]], c)
@@ -169,7 +170,7 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
     links = np.empty(chip.geometry[0] + chip.geometry[1] + 2, dtype=np.int64)
     fl_t = np.empty(n_msg if flow else 0, dtype=np.int64)   # in flight: service start, message
     fl_m = np.empty(n_msg if flow else 0, dtype=np.int64)
-    n_fl = 0
+    n_fl = np.int64(0)
     sum_service = 0.0
     shift = np.zeros(n_cores, dtype=np.int64)
     recv_free = np.zeros(n_cores, dtype=np.int64)
@@ -177,7 +178,7 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
     src_of = np.empty(n_msg if flow else 0, dtype=np.int64)
     seq_of = np.empty(n_msg if flow else 0, dtype=np.int64)
     pos = first[:n_cores].copy()
-    k = 0
+    k = np.int64(0)
     while nq > 0:
         t = hq_t[0]
         c = hq_c[0]

@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from aersim.hardware.energy import (
+    CHIP_LINK,
     HOP_EAST,
     HOP_NORTH,
     HOP_SOUTH,
@@ -35,6 +36,9 @@ from aersim.hardware.energy import (
 )
 from aersim.hardware.noc import neighbour_tile, xy_hops, xy_next_output
 from aersim.simcore.engine.build import (
+    CLINK_BITS,
+    CLINK_BUSY_PS,
+    CLINK_PACKETS,
     LAT_HOP_EW,
     LAT_HOP_NS,
     LAT_INPUT_SPIKE,
@@ -52,18 +56,27 @@ from aersim.simcore.engine.build import (
     META_INJECTED,
     META_SEQ,
     NOC_BUFFER,
+    NOC_CHIPS,
     NOC_CPT,
     NOC_CYCLE_PS,
+    NOC_DEGREE,
     NOC_FLITS,
     NOC_HEIGHT,
     NOC_HOP_EW_PS,
     NOC_HOP_NS_PS,
     NOC_MULTICAST,
+    NOC_PORT_TILE,
     NOC_PORTS,
     NOC_ROUTER_PS,
     NOC_TORUS,
     NOC_VCS,
     NOC_WIDTH,
+    SYS_BUSY_PS,
+    SYS_DELAY_PS,
+    SYS_DOWN_PORT,
+    SYS_DOWN_TILE,
+    SYS_UP_PORT,
+    SYS_UP_TILE,
     TIMING_INPUT,
     build_noc,
 )
@@ -115,13 +128,18 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_h
     Pushes one ``KIND_MESSAGE`` event per destination core, at its arrival time, with the
     message index as tiebreak and payload; only for destination cores in ``[dest_lo,
     dest_hi)`` (a rank of a partitioned run serves only its own cores; the sending core's time
-    and counts are those of every message). Returns the time the core is done sending.
+    and counts are those of every message). Returns the time the core is done sending. In a
+    system of chips, a message to another chip takes its precomputed route (``msg_route_*``):
+    its routers, hops and chip-to-chip links are counted on the sending core and its links'
+    packets, bits and busy time in ``chip.link_stats``.
     """
     # The tables are read into locals before any branch or loop (see spike_cost).
     lat = chip.latency_ps
     core_x = chip.core_x
     core_y = chip.core_y
     width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
+    multi = chip.geometry[3] > 1
+    link_ptr = chip.msg_link_ptr
     t = t_ready + spike_cost(chip.timing, chip.is_input, lat, counts, neuron, core)
     msg_core = syn.msg_core
     x0 = core_x[core]
@@ -129,19 +147,42 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_h
     for m in range(syn.msg_ptr[neuron], syn.msg_ptr[neuron + 1]):
         dest = msg_core[m]
         t += lat[LAT_MESSAGE_OUT]
-        east, west, north, south = xy_hops(x0, y0, core_x[dest], core_y[dest], width, height,
-                                           torus)
-        arrive = t + lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
-            + (north + south) * lat[LAT_HOP_NS]
         counts[core, MESSAGE_OUT] += 1
         counts[core, ROUTER] += 1
-        counts[core, HOP_EAST] += east
-        counts[core, HOP_WEST] += west
-        counts[core, HOP_NORTH] += north
-        counts[core, HOP_SOUTH] += south
+        if multi and link_ptr[m + 1] > link_ptr[m]:
+            arrive = t + _cross_chip(chip, counts, core, m)
+        else:
+            east, west, north, south = xy_hops(x0, y0, core_x[dest], core_y[dest], width,
+                                               height, torus)
+            arrive = t + lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
+                + (north + south) * lat[LAT_HOP_NS]
+            counts[core, HOP_EAST] += east
+            counts[core, HOP_WEST] += west
+            counts[core, HOP_NORTH] += north
+            counts[core, HOP_SOUTH] += south
         if dest_lo <= dest < dest_hi:
             heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
     return t
+
+
+@njit(cache=True)
+def _cross_chip(chip, counts, core, m):
+    """Count message ``m``'s route between chips on ``core`` and its links; return its network
+    latency (ps). Not inlined: single-chip runs never call it."""
+    hops = chip.msg_route_hops
+    counts[core, HOP_EAST] += hops[m, 0]
+    counts[core, HOP_WEST] += hops[m, 1]
+    counts[core, HOP_NORTH] += hops[m, 2]
+    counts[core, HOP_SOUTH] += hops[m, 3]
+    stats = chip.link_stats
+    for k in range(chip.msg_link_ptr[m], chip.msg_link_ptr[m + 1]):
+        d = chip.msg_link[k]
+        stats[d, CLINK_PACKETS] += 1
+        stats[d, CLINK_BITS] += chip.link_wire_bits[d]
+        stats[d, CLINK_BUSY_PS] += chip.link_busy_ps[d]
+        counts[core, CHIP_LINK] += 1
+        counts[core, ROUTER] += 1          # the router of the chip the link enters
+    return chip.msg_route_ps[m]
 
 
 @njit(cache=True, inline="always")
@@ -225,12 +266,36 @@ def _tree_row(noc, key, tile):
 
 @njit(cache=True)
 def _noc_outputs(noc, cfg, key, dest, tile):
-    """Bit mask of the outputs a packet takes at ``tile``."""
+    """Bit mask of the outputs a packet takes at ``tile``.
+
+    In a system of chips (global tile numbers) a packet for another chip goes XY to its chip's
+    port tile and leaves there by the port of the next chip-to-chip link of its route."""
     if cfg[NOC_MULTICAST]:
         r = _tree_row(noc, key, tile)
         return noc.tree_mask[r] if r >= 0 else 0
-    return np.int64(1) << xy_next_output(tile, dest, cfg[NOC_CPT], cfg[NOC_WIDTH],
+    cpt = cfg[NOC_CPT]
+    if cfg[NOC_CHIPS] > 1:
+        n_t = cfg[NOC_WIDTH] * cfg[NOC_HEIGHT]
+        a = tile // n_t
+        b = dest // (n_t * cpt)
+        local = tile - a * n_t
+        if a != b:
+            port = cfg[NOC_PORT_TILE]
+            if local == port:
+                return np.int64(1) << (4 + cpt + noc.sys_next[a * cfg[NOC_CHIPS] + b])
+            return np.int64(1) << xy_next_output(local, port * cpt, cpt, cfg[NOC_WIDTH],
+                                                 cfg[NOC_HEIGHT], cfg[NOC_TORUS] != 0)
+        return np.int64(1) << xy_next_output(local, dest - b * n_t * cpt, cpt, cfg[NOC_WIDTH],
+                                             cfg[NOC_HEIGHT], cfg[NOC_TORUS] != 0)
+    return np.int64(1) << xy_next_output(tile, dest, cpt, cfg[NOC_WIDTH],
                                          cfg[NOC_HEIGHT], cfg[NOC_TORUS] != 0)
+
+
+@njit(cache=True, inline="always")
+def _mesh_neighbour(tile, direction, width, height):
+    """The tile one hop away on the same chip (global tile numbers of a system)."""
+    off = (tile // (width * height)) * (width * height)
+    return off + neighbour_tile(tile - off, direction, width, height)
 
 
 @njit(cache=True, inline="always")
@@ -347,11 +412,20 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
         down = -1
         dq = -1
         next_mask = np.int64(0)
-        if o < 4:
-            down = neighbour_tile(tile, o, width, height)
+        chip_link = o >= 4 + cpt
+        forward = o < 4 or chip_link
+        row = -1
+        if forward:
+            if chip_link:
+                row = (tile // (width * height)) * cfg[NOC_DEGREE] + o - 4 - cpt
+                down = noc.sys_links[row, SYS_DOWN_TILE]
+                in_port = noc.sys_links[row, SYS_DOWN_PORT]
+            else:
+                down = _mesh_neighbour(tile, o, width, height)
+                in_port = o
             # The downstream VC is chosen by the packet's output there (lookahead routing).
             next_mask = _noc_outputs(noc, cfg, noc.p_key[h], noc.p_dest[h], down)
-            dport = (down * n_ports + o) * vcs
+            dport = (down * n_ports + in_port) * vcs
             dq = dport + _vc_of(next_mask, vcs)
             if noc.occ[dq] + f > cfg[NOC_BUFFER]:
                 # Otherwise the first VC with room for the whole packet.
@@ -371,7 +445,7 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
         if noc.blocked_since[link] >= 0:
             noc.link_stats[link, LINK_BLOCKED_PS] += t - noc.blocked_since[link]
             noc.blocked_since[link] = -1
-        busy = f * cycle
+        busy = noc.sys_links[row, SYS_BUSY_PS] if chip_link else f * cycle
         noc.link_free[link] = t + busy
         noc.link_stats[link, LINK_PACKETS] += 1
         noc.link_stats[link, LINK_FLITS] += f
@@ -387,13 +461,19 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
                 noc.q_tail[best_q] = -1
             noc.port_free[best_port] = t + busy
             i_in = best_port - base
-            if i_in < 4:
+            if i_in < 4 or i_in >= 4 + cpt:
                 noc.occ[best_q] -= f
-                up = neighbour_tile(tile, i_in ^ 1, width, height)
-                if noc.blocked_since[up * n_ports + i_in] >= 0:
+                if i_in < 4:
+                    up = _mesh_neighbour(tile, i_in ^ 1, width, height)
+                    up_link = up * n_ports + i_in
+                else:
+                    r_in = (tile // (width * height)) * cfg[NOC_DEGREE] + i_in - 4 - cpt
+                    up = noc.sys_links[r_in, SYS_UP_TILE]
+                    up_link = up * n_ports + noc.sys_links[r_in, SYS_UP_PORT]
+                if noc.blocked_since[up_link] >= 0:
                     _noc_arbitrate_at(noc, heap, up, t)
         _noc_arbitrate_at(noc, heap, tile, t + busy)
-        if o < 4:
+        if forward:
             if last:
                 c = h
             else:
@@ -404,7 +484,10 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
                 noc.p_key[c] = noc.p_key[h]
                 noc.p_dest[c] = noc.p_dest[h]
                 noc.p_flits[c] = f
-            lat = cfg[NOC_HOP_EW_PS] if o < 2 else cfg[NOC_HOP_NS_PS]
+            if chip_link:
+                lat = noc.sys_links[row, SYS_DELAY_PS]
+            else:
+                lat = cfg[NOC_HOP_EW_PS] if o < 2 else cfg[NOC_HOP_NS_PS]
             noc.p_ready[c] = t + lat
             noc.p_mask[c] = next_mask
             _fifo_append(noc, dq, c)
@@ -448,17 +531,22 @@ def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
     x0 = chip.core_x[core]
     y0 = chip.core_y[core]
     width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
+    multi = chip.geometry[3] > 1
+    link_ptr = chip.msg_link_ptr
     for m in range(syn.msg_ptr[neuron], syn.msg_ptr[neuron + 1]):
         dest = syn.msg_core[m]
         t += lat[LAT_MESSAGE_OUT]
-        east, west, north, south = xy_hops(x0, y0, chip.core_x[dest], chip.core_y[dest],
-                                           width, height, torus)
         counts[core, MESSAGE_OUT] += 1
         counts[core, ROUTER] += 1
-        counts[core, HOP_EAST] += east
-        counts[core, HOP_WEST] += west
-        counts[core, HOP_NORTH] += north
-        counts[core, HOP_SOUTH] += south
+        if multi and link_ptr[m + 1] > link_ptr[m]:
+            _cross_chip(chip, counts, core, m)     # the same counts; the network times it
+        else:
+            east, west, north, south = xy_hops(x0, y0, chip.core_x[dest], chip.core_y[dest],
+                                               width, height, torus)
+            counts[core, HOP_EAST] += east
+            counts[core, HOP_WEST] += west
+            counts[core, HOP_NORTH] += north
+            counts[core, HOP_SOUTH] += south
         noc_inject(noc, heap, t, core, m, dest, cfg[NOC_FLITS])
     return t
 

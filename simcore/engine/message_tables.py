@@ -1,4 +1,5 @@
-"""Per-message tables of the chip build: synapse storage kinds, send order, tiles in use.
+"""Per-message tables of the chip build: synapse storage kinds, send order, tiles in use, the
+receive work by core type (mixed tiles) and the routes between chips of a system.
 
 Split from :mod:`simcore.engine.build` (``build_chip`` uses them); see ``docs/hardware.md``.
 """
@@ -9,6 +10,9 @@ import numpy as np
 
 #: Synapse storage kinds (columns of ``ChipTables.msg_syn_n``).
 STORAGE_KINDS = ("sparse", "dense", "conv")
+#: Columns of ``ChipTables.link_stats`` (chip-to-chip links): packets, bits, busy time (ps).
+CLINK_PACKETS, CLINK_BITS, CLINK_BUSY_PS = range(3)
+CLINK_LEN = 3
 
 
 def tiles_used(chip, core_of) -> int:
@@ -65,3 +69,89 @@ def send_order(chip, syn) -> np.ndarray:
         + dest % chip.cores_per_tile
     src = np.repeat(np.arange(syn.msg_ptr.shape[0] - 1, dtype=np.int64), np.diff(syn.msg_ptr))
     return np.lexsort((rank, src)).astype(np.int64)
+
+
+def system_tables(chip, neurons, syn) -> tuple:
+    """The ``ChipTables`` fields of a system of chips (``msg_route_ps`` .. ``link_stats``);
+    empty arrays on a single chip."""
+    n_links = int(getattr(chip, "n_links", 0))
+    z = np.zeros(0, dtype=np.int64)
+    if n_links == 0 or syn is None:
+        return (z, np.zeros((0, 4), np.int64), z, z, z, z, np.zeros((0, CLINK_LEN), np.int64))
+    from aersim.hardware.errors import ChipSpecError
+    from aersim.hardware.system import message_routes
+
+    if chip.core.receive != "serial" or chip.noc.congestion != "none":
+        raise ChipSpecError(f"system {chip.name!r}: core.receive: concurrent and "
+                            "noc.congestion: flow are not modelled between chips; use a chip "
+                            "with receive: serial")
+    src = np.repeat(neurons.core.astype(np.int64), np.diff(syn.msg_ptr))
+    lat, hops, ptr, link = message_routes(chip, src, syn.msg_core)
+    pb = chip.noc.packet_bits
+    types = [chip.directed_link(d)[2] for d in range(n_links)]
+    wire = np.array([t.wire_bits(pb) for t in types], dtype=np.int64)
+    busy = np.array([t.serialisation_ps(pb) for t in types], dtype=np.int64)
+    return (lat, hops, ptr, link, wire, busy, np.zeros((n_links, CLINK_LEN), np.int64))
+
+
+def receive_work_ps(chip, syn, msg_syn_n) -> np.ndarray:
+    """Time a destination core spends on each message beyond the chip's ``message_in``: its
+    synapses at the destination core type's prices by storage kind (mixed tiles: plus the
+    difference of that type's ``message_in`` to the chip's), int64 ps ``(n_msg,)``."""
+    specs = chip.core_specs() if hasattr(chip, "core_specs") else (chip.core,)
+    per_type = np.array([[t.latency_ps["synaptic_op"],
+                          t.latency_ps.get("synaptic_op_dense", t.latency_ps["synaptic_op"]),
+                          t.latency_ps.get("synaptic_op_conv", t.latency_ps["synaptic_op"]),
+                          t.latency_ps["message_in"] - chip.core.latency_ps["message_in"]]
+                         for t in specs], dtype=np.int64)
+    if len(specs) == 1:
+        return msg_syn_n @ per_type[0, :3]
+    kind = chip.core_type_of()[syn.msg_core.astype(np.int64)]
+    return (msg_syn_n * per_type[kind, :3]).sum(axis=1) + per_type[kind, 3]
+
+
+def barrier_for_cores(chip, core_ids) -> tuple[int, float]:
+    """Barrier ``(latency_ps, energy_pj)`` of a run whose neurons are on ``core_ids``: the
+    chip's entry for the tiles in use (a system: the fullest chip's tiles, plus its share when
+    the neurons span several chips)."""
+    core_ids = np.asarray(core_ids, dtype=np.int64)
+    if getattr(chip, "n_chips", 1) > 1:
+        per_chip = chip.member.n_cores
+        chips = core_ids // per_chip
+        tiles = np.unique(core_ids // chip.cores_per_tile)
+        per = np.bincount(tiles // chip.member.n_tiles, minlength=chip.n_chips)
+        return chip.barrier_for_chips(int(per.max(initial=0)), int(np.unique(chips).size))
+    return chip.barrier_for_tiles(tiles_used(chip, core_ids))
+
+
+def chip_link_table(chip, stats, by_link_j) -> np.ndarray:
+    """One row per directed chip-to-chip link (``traces.schema.CHIP_LINK_DTYPE``) from the
+    engine's ``link_stats`` counters (``CLINK_*`` columns) and the priced energy per link."""
+    from aersim.traces.schema import CHIP_LINK_DTYPE
+
+    n = stats.shape[0]
+    out = np.zeros(n, dtype=CHIP_LINK_DTYPE)
+    out["link"] = np.arange(n)
+    ends = np.array([chip.directed_link(d)[:2] for d in range(n)], dtype=np.int64).reshape(-1, 2)
+    out["from_chip"], out["to_chip"] = ends[:, 0], ends[:, 1]
+    out["packets"] = stats[:, CLINK_PACKETS]
+    out["bits"] = stats[:, CLINK_BITS]
+    out["busy_ps"] = stats[:, CLINK_BUSY_PS]
+    if by_link_j is not None:
+        out["energy_j"] = by_link_j
+    return out
+
+
+def message_hops(chip, tables, msg, src, dst) -> np.ndarray:
+    """Tile hops of messages ``msg`` from cores ``src`` to ``dst`` (int64): the XY route on one
+    chip; between chips of a system, the hops of the precomputed route on all its chips."""
+    from aersim.hardware.system import xy_hops_array
+
+    xs, ys = chip.core_xy()
+    src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+    hops = xy_hops_array(xs[src], ys[src], xs[dst], ys[dst], chip).sum(axis=1)
+    if tables.msg_link_ptr.size:
+        msg = np.asarray(msg, dtype=np.int64)
+        cross = tables.msg_link_ptr[msg + 1] > tables.msg_link_ptr[msg]
+        hops[cross] = tables.msg_route_hops[msg[cross]].sum(axis=1)
+    return hops

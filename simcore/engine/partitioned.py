@@ -135,10 +135,11 @@ def deliver_step(syn, chip, mode, state, scratch, core_lo, core_hi, rows, r0, r1
 
 @njit(cache=True)
 def close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle, step_dur, i,
-               contention, dest_lo, dest_hi):
+               contention, concurrent, dest_lo, dest_hi):
     """The timeline of a step whose global spikes are ``scratch.spiked[:n_sp]``, with the
     ranks' summed idle counts ``idle`` (per core, on chips that price idle neurons), into
-    ``step_dur[i]``, serving the messages to cores ``[dest_lo, dest_hi)``. Returns 1 when the
+    ``step_dur[i]``, serving the messages to cores ``[dest_lo, dest_hi)`` (``concurrent``:
+    ``timestep.receive_flag``). Returns 1 when the
     queue must grow to ``scratch.pending[1]`` free entries first (then call again) or, with
     network contention, when the caller runs ``timestep.finish_step_noc_kernel``; else 0."""
     if chip.timing[TIMING_IDLE] != 0:
@@ -150,6 +151,6 @@ def close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle, ste
         scratch.pending[0] = n_sp
         scratch.pending[1] = need
         return 1
-    step_dur[i] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, dest_lo,
-                                dest_hi)
+    step_dur[i] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp,
+                                concurrent, dest_lo, dest_hi)
     return 0

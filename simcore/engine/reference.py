@@ -17,7 +17,10 @@ Processes
 ``route``
     One per message: the source tile's router (``router`` latency), then one hop at a time along
     the XY route (x first; on a torus the shorter way round, a tie going east or south), then the
-    message joins its destination core's queue.
+    message joins its destination core's queue. Between chips of a system: hop by hop to the
+    source chip's port tile, then each chip-to-chip link of ``SystemSpec.chip_path`` (its
+    latency, its serialisation, the entered chip's router), then hop by hop from the
+    destination chip's port tile.
 ``delay line``
     One per served message (``async``): each segment reaches its core's soma ``delay`` after the
     service ended.
@@ -83,6 +86,7 @@ import simpy
 from simpy.core import NORMAL
 
 from aersim.hardware.energy import (
+    CHIP_LINK,
     HOP_EAST,
     HOP_NORTH,
     HOP_SOUTH,
@@ -101,6 +105,7 @@ from aersim.simcore.engine.build import (
     KIND_INPUT,
     KIND_LIF,
     MODEL_KINDS,
+    barrier_for_cores,
     build_neurons,
     build_synapses,
 )
@@ -148,6 +153,9 @@ class ReferenceResults:
     counts: np.ndarray
     step_duration_ps: np.ndarray
     v: np.ndarray
+    #: Packets, bits and busy time of every directed chip-to-chip link of a system (int64
+    #: ``(n_links, 3)``), or None on one chip.
+    chip_links: np.ndarray | None = None
 
 
 def run_reference(network, chip, mapping=None, config=None, stimuli=(),
@@ -159,7 +167,7 @@ def run_reference(network, chip, mapping=None, config=None, stimuli=(),
     network : models.Network
     chip : hardware.ChipSpec
     mapping : hardware.Mapping, optional
-        Default: ``map_network(network, chip, "sequential")``, as ``Simulation`` does.
+        Default: ``map_network(network, chip)``, as ``Simulation`` does.
     config : simcore.RunConfig, optional
         Mode, ``dt_ps``, seed and chunk length are used; messages are always recorded.
     stimuli : sequence
@@ -182,7 +190,7 @@ def run_reference(network, chip, mapping=None, config=None, stimuli=(),
 
     config = (config or RunConfig()).for_network(network)
     mode = config.mode or chip.execution_mode
-    mapping = mapping if mapping is not None else map_network(network, chip, "sequential")
+    mapping = mapping if mapping is not None else map_network(network, chip)
     duration_ps = int(duration_ps)
     if duration_ps <= 0:
         raise ConfigError(f"run duration must be positive, got {duration_ps} ps")
@@ -243,7 +251,14 @@ class _World:
         self.lat_ew = int(noc.hop_latency_ps["east_west"])
         self.lat_ns = int(noc.hop_latency_ps["north_south"])
         self.lat_barrier = int(chip.barrier_latency_ps)
-        tile = [c // chip.cores_per_tile for c in range(self.n_cores)]
+        # Chip-local tiles: in a system of chips every chip numbers its tiles from 0.
+        per_chip = chip.member.n_cores if getattr(chip, "member", None) is not None \
+            else self.n_cores
+        self.chip_of = [c // per_chip for c in range(self.n_cores)]
+        if getattr(chip, "n_chips", 1) > 1:
+            self.lat_barrier = int(barrier_for_cores(chip, nt.core)[0])
+            self.link_stats = np.zeros((chip.n_links, 3), dtype=np.int64)
+        tile = [(c % per_chip) // chip.cores_per_tile for c in range(self.n_cores)]
         self.core_x = [t % chip.width for t in tile]
         self.core_y = [t // chip.width for t in tile]
         self.torus = chip.topology == "torus"
@@ -338,7 +353,8 @@ class _World:
         morder = _key_order(msgs[:, 1], msgs[:, 0])
         return ReferenceResults(self.mode, t[order], nrn[order], msgs[morder], self.counts,
                                 np.array(self.step_durations, dtype=np.int64),
-                                np.array(self.v, dtype=np.float64))
+                                np.array(self.v, dtype=np.float64),
+                                getattr(self, "link_stats", None))
 
     def _input_spikes_by_chunk(self):
         """Yield ``(t0, t1, [(t_ps, neuron), ...])`` per chunk, drawn as ``Simulation`` does."""
@@ -389,21 +405,44 @@ class _World:
         if self.in_flight == 0 and self.quiet is not None and not self.quiet.triggered:
             self.quiet.succeed()
 
+    def _hops(self, src, x, y, x1, y1):
+        """Generator: XY hops on one chip from tile (x, y) to (x1, y1), counted on ``src``."""
+        step, n_hops = _direction(x, x1, self.chip.width, self.torus)
+        for _ in range(n_hops):
+            self.counts[src, HOP_EAST if step > 0 else HOP_WEST] += 1
+            yield self.env.timeout(self.lat_ew)
+        step, n_hops = _direction(y, y1, self.chip.height, self.torus)
+        for _ in range(n_hops):
+            self.counts[src, HOP_SOUTH if step > 0 else HOP_NORTH] += 1
+            yield self.env.timeout(self.lat_ns)
+
     def _route(self, m, src):
-        """Process: message ``m`` crosses the network-on-chip from core ``src``."""
+        """Process: message ``m`` crosses the network-on-chip from core ``src``; between chips
+        of a system: to the source chip's port tile, over each chip-to-chip link (latency, then
+        serialisation, then the entered chip's router), then from the destination chip's port
+        tile."""
         env = self.env
         dest = self.msg_core[m]
         self.counts[src, ROUTER] += 1
         yield env.timeout(self.lat_router)
-        x, y = self.core_x[src], self.core_y[src]
-        step, n_hops = _direction(x, self.core_x[dest], self.chip.width, self.torus)
-        for _ in range(n_hops):
-            self.counts[src, HOP_EAST if step > 0 else HOP_WEST] += 1
-            yield env.timeout(self.lat_ew)
-        step, n_hops = _direction(y, self.core_y[dest], self.chip.height, self.torus)
-        for _ in range(n_hops):
-            self.counts[src, HOP_SOUTH if step > 0 else HOP_NORTH] += 1
-            yield env.timeout(self.lat_ns)
+        a, b = self.chip_of[src], self.chip_of[dest]
+        if a == b:
+            yield from self._hops(src, self.core_x[src], self.core_y[src], self.core_x[dest],
+                                  self.core_y[dest])
+        else:
+            chip = self.chip
+            px, py = chip.port_tile % chip.width, chip.port_tile // chip.width
+            yield from self._hops(src, self.core_x[src], self.core_y[src], px, py)
+            bits = chip.noc.packet_bits
+            for d in chip.chip_path(a, b):
+                link = chip.directed_link(d)[2]
+                yield env.timeout(link.latency_ps)
+                yield env.timeout(link.serialisation_ps(bits))
+                self.link_stats[d] += (1, link.wire_bits(bits), link.serialisation_ps(bits))
+                self.counts[src, CHIP_LINK] += 1
+                self.counts[src, ROUTER] += 1
+                yield env.timeout(self.lat_router)
+            yield from self._hops(src, px, py, self.core_x[dest], self.core_y[dest])
         if self.mode == "async" and env.now >= self.t_end:
             return      # arrives after the run (timestep time is hardware time: no end)
         self.cores[dest].submit(JOB_MESSAGE, m, m)

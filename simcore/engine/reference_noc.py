@@ -13,7 +13,12 @@ per router input port and one per router output, and none of the fast model's bo
 - an output process waits for requests, lets the current instant finish (so that all requests
   of that instant compete), grants the oldest (request time, packet number), waits for room
   downstream if needed, and is then busy for ``flits * cycle``;
-- multicast routes are recomputed at each router from the packet's destination list.
+- multicast routes are recomputed at each router from the packet's destination list;
+- in a system of chips (``hardware.system``), tiles are numbered globally; a packet for another
+  chip goes XY to its chip's port tile and leaves by the port of the first link of
+  ``SystemSpec.chip_path``; a chip-to-chip link is an output like a mesh link, busy for the
+  link's serialisation time per packet, whose head reaches the next chip's port-tile router
+  after the link's latency, the serialisation and that router's latency.
 
 Run it with :func:`simulate_noc_reference`; ``simcore.engine.hardware_model.simulate_noc`` runs the
 same packets through the fast model and returns the same
@@ -55,10 +60,18 @@ class ReferenceNoc:
     def __init__(self, chip):
         self.env = simpy.Environment()
         n = chip.noc
+        self.chip = chip
         self.cpt = chip.cores_per_tile
         self.width, self.height = chip.width, chip.height
         self.torus = chip.topology == "torus"
         self.n_ports = 4 + self.cpt
+        self.n_chips = getattr(chip, "n_chips", 1)
+        if self.n_chips > 1:
+            # Port 4 + cpt + k of a chip sends on its k-th outgoing link (by link id) and
+            # receives the reverse of that link.
+            self.out_links = [[d for d in range(chip.n_links) if chip.directed_link(d)[0] == a]
+                              for a in range(self.n_chips)]
+            self.n_ports += max(len(x) for x in self.out_links)
         self.cycle = n.cycle_ps
         self.router = n.router_latency_ps
         self.hop = (n.hop_latency_ps["east_west"],) * 2 + (n.hop_latency_ps["north_south"],) * 2
@@ -92,12 +105,44 @@ class ReferenceNoc:
         self.env.schedule(ev, _LATE)
         return ev
 
+    def _output_for(self, tile, dest):
+        """Output a packet at ``tile`` takes toward core ``dest``."""
+        if self.n_chips == 1:
+            return int(xy_next_output(tile, dest, self.cpt, self.width, self.height,
+                                      self.torus))
+        n_t = self.width * self.height
+        a, local = divmod(tile, n_t)
+        b, dest_local = divmod(dest, n_t * self.cpt)
+        if a == b:
+            return int(xy_next_output(local, dest_local, self.cpt, self.width, self.height,
+                                      self.torus))
+        port = self.chip.port_tile
+        if local != port:
+            return int(xy_next_output(local, port * self.cpt, self.cpt, self.width,
+                                      self.height, self.torus))
+        first = self.chip.chip_path(a, b)[0]
+        return 4 + self.cpt + self.out_links[a].index(first)
+
+    def _downstream(self, tile, o):
+        """``(tile, input port, head delay, busy time per packet)`` of output ``o``'s link."""
+        n_t = self.width * self.height
+        if o < 4:
+            off = (tile // n_t) * n_t
+            down = off + neighbour_tile(tile - off, o, self.width, self.height)
+            return down, o, self.hop[o], None
+        a = tile // n_t
+        d = self.out_links[a][o - 4 - self.cpt]
+        _, b, link = self.chip.directed_link(d)
+        busy = link.serialisation_ps(self.chip.noc.packet_bits)
+        k_in = self.out_links[b].index(d ^ 1)
+        return (b * n_t + self.chip.port_tile, 4 + self.cpt + k_in,
+                link.latency_ps + busy + self.router, busy)
+
     def _branches(self, tile, dests):
         """Destinations grouped by the output they take at ``tile``."""
         out = {}
         for d in dests:
-            o = xy_next_output(tile, d, self.cpt, self.width, self.height, self.torus)
-            out.setdefault(int(o), []).append(d)
+            out.setdefault(self._output_for(tile, d), []).append(d)
         return out
 
     # -- processes -------------------------------------------------------------------------
@@ -119,9 +164,9 @@ class ReferenceNoc:
                     self.wake[link].succeed()
                 requests.append(req.grant)
             yield simpy.AllOf(env, requests)
-            if p % self.n_ports < 4:
+            if p % self.n_ports < 4 or p % self.n_ports >= 4 + self.cpt:
                 yield self.buffer[p].get(packet.flits)
-            yield env.timeout(packet.flits * self.cycle)
+            yield env.timeout(max(ev.value for ev in requests))
 
     def _output(self, link):
         env = self.env
@@ -135,23 +180,26 @@ class ReferenceNoc:
             self.requests[link].remove(req)
             packet = req.packet
             waited_from = env.now
-            if o < 4:
-                down = neighbour_tile(tile, o, self.width, self.height)
-                dport = down * self.n_ports + o
+            forward = o < 4 or o >= 4 + self.cpt
+            busy = packet.flits * self.cycle
+            if forward:
+                down, in_port, delay, link_busy = self._downstream(tile, o)
+                busy = busy if link_busy is None else link_busy
+                dport = down * self.n_ports + in_port
                 yield self.buffer[dport].put(packet.flits)   # blocks while the buffer is full
                 self.stats[link, 3] = max(self.stats[link, 3], self.buffer[dport].level)
             self.stats[link, 4] += env.now - waited_from
             self.stats[link, 0] += 1
             self.stats[link, 1] += packet.flits
-            self.stats[link, 2] += packet.flits * self.cycle
-            req.grant.succeed()
-            if o < 4:
-                packet.ready = env.now + self.hop[o]
+            self.stats[link, 2] += busy
+            req.grant.succeed(busy)
+            if forward:
+                packet.ready = env.now + delay
                 self.fifo[dport].put(packet)
             else:
                 self.deliveries.append((packet.number, packet.dests[0],
                                         env.now + (packet.flits - 1) * self.cycle))
-            yield env.timeout(packet.flits * self.cycle)
+            yield env.timeout(busy)
 
 
 def simulate_noc_reference(chip, t_inject_ps, src_core, dest_cores, flits=None) -> NocRun:

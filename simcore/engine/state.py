@@ -85,6 +85,9 @@ class Stimulus(NamedTuple):
     drive_w: np.ndarray      # float64, weight of one drive event
     drive_rng: np.ndarray    # uint64 (n_drives, ...), each drive's generator state
     drive_next: np.ndarray   # int64, async: time of each drive's next event (ps)
+    drive_buf_j: np.ndarray  # int64 (n_drives, batch), async: neurons of drawn drive events
+    drive_buf_t: np.ndarray  # int64 (n_drives, batch), async: time of the event after each
+    drive_pos: np.ndarray    # int64, async: next unused drawn event (batch: none left)
     in_time: np.ndarray      # int64, step index (timestep) or time in ps (async)
     in_neuron: np.ndarray    # int32, global neuron id
     in_value: np.ndarray     # float64, payload (1.0 for a plain spike)

@@ -31,6 +31,7 @@ from aersim.hardware.energy import NEURON_IDLE, NEURON_UPDATE, STIM_IN
 from aersim.models.neurons.alif import alif_step
 from aersim.models.neurons.egru import egru_unit_step
 from aersim.models.neurons.loihi_cuba import loihi_cuba_step, loihi_dendrite_input
+from aersim.models.neurons.registry import FIRST_TABLE_CODE, model_step_function
 from aersim.models.neurons.sigma_delta import sigma_delta_step
 from aersim.simcore.engine.build import (
     KIND_ALIF,
@@ -58,6 +59,9 @@ from aersim.simcore.engine.neuron_kernels import after_spike, spike_count, step_
 from aersim.simcore.engine.queue import KIND_SHIFT, heap_free, heap_pop, heap_size
 from aersim.simcore.engine.rng import exponential
 
+#: One step of any model of the model table (``models.neurons.registry``), by its code.
+model_step = model_step_function()
+
 STATUS_DONE = 0
 STATUS_RECORDER_FULL = 1
 STATUS_HEAP_FULL = 2
@@ -65,7 +69,7 @@ STATUS_HEAP_FULL = 2
 
 @njit(cache=True)
 def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, stim, rec,
-                     k0, k1, dt_ps, step_dur):
+                     k0, k1, dt_ps, step_dur, concurrent):
     """Advance steps ``k0 .. k1-1`` of ``dt_ps``. Returns ``(status, next_step)``.
 
     The records are those of ``simcore.engine.state``: ``mode`` holds the per-step factors
@@ -130,7 +134,7 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
         t_step = k * dt_ps
         n_sp = update_range(neurons, syn, mode, state, rec, k, dt_ps, 0, n, own_all, spiked,
                             no_payloads)
-        msg_need = 0
+        msg_need = np.int64(0)
         for i in range(n_sp):
             msg_need += chip.push_need[spiked[i]]
         if probe_ids.shape[0] > 0 and (k + 1) % probe_every == 0:
@@ -146,8 +150,15 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
             pending[0] = n_sp
             pending[1] = msg_need
             return STATUS_HEAP_FULL, k
-        step_dur[k - k0] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp)
+        step_dur[k - k0] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp,
+                                         concurrent)
     return STATUS_DONE, k1
+
+
+def receive_flag(chip):
+    """The ``concurrent`` argument of the step kernels for ``chip`` (``ChipTables``): None for
+    serial receive, True for receive concurrent with the update pass."""
+    return True if chip.timing[TIMING_CONCURRENT] != 0 else None
 
 
 @njit(cache=True)
@@ -173,7 +184,8 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
     keep_payload = payloads.shape[0] > 0
     dt_s = dt_ps * 1e-12
     t_step = k * dt_ps
-    n_sp = 0
+    # Typed int64 from the start (a literal 0 would compile callees twice).
+    n_sp = np.int64(0)
     for j in range(lo, hi):
         if not fan_out and not own[j]:
             continue
@@ -235,6 +247,15 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
                     continue
                 if neurons.graded[j]:
                     payload = value
+            elif kj >= FIRST_TABLE_CODE:
+                # A model of the model table: its parameter columns and state, one call.
+                mp = neurons.mp
+                v[j], cur[j], aux1[j], aux2[j], payload = model_step(
+                    kj, mp[j, 0], mp[j, 1], mp[j, 2], mp[j, 3], mp[j, 4], mp[j, 5],
+                    mp[j, 6], mp[j, 7], v[j], cur[j], aux1[j], aux2[j],
+                    neurons.gain[j] * x, dt_s)
+                if payload == 0.0:
+                    continue
             else:
                 if ref_count[j] > 0:
                     ref_count[j] -= 1
@@ -293,7 +314,7 @@ def add_synapses(msg_seg_lo, seg_lo, target, weight, ring, seg_delay_steps, k, m
                 target_row[target[q]] += weight[q] * payload
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def mark_idle(neurons, chip, row, v, cur, ref_count):
     """Before a step's updates: count each core's idle neurons into ``chip.n_idle`` and write
     when each neuron's update ends within its core's pass into ``chip.upd_end`` (ps).
@@ -318,7 +339,7 @@ def mark_idle(neurons, chip, row, v, cur, ref_count):
         chip.upd_end[j] = pass_t[c]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update_passes(neurons, chip, counts, pass_ps):
     """Length of every core's update pass (``pass_ps``, ps) and its neuron-update counts."""
     t_update = chip.latency_ps[LAT_NEURON_UPDATE]
@@ -342,7 +363,7 @@ def _update_end(upd_end, upd_rank, idle, s, t_update):
     return upd_rank[s] * t_update
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _close_step(chip, core_free, rec, log0, hw_clock):
     """Step duration (last core done + barrier); shift the step's message log to absolute
     hardware time and advance the clock."""
@@ -361,13 +382,16 @@ def _close_step(chip, core_free, rec, log0, hw_clock):
 
 
 @njit(cache=True)
-def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, dest_lo=0,
-                  dest_hi=1 << 62):
+def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concurrent,
+                  dest_lo=0, dest_hi=1 << 62):
     """The zero-load hardware timeline of one step whose spikes are ``scratch.spiked[:n_sp]``.
 
     Returns the step's duration (ps) and advances ``counters.hw_clock[0]`` by it. The
     contention model has its own function (:func:`step_timeline_noc`), so that runs without it
-    never compile it. A rank of a partitioned run serves only the messages to its cores
+    never compile it. ``concurrent`` is None on chips that receive after their update pass
+    (``core.receive: serial``) and True on those that receive beside it: Numba prunes the
+    ``is None`` test at compile time, so serial chips never compile the concurrent timeline
+    (:func:`receive_flag`). A rank of a partitioned run serves only the messages to its cores
     ``[dest_lo, dest_hi)`` (serial receive only): its other cores' times and counts are partial.
     """
     counts, core_free, spiked = counters.ops, scratch.core_free, scratch.spiked
@@ -375,7 +399,7 @@ def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, dest_l
     t_update = chip.latency_ps[LAT_NEURON_UPDATE]
     pass_ps = np.empty(core_free.shape[0], dtype=np.int64)
     _update_passes(neurons, chip, counts, pass_ps)
-    if chip.timing[TIMING_CONCURRENT] != 0:
+    if concurrent is not None:
         log0 = mlog_meta[0]
         if chip.timing[TIMING_IDLE] == 0:
             for i in range(n_sp):
@@ -435,11 +459,12 @@ def step_timeline_noc(neurons, syn, chip, heap, counters, scratch, rec, n_sp):
 
 
 @njit(cache=True)
-def finish_step_kernel(neurons, syn, chip, heap, counters, scratch, rec, step_dur, i):
+def finish_step_kernel(neurons, syn, chip, heap, counters, scratch, rec, step_dur, i,
+                       concurrent):
     """Run a held step's zero-load timeline after the wrapper grew the queue (its spikes are
     ``scratch.spiked[:scratch.pending[0]]``); its duration goes to ``step_dur[i]``."""
     step_dur[i] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec,
-                                scratch.pending[0])
+                                scratch.pending[0], concurrent)
 
 
 @njit(cache=True)

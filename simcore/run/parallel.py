@@ -102,6 +102,7 @@ class RankRun:
         self.split = not (sim.contention or sim.chip_tables.timing[TIMING_CONCURRENT]
                           or sim.rec.mlog.shape[0])
         self.dest = (self.core_lo, self.core_hi) if self.split else (0, 1 << 62)
+        self.concurrent = engine_timestep.receive_flag(sim.chip_tables)
         self.probe_owner = self.part.neuron_rank[sim.probe_ids] if sim.probe_ids.size else \
             np.zeros(0, np.int32)
         self.recorded = 0   # spikes of all ranks since the last drain
@@ -208,7 +209,7 @@ class RankRun:
         tables = (sim.neurons, sim.syn, sim.chip_tables)
         while partitioned.close_step(*tables, sim.heap, sim.counters, sim.scratch, sim.rec,
                                      n_sp, self.idle_sum[i_batch], durs, i, sim.contention,
-                                     *self.dest):
+                                     self.concurrent, *self.dest):
             if sim.contention:
                 engine_timestep.finish_step_noc_kernel(*tables, sim.heap, sim.counters,
                                                        sim.scratch, sim.rec, durs, i)

@@ -45,6 +45,9 @@ class Results:
     kept: frozenset | None = None
     #: Spikes of the whole network (also those not kept in memory).
     spike_total: int | None = None
+    #: Traffic of every directed chip-to-chip link of a system of chips
+    #: (``hardware.system.CHIP_LINK_DTYPE``), else None.
+    chip_links: np.ndarray | None = None
 
     def __repr__(self):
         sim_s = (self.t_stop_ps - self.t_start_ps) / PS_PER_S
@@ -172,6 +175,8 @@ class Results:
                            barrier_j=e.barrier_j, duration_ps=e.duration_ps)
         if self.links is not None:
             trace.write_links(self.links, duration_ps=self.hardware_time_ps)
+        if self.chip_links is not None:
+            trace.write_chip_links(self.chip_links, duration_ps=self.hardware_time_ps)
 
     def summary(self) -> str:
         """A short human-readable report (SI prefixes throughout)."""
@@ -197,6 +202,11 @@ class Results:
         e = self.ledger
         lines.append(f"energy: total {si(e.total_j, 'J')} = dynamic {si(e.dynamic_j, 'J')}"
                      f" + static {si(e.static_j, 'J')} + barrier {si(e.barrier_j, 'J')}")
+        if self.chip_links is not None:
+            cl = self.chip_links
+            lines.append(f"chip-to-chip: {int(cl['packets'].sum())} packets, "
+                         f"{int(cl['bits'].sum())} bits, {si(float(cl['energy_j'].sum()), 'J')} "
+                         f"on {int(np.count_nonzero(cl['packets']))} of {cl.size} links")
         top = sorted(e.by_op_j().items(), key=lambda kv: -kv[1])[:4]
         lines.append("  largest: " + ", ".join(f"{k} {si(v, 'J')}" for k, v in top if v))
         return "\n".join(lines)

@@ -32,6 +32,7 @@ from aersim.simcore.engine.build import (
     build_chip,
     build_neurons,
     build_synapses,
+    chip_link_table,
     engine_bytes,
     grow_noc,
     input_slots,
@@ -50,6 +51,7 @@ from aersim.simcore.engine.state import (
     no_inputs,
 )
 from aersim.simcore.errors import ConfigError, StimulusError
+from aersim.simcore.run.compile_notice import compile_notice
 from aersim.simcore.run.config import PS_PER_S, RunConfig
 from aersim.simcore.run.progress import progress_bar
 from aersim.simcore.run.results import Results
@@ -98,8 +100,9 @@ class Simulation:
     config : RunConfig, optional
     stimuli : sequence
         ``PoissonDrive``, ``PoissonInput`` and ``SpikeTrains`` objects.
-    strategy : str
-        Mapping strategy when ``mapping`` is not given.
+    strategy : str, optional
+        Mapping strategy when ``mapping`` is not given (default: the chip's,
+        ``hardware.mapping.default_strategy``).
     comm : mpi4py communicator, optional
         Run partitioned over its ranks (``timestep`` mode; every rank constructs the same
         ``Simulation`` and calls ``run`` alike; results are bit-identical to one process and
@@ -113,7 +116,7 @@ class Simulation:
     """
 
     def __init__(self, network, chip, mapping=None, config: RunConfig | None = None,
-                 stimuli=(), strategy: str = "sequential", probes: dict | None = None,
+                 stimuli=(), strategy: str | None = None, probes: dict | None = None,
                  comm=None):
         network, chip, config, stimuli = _checked_arguments(network, chip, config, stimuli)
         self.network, self.chip = network, chip
@@ -248,6 +251,8 @@ class Simulation:
                                 max(1 << 16, 2 * n_msg) if cfg.record_messages else 0,
                                 self.probe_ids, period)
         self.heap = new_heap(4096)
+        # Async mode queues deliveries apart (asynchronous.run_async_kernel).
+        self.deliveries = new_heap(4096 if self.mode == "async" else 16)
         self.counters = new_counters(self.chip.n_cores)
         self.scratch = new_scratch(n, self.chip.n_cores, self.mode)
         seqs = np.random.SeedSequence(cfg.seed).spawn(len(self.stimuli) + 1)
@@ -263,6 +268,9 @@ class Simulation:
             drive_rng=np.concatenate([seed_states(seqs[i], 1) for i, _ in drives]).astype(
                 np.uint64) if drives else np.zeros(0, dtype=np.uint64),
             drive_next=np.zeros(len(drives), dtype=np.int64),
+            drive_buf_j=np.zeros((len(drives), engine_async.DRIVE_BATCH), dtype=np.int64),
+            drive_buf_t=np.zeros((len(drives), engine_async.DRIVE_BATCH), dtype=np.int64),
+            drive_pos=np.full(len(drives), engine_async.DRIVE_BATCH, dtype=np.int64),
             in_time=None, in_neuron=None, in_value=None, in_pos=None))
         self._input_streams = [
             (s.open(self.network.population(s.population), self._stim_rngs[i]),
@@ -413,6 +421,7 @@ class Simulation:
         self._probe_chunks = []
         counts_before = self.counters.ops.copy()
         links_before = self.chip_tables.noc.link_stats.copy()
+        chip_links_before = self.chip_tables.link_stats.copy()
         packets_before = int(self.chip_tables.noc.meta[META_INJECTED])
         hw_before = self.hardware_time_ps
         steps_before = self.n_steps_done
@@ -420,21 +429,22 @@ class Simulation:
                            bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} s simulated "
                                       "[{elapsed}<{remaining}]")
         wall0 = time.perf_counter()
-        while self.t_ps < t_end:
-            t1 = min(self.t_ps + chunk, t_end)
-            in_t, in_n, in_v = self._input_spikes(self.t_ps, t1)
-            if self.mode == "timestep":
-                durs = self._run_steps(in_t, in_n, in_v, t1, spikes_t, spikes_n, trace)
-                step_durs.append(durs)
-                self.hardware_time_ps += int(durs.sum())
-                if trace is not None:
-                    trace.append_step_durations(durs)
-            else:
-                self._run_async(in_t, in_n, t1, spikes_t, spikes_n, trace)
-                self.hardware_time_ps += t1 - self.t_ps
-            if bar is not None:
-                bar.update((t1 - self.t_ps) / PS_PER_S)
-            self.t_ps = t1
+        with compile_notice(progress, bar):
+            while self.t_ps < t_end:
+                t1 = min(self.t_ps + chunk, t_end)
+                in_t, in_n, in_v = self._input_spikes(self.t_ps, t1)
+                if self.mode == "timestep":
+                    durs = self._run_steps(in_t, in_n, in_v, t1, spikes_t, spikes_n, trace)
+                    step_durs.append(durs)
+                    self.hardware_time_ps += int(durs.sum())
+                    if trace is not None:
+                        trace.append_step_durations(durs)
+                else:
+                    self._run_async(in_t, in_n, t1, spikes_t, spikes_n, trace)
+                    self.hardware_time_ps += t1 - self.t_ps
+                if bar is not None:
+                    bar.update((t1 - self.t_ps) / PS_PER_S)
+                self.t_ps = t1
         if bar is not None:
             bar.close()
         wall = time.perf_counter() - wall0
@@ -443,8 +453,10 @@ class Simulation:
         n_barriers = self.n_steps_done - steps_before
         durations = np.concatenate(step_durs) if step_durs else np.zeros(0, np.int64)
         paced = paced_duration_ps(durations, dt) if self.mode == "timestep" else None
+        chip_links = self.chip_tables.link_stats - chip_links_before
         ledger = price(counts, self.chip, hw, n_barriers, cores_used=self.mapping.core_of,
-                       paced_ps=paced, mode=self.mode)
+                       paced_ps=paced, mode=self.mode,
+                       link_packets=chip_links[:, 0] if chip_links.size else None)
         return Results(
             mode=self.mode, t_start_ps=t_start, t_stop_ps=t_end,
             spikes_t_ps=np.concatenate(spikes_t) if spikes_t else np.zeros(0, np.int64),
@@ -462,7 +474,9 @@ class Simulation:
             if self.chip.noc.contention else None,
             populations={name: (self.network.offset(name), pop.size)
                          for name, pop in self.network.populations.items()},
-            kept=kept, spike_total=self._spike_total)
+            kept=kept, spike_total=self._spike_total,
+            chip_links=chip_link_table(self.chip, chip_links, ledger.by_link_j)
+            if chip_links.size else None)
 
     def _kept_populations(self, keep: str) -> frozenset | None:
         """The populations whose spikes a run keeps in memory (None: all)."""
@@ -533,21 +547,24 @@ class Simulation:
         durs = np.zeros(k1 - k0, dtype=np.int64)
         if self.parallel is not None:
             return self.parallel.run_steps(self, stim, k0, k1, durs, spikes_t, spikes_n, trace)
+        concurrent = engine_timestep.receive_flag(self.chip_tables)
         k = k0
         while True:
             status, k_next = engine_timestep.run_steps_kernel(
                 self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
                 self.heap, self.counters, self.scratch, stim, self.rec, k, k1, dt,
-                durs[k - k0:])
+                durs[k - k0:], concurrent)
             self.n_steps_done += int(k_next - k)
             k = int(k_next)
             if status == engine_timestep.STATUS_HEAP_FULL:
                 while self.heap.e.shape[0] - int(self.heap.meta[0]) < self.scratch.pending[1]:
                     self.heap = grow(self.heap)
-                finish = engine_timestep.finish_step_noc_kernel if self.contention \
-                    else engine_timestep.finish_step_kernel
-                finish(self.neurons, self.syn, self.chip_tables, self.heap, self.counters,
-                       self.scratch, self.rec, durs, k - k0)
+                tables = (self.neurons, self.syn, self.chip_tables, self.heap, self.counters,
+                          self.scratch, self.rec, durs, k - k0)
+                if self.contention:
+                    engine_timestep.finish_step_noc_kernel(*tables)
+                else:
+                    engine_timestep.finish_step_kernel(*tables, concurrent)
                 self.n_steps_done += 1
                 k += 1
                 continue
@@ -566,9 +583,13 @@ class Simulation:
         while True:
             status, _ = engine_async.run_async_kernel(
                 self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
-                self.heap, self.counters, self.scratch, stim, self.rec, t1, self.max_push)
+                self.heap, self.deliveries, self.counters, self.scratch, stim, self.rec, t1,
+                self.max_push, engine_async.contention_flag(self.chip_tables))
             if status == engine_async.STATUS_HEAP_FULL:
-                self.heap = grow(self.heap)
+                if self.heap.e.shape[0] - int(self.heap.meta[0]) < self.max_push:
+                    self.heap = grow(self.heap)
+                if self.deliveries.e.shape[0] - int(self.deliveries.meta[0]) < self.max_push:
+                    self.deliveries = grow(self.deliveries)
             elif status == engine_async.STATUS_NOC_FULL:
                 self.chip_tables = self.chip_tables._replace(noc=grow_noc(self.chip_tables.noc))
             else:

@@ -89,7 +89,8 @@ class RunSpec:
     seed : int
         Seed of every random stream of the run.
     strategy : str or None
-        Mapping strategy (None: the built-in's, else ``sequential``).
+        Mapping strategy (None: the built-in's, else the chip's default,
+        ``hardware.mapping.default_strategy``).
     probes : dict or None
         ``{population: None or local indices}`` whose state is sampled.
     probe_period_s : float or None
@@ -166,7 +167,7 @@ class ResolvedRun:
     stimuli: list
     config: object
     duration_ps: int
-    strategy: str
+    strategy: str | None
     labels: tuple = ()
     notes: list = field(default_factory=list)
 
@@ -243,7 +244,7 @@ def resolve(spec: RunSpec, root: str | Path = ".") -> ResolvedRun:
     root = Path(root)
     notes = []
     network, entry = _load_network(spec, root)
-    stimuli, labels, default_chip, strategy = [], (), "loihi_like", "sequential"
+    stimuli, labels, default_chip, strategy = [], (), "loihi_like", None
     default_duration = None
     if entry is not None:
         seed = spec.seed if spec.network_seed is None else spec.network_seed
@@ -341,16 +342,24 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
     metadata : dict, optional
         Extra entries for the trace's run description (e.g. the command line).
     """
-    from aersim.simcore.run.latency import response_latencies
+    from aersim.simcore.run.compile_notice import compile_notice
     from aersim.simcore.run.mpi import launched_world
     from aersim.simcore.run.parallel import open_on_rank0
-    from aersim.simcore.run.simulation import Simulation
-    from aersim.simcore.run.trace_out import run_metadata, write_results
 
     # Under an MPI launcher every rank runs its part of the same run; rank 0 writes the trace.
     comm = launched_world()
     trace = open_on_rank0(comm, lambda: open_trace(
         spec.spec if isinstance(spec, ResolvedRun) else spec, metadata))
+    with compile_notice(progress and (comm is None or comm.Get_rank() == 0)):
+        return _build_and_run(spec, root, progress, metadata, trace, comm)
+
+
+def _build_and_run(spec, root, progress, metadata, trace, comm) -> RunOutcome:
+    """:func:`execute` once its trace exists (``comm``: the ranks of a parallel run)."""
+    from aersim.simcore.run.latency import response_latencies
+    from aersim.simcore.run.simulation import Simulation
+    from aersim.simcore.run.trace_out import run_metadata, write_results
+
     try:
         run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
         sim = Simulation(run.network, run.chip, config=run.config, stimuli=run.stimuli,

@@ -31,6 +31,10 @@ def run_metadata(run, sim, extra: dict) -> dict:
         "versions": {"aersim": metadata.version("aersim"), "numpy": np.__version__,
                      "numba": numba.__version__, "python": platform.python_version()},
     }
+    if getattr(chip, "n_chips", 1) > 1:
+        # The chips' meshes stacked north to south: tile t of chip k is row k * height + y.
+        meta.update(n_chips=chip.n_chips, chip_labels=list(chip.chip_labels),
+                    member_chip=chip.member.name, chip_height=chip.height * chip.n_chips)
     meta.update(extra)
     return meta
 
@@ -47,11 +51,11 @@ def write_results(trace, res, sim, latency) -> None:
 
 def write_messages(trace, log, sim) -> None:
     """Message log rows (message, arrival, start, end) with their source, destination, hops."""
-    from aersim.hardware.noc import route_table
+    from aersim.simcore.engine.message_tables import message_hops
 
-    hops = route_table(sim.chip).sum(axis=2)
     for lo in range(0, log.shape[0], 1 << 20):
         m = log[lo:lo + (1 << 20)]
         src = sim.mapping.core_of[np.searchsorted(sim.syn.msg_ptr, m[:, 0], side="right") - 1]
         dst = sim.syn.msg_core[m[:, 0]]
-        trace.append_messages(m[:, 0], src, dst, m[:, 1], m[:, 2], m[:, 3], hops=hops[src, dst])
+        trace.append_messages(m[:, 0], src, dst, m[:, 1], m[:, 2], m[:, 3],
+                              hops=message_hops(sim.chip, sim.chip_tables, m[:, 0], src, dst))

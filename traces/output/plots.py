@@ -28,7 +28,7 @@ from aersim.traces.output.plot_common import (
     _time_scale,
     save_figure,
 )
-from aersim.traces.output.plots_noc import noc_figure
+from aersim.traces.output.plots_noc import chip_links_figure, noc_figure
 
 #: Spikes drawn by :func:`raster_figure` at most; more are thinned evenly (and the title says so).
 MAX_RASTER_SPIKES = 200_000
@@ -409,4 +409,6 @@ def plot_all(trace, out_dir) -> list[Path]:
         paths.append(save_figure(fig, out_dir / f"{name}.png"))
     if trace.probes is not None:
         paths.append(save_figure(probes_figure(trace), out_dir / "probes.png"))
+    if trace.chip_links is not None:
+        paths.append(save_figure(chip_links_figure(trace), out_dir / "chip_links.png"))
     return paths

@@ -1,4 +1,5 @@
-"""Network-on-chip figures: traffic per core laid out on the mesh, and link load per direction.
+"""Network-on-chip figures: traffic per core laid out on the mesh, link load per direction, and
+the chip-to-chip links of a system of chips.
 
 Part of :mod:`traces.output.plots` (which lists every figure); matplotlib is imported inside the
 functions.
@@ -197,4 +198,41 @@ def link_load_figure(trace):
                                 fontsize=6 if numbers else 5,
                                 color="white" if v > 0.6 * top else "0.25")
         fig.colorbar(im, ax=ax, label="% of hardware time", shrink=0.8)
+    return fig
+
+
+def chip_links_figure(trace, top: int = 20):
+    """Traffic on the chip-to-chip links of a system: a matrix of packets from chip to chip
+    (each entry one directed link) and the ``top`` links by energy."""
+    cl = trace.chip_links
+    if cl is None:
+        raise TraceError(f"trace {trace.path} has no chip-to-chip links (a run on one chip)")
+    labels = trace.metadata.get("chip_labels") or []
+    n = int(max(cl["from_chip"].max(initial=-1), cl["to_chip"].max(initial=-1))) + 1
+    n = max(n, len(labels), 1)
+    mat = np.full((n, n), np.nan)
+    mat[cl["from_chip"], cl["to_chip"]] = cl["packets"]
+    fig = _new_figure(12.0, 5.4)
+    ax_m, ax_b = fig.subplots(1, 2)
+    fig.suptitle(f"Chip-to-chip links — {_run_label(trace)}\n{int(cl['packets'].sum())} packets, "
+                 f"{float(cl['energy_j'].sum()) * 1e6:.4g} µJ on "
+                 f"{int(np.count_nonzero(cl['packets']))} of {cl.size} directed links")
+    cmap = _colormap("viridis").with_extremes(bad="0.92")
+    im = ax_m.imshow(mat, cmap=cmap, interpolation="nearest", origin="upper", vmin=0)
+    ax_m.set_xlabel("to chip")
+    ax_m.set_ylabel("from chip")
+    ax_m.set_title("packets per directed link (grey: no link)")
+    fig.colorbar(im, ax=ax_m, label="packets", shrink=0.8)
+
+    def name(c):
+        return labels[c] if 0 <= c < len(labels) else str(c)
+
+    order = np.argsort(-cl["energy_j"], kind="stable")
+    order = order[cl["packets"][order] > 0][:top]
+    ax_b.barh(np.arange(order.size), cl["energy_j"][order] * 1e6, color="tab:blue")
+    ax_b.set_yticks(np.arange(order.size), [f"{name(int(cl['from_chip'][i]))}→"
+                                            f"{name(int(cl['to_chip'][i]))}" for i in order])
+    ax_b.invert_yaxis()
+    ax_b.set_xlabel("energy (µJ)")
+    ax_b.set_title(f"busiest links by energy (top {order.size})")
     return fig

@@ -256,10 +256,15 @@ def traffic_report(trace, top: int = 10) -> dict:
     }
 
 
-def link_name(port: int) -> str:
-    """``"east"``, ``"west"``, ``"north"``, ``"south"`` or ``"core k"`` (ejection port)."""
+def link_name(port: int, cores_per_tile: int | None = None) -> str:
+    """``"east"``, ``"west"``, ``"north"``, ``"south"``, ``"core k"`` (ejection port) or, in a
+    system of chips (ports past the cores, ``cores_per_tile`` given), ``"chip link k"``."""
     port = int(port)
-    return LINK_DIRECTIONS[port] if port < 4 else f"core {port - 4}"
+    if port < 4:
+        return LINK_DIRECTIONS[port]
+    if cores_per_tile is not None and port >= 4 + cores_per_tile:
+        return f"chip link {port - 4 - cores_per_tile}"
+    return f"core {port - 4}"
 
 
 def link_utilisation(trace) -> np.ndarray | None:
@@ -275,13 +280,13 @@ def link_utilisation(trace) -> np.ndarray | None:
 
 
 def _link_rows(trace, order, util) -> list[dict]:
-    width = chip_layout(trace)[0]
+    width, _, cpt = chip_layout(trace)
     rows = []
     for i in order:
         row = trace.links[i]
         tile = int(row["tile"])
         rows.append({"tile": tile, "x": tile % width, "y": tile // width,
-                     "port": int(row["port"]), "link": link_name(row["port"]),
+                     "port": int(row["port"]), "link": link_name(row["port"], cpt),
                      "packets": int(row["packets"]), "flits": int(row["flits"]),
                      "busy_ps": int(row["busy_ps"]), "utilisation": float(util[i]),
                      "blocked_ps": int(row["blocked_ps"]),
@@ -302,7 +307,8 @@ def link_report(trace, top: int = 10) -> dict:
     util = link_utilisation(trace)
     mesh = links["port"] < 4
     used = mesh & (links["packets"] > 0)
-    eject = ~mesh
+    # Ports past the cores are a system's chip-to-chip links (their own report section).
+    eject = ~mesh & (links["port"] < 4 + chip_layout(trace)[2])
     by_util = np.argsort(-util, kind="stable")
     by_util = by_util[links["packets"][by_util] > 0][:max(top, 0)]
     by_block = np.argsort(-links["blocked_ps"], kind="stable")
@@ -328,6 +334,31 @@ def link_report(trace, top: int = 10) -> dict:
         "top_links": _link_rows(trace, by_util, util),
         "top_blocked": _link_rows(trace, by_block, util),
     }
+
+
+def chip_link_report(trace, top: int = 10) -> dict:
+    """Traffic on the chip-to-chip links of a system of chips: totals and the ``top`` busiest
+    directed links (packets, bits, energy, utilisation over the hardware time)."""
+    cl = trace.chip_links
+    if cl is None:
+        return _unavailable("the run was on one chip (no chip-to-chip links)")
+    labels = trace.metadata.get("chip_labels") or []
+    duration = hardware_ps(trace) or 0
+
+    def name(c):
+        return labels[c] if 0 <= c < len(labels) else str(c)
+
+    order = np.argsort(-cl["packets"], kind="stable")
+    order = order[cl["packets"][order] > 0][:max(top, 0)]
+    rows = [{"link": int(cl["link"][i]), "from": name(int(cl["from_chip"][i])),
+             "to": name(int(cl["to_chip"][i])), "packets": int(cl["packets"][i]),
+             "bits": int(cl["bits"][i]), "energy_j": float(cl["energy_j"][i]),
+             "utilisation": float(cl["busy_ps"][i]) / max(int(duration), 1)} for i in order]
+    return {"available": True, "links": int(cl.size),
+            "links_used": int(np.count_nonzero(cl["packets"])),
+            "packets": int(cl["packets"].sum()), "bits": int(cl["bits"].sum()),
+            "energy_j": float(cl["energy_j"].sum()), "duration_ps": int(duration),
+            "top_links": rows}
 
 
 def _distribution(values: np.ndarray, prefix: str = "") -> dict:
@@ -437,6 +468,7 @@ def report(trace, top: int = 10) -> dict:
            "latency": latency_report(trace), "traffic": traffic_report(trace, top),
            "utilisation": utilisation_report(trace),
            "event_latency": event_latency_report(trace), "links": link_report(trace, top),
+           "chip_links": chip_link_report(trace, top),
            "messages": message_report(trace, top), "warnings": warnings}
     if rep["utilisation"]["layout_source"] == "inferred":
         warnings.append("chip geometry is not in the trace; a square layout was assumed")
@@ -532,7 +564,7 @@ def format_report(rep: dict) -> str:
                      f"({100 * u['busy_step_fraction']:.3g} %), duty cycle "
                      f"{100 * u['duty_cycle']:.3g} % of dt")
     lines += _format_event_latency(rep["event_latency"]) + _format_links(rep["links"]) + \
-        _format_messages(rep["messages"])
+        _format_chip_links(rep.get("chip_links")) + _format_messages(rep["messages"])
     for w in rep["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
@@ -578,6 +610,22 @@ def _format_links(k: dict) -> list[str]:
                 lines.append(f"    {where:>14s} {r['link']:>8s} {r['packets']:9d} "
                              f"{100 * r['utilisation']:7.3g}% {_ps(r['blocked_ps']):>12s} "
                              f"{r['max_queue_flits']:6d}")
+    return lines
+
+
+def _format_chip_links(k: dict | None) -> list[str]:
+    if k is None or not k["available"]:
+        return []     # a single chip: no section
+    lines = ["", "chip-to-chip links",
+             f"  {k['links_used']} of {k['links']} directed links used: {k['packets']} packets, "
+             f"{k['bits']} bits, {_si(k['energy_j'], 'J')}"]
+    if k["top_links"]:
+        lines.append(f"    {'link':>24s} {'packets':>10s} {'bits':>12s} {'energy':>10s} "
+                     f"{'util':>8s}")
+        for r in k["top_links"]:
+            where = f"{r['from']}->{r['to']}"
+            lines.append(f"    {where:>24s} {r['packets']:10d} {r['bits']:12d} "
+                         f"{_si(r['energy_j'], 'J'):>10s} {100 * r['utilisation']:7.3g}%")
     return lines
 
 

@@ -12,6 +12,7 @@ Layout (version :data:`traces.schema.TRACE_FORMAT_VERSION`; see ``docs/trace-for
     /energy/by_core_op_j    float64 (n_cores, n_ops); attrs: static_j, barrier_j, dynamic_j,
                             total_j, duration_ps
     /noc/links/<column>     (n_links,) one dataset per field of LINK_DTYPE; attr duration_ps
+    /system/chip_links/<column>  (n,) one dataset per field of CHIP_LINK_DTYPE; attr duration_ps
     /messages/<column>      (n_messages,) one growing dataset per field of MESSAGE_DTYPE
     /latency/<column>       (n_events,) input_t_ps, latency_ps, algorithmic_ps (int64)
 
@@ -55,7 +56,13 @@ import numpy as np
 from aersim.traces.errors import TraceError
 from aersim.traces.output.lock import LockError, OutputLock, signals_deferred
 from aersim.traces.output.trace_reader import FILL, Trace, read_trace
-from aersim.traces.schema import LATENCY_DTYPE, LINK_DTYPE, MESSAGE_DTYPE, TRACE_FORMAT_VERSION
+from aersim.traces.schema import (
+    CHIP_LINK_DTYPE,
+    LATENCY_DTYPE,
+    LINK_DTYPE,
+    MESSAGE_DTYPE,
+    TRACE_FORMAT_VERSION,
+)
 
 __all__ = ["CHUNK", "COMPRESSIONS", "Trace", "TraceWriter", "read_trace"]
 
@@ -416,6 +423,22 @@ class TraceWriter:
             group.attrs["duration_ps"] = int(duration_ps)
             for name, values in cols.items():
                 group.create_dataset(name, data=values)
+
+    def write_chip_links(self, table, duration_ps: int, labels=None) -> None:
+        """Traffic of every directed chip-to-chip link of a system into ``/system/chip_links``
+        (one dataset per field of ``CHIP_LINK_DTYPE``; attribute ``duration_ps``)."""
+        table = np.asarray(table)
+        if table.dtype.names is None or set(table.dtype.names) != set(CHIP_LINK_DTYPE.names) \
+                or table.ndim != 1:
+            raise TraceError(f"chip-link table must be a 1-D structured array with fields "
+                             f"{', '.join(CHIP_LINK_DTYPE.names)}")
+        with self._io("writing"):
+            if "system/chip_links" in self._file:
+                del self._file["system/chip_links"]
+            group = self._file.require_group("system").create_group("chip_links")
+            group.attrs["duration_ps"] = int(duration_ps)
+            for name in CHIP_LINK_DTYPE.names:
+                group.create_dataset(name, data=table[name].astype(CHIP_LINK_DTYPE[name]))
 
     def write_latency(self, input_t_ps, latency_ps, algorithmic_ps=None) -> None:
         """Per-input-event latencies into ``/latency`` (int64 ps, -1: no output followed).

@@ -17,7 +17,13 @@ import h5py
 import numpy as np
 
 from aersim.traces.errors import TraceError, TraceFormatError
-from aersim.traces.schema import LATENCY_DTYPE, LINK_DTYPE, MESSAGE_DTYPE, TRACE_FORMAT_VERSION
+from aersim.traces.schema import (
+    CHIP_LINK_DTYPE,
+    LATENCY_DTYPE,
+    LINK_DTYPE,
+    MESSAGE_DTYPE,
+    TRACE_FORMAT_VERSION,
+)
 
 #: Fill value of the growing datasets: entries whose size a flush recorded but not their data
 #: (a run killed mid-flush) read as this, and are cut off.
@@ -52,6 +58,8 @@ class Trace:
     messages: np.ndarray | None = None
     latency: np.ndarray | None = None
     probes: dict | None = None
+    #: Traffic per directed chip-to-chip link of a system (``CHIP_LINK_DTYPE``), or None.
+    chip_links: np.ndarray | None = None
 
 
 #: Largest neuron id or core id a trace may hold when it does not say how many there are.
@@ -233,6 +241,8 @@ def _read(f: h5py.File, path: Path) -> Trace:
         trace.links_duration_ps = int(c.attr(f["noc/links"], "duration_ps",
                                              (int, np.integer)))
         c.ids("noc/links/tile", trace.links["tile"], MAX_IDS, "tile")
+    if "system/chip_links" in f:
+        trace.chip_links = _table(c, "system/chip_links", CHIP_LINK_DTYPE)
     if "messages" in f:
         trace.messages = _table(c, "messages", MESSAGE_DTYPE)
         if not complete:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import warnings
 import xml.etree.ElementTree as ET
 
@@ -191,6 +192,20 @@ def _declared_frame_size(code, raw):
     return len(raw)
 
 
+_THREAD = threading.local()
+
+
+def _zstd_context():
+    """This thread's ZSTD decompression context: creating one per packet costs about as much as
+    decompressing a small packet, and a context must not be shared between threads."""
+    dctx = getattr(_THREAD, "zstd", None)
+    if dctx is None:
+        import zstandard
+
+        dctx = _THREAD.zstd = zstandard.ZstdDecompressor()
+    return dctx
+
+
 def _decompress_whole(code, raw):
     if code == 0:
         return raw
@@ -198,9 +213,7 @@ def _decompress_whole(code, raw):
         import lz4.frame
 
         return lz4.frame.decompress(raw)
-    import zstandard
-
-    return zstandard.ZstdDecompressor().decompress(raw)
+    return _zstd_context().decompress(raw)
 
 
 def decompress_unit(code, raw, path, offset, what, limit=MAX_DECOMPRESSED_BYTES):

@@ -26,6 +26,7 @@ from numba import njit
 
 from aersim.traces.errors import TraceError
 from aersim.traces.recordings import evt3
+from aersim.traces.recordings.bitops import trailing_zeros
 from aersim.traces.recordings.recording_base import (
     C_BAD,
     C_INVALID,
@@ -165,7 +166,7 @@ class RawSource(EventSource):
         for _, data in iter_byte_blocks(
             self._file, self.data_offset, self.block_bytes, 2, self.path, "word"
         ):
-            n += evt3.evt3_count_kernel(data.view("<u2"))
+            n += evt3.evt3_count_kernel(data.view("<u2"), evt3.EVENTS_PER_WORD)
         return n
 
     def blocks(self, t_start=None, t_stop=None):
@@ -309,13 +310,14 @@ def _evt21_decode_kernel(halves, pos, state, counters, out, width, height, legac
                     break
                 xb = (hi >> 11) & 0x7FF
                 y = hi & 0x7FF
-                top = xb + 31
-                while ((lo >> (top - xb)) & 1) == 0:
-                    top -= 1
-                if top >= width:
-                    counters[C_BAD] = top
-                    status = S_BAD_X
-                    break
+                if xb + 32 > width:  # rare: only then find the highest pixel
+                    top = xb + 31
+                    while ((lo >> (top - xb)) & 1) == 0:
+                        top -= 1
+                    if top >= width:
+                        counters[C_BAD] = top
+                        status = S_BAD_X
+                        break
                 if y >= height:
                     counters[C_BAD] = y
                     status = S_BAD_Y
@@ -325,16 +327,13 @@ def _evt21_decode_kernel(halves, pos, state, counters, out, width, height, legac
                     counters[C_REGRESSIONS] += 1
                 last_t = t
                 mask = lo
-                b = 0
                 while mask != 0:
-                    if mask & 1:
-                        out[n].t = t
-                        out[n].x = xb + b
-                        out[n].y = y
-                        out[n].p = typ
-                        n += 1
-                    mask >>= 1
-                    b += 1
+                    out[n].t = t
+                    out[n].x = xb + trailing_zeros(mask)
+                    out[n].y = y
+                    out[n].p = typ
+                    n += 1
+                    mask &= mask - 1
         elif typ == 0x8:
             new_th = hi & 0xFFFFFFF
             if th >= 0 and th - new_th >= (1 << 27):

@@ -21,6 +21,7 @@ first), TIME_LOW, wrap loops, CD flag, unused.
 import numpy as np
 from numba import njit
 
+from aersim.traces.recordings.bitops import trailing_zeros
 from aersim.traces.recordings.recording_base import (
     C_BAD,
     C_INVALID,
@@ -130,28 +131,25 @@ def evt3_decode_kernel(words, pos, state, counters, out, width, height):
                     break
                 mask = w & ((1 << nbits) - 1)
                 if mask != 0:
-                    hb = nbits - 1
-                    while (mask >> hb) == 0:
-                        hb -= 1
-                    top = base + hb
-                    if top >= width:
-                        counters[C_BAD] = top
-                        status = S_BAD_X
-                        break
+                    if base + nbits > width:  # rare: only then find the highest pixel
+                        hb = nbits - 1
+                        while (mask >> hb) == 0:
+                            hb -= 1
+                        if base + hb >= width:
+                            counters[C_BAD] = base + hb
+                            status = S_BAD_X
+                            break
                     t = (loops << 24) | (high << 12) | low
                     if t < last_t:
                         counters[C_REGRESSIONS] += 1
                     last_t = t
-                    b = 0
                     while mask != 0:
-                        if mask & 1:
-                            out[n].t = t
-                            out[n].x = base + b
-                            out[n].y = y
-                            out[n].p = vpol
-                            n += 1
-                        mask >>= 1
-                        b += 1
+                        out[n].t = t
+                        out[n].x = base + trailing_zeros(mask)
+                        out[n].y = y
+                        out[n].p = vpol
+                        n += 1
+                        mask &= mask - 1
             base += nbits
         elif typ == 0x6:
             low = w & 0xFFF
@@ -184,21 +182,30 @@ def evt3_decode_kernel(words, pos, state, counters, out, width, height):
     return status, i, n
 
 
+def _events_per_word() -> np.ndarray:
+    """Events that each of the 65536 possible words can emit: 1 for EVT_ADDR_X, the set mask
+    bits for VECT_12/VECT_8, 0 otherwise (uint8, shape (65536,))."""
+    w = np.arange(1 << 16, dtype=np.int64)
+    typ = w >> 12
+    bits = (w[:, None] >> np.arange(12)) & 1
+    table = np.where(typ == 0x4, bits.sum(1), 0)
+    table = np.where(typ == 0x5, bits[:, :8].sum(1), table)
+    return np.where(typ == 0x2, 1, table).astype(np.uint8)
+
+
+#: ``EVENTS_PER_WORD[w]``: how many events word ``w`` emits at most (a 64 KiB table, which stays
+#: in cache, so counting is one load per word).
+EVENTS_PER_WORD = _events_per_word()
+
+
 @njit(cache=True)
-def evt3_count_kernel(words):
+def evt3_count_kernel(words, table):
     """Upper bound of the events in EVT 3.0 ``words`` (uint16, shape (n,)): one per ADDR_X word
-    plus the set bits of VECT_12/VECT_8 words (words before the first TIME_HIGH count too)."""
+    plus the set bits of VECT_12/VECT_8 words (words before the first TIME_HIGH count too).
+    ``table`` is :data:`EVENTS_PER_WORD`."""
     n = 0
     for i in range(words.shape[0]):
-        w = np.int64(words[i])
-        typ = w >> 12
-        if typ == 0x2:
-            n += 1
-        elif typ == 0x4 or typ == 0x5:
-            m = w & (0xFFF if typ == 0x4 else 0xFF)
-            while m:
-                m &= m - 1
-                n += 1
+        n += table[words[i]]
     return n
 
 

@@ -314,7 +314,9 @@ def iter_byte_blocks(
 
     Each block holds a multiple of ``record_bytes`` bytes. A trailing partial record is a
     :class:`TraceFormatError` (the file was cut mid-record), raised after the whole records before
-    it have been yielded.
+    it have been yielded. Every block is read into the same buffer (a block is valid until the
+    next one is asked for): a buffer that stays in the processor's cache is faster to decode
+    than a fresh array per block.
     """
     size = file_size(f)
     body = size - start
@@ -324,13 +326,15 @@ def iter_byte_blocks(
     f.seek(start)
     offset = start
     end_whole = start + (body // record_bytes) * record_bytes
+    buffer = np.empty(min(block, max(end_whole - offset, 0)), dtype=np.uint8)
     while offset < end_whole:
         count = min(block, end_whole - offset)
-        data = np.fromfile(f, dtype=np.uint8, count=count)
-        if data.size != count:
+        data = buffer[:count]
+        got = f.readinto(data)
+        if got != count:
             raise format_error(
                 path,
-                offset + data.size,
+                offset + (got or 0),
                 "end of file",
                 f"{count} more bytes",
                 "the file changed while being read",
