@@ -21,7 +21,7 @@ THIRD_PARTY = {
     "traces": {"numpy", "numba", "h5py", "matplotlib", "lz4", "zstandard"},
     "hardware": {"numpy", "numba", "scipy", "yaml"},
     "simcore": {"numpy", "numba", "scipy", "simpy", "h5py", "tqdm", "yaml", "dask",
-                "distributed", "matplotlib", "pyarrow", "pandas"},
+                "distributed", "matplotlib", "pyarrow", "pandas", "mpi4py"},
 }
 STDLIB = set(__import__("sys").stdlib_module_names)
 

@@ -111,16 +111,19 @@ def main(argv=None) -> int:
     from aersim.hardware.errors import HardwareError
     from aersim.models.errors import ModelError
     from aersim.simcore.errors import SimulationError
+    from aersim.simcore.run.mpi import launcher_rank
     from aersim.traces.errors import TraceError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["run"] + list(argv if argv is not None else sys.argv[1:]))
+    args.argv = list(argv if argv is not None else sys.argv[1:])
     try:
         return COMMANDS[args.command](args)
     except (ModelError, HardwareError, SimulationError, TraceError) as exc:
-        print(f"aersim: error: {exc}", file=sys.stderr)
+        if launcher_rank() == 0:  # the ranks of a parallel run fail alike; one says so
+            print(f"aersim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         print(f"aersim: {exc or 'interrupted'}", file=sys.stderr)

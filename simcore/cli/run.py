@@ -44,6 +44,9 @@ def add_parser(sub) -> None:
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--strategy", help="mapping strategy (sequential, layer, balanced, "
                                         "traffic, populations; default: the chip's)")
+    run.add_argument("--ranks", type=int, metavar="N",
+                     help="run over N MPI processes (timestep mode; launches mpiexec; the same "
+                          "results as one process; needs pip install -e '.[mpi]')")
     inp = run.add_argument_group("input")
     inp.add_argument("--input", metavar="RECORDING",
                      help="event-camera recording to replay into the network's input")
@@ -134,7 +137,12 @@ def spec_from_args(args):
 
 
 def run_command(args) -> int:
+    from aersim.simcore.run.mpi import launch, launched_world
     from aersim.simcore.run.signals import interrupt_on_signals
+
+    if args.ranks is not None and launched_world() is None and args.ranks != 1:
+        # ``--ranks N`` starts this same command as N MPI ranks (without ``--ranks``).
+        return launch(args.ranks, list(getattr(args, "argv", sys.argv[1:])))
 
     # SIGTERM ends the run like Ctrl-C: the trace is closed, marked incomplete, and kept.
     with interrupt_on_signals():
@@ -142,13 +150,16 @@ def run_command(args) -> int:
 
 
 def _run(args) -> int:
+    from aersim.simcore.run.mpi import launcher_rank, strip_ranks
     from aersim.simcore.run.spec import execute
 
     spec = spec_from_args(args)
     if args.out == DEFAULT_OUT:
         Path(DEFAULT_OUT).parent.mkdir(exist_ok=True)
     outcome = execute(spec, progress=not (args.no_progress or args.json),
-                      metadata={"command": " ".join(["aersim"] + sys.argv[1:])})
+                      metadata={"command": " ".join(["aersim"] + strip_ranks(sys.argv[1:]))})
+    if launcher_rank() != 0:
+        return 0  # one rank of a parallel run: rank 0 reports and plots
     run, res, sim, latency = outcome.run, outcome.results, outcome.simulation, outcome.latency
     network, chip = run.network, run.chip
     outputs = output_counts(res, network, run.labels)

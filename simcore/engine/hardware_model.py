@@ -122,11 +122,13 @@ def count_synapses(msg_syn_n, counts, m, dest):
 
 
 @njit(cache=True, inline="always")
-def send_spike(syn, chip, counts, heap, neuron, core, t_ready):
+def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_hi=1 << 62):
     """Emit the messages of ``neuron``'s spike from ``core``, starting at ``t_ready`` (ps).
 
     Pushes one ``KIND_MESSAGE`` event per destination core, at its arrival time, with the
-    message index as tiebreak and payload. Returns the time the core is done sending. In a
+    message index as tiebreak and payload; only for destination cores in ``[dest_lo,
+    dest_hi)`` (a rank of a partitioned run serves only its own cores; the sending core's time
+    and counts are those of every message). Returns the time the core is done sending. In a
     system of chips, a message to another chip takes its precomputed route (``msg_route_*``):
     its routers, hops and chip-to-chip links are counted on the sending core and its links'
     packets, bits and busy time in ``chip.link_stats``.
@@ -158,7 +160,8 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready):
             counts[core, HOP_WEST] += west
             counts[core, HOP_NORTH] += north
             counts[core, HOP_SOUTH] += south
-        heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
+        if dest_lo <= dest < dest_hi:
+            heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
     return t
 
 

@@ -90,20 +90,20 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
     ``counters.hw_clock[0]`` is the hardware time at which the next step starts (the message
     log is written in that absolute hardware time).
     """
-    v, cur, aux1, aux2, ref_count = state.v, state.cur, state.aux1, state.aux2, state.ref_count
+    v, cur, ref_count = state.v, state.cur, state.ref_count
     ring, in_payload = state.ring, state.in_payload
-    decay, ref_steps, seg_delay_steps = mode.decay, mode.ref_steps, mode.seg_delay_steps
-    zeta, rho, jump = mode.zeta, mode.rho, mode.jump
     counts, spiked, pending = counters.ops, scratch.spiked, scratch.pending
     drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
         stim.drive_rng
     in_step, in_neuron, in_value, in_pos = stim.in_time, stim.in_neuron, stim.in_value, \
         stim.in_pos
-    rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
+    rec_t, rec_meta = rec.spike_t, rec.spike_meta
     mlog, probe_ids, probe_meta = rec.mlog, rec.probe_ids, rec.probe_meta
     probe_every = rec.probe_period_ps // dt_ps
     n = v.shape[0]
     n_slots = ring.shape[0]
+    own_all = np.zeros(0, dtype=np.bool_)
+    no_payloads = np.zeros(0, dtype=np.float64)
     for k in range(k0, k1):
         if rec_meta[0] + n > rec_t.shape[0] or (
                 mlog.shape[0] > 0 and rec.mlog_meta[0] + syn.msg_core.shape[0] > mlog.shape[0]) \
@@ -131,122 +131,12 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
         if chip.timing[TIMING_IDLE] != 0:
             mark_idle(neurons, chip, row, v, cur, ref_count)
         # Neuron updates, in id order; each spike is recorded and fanned out at once.
-        dt_s = dt_ps * 1e-12
         t_step = k * dt_ps
-        # Typed int64 from the start: a literal 0 would make Numba compile every callee that
-        # takes it twice (once for Literal[int](0), once for int64).
-        n_sp = np.int64(0)
+        n_sp = update_range(neurons, syn, mode, state, rec, k, dt_ps, 0, n, own_all, spiked,
+                            no_payloads)
         msg_need = np.int64(0)
-        for j in range(n):
-            s0 = neurons.slot0[j]
-            x = row[s0]
-            row[s0] = 0.0
-            payload = 1.0
-            if neurons.kind[j] == KIND_INPUT:
-                payload = in_payload[j]
-                if payload == 0.0:
-                    continue
-                in_payload[j] = 0.0
-            else:
-                kj = neurons.kind[j]
-                if kj == KIND_ALIF:
-                    vj, aj, fired, ref_left = alif_step(
-                        v[j], cur[j], aux1[j] != 0.0, ref_count[j],
-                        neurons.gain[j] * x + neurons.bias[j], decay[j], zeta[j], rho[j],
-                        jump[j], neurons.v_leak[j], neurons.v_th[j], neurons.beta[j],
-                        neurons.v_reset[j], neurons.reset_code[j], neurons.late_reset[j],
-                        ref_steps[j])
-                    v[j], cur[j], ref_count[j] = vj, aj, ref_left
-                    aux1[j] = 1.0 if fired else 0.0
-                    if not fired:
-                        continue
-                elif kj == KIND_SIGMA_DELTA:
-                    sg, act, res, err, sent = sigma_delta_step(
-                        cur[j], v[j], aux1[j], aux2[j], neurons.gain[j] * x, neurons.bias[j],
-                        neurons.v_th[j], neurons.relu[j], neurons.cum_error[j])
-                    cur[j], v[j], aux1[j], aux2[j] = sg, act, res, err
-                    if sent == 0.0:
-                        continue
-                    payload = sent
-                elif kj == KIND_EGRU:
-                    # Channels: u, r, the input part of z, the recurrent part of z.
-                    x_r, x_zi, x_zr = row[s0 + 1], row[s0 + 2], row[s0 + 3]
-                    row[s0 + 1] = 0.0
-                    row[s0 + 2] = 0.0
-                    row[s0 + 3] = 0.0
-                    gb = neurons.gate_bias
-                    c_new, y, fired = egru_unit_step(
-                        v[j], x + gb[j, 0], x_r + gb[j, 1], x_zi + gb[j, 2], 0.0, 0.0, x_zr,
-                        gb[j, 3], gb[j, 4], gb[j, 5], neurons.v_th[j], not neurons.subtract[j],
-                        neurons.zoneout[j])
-                    v[j] = c_new
-                    if not fired:
-                        continue
-                    payload = y
-                elif kj == KIND_LOIHI:
-                    # The ring holds the integer dendritic sum exactly (integer weights times
-                    # integer payloads, summed in float64 well below 2**53).
-                    a = loihi_dendrite_input(np.int64(x), neurons.weight_exp[j])
-                    u_new, v_new, fired, value, hold = loihi_cuba_step(
-                        np.int64(cur[j]), np.int64(v[j]), a, np.int64(neurons.d_u[j]),
-                        np.int64(neurons.d_v[j]), np.int64(neurons.bias[j]),
-                        np.int64(neurons.v_th[j]), ref_count[j], ref_steps[j])
-                    cur[j], v[j], ref_count[j] = u_new, v_new, hold
-                    if not fired:
-                        continue
-                    if neurons.graded[j]:
-                        payload = value
-                elif kj >= FIRST_TABLE_CODE:
-                    # A model of the model table: its parameter columns and state, one call.
-                    mp = neurons.mp
-                    v[j], cur[j], aux1[j], aux2[j], payload = model_step(
-                        kj, mp[j, 0], mp[j, 1], mp[j, 2], mp[j, 3], mp[j, 4], mp[j, 5],
-                        mp[j, 6], mp[j, 7], v[j], cur[j], aux1[j], aux2[j],
-                        neurons.gain[j] * x, dt_s)
-                    if payload == 0.0:
-                        continue
-                else:
-                    if ref_count[j] > 0:
-                        ref_count[j] -= 1
-                        continue
-                    vj, ij = step_neuron(kj, v[j], cur[j], neurons.gain[j] * x, decay[j], dt_s,
-                                         neurons.v_inf[j], neurons.drift[j], neurons.v_leak[j],
-                                         neurons.r[j], neurons.i_inf[j], neurons.tau_s[j],
-                                         neurons.tau_syn_s[j], neurons.euler[j],
-                                         neurons.cuba_order[j])
-                    cur[j] = ij
-                    late = neurons.late_reset[j]
-                    th = neurons.v_th[j]
-                    if late and aux1[j] != 0.0:
-                        # The reset of last step's spike, after this step's update (snnTorch).
-                        vj = after_spike(vj, aux1[j] * th, neurons.v_reset[j],
-                                         neurons.subtract[j], neurons.no_reset[j])
-                        aux1[j] = 0.0
-                    count = spike_count(vj, th, neurons.threshold_ge[j],
-                                        neurons.spike_count[j], neurons.max_count[j])
-                    if count == 0.0:
-                        v[j] = max(vj, neurons.v_min[j])
-                        continue
-                    if late:
-                        v[j] = vj
-                        aux1[j] = count
-                    else:
-                        v[j] = max(after_spike(vj, count * th, neurons.v_reset[j],
-                                               neurons.subtract[j], neurons.no_reset[j]),
-                                   neurons.v_min[j])
-                    ref_count[j] = ref_steps[j]
-                    payload = count
-            spiked[n_sp] = j
-            n_sp += 1
-            msg_need += chip.push_need[j]
-            rec_t[rec_meta[0]] = t_step
-            rec_n[rec_meta[0]] = j
-            rec_meta[0] += 1
-            for m in range(syn.msg_ptr[j], syn.msg_ptr[j + 1]):
-                for g in range(syn.msg_seg_lo[m], syn.msg_seg_lo[m + 1]):
-                    target_row = ring[(k + seg_delay_steps[g]) % n_slots]
-                    for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
-                        target_row[syn.target[q]] += syn.weight[q] * payload
+        for i in range(n_sp):
+            msg_need += chip.push_need[spiked[i]]
         if probe_ids.shape[0] > 0 and (k + 1) % probe_every == 0:
             row_p = probe_meta[0]
             rec.probe_t[row_p] = t_step
@@ -269,6 +159,159 @@ def receive_flag(chip):
     """The ``concurrent`` argument of the step kernels for ``chip`` (``ChipTables``): None for
     serial receive, True for receive concurrent with the update pass."""
     return True if chip.timing[TIMING_CONCURRENT] != 0 else None
+
+
+@njit(cache=True)
+def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
+                 payloads):
+    """Update neurons ``lo .. hi-1`` for step ``k``, in id order; returns how many spiked.
+
+    Each spike is recorded, its neuron appended to ``spiked`` (from 0) and, when ``payloads``
+    is not empty, its payload to ``payloads``. With ``own`` empty (one process) every neuron
+    of the range is updated and each spike is fanned out into the delay ring at once, so that
+    zero-delay synapses reach later neurons in this step; otherwise only neurons with
+    ``own[j]`` are updated and nothing is fanned out (a partitioned run,
+    ``simcore.engine.partitioned``, delivers after its ranks have exchanged their spikes).
+    """
+    v, cur, aux1, aux2, ref_count = state.v, state.cur, state.aux1, state.aux2, state.ref_count
+    ring, in_payload = state.ring, state.in_payload
+    decay, ref_steps, seg_delay_steps = mode.decay, mode.ref_steps, mode.seg_delay_steps
+    zeta, rho, jump = mode.zeta, mode.rho, mode.jump
+    rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
+    msg_seg_lo, seg_lo, target, weight = syn.msg_seg_lo, syn.seg_lo, syn.target, syn.weight
+    row = ring[k % ring.shape[0]]
+    fan_out = own.shape[0] == 0
+    keep_payload = payloads.shape[0] > 0
+    dt_s = dt_ps * 1e-12
+    t_step = k * dt_ps
+    # Typed int64 from the start (a literal 0 would compile callees twice).
+    n_sp = np.int64(0)
+    for j in range(lo, hi):
+        if not fan_out and not own[j]:
+            continue
+        s0 = neurons.slot0[j]
+        x = row[s0]
+        row[s0] = 0.0
+        payload = 1.0
+        if neurons.kind[j] == KIND_INPUT:
+            payload = in_payload[j]
+            if payload == 0.0:
+                continue
+            in_payload[j] = 0.0
+        else:
+            kj = neurons.kind[j]
+            if kj == KIND_ALIF:
+                vj, aj, fired, ref_left = alif_step(
+                    v[j], cur[j], aux1[j] != 0.0, ref_count[j],
+                    neurons.gain[j] * x + neurons.bias[j], decay[j], zeta[j], rho[j],
+                    jump[j], neurons.v_leak[j], neurons.v_th[j], neurons.beta[j],
+                    neurons.v_reset[j], neurons.reset_code[j], neurons.late_reset[j],
+                    ref_steps[j])
+                v[j], cur[j], ref_count[j] = vj, aj, ref_left
+                aux1[j] = 1.0 if fired else 0.0
+                if not fired:
+                    continue
+            elif kj == KIND_SIGMA_DELTA:
+                sg, act, res, err, sent = sigma_delta_step(
+                    cur[j], v[j], aux1[j], aux2[j], neurons.gain[j] * x, neurons.bias[j],
+                    neurons.v_th[j], neurons.relu[j], neurons.cum_error[j])
+                cur[j], v[j], aux1[j], aux2[j] = sg, act, res, err
+                if sent == 0.0:
+                    continue
+                payload = sent
+            elif kj == KIND_EGRU:
+                # Channels: u, r, the input part of z, the recurrent part of z.
+                x_r, x_zi, x_zr = row[s0 + 1], row[s0 + 2], row[s0 + 3]
+                row[s0 + 1] = 0.0
+                row[s0 + 2] = 0.0
+                row[s0 + 3] = 0.0
+                gb = neurons.gate_bias
+                c_new, y, fired = egru_unit_step(
+                    v[j], x + gb[j, 0], x_r + gb[j, 1], x_zi + gb[j, 2], 0.0, 0.0, x_zr,
+                    gb[j, 3], gb[j, 4], gb[j, 5], neurons.v_th[j], not neurons.subtract[j],
+                    neurons.zoneout[j])
+                v[j] = c_new
+                if not fired:
+                    continue
+                payload = y
+            elif kj == KIND_LOIHI:
+                # The ring holds the integer dendritic sum exactly (integer weights times
+                # integer payloads, summed in float64 well below 2**53).
+                a = loihi_dendrite_input(np.int64(x), neurons.weight_exp[j])
+                u_new, v_new, fired, value, hold = loihi_cuba_step(
+                    np.int64(cur[j]), np.int64(v[j]), a, np.int64(neurons.d_u[j]),
+                    np.int64(neurons.d_v[j]), np.int64(neurons.bias[j]),
+                    np.int64(neurons.v_th[j]), ref_count[j], ref_steps[j])
+                cur[j], v[j], ref_count[j] = u_new, v_new, hold
+                if not fired:
+                    continue
+                if neurons.graded[j]:
+                    payload = value
+            elif kj >= FIRST_TABLE_CODE:
+                # A model of the model table: its parameter columns and state, one call.
+                mp = neurons.mp
+                v[j], cur[j], aux1[j], aux2[j], payload = model_step(
+                    kj, mp[j, 0], mp[j, 1], mp[j, 2], mp[j, 3], mp[j, 4], mp[j, 5],
+                    mp[j, 6], mp[j, 7], v[j], cur[j], aux1[j], aux2[j],
+                    neurons.gain[j] * x, dt_s)
+                if payload == 0.0:
+                    continue
+            else:
+                if ref_count[j] > 0:
+                    ref_count[j] -= 1
+                    continue
+                vj, ij = step_neuron(kj, v[j], cur[j], neurons.gain[j] * x, decay[j], dt_s,
+                                     neurons.v_inf[j], neurons.drift[j], neurons.v_leak[j],
+                                     neurons.r[j], neurons.i_inf[j], neurons.tau_s[j],
+                                     neurons.tau_syn_s[j], neurons.euler[j],
+                                     neurons.cuba_order[j])
+                cur[j] = ij
+                late = neurons.late_reset[j]
+                th = neurons.v_th[j]
+                if late and aux1[j] != 0.0:
+                    # The reset of last step's spike, after this step's update (snnTorch).
+                    vj = after_spike(vj, aux1[j] * th, neurons.v_reset[j],
+                                     neurons.subtract[j], neurons.no_reset[j])
+                    aux1[j] = 0.0
+                count = spike_count(vj, th, neurons.threshold_ge[j],
+                                    neurons.spike_count[j], neurons.max_count[j])
+                if count == 0.0:
+                    v[j] = max(vj, neurons.v_min[j])
+                    continue
+                if late:
+                    v[j] = vj
+                    aux1[j] = count
+                else:
+                    v[j] = max(after_spike(vj, count * th, neurons.v_reset[j],
+                                           neurons.subtract[j], neurons.no_reset[j]),
+                               neurons.v_min[j])
+                ref_count[j] = ref_steps[j]
+                payload = count
+        spiked[n_sp] = j
+        if keep_payload:
+            payloads[n_sp] = payload
+        n_sp += 1
+        rec_t[rec_meta[0]] = t_step
+        rec_n[rec_meta[0]] = j
+        rec_meta[0] += 1
+        if fan_out:
+            add_synapses(msg_seg_lo, seg_lo, target, weight, ring, seg_delay_steps, k,
+                         syn.msg_ptr[j], syn.msg_ptr[j + 1], payload)
+    return n_sp
+
+
+@njit(cache=True, inline="always")
+def add_synapses(msg_seg_lo, seg_lo, target, weight, ring, seg_delay_steps, k, m_lo, m_hi,
+                 payload):
+    """Add ``weight * payload`` of the synapses of messages ``m_lo .. m_hi-1`` (a spike of
+    step ``k``) to the delay ring's rows of their segments' delays. Arrays, not the tables:
+    see the note above ``hardware_model.spike_cost``."""
+    n_slots = ring.shape[0]
+    for m in range(m_lo, m_hi):
+        for g in range(msg_seg_lo[m], msg_seg_lo[m + 1]):
+            target_row = ring[(k + seg_delay_steps[g]) % n_slots]
+            for q in range(seg_lo[g], seg_lo[g + 1]):
+                target_row[target[q]] += weight[q] * payload
 
 
 @njit(cache=True, inline="always")
@@ -339,7 +382,8 @@ def _close_step(chip, core_free, rec, log0, hw_clock):
 
 
 @njit(cache=True)
-def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concurrent):
+def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concurrent,
+                  dest_lo=0, dest_hi=1 << 62):
     """The zero-load hardware timeline of one step whose spikes are ``scratch.spiked[:n_sp]``.
 
     Returns the step's duration (ps) and advances ``counters.hw_clock[0]`` by it. The
@@ -347,7 +391,8 @@ def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concur
     never compile it. ``concurrent`` is None on chips that receive after their update pass
     (``core.receive: serial``) and True on those that receive beside it: Numba prunes the
     ``is None`` test at compile time, so serial chips never compile the concurrent timeline
-    (:func:`receive_flag`).
+    (:func:`receive_flag`). A rank of a partitioned run serves only the messages to its cores
+    ``[dest_lo, dest_hi)`` (serial receive only): its other cores' times and counts are partial.
     """
     counts, core_free, spiked = counters.ops, scratch.core_free, scratch.spiked
     mlog, mlog_meta = rec.mlog, rec.mlog_meta
@@ -372,7 +417,8 @@ def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concur
         # The spike leaves once its neuron's update is done; earlier spikes of the same core
         # have already used core time (core_free holds that extra time during this pass).
         u = _update_end(upd_end, upd_rank, idle, s, t_update)
-        core_free[c] = send_spike(syn, chip, counts, heap, s, c, u + core_free[c]) - u
+        core_free[c] = send_spike(syn, chip, counts, heap, s, c, u + core_free[c], dest_lo,
+                                  dest_hi) - u
     for c in range(core_free.shape[0]):
         core_free[c] += pass_ps[c]
     log0 = mlog_meta[0]

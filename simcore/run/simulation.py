@@ -103,6 +103,10 @@ class Simulation:
     strategy : str, optional
         Mapping strategy when ``mapping`` is not given (default: the chip's,
         ``hardware.mapping.default_strategy``).
+    comm : mpi4py communicator, optional
+        Run partitioned over its ranks (``timestep`` mode; every rank constructs the same
+        ``Simulation`` and calls ``run`` alike; results are bit-identical to one process and
+        the same on every rank; see ``simcore.run.parallel``). None or one rank: one process.
     probes : dict, optional
         ``{population: None or local indices}``: neurons whose state (``v`` and the second
         state variable: CuBa current, ALIF adaptation, …) is sampled every
@@ -112,7 +116,8 @@ class Simulation:
     """
 
     def __init__(self, network, chip, mapping=None, config: RunConfig | None = None,
-                 stimuli=(), strategy: str | None = None, probes: dict | None = None):
+                 stimuli=(), strategy: str | None = None, probes: dict | None = None,
+                 comm=None):
         network, chip, config, stimuli = _checked_arguments(network, chip, config, stimuli)
         self.network, self.chip = network, chip
         self.config = config
@@ -134,6 +139,10 @@ class Simulation:
         self.probe_ids = self._probe_ids(probes or {})
         self._check()
         self._init_state()
+        self.parallel = None
+        if comm is not None and comm.Get_size() > 1:
+            from aersim.simcore.run.parallel import RankRun
+            self.parallel = RankRun(self, comm)
         self.build_s = time.perf_counter() - t0
         self.t_ps = 0
         self.hardware_time_ps = 0
@@ -536,6 +545,8 @@ class Simulation:
         stim = self.stim._replace(in_time=in_step, in_neuron=in_n, in_value=in_v,
                                   in_pos=np.zeros(1, dtype=np.int64))
         durs = np.zeros(k1 - k0, dtype=np.int64)
+        if self.parallel is not None:
+            return self.parallel.run_steps(self, stim, k0, k1, durs, spikes_t, spikes_n, trace)
         concurrent = engine_timestep.receive_flag(self.chip_tables)
         k = k0
         while True:

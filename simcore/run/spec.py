@@ -333,7 +333,9 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
 
     The trace is created before anything is resolved or built (:func:`open_trace`): a second
     run on the same path is refused at once, and the file is removed if building fails. It
-    gets the run description once the network, chip and mapping are built.
+    gets the run description once the network, chip and mapping are built. Started as several
+    ranks by an MPI launcher, the run is partitioned over them (``simcore.run.parallel``) and
+    rank 0 writes the trace.
 
     Parameters
     ----------
@@ -341,14 +343,19 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
         Extra entries for the trace's run description (e.g. the command line).
     """
     from aersim.simcore.run.compile_notice import compile_notice
+    from aersim.simcore.run.mpi import launched_world
+    from aersim.simcore.run.parallel import open_on_rank0
 
-    trace = open_trace(spec.spec if isinstance(spec, ResolvedRun) else spec, metadata)
-    with compile_notice(progress):
-        return _build_and_run(spec, root, progress, metadata, trace)
+    # Under an MPI launcher every rank runs its part of the same run; rank 0 writes the trace.
+    comm = launched_world()
+    trace = open_on_rank0(comm, lambda: open_trace(
+        spec.spec if isinstance(spec, ResolvedRun) else spec, metadata))
+    with compile_notice(progress and (comm is None or comm.Get_rank() == 0)):
+        return _build_and_run(spec, root, progress, metadata, trace, comm)
 
 
-def _build_and_run(spec, root, progress, metadata, trace) -> RunOutcome:
-    """:func:`execute` once its trace exists."""
+def _build_and_run(spec, root, progress, metadata, trace, comm) -> RunOutcome:
+    """:func:`execute` once its trace exists (``comm``: the ranks of a parallel run)."""
     from aersim.simcore.run.latency import response_latencies
     from aersim.simcore.run.simulation import Simulation
     from aersim.simcore.run.trace_out import run_metadata, write_results
@@ -356,7 +363,7 @@ def _build_and_run(spec, root, progress, metadata, trace) -> RunOutcome:
     try:
         run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
         sim = Simulation(run.network, run.chip, config=run.config, stimuli=run.stimuli,
-                         strategy=run.strategy, probes=run.spec.probes)
+                         strategy=run.strategy, probes=run.spec.probes, comm=comm)
     except BaseException:
         if trace is not None:
             trace.discard()
@@ -365,7 +372,8 @@ def _build_and_run(spec, root, progress, metadata, trace) -> RunOutcome:
         trace.describe(**run_metadata(run, sim, metadata or {}))
         trace.write_array("run/core_of", sim.mapping.core_of)
     try:
-        res = sim.run(duration_ps=run.duration_ps, trace=trace, progress=progress)
+        res = sim.run(duration_ps=run.duration_ps, trace=trace,
+                      progress=progress and (comm is None or comm.Get_rank() == 0))
     except BaseException:
         if trace is not None:
             trace.close(complete=False)

@@ -1,0 +1,93 @@
+"""Speed-up of a partitioned (MPI) timestep run over one process, on the Brunel workload.
+
+    python bench/parallel.py                       # 1, 2 and 4 ranks, 0.5 s simulated
+    python bench/parallel.py --ranks 1 2 --duration 1.0 --chip loihi_like
+
+For each rank count N, the same run (``bench/engine.py``'s Brunel network and drive, timestep
+mode) is started as ``mpiexec -n N`` (N = 1: a plain process, no MPI); each starts with a short
+run that loads the compiled kernels, then times ``Simulation.run``. Prints one JSON line per N:
+ranks, wall_s (the run, after the warm-up), speedup and efficiency against one process, spikes
+and a digest of the spike list (equal digests: the ranks reproduced the one-process spikes bit
+for bit), syn_events_per_s, and the partition's work per rank (synapses received + neurons).
+On a machine with fewer cores than ranks the ranks share cores (oversubscribed): the figures
+then measure that sharing, and other load on the machine slows the ranks that wait for it.
+"""
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def worker(args) -> None:
+    """One rank (or the one process) of the measured run; rank 0 prints a JSON line."""
+    sys.path.insert(0, str(HERE))
+    from engine import workload
+
+    from aersim.hardware import load_chip
+    from aersim.hardware.energy import OP_INDEX
+    from aersim.simcore import RunConfig, Simulation
+    from aersim.simcore.run.mpi import launched_world
+
+    comm = launched_world()
+    net, stimuli, _ = workload("brunel", args.seed)
+    sim = Simulation(net, load_chip(args.chip), config=RunConfig(mode="timestep", seed=args.seed),
+                     stimuli=stimuli, comm=comm)
+    sim.run(duration_ps=10 * sim.config.dt_ps)   # compiled kernels loaded, buffers warm
+    if comm is not None:
+        comm.Barrier()
+    t0 = time.perf_counter()
+    res = sim.run(args.duration)
+    if comm is not None:
+        comm.Barrier()
+    wall = time.perf_counter() - t0
+    if comm is not None and comm.Get_rank() != 0:
+        return
+    digest = hashlib.sha256(res.spikes_t_ps.tobytes() + res.spikes_neuron.tobytes()
+                            + res.counts.tobytes()).hexdigest()[:16]
+    syn = int(res.counts[:, OP_INDEX["synaptic_op"]].sum())
+    work = sim.parallel.part.work.tolist() if sim.parallel is not None else [None]
+    print(json.dumps({"ranks": 1 if comm is None else comm.Get_size(), "chip": args.chip,
+                      "duration_s": args.duration, "wall_s": round(wall, 3),
+                      "spikes": res.n_spikes, "digest": digest,
+                      "syn_events_per_s": round(syn / wall), "work_per_rank": work}),
+          flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--duration", type=float, default=0.5, help="simulated seconds")
+    ap.add_argument("--chip", default="minimal")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    from aersim.simcore.run.mpi import find_mpiexec
+
+    base = None
+    own = [sys.executable, str(Path(__file__).resolve()), "--worker", "--duration",
+           str(args.duration), "--chip", args.chip, "--seed", str(args.seed)]
+    for n in args.ranks:
+        cmd = own if n == 1 else [find_mpiexec(), "-n", str(n), *own]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        row = json.loads(out.strip().splitlines()[-1])
+        if n == 1:
+            base = row
+        if base is not None:
+            row["speedup"] = round(base["wall_s"] / row["wall_s"], 3)
+            row["efficiency"] = round(row["speedup"] / n, 3)
+            row["same_as_one_process"] = row["digest"] == base["digest"]
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()

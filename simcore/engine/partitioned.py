@@ -1,0 +1,156 @@
+"""Timestep kernels of one rank of a partitioned run (``simcore.run.parallel`` drives them).
+
+A rank updates its own neurons (:func:`update_steps`: :func:`begin_step` for the Poisson
+drive, input spikes and idle marking, then ``timestep.update_range``, then probe samples),
+writing their spikes to an exchange buffer; once every rank's spikes are gathered,
+:func:`deliver_step` puts every spike, in global neuron order, onto the synapses of the cores
+this rank owns, and :func:`close_step` runs the step's hardware timeline from the step's global
+spike list, identical on every rank. With a smallest synaptic delay of ``D >= 1`` steps a rank
+updates up to ``D`` steps before exchanging (no spike of those steps reaches a neuron earlier);
+with zero-delay synapses it exchanges after every zero-delay level of every step.
+
+Bit identity with one process: a neuron's input row receives the same terms in the same order
+(spikes in global id order, each spike's messages, segments and synapses in table order; the
+drive's events in stream order), every rank draws the whole Poisson stream (so its generator
+state stays that of one process), and the timeline is the one-process timeline of the same
+spike list. Exchange rows are float64 ``(step, id, payload, update end ps)``: exact for
+integers below 2**53.
+"""
+
+import numpy as np
+from numba import njit
+
+from aersim.hardware.energy import STIM_IN
+from aersim.simcore.engine.build import TIMING_IDLE
+from aersim.simcore.engine.queue import heap_free
+from aersim.simcore.engine.rng import exponential
+from aersim.simcore.engine.timestep import (
+    add_synapses,
+    mark_idle,
+    step_timeline,
+    update_range,
+)
+
+
+@njit(cache=True)
+def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, k, dt_ps):
+    """Start step ``k``: the drive (the whole stream, applied to owned neurons, every event
+    counted so that counts are the same on every rank), this step's input payloads of owned
+    neurons, and, on chips that price idle neurons, their marking; ``n_idle_own`` gets the
+    idle counts of the owned cores (0 elsewhere) for the ranks' sum."""
+    ring, in_payload, counts = state.ring, state.in_payload, counters.ops
+    drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
+        stim.drive_rng
+    in_step, in_neuron, in_value, in_pos = stim.in_time, stim.in_neuron, stim.in_value, \
+        stim.in_pos
+    row = ring[k % ring.shape[0]]
+    for d in range(drive_lo.shape[0]):
+        lam = stim.drive_rate_hz[d] * dt_ps * 1e-12
+        if lam <= 0.0:
+            continue
+        x = exponential(drive_rng, d) / lam
+        while x < drive_n[d]:
+            j = drive_lo[d] + np.int64(x)
+            if own[j]:
+                row[j] += drive_w[d]
+            counts[neurons.core[j], STIM_IN] += 1
+            x += exponential(drive_rng, d) / lam
+    while in_pos[0] < in_step.shape[0] and in_step[in_pos[0]] == k:
+        j = in_neuron[in_pos[0]]
+        if own[j]:
+            in_payload[j] = in_value[in_pos[0]]
+        in_pos[0] += 1
+    if chip.timing[TIMING_IDLE] != 0:
+        mark_idle(neurons, chip, row, state.v, state.cur, state.ref_count)
+        for c in range(n_idle_own.shape[0]):
+            n_idle_own[c] = chip.n_idle[c] if own_core[c] else 0
+
+
+@njit(cache=True)
+def update_steps(neurons, syn, chip, mode, state, counters, stim, rec, own, own_core, idle,
+                 kb, ke, lo, hi, begin, end, dt_ps, ids, pays, out):
+    """Update the owned neurons with ids in ``[lo, hi)`` for steps ``kb .. ke-1``
+    (``timestep.update_range``); ``begin``: start each step first (:func:`begin_step`, idle
+    counts of step ``s`` into ``idle[s - kb]``); ``end``: take each step's probe samples after
+    its updates. ``ids`` (int32) and ``pays`` (float64) are work space of the rank's neuron
+    count. The spikes are recorded and written to ``out`` (float64 ``(m, 4)``: step, id,
+    payload, update end in the core's pass in ps), in (step, id) order. Returns their number.
+    """
+    n_out = 0
+    for s in range(kb, ke):
+        if begin:
+            begin_step(neurons, chip, state, counters, stim, own, own_core, idle[s - kb], s,
+                       dt_ps)
+        n_s = update_range(neurons, syn, mode, state, rec, s, dt_ps, lo, hi, own, ids, pays)
+        for i in range(n_s):
+            out[n_out, 0] = s
+            out[n_out, 1] = ids[i]
+            out[n_out, 2] = pays[i]
+            out[n_out, 3] = chip.upd_end[ids[i]]
+            n_out += 1
+        if end:
+            sample_probes(state, rec, s, dt_ps)
+    return n_out
+
+
+@njit(cache=True)
+def sample_probes(state, rec, k, dt_ps):
+    """After step ``k``'s updates: append the probed neurons' state when a sample is due
+    (owned columns are meaningful; the ranks' columns are merged when drained)."""
+    probe_ids, probe_meta = rec.probe_ids, rec.probe_meta
+    if probe_ids.shape[0] > 0 and (k + 1) % (rec.probe_period_ps // dt_ps) == 0:
+        row_p = probe_meta[0]
+        rec.probe_t[row_p] = k * dt_ps
+        for p in range(probe_ids.shape[0]):
+            rec.probe_v[row_p, p] = state.v[probe_ids[p]]
+            rec.probe_c[row_p, p] = state.cur[probe_ids[p]]
+        probe_meta[0] = row_p + 1
+
+
+@njit(cache=True)
+def deliver_step(syn, chip, mode, state, scratch, core_lo, core_hi, rows, r0, r1, n_sp):
+    """Deliver the gathered spikes ``rows[r0:r1]`` (one step's, rows as in
+    :func:`update_steps`, in id order) to the owned cores ``core_lo .. core_hi - 1``, and
+    append their ids to the step's ``scratch.spiked`` from ``n_sp``. Returns the new length
+    of ``scratch.spiked``. A neuron's messages are sorted by destination core, so the owned
+    ones are found by bisection, not by a scan of every message."""
+    ring, seg_delay_steps, spiked = state.ring, mode.seg_delay_steps, scratch.spiked
+    upd_end = chip.upd_end
+    idle = chip.timing[TIMING_IDLE] != 0
+    for i in range(r0, r1):
+        k = np.int64(rows[i, 0])
+        j = np.int64(rows[i, 1])
+        payload = rows[i, 2]
+        if idle:
+            upd_end[j] = np.int64(rows[i, 3])
+        spiked[n_sp] = j
+        n_sp += 1
+        m0, m1 = syn.msg_ptr[j], syn.msg_ptr[j + 1]
+        dest = syn.msg_core[m0:m1]
+        add_synapses(syn.msg_seg_lo, syn.seg_lo, syn.target, syn.weight, ring, seg_delay_steps,
+                     k, m0 + np.searchsorted(dest, core_lo), m0 + np.searchsorted(dest, core_hi),
+                     payload)
+    return n_sp
+
+
+@njit(cache=True)
+def close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle, step_dur, i,
+               contention, concurrent, dest_lo, dest_hi):
+    """The timeline of a step whose global spikes are ``scratch.spiked[:n_sp]``, with the
+    ranks' summed idle counts ``idle`` (per core, on chips that price idle neurons), into
+    ``step_dur[i]``, serving the messages to cores ``[dest_lo, dest_hi)`` (``concurrent``:
+    ``timestep.receive_flag``). Returns 1 when the
+    queue must grow to ``scratch.pending[1]`` free entries first (then call again) or, with
+    network contention, when the caller runs ``timestep.finish_step_noc_kernel``; else 0."""
+    if chip.timing[TIMING_IDLE] != 0:
+        chip.n_idle[:] = idle
+    need = 0
+    for s in range(n_sp):
+        need += chip.push_need[scratch.spiked[s]]
+    if contention or heap_free(heap) < need:
+        scratch.pending[0] = n_sp
+        scratch.pending[1] = need
+        return 1
+    step_dur[i] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp,
+                                concurrent, dest_lo, dest_hi)
+    return 0

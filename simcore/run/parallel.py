@@ -1,0 +1,254 @@
+"""One run over several processes (MPI ranks), bit-identical to the same run in one process.
+
+``mpiexec -n N aersim run ...`` (or ``aersim run ... --ranks N``, which launches it) starts N
+copies of the run; each builds the same network, chip and mapping, and the cores holding neurons
+are split into N contiguous blocks (``simcore.engine.partition``). In ``timestep`` mode ranks
+update their own neurons for a batch of steps (up to the smallest synaptic delay; one step per
+zero-delay level when the network has zero-delay synapses), gather the batch's spikes on every
+rank (one ``Allgather`` of (step, id, payload, update end) rows, 32 bytes a spike, carrying the
+per-core idle counts on chips that price idle neurons), and deliver all of them, in global
+order, to the synapses on their own cores. The step's hardware timeline is split by destination
+core (each rank serves the messages to its own cores; step durations are the maximum over
+ranks and each core's counts its owner's, reduced once per chunk), or computed whole by every
+rank when the message log is kept, cores receive beside their update pass, or packets contend
+for links.
+
+Spikes (and probe samples) are gathered on every rank when the recorder is drained, in the
+one-process order; rank 0 alone writes the trace (the HDF5 library of the ``h5py`` wheels is
+serial, and one writer keeps the file exactly the one-process file). See docs/parallel.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aersim.simcore.engine import partitioned
+from aersim.simcore.engine import timestep as engine_timestep
+from aersim.simcore.engine.build import TIMING_CONCURRENT, TIMING_IDLE
+from aersim.simcore.engine.partition import partition
+from aersim.simcore.engine.queue import grow
+from aersim.simcore.errors import ConfigError
+from aersim.simcore.run.mpi import load_mpi
+
+
+def open_on_rank0(comm, open_trace):
+    """``open_trace()`` on rank 0 only (None elsewhere); when it fails there, every rank
+    raises, so that no rank waits for the others in the run."""
+    if comm is None:
+        return open_trace()
+    trace, error = None, None
+    if comm.Get_rank() == 0:
+        try:
+            trace = open_trace()
+        except Exception as exc:  # every rank must learn of it before raising
+            error = exc
+    failed = comm.bcast(error is not None, root=0)
+    if error is not None:
+        raise error
+    if failed:
+        raise ConfigError("rank 0 could not create the trace (its error is printed there)")
+    return trace
+
+
+class RankRun:
+    """This rank's share of a partitioned ``timestep`` run of ``sim`` over ``comm``."""
+
+    #: Most steps a rank runs between two exchanges, and most bytes of spikes it buffers.
+    MAX_BATCH = 64
+    MAX_BUFFER_BYTES = 64 << 20
+
+    def __init__(self, sim, comm):
+        MPI = load_mpi()
+        self.MPI, self.comm = MPI, comm
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        if sim.mode != "timestep":
+            raise ConfigError("async mode over several MPI ranks is not supported yet: run it "
+                              "in one process (no --ranks), or use --mode timestep")
+        self.part = partition(sim.network, sim.neurons.core, sim.syn.msg_core,
+                              sim.syn.msg_seg_lo, sim.syn.seg_lo, sim.chip.n_cores, self.size)
+        self.own = self.part.neuron_rank == self.rank
+        self.own_core = self.part.core_rank == self.rank
+        # The owned cores are one block of core numbers (cores between them hold no neurons,
+        # so no message goes to them).
+        owned = np.flatnonzero(self.own_core)
+        self.core_lo, self.core_hi = int(owned[0]), int(owned[-1]) + 1
+        delays = sim.mode_tables.seg_delay_steps
+        # Lookahead: no spike reaches a neuron sooner than the smallest delay, so ranks run
+        # that many steps between exchanges (zero-delay synapses: one zero-delay level).
+        self.lookahead = int(delays.min()) if delays.size else self.MAX_BATCH
+        n_own = max(int(self.own.sum()), 1)
+        # Batch sizes and exchange widths must agree on every rank: they follow the largest
+        # rank's neuron count.
+        n_most = int(np.bincount(self.part.neuron_rank, minlength=self.size).max())
+        self.max_batch = max(1, min(self.lookahead, self.MAX_BATCH,
+                                    self.MAX_BUFFER_BYTES // (32 * n_most)))
+        self.levels = self.part.levels if self.lookahead == 0 else \
+            np.array([0, sim.network.n_neurons], dtype=np.int64)
+        # Concatenating the ranks' spikes in rank order gives (step, id) order for one step
+        # when ranks own increasing id ranges (the usual sequential mappings).
+        self.rank_ordered = bool(np.all(np.diff(self.part.neuron_rank) >= 0))
+        self.out = np.zeros((n_own * self.max_batch, 4), dtype=np.float64)
+        self.ids = np.zeros(n_own, dtype=np.int32)
+        self.pays = np.zeros(n_own, dtype=np.float64)
+        # Rows each rank sends in the one Allgather of a batch (grows when one has more).
+        self.max_rows = n_most * self.max_batch
+        self.cap = min(64, self.max_rows)
+        self.idle = bool(sim.chip_tables.timing[TIMING_IDLE])
+        self.idle_own = np.zeros((self.max_batch, sim.chip.n_cores), dtype=np.int64)
+        self.idle_sum = np.zeros_like(self.idle_own)
+        # The timeline splits by destination core (each rank serves the messages to its own
+        # cores) unless packets of all ranks share links (contention), cores serve messages
+        # beside their update pass, or the message log is kept (it stays the one-process log).
+        self.split = not (sim.contention or sim.chip_tables.timing[TIMING_CONCURRENT]
+                          or sim.rec.mlog.shape[0])
+        self.dest = (self.core_lo, self.core_hi) if self.split else (0, 1 << 62)
+        self.concurrent = engine_timestep.receive_flag(sim.chip_tables)
+        self.probe_owner = self.part.neuron_rank[sim.probe_ids] if sim.probe_ids.size else \
+            np.zeros(0, np.int32)
+        self.recorded = 0   # spikes of all ranks since the last drain
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def _exchange(self, n_out: int, batch: int, sort: bool) -> np.ndarray:
+        """Every rank's ``out[:n_out]`` rows, in (step, id) order; with idle pricing, the
+        ranks' idle counts of the batch summed into ``idle_sum[:batch]``.
+
+        One ``Allgather`` carries each rank's count, its idle counts and up to ``cap`` rows;
+        a rank with more sends the rest in an ``Allgatherv`` that every rank joins (each sees
+        every count), and ``cap`` grows alike on every rank.
+        """
+        head = 1 + (batch * self.idle_own.shape[1] if self.idle else 0)
+        width = head + 4 * self.cap
+        send = np.empty(width, dtype=np.float64)
+        send[0] = n_out
+        if self.idle:
+            send[1:head] = self.idle_own[:batch].ravel()
+        m = min(n_out, self.cap)
+        send[head:head + 4 * m] = self.out[:m].ravel()
+        recv = np.empty((self.size, width), dtype=np.float64)
+        self.comm.Allgather(send, recv)
+        counts = recv[:, 0].astype(np.int64)
+        if self.idle:
+            self.idle_sum[:batch] = recv[:, 1:head].sum(axis=0).astype(np.int64).reshape(
+                batch, -1)
+        parts = [recv[r, head:head + 4 * min(c, self.cap)].reshape(-1, 4)
+                 for r, c in enumerate(counts)]
+        extra = np.maximum(counts - self.cap, 0)
+        if extra.any():
+            more = np.empty((int(extra.sum()), 4), dtype=np.float64)
+            displ = np.zeros(self.size, dtype=np.int64)
+            np.cumsum(extra[:-1] * 4, out=displ[1:])
+            self.comm.Allgatherv(self.out[m:n_out], [more, extra * 4, displ, self.MPI.DOUBLE])
+            at = np.concatenate(([0], np.cumsum(extra)))
+            parts = [np.concatenate((parts[r], more[at[r]:at[r + 1]])) for r in range(self.size)]
+            self.cap = int(min(2 * counts.max(), self.max_rows))
+        rows = np.concatenate(parts) if parts else np.zeros((0, 4))
+        if sort and rows.shape[0]:
+            rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+        return rows
+
+    def run_steps(self, sim, stim, k0, k1, durs, spikes_t, spikes_n, trace) -> np.ndarray:
+        """Run steps ``k0 .. k1-1`` of ``sim`` (this rank's part) with this chunk's stimulus
+        record ``stim``; step durations into ``durs``."""
+        dt = sim.config.dt_ps
+        n = sim.network.n_neurons
+        rec = sim.rec
+        ops0 = sim.counters.ops.copy()
+        clock0 = int(sim.counters.hw_clock[0])
+        k = k0
+        while k < k1:
+            batch = min(self.max_batch, k1 - k,
+                        max(1, rec.spike_t.shape[0] // max(n, 1)),
+                        max(1, rec.probe_t.shape[0]) if sim.probe_ids.size else k1 - k)
+            if self._must_drain(sim, n * batch, batch):
+                self.drain(sim, spikes_t, spikes_n, trace)
+            ke = k + batch
+            n_lv = self.levels.shape[0] - 1
+            spiked = 0
+            for lv in range(n_lv):
+                n_out = partitioned.update_steps(
+                    sim.neurons, sim.syn, sim.chip_tables, sim.mode_tables, sim.state,
+                    sim.counters, stim, rec, self.own, self.own_core, self.idle_own, k, ke,
+                    self.levels[lv], self.levels[lv + 1], lv == 0, lv == n_lv - 1, dt,
+                    self.ids, self.pays, self.out)
+                rows = self._exchange(n_out, batch, batch > 1 or not self.rank_ordered)
+                if n_lv > 1:
+                    # Zero-delay synapses (one step per batch): deliver before the next level.
+                    spiked = partitioned.deliver_step(
+                        sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
+                        self.core_lo, self.core_hi, rows, 0, rows.shape[0], spiked)
+            bounds = np.searchsorted(rows[:, 0], np.arange(k, ke + 1)) if n_lv == 1 else None
+            for s in range(k, ke):
+                if n_lv == 1:
+                    if self._must_drain(sim, 0, 0):   # the message log of the step
+                        self.drain(sim, spikes_t, spikes_n, trace)
+                    spiked = partitioned.deliver_step(
+                        sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
+                        self.core_lo, self.core_hi, rows, bounds[s - k], bounds[s - k + 1], 0)
+                self._close(sim, spiked, s - k, durs, s - k0)
+                self.recorded += spiked
+            k = ke
+        if self.split:
+            # A step lasts until the last core of any rank is done (plus the barrier); each
+            # core's counts are its owner's. One reduction of each per chunk.
+            self.comm.Allreduce(self.MPI.IN_PLACE, durs, op=self.MPI.MAX)
+            sim.counters.hw_clock[0] = clock0 + int(durs.sum())
+            self._reduce_counts(sim.counters.ops, ops0)
+        self.drain(sim, spikes_t, spikes_n, trace)
+        return durs
+
+    def _reduce_counts(self, ops, ops0) -> None:
+        """Counts of this chunk: each core's row from its owning rank (the only one that saw all
+        of its messages), summed over ranks."""
+        delta = (ops - ops0) * self.own_core[:, None]
+        self.comm.Allreduce(self.MPI.IN_PLACE, delta, op=self.MPI.SUM)
+        ops[:] = ops0 + delta
+
+    def _close(self, sim, n_sp: int, i_batch: int, durs, i: int) -> None:
+        """The hardware timeline of a step whose global spikes are ``scratch.spiked[:n_sp]``."""
+        tables = (sim.neurons, sim.syn, sim.chip_tables)
+        while partitioned.close_step(*tables, sim.heap, sim.counters, sim.scratch, sim.rec,
+                                     n_sp, self.idle_sum[i_batch], durs, i, sim.contention,
+                                     self.concurrent, *self.dest):
+            if sim.contention:
+                engine_timestep.finish_step_noc_kernel(*tables, sim.heap, sim.counters,
+                                                       sim.scratch, sim.rec, durs, i)
+                break
+            while sim.heap.e.shape[0] - int(sim.heap.meta[0]) < sim.scratch.pending[1]:
+                sim.heap = grow(sim.heap)
+        sim.n_steps_done += 1
+
+    def _must_drain(self, sim, spikes: int, samples: int) -> bool:
+        """Whether ``spikes`` more spikes, ``samples`` more probe rows or one more step's
+        messages could overflow a buffer (the same answer on every rank: it depends on global
+        spike counts and on the replicated message log and probe rows)."""
+        rec = sim.rec
+        return (self.recorded + spikes > rec.spike_t.shape[0]
+                or (rec.mlog.shape[0] > 0
+                    and int(rec.mlog_meta[0]) + sim.syn.msg_core.shape[0] > rec.mlog.shape[0])
+                or (samples > 0 and sim.probe_ids.size > 0
+                    and int(rec.probe_meta[0]) + samples > rec.probe_t.shape[0]))
+
+    # -- gathering results ----------------------------------------------------------------------
+
+    def drain(self, sim, spikes_t, spikes_n, trace) -> None:
+        """Gather the ranks' recorded spikes (and probe samples) in one-process order into
+        ``sim``'s buffers and hand them on as one process does (``Simulation._drain``)."""
+        rec = sim.rec
+        k = int(rec.spike_meta[0])
+        parts = self.comm.allgather((rec.spike_t[:k].copy(), rec.spike_n[:k].copy()))
+        t = np.concatenate([p[0] for p in parts])
+        nrn = np.concatenate([p[1] for p in parts])
+        order = np.lexsort((nrn, t))
+        m = t.size
+        rec.spike_t[:m] = t[order]
+        rec.spike_n[:m] = nrn[order]
+        rec.spike_meta[0] = m
+        if sim.probe_ids.size:
+            rows = int(rec.probe_meta[0])
+            chunks = self.comm.allgather((rec.probe_v[:rows].copy(), rec.probe_c[:rows].copy()))
+            for i, owner in enumerate(self.probe_owner):
+                rec.probe_v[:rows, i] = chunks[owner][0][:, i]
+                rec.probe_c[:rows, i] = chunks[owner][1][:, i]
+        self.recorded = 0
+        sim._drain(spikes_t, spikes_n, trace)

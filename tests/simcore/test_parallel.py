@@ -1,0 +1,185 @@
+"""A run partitioned over MPI ranks gives the one-process run bit for bit.
+
+Each parallel run is a real ``mpiexec -n N`` in a subprocess (``tests.simcore.parallel_cases``),
+compared with the same case run here in one process: spikes, counts per core and operation,
+energy, step durations, the message log and probe samples, byte for byte. The trace of
+``aersim run --ranks N`` is compared with the one-process trace dataset by dataset.
+"""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from aersim.models import InputParams, LIFParams, Network
+from aersim.simcore import ConfigError
+from aersim.simcore.engine.partition import split_cores, zero_delay_levels
+from tests.simcore.parallel_cases import results_arrays, run_case
+
+REPO = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 300
+
+
+def _mpiexec():
+    if importlib.util.find_spec("mpi4py") is None:
+        return None
+    from aersim.simcore.run.mpi import find_mpiexec
+    try:
+        return find_mpiexec()
+    except ConfigError:
+        return None
+
+
+MPIEXEC = _mpiexec()
+needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="mpi4py or mpiexec not installed "
+                                                       "(pip install -e '.[mpi]')")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """One-process results of every case, computed once."""
+    return {}
+
+
+def one_process(reference, case):
+    if case not in reference:
+        reference[case] = results_arrays(run_case(case)[0])
+    return reference[case]
+
+
+def run_ranks(case, n, tmp_path):
+    out = tmp_path / f"{case}-{n}.npz"
+    proc = subprocess.run([MPIEXEC, "-n", str(n), sys.executable, "-m",
+                           "tests.simcore.parallel_cases", case, str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(np.load(out))
+
+
+@needs_mpi
+@pytest.mark.parametrize("case,n", [("brunel", 2), ("brunel", 3), ("brunel", 4),
+                                    ("feedforward", 1), ("feedforward", 2),
+                                    ("feedforward", 4), ("graded", 2), ("graded", 3),
+                                    ("contention", 3), ("brunel-nolog", 2),
+                                    ("brunel-nolog", 4), ("feedforward-nolog", 3),
+                                    ("graded-nolog", 2)])
+def test_ranks_reproduce_one_process(reference, case, n, tmp_path):
+    ref = one_process(reference, case)
+    got = run_ranks(case, n, tmp_path)
+    assert ref["spikes_t"].size > 100
+    for key, want in ref.items():
+        have = got[key]
+        assert have.shape == want.shape and have.dtype == want.dtype, key
+        assert have.tobytes() == want.tobytes(), f"{case} on {n} ranks: {key} differs"
+    if n > 1:
+        # The run really was split: every rank owned work; without the message log the
+        # ranks also split the timeline.
+        assert got["work"].size == n and np.all(got["work"] > 0)
+        assert bool(got["split"]) == case.endswith("-nolog")
+    if case.startswith("brunel") and n > 1:
+        assert int(got["lookahead"]) == 15           # 1.5 ms delays in 0.1 ms steps
+    if case.startswith("feedforward") and n > 1:
+        assert got["levels"].size - 1 == 4          # input and three zero-delay layers
+
+
+def _cli(args, cwd, check=True):
+    proc = subprocess.run([sys.executable, "-m", "aersim.simcore.cli.main", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=TIMEOUT_S)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def _contents(path):
+    out = {}
+    with h5py.File(path) as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = obj[()]
+            out.update({f"{name}@{k}": v for k, v in obj.attrs.items()})
+        f.visititems(visit)
+        out.update({f"@{k}": v for k, v in f.attrs.items() if k != "created"})
+    return out
+
+
+@needs_mpi
+def test_cli_ranks_write_the_one_process_trace(tmp_path):
+    args = ["run", "layers", "--mode", "timestep", "--duration", "0.02", "--messages",
+            "--probe", "L1:0,5,999", "--probe", "L3", "--out", "trace.h5", "--no-plots",
+            "--no-progress", "--json"]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one = json.loads(_cli(args, tmp_path / "one").stdout)
+    two = json.loads(_cli([*args, "--ranks", "2"], tmp_path / "two").stdout)
+    assert one["spikes"] > 100 and one["spikes"] == two["spikes"]
+    assert one["energy_j"] == two["energy_j"] and one["operations"] == two["operations"]
+    a, b = _contents(tmp_path / "one" / "trace.h5"), _contents(tmp_path / "two" / "trace.h5")
+    assert sorted(a) == sorted(b)
+    for key in a:
+        if isinstance(a[key], np.ndarray):
+            assert a[key].tobytes() == b[key].tobytes(), key
+        else:
+            assert np.all(a[key] == b[key]), key
+    report = _cli(["report", "trace.h5"], tmp_path / "two")
+    assert "energy" in report.stdout.lower()
+
+
+@needs_mpi
+def test_too_many_ranks_is_one_clear_error(tmp_path):
+    proc = _cli(["run", "random", "--mode", "timestep", "--duration", "0.01", "--out", "",
+                 "--no-progress", "--ranks", "4"], tmp_path, check=False)
+    # random: 220 neurons on 'minimal' fill fewer than 4 cores
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("aersim: error")]
+    assert len(lines) == 1 and "at most" in lines[0] and "--ranks" in lines[0], proc.stderr
+
+
+@needs_mpi
+def test_async_over_ranks_is_refused(tmp_path):
+    proc = _cli(["run", "random", "--mode", "async", "--duration", "0.01", "--out", "",
+                 "--no-progress", "--ranks", "2"], tmp_path, check=False)
+    assert proc.returncode == 2
+    assert "async mode over several MPI ranks is not supported yet" in proc.stderr
+
+
+def test_missing_mpi_names_the_install(tmp_path):
+    # A stand-in mpi4py that fails to import, as when the extra is not installed.
+    fake = tmp_path / "site" / "mpi4py"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no MPI here')\n")
+    proc = subprocess.run([sys.executable, "-m", "aersim.simcore.cli.main", "run", "random",
+                           "--ranks", "2", "--out", ""], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": str(fake.parent)})
+    assert proc.returncode == 2
+    assert "pip install -e '.[mpi]'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_split_cores_balances_contiguous_blocks():
+    work = np.array([5, 0, 5, 5, 5, 0, 10, 10], dtype=np.int64)
+    used = work > 0
+    rank = split_cores(work, used, 2)
+    assert rank.tolist() == [0, -1, 0, 0, 0, -1, 1, 1]
+    rank = split_cores(work, used, 6)
+    assert sorted(set(rank[used].tolist())) == list(range(6))
+    assert np.all(np.diff(rank[used]) >= 0)
+    with pytest.raises(ConfigError, match="at most 6"):
+        split_cores(work, used, 7)
+
+
+def test_zero_delay_levels_follow_the_feedforward_chain():
+    net = Network()
+    net.add_population("a", 3, InputParams())
+    net.add_population("b", 4, LIFParams())
+    net.add_population("c", 2, LIFParams())
+    net.add_population("d", 5, LIFParams())
+    net.connect("a", "b", [0], [0], 1.0, 0)
+    net.connect("a", "c", [0], [0], 1.0, 0)      # c does not depend on b: same level as b
+    net.connect("c", "d", [0], [0], 1.0, 0)
+    net.connect("d", "b", [0], [0], 1.0, 10**9)  # delayed: no level boundary
+    assert zero_delay_levels(net).tolist() == [0, 3, 9, 14]
