@@ -21,16 +21,17 @@ temporaries the size of the message list::
 
     synapses  code      generate          build             build added  base
     100 M     before    15.2 s  24.9 B    99.8 s  48.7 B    38.9 B       0.12 GB
-    100 M     streamed   2.0 s  10.1 B     6.3 s  27.3 B    17.3 B       0.12 GB
-    100 M     int32      2.0 s  10.1 B    BUILD100 s  23.9 B    13.8 B       0.12 GB
+    100 M     streamed   4.3 s  10.1 B    11.3 s  27.4 B    17.3 B       0.12 GB
+    100 M     int32      4.9 s  10.1 B    10.1 s  23.9 B    13.8 B       0.12 GB
      10 M     before     1.8 s  41.3 B    34.2 s  99.6 B    69.1 B       0.12 GB
-     10 M     streamed   0.7 s  28.3 B     7.1 s 103.0 B    74.7 B       0.12 GB
-     10 M     int32      0.7 s  28.3 B    BUILD10 s  81.5 B    53.2 B       0.12 GB
+     10 M     streamed   1.0 s  27.6 B     3.0 s  96.2 B    68.5 B       0.12 GB
+     10 M     int32      1.0 s  27.6 B     1.9 s  74.5 B    46.9 B       0.12 GB
 
 B: peak bytes per synapse of the whole process (the base included); build added: the build's
 peak minus the network held before it. The network keeps 8 bytes per synapse, the engine 8 more,
-and every message (neuron, destination core) 56 (synapse, chip and time-step tables; about 72
-at the peak): at 10 M synapses the messages dominate.
+and every message (neuron, destination core) 56 (synapse, chip and time-step tables; about 62
+at the peak): at 10 M synapses the messages dominate. Figures with the Numba cache warm (a
+first run that compiles adds about 60 MB); the streamed and int32 rows ran side by side.
 """
 
 import argparse

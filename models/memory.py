@@ -26,8 +26,8 @@ BUILD_BYTES_PER_SYNAPSE = 10
 #: storage counts and int32 send order (24), the time-step engine's int32 segment delays in
 #: steps (4), and passing arrays. ``bench/memory.py`` measured a build increment (mapping, all
 #: tables) of 13.8 bytes per synapse for Brunel at 100 M synapses (0.098 messages per synapse:
-#: 59 per message besides the 8 per synapse) and 53.2 at 10 M (0.63 messages per synapse: 72
-#: per message).
+#: 59 per message besides the 8 per synapse) and 46.9 at 10 M (0.63 messages per synapse: 62
+#: per message), Numba cache warm; the margin covers a first run's compilation (about 60 MB).
 BUILD_BYTES_PER_MESSAGE = 75
 GIB = float(1 << 30)
 
