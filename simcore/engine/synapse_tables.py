@@ -120,7 +120,12 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
             if m == 0:
                 continue
             if not ordered:
-                key[:m].sort()
+                # The same sort as _fill_kernel's (one sort implementation to compile).
+                perm = np.argsort(key[:m], kind="mergesort")
+                for j in range(m):
+                    t[j] = key[perm[j]]     # t (the targets) is not needed here
+                for j in range(m):
+                    key[j] = t[j]
             n_seg += 1
             n_msg += 1
             for j in range(1, m):
@@ -139,6 +144,7 @@ def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post
     t = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=np.float32)
     key = np.empty(longest, dtype=np.int64)
+    sorted_key = np.empty(longest, dtype=np.int64)
     mask = (np.int64(1) << delay_bits) - 1
     s = 0
     msg = 0
@@ -154,12 +160,15 @@ def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post
                     target[at + j] = t[j]
                     weight[at + j] = w[j]
             else:
+                # Element loops rather than fancy indexing or slice assignment, whose shape
+                # error path (message formatting) alone took 2 s of a first run's compilation.
                 perm = np.argsort(key[:m], kind="mergesort")
-                sorted_key = key[:m][perm]
                 for j in range(m):
                     target[at + j] = t[perm[j]]
                     weight[at + j] = w[perm[j]]
-                key[:m] = sorted_key
+                    sorted_key[j] = key[perm[j]]
+                for j in range(m):
+                    key[j] = sorted_key[j]
             for j in range(m):
                 new_msg = j == 0 or (key[j] >> delay_bits) != (key[j - 1] >> delay_bits)
                 if new_msg or key[j] != key[j - 1]:
