@@ -554,7 +554,7 @@ class Simulation:
             status, k_next = engine_timestep.run_steps_kernel(
                 self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
                 self.heap, self.counters, self.scratch, stim, self.rec, k, k1, dt,
-                durs[k - k0:], concurrent)
+                durs[k - k0:], concurrent, engine_timestep.model_flags(self.neurons))
             self.n_steps_done += int(k_next - k)
             k = int(k_next)
             if status == engine_timestep.STATUS_HEAP_FULL:
