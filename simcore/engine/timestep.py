@@ -67,6 +67,31 @@ STATUS_RECORDER_FULL = 1
 STATUS_HEAP_FULL = 2
 
 
+@njit(cache=True, inline="always")
+def draw_drive(neurons, stim, row, counts, dt_ps, own):
+    """One step of every Poisson drive into the input slot ``row`` (float64 ``(n_slots,)``).
+
+    A Poisson process of intensity lambda = rate * dt per unit length on the line
+    ``[0, n_drive)`` gives every neuron of the drive an independent Poisson(lambda) count for
+    the step. Every event is counted (``stim_in`` of its neuron's core); with ``own`` (bool
+    ``(n_neurons,)``, a rank's neurons) only owned neurons receive their input, so that every
+    rank draws the same stream; ``own=None`` (one process) compiles the test away.
+    """
+    drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
+        stim.drive_rng
+    for d in range(drive_lo.shape[0]):
+        lam = stim.drive_rate_hz[d] * dt_ps * 1e-12
+        if lam <= 0.0:
+            continue
+        x = exponential(drive_rng, d) / lam
+        while x < drive_n[d]:
+            j = drive_lo[d] + np.int64(x)
+            if own is None or own[j]:
+                row[j] += drive_w[d]
+            counts[neurons.core[j], STIM_IN] += 1
+            x += exponential(drive_rng, d) / lam
+
+
 @njit(cache=True)
 def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, stim, rec,
                      k0, k1, dt_ps, step_dur, concurrent, models):
@@ -94,8 +119,6 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
     v, cur, ref_count = state.v, state.cur, state.ref_count
     ring, in_payload = state.ring, state.in_payload
     counts, spiked, pending = counters.ops, scratch.spiked, scratch.pending
-    drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
-        stim.drive_rng
     in_step, in_neuron, in_value, in_pos = stim.in_time, stim.in_neuron, stim.in_value, \
         stim.in_pos
     rec_t, rec_meta = rec.spike_t, rec.spike_meta
@@ -112,18 +135,7 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
             return STATUS_RECORDER_FULL, k
         slot = k % n_slots
         row = ring[slot]
-        # Poisson drive: a Poisson process of intensity lambda per unit length on the line
-        # [0, n_drive) gives every neuron an independent Poisson(lambda) count for this step.
-        for d in range(drive_lo.shape[0]):
-            lam = stim.drive_rate_hz[d] * dt_ps * 1e-12
-            if lam <= 0.0:
-                continue
-            x = exponential(drive_rng, d) / lam
-            while x < drive_n[d]:
-                j = drive_lo[d] + np.int64(x)
-                row[j] += drive_w[d]
-                counts[neurons.core[j], STIM_IN] += 1
-                x += exponential(drive_rng, d) / lam
+        draw_drive(neurons, stim, row, counts, dt_ps, None)
         # Input spikes of this step: ``in_payload[j]`` is what input neuron ``j`` sends (1.0
         # for a plain spike, the value of a graded one; 0.0 sends nothing).
         while in_pos[0] < in_step.shape[0] and in_step[in_pos[0]] == k:
