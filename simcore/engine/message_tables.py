@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-#: Synapse storage kinds (columns of ``ChipTables.msg_syn_n``).
+#: Synapse storage kinds (columns of ``ChipTables.msg_syn_n`` when it has three).
 STORAGE_KINDS = ("sparse", "dense", "conv")
 #: Columns of ``ChipTables.link_stats`` (chip-to-chip links): packets, bits, busy time (ps).
 CLINK_PACKETS, CLINK_BITS, CLINK_BUSY_PS = range(3)
@@ -30,7 +30,8 @@ def _sparse_counts(msg_seg_lo, seg_lo, out):
 
 
 def message_storage(network, syn, chip) -> np.ndarray:
-    """Synapses of every message by storage kind, int32 ``(n_msg, 3)`` (see STORAGE_KINDS).
+    """Synapses of every message by storage kind, int32 ``(n_msg, 3)`` (see STORAGE_KINDS), or
+    ``(n_msg, 1)`` (the sparse column alone) when every synapse is sparse.
 
     A projection's storage is :func:`hardware.mapping.synapse_storage` (one kind per pair of
     populations: of two projections between the same populations the later one decides); a
@@ -38,12 +39,13 @@ def message_storage(network, syn, chip) -> np.ndarray:
     counts all as sparse. int32: a message holds the synapses of one neuron to one core.
     """
     n_msg = syn.msg_core.shape[0]
-    out = np.zeros((n_msg, 3), dtype=np.int32)
     split = any(k in chip.core.priced for k in ("synaptic_op_dense", "synaptic_op_conv"))
     if network is None or not split or n_msg == 0:
+        out = np.zeros((n_msg, 1), dtype=np.int32)
         if n_msg:
             _sparse_counts(syn.msg_seg_lo, syn.seg_lo, out)
         return out
+    out = np.zeros((n_msg, 3), dtype=np.int32)
     from aersim.hardware.mapping import synapse_storage
     from aersim.simcore.engine.build import input_slots  # build imports this module
 
@@ -61,18 +63,19 @@ def message_storage(network, syn, chip) -> np.ndarray:
     post = np.searchsorted(slot0, syn.target[syn.seg_lo[0]:syn.seg_lo[-1]], side="right") - 1
     kind = table[pop_of[src[msg_of_syn]], pop_of[post]]
     np.add.at(out, (msg_of_syn, kind), 1)
-    return out
+    return out if out[:, 1:].any() else np.ascontiguousarray(out[:, :1])
 
 
 def send_order(chip, syn) -> np.ndarray:
     """Message ids in the order each neuron sends them (``core.send_order``): by destination
-    core number (``row_major``, aersim's numbering: tiles row by row) or with tiles numbered
-    column by column (``column_major``, as SANA-FE numbers them; its axon tables list
-    destination cores in that order). int32 ``(n_msg,)``: message ids fit the int32 cores and
-    counts of the chip tables."""
+    core number (``row_major``, aersim's numbering: tiles row by row; the messages' own order,
+    returned as an empty array rather than stored) or with tiles numbered column by column
+    (``column_major``, as SANA-FE numbers them; its axon tables list destination cores in that
+    order). int32 ``(n_msg,)``: message ids fit the int32 cores and counts of the chip
+    tables."""
     n_msg = syn.msg_core.shape[0]
     if getattr(chip.core, "send_order", "row_major") == "row_major" or n_msg == 0:
-        return np.arange(n_msg, dtype=np.int32)
+        return np.zeros(0, dtype=np.int32)
     xs, ys = chip.core_xy()
     dest = syn.msg_core.astype(np.int64)
     rank = (xs[dest].astype(np.int64) * chip.height + ys[dest]) * chip.cores_per_tile \
@@ -110,10 +113,12 @@ def _receive_work(msg_syn_n, prices, kind, out):
     ``prices``, columns by storage kind, then the ``message_in`` difference); ``kind`` empty:
     one core type (row 0), no difference added."""
     mixed = kind.shape[0] > 0
+    split = msg_syn_n.shape[1] > 1
     for m in range(out.shape[0]):
         t = kind[m] if mixed else 0
-        w = np.int64(msg_syn_n[m, 0]) * prices[t, 0] + np.int64(msg_syn_n[m, 1]) * prices[t, 1] \
-            + np.int64(msg_syn_n[m, 2]) * prices[t, 2]
+        w = np.int64(msg_syn_n[m, 0]) * prices[t, 0]
+        if split:
+            w += np.int64(msg_syn_n[m, 1]) * prices[t, 1] + np.int64(msg_syn_n[m, 2]) * prices[t, 2]
         out[m] = w + prices[t, 3] if mixed else w
 
 

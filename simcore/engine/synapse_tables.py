@@ -7,7 +7,8 @@ delay) and written straight into the final ``target`` (int32) and ``weight`` (fl
 Nothing else of size ``n_syn`` is allocated: the sort works on one row at a time in scratch
 buffers of the longest row, and the tables of segments and messages are sized by a first pass
 that only counts them. The peak is therefore the network's own arrays, the engine's 8 bytes per
-synapse and the segment and message tables.
+synapse and the segment and message tables. The segment and message pointers are int32 while
+the counts they index fit (:func:`pointer_dtype`), int64 beyond.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from numba import njit
 from numba.typed import List
 
 from aersim.models.network import projections_by_source
+
+#: Largest count an int32 pointer array can index up to (its last entry is the count itself).
+INT32_LIMIT = int(np.iinfo(np.int32).max)
+
+
+def pointer_dtype(count: int):
+    """Type of a pointer array whose entries run from 0 to ``count`` (synapses or segments):
+    int32 while ``count`` fits, int64 beyond (such a network compiles the kernels once more)."""
+    return np.int32 if count <= INT32_LIMIT else np.int64
 
 
 def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits: int):
@@ -35,8 +45,8 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
     Returns
     -------
     tuple
-        ``(target, weight, seg_lo, seg_delay_ps, msg_ptr, msg_core, msg_seg_lo)`` as described
-        by ``SynapseTables``.
+        ``(target, weight, seg_lo, seg_delay, delay_ps, msg_ptr, msg_core, msg_seg_lo)`` as
+        described by ``SynapseTables``.
     """
     n = network.n_neurons
     first, grp_ptr, projs = projections_by_source(network)
@@ -66,16 +76,62 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
     del counts
     args = (first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride, slot_core,
             np.int64(delay_bits), longest)
+    delay_ps = distinct_delays(indices, delays, shared)
     n_seg, n_msg = _count_kernel(*args)
     target = np.empty(int(row[-1]), dtype=np.int32)
     weight = np.empty(int(row[-1]), dtype=np.float32)
-    seg_lo = np.empty(n_seg + 1, dtype=np.int64)
-    seg_delay = np.empty(n_seg, dtype=np.int64)
+    seg_lo = np.empty(n_seg + 1, dtype=pointer_dtype(int(row[-1])))
+    seg_delay = np.empty(n_seg, dtype=np.int32)
     msg_ptr = np.empty(n + 1, dtype=np.int64)
     msg_core = np.empty(n_msg, dtype=np.int32)
-    msg_seg_lo = np.empty(n_msg + 1, dtype=np.int64)
-    _fill_kernel(*args, row, target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo)
-    return target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo
+    msg_seg_lo = np.empty(n_msg + 1, dtype=pointer_dtype(n_seg))
+    _fill_kernel(*args, row, target, weight, seg_lo, seg_delay, delay_ps, msg_ptr, msg_core,
+                 msg_seg_lo)
+    return target, weight, seg_lo, seg_delay, delay_ps, msg_ptr, msg_core, msg_seg_lo
+
+
+def distinct_delays(indices, delays, shared, block: int = 1 << 20) -> np.ndarray:
+    """The distinct delays (ps) of the synapses of all projections (``indices``, ``delays``:
+    one array each per projection; ``shared``: the projection's delay is ``delays[j][0]``),
+    ascending, int64: what a segment's int32 ``seg_delay`` indexes. A per-synapse delay array is
+    read a block at a time, so the only temporaries are one block and the distinct values.
+
+    Raises
+    ------
+    ConfigError
+        More distinct delays than an int32 index reaches (only a network of more than 2**31
+        synapses can have them).
+    """
+    found = [np.zeros(0, dtype=np.int64)]
+    for j in range(shared.shape[0]):
+        d = delays[j]
+        if indices[j].shape[0] == 0:
+            continue
+        if shared[j]:
+            found.append(d[:1])
+            continue
+        for lo in range(0, d.shape[0], block):
+            found.append(np.unique(np.concatenate((found.pop(), np.unique(d[lo:lo + block])))))
+    out = np.unique(np.concatenate(found))
+    if out.shape[0] > INT32_LIMIT:
+        from aersim.simcore.errors import ConfigError
+        raise ConfigError(f"the network has {out.shape[0]} distinct synaptic delays, more than "
+                          f"the engine's int32 delay index holds ({INT32_LIMIT}); round the "
+                          "delays to a coarser grid")
+    return out
+
+
+@njit(cache=True, inline="always")
+def _delay_index(delay_ps, d):
+    """Position of delay ``d`` in the ascending ``delay_ps`` (which holds it), by bisection."""
+    lo, hi = 0, delay_ps.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if delay_ps[mid] < d:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @njit(cache=True)
@@ -180,8 +236,8 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
 
 @njit(cache=True)
 def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride,
-                 slot_core, delay_bits, longest, row, target, weight, seg_lo, seg_delay, msg_ptr,
-                 msg_core, msg_seg_lo):
+                 slot_core, delay_bits, longest, row, target, weight, seg_lo, seg_delay,
+                 delay_ps, msg_ptr, msg_core, msg_seg_lo):
     """Write every neuron's row sorted stably by key, and its segments and messages."""
     t = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=np.float32)
@@ -221,7 +277,7 @@ def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post
                         msg_seg_lo[msg] = s
                         msg += 1
                     seg_lo[s] = at + j
-                    seg_delay[s] = key[j] & mask
+                    seg_delay[s] = _delay_index(delay_ps, key[j] & mask)
                     s += 1
     msg_ptr[first[first.shape[0] - 1]] = msg
     msg_seg_lo[msg] = s

@@ -52,8 +52,11 @@ def test_message_tables_are_narrow_and_exact():
     assert widest(syn.msg_seg_lo) == np.diff(syn.msg_seg_lo).max()
     assert widest(np.zeros(1, np.int64)) == 0
     delays = np.array([0, 5, 149_999, 150_000, 1_000_000_007], dtype=np.int64)
-    assert np.array_equal(delay_steps(delays, 100_000, block=2), delays // 100_000)
+    seg_delay = np.array([4, 0, 2, 2, 3, 1], dtype=np.int32)
+    tables = syn._replace(delay_ps=delays, seg_delay=seg_delay)
+    steps = delay_steps(tables, 100_000)
+    assert steps.dtype == np.int32 and np.array_equal(steps, delays[seg_delay] // 100_000)
     # 2**40 - 1 ps (the longest delay the tables hold) in 1 ps steps does not fit int32.
     with pytest.raises(ConfigError, match=r"longest synaptic delay \(1099511627775 ps\) is "
                                           r"1099511627775 steps of dt=1 ps; raise dt"):
-        delay_steps(np.array([3, 2**40 - 1], dtype=np.int64), 1)
+        delay_steps(syn._replace(delay_ps=np.array([3, 2**40 - 1], dtype=np.int64)), 1)

@@ -42,6 +42,7 @@ def _direct_tables(net: Network, core_of: np.ndarray):
     slot0, n_slots = input_slots(net)
     slot_core = np.repeat(core_of, np.diff(np.append(slot0, n_slots)))
     target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo = ([] for _ in range(7))
+    delay_ps = sorted({int(d) for p in net.projections for d in p.delays_per_synapse()})
     for i in range(net.n_neurons):
         t, w, d = [], [], []
         for proj in net.projections:
@@ -64,16 +65,16 @@ def _direct_tables(net: Network, core_of: np.ndarray):
                 msg_seg_lo.append(len(seg_lo))
             if not same_core or d[k] != d[order[j - 1]]:
                 seg_lo.append(at)
-                seg_delay.append(d[k])
+                seg_delay.append(delay_ps.index(d[k]))
             target.append(t[k])
             weight.append(w[k])
     msg_ptr.append(len(msg_core))
     msg_seg_lo.append(len(seg_lo))
     seg_lo.append(len(target))
     return (np.array(target, np.int32), np.array(weight, np.float32),
-            np.array(seg_lo, np.int64), np.array(seg_delay, np.int64),
-            np.array(msg_ptr, np.int64), np.array(msg_core, np.int32),
-            np.array(msg_seg_lo, np.int64))
+            np.array(seg_lo, np.int32), np.array(seg_delay, np.int32),
+            np.array(delay_ps, np.int64), np.array(msg_ptr, np.int64),
+            np.array(msg_core, np.int32), np.array(msg_seg_lo, np.int32))
 
 
 @pytest.mark.parametrize("seed", range(12))
