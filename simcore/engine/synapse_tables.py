@@ -9,6 +9,14 @@ buffers of the longest row, and the tables of segments and messages are sized by
 that only counts them. The peak is therefore the network's own arrays, the engine's 8 bytes per
 synapse and the segment and message tables. The segment and message pointers are int32 while
 the counts they index fit (:func:`pointer_dtype`), int64 beyond.
+
+The engine's ``target`` and ``weight`` are single arrays over all neurons, in that sorted
+order, holding global input slots. A network's arrays can be them only when it has one
+projection, onto the first population's single input channel (local index = slot), and every
+row is already in (core, delay) order: then the tables use the projection's ``indices`` and
+``weights`` themselves and keep nothing per synapse (:func:`_shareable`). With several
+projections a neuron's synapses lie in several arrays, with indices local to each target
+population, so the engine copies them.
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ def pointer_dtype(count: int):
     return np.int32 if count <= INT32_LIMIT else np.int64
 
 
-def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits: int):
+def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits: int,
+                   share: bool = True):
     """The fan-out of every neuron of ``network``, sorted by (core, delay).
 
     Parameters
@@ -41,12 +50,15 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
         First input slot of every neuron.
     delay_bits : int
         Width of the delay in the (core, delay) sort key; delays must be below ``2**delay_bits``.
+    share : bool
+        Use the network's own index and weight arrays as ``target`` and ``weight`` when they
+        are those arrays already (see the module doc); False: always copy.
 
     Returns
     -------
     tuple
         ``(target, weight, seg_lo, seg_delay, delay_ps, msg_ptr, msg_core, msg_seg_lo)`` as
-        described by ``SynapseTables``.
+        described by ``SynapseTables``; ``target`` and ``weight`` may be the network's arrays.
     """
     n = network.n_neurons
     first, grp_ptr, projs = projections_by_source(network)
@@ -77,17 +89,37 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
     args = (first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride, slot_core,
             np.int64(delay_bits), longest)
     delay_ps = distinct_delays(indices, delays, shared)
-    n_seg, n_msg = _count_kernel(*args)
-    target = np.empty(int(row[-1]), dtype=np.int32)
-    weight = np.empty(int(row[-1]), dtype=np.float32)
+    n_seg, n_msg, ordered = _count_kernel(*args)
+    copy = not (share and ordered and _shareable(projs, post0, stride))
+    if copy:
+        target = np.empty(int(row[-1]), dtype=np.int32)
+        weight = np.empty(int(row[-1]), dtype=np.float32)
+    else:
+        target, weight = projs[0].indices, projs[0].weights
     seg_lo = np.empty(n_seg + 1, dtype=pointer_dtype(int(row[-1])))
     seg_delay = np.empty(n_seg, dtype=np.int32)
     msg_ptr = np.empty(n + 1, dtype=np.int64)
     msg_core = np.empty(n_msg, dtype=np.int32)
     msg_seg_lo = np.empty(n_msg + 1, dtype=pointer_dtype(n_seg))
-    _fill_kernel(*args, row, target, weight, seg_lo, seg_delay, delay_ps, msg_ptr, msg_core,
-                 msg_seg_lo)
+    _fill_kernel(*args, copy, row, target, weight, seg_lo, seg_delay, delay_ps, msg_ptr,
+                 msg_core, msg_seg_lo)
     return target, weight, seg_lo, seg_delay, delay_ps, msg_ptr, msg_core, msg_seg_lo
+
+
+def _shareable(projs, post0, stride) -> bool:
+    """Whether the only projection's ``indices`` and ``weights`` are the engine's ``target``
+    and ``weight`` once every row is known to be in (core, delay) order: local index = input
+    slot (onto the first population, one channel), the engine's types, no gap before or after
+    the rows (the engine's arrays hold exactly the synapses of the rows in neuron order)."""
+    if len(projs) != 1 or post0[0] != 0 or stride[0] != 1:
+        return False
+    p = projs[0]
+    return (isinstance(p.indices, np.ndarray) and p.indices.dtype == np.int32
+            and p.indices.flags.c_contiguous and p.indices.flags.writeable
+            and isinstance(p.weights, np.ndarray) and p.weights.dtype == np.float32
+            and p.weights.flags.c_contiguous and p.weights.flags.writeable
+            and p.weights.shape == p.indices.shape and p.indptr.shape[0] > 0
+            and int(p.indptr[0]) == 0 and int(p.indptr[-1]) == p.indices.shape[0])
 
 
 def distinct_delays(indices, delays, shared, block: int = 1 << 20) -> np.ndarray:
@@ -203,7 +235,8 @@ def _stable_argsort(key, m, perm, tmp):
 @njit(cache=True)
 def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride,
                   slot_core, delay_bits, longest):
-    """Numbers of segments (distinct (core, delay) per neuron) and messages (distinct core)."""
+    """Numbers of segments (distinct (core, delay) per neuron) and messages (distinct core),
+    and whether every row is in (core, delay) order already (in projection order)."""
     t = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=np.float32)
     key = np.empty(longest, dtype=np.int64)
@@ -211,6 +244,7 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
     tmp = np.empty(longest, dtype=np.int64)
     n_seg = 0
     n_msg = 0
+    all_ordered = True
     for g in range(first.shape[0] - 1):
         for i in range(first[g], first[g + 1]):
             m, ordered = _gather_row(i, first[g], grp_ptr[g], grp_ptr[g + 1], indptrs, indices,
@@ -218,6 +252,7 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
                                      delay_bits, t, w, key)
             if m == 0:
                 continue
+            all_ordered = all_ordered and ordered
             if not ordered:
                 _stable_argsort(key, m, perm, tmp)
                 for j in range(m):
@@ -231,14 +266,16 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
                     n_seg += 1
                     if (key[j] >> delay_bits) != (key[j - 1] >> delay_bits):
                         n_msg += 1
-    return n_seg, n_msg
+    return n_seg, n_msg, all_ordered
 
 
 @njit(cache=True)
 def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride,
-                 slot_core, delay_bits, longest, row, target, weight, seg_lo, seg_delay,
+                 slot_core, delay_bits, longest, copy, row, target, weight, seg_lo, seg_delay,
                  delay_ps, msg_ptr, msg_core, msg_seg_lo):
-    """Write every neuron's row sorted stably by key, and its segments and messages."""
+    """Write every neuron's row sorted stably by key (``copy`` False: the rows are in order
+    and ``target``, ``weight`` are the network's arrays, left as they are), and its segments
+    and messages."""
     t = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=np.float32)
     key = np.empty(longest, dtype=np.int64)
@@ -255,11 +292,11 @@ def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post
                                      weights, delays, shared, post0, stride, slot_core,
                                      delay_bits, t, w, key)
             at = row[i]
-            if ordered:
+            if copy and ordered:
                 for j in range(m):
                     target[at + j] = t[j]
                     weight[at + j] = w[j]
-            else:
+            elif copy:
                 # Element loops rather than fancy indexing or slice assignment, whose shape
                 # error path (message formatting) alone took 2 s of a first run's compilation.
                 _stable_argsort(key, m, perm, tmp)
