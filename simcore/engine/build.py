@@ -109,7 +109,7 @@ class SynapseTables(NamedTuple):
     target: np.ndarray       # int32 (n_syn,), global id of the postsynaptic neuron
     weight: np.ndarray       # float32 (n_syn,)
     seg_lo: np.ndarray       # int32 (n_seg + 1,), first synapse of each segment (int64 from
-    #                          2**31 synapses on: synapse_tables.pointer_dtype)
+    #                          2**31 synapses on: synapse_tables.narrowest_int)
     seg_delay: np.ndarray    # int32 (n_seg,), the segment's delay: delay_ps[seg_delay[g]]
     delay_ps: np.ndarray     # int64 (n_delays,), the network's distinct delays (ps), ascending
     msg_ptr: np.ndarray      # int64 (n_neurons + 1,), messages of neuron i: msg_ptr[i]:msg_ptr[i+1]
@@ -227,7 +227,8 @@ class ChipTables(NamedTuple):
     noc: NocState            # contention model (idle and unused when contention is off)
     push_need: np.ndarray    # int64 (n_neurons,), queue entries a step may need per spike
     timing: np.ndarray       # int64 (TIMING_LEN,), indexed by TIMING_*
-    msg_syn_ps: np.ndarray   # int64 (n_msg,), synapse work of each message (ps)
+    msg_syn_ps: np.ndarray   # int32 (n_msg,), synapse work of each message (ps); int64 when
+    #                          a message's work may pass 2**31 ps (message_tables.work_bound_ps)
     msg_syn_n: np.ndarray    # int32 (n_msg, 3), its synapses by storage: sparse, dense, conv;
     #                          (n_msg, 1) when all are sparse
     is_input: np.ndarray     # bool (n_neurons,), input neuron (priced as an input)
@@ -447,7 +448,7 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
         msg_send = send_order(chip, syn)
     else:
         msg_syn_n = np.zeros((0, 1), dtype=np.int32)
-        msg_syn_ps = np.zeros(0, dtype=np.int64)
+        msg_syn_ps = np.zeros(0, dtype=np.int32)
         msg_send = np.zeros(0, dtype=np.int32)
     n = neurons.core.shape[0]
     may_idle = (neurons.kind != KIND_INPUT) & np.isin(neurons.kind, (KIND_LIF, KIND_IF,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from aersim.simcore.engine.synapse_tables import narrowest_int
+
 #: Synapse storage kinds (columns of ``ChipTables.msg_syn_n`` when it has three).
 STORAGE_KINDS = ("sparse", "dense", "conv")
 #: Columns of ``ChipTables.link_stats`` (chip-to-chip links): packets, bits, busy time (ps).
@@ -125,8 +127,9 @@ def _receive_work(msg_syn_n, prices, kind, out):
 def receive_work_ps(chip, syn, msg_syn_n) -> np.ndarray:
     """Time a destination core spends on each message beyond the chip's ``message_in``: its
     synapses at the destination core type's prices by storage kind (mixed tiles: plus the
-    difference of that type's ``message_in`` to the chip's), int64 ps ``(n_msg,)`` (int64: a
-    message of many synapses can take longer than 2**31 ps)."""
+    difference of that type's ``message_in`` to the chip's), ps ``(n_msg,)``: int32 when the
+    largest count of each kind at the dearest price fits (:func:`work_bound_ps`), else int64
+    (a message of many synapses can take longer than 2**31 ps)."""
     specs = chip.core_specs() if hasattr(chip, "core_specs") else (chip.core,)
     per_type = np.array([[t.latency_ps["synaptic_op"],
                           t.latency_ps.get("synaptic_op_dense", t.latency_ps["synaptic_op"]),
@@ -135,9 +138,19 @@ def receive_work_ps(chip, syn, msg_syn_n) -> np.ndarray:
                          for t in specs], dtype=np.int64)
     kind = np.zeros(0, dtype=np.int64) if len(specs) == 1 else \
         chip.core_type_of()[syn.msg_core].astype(np.int64)
-    out = np.empty(msg_syn_n.shape[0], dtype=np.int64)
+    out = np.empty(msg_syn_n.shape[0], dtype=narrowest_int(work_bound_ps(msg_syn_n, per_type)))
     _receive_work(msg_syn_n, per_type, kind, out)
     return out
+
+
+def work_bound_ps(msg_syn_n, prices) -> int:
+    """An upper bound of ``|work|`` of every message (ps): per storage kind the most synapses
+    a message has at the dearest price of any core type, plus the largest ``message_in``
+    difference (``prices`` as in :func:`_receive_work`)."""
+    k = msg_syn_n.shape[1]
+    most = msg_syn_n.max(axis=0, initial=0).astype(object)   # Python ints: no overflow
+    dearest = np.abs(prices[:, :k]).max(axis=0).astype(object)
+    return int((most * dearest).sum()) + int(np.abs(prices[:, 3]).max())
 
 
 def barrier_for_cores(chip, core_ids) -> tuple[int, float]:

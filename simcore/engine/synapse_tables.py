@@ -8,7 +8,7 @@ Nothing else of size ``n_syn`` is allocated: the sort works on one row at a time
 buffers of the longest row, and the tables of segments and messages are sized by a first pass
 that only counts them. The peak is therefore the network's own arrays, the engine's 8 bytes per
 synapse and the segment and message tables. The segment and message pointers are int32 while
-the counts they index fit (:func:`pointer_dtype`), int64 beyond.
+the counts they index fit (:func:`narrowest_int`), int64 beyond.
 
 The engine's ``target`` and ``weight`` are single arrays over all neurons, in that sorted
 order, holding global input slots. A network's arrays can be them only when it has one
@@ -31,10 +31,11 @@ from aersim.models.network import projections_by_source
 INT32_LIMIT = int(np.iinfo(np.int32).max)
 
 
-def pointer_dtype(count: int):
-    """Type of a pointer array whose entries run from 0 to ``count`` (synapses or segments):
-    int32 while ``count`` fits, int64 beyond (such a network compiles the kernels once more)."""
-    return np.int32 if count <= INT32_LIMIT else np.int64
+def narrowest_int(largest: int):
+    """Type of an integer table whose entries lie in ``[-largest, largest]`` (a pointer array
+    running from 0 to a count of synapses or segments, a message's work in ps): int32 while
+    ``largest`` fits, int64 beyond (such a network compiles the engine kernels once more)."""
+    return np.int32 if largest <= INT32_LIMIT else np.int64
 
 
 def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits: int,
@@ -96,11 +97,11 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
         weight = np.empty(int(row[-1]), dtype=np.float32)
     else:
         target, weight = projs[0].indices, projs[0].weights
-    seg_lo = np.empty(n_seg + 1, dtype=pointer_dtype(int(row[-1])))
+    seg_lo = np.empty(n_seg + 1, dtype=narrowest_int(int(row[-1])))
     seg_delay = np.empty(n_seg, dtype=np.int32)
     msg_ptr = np.empty(n + 1, dtype=np.int64)
     msg_core = np.empty(n_msg, dtype=np.int32)
-    msg_seg_lo = np.empty(n_msg + 1, dtype=pointer_dtype(n_seg))
+    msg_seg_lo = np.empty(n_msg + 1, dtype=narrowest_int(n_seg))
     _fill_kernel(*args, copy, row, target, weight, seg_lo, seg_delay, delay_ps, msg_ptr,
                  msg_core, msg_seg_lo)
     return target, weight, seg_lo, seg_delay, delay_ps, msg_ptr, msg_core, msg_seg_lo

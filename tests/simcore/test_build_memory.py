@@ -45,9 +45,15 @@ def test_message_tables_are_narrow_and_exact():
     syn, chip = sim.syn, sim.chip_tables
     per_msg = syn.seg_lo[syn.msg_seg_lo[1:]] - syn.seg_lo[syn.msg_seg_lo[:-1]]
     assert chip.msg_syn_n.dtype == np.int32 and chip.msg_send.dtype == np.int32
+    # loihi_like prices every synapse alike and sends in row-major order: one storage column,
+    # no stored send order.
+    assert chip.msg_syn_n.shape == (per_msg.size, 1) and chip.msg_send.size == 0
     assert np.array_equal(chip.msg_syn_n.sum(axis=1), per_msg)
     price = sim.chip.core.latency_ps["synaptic_op"]
+    assert chip.msg_syn_ps.dtype == np.int32
     assert np.array_equal(chip.msg_syn_ps, per_msg * price)
+    assert syn.seg_lo.dtype == syn.msg_seg_lo.dtype == syn.seg_delay.dtype == np.int32
+    assert np.array_equal(syn.delay_ps, [1_500_000_000])
     assert sim.mode_tables.seg_delay_steps.dtype == np.int32
     assert widest(syn.msg_seg_lo) == np.diff(syn.msg_seg_lo).max()
     assert widest(np.zeros(1, np.int64)) == 0
@@ -60,3 +66,32 @@ def test_message_tables_are_narrow_and_exact():
     with pytest.raises(ConfigError, match=r"longest synaptic delay \(1099511627775 ps\) is "
                                           r"1099511627775 steps of dt=1 ps; raise dt"):
         delay_steps(syn._replace(delay_ps=np.array([3, 2**40 - 1], dtype=np.int64)), 1)
+
+
+@pytest.mark.parametrize("most, price, dtype", [(1, 2**31 - 1, "int32"), (1, 2**31, "int64"),
+                                               (2, 2**30 - 1, "int32"), (2, 2**30, "int64")])
+def test_receive_work_is_int32_exactly_while_the_dearest_message_fits(most, price, dtype):
+    """The dearest message (``most`` synapses at ``price`` ps each) ends at 2**31 - 1 ps or
+    2**31 - 2 ps (int32) or reaches 2**31 ps (int64)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from aersim.simcore.engine.message_tables import receive_work_ps
+
+    chip = SimpleNamespace(core=SimpleNamespace(latency_ps={"synaptic_op": price,
+                                                            "message_in": 7}))
+    work = receive_work_ps(chip, None, np.array([[most], [1], [0]], dtype=np.int32))
+    assert work.dtype == dtype
+    assert work.tolist() == [most * price, price, 0]
+
+
+def test_receive_work_bound_counts_every_storage_kind():
+    import numpy as np
+
+    from aersim.simcore.engine.message_tables import work_bound_ps
+
+    n = np.array([[5, 0, 1], [2, 9, 0]], dtype=np.int32)
+    prices = np.array([[10, 20, 30, -4], [11, 2, 3, 6]], dtype=np.int64)
+    # Most per kind (5, 9, 1) at the dearest price per kind (11, 20, 30), plus |6|.
+    assert work_bound_ps(n, prices) == 5 * 11 + 9 * 20 + 30 + 6

@@ -188,9 +188,9 @@ def test_a_run_on_shared_arrays_equals_a_run_on_a_copy(monkeypatch, mode):
 
 
 def test_pointer_type_is_int32_up_to_the_int32_limit():
-    from aersim.simcore.engine.synapse_tables import pointer_dtype
-    assert pointer_dtype(2**31 - 1) == np.int32 and pointer_dtype(2**31) == np.int64
-    assert pointer_dtype(0) == np.int32
+    from aersim.simcore.engine.synapse_tables import narrowest_int
+    assert narrowest_int(2**31 - 1) == np.int32 and narrowest_int(2**31) == np.int64
+    assert narrowest_int(0) == np.int32
 
 
 def test_pointers_widen_to_int64_past_the_limit_with_the_same_values(monkeypatch):
