@@ -95,3 +95,22 @@ def test_receive_work_bound_counts_every_storage_kind():
     prices = np.array([[10, 20, 30, -4], [11, 2, 3, 6]], dtype=np.int64)
     # Most per kind (5, 9, 1) at the dearest price per kind (11, 20, 30), plus |6|.
     assert work_bound_ps(n, prices) == 5 * 11 + 9 * 20 + 30 + 6
+
+
+def test_projection_covers_what_the_build_keeps():
+    """The projected build bytes cover the engine's per-synapse and per-message arrays of a real
+    build (28 bytes per message when every message is one segment), with a margin for passing
+    arrays that is not larger than what is kept."""
+    net = brunel_network(n_exc=400, n_inh=100, epsilon=0.1)
+    sim = Simulation(net, "loihi_like", config=RunConfig(mode="timestep"))
+    syn, chip = sim.syn, sim.chip_tables
+    n_syn, n_msg = net.n_synapses, syn.msg_core.size
+    assert syn.seg_delay.size == n_msg                      # one delay: a segment per message
+    per_syn = syn.target.nbytes + syn.weight.nbytes
+    per_msg = sum(a.nbytes for a in (syn.msg_core, syn.msg_seg_lo, syn.seg_lo, syn.seg_delay,
+                                     chip.msg_syn_ps, chip.msg_syn_n, chip.msg_send,
+                                     sim.mode_tables.seg_delay_steps))
+    assert per_syn == 8 * n_syn
+    assert per_msg == 28 * n_msg + 8                        # + the two pointers' last entries
+    need = memory.build_bytes(n_syn, n_msg)
+    assert per_syn + per_msg < need < 2 * (per_syn + per_msg)
