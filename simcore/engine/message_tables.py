@@ -47,25 +47,36 @@ def message_storage(network, syn, chip) -> np.ndarray:
         if n_msg:
             _sparse_counts(syn.msg_seg_lo, syn.seg_lo, out)
         return out
-    out = np.zeros((n_msg, 3), dtype=np.int32)
     from aersim.hardware.mapping import synapse_storage
     from aersim.simcore.engine.build import input_slots  # build imports this module
 
-    per_msg = syn.seg_lo[syn.msg_seg_lo[1:]] - syn.seg_lo[syn.msg_seg_lo[:-1]]
     names = list(network.populations)
-    pop_of = np.repeat(np.arange(len(names)),
-                       [network.populations[p].size for p in names]).astype(np.int64)
-    table = np.zeros((len(names), len(names)), dtype=np.int64)
+    sizes = [network.populations[p].size for p in names]
+    table = np.zeros((len(names), len(names)), dtype=np.int32)
     for proj in network.projections:
         table[names.index(proj.pre), names.index(proj.post)] = \
             STORAGE_KINDS.index(synapse_storage(proj, network))
-    slot0, _ = input_slots(network)
-    src = np.repeat(np.arange(syn.msg_ptr.shape[0] - 1), np.diff(syn.msg_ptr))
-    msg_of_syn = np.repeat(np.arange(n_msg), per_msg)
-    post = np.searchsorted(slot0, syn.target[syn.seg_lo[0]:syn.seg_lo[-1]], side="right") - 1
-    kind = table[pop_of[src[msg_of_syn]], pop_of[post]]
-    np.add.at(out, (msg_of_syn, kind), 1)
+    if not table.any():
+        return message_storage(None, syn, chip)
+    pop_of = np.repeat(np.arange(len(names), dtype=np.int32), sizes)
+    slot0, n_slots = input_slots(network)
+    slot_pop = np.repeat(pop_of, np.diff(np.append(slot0, n_slots)))
+    out = np.zeros((n_msg, 3), dtype=np.int32)
+    _storage_counts(syn.msg_ptr, syn.msg_seg_lo, syn.seg_lo, syn.target, pop_of, slot_pop,
+                    table, out)
     return out if out[:, 1:].any() else np.ascontiguousarray(out[:, :1])
+
+
+@njit(cache=True)
+def _storage_counts(msg_ptr, msg_seg_lo, seg_lo, target, pop_of, slot_pop, table, out):
+    """Add every synapse to ``out[m, kind]`` of its message ``m``, the kind being ``table``'s
+    entry for (population of the sending neuron, population of the target slot): one pass
+    over the synapses, no temporary per synapse."""
+    for s in range(msg_ptr.shape[0] - 1):
+        row = table[pop_of[s]]
+        for m in range(msg_ptr[s], msg_ptr[s + 1]):
+            for q in range(seg_lo[msg_seg_lo[m]], seg_lo[msg_seg_lo[m + 1]]):
+                out[m, row[slot_pop[target[q]]]] += 1
 
 
 def send_order(chip, syn) -> np.ndarray:
