@@ -11,8 +11,9 @@ with zero-delay synapses it exchanges after every zero-delay level of every step
 
 Bit identity with one process: a neuron's input row receives the same terms in the same order
 (spikes in global id order, each spike's messages, segments and synapses in table order; the
-drive's events in stream order), every rank draws the whole Poisson stream (so its generator
-state stays that of one process), and the timeline is the one-process timeline of the same
+drive's events in stream order), the Poisson drive has one stream per (drive, core), which only
+the core's owner draws (the one-process events, since a stream does not depend on who draws
+it), and the timeline is the one-process timeline of the same
 spike list. Exchange rows are float64 ``(step, id, payload, update end ps)``: exact for
 integers below 2**53.
 """
@@ -20,12 +21,11 @@ integers below 2**53.
 import numpy as np
 from numba import njit
 
-from aersim.hardware.energy import STIM_IN
 from aersim.simcore.engine.build import TIMING_IDLE
 from aersim.simcore.engine.queue import heap_free
-from aersim.simcore.engine.rng import exponential
 from aersim.simcore.engine.timestep import (
     add_synapses,
+    draw_drive,
     mark_idle,
     step_timeline,
     update_range,
@@ -34,27 +34,15 @@ from aersim.simcore.engine.timestep import (
 
 @njit(cache=True)
 def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, k, dt_ps):
-    """Start step ``k``: the drive (the whole stream, applied to owned neurons, every event
-    counted so that counts are the same on every rank), this step's input payloads of owned
-    neurons, and, on chips that price idle neurons, their marking; ``n_idle_own`` gets the
-    idle counts of the owned cores (0 elsewhere) for the ranks' sum."""
+    """Start step ``k``: the drive of the owned cores (their segments' streams, see
+    ``timestep.draw_drive``), this step's input payloads of owned neurons, and, on chips that
+    price idle neurons, their marking; ``n_idle_own`` gets the idle counts of the owned cores
+    (0 elsewhere) for the ranks' sum."""
     ring, in_payload, counts = state.ring, state.in_payload, counters.ops
-    drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
-        stim.drive_rng
     in_step, in_neuron, in_value, in_pos = stim.in_time, stim.in_neuron, stim.in_value, \
         stim.in_pos
     row = ring[k % ring.shape[0]]
-    for d in range(drive_lo.shape[0]):
-        lam = stim.drive_rate_hz[d] * dt_ps * 1e-12
-        if lam <= 0.0:
-            continue
-        x = exponential(drive_rng, d) / lam
-        while x < drive_n[d]:
-            j = drive_lo[d] + np.int64(x)
-            if own[j]:
-                row[j] += drive_w[d]
-            counts[neurons.core[j], STIM_IN] += 1
-            x += exponential(drive_rng, d) / lam
+    draw_drive(neurons, stim, row, counts, dt_ps, own_core)
     while in_pos[0] < in_step.shape[0] and in_step[in_pos[0]] == k:
         j = in_neuron[in_pos[0]]
         if own[j]:

@@ -68,6 +68,37 @@ STATUS_HEAP_FULL = 2
 
 
 @njit(cache=True)
+def draw_drive(neurons, stim, row, counts, dt_ps, own_core):
+    """Add one step's Poisson drive to ``row`` (the step's input row of the ring, float64
+    ``(n_neurons,)``) and count each event (``STIM_IN``) on its core in ``counts``.
+
+    Each segment (one drive's neurons on one core, ``Stimulus.drive_*``) is a Poisson process
+    of intensity ``lambda = rate x dt`` per unit length on the line ``[0, n)``: every neuron
+    of the segment gets an independent Poisson(lambda) count, drawn from the segment's own
+    stream. ``own_core`` (bool ``(n_cores,)``): draw only segments on these cores (a rank of a
+    partitioned run); empty: all of them.
+    """
+    drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
+        stim.drive_rng
+    for d in range(drive_lo.shape[0]):
+        lam = stim.drive_rate_hz[d] * dt_ps * 1e-12
+        if lam <= 0.0:
+            continue
+        lo = drive_lo[d]
+        c = neurons.core[lo]
+        if own_core.shape[0] > 0 and not own_core[c]:
+            continue
+        w = drive_w[d]
+        n_ev = 0
+        x = exponential(drive_rng, d) / lam
+        while x < drive_n[d]:
+            row[lo + np.int64(x)] += w
+            n_ev += 1
+            x += exponential(drive_rng, d) / lam
+        counts[c, STIM_IN] += n_ev
+
+
+@njit(cache=True)
 def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, stim, rec,
                      k0, k1, dt_ps, step_dur, concurrent):
     """Advance steps ``k0 .. k1-1`` of ``dt_ps``. Returns ``(status, next_step)``.
@@ -93,8 +124,6 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
     v, cur, ref_count = state.v, state.cur, state.ref_count
     ring, in_payload = state.ring, state.in_payload
     counts, spiked, pending = counters.ops, scratch.spiked, scratch.pending
-    drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
-        stim.drive_rng
     in_step, in_neuron, in_value, in_pos = stim.in_time, stim.in_neuron, stim.in_value, \
         stim.in_pos
     rec_t, rec_meta = rec.spike_t, rec.spike_meta
@@ -103,6 +132,7 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
     n = v.shape[0]
     n_slots = ring.shape[0]
     own_all = np.zeros(0, dtype=np.bool_)
+    no_cores = np.zeros(0, dtype=np.bool_)
     no_payloads = np.zeros(0, dtype=np.float64)
     for k in range(k0, k1):
         if rec_meta[0] + n > rec_t.shape[0] or (
@@ -111,18 +141,7 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
             return STATUS_RECORDER_FULL, k
         slot = k % n_slots
         row = ring[slot]
-        # Poisson drive: a Poisson process of intensity lambda per unit length on the line
-        # [0, n_drive) gives every neuron an independent Poisson(lambda) count for this step.
-        for d in range(drive_lo.shape[0]):
-            lam = stim.drive_rate_hz[d] * dt_ps * 1e-12
-            if lam <= 0.0:
-                continue
-            x = exponential(drive_rng, d) / lam
-            while x < drive_n[d]:
-                j = drive_lo[d] + np.int64(x)
-                row[j] += drive_w[d]
-                counts[neurons.core[j], STIM_IN] += 1
-                x += exponential(drive_rng, d) / lam
+        draw_drive(neurons, stim, row, counts, dt_ps, no_cores)
         # Input spikes of this step: ``in_payload[j]`` is what input neuron ``j`` sends (1.0
         # for a plain spike, the value of a graded one; 0.0 sends nothing).
         while in_pos[0] < in_step.shape[0] and in_step[in_pos[0]] == k:
