@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aersim.hardware.energy import STIM_IN
 from aersim.simcore.engine import partitioned
 from aersim.simcore.engine import timestep as engine_timestep
 from aersim.simcore.engine.build import TIMING_CONCURRENT, TIMING_IDLE
@@ -194,12 +195,17 @@ class RankRun:
             self.comm.Allreduce(self.MPI.IN_PLACE, durs, op=self.MPI.MAX)
             sim.counters.hw_clock[0] = clock0 + int(durs.sum())
             self._reduce_counts(sim.counters.ops, ops0)
+        else:
+            # The whole timeline ran here, but each core's drive events only on its owner.
+            self._reduce_counts(sim.counters.ops[:, STIM_IN:STIM_IN + 1],
+                                ops0[:, STIM_IN:STIM_IN + 1])
         self.drain(sim, spikes_t, spikes_n, trace)
         return durs
 
     def _reduce_counts(self, ops, ops0) -> None:
-        """Counts of this chunk: each core's row from its owning rank (the only one that saw all
-        of its messages), summed over ranks."""
+        """Counts of this chunk (``ops``: all columns or some, ``(n_cores, m)``): each core's
+        row from its owning rank (the only one that saw all of its messages and drew its
+        drive), summed over ranks."""
         delta = (ops - ops0) * self.own_core[:, None]
         self.comm.Allreduce(self.MPI.IN_PLACE, delta, op=self.MPI.SUM)
         ops[:] = ops0 + delta
