@@ -90,6 +90,8 @@ class Stimulus(NamedTuple):
     drive_buf_j: np.ndarray  # int64 (n_seg, batch), async: neurons of drawn drive events
     drive_buf_t: np.ndarray  # int64 (n_seg, batch), async: time of the event after each
     drive_pos: np.ndarray    # int64, async: next unused drawn event (batch: none left)
+    drive_tree: np.ndarray   # int64 (2 P,), async: winner tree of the segments' next events
+    drive_tie: np.ndarray    # bool (2 P,), async: another segment of the subtree ties its winner
     in_time: np.ndarray      # int64, step index (timestep) or time in ps (async)
     in_neuron: np.ndarray    # int32, global neuron id
     in_value: np.ndarray     # float64, payload (1.0 for a plain spike)

@@ -270,6 +270,8 @@ class Simulation:
             drive_buf_j=np.zeros((n_seg, engine_async.DRIVE_BATCH), dtype=np.int64),
             drive_buf_t=np.zeros((n_seg, engine_async.DRIVE_BATCH), dtype=np.int64),
             drive_pos=np.full(n_seg, engine_async.DRIVE_BATCH, dtype=np.int64),
+            drive_tree=np.zeros(2 * engine_async.tree_leaves(n_seg), dtype=np.int64),
+            drive_tie=np.zeros(2 * engine_async.tree_leaves(n_seg), dtype=np.bool_),
             in_time=None, in_neuron=None, in_value=None, in_pos=None))
         self._input_streams = [
             (s.open(self.network.population(s.population), self._stim_rngs[i]),
@@ -320,6 +322,7 @@ class Simulation:
             for d in range(self.stim.drive_lo.size):
                 self.stim.drive_next[d] = self._drive_gap_ps(d) \
                     if self.stim.drive_rate_hz[d] > 0 else np.iinfo(np.int64).max
+            engine_async.build_drive_tree(self.stim)
             self._seed_self_driven()
 
     @property
