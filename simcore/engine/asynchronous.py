@@ -235,10 +235,12 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
     The records are those of ``simcore.engine.state``. Stops early between batches when the
     recorder or the heap could overflow (``STATUS_RECORDER_FULL`` / ``STATUS_HEAP_FULL``) or
     the network has no room for the packets of one more event (``STATUS_NOC_FULL``); the
-    wrapper drains or grows and calls again. Drive ``d`` covers neurons ``drive_lo[d] ..
-    drive_lo[d] + drive_n[d] - 1`` at ``drive_rate_hz[d]`` each; its next event is at
-    ``drive_next[d]``; its events are drawn ``DRIVE_BATCH`` at a time (:func:`refill_drive`),
-    ``stim.drive_pos[d]`` is the next unused one. The chunk's input spikes (``stim.in_*``,
+    wrapper drains or grows and calls again. Drive segment ``d`` (one drive's neurons on one
+    core) covers neurons ``drive_lo[d] .. drive_lo[d] + drive_n[d] - 1`` at
+    ``drive_rate_hz[d]`` each; its next event is at ``drive_next[d]`` (the earliest segment is
+    the root of ``stim.drive_tree``, :func:`drive_tree_update`); its events are drawn
+    ``DRIVE_BATCH`` at a time (:func:`refill_drive`), ``stim.drive_pos[d]`` is the next
+    unused one. The chunk's input spikes (``stim.in_*``,
     times in ps) are sorted by (time, neuron); the next pending one is always in the heap
     (pushed by the wrapper for the first). ``max_push`` bounds the queue entries one event may
     push. ``contention`` is :func:`contention_flag` of ``chip``.
