@@ -15,18 +15,23 @@ Measured on a 2-core machine shared with other work (times are noisy), Brunel on
 ``loihi_like``, 100,000 neurons, the commands above (``--epsilon 0.01``: 100 M synapses, 9.8 M
 messages; ``--epsilon 0.001``: 10 M synapses, 6.3 M messages). Before: coordinate lists sorted
 by ``Network.connect``, the build's int64 delay list and the mapping's sorted pair lists;
-after: streamed generation and per-row sorts (``simcore.engine.synapse_tables``)::
+streamed: streamed generation and per-row sorts (``simcore.engine.synapse_tables``); int32:
+the chip tables' storage counts and send order and the delays in steps int32, filled without
+temporaries the size of the message list::
 
-    synapses  code    generate          build             build added  base
-    100 M     before  15.2 s  24.9 B    99.8 s  48.7 B    38.9 B       0.12 GB
-    100 M     after    4.3 s  10.1 B    10.0 s  27.4 B    17.3 B       0.12 GB
-     10 M     before   1.8 s  41.3 B    34.2 s  99.6 B    69.1 B       0.12 GB
-     10 M     after    0.7 s  27.4 B     2.8 s  96.4 B    69.0 B       0.12 GB
+    synapses  code      generate          build             build added  base
+    100 M     before    15.2 s  24.9 B    99.8 s  48.7 B    38.9 B       0.12 GB
+    100 M     streamed   4.3 s  10.1 B    11.3 s  27.4 B    17.3 B       0.12 GB
+    100 M     int32      4.9 s  10.1 B    10.1 s  23.9 B    13.8 B       0.12 GB
+     10 M     before     1.8 s  41.3 B    34.2 s  99.6 B    69.1 B       0.12 GB
+     10 M     streamed   1.0 s  27.6 B     3.0 s  96.2 B    68.5 B       0.12 GB
+     10 M     int32      1.0 s  27.6 B     1.9 s  74.5 B    46.9 B       0.12 GB
 
 B: peak bytes per synapse of the whole process (the base included); build added: the build's
 peak minus the network held before it. The network keeps 8 bytes per synapse, the engine 8 more,
-and every message (neuron, destination core) about 95 (synapse, chip and time-step tables):
-at 10 M synapses the messages dominate.
+and every message (neuron, destination core) 56 (synapse, chip and time-step tables; about 62
+at the peak): at 10 M synapses the messages dominate. Figures with the Numba cache warm (a
+first run that compiles adds about 60 MB); the streamed and int32 rows ran side by side.
 """
 
 import argparse

@@ -22,12 +22,13 @@ GENERATE_BYTES_PER_SYNAPSE = 12
 #: margin covers segments beyond one per message (heterogeneous delays, 16 bytes each).
 BUILD_BYTES_PER_SYNAPSE = 10
 #: Bytes a run's build adds per message (distinct destination core of a neuron): the message's
-#: and its segment's entries in the synapse tables (28), the chip tables' per-message work,
-#: storage counts and send order (40), the time-step engine's segment delays in steps, and
-#: temporaries. ``bench/memory.py`` measured a build increment (mapping, all tables) of 17.3
-#: bytes per synapse for Brunel at 100 M synapses (0.098 messages per synapse) and 69.0 at 10 M
-#: (0.63 messages per synapse): about 95 per message besides the 8 per synapse.
-BUILD_BYTES_PER_MESSAGE = 100
+#: and its segment's entries in the synapse tables (28), the chip tables' int64 work, int32
+#: storage counts and int32 send order (24), the time-step engine's int32 segment delays in
+#: steps (4), and passing arrays. ``bench/memory.py`` measured a build increment (mapping, all
+#: tables) of 13.8 bytes per synapse for Brunel at 100 M synapses (0.098 messages per synapse:
+#: 59 per message besides the 8 per synapse) and 46.9 at 10 M (0.63 messages per synapse: 62
+#: per message), Numba cache warm; the margin covers a first run's compilation (about 60 MB).
+BUILD_BYTES_PER_MESSAGE = 75
 GIB = float(1 << 30)
 
 

@@ -225,12 +225,12 @@ class ChipTables(NamedTuple):
     push_need: np.ndarray    # int64 (n_neurons,), queue entries a step may need per spike
     timing: np.ndarray       # int64 (TIMING_LEN,), indexed by TIMING_*
     msg_syn_ps: np.ndarray   # int64 (n_msg,), synapse work of each message (ps)
-    msg_syn_n: np.ndarray    # int64 (n_msg, 3), its synapses by storage: sparse, dense, conv
+    msg_syn_n: np.ndarray    # int32 (n_msg, 3), its synapses by storage: sparse, dense, conv
     is_input: np.ndarray     # bool (n_neurons,), input neuron (priced as an input)
     may_idle: np.ndarray     # bool (n_neurons,), no bias: idle whenever at rest without input
     upd_end: np.ndarray      # int64 (n_neurons,) scratch: end of the neuron's update in its pass
     n_idle: np.ndarray       # int64 (n_cores,) scratch: idle neurons of the current step
-    msg_send: np.ndarray     # int64 (n_msg,), messages in send order within each neuron's range
+    msg_send: np.ndarray     # int32 (n_msg,), messages in send order within each neuron's range
     # Systems of chips (``geometry[3]`` chips; all empty on one chip): messages between chips
     # take their precomputed hierarchical route (``hardware.system.message_routes``).
     msg_route_ps: np.ndarray    # int64 (n_msg,), network latency of a message between chips
@@ -441,9 +441,9 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
         msg_syn_ps = receive_work_ps(chip, syn, msg_syn_n)
         msg_send = send_order(chip, syn)
     else:
-        msg_syn_n = np.zeros((0, 3), dtype=np.int64)
+        msg_syn_n = np.zeros((0, 3), dtype=np.int32)
         msg_syn_ps = np.zeros(0, dtype=np.int64)
-        msg_send = np.zeros(0, dtype=np.int64)
+        msg_send = np.zeros(0, dtype=np.int32)
     n = neurons.core.shape[0]
     may_idle = (neurons.kind != KIND_INPUT) & np.isin(neurons.kind, (KIND_LIF, KIND_IF,
                                                                       KIND_CUBA)) \
@@ -466,6 +466,33 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
                       np.zeros(n, dtype=np.int64), np.zeros(chip.n_cores, dtype=np.int64),
                       np.ascontiguousarray(msg_send), *system_tables(chip, neurons, syn))
 
+
+
+@njit(cache=True)
+def widest(ptr) -> int:
+    """Largest ``ptr[i + 1] - ptr[i]`` of a CSR pointer array (0 when it has no rows), without
+    the temporary ``np.diff`` would make (the segment pointers have one entry per message)."""
+    best = 0
+    for i in range(ptr.shape[0] - 1):
+        best = max(best, ptr[i + 1] - ptr[i])
+    return best
+
+
+def delay_steps(seg_delay_ps, dt_ps: int, block: int = 1 << 20) -> np.ndarray:
+    """Every segment's delay in whole time steps of ``dt_ps``, int32 ``(n_seg,)``.
+
+    Divided a block at a time into the int32 result, so no int64 array the size of the segment
+    list is made; int32 holds any delay a run can use (the time-step ring keeps one row per
+    step of the longest delay).
+    """
+    longest = int(seg_delay_ps.max(initial=0)) // dt_ps
+    if longest > np.iinfo(np.int32).max:
+        raise ConfigError(f"the longest synaptic delay ({int(seg_delay_ps.max())} ps) is "
+                          f"{longest} steps of dt={dt_ps} ps; raise dt or shorten the delays")
+    out = np.empty(seg_delay_ps.shape[0], dtype=np.int32)
+    for lo in range(0, out.shape[0], block):
+        out[lo:lo + block] = seg_delay_ps[lo:lo + block] // dt_ps
+    return out
 
 
 def noc_config(chip) -> np.ndarray:

@@ -7,6 +7,7 @@ Split from :mod:`simcore.engine.build` (``build_chip`` uses them); see ``docs/ha
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 #: Synapse storage kinds (columns of ``ChipTables.msg_syn_n``).
 STORAGE_KINDS = ("sparse", "dense", "conv")
@@ -21,24 +22,32 @@ def tiles_used(chip, core_of) -> int:
     return int(np.unique(core_of // chip.cores_per_tile).size) if core_of.size else 0
 
 
+@njit(cache=True)
+def _sparse_counts(msg_seg_lo, seg_lo, out):
+    """Fill ``out[:, 0]`` with every message's synapse count, no temporary per message."""
+    for m in range(out.shape[0]):
+        out[m, 0] = seg_lo[msg_seg_lo[m + 1]] - seg_lo[msg_seg_lo[m]]
+
+
 def message_storage(network, syn, chip) -> np.ndarray:
-    """Synapses of every message by storage kind, int64 ``(n_msg, 3)`` (see STORAGE_KINDS).
+    """Synapses of every message by storage kind, int32 ``(n_msg, 3)`` (see STORAGE_KINDS).
 
     A projection's storage is :func:`hardware.mapping.synapse_storage` (one kind per pair of
     populations: of two projections between the same populations the later one decides); a
     chip that prices no storage apart (``core.priced``), or a build without the network,
-    counts all as sparse.
+    counts all as sparse. int32: a message holds the synapses of one neuron to one core.
     """
     n_msg = syn.msg_core.shape[0]
-    per_msg = syn.seg_lo[syn.msg_seg_lo[1:]] - syn.seg_lo[syn.msg_seg_lo[:-1]]
-    out = np.zeros((n_msg, 3), dtype=np.int64)
+    out = np.zeros((n_msg, 3), dtype=np.int32)
     split = any(k in chip.core.priced for k in ("synaptic_op_dense", "synaptic_op_conv"))
     if network is None or not split or n_msg == 0:
-        out[:, 0] = per_msg
+        if n_msg:
+            _sparse_counts(syn.msg_seg_lo, syn.seg_lo, out)
         return out
     from aersim.hardware.mapping import synapse_storage
     from aersim.simcore.engine.build import input_slots  # build imports this module
 
+    per_msg = syn.seg_lo[syn.msg_seg_lo[1:]] - syn.seg_lo[syn.msg_seg_lo[:-1]]
     names = list(network.populations)
     pop_of = np.repeat(np.arange(len(names)),
                        [network.populations[p].size for p in names]).astype(np.int64)
@@ -59,16 +68,17 @@ def send_order(chip, syn) -> np.ndarray:
     """Message ids in the order each neuron sends them (``core.send_order``): by destination
     core number (``row_major``, aersim's numbering: tiles row by row) or with tiles numbered
     column by column (``column_major``, as SANA-FE numbers them; its axon tables list
-    destination cores in that order)."""
+    destination cores in that order). int32 ``(n_msg,)``: message ids fit the int32 cores and
+    counts of the chip tables."""
     n_msg = syn.msg_core.shape[0]
     if getattr(chip.core, "send_order", "row_major") == "row_major" or n_msg == 0:
-        return np.arange(n_msg, dtype=np.int64)
+        return np.arange(n_msg, dtype=np.int32)
     xs, ys = chip.core_xy()
     dest = syn.msg_core.astype(np.int64)
     rank = (xs[dest].astype(np.int64) * chip.height + ys[dest]) * chip.cores_per_tile \
         + dest % chip.cores_per_tile
     src = np.repeat(np.arange(syn.msg_ptr.shape[0] - 1, dtype=np.int64), np.diff(syn.msg_ptr))
-    return np.lexsort((rank, src)).astype(np.int64)
+    return np.lexsort((rank, src)).astype(np.int32)
 
 
 def system_tables(chip, neurons, syn) -> tuple:
@@ -94,20 +104,35 @@ def system_tables(chip, neurons, syn) -> tuple:
     return (lat, hops, ptr, link, wire, busy, np.zeros((n_links, CLINK_LEN), np.int64))
 
 
+@njit(cache=True)
+def _receive_work(msg_syn_n, prices, kind, out):
+    """``out[m]``: message ``m``'s synapses at its core type's prices (row ``kind[m]`` of
+    ``prices``, columns by storage kind, then the ``message_in`` difference); ``kind`` empty:
+    one core type (row 0), no difference added."""
+    mixed = kind.shape[0] > 0
+    for m in range(out.shape[0]):
+        t = kind[m] if mixed else 0
+        w = np.int64(msg_syn_n[m, 0]) * prices[t, 0] + np.int64(msg_syn_n[m, 1]) * prices[t, 1] \
+            + np.int64(msg_syn_n[m, 2]) * prices[t, 2]
+        out[m] = w + prices[t, 3] if mixed else w
+
+
 def receive_work_ps(chip, syn, msg_syn_n) -> np.ndarray:
     """Time a destination core spends on each message beyond the chip's ``message_in``: its
     synapses at the destination core type's prices by storage kind (mixed tiles: plus the
-    difference of that type's ``message_in`` to the chip's), int64 ps ``(n_msg,)``."""
+    difference of that type's ``message_in`` to the chip's), int64 ps ``(n_msg,)`` (int64: a
+    message of many synapses can take longer than 2**31 ps)."""
     specs = chip.core_specs() if hasattr(chip, "core_specs") else (chip.core,)
     per_type = np.array([[t.latency_ps["synaptic_op"],
                           t.latency_ps.get("synaptic_op_dense", t.latency_ps["synaptic_op"]),
                           t.latency_ps.get("synaptic_op_conv", t.latency_ps["synaptic_op"]),
                           t.latency_ps["message_in"] - chip.core.latency_ps["message_in"]]
                          for t in specs], dtype=np.int64)
-    if len(specs) == 1:
-        return msg_syn_n @ per_type[0, :3]
-    kind = chip.core_type_of()[syn.msg_core.astype(np.int64)]
-    return (msg_syn_n * per_type[kind, :3]).sum(axis=1) + per_type[kind, 3]
+    kind = np.zeros(0, dtype=np.int64) if len(specs) == 1 else \
+        chip.core_type_of()[syn.msg_core].astype(np.int64)
+    out = np.empty(msg_syn_n.shape[0], dtype=np.int64)
+    _receive_work(msg_syn_n, per_type, kind, out)
+    return out
 
 
 def barrier_for_cores(chip, core_ids) -> tuple[int, float]:

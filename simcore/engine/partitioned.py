@@ -56,20 +56,22 @@ def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, 
 
 @njit(cache=True)
 def update_steps(neurons, syn, chip, mode, state, counters, stim, rec, own, own_core, idle,
-                 kb, ke, lo, hi, begin, end, dt_ps, ids, pays, out):
+                 kb, ke, lo, hi, begin, end, dt_ps, ids, pays, out, models):
     """Update the owned neurons with ids in ``[lo, hi)`` for steps ``kb .. ke-1``
     (``timestep.update_range``); ``begin``: start each step first (:func:`begin_step`, idle
     counts of step ``s`` into ``idle[s - kb]``); ``end``: take each step's probe samples after
     its updates. ``ids`` (int32) and ``pays`` (float64) are work space of the rank's neuron
     count. The spikes are recorded and written to ``out`` (float64 ``(m, 4)``: step, id,
     payload, update end in the core's pass in ps), in (step, id) order. Returns their number.
+    ``models`` is ``timestep.model_flags`` of ``neurons``.
     """
     n_out = 0
     for s in range(kb, ke):
         if begin:
             begin_step(neurons, chip, state, counters, stim, own, own_core, idle[s - kb], s,
                        dt_ps)
-        n_s = update_range(neurons, syn, mode, state, rec, s, dt_ps, lo, hi, own, ids, pays)
+        n_s = update_range(neurons, syn, mode, state, rec, s, dt_ps, lo, hi, own, ids, pays,
+                           models[0], models[1], models[2], models[3], models[4])
         for i in range(n_s):
             out[n_out, 0] = s
             out[n_out, 1] = ids[i]

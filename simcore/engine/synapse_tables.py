@@ -103,6 +103,47 @@ def _gather_row(i, lo, p_lo, p_hi, indptrs, indices, weights, delays, shared, po
     return m, ordered
 
 
+@njit(cache=True, inline="always")
+def _stable_argsort(key, m, perm, tmp):
+    """Write into ``perm[:m]`` the stable ascending order of ``key[:m]`` (what
+    ``np.argsort(key[:m], kind="mergesort")`` returns), by bottom-up merging; ``tmp`` is
+    scratch of ``m`` or more. Its own loops compile in a fraction of the second that Numba's
+    ``argsort`` takes, and allocate nothing per row."""
+    for j in range(m):
+        perm[j] = j
+    width = 1
+    src, dst = perm, tmp
+    in_tmp = False      # whether the latest pass wrote into tmp
+    while width < m:
+        for lo in range(0, m, 2 * width):
+            mid = min(lo + width, m)
+            hi = min(lo + 2 * width, m)
+            a, b, o = lo, mid, lo
+            while a < mid and b < hi:
+                # Take from the right run only when strictly smaller: equal keys keep order.
+                if key[src[b]] < key[src[a]]:
+                    dst[o] = src[b]
+                    b += 1
+                else:
+                    dst[o] = src[a]
+                    a += 1
+                o += 1
+            while a < mid:
+                dst[o] = src[a]
+                a += 1
+                o += 1
+            while b < hi:
+                dst[o] = src[b]
+                b += 1
+                o += 1
+        src, dst = dst, src
+        in_tmp = not in_tmp
+        width *= 2
+    if in_tmp:
+        for j in range(m):
+            perm[j] = src[j]
+
+
 @njit(cache=True)
 def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride,
                   slot_core, delay_bits, longest):
@@ -110,6 +151,8 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
     t = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=np.float32)
     key = np.empty(longest, dtype=np.int64)
+    perm = np.empty(longest, dtype=np.int64)
+    tmp = np.empty(longest, dtype=np.int64)
     n_seg = 0
     n_msg = 0
     for g in range(first.shape[0] - 1):
@@ -120,7 +163,11 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
             if m == 0:
                 continue
             if not ordered:
-                key[:m].sort()
+                _stable_argsort(key, m, perm, tmp)
+                for j in range(m):
+                    t[j] = key[perm[j]]     # t (the targets) is not needed here
+                for j in range(m):
+                    key[j] = t[j]
             n_seg += 1
             n_msg += 1
             for j in range(1, m):
@@ -139,6 +186,9 @@ def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post
     t = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=np.float32)
     key = np.empty(longest, dtype=np.int64)
+    sorted_key = np.empty(longest, dtype=np.int64)
+    perm = np.empty(longest, dtype=np.int64)
+    tmp = np.empty(longest, dtype=np.int64)
     mask = (np.int64(1) << delay_bits) - 1
     s = 0
     msg = 0
@@ -154,12 +204,15 @@ def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post
                     target[at + j] = t[j]
                     weight[at + j] = w[j]
             else:
-                perm = np.argsort(key[:m], kind="mergesort")
-                sorted_key = key[:m][perm]
+                # Element loops rather than fancy indexing or slice assignment, whose shape
+                # error path (message formatting) alone took 2 s of a first run's compilation.
+                _stable_argsort(key, m, perm, tmp)
                 for j in range(m):
                     target[at + j] = t[perm[j]]
                     weight[at + j] = w[perm[j]]
-                key[:m] = sorted_key
+                    sorted_key[j] = key[perm[j]]
+                for j in range(m):
+                    key[j] = sorted_key[j]
             for j in range(m):
                 new_msg = j == 0 or (key[j] >> delay_bits) != (key[j - 1] >> delay_bits)
                 if new_msg or key[j] != key[j - 1]:

@@ -67,7 +67,7 @@ STATUS_RECORDER_FULL = 1
 STATUS_HEAP_FULL = 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def draw_drive(neurons, stim, row, counts, dt_ps, own_core):
     """Add one step's Poisson drive to ``row`` (the step's input row of the ring, float64
     ``(n_neurons,)``) and count each event (``STIM_IN``) on its core in ``counts``.
@@ -76,7 +76,7 @@ def draw_drive(neurons, stim, row, counts, dt_ps, own_core):
     of intensity ``lambda = rate x dt`` per unit length on the line ``[0, n)``: every neuron
     of the segment gets an independent Poisson(lambda) count, drawn from the segment's own
     stream. ``own_core`` (bool ``(n_cores,)``): draw only segments on these cores (a rank of a
-    partitioned run); empty: all of them.
+    partitioned run); None (one process) draws all of them and compiles the test away.
     """
     drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
         stim.drive_rng
@@ -86,7 +86,7 @@ def draw_drive(neurons, stim, row, counts, dt_ps, own_core):
             continue
         lo = drive_lo[d]
         c = neurons.core[lo]
-        if own_core.shape[0] > 0 and not own_core[c]:
+        if own_core is not None and not own_core[c]:
             continue
         w = drive_w[d]
         n_ev = 0
@@ -100,7 +100,7 @@ def draw_drive(neurons, stim, row, counts, dt_ps, own_core):
 
 @njit(cache=True)
 def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, stim, rec,
-                     k0, k1, dt_ps, step_dur, concurrent):
+                     k0, k1, dt_ps, step_dur, concurrent, models):
     """Advance steps ``k0 .. k1-1`` of ``dt_ps``. Returns ``(status, next_step)``.
 
     The records are those of ``simcore.engine.state``: ``mode`` holds the per-step factors
@@ -119,7 +119,8 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
     :func:`finish_step_noc_kernel`: the contention model is compiled only for runs that use
     it. ``step_dur[k - k0]`` receives the hardware duration of step ``k``;
     ``counters.hw_clock[0]`` is the hardware time at which the next step starts (the message
-    log is written in that absolute hardware time).
+    log is written in that absolute hardware time). ``models`` is :func:`model_flags` of
+    ``neurons``.
     """
     v, cur, ref_count = state.v, state.cur, state.ref_count
     ring, in_payload = state.ring, state.in_payload
@@ -132,7 +133,6 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
     n = v.shape[0]
     n_slots = ring.shape[0]
     own_all = np.zeros(0, dtype=np.bool_)
-    no_cores = np.zeros(0, dtype=np.bool_)
     no_payloads = np.zeros(0, dtype=np.float64)
     for k in range(k0, k1):
         if rec_meta[0] + n > rec_t.shape[0] or (
@@ -141,7 +141,7 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
             return STATUS_RECORDER_FULL, k
         slot = k % n_slots
         row = ring[slot]
-        draw_drive(neurons, stim, row, counts, dt_ps, no_cores)
+        draw_drive(neurons, stim, row, counts, dt_ps, None)
         # Input spikes of this step: ``in_payload[j]`` is what input neuron ``j`` sends (1.0
         # for a plain spike, the value of a graded one; 0.0 sends nothing).
         while in_pos[0] < in_step.shape[0] and in_step[in_pos[0]] == k:
@@ -152,7 +152,7 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
         # Neuron updates, in id order; each spike is recorded and fanned out at once.
         t_step = k * dt_ps
         n_sp = update_range(neurons, syn, mode, state, rec, k, dt_ps, 0, n, own_all, spiked,
-                            no_payloads)
+                            no_payloads, models[0], models[1], models[2], models[3], models[4])
         msg_need = np.int64(0)
         for i in range(n_sp):
             msg_need += chip.push_need[spiked[i]]
@@ -174,6 +174,17 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
     return STATUS_DONE, k1
 
 
+def model_flags(neurons):
+    """``(alif, sigma_delta, egru, loihi, table)``: True for each of these neuron models that
+    some neuron of ``neurons`` (``NeuronTables``) uses, else None. Passed to the step kernels,
+    they compile only the update branches of the models a network has (each combination is
+    one compiled signature; the models of most networks are LIF and input only)."""
+    kinds = np.unique(neurons.kind)
+    return tuple(True if present else None for present in (
+        KIND_ALIF in kinds, KIND_SIGMA_DELTA in kinds, KIND_EGRU in kinds, KIND_LOIHI in kinds,
+        bool((kinds >= FIRST_TABLE_CODE).any())))
+
+
 def receive_flag(chip):
     """The ``concurrent`` argument of the step kernels for ``chip`` (``ChipTables``): None for
     serial receive, True for receive concurrent with the update pass."""
@@ -182,7 +193,7 @@ def receive_flag(chip):
 
 @njit(cache=True)
 def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
-                 payloads):
+                 payloads, alif, sigma_delta, egru, loihi, table):
     """Update neurons ``lo .. hi-1`` for step ``k``, in id order; returns how many spiked.
 
     Each spike is recorded, its neuron appended to ``spiked`` (from 0) and, when ``payloads``
@@ -191,6 +202,10 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
     zero-delay synapses reach later neurons in this step; otherwise only neurons with
     ``own[j]`` are updated and nothing is fanned out (a partitioned run,
     ``simcore.engine.partitioned``, delivers after its ranks have exchanged their spikes).
+
+    ``alif, sigma_delta, egru, loihi, table`` are :func:`model_flags` of the network: None for
+    a model no neuron uses, so that Numba prunes its branch at compile time (a neuron of such
+    a model would be skipped; the flags say which models are present).
     """
     v, cur, aux1, aux2, ref_count = state.v, state.cur, state.aux1, state.aux2, state.ref_count
     ring, in_payload = state.ring, state.in_payload
@@ -220,6 +235,8 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
         else:
             kj = neurons.kind[j]
             if kj == KIND_ALIF:
+                if alif is None:
+                    continue
                 vj, aj, fired, ref_left = alif_step(
                     v[j], cur[j], aux1[j] != 0.0, ref_count[j],
                     neurons.gain[j] * x + neurons.bias[j], decay[j], zeta[j], rho[j],
@@ -231,6 +248,8 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
                 if not fired:
                     continue
             elif kj == KIND_SIGMA_DELTA:
+                if sigma_delta is None:
+                    continue
                 sg, act, res, err, sent = sigma_delta_step(
                     cur[j], v[j], aux1[j], aux2[j], neurons.gain[j] * x, neurons.bias[j],
                     neurons.v_th[j], neurons.relu[j], neurons.cum_error[j])
@@ -239,6 +258,8 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
                     continue
                 payload = sent
             elif kj == KIND_EGRU:
+                if egru is None:
+                    continue
                 # Channels: u, r, the input part of z, the recurrent part of z.
                 x_r, x_zi, x_zr = row[s0 + 1], row[s0 + 2], row[s0 + 3]
                 row[s0 + 1] = 0.0
@@ -254,6 +275,8 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
                     continue
                 payload = y
             elif kj == KIND_LOIHI:
+                if loihi is None:
+                    continue
                 # The ring holds the integer dendritic sum exactly (integer weights times
                 # integer payloads, summed in float64 well below 2**53).
                 a = loihi_dendrite_input(np.int64(x), neurons.weight_exp[j])
@@ -267,6 +290,8 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
                 if neurons.graded[j]:
                     payload = value
             elif kj >= FIRST_TABLE_CODE:
+                if table is None:
+                    continue
                 # A model of the model table: its parameter columns and state, one call.
                 mp = neurons.mp
                 v[j], cur[j], aux1[j], aux2[j], payload = model_step(

@@ -106,6 +106,7 @@ class RankRun:
                           or sim.rec.mlog.shape[0])
         self.dest = (self.core_lo, self.core_hi) if self.split else (0, 1 << 62)
         self.concurrent = engine_timestep.receive_flag(sim.chip_tables)
+        self.models = engine_timestep.model_flags(sim.neurons)
         self.probe_owner = self.part.neuron_rank[sim.probe_ids] if sim.probe_ids.size else \
             np.zeros(0, np.int32)
         self.recorded = 0   # spikes of all ranks since the last drain
@@ -173,7 +174,7 @@ class RankRun:
                     sim.neurons, sim.syn, sim.chip_tables, sim.mode_tables, sim.state,
                     sim.counters, stim, rec, self.own, self.own_core, self.idle_own, k, ke,
                     self.levels[lv], self.levels[lv + 1], lv == 0, lv == n_lv - 1, dt,
-                    self.ids, self.pays, self.out)
+                    self.ids, self.pays, self.out, self.models)
                 rows = self._exchange(n_out, batch, batch > 1 or not self.rank_ordered)
                 if n_lv > 1:
                     # Zero-delay synapses (one step per batch): deliver before the next level.

@@ -33,9 +33,11 @@ from aersim.simcore.engine.build import (
     build_neurons,
     build_synapses,
     chip_link_table,
+    delay_steps,
     engine_bytes,
     grow_noc,
     input_slots,
+    widest,
 )
 from aersim.simcore.engine.hardware_model import LinkStats
 from aersim.simcore.engine.neuron_kernels import time_to_threshold_s
@@ -278,11 +280,10 @@ class Simulation:
              self.network.offset(s.population))
             for i, s in enumerate(self.stimuli) if is_input_stimulus(s)]
         counts_msgs = np.diff(self.syn.msg_ptr)
-        counts_segs = np.diff(self.syn.msg_seg_lo)
         # Entries one async event may push: a batch can fire every touched neuron (a spike and
         # a threshold check each); a message pushes one delivery per segment; a spike one
         # message per destination core.
-        self.max_push = int(max(counts_msgs.max(initial=0), counts_segs.max(initial=0),
+        self.max_push = int(max(counts_msgs.max(initial=0), widest(self.syn.msg_seg_lo),
                                 2 * n)) + 2
         if self.chip.noc.contention:
             # A router arbitration pushes up to three entries per output it grants.
@@ -298,7 +299,7 @@ class Simulation:
                                self.network.offset(pop.name) + pop.size)
                     coef = pop.params.step_coefficients(pop.size, dt_s)
                     zeta[sl], rho[sl], jump[sl] = coef["zeta"], coef["rho"], coef["jump"]
-            seg_delay_steps = (self.syn.seg_delay_ps // dt).astype(np.int64)
+            seg_delay_steps = delay_steps(self.syn.seg_delay_ps, dt)
             self.mode_tables = ModeTables(
                 seg_delay_steps=seg_delay_steps,
                 decay=np.where(nt.euler, 1.0 - dt_s / nt.tau_s, np.exp(-dt_s / nt.tau_s)),
@@ -313,8 +314,8 @@ class Simulation:
             # positive drift (IF), or a synaptic current still rising the membrane (CuBa).
             finite = np.isfinite(nt.v_th)
             self.mode_tables = ModeTables(
-                seg_delay_steps=empty_i, decay=empty_f, ref_steps=empty_i, zeta=empty_f,
-                rho=empty_f, jump=empty_f,
+                seg_delay_steps=np.zeros(0, np.int32), decay=empty_f, ref_steps=empty_i,
+                zeta=empty_f, rho=empty_f, jump=empty_f,
                 self_driven=finite & (((nt.kind == KIND_LIF) & (nt.v_inf > nt.v_th))
                                       | ((nt.kind == KIND_IF) & (nt.drift > 0))
                                       | (nt.kind == KIND_CUBA) | (nt.kind == KIND_ALIF)))
@@ -555,7 +556,7 @@ class Simulation:
             status, k_next = engine_timestep.run_steps_kernel(
                 self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
                 self.heap, self.counters, self.scratch, stim, self.rec, k, k1, dt,
-                durs[k - k0:], concurrent)
+                durs[k - k0:], concurrent, engine_timestep.model_flags(self.neurons))
             self.n_steps_done += int(k_next - k)
             k = int(k_next)
             if status == engine_timestep.STATUS_HEAP_FULL:

@@ -95,3 +95,14 @@ def test_a_network_without_projections_has_empty_tables():
     syn = build_synapses(net, SimpleNamespace(core_of=np.zeros(5, np.int32)))
     assert syn.target.size == 0 and syn.msg_core.size == 0
     assert np.array_equal(syn.msg_ptr, np.zeros(6)) and np.array_equal(syn.seg_lo, [0])
+
+
+def test_stable_argsort_matches_numpy_stable_argsort():
+    from aersim.simcore.engine.synapse_tables import _stable_argsort
+    rng = np.random.default_rng(1)
+    for m in (0, 1, 2, 3, 5, 8, 17, 100, 1000, 4097):
+        for n_keys in (2, 5, 1000):     # few distinct keys: many ties whose order must hold
+            key = rng.integers(0, n_keys, m + 3)
+            perm, tmp = np.empty(m + 3, np.int64), np.empty(m + 3, np.int64)
+            _stable_argsort(key, m, perm, tmp)
+            assert (perm[:m] == np.argsort(key[:m], kind="stable")).all(), (m, n_keys)

@@ -6,6 +6,7 @@ only unpredictable branch is the exit. LLVM lowers the count to one instruction 
 ``bsf``).
 """
 
+from numba import njit
 from numba.core import cgutils, types
 from numba.core.extending import intrinsic
 
@@ -23,3 +24,18 @@ def trailing_zeros(typingctx, value):
         return builder.cttz(arg, cgutils.true_bit)
 
     return sig, codegen
+
+
+@njit(cache=True, inline="always")
+def expand_mask(out, n, t, x0, y, p, mask):
+    """Write one event per set bit of ``mask`` (int64; none for 0) into ``out[n:]`` (an event record
+    array): time ``t``, column ``x0`` plus the bit's index, row ``y``, polarity ``p``; lowest
+    bit first. Returns the next free row."""
+    while mask != 0:
+        out[n].t = t
+        out[n].x = x0 + trailing_zeros(mask)
+        out[n].y = y
+        out[n].p = p
+        n += 1
+        mask &= mask - 1
+    return n

@@ -26,7 +26,7 @@ from numba import njit
 
 from aersim.traces.errors import TraceError
 from aersim.traces.recordings import evt3
-from aersim.traces.recordings.bitops import trailing_zeros
+from aersim.traces.recordings.bitops import expand_mask
 from aersim.traces.recordings.recording_base import (
     C_BAD,
     C_INVALID,
@@ -326,14 +326,7 @@ def _evt21_decode_kernel(halves, pos, state, counters, out, width, height, legac
                 if t < last_t:
                     counters[C_REGRESSIONS] += 1
                 last_t = t
-                mask = lo
-                while mask != 0:
-                    out[n].t = t
-                    out[n].x = xb + trailing_zeros(mask)
-                    out[n].y = y
-                    out[n].p = typ
-                    n += 1
-                    mask &= mask - 1
+                n = expand_mask(out, n, t, xb, y, typ, lo)
         elif typ == 0x8:
             new_th = hi & 0xFFFFFFF
             if th >= 0 and th - new_th >= (1 << 27):

@@ -21,7 +21,7 @@ first), TIME_LOW, wrap loops, CD flag, unused.
 import numpy as np
 from numba import njit
 
-from aersim.traces.recordings.bitops import trailing_zeros
+from aersim.traces.recordings.bitops import expand_mask
 from aersim.traces.recordings.recording_base import (
     C_BAD,
     C_INVALID,
@@ -143,13 +143,7 @@ def evt3_decode_kernel(words, pos, state, counters, out, width, height):
                     if t < last_t:
                         counters[C_REGRESSIONS] += 1
                     last_t = t
-                    while mask != 0:
-                        out[n].t = t
-                        out[n].x = base + trailing_zeros(mask)
-                        out[n].y = y
-                        out[n].p = vpol
-                        n += 1
-                        mask &= mask - 1
+                    n = expand_mask(out, n, t, base, y, vpol, mask)
             base += nbits
         elif typ == 0x6:
             low = w & 0xFFF
