@@ -58,7 +58,7 @@ def test_timestep_drive_counts_are_independent_poisson_per_neuron():
     counts = np.zeros_like(sim.counters.ops)
     first = np.zeros_like(row)
     for k in range(steps):
-        draw_drive(neurons, st, row, counts, dt_ps, np.zeros(0, dtype=np.bool_))
+        draw_drive(neurons, st, row, counts, dt_ps, None)
         if k == 0:
             first[:] = row
     x = row[7:]
