@@ -271,11 +271,13 @@ class _World:
         # Random streams: the same spawn of the run's seed as Simulation.
         seqs = np.random.SeedSequence(config.seed).spawn(len(stimuli) + 1)
         self.stim_rngs = [np.random.default_rng(s) for s in seqs[:-1]]
-        # The drives' segments: one stream per (drive, core), as in Simulation.
+        # The drives' segments, as in Simulation: one stream per (drive, core) in timestep
+        # mode, per drive in async mode.
         drives = [(i, s) for i, s in enumerate(stimuli) if isinstance(s, PoissonDrive)]
         seg = drive_segments(
             [(network.offset(s.population), network.population(s.population).size, s.rate_hz,
-              s.weight) for _, s in drives], nt.core, [seqs[i] for i, _ in drives])
+              s.weight) for _, s in drives], nt.core, [seqs[i] for i, _ in drives],
+            per_core=mode == "timestep")
         self.drive_rng = seg.rng.copy()
         self.drive_seg = list(zip(seg.lo.tolist(), seg.n.tolist(), seg.rate_hz.tolist(),
                                   seg.w.tolist(), strict=True))
@@ -652,8 +654,8 @@ class _World:
             t0 = t1
 
     def _drive(self, d):
-        """Process: the events of Poisson drive segment ``d`` (one drive's neurons on one core,
-        ``state.drive_segments``), each a jump of one neuron's membrane."""
+        """Process: the events of Poisson drive segment ``d`` (``state.drive_segments``: the
+        whole drive in async mode), each a jump of one neuron's membrane."""
         env = self.env
         lo, n_seg, rate_hz, weight = self.drive_seg[d]
         if rate_hz <= 0:

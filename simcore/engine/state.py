@@ -126,7 +126,7 @@ class DriveSegments(NamedTuple):
     drive: np.ndarray        # int64, index of the drive in the run's list of drives
 
 
-def drive_segments(drives, core: np.ndarray, seqs) -> DriveSegments:
+def drive_segments(drives, core: np.ndarray, seqs, per_core: bool = True) -> DriveSegments:
     """Cut each Poisson drive into one segment per core, each with its own random stream.
 
     ``drives``: ``(lo, n, rate_hz, weight)`` per drive, the population's first neuron and size;
@@ -137,18 +137,27 @@ def drive_segments(drives, core: np.ndarray, seqs) -> DriveSegments:
     so a segment draws the same events whichever process owns its core, and a rank of a
     partitioned run draws only its own cores' segments. Segments are ordered by drive, then
     neuron: the order in which events of one instant are applied.
+
+    ``per_core=False`` keeps each drive whole, one segment seeded from the drive's sequence
+    itself. The event-driven engine takes that: it merges the segments' next events one event
+    at a time, which costs more than drawing one stream per drive (docs/performance.md), and
+    it does not run over ranks.
     """
     out = {f: [] for f in DriveSegments._fields}
     for d, ((lo, n, rate_hz, weight), seq) in enumerate(zip(drives, seqs, strict=True)):
         c = np.asarray(core[lo:lo + n], dtype=np.int64)
-        starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if n else np.zeros(0, np.int64)
-        ends = np.r_[starts[1:], n]
+        if not n:
+            starts = np.zeros(0, np.int64)
+        else:
+            starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if per_core else np.zeros(1)
+        ends = np.r_[starts[1:], n].astype(np.int64)
         seen: dict[int, int] = {}
-        for a, b in zip(starts, ends, strict=True):
+        for a, b in zip(starts.astype(np.int64), ends, strict=True):
             cc = int(c[a])
             run = seen.get(cc, 0)
             seen[cc] = run + 1
-            key = np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key) + (cc, run))
+            key = np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key) + (cc, run)) \
+                if per_core else seq
             out["lo"].append(lo + int(a))
             out["n"].append(int(b - a))
             out["rate_hz"].append(float(rate_hz))

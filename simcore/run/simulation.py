@@ -260,11 +260,12 @@ class Simulation:
         seqs = np.random.SeedSequence(cfg.seed).spawn(len(self.stimuli) + 1)
         self._stim_rngs = [np.random.default_rng(s) for s in seqs[:-1]]
         drives = [(i, s) for i, s in enumerate(self.stimuli) if isinstance(s, PoissonDrive)]
-        # One random stream per (drive, core): see state.drive_segments.
+        # One random stream per (drive, core) in timestep mode, per drive in async mode: see
+        # state.drive_segments.
         seg = drive_segments(
             [(self.network.offset(s.population), self.network.population(s.population).size,
               s.rate_hz, s.weight) for _, s in drives],
-            self.neurons.core, [seqs[i] for i, _ in drives])
+            self.neurons.core, [seqs[i] for i, _ in drives], per_core=self.mode == "timestep")
         n_seg = seg.lo.size
         self.stim = no_inputs(Stimulus(
             drive_lo=seg.lo, drive_n=seg.n, drive_rate_hz=seg.rate_hz, drive_w=seg.w,
