@@ -109,7 +109,8 @@ from aersim.simcore.engine.build import (
     build_neurons,
     build_synapses,
 )
-from aersim.simcore.engine.rng import exponential, seed_states, uniform_open0
+from aersim.simcore.engine.rng import exponential, uniform_open0
+from aersim.simcore.engine.state import drive_segments
 from aersim.simcore.errors import ConfigError, SimulationError
 from aersim.simcore.run.stimulus import GradedInput, PoissonDrive, is_input_stimulus
 
@@ -270,10 +271,16 @@ class _World:
         # Random streams: the same spawn of the run's seed as Simulation.
         seqs = np.random.SeedSequence(config.seed).spawn(len(stimuli) + 1)
         self.stim_rngs = [np.random.default_rng(s) for s in seqs[:-1]]
-        self.drives = [(i, s) for i, s in enumerate(stimuli) if isinstance(s, PoissonDrive)]
-        self.drive_rng = np.concatenate(
-            [seed_states(seqs[i], 1) for i, _ in self.drives]).astype(np.uint64) \
-            if self.drives else np.zeros(0, dtype=np.uint64)
+        # The drives' segments, as in Simulation: one stream per (drive, core) in timestep
+        # mode, per drive in async mode.
+        drives = [(i, s) for i, s in enumerate(stimuli) if isinstance(s, PoissonDrive)]
+        seg = drive_segments(
+            [(network.offset(s.population), network.population(s.population).size, s.rate_hz,
+              s.weight) for _, s in drives], nt.core, [seqs[i] for i, _ in drives],
+            per_core=mode == "timestep")
+        self.drive_rng = seg.rng.copy()
+        self.drive_seg = list(zip(seg.lo.tolist(), seg.n.tolist(), seg.rate_hz.tolist(),
+                                  seg.w.tolist(), strict=True))
         graded = [s for s in stimuli if isinstance(s, GradedInput)]
         if graded:
             raise ConfigError(f"the reference engine carries binary spikes only; "
@@ -341,7 +348,7 @@ class _World:
             self._init_async()
             for stream, offset in self.inputs:
                 env.process(self._input_source(stream, offset))
-            for d in range(len(self.drives)):
+            for d in range(len(self.drive_seg)):
                 env.process(self._drive(d))
         # No ``until``: every process stops posting at t_end by itself and the cores finish the
         # work accepted before it (see the module doc), after which nothing is left to run.
@@ -467,7 +474,7 @@ class _World:
             if not self.is_input[j]:
                 self.n_updatable[c] += 1
             self.rank[j] = self.n_updatable[c]
-        self.drive_lam = [s.rate_hz * dt * 1e-12 for _, s in self.drives]
+        self.drive_lam = [rate_hz * dt * 1e-12 for _, _, rate_hz, _ in self.drive_seg]
 
     def _controller(self):
         """Process: the steps, one after the other, each ended by the barrier."""
@@ -499,16 +506,14 @@ class _World:
         """What the network computes in step ``k``; returns the spiking neurons in id order."""
         dt = int(self.config.dt_ps)
         row = self.ring[k % self.n_slots]
-        for d, (_, stim) in enumerate(self.drives):
+        for d, (lo, n_seg, _, weight) in enumerate(self.drive_seg):
             lam = self.drive_lam[d]
             if lam <= 0.0:
                 continue
-            lo = self.network.offset(stim.population)
-            n_pop = self.network.population(stim.population).size
             x = exponential(self.drive_rng, d) / lam
-            while x < n_pop:
+            while x < n_seg:
                 j = lo + int(x)
-                row[j] += float(stim.weight)
+                row[j] += weight
                 self.counts[self.core_of[j], STIM_IN] += 1
                 x += exponential(self.drive_rng, d) / lam
         spiking = []
@@ -649,22 +654,21 @@ class _World:
             t0 = t1
 
     def _drive(self, d):
-        """Process: the events of Poisson drive ``d``, each a jump of one neuron's membrane."""
+        """Process: the events of Poisson drive segment ``d`` (``state.drive_segments``: the
+        whole drive in async mode), each a jump of one neuron's membrane."""
         env = self.env
-        unused, stim = self.drives[d]
-        if stim.rate_hz <= 0:
+        lo, n_seg, rate_hz, weight = self.drive_seg[d]
+        if rate_hz <= 0:
             return
-        lo = self.network.offset(stim.population)
-        n_pop = self.network.population(stim.population).size
-        total_hz = stim.rate_hz * n_pop
+        total_hz = rate_hz * n_seg
         t_next = int(round(exponential(self.drive_rng, d) / total_hz * 1e12))
         while t_next < self.t_end:
             yield env.timeout(t_next - env.now)
-            j = lo + int(uniform_open0(self.drive_rng, d) * n_pop)
-            if j == lo + n_pop:
+            j = lo + int(uniform_open0(self.drive_rng, d) * n_seg)
+            if j == lo + n_seg:
                 j -= 1
             self.counts[self.core_of[j], STIM_IN] += 1
-            self.somas[self.core_of[j]].post_drive(d, j, float(stim.weight))
+            self.somas[self.core_of[j]].post_drive(d, j, float(weight))
             t_next = t_next + int(round(exponential(self.drive_rng, d) / total_hz * 1e12))
 
 

@@ -68,14 +68,15 @@ STATUS_HEAP_FULL = 2
 
 
 @njit(cache=True, inline="always")
-def draw_drive(neurons, stim, row, counts, dt_ps, own):
-    """One step of every Poisson drive into the input slot ``row`` (float64 ``(n_slots,)``).
+def draw_drive(neurons, stim, row, counts, dt_ps, own_core):
+    """Add one step's Poisson drive to ``row`` (the step's input row of the ring, float64
+    ``(n_neurons,)``) and count each event (``STIM_IN``) on its core in ``counts``.
 
-    A Poisson process of intensity lambda = rate * dt per unit length on the line
-    ``[0, n_drive)`` gives every neuron of the drive an independent Poisson(lambda) count for
-    the step. Every event is counted (``stim_in`` of its neuron's core); with ``own`` (bool
-    ``(n_neurons,)``, a rank's neurons) only owned neurons receive their input, so that every
-    rank draws the same stream; ``own=None`` (one process) compiles the test away.
+    Each segment (one drive's neurons on one core, ``Stimulus.drive_*``) is a Poisson process
+    of intensity ``lambda = rate x dt`` per unit length on the line ``[0, n)``: every neuron
+    of the segment gets an independent Poisson(lambda) count, drawn from the segment's own
+    stream. ``own_core`` (bool ``(n_cores,)``): draw only segments on these cores (a rank of a
+    partitioned run); None (one process) draws all of them and compiles the test away.
     """
     drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
         stim.drive_rng
@@ -83,13 +84,18 @@ def draw_drive(neurons, stim, row, counts, dt_ps, own):
         lam = stim.drive_rate_hz[d] * dt_ps * 1e-12
         if lam <= 0.0:
             continue
+        lo = drive_lo[d]
+        c = neurons.core[lo]
+        if own_core is not None and not own_core[c]:
+            continue
+        w = drive_w[d]
+        n_ev = 0
         x = exponential(drive_rng, d) / lam
         while x < drive_n[d]:
-            j = drive_lo[d] + np.int64(x)
-            if own is None or own[j]:
-                row[j] += drive_w[d]
-            counts[neurons.core[j], STIM_IN] += 1
+            row[lo + np.int64(x)] += w
+            n_ev += 1
             x += exponential(drive_rng, d) / lam
+        counts[c, STIM_IN] += n_ev
 
 
 @njit(cache=True)
