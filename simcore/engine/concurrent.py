@@ -5,7 +5,8 @@ Every core has two timelines in a step, both starting at 0:
 * **send**: its update pass, neuron after neuron in id order (``neuron_update`` or, on chips
   that price it, ``neuron_idle`` each); a neuron that spikes adds ``spike_out`` (or
   ``input_spike``) and one ``message_out`` per destination core, and message ``m`` departs when
-  its ``message_out`` ends. The pass ends after its last neuron and last message.
+  its ``message_out`` ends. The pass ends after its last neuron and last message. All at the
+  core's own type's latencies (``ChipTables.core_lat``).
 * **receive**: the messages that reach the core, served one at a time (``message_in`` plus the
   synapse work of the message by storage kind), in the global order of their departures.
 
@@ -41,10 +42,10 @@ from aersim.hardware.energy import (
 )
 from aersim.hardware.noc import xy_hops
 from aersim.simcore.engine.build import (
+    CORE_MESSAGE_OUT,
     LAT_HOP_EW,
     LAT_HOP_NS,
     LAT_MESSAGE_IN,
-    LAT_MESSAGE_OUT,
     LAT_ROUTER,
     TIMING_BUFFER_MSGS,
     TIMING_FLOW,
@@ -148,9 +149,10 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
     for i in range(n_sp):
         s = spiked[i]
         c = neurons.core[s]
-        t = upd_end[s] + extra[c] + spike_cost(chip.timing, chip.is_input, lat, counts, s, c)
+        t = upd_end[s] + extra[c] + spike_cost(chip.timing, chip.is_input, chip.core_lat,
+                                               counts, s, c)
         for i_m in range(syn.msg_ptr[s], syn.msg_ptr[s + 1]):
-            t += lat[LAT_MESSAGE_OUT]
+            t += chip.core_lat[c, CORE_MESSAGE_OUT]
             seq_m[fill[c]] = chip.msg_send[i_m]
             seq_t[fill[c]] = t
             fill[c] += 1

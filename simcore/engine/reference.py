@@ -14,6 +14,8 @@ Processes
     mode), a spike to send, or a message to serve. Sending a spike takes ``spike_out`` and then
     ``message_out`` per destination core, and launches a ``route`` per message as its
     ``message_out`` completes; serving a message takes ``message_in + synaptic_op * synapses``.
+    Every latency of a core (these and ``neuron_update``) is its own type's on a chip with
+    mixed tiles (``core_types``).
 ``route``
     One per message: the source tile's router (``router`` latency), then one hop at a time along
     the XY route (x first; on a torus the shorter way round, a tie going east or south), then the
@@ -243,10 +245,15 @@ class _World:
         self.msg_ptr = [int(x) for x in syn.msg_ptr]
         self.msg_core = [int(x) for x in syn.msg_core]
         self.msg_seg_lo = [int(x) for x in syn.msg_seg_lo]
-        lat, noc = chip.core.latency_ps, chip.noc
-        self.lat_syn, self.lat_update = int(lat["synaptic_op"]), int(lat["neuron_update"])
-        self.lat_spike_out, self.lat_msg_out = int(lat["spike_out"]), int(lat["message_out"])
-        self.lat_msg_in = int(lat["message_in"])
+        noc = chip.noc
+        # Every core works at its own type's latencies (mixed tiles; one type: all alike).
+        specs, types = chip.core_specs(), chip.core_type_of()
+        core_lat = [specs[int(k)].latency_ps for k in types]
+        self.lat_syn = [int(lat["synaptic_op"]) for lat in core_lat]
+        self.lat_update = [int(lat["neuron_update"]) for lat in core_lat]
+        self.lat_spike_out = [int(lat["spike_out"]) for lat in core_lat]
+        self.lat_msg_out = [int(lat["message_out"]) for lat in core_lat]
+        self.lat_msg_in = [int(lat["message_in"]) for lat in core_lat]
         self.lat_router = int(noc.router_latency_ps)
         self.lat_ew = int(noc.hop_latency_ps["east_west"])
         self.lat_ns = int(noc.hop_latency_ps["north_south"])
@@ -317,8 +324,8 @@ class _World:
                                           "that is not after it; give it a delay of at least "
                                           "one step")
         else:
-            lat = self.chip.core.latency_ps
-            if lat["message_in"] == 0 and lat["synaptic_op"] == 0 and (
+            if any(s.latency_ps["message_in"] == 0 and s.latency_ps["synaptic_op"] == 0
+                   for s in self.chip.core_specs()) and (
                     syn.seg_delay_ps.size and int(syn.seg_delay_ps.min()) == 0):
                 raise ConfigError("chip serves messages in no time and the network has a zero "
                                   "delay: "
@@ -378,9 +385,9 @@ class _World:
         """Generator: the core sends ``neuron``'s spike, one message per destination core."""
         env = self.env
         self.counts[core, SPIKE_OUT] += 1
-        yield env.timeout(self.lat_spike_out)
+        yield env.timeout(self.lat_spike_out[core])
         for m in range(self.msg_ptr[neuron], self.msg_ptr[neuron + 1]):
-            yield env.timeout(self.lat_msg_out)
+            yield env.timeout(self.lat_msg_out[core])
             self.counts[core, MESSAGE_OUT] += 1
             self.in_flight += 1
             env.process(self._route(m, core))
@@ -391,7 +398,7 @@ class _World:
         dest = self.msg_core[m]
         n_syn = self.seg_lo[self.msg_seg_lo[m + 1]] - self.seg_lo[self.msg_seg_lo[m]]
         start = env.now
-        yield env.timeout(self.lat_msg_in + n_syn * self.lat_syn)
+        yield env.timeout(self.lat_msg_in[dest] + n_syn * self.lat_syn[dest])
         self.message_log.append((m, t_arrive, start, env.now))
         self.counts[dest, MESSAGE_IN] += 1
         self.counts[dest, SYNAPTIC_OP] += n_syn
@@ -546,12 +553,12 @@ class _World:
         for s in spiking:
             if self.rank[s] > done:
                 # Neurons that do not spike cost only their update time.
-                yield env.timeout((self.rank[s] - done) * self.lat_update)
+                yield env.timeout((self.rank[s] - done) * self.lat_update[core])
                 done = self.rank[s]
             yield from self.send(core, s)
         n_upd = self.n_updatable[core]
         if n_upd > done:
-            yield env.timeout((n_upd - done) * self.lat_update)
+            yield env.timeout((n_upd - done) * self.lat_update[core])
         self.counts[core, NEURON_UPDATE] += n_upd
         self.done_one()
 
