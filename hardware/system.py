@@ -395,10 +395,10 @@ def system_from_dict(data: dict, where: str = "<dict>", base: Path | None = None
             _fail(where, f"chip = {data['chip']!r} cannot be loaded: {exc}")
     if isinstance(member, SystemSpec):
         _fail(where, f"chip = {data['chip']!r} is itself a system; give a chip")
-    if member.core.receive == "concurrent" or member.noc.congestion != "none":
-        _fail(where, f"chip = {data['chip']!r} uses core.receive: concurrent or noc.congestion; "
-                     "systems model the serial receive with zero-load or contention routes "
-                     "only; use a chip with receive: serial")
+    if member.noc.congestion != "none":
+        _fail(where, f"chip = {data['chip']!r} uses noc.congestion: {member.noc.congestion}; "
+                     "systems model zero-load or contention routes only; use a chip with "
+                     "congestion: none")
     if member.noc.contention and member.noc.routing == "multicast":
         _fail(where, f"chip = {data['chip']!r} has noc.contention with multicast routing, "
                      "which is not modelled between chips; use routing: unicast or "

@@ -13,7 +13,8 @@ Every core has two timelines in a step, both starting at 0:
 A spike's messages leave in the order of its destination cores, numbered as ``core.send_order``
 says (``ChipTables.msg_send``). Messages are taken in the order of departure over
 the whole chip (ties: lower core first). A
-message reaches its core after the zero-load network latency (router + hops) and is served when
+message reaches its core after the zero-load network latency (router + hops; between chips of
+a system, the hierarchical route of ``hardware.system.message_routes``) and is served when
 it has arrived and the core's receive timeline is free. The core is done when both timelines
 are; the step ends when the last core is done, plus the barrier.
 
@@ -50,7 +51,7 @@ from aersim.simcore.engine.build import (
     TIMING_BUFFER_MSGS,
     TIMING_FLOW,
 )
-from aersim.simcore.engine.hardware_model import count_synapses, spike_cost
+from aersim.simcore.engine.hardware_model import count_synapses, cross_chip, spike_cost
 
 
 @njit(cache=True, inline="always")
@@ -166,6 +167,7 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
         if first[c + 1] > first[c]:
             nq = _push(hq_t, hq_c, nq, seq_t[first[c]], c)
     flow = chip.timing[TIMING_FLOW] != 0
+    multi = chip.geometry[3] > 1
     buffer = chip.timing[TIMING_BUFFER_MSGS]
     ports = 4 + chip.core_x.shape[0] // (chip.geometry[0] * chip.geometry[1])
     load = np.zeros(chip.geometry[0] * chip.geometry[1] * ports, dtype=np.float64)
@@ -187,18 +189,24 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
         nq = _pop(hq_t, hq_c, nq)
         m = seq_m[pos[c]]
         dest = syn.msg_core[m]
-        east, west, north, south = xy_hops(chip.core_x[c], chip.core_y[c], chip.core_x[dest],
-                                           chip.core_y[dest], chip.geometry[0],
-                                           chip.geometry[1], chip.geometry[2] != 0)
         counts[c, MESSAGE_OUT] += 1
         counts[c, ROUTER] += 1
-        counts[c, HOP_EAST] += east
-        counts[c, HOP_WEST] += west
-        counts[c, HOP_NORTH] += north
-        counts[c, HOP_SOUTH] += south
-        hops = east + west + north + south
-        net = lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
-            + (north + south) * lat[LAT_HOP_NS]
+        if multi and chip.msg_link_ptr[m + 1] > chip.msg_link_ptr[m]:
+            # Between chips of a system: the precomputed route (no flow estimate in systems).
+            net = cross_chip(chip, counts, c, m)
+            hops = 0
+        else:
+            east, west, north, south = xy_hops(chip.core_x[c], chip.core_y[c],
+                                               chip.core_x[dest], chip.core_y[dest],
+                                               chip.geometry[0], chip.geometry[1],
+                                               chip.geometry[2] != 0)
+            counts[c, HOP_EAST] += east
+            counts[c, HOP_WEST] += west
+            counts[c, HOP_NORTH] += north
+            counts[c, HOP_SOUTH] += south
+            hops = east + west + north + south
+            net = lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
+                + (north + south) * lat[LAT_HOP_NS]
         work = lat[LAT_MESSAGE_IN] + chip.msg_syn_ps[m]
         n_links = 0
         if flow:

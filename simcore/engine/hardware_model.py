@@ -155,7 +155,7 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_h
         counts[core, MESSAGE_OUT] += 1
         counts[core, ROUTER] += 1
         if multi and link_ptr[m + 1] > link_ptr[m]:
-            arrive = t + _cross_chip(chip, counts, core, m)
+            arrive = t + cross_chip(chip, counts, core, m)
         else:
             east, west, north, south = xy_hops(x0, y0, core_x[dest], core_y[dest], width,
                                                height, torus)
@@ -171,9 +171,9 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_h
 
 
 @njit(cache=True)
-def _cross_chip(chip, counts, core, m):
+def cross_chip(chip, counts, core, m):
     """Count message ``m``'s route between chips on ``core`` and its links; return its network
-    latency (ps). Not inlined: single-chip runs never call it."""
+    latency (ps), zero-load. Not inlined: single-chip runs never call it."""
     hops = chip.msg_route_hops
     counts[core, HOP_EAST] += hops[m, 0]
     counts[core, HOP_WEST] += hops[m, 1]
@@ -544,7 +544,7 @@ def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
         counts[core, MESSAGE_OUT] += 1
         counts[core, ROUTER] += 1
         if multi and link_ptr[m + 1] > link_ptr[m]:
-            _cross_chip(chip, counts, core, m)     # the same counts; the network times it
+            cross_chip(chip, counts, core, m)     # the same counts; the network times it
         else:
             east, west, north, south = xy_hops(x0, y0, chip.core_x[dest], chip.core_y[dest],
                                                width, height, torus)
