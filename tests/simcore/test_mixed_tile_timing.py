@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 from aersim.hardware import load_chip, map_network
 from aersim.hardware.energy import OP_KINDS
@@ -17,47 +18,29 @@ from aersim.models import InputParams, LIFParams, Network
 from aersim.models.generators import random_network
 from aersim.simcore import RunConfig, Simulation, SpikeTrains
 from aersim.simcore.engine.reference import run_reference
+from tests.simcore.helpers import SMALL_CHIP
 
 MS = 1_000_000_000
 
 # Three core types on a 3 x 2 mesh of two-core tiles: `core` (minimal's Loihi figures) on
 # column 0, `slow` on column 1 and `quick` on column 2, differing in every latency.
-MIXED = """\
-name: mixed_timing
-execution_mode: timestep
-mesh: {width: 3, height: 2, cores_per_tile: 2}
-core:
-  neurons: 24
-  energy_pj: {synaptic_op: 23.6, neuron_update: 52.0, spike_out: 69.3, message_out: 111.0,
-              message_in: 0.0}
-  latency_ns: {synaptic_op: 3.5, neuron_update: 5.3, spike_out: 30.0, message_out: 5.1,
-               message_in: 16.0}
-core_types:
-  slow:
-    latency_ns: {synaptic_op: 7.0, neuron_update: 50.0, spike_out: 40.0, message_out: 20.0,
-                 message_in: 25.0}
-  quick:
-    latency_ns: {synaptic_op: 1.0, neuron_update: 2.0, spike_out: 3.0, message_out: 1.5,
-                 message_in: 4.0}
-regions:
-  - {type: slow, x: [1, 1], y: [0, 1]}
-  - {type: quick, x: [2, 2], y: [0, 1]}
-noc:
-  hop_energy_pj: {east_west: 3.0, north_south: 4.0}
-  hop_latency_ns: {east_west: 4.1, north_south: 6.5}
-  router_energy_pj: 1.7
-  router_latency_ns: 2.1
-  packet_bits: 32
-barrier: {latency_ns: 113.0}
-static_power_w: 0.0065
-"""
+MIXED = yaml.safe_load(SMALL_CHIP)
+MIXED.update(name="mixed_timing", core_types={
+    "slow": {"latency_ns": {"synaptic_op": 7.0, "neuron_update": 50.0, "spike_out": 40.0,
+                            "message_out": 20.0, "message_in": 25.0}},
+    "quick": {"latency_ns": {"synaptic_op": 1.0, "neuron_update": 2.0, "spike_out": 3.0,
+                             "message_out": 1.5, "message_in": 4.0}}},
+    regions=[{"type": "slow", "x": [1, 1], "y": [0, 1]},
+             {"type": "quick", "x": [2, 2], "y": [0, 1]}])
+MIXED["mesh"].update(width=3, height=2, cores_per_tile=2)
+MIXED["core"]["neurons"] = 24
 N_INPUTS = 20
 
 
 @pytest.fixture
 def chip(tmp_path):
     path = tmp_path / "mixed.yaml"
-    path.write_text(MIXED)
+    path.write_text(yaml.safe_dump(MIXED))
     return load_chip(path)
 
 

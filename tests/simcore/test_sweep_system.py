@@ -2,7 +2,6 @@
 chip-to-chip link columns per point, and bad keys refused before any point runs."""
 
 import dataclasses
-import re
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +14,10 @@ from aersim.simcore.run.catalog import builtin_run
 from aersim.simcore.sweep.runner import run_point
 from aersim.simcore.sweep.spec import SweepSpecError, load_spec
 from aersim.simcore.sweep.table import SYSTEM_COLUMNS, table_columns
+from tests.simcore.helpers import SMALL_CHIP, SYSTEM
 
-_SYSTEM_TESTS = (Path(__file__).parent / "test_system.py").read_text(encoding="utf-8")
 # The three-chip system of test_system.py: 2 x 2 tiles of one 16-neuron core per chip,
 # board links of 4 Gbit/s, 30 ns, 8 overhead bits on 32-bit packets.
-SMALL_CHIP = re.search(r'SMALL_CHIP = """\\\n(.*?)"""', _SYSTEM_TESTS, re.S).group(1)
-SYSTEM = re.search(r'SYSTEM = """\\\n(.*?)"""', _SYSTEM_TESTS, re.S).group(1)
 DURATION_S = 0.01
 RATE_HZ = 300.0
 
@@ -110,6 +107,17 @@ def test_system_sweep_on_dask_stores_the_link_columns(folder):
     # Energy per packet: 40 bits x 1 or 10 pJ per bit.
     assert cheap["energy_chip_link_j"] == pytest.approx(cheap["chip_link_bits"] * 1e-12)
     assert dear["energy_chip_link_j"] == pytest.approx(10 * cheap["energy_chip_link_j"])
+
+
+def test_example_board_link_sweep():
+    spec = load_spec(Path(__file__).resolve().parents[2] / "examples" /
+                     "sweep_board_links.yaml")
+    assert spec.system and len(spec) == 12
+    row, _ = run_point(spec.run_of(0), spec.root)
+    assert row["status"] == "ok", row["error"]
+    assert row["chips_used"] == 8 and row["chip_link_packets"] > 10_000
+    # 2 Gbit/s links are offered more than they carry (zero-load routes do not queue).
+    assert row["chip_link_busiest_util"] > 1
 
 
 def test_system_preset_as_base():
