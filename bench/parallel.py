@@ -11,6 +11,14 @@ and a digest of the spike list (equal digests: the ranks reproduced the one-proc
 for bit), syn_events_per_s, and the partition's work per rank (synapses received + neurons).
 On a machine with fewer cores than ranks the ranks share cores (oversubscribed): the figures
 then measure that sharing, and other load on the machine slows the ranks that wait for it.
+``cpu_s`` is the CPU time of all ranks together (MPI's busy waiting included).
+
+With ``--peers brian2,nest`` the peers of ``bench/engine.py`` run the same network in the same
+command (``--peer-threads 1,2``; Brian2 from ``--brian2-python``), each followed by one
+``ratio`` line per rank count: aersim's synaptic events per wall second over the peer's.
+
+    python bench/parallel.py --ranks 1 2 --duration 1.0 --peers brian2 --peer-threads 1,2 \
+        --brian2-python ~/b2/bin/python
 """
 
 import argparse
@@ -41,21 +49,25 @@ def worker(args) -> None:
     sim.run(duration_ps=10 * sim.config.dt_ps)   # compiled kernels loaded, buffers warm
     if comm is not None:
         comm.Barrier()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = sim.run(args.duration)
     if comm is not None:
         comm.Barrier()
     wall = time.perf_counter() - t0
-    if comm is not None and comm.Get_rank() != 0:
-        return
+    cpu = time.process_time() - c0
+    if comm is not None:
+        cpu = comm.reduce(cpu, root=0)
+        if comm.Get_rank() != 0:
+            return
     digest = hashlib.sha256(res.spikes_t_ps.tobytes() + res.spikes_neuron.tobytes()
                             + res.counts.tobytes()).hexdigest()[:16]
     syn = int(res.counts[:, OP_INDEX["synaptic_op"]].sum())
     work = sim.parallel.part.work.tolist() if sim.parallel is not None else [None]
     print(json.dumps({"ranks": 1 if comm is None else comm.Get_size(), "chip": args.chip,
                       "duration_s": args.duration, "wall_s": round(wall, 3),
-                      "spikes": res.n_spikes, "digest": digest,
-                      "syn_events_per_s": round(syn / wall), "work_per_rank": work}),
+                      "cpu_s": round(cpu, 3), "spikes": res.n_spikes, "digest": digest,
+                      "syn_events_per_s": round(syn / wall),
+                      "syn_events_per_cpu_s": round(syn / cpu), "work_per_rank": work}),
           flush=True)
 
 
@@ -66,6 +78,11 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=0.5, help="simulated seconds")
     ap.add_argument("--chip", default="minimal")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--peers", default="none",
+                    help="peers to run on the same network: nest, brian2 (comma-separated)")
+    ap.add_argument("--peer-threads", default="1,2", help="thread counts of the peers")
+    ap.add_argument("--brian2-python", default=sys.executable,
+                    help="a Python interpreter that has Brian2 (it needs Python >= 3.12)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -74,6 +91,7 @@ def main() -> None:
     from aersim.simcore.run.mpi import find_mpiexec
 
     base = None
+    rows = []
     own = [sys.executable, str(Path(__file__).resolve()), "--worker", "--duration",
            str(args.duration), "--chip", args.chip, "--seed", str(args.seed)]
     for n in args.ranks:
@@ -87,6 +105,14 @@ def main() -> None:
             row["efficiency"] = round(row["speedup"] / n, 3)
             row["same_as_one_process"] = row["digest"] == base["digest"]
         print(json.dumps(row), flush=True)
+        rows.append(row)
+    peers = [p for p in args.peers.split(",") if p and p != "none"]
+    if peers:
+        sys.path.insert(0, str(HERE))
+        from engine import run_peers
+
+        ours = [dict(row, mode=f"timestep, {row['ranks']} rank(s)") for row in rows]
+        run_peers(peers, [int(t) for t in args.peer_threads.split(",")], args, ours)
 
 
 if __name__ == "__main__":

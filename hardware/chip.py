@@ -245,6 +245,17 @@ class ChipSpec:
             return np.zeros(self.n_cores, dtype=np.int64)
         return np.repeat(np.asarray(self.tile_types, dtype=np.int64), self.cores_per_tile)
 
+    def core_latency_ps(self, ops) -> np.ndarray:
+        """Latency of each of ``ops`` (keys of ``latency_ps``, optional ones falling back as
+        :data:`OPTIONAL_CORE_OPS` say) on every core, by the core's type: int64 ps
+        ``(n_cores, len(ops))``. Every row is the ``core`` type's on a chip of one type."""
+        def row(spec):
+            lat = spec.latency_ps
+            return [lat[op] if op in lat else lat[_OPTIONAL_FALLBACK[op]] for op in ops]
+        per_type = np.array([row(spec) for spec in self.core_specs()],
+                            dtype=np.int64).reshape(-1, len(ops))
+        return np.ascontiguousarray(per_type[self.core_type_of()])
+
     def with_core(self, spec: CoreSpec) -> ChipSpec:
         """This chip as if every core were ``spec`` (a view for per-type computations)."""
         import dataclasses

@@ -359,10 +359,23 @@ def _board_layout(board, where, key, type_names):
     return n, out
 
 
-def system_from_dict(data: dict, where: str = "<dict>", base: Path | None = None) -> SystemSpec:
+def member_chip_path(data: dict, base: Path | None) -> str:
+    """What the system's ``chip`` key names: a preset name, or a chip file path resolved
+    against ``base`` (the system file's folder) when relative."""
+    from aersim.hardware.chip import preset_names
+
+    chip_ref = data["chip"]
+    if chip_ref not in preset_names() and base is not None and not Path(chip_ref).is_absolute():
+        chip_ref = str(base / chip_ref)
+    return chip_ref
+
+
+def system_from_dict(data: dict, where: str = "<dict>", base: Path | None = None,
+                     member: ChipSpec | None = None) -> SystemSpec:
     """Validate a system description (as parsed from YAML) and build the :class:`SystemSpec`.
 
-    ``base``: folder that relative chip paths are resolved against.
+    ``base``: folder that relative chip paths are resolved against. ``member``: the chip every
+    position holds, instead of the one ``chip`` names (a sweep's chip with overrides applied).
     """
     from aersim.hardware.chip import load_chip
 
@@ -375,19 +388,17 @@ def system_from_dict(data: dict, where: str = "<dict>", base: Path | None = None
     chip_ref = data["chip"]
     if not isinstance(chip_ref, str):
         _fail(where, f"chip = {chip_ref!r} is not valid; expected a preset name or a path")
-    from aersim.hardware.chip import preset_names
-    if chip_ref not in preset_names() and base is not None and not Path(chip_ref).is_absolute():
-        chip_ref = str(base / chip_ref)
-    try:
-        member = load_chip(chip_ref)
-    except ChipSpecError as exc:
-        _fail(where, f"chip = {data['chip']!r} cannot be loaded: {exc}")
+    if member is None:
+        try:
+            member = load_chip(member_chip_path(data, base))
+        except ChipSpecError as exc:
+            _fail(where, f"chip = {data['chip']!r} cannot be loaded: {exc}")
     if isinstance(member, SystemSpec):
         _fail(where, f"chip = {data['chip']!r} is itself a system; give a chip")
-    if member.core.receive == "concurrent" or member.noc.congestion != "none":
-        _fail(where, f"chip = {data['chip']!r} uses core.receive: concurrent or noc.congestion; "
-                     "systems model the serial receive with zero-load or contention routes "
-                     "only; use a chip with receive: serial")
+    if member.noc.congestion != "none":
+        _fail(where, f"chip = {data['chip']!r} uses noc.congestion: {member.noc.congestion}; "
+                     "systems model zero-load or contention routes only; use a chip with "
+                     "congestion: none")
     if member.noc.contention and member.noc.routing == "multicast":
         _fail(where, f"chip = {data['chip']!r} has noc.contention with multicast routing, "
                      "which is not modelled between chips; use routing: unicast or "
@@ -472,6 +483,26 @@ def system_from_dict(data: dict, where: str = "<dict>", base: Path | None = None
         member=member, n_chips=n_chips, chip_labels=tuple(labels),
         chip_board=tuple(chip_board), link_types=types, links=tuple(links),
         port_tile=py * member.width + px, system_barrier_ps=bar_ps, system_barrier_pj=bar_pj)
+
+
+#: Keys of a system file a sweep may vary (``system.<keypath>`` axes): ``link_types.NAME.KEY``
+#: for a link type the file defines, and these.
+SWEEP_KEYS = ("chip", "port.x", "port.y", "barrier.latency_ns", "barrier.energy_pj",
+              "static_power_w")
+
+
+def check_sweep_keypath(data: dict, keypath: str) -> None:
+    """Raise ``ValueError`` (saying what is allowed) unless ``keypath`` is a key of the system
+    description ``data`` that a sweep may vary (:data:`SWEEP_KEYS`, ``link_types.NAME.KEY``)."""
+    parts = keypath.split(".")
+    if parts[0] == "link_types":
+        names = list(data.get("link_types") or {}) if isinstance(data, dict) else []
+        if len(parts) != 3 or parts[1] not in names or parts[2] not in _LINK_KEYS:
+            raise ValueError(f"link_types.NAME.KEY with NAME one of {', '.join(names)} (this "
+                             f"system's link types) and KEY one of {', '.join(_LINK_KEYS)}")
+        return
+    if keypath not in SWEEP_KEYS:
+        raise ValueError(f"one of {', '.join(SWEEP_KEYS)} or link_types.NAME.KEY")
 
 
 def _check_reachable(n_chips, links, labels, where) -> None:

@@ -21,9 +21,10 @@ examples:
   aersim sweep spec.yaml --dry-run                       list the points and exit
   aersim sweep-plot aersim-out/sweep.h5 --out plots/
 
-axes: chip.<keypath> (any chip-file key, e.g. chip.core.neurons), mapping.strategy, run.seed,
-run.mode, run.dt_ms, run.duration_s, stimulus.rate_hz, stimulus.recording, network.profile,
-network.seed, network.name
+axes: chip.<keypath> (any chip-file key, e.g. chip.core.neurons), system.<keypath> (a key of
+a system file given as base.chip, e.g. system.link_types.board.bandwidth_gbit_s),
+mapping.strategy, run.seed, run.mode, run.dt_ms, run.duration_s, stimulus.rate_hz,
+stimulus.recording, network.profile, network.seed, network.name
 """
 
 DEFAULT_OUT = "aersim-out/sweep.h5"

@@ -152,6 +152,54 @@ def contention_flag(chip):
     return True if chip.noc.cfg[NOC_ON] != 0 else None
 
 
+def tree_leaves(n_seg: int) -> int:
+    """Leaves of the winner tree over ``n_seg`` drive segments: a power of two, at least 1."""
+    p = 1
+    while p < n_seg:
+        p *= 2
+    return p
+
+
+@njit(cache=True, inline="always")
+def _tree_node(stim, i):
+    """Recompute node ``i`` of the winner tree from its two children: the earlier next event
+    wins, the lower segment on a tie (then ``drive_tie`` is set)."""
+    tree, tie, nxt = stim.drive_tree, stim.drive_tie, stim.drive_next
+    a = tree[2 * i]
+    b = tree[2 * i + 1]
+    ta = nxt[a] if a >= 0 else NEVER
+    tb = nxt[b] if b >= 0 else NEVER
+    if tb < ta:
+        tree[i] = b
+        tie[i] = tie[2 * i + 1]
+    else:
+        tree[i] = a
+        tie[i] = tie[2 * i] or (ta == tb and b >= 0 and ta != NEVER)
+
+
+@njit(cache=True)
+def drive_tree_update(stim, d):
+    """Segment ``d``'s next event (``stim.drive_next[d]``) changed: replay its path to the
+    root, ``log2`` of the number of segments comparisons. The root (``drive_tree[1]``) is
+    the segment with the earliest next event, ``drive_tie[1]`` whether another one ties it."""
+    i = (stim.drive_tree.shape[0] // 2 + d) // 2
+    while i >= 1:
+        _tree_node(stim, i)
+        i //= 2
+
+
+@njit(cache=True)
+def build_drive_tree(stim):
+    """Fill the winner tree over the segments' next events (``stim.drive_next``)."""
+    p = stim.drive_tree.shape[0] // 2
+    n_seg = stim.drive_next.shape[0]
+    for d in range(p):
+        stim.drive_tree[p + d] = d if d < n_seg else -1
+        stim.drive_tie[p + d] = False
+    for i in range(p - 1, 0, -1):
+        _tree_node(stim, i)
+
+
 @njit(cache=True)
 def refill_drive(stim, d, t):
     """Draw the next ``DRIVE_BATCH`` events of drive ``d``, the first of which is at ``t``.
@@ -187,10 +235,12 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
     The records are those of ``simcore.engine.state``. Stops early between batches when the
     recorder or the heap could overflow (``STATUS_RECORDER_FULL`` / ``STATUS_HEAP_FULL``) or
     the network has no room for the packets of one more event (``STATUS_NOC_FULL``); the
-    wrapper drains or grows and calls again. Drive ``d`` covers neurons ``drive_lo[d] ..
-    drive_lo[d] + drive_n[d] - 1`` at ``drive_rate_hz[d]`` each; its next event is at
-    ``drive_next[d]``; its events are drawn ``DRIVE_BATCH`` at a time (:func:`refill_drive`),
-    ``stim.drive_pos[d]`` is the next unused one. The chunk's input spikes (``stim.in_*``,
+    wrapper drains or grows and calls again. Drive segment ``d`` (one drive's neurons on one
+    core) covers neurons ``drive_lo[d] .. drive_lo[d] + drive_n[d] - 1`` at
+    ``drive_rate_hz[d]`` each; its next event is at ``drive_next[d]`` (the earliest segment is
+    the root of ``stim.drive_tree``, :func:`drive_tree_update`); its events are drawn
+    ``DRIVE_BATCH`` at a time (:func:`refill_drive`), ``stim.drive_pos[d]`` is the next
+    unused one. The chunk's input spikes (``stim.in_*``,
     times in ps) are sorted by (time, neuron); the next pending one is always in the heap
     (pushed by the wrapper for the first). ``max_push`` bounds the queue entries one event may
     push. ``contention`` is :func:`contention_flag` of ``chip``.
@@ -207,6 +257,7 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
     touched, touched_list = scratch.touched, scratch.touched_list
     drive_lo, drive_w, drive_next = stim.drive_lo, stim.drive_w, stim.drive_next
     drive_buf_j, drive_buf_t, drive_pos = stim.drive_buf_j, stim.drive_buf_t, stim.drive_pos
+    drive_tree, drive_tie = stim.drive_tree, stim.drive_tie
     in_t, in_neuron, in_pos = stim.in_time, stim.in_neuron, stim.in_pos
     rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
     mlog, mlog_meta = rec.mlog, rec.mlog_meta
@@ -238,10 +289,7 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
             if noc_free_slots(noc) < noc_need:
                 return STATUS_NOC_FULL, t_now
         # Earliest drive event.
-        t_drive = NEVER
-        for d in range(n_drives):
-            if drive_next[d] < t_drive:
-                t_drive = drive_next[d]
+        t_drive = drive_next[drive_tree[1]] if n_drives > 0 else NEVER
         t_main = heap_top_time(heap) if heap_size(heap) > 0 else NEVER
         t_deliver = heap_top_time(deliveries) if heap_size(deliveries) > 0 else NEVER
         t_heap = t_main if t_main < t_deliver else t_deliver
@@ -272,14 +320,8 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
             t_probe = probe_next[0] if probe_ids.shape[0] > 0 else NEVER
             n_alone = 0
             while True:
-                d = np.int64(0)   # typed, not a literal 0 (which compiles refill_drive twice)
-                tied = False
-                for e in range(1, n_drives):
-                    if drive_next[e] < drive_next[d]:
-                        d = e
-                        tied = False
-                    elif drive_next[e] == drive_next[d]:
-                        tied = True
+                d = drive_tree[1]
+                tied = drive_tie[1]
                 t = drive_next[d]
                 if tied or t >= t_heap or t >= t_end or t >= t_probe:
                     break
@@ -291,6 +333,7 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
                 j = drive_buf_j[d, p]
                 drive_next[d] = drive_buf_t[d, p]
                 drive_pos[d] = p + 1
+                drive_tree_update(stim, d)
                 n_alone += 1
                 t_now = t
                 c_j = neurons.core[j]
@@ -340,7 +383,8 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
                         touched[j] = True
                         touched_list[n_touched] = j
                         n_touched += 1
-            for d in range(n_drives):
+            while n_drives > 0 and drive_next[drive_tree[1]] == t:
+                d = drive_tree[1]
                 while drive_next[d] == t:
                     if drive_pos[d] == drive_buf_j.shape[1]:
                         refill_drive(stim, d, t)
@@ -360,6 +404,7 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
                             touched[j] = True
                             touched_list[n_touched] = j
                             n_touched += 1
+                drive_tree_update(stim, d)
             for i in range(n_touched):
                 j = touched_list[i]
                 touched[j] = False

@@ -237,6 +237,9 @@ class ChipTables(NamedTuple):
     n_idle: np.ndarray       # int64 (n_cores,) scratch: idle neurons of the current step
     msg_send: np.ndarray     # int32 (n_msg,), messages in send order within each neuron's range;
     #                          empty: the messages' own order (send_order row_major)
+    core_lat: np.ndarray     # int64 (n_cores, CORE_LAT_LEN), each core's own latencies by
+    #                          its type (mixed tiles), indexed by CORE_* (``latency_ps`` holds
+    #                          the ``core`` type's)
     # Systems of chips (``geometry[3]`` chips; all empty on one chip): messages between chips
     # take their precomputed hierarchical route (``hardware.system.message_routes``).
     msg_route_ps: np.ndarray    # int64 (n_msg,), network latency of a message between chips
@@ -256,6 +259,10 @@ LAT_COUNT = 11
 #: spikes priced apart (0/1).
 TIMING_CONCURRENT, TIMING_FLOW, TIMING_BUFFER_MSGS, TIMING_IDLE, TIMING_INPUT = range(5)
 TIMING_LEN = 5
+#: Columns of ``ChipTables.core_lat``: the latencies of updating and sending, per core.
+CORE_LAT_OPS = ("neuron_update", "neuron_idle", "spike_out", "message_out", "input_spike")
+CORE_UPDATE, CORE_IDLE, CORE_SPIKE_OUT, CORE_MESSAGE_OUT, CORE_INPUT_SPIKE = range(5)
+CORE_LAT_LEN = 5
 
 
 _FLOAT_COLUMNS = ("tau_s", "tau_syn_s", "v_inf", "drift", "v_leak", "r", "i_inf", "v_th",
@@ -435,7 +442,9 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
     lat[LAT_BARRIER] = barrier_for_cores(chip, neurons.core)[0]
     lat[LAT_NEURON_IDLE] = c.get("neuron_idle", c["neuron_update"])
     lat[LAT_INPUT_SPIKE] = c.get("input_spike", c["spike_out"])
-    priced = getattr(chip.core, "priced", ())
+    # An optional operation priced by any core type is counted apart (types that do not
+    # price it carry its fallback's price and latency).
+    priced = {op for spec in chip.core_specs() for op in getattr(spec, "priced", ())}
     timing = np.zeros(TIMING_LEN, dtype=np.int64)
     timing[TIMING_CONCURRENT] = getattr(chip.core, "receive", "serial") == "concurrent"
     timing[TIMING_FLOW] = getattr(noc, "congestion", "none") == "flow"
@@ -470,7 +479,8 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
                       np.ascontiguousarray(msg_syn_ps), np.ascontiguousarray(msg_syn_n),
                       neurons.kind == KIND_INPUT, np.ascontiguousarray(may_idle),
                       np.zeros(n, dtype=np.int64), np.zeros(chip.n_cores, dtype=np.int64),
-                      np.ascontiguousarray(msg_send), *system_tables(chip, neurons, syn))
+                      np.ascontiguousarray(msg_send), chip.core_latency_ps(CORE_LAT_OPS),
+                      *system_tables(chip, neurons, syn))
 
 
 

@@ -5,14 +5,16 @@ Every core has two timelines in a step, both starting at 0:
 * **send**: its update pass, neuron after neuron in id order (``neuron_update`` or, on chips
   that price it, ``neuron_idle`` each); a neuron that spikes adds ``spike_out`` (or
   ``input_spike``) and one ``message_out`` per destination core, and message ``m`` departs when
-  its ``message_out`` ends. The pass ends after its last neuron and last message.
+  its ``message_out`` ends. The pass ends after its last neuron and last message. All at the
+  core's own type's latencies (``ChipTables.core_lat``).
 * **receive**: the messages that reach the core, served one at a time (``message_in`` plus the
   synapse work of the message by storage kind), in the global order of their departures.
 
 A spike's messages leave in the order of its destination cores, numbered as ``core.send_order``
 says (``ChipTables.msg_send``). Messages are taken in the order of departure over
 the whole chip (ties: lower core first). A
-message reaches its core after the zero-load network latency (router + hops) and is served when
+message reaches its core after the zero-load network latency (router + hops; between chips of
+a system, the hierarchical route of ``hardware.system.message_routes``) and is served when
 it has arrived and the core's receive timeline is free. The core is done when both timelines
 are; the step ends when the last core is done, plus the barrier.
 
@@ -41,15 +43,15 @@ from aersim.hardware.energy import (
 )
 from aersim.hardware.noc import xy_hops
 from aersim.simcore.engine.build import (
+    CORE_MESSAGE_OUT,
     LAT_HOP_EW,
     LAT_HOP_NS,
     LAT_MESSAGE_IN,
-    LAT_MESSAGE_OUT,
     LAT_ROUTER,
     TIMING_BUFFER_MSGS,
     TIMING_FLOW,
 )
-from aersim.simcore.engine.hardware_model import count_synapses, spike_cost
+from aersim.simcore.engine.hardware_model import count_synapses, cross_chip, spike_cost
 
 
 @njit(cache=True, inline="always")
@@ -148,9 +150,10 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
     for i in range(n_sp):
         s = spiked[i]
         c = neurons.core[s]
-        t = upd_end[s] + extra[c] + spike_cost(chip.timing, chip.is_input, lat, counts, s, c)
+        t = upd_end[s] + extra[c] + spike_cost(chip.timing, chip.is_input, chip.core_lat,
+                                               counts, s, c)
         for i_m in range(syn.msg_ptr[s], syn.msg_ptr[s + 1]):
-            t += lat[LAT_MESSAGE_OUT]
+            t += chip.core_lat[c, CORE_MESSAGE_OUT]
             seq_m[fill[c]] = chip.msg_send[i_m] if chip.msg_send.shape[0] else i_m
             seq_t[fill[c]] = t
             fill[c] += 1
@@ -164,6 +167,7 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
         if first[c + 1] > first[c]:
             nq = _push(hq_t, hq_c, nq, seq_t[first[c]], c)
     flow = chip.timing[TIMING_FLOW] != 0
+    multi = chip.geometry[3] > 1
     buffer = chip.timing[TIMING_BUFFER_MSGS]
     ports = 4 + chip.core_x.shape[0] // (chip.geometry[0] * chip.geometry[1])
     load = np.zeros(chip.geometry[0] * chip.geometry[1] * ports, dtype=np.float64)
@@ -185,18 +189,26 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
         nq = _pop(hq_t, hq_c, nq)
         m = seq_m[pos[c]]
         dest = syn.msg_core[m]
-        east, west, north, south = xy_hops(chip.core_x[c], chip.core_y[c], chip.core_x[dest],
-                                           chip.core_y[dest], chip.geometry[0],
-                                           chip.geometry[1], chip.geometry[2] != 0)
         counts[c, MESSAGE_OUT] += 1
         counts[c, ROUTER] += 1
-        counts[c, HOP_EAST] += east
-        counts[c, HOP_WEST] += west
-        counts[c, HOP_NORTH] += north
-        counts[c, HOP_SOUTH] += south
-        hops = east + west + north + south
-        net = lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
-            + (north + south) * lat[LAT_HOP_NS]
+        if multi and chip.msg_link_ptr[m + 1] > chip.msg_link_ptr[m]:
+            # Between chips of a system: the precomputed route (no flow estimate in systems).
+            net = cross_chip(chip.msg_route_hops, chip.msg_route_ps, chip.msg_link_ptr,
+                             chip.msg_link, chip.link_wire_bits, chip.link_busy_ps,
+                             chip.link_stats, counts, c, m)
+            hops = 0
+        else:
+            east, west, north, south = xy_hops(chip.core_x[c], chip.core_y[c],
+                                               chip.core_x[dest], chip.core_y[dest],
+                                               chip.geometry[0], chip.geometry[1],
+                                               chip.geometry[2] != 0)
+            counts[c, HOP_EAST] += east
+            counts[c, HOP_WEST] += west
+            counts[c, HOP_NORTH] += north
+            counts[c, HOP_SOUTH] += south
+            hops = east + west + north + south
+            net = lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
+                + (north + south) * lat[LAT_HOP_NS]
         work = lat[LAT_MESSAGE_IN] + chip.msg_syn_ps[m]
         n_links = 0
         if flow:

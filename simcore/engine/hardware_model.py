@@ -1,10 +1,12 @@
 """What a spike costs the hardware: the kernels both engines share.
 
 A spike leaves its core as one message per destination core (unicast). The sending core is busy
-for ``spike_out`` and then ``message_out`` per message; message ``m`` departs when its
+for ``spike_out`` and then ``message_out`` per message (its own type's latencies on a chip with
+mixed tiles: ``ChipTables.core_lat``); message ``m`` departs when its
 ``message_out`` completes and travels the XY route: the router once, then one hop latency per
 tile hop (east-west and north-south differ). A receiving core serves messages one at a time, in
-order of arrival: ``message_in`` plus ``synaptic_op`` per synapse of the message. Every step of
+order of arrival: ``message_in`` plus ``synaptic_op`` per synapse of the message (at its type's
+latencies: ``ChipTables.msg_syn_ps``). Every step of
 the way is counted in ``counts[core, OP]`` (see ``hardware.energy.OP_KINDS``).
 
 With ``noc.contention`` on, ``send_spike_noc`` replaces ``send_spike``: messages become packets
@@ -39,13 +41,13 @@ from aersim.simcore.engine.build import (
     CLINK_BITS,
     CLINK_BUSY_PS,
     CLINK_PACKETS,
+    CORE_INPUT_SPIKE,
+    CORE_MESSAGE_OUT,
+    CORE_SPIKE_OUT,
     LAT_HOP_EW,
     LAT_HOP_NS,
-    LAT_INPUT_SPIKE,
     LAT_MESSAGE_IN,
-    LAT_MESSAGE_OUT,
     LAT_ROUTER,
-    LAT_SPIKE_OUT,
     LINK_BLOCKED_PS,
     LINK_BUSY_PS,
     LINK_FLITS,
@@ -102,15 +104,15 @@ KIND_MESSAGE = 3
 
 
 @njit(cache=True, inline="always")
-def spike_cost(timing, is_input, lat, counts, neuron, core):
-    """Count ``neuron``'s spike on ``core`` and return its ``spike_out`` time (ps); an input
-    neuron's spike is an ``input_spike`` on chips that price it apart (``chip.timing``,
-    ``chip.is_input``, ``chip.latency_ps``)."""
+def spike_cost(timing, is_input, core_lat, counts, neuron, core):
+    """Count ``neuron``'s spike on ``core`` and return its ``spike_out`` time (ps) at the
+    core's own type's latency; an input neuron's spike is an ``input_spike`` on chips that
+    price it apart (``chip.timing``, ``chip.is_input``, ``chip.core_lat``)."""
     if timing[TIMING_INPUT] != 0 and is_input[neuron]:
         counts[core, INPUT_SPIKE] += 1
-        return lat[LAT_INPUT_SPIKE]
+        return core_lat[core, CORE_INPUT_SPIKE]
     counts[core, SPIKE_OUT] += 1
-    return lat[LAT_SPIKE_OUT]
+    return core_lat[core, CORE_SPIKE_OUT]
 
 
 @njit(cache=True, inline="always")
@@ -130,7 +132,9 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_h
     Pushes one ``KIND_MESSAGE`` event per destination core, at its arrival time, with the
     message index as tiebreak and payload; only for destination cores in ``[dest_lo,
     dest_hi)`` (a rank of a partitioned run serves only its own cores; the sending core's time
-    and counts are those of every message). Returns the time the core is done sending. In a
+    counts every message, its counts are kept only when the sending core is in that range, on
+    its owner). Returns the time the core is done sending. ``spike_out`` and ``message_out``
+    take the sending core's type's latencies. In a
     system of chips, a message to another chip takes its precomputed route (``msg_route_*``):
     its routers, hops and chip-to-chip links are counted on the sending core and its links'
     packets, bits and busy time in ``chip.link_stats``.
@@ -142,49 +146,75 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_h
     width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
     multi = chip.geometry[3] > 1
     link_ptr = chip.msg_link_ptr
-    t = t_ready + spike_cost(chip.timing, chip.is_input, lat, counts, neuron, core)
+    route_hops, route_ps, link = chip.msg_route_hops, chip.msg_route_ps, chip.msg_link
+    wire_bits, busy_ps, stats = chip.link_wire_bits, chip.link_busy_ps, chip.link_stats
+    core_lat = chip.core_lat
+    t_out = core_lat[core, CORE_MESSAGE_OUT]
+    t = t_ready + spike_cost(chip.timing, chip.is_input, core_lat, counts, neuron, core)
     msg_core = syn.msg_core
     x0 = core_x[core]
     y0 = core_y[core]
-    for m in range(syn.msg_ptr[neuron], syn.msg_ptr[neuron + 1]):
+    m0 = syn.msg_ptr[neuron]
+    m1 = syn.msg_ptr[neuron + 1]
+    # A rank that does not own the sending core needs only the arrival times at its own
+    # cores: the owner keeps the core's counts. A neuron's messages are sorted by destination
+    # core, so those are one range, and the messages before it only shift the send time.
+    # (Chip-to-chip links keep every message: each rank counts their traffic in full.)
+    own_src = multi or (dest_lo <= core < dest_hi)
+    m_lo, m_hi = m0, m1
+    if not own_src:
+        while m_lo < m1 and msg_core[m_lo] < dest_lo:
+            m_lo += 1
+        m_hi = m_lo
+        while m_hi < m1 and msg_core[m_hi] < dest_hi:
+            m_hi += 1
+        t += (m_lo - m0) * t_out
+    for m in range(m_lo, m_hi):
         dest = msg_core[m]
-        t += lat[LAT_MESSAGE_OUT]
-        counts[core, MESSAGE_OUT] += 1
-        counts[core, ROUTER] += 1
+        t += t_out
         if multi and link_ptr[m + 1] > link_ptr[m]:
-            arrive = t + _cross_chip(chip, counts, core, m)
+            counts[core, MESSAGE_OUT] += 1
+            counts[core, ROUTER] += 1
+            arrive = t + cross_chip(route_hops, route_ps, link_ptr, link, wire_bits, busy_ps,
+                                    stats, counts, core, m)
         else:
             east, west, north, south = xy_hops(x0, y0, core_x[dest], core_y[dest], width,
                                                height, torus)
             arrive = t + lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
                 + (north + south) * lat[LAT_HOP_NS]
-            counts[core, HOP_EAST] += east
-            counts[core, HOP_WEST] += west
-            counts[core, HOP_NORTH] += north
-            counts[core, HOP_SOUTH] += south
+            if own_src:
+                counts[core, MESSAGE_OUT] += 1
+                counts[core, ROUTER] += 1
+                counts[core, HOP_EAST] += east
+                counts[core, HOP_WEST] += west
+                counts[core, HOP_NORTH] += north
+                counts[core, HOP_SOUTH] += south
         if dest_lo <= dest < dest_hi:
             heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
+    t += (m1 - m_hi) * t_out
     return t
 
 
 @njit(cache=True)
-def _cross_chip(chip, counts, core, m):
-    """Count message ``m``'s route between chips on ``core`` and its links; return its network
-    latency (ps). Not inlined: single-chip runs never call it."""
-    hops = chip.msg_route_hops
-    counts[core, HOP_EAST] += hops[m, 0]
-    counts[core, HOP_WEST] += hops[m, 1]
-    counts[core, HOP_NORTH] += hops[m, 2]
-    counts[core, HOP_SOUTH] += hops[m, 3]
-    stats = chip.link_stats
-    for k in range(chip.msg_link_ptr[m], chip.msg_link_ptr[m + 1]):
-        d = chip.msg_link[k]
+def cross_chip(route_hops, route_ps, link_ptr, link, wire_bits, busy_ps, stats, counts, core,
+               m):
+    """Count message ``m``'s route between chips on ``core`` and its links (``chip.msg_route_*``,
+    ``msg_link*``, ``link_*``); return its network latency (ps), zero-load. Arrays, not the
+    chip tables: a caller that passed the tables inside its message loop kept a copy of them
+    alive across the loop (see the note above :func:`spike_cost`). Not inlined: single-chip
+    runs never call it."""
+    counts[core, HOP_EAST] += route_hops[m, 0]
+    counts[core, HOP_WEST] += route_hops[m, 1]
+    counts[core, HOP_NORTH] += route_hops[m, 2]
+    counts[core, HOP_SOUTH] += route_hops[m, 3]
+    for k in range(link_ptr[m], link_ptr[m + 1]):
+        d = link[k]
         stats[d, CLINK_PACKETS] += 1
-        stats[d, CLINK_BITS] += chip.link_wire_bits[d]
-        stats[d, CLINK_BUSY_PS] += chip.link_busy_ps[d]
+        stats[d, CLINK_BITS] += wire_bits[d]
+        stats[d, CLINK_BUSY_PS] += busy_ps[d]
         counts[core, CHIP_LINK] += 1
         counts[core, ROUTER] += 1          # the router of the chip the link enters
-    return chip.msg_route_ps[m]
+    return route_ps[m]
 
 
 @njit(cache=True, inline="always")
@@ -516,12 +546,12 @@ def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
     Unicast: as ``send_spike``, one packet per message. Multicast: one ``message_out`` and one
     packet per spike; hops count the edges of the spike's XY tree.
     """
-    lat = chip.latency_ps
     cfg = noc.cfg
-    t = t_ready + spike_cost(chip.timing, chip.is_input, lat, counts, neuron, core)
+    t_out = chip.core_lat[core, CORE_MESSAGE_OUT]
+    t = t_ready + spike_cost(chip.timing, chip.is_input, chip.core_lat, counts, neuron, core)
     if cfg[NOC_MULTICAST]:
         if syn.msg_ptr[neuron + 1] > syn.msg_ptr[neuron]:
-            t += lat[LAT_MESSAGE_OUT]
+            t += t_out
             counts[core, MESSAGE_OUT] += 1
             counts[core, ROUTER] += 1
             counts[core, HOP_EAST] += noc.tree_hops[neuron, 0]
@@ -535,13 +565,17 @@ def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
     width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
     multi = chip.geometry[3] > 1
     link_ptr = chip.msg_link_ptr
+    route_hops, route_ps, link = chip.msg_route_hops, chip.msg_route_ps, chip.msg_link
+    wire_bits, busy_ps, stats = chip.link_wire_bits, chip.link_busy_ps, chip.link_stats
     for m in range(syn.msg_ptr[neuron], syn.msg_ptr[neuron + 1]):
         dest = syn.msg_core[m]
-        t += lat[LAT_MESSAGE_OUT]
+        t += t_out
         counts[core, MESSAGE_OUT] += 1
         counts[core, ROUTER] += 1
         if multi and link_ptr[m + 1] > link_ptr[m]:
-            _cross_chip(chip, counts, core, m)     # the same counts; the network times it
+            # The same counts; the network times the packet.
+            cross_chip(route_hops, route_ps, link_ptr, link, wire_bits, busy_ps, stats, counts,
+                       core, m)
         else:
             east, west, north, south = xy_hops(x0, y0, chip.core_x[dest], chip.core_y[dest],
                                                width, height, torus)

@@ -107,10 +107,9 @@ def system_tables(chip, neurons, syn) -> tuple:
     from aersim.hardware.errors import ChipSpecError
     from aersim.hardware.system import message_routes
 
-    if chip.core.receive != "serial" or chip.noc.congestion != "none":
-        raise ChipSpecError(f"system {chip.name!r}: core.receive: concurrent and "
-                            "noc.congestion: flow are not modelled between chips; use a chip "
-                            "with receive: serial")
+    if chip.noc.congestion != "none":
+        raise ChipSpecError(f"system {chip.name!r}: noc.congestion: flow is not modelled "
+                            "between chips; use a chip with congestion: none")
     src = np.repeat(neurons.core.astype(np.int64), np.diff(syn.msg_ptr))
     lat, hops, ptr, link = message_routes(chip, src, syn.msg_core)
     pb = chip.noc.packet_bits

@@ -11,8 +11,9 @@ with zero-delay synapses it exchanges after every zero-delay level of every step
 
 Bit identity with one process: a neuron's input row receives the same terms in the same order
 (spikes in global id order, each spike's messages, segments and synapses in table order; the
-drive's events in stream order), every rank draws the whole Poisson stream (so its generator
-state stays that of one process), and the timeline is the one-process timeline of the same
+drive's events in stream order), the Poisson drive has one stream per (drive, core), which only
+the core's owner draws (the one-process events, since a stream does not depend on who draws
+it), and the timeline is the one-process timeline of the same
 spike list. Exchange rows are float64 ``(step, id, payload, update end ps)``: exact for
 integers below 2**53.
 """
@@ -33,15 +34,15 @@ from aersim.simcore.engine.timestep import (
 
 @njit(cache=True)
 def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, k, dt_ps):
-    """Start step ``k``: the drive (the whole stream, applied to owned neurons, every event
-    counted so that counts are the same on every rank), this step's input payloads of owned
-    neurons, and, on chips that price idle neurons, their marking; ``n_idle_own`` gets the
-    idle counts of the owned cores (0 elsewhere) for the ranks' sum."""
+    """Start step ``k``: the drive of the owned cores (their segments' streams, see
+    ``timestep.draw_drive``), this step's input payloads of owned neurons, and, on chips that
+    price idle neurons, their marking; ``n_idle_own`` gets the idle counts of the owned cores
+    (0 elsewhere) for the ranks' sum."""
     ring, in_payload, counts = state.ring, state.in_payload, counters.ops
     in_step, in_neuron, in_value, in_pos = stim.in_time, stim.in_neuron, stim.in_value, \
         stim.in_pos
     row = ring[k % ring.shape[0]]
-    draw_drive(neurons, stim, row, counts, dt_ps, own)
+    draw_drive(neurons, stim, row, counts, dt_ps, own_core)
     while in_pos[0] < in_step.shape[0] and in_step[in_pos[0]] == k:
         j = in_neuron[in_pos[0]]
         if own[j]:
@@ -97,13 +98,34 @@ def sample_probes(state, rec, k, dt_ps):
 
 
 @njit(cache=True)
-def deliver_step(syn, chip, mode, state, scratch, core_lo, core_hi, rows, r0, r1, n_sp):
+def owned_messages(msg_ptr, msg_core, core_lo, core_hi):
+    """Each neuron's messages to the cores ``core_lo .. core_hi - 1``: int64 ``(n_neurons,
+    2)`` rows ``[first, end)`` into the message tables. A neuron's messages are sorted by
+    destination core, so they are one range; finding it once per run spares a bisection per
+    spike and step."""
+    n = msg_ptr.shape[0] - 1
+    out = np.empty((n, 2), dtype=np.int64)
+    for j in range(n):
+        m = msg_ptr[j]
+        m1 = msg_ptr[j + 1]
+        while m < m1 and msg_core[m] < core_lo:
+            m += 1
+        out[j, 0] = m
+        while m < m1 and msg_core[m] < core_hi:
+            m += 1
+        out[j, 1] = m
+    return out
+
+
+@njit(cache=True)
+def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
     """Deliver the gathered spikes ``rows[r0:r1]`` (one step's, rows as in
-    :func:`update_steps`, in id order) to the owned cores ``core_lo .. core_hi - 1``, and
-    append their ids to the step's ``scratch.spiked`` from ``n_sp``. Returns the new length
-    of ``scratch.spiked``. A neuron's messages are sorted by destination core, so the owned
-    ones are found by bisection, not by a scan of every message."""
+    :func:`update_steps`, in id order) to the owned cores, and append their ids to the step's
+    ``scratch.spiked`` from ``n_sp``. Returns the new length of ``scratch.spiked``.
+    ``own_msg`` (int64 ``(n_neurons, 2)``, :func:`owned_messages`) is each neuron's range of
+    messages to the owned cores."""
     ring, seg_delay_steps, spiked = state.ring, mode.seg_delay_steps, scratch.spiked
+    msg_seg_lo, seg_lo, target, weight = syn.msg_seg_lo, syn.seg_lo, syn.target, syn.weight
     upd_end = chip.upd_end
     idle = chip.timing[TIMING_IDLE] != 0
     for i in range(r0, r1):
@@ -114,12 +136,42 @@ def deliver_step(syn, chip, mode, state, scratch, core_lo, core_hi, rows, r0, r1
             upd_end[j] = np.int64(rows[i, 3])
         spiked[n_sp] = j
         n_sp += 1
-        m0, m1 = syn.msg_ptr[j], syn.msg_ptr[j + 1]
-        dest = syn.msg_core[m0:m1]
-        add_synapses(syn.msg_seg_lo, syn.seg_lo, syn.target, syn.weight, ring, seg_delay_steps,
-                     k, m0 + np.searchsorted(dest, core_lo), m0 + np.searchsorted(dest, core_hi),
-                     payload)
+        add_synapses(msg_seg_lo, seg_lo, target, weight, ring, seg_delay_steps, k,
+                     own_msg[j, 0], own_msg[j, 1], payload)
     return n_sp
+
+
+@njit(cache=True)
+def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch, rec, rows,
+                        bounds, kb, ke, idle_sum, durs, i0, contention, concurrent, own_msg,
+                        dest_lo, dest_hi, done):
+    """Steps ``kb .. ke-1`` of a batch after its exchange: deliver each step's gathered spikes
+    ``rows[bounds[s - kb]:bounds[s - kb + 1]]`` (:func:`deliver_step`) and run its timeline
+    (:func:`close_step`, duration into ``durs[i0 + s - kb]``), in one call, so that a batch
+    costs one dispatch from Python instead of two per step.
+
+    Returns early so that the caller can act between steps: ``done[0]`` is set to the first
+    step not finished and ``done[1]`` to the spikes of the finished steps; the return value
+    says why: 0 all steps done; 1 step ``done[0]`` was delivered and its timeline is held
+    (the queue must grow, or network contention runs it: see :func:`close_step`); 2 the
+    message log could overflow in step ``done[0]`` (not yet delivered): drain it first.
+    """
+    mlog, mlog_meta = rec.mlog, rec.mlog_meta
+    n_msg = syn.msg_core.shape[0]
+    done[1] = 0
+    for s in range(kb, ke):
+        done[0] = s
+        if mlog.shape[0] > 0 and mlog_meta[0] + n_msg > mlog.shape[0]:
+            return 2
+        i = s - kb
+        n_sp = deliver_step(syn, chip, mode, state, scratch, own_msg, rows, bounds[i],
+                            bounds[i + 1], 0)
+        if close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle_sum[i],
+                      durs, i0 + i, contention, concurrent, dest_lo, dest_hi):
+            return 1
+        done[1] += n_sp
+    done[0] = ke
+    return 0
 
 
 @njit(cache=True)

@@ -14,6 +14,8 @@ Processes
     mode), a spike to send, or a message to serve. Sending a spike takes ``spike_out`` and then
     ``message_out`` per destination core, and launches a ``route`` per message as its
     ``message_out`` completes; serving a message takes ``message_in + synaptic_op * synapses``.
+    Every latency of a core (these and ``neuron_update``) is its own type's on a chip with
+    mixed tiles (``core_types``).
 ``route``
     One per message: the source tile's router (``router`` latency), then one hop at a time along
     the XY route (x first; on a torus the shorter way round, a tie going east or south), then the
@@ -21,6 +23,11 @@ Processes
     source chip's port tile, then each chip-to-chip link of ``SystemSpec.chip_path`` (its
     latency, its serialisation, the entered chip's router), then hop by hop from the
     destination chip's port tile.
+``receiver``
+    ``core.receive: concurrent`` (``timestep`` mode) only, one per core: the core's receive
+    timeline beside its update pass. It serves the messages sent to its core in order of
+    departure (time, sending core, the sender's order), each once it has arrived; a spike's
+    messages leave in ``core.send_order``.
 ``delay line``
     One per served message (``async``): each segment reaches its core's soma ``delay`` after the
     service ended.
@@ -77,6 +84,7 @@ event. This is the fast engine's rule that the events before ``t_end`` are proce
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from dataclasses import dataclass
@@ -109,7 +117,8 @@ from aersim.simcore.engine.build import (
     build_neurons,
     build_synapses,
 )
-from aersim.simcore.engine.rng import exponential, seed_states, uniform_open0
+from aersim.simcore.engine.rng import exponential, uniform_open0
+from aersim.simcore.engine.state import drive_segments
 from aersim.simcore.errors import ConfigError, SimulationError
 from aersim.simcore.run.stimulus import GradedInput, PoissonDrive, is_input_stimulus
 
@@ -243,10 +252,15 @@ class _World:
         self.msg_ptr = [int(x) for x in syn.msg_ptr]
         self.msg_core = [int(x) for x in syn.msg_core]
         self.msg_seg_lo = [int(x) for x in syn.msg_seg_lo]
-        lat, noc = chip.core.latency_ps, chip.noc
-        self.lat_syn, self.lat_update = int(lat["synaptic_op"]), int(lat["neuron_update"])
-        self.lat_spike_out, self.lat_msg_out = int(lat["spike_out"]), int(lat["message_out"])
-        self.lat_msg_in = int(lat["message_in"])
+        noc = chip.noc
+        # Every core works at its own type's latencies (mixed tiles; one type: all alike).
+        specs, types = chip.core_specs(), chip.core_type_of()
+        core_lat = [specs[int(k)].latency_ps for k in types]
+        self.lat_syn = [int(lat["synaptic_op"]) for lat in core_lat]
+        self.lat_update = [int(lat["neuron_update"]) for lat in core_lat]
+        self.lat_spike_out = [int(lat["spike_out"]) for lat in core_lat]
+        self.lat_msg_out = [int(lat["message_out"]) for lat in core_lat]
+        self.lat_msg_in = [int(lat["message_in"]) for lat in core_lat]
         self.lat_router = int(noc.router_latency_ps)
         self.lat_ew = int(noc.hop_latency_ps["east_west"])
         self.lat_ns = int(noc.hop_latency_ps["north_south"])
@@ -270,10 +284,16 @@ class _World:
         # Random streams: the same spawn of the run's seed as Simulation.
         seqs = np.random.SeedSequence(config.seed).spawn(len(stimuli) + 1)
         self.stim_rngs = [np.random.default_rng(s) for s in seqs[:-1]]
-        self.drives = [(i, s) for i, s in enumerate(stimuli) if isinstance(s, PoissonDrive)]
-        self.drive_rng = np.concatenate(
-            [seed_states(seqs[i], 1) for i, _ in self.drives]).astype(np.uint64) \
-            if self.drives else np.zeros(0, dtype=np.uint64)
+        # The drives' segments, as in Simulation: one stream per (drive, core) in timestep
+        # mode, per drive in async mode.
+        drives = [(i, s) for i, s in enumerate(stimuli) if isinstance(s, PoissonDrive)]
+        seg = drive_segments(
+            [(network.offset(s.population), network.population(s.population).size, s.rate_hz,
+              s.weight) for _, s in drives], nt.core, [seqs[i] for i, _ in drives],
+            per_core=mode == "timestep")
+        self.drive_rng = seg.rng.copy()
+        self.drive_seg = list(zip(seg.lo.tolist(), seg.n.tolist(), seg.rate_hz.tolist(),
+                                  seg.w.tolist(), strict=True))
         graded = [s for s in stimuli if isinstance(s, GradedInput)]
         if graded:
             raise ConfigError(f"the reference engine carries binary spikes only; "
@@ -285,6 +305,11 @@ class _World:
                        for i, s in enumerate(stimuli) if is_input_stimulus(s)]
         self.env = simpy.Environment(initial_time=0)
         self.cores = [_Core(self, c) for c in range(self.n_cores)]
+        # core.receive: concurrent (timestep mode): every core receives on a timeline of its own.
+        self.concurrent = mode == "timestep" and chip.core.receive == "concurrent"
+        self.receivers = [_Receiver(self, c) for c in range(self.n_cores)] \
+            if self.concurrent else []
+        self.send_rank = self._send_ranks(chip) if self.concurrent else None
         self.in_flight = 0          # timestep: update passes and messages not finished yet
         self.quiet = None
 
@@ -317,8 +342,8 @@ class _World:
                                           "that is not after it; give it a delay of at least "
                                           "one step")
         else:
-            lat = self.chip.core.latency_ps
-            if lat["message_in"] == 0 and lat["synaptic_op"] == 0 and (
+            if any(s.latency_ps["message_in"] == 0 and s.latency_ps["synaptic_op"] == 0
+                   for s in self.chip.core_specs()) and (
                     syn.seg_delay.size and int(syn.delay_ps[syn.seg_delay].min()) == 0):
                 raise ConfigError("chip serves messages in no time and the network has a zero "
                                   "delay: "
@@ -327,10 +352,29 @@ class _World:
 
     # -- running ----------------------------------------------------------------------------
 
+    def _check_concurrent(self) -> None:
+        if self.mode == "timestep" and self.chip.core.receive == "concurrent" and (
+                self.chip.noc.congestion != "none"
+                or any("neuron_idle" in t.priced for t in self.chip.core_specs())):
+            raise ConfigError("the reference engine models core.receive: concurrent with "
+                              "noc.congestion: none and without neuron_idle prices only")
+
+    def _send_ranks(self, chip) -> list:
+        """Rank of every core in a spike's send order (``core.send_order``): its number, or
+        with tiles numbered column by column."""
+        if chip.core.send_order == "row_major":
+            return list(range(self.n_cores))
+        cpt = chip.cores_per_tile
+        return [(self.core_x[c] * chip.height + self.core_y[c]) * cpt + c % cpt
+                for c in range(self.n_cores)]
+
     def run(self) -> ReferenceResults:
         env = self.env
+        self._check_concurrent()
         for core in self.cores:
             env.process(core.serve())
+        for receiver in self.receivers:
+            env.process(receiver.serve())
         if self.mode == "timestep":
             self._init_timestep()
             env.process(self._controller())
@@ -341,7 +385,7 @@ class _World:
             self._init_async()
             for stream, offset in self.inputs:
                 env.process(self._input_source(stream, offset))
-            for d in range(len(self.drives)):
+            for d in range(len(self.drive_seg)):
                 env.process(self._drive(d))
         # No ``until``: every process stops posting at t_end by itself and the cores finish the
         # work accepted before it (see the module doc), after which nothing is left to run.
@@ -378,11 +422,17 @@ class _World:
         """Generator: the core sends ``neuron``'s spike, one message per destination core."""
         env = self.env
         self.counts[core, SPIKE_OUT] += 1
-        yield env.timeout(self.lat_spike_out)
-        for m in range(self.msg_ptr[neuron], self.msg_ptr[neuron + 1]):
-            yield env.timeout(self.lat_msg_out)
+        yield env.timeout(self.lat_spike_out[core])
+        messages = range(self.msg_ptr[neuron], self.msg_ptr[neuron + 1])
+        if self.concurrent:
+            messages = sorted(messages, key=lambda m: self.send_rank[self.msg_core[m]])
+        for m in messages:
+            yield env.timeout(self.lat_msg_out[core])
             self.counts[core, MESSAGE_OUT] += 1
             self.in_flight += 1
+            if self.concurrent:
+                # Received in order of departure: (time, sending core, order on that core).
+                self.receivers[self.msg_core[m]].depart(m, core)
             env.process(self._route(m, core))
 
     def serve_message(self, m, t_arrive):
@@ -391,7 +441,7 @@ class _World:
         dest = self.msg_core[m]
         n_syn = self.seg_lo[self.msg_seg_lo[m + 1]] - self.seg_lo[self.msg_seg_lo[m]]
         start = env.now
-        yield env.timeout(self.lat_msg_in + n_syn * self.lat_syn)
+        yield env.timeout(self.lat_msg_in[dest] + n_syn * self.lat_syn[dest])
         self.message_log.append((m, t_arrive, start, env.now))
         self.counts[dest, MESSAGE_IN] += 1
         self.counts[dest, SYNAPTIC_OP] += n_syn
@@ -445,7 +495,10 @@ class _World:
             yield from self._hops(src, px, py, self.core_x[dest], self.core_y[dest])
         if self.mode == "async" and env.now >= self.t_end:
             return      # arrives after the run (timestep time is hardware time: no end)
-        self.cores[dest].submit(JOB_MESSAGE, m, m)
+        if self.concurrent:
+            self.receivers[dest].arrive(m)
+        else:
+            self.cores[dest].submit(JOB_MESSAGE, m, m)
 
     # -- timestep mode ----------------------------------------------------------------------
 
@@ -467,7 +520,7 @@ class _World:
             if not self.is_input[j]:
                 self.n_updatable[c] += 1
             self.rank[j] = self.n_updatable[c]
-        self.drive_lam = [s.rate_hz * dt * 1e-12 for _, s in self.drives]
+        self.drive_lam = [rate_hz * dt * 1e-12 for _, _, rate_hz, _ in self.drive_seg]
 
     def _controller(self):
         """Process: the steps, one after the other, each ended by the barrier."""
@@ -499,16 +552,14 @@ class _World:
         """What the network computes in step ``k``; returns the spiking neurons in id order."""
         dt = int(self.config.dt_ps)
         row = self.ring[k % self.n_slots]
-        for d, (_, stim) in enumerate(self.drives):
+        for d, (lo, n_seg, _, weight) in enumerate(self.drive_seg):
             lam = self.drive_lam[d]
             if lam <= 0.0:
                 continue
-            lo = self.network.offset(stim.population)
-            n_pop = self.network.population(stim.population).size
             x = exponential(self.drive_rng, d) / lam
-            while x < n_pop:
+            while x < n_seg:
                 j = lo + int(x)
-                row[j] += float(stim.weight)
+                row[j] += weight
                 self.counts[self.core_of[j], STIM_IN] += 1
                 x += exponential(self.drive_rng, d) / lam
         spiking = []
@@ -546,12 +597,12 @@ class _World:
         for s in spiking:
             if self.rank[s] > done:
                 # Neurons that do not spike cost only their update time.
-                yield env.timeout((self.rank[s] - done) * self.lat_update)
+                yield env.timeout((self.rank[s] - done) * self.lat_update[core])
                 done = self.rank[s]
             yield from self.send(core, s)
         n_upd = self.n_updatable[core]
         if n_upd > done:
-            yield env.timeout((n_upd - done) * self.lat_update)
+            yield env.timeout((n_upd - done) * self.lat_update[core])
         self.counts[core, NEURON_UPDATE] += n_upd
         self.done_one()
 
@@ -649,22 +700,21 @@ class _World:
             t0 = t1
 
     def _drive(self, d):
-        """Process: the events of Poisson drive ``d``, each a jump of one neuron's membrane."""
+        """Process: the events of Poisson drive segment ``d`` (``state.drive_segments``: the
+        whole drive in async mode), each a jump of one neuron's membrane."""
         env = self.env
-        unused, stim = self.drives[d]
-        if stim.rate_hz <= 0:
+        lo, n_seg, rate_hz, weight = self.drive_seg[d]
+        if rate_hz <= 0:
             return
-        lo = self.network.offset(stim.population)
-        n_pop = self.network.population(stim.population).size
-        total_hz = stim.rate_hz * n_pop
+        total_hz = rate_hz * n_seg
         t_next = int(round(exponential(self.drive_rng, d) / total_hz * 1e12))
         while t_next < self.t_end:
             yield env.timeout(t_next - env.now)
-            j = lo + int(uniform_open0(self.drive_rng, d) * n_pop)
-            if j == lo + n_pop:
+            j = lo + int(uniform_open0(self.drive_rng, d) * n_seg)
+            if j == lo + n_seg:
                 j -= 1
             self.counts[self.core_of[j], STIM_IN] += 1
-            self.somas[self.core_of[j]].post_drive(d, j, float(stim.weight))
+            self.somas[self.core_of[j]].post_drive(d, j, float(weight))
             t_next = t_next + int(round(exponential(self.drive_rng, d) / total_hz * 1e12))
 
 
@@ -710,6 +760,46 @@ class _Core:
                 yield from world.send(self.c, payload)
             else:
                 yield from world.serve_message(payload, t_request)
+
+
+class _Receiver:
+    """The receive timeline of a core (``core.receive: concurrent``, timestep mode): it serves
+    the messages sent to the core one at a time in order of departure (time, sending core, the
+    sender's order), each once it has arrived, beside the core's update pass."""
+
+    def __init__(self, world, c):
+        self.world, self.c, self.env = world, c, world.env
+        self.departed = []          # heap of (departure, sending core, seq, message)
+        self.arrived = {}           # message -> arrival time
+        self.wake = self.env.event()
+        self._seq = itertools.count()
+
+    def _post(self) -> None:
+        if not self.wake.triggered:
+            self.wake.succeed()
+
+    def depart(self, m, src) -> None:
+        heapq.heappush(self.departed, (self.env.now, src, next(self._seq), m))
+        self._post()
+
+    def arrive(self, m) -> None:
+        self.arrived[m] = self.env.now
+        self._post()
+
+    def serve(self):
+        """Process: take the earliest departed message (every departure of an instant is in
+        by the core phase), wait for it to arrive, serve it."""
+        env, world = self.env, self.world
+        while True:
+            if not self.departed:
+                self.wake = env.event()
+                yield self.wake
+            yield _AtPhase(env, PHASE_CORE)
+            unused_t, unused_src, unused_seq, m = heapq.heappop(self.departed)
+            while m not in self.arrived:
+                self.wake = env.event()
+                yield self.wake
+            yield from world.serve_message(m, self.arrived.pop(m))
 
 
 class _Soma:

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from aersim.hardware.energy import N_OPS
+from aersim.simcore.engine.rng import seed_states
 
 
 class ModeTables(NamedTuple):
@@ -76,18 +77,21 @@ class Scratch(NamedTuple):
 
 
 class Stimulus(NamedTuple):
-    """The Poisson drives (``drive_*``, shape ``(n_drives,)``) and one chunk's input spikes
-    (``in_*``, sorted by time then neuron)."""
+    """The Poisson drives, one *segment* per (drive, core) (``drive_*``, shape ``(n_seg,)``,
+    :func:`drive_segments`), and one chunk's input spikes (``in_*``, sorted by time then
+    neuron)."""
 
-    drive_lo: np.ndarray     # int64, first neuron of the driven population
+    drive_lo: np.ndarray     # int64, first neuron of the segment
     drive_n: np.ndarray      # int64, its size
     drive_rate_hz: np.ndarray  # float64, rate per neuron
     drive_w: np.ndarray      # float64, weight of one drive event
-    drive_rng: np.ndarray    # uint64 (n_drives, ...), each drive's generator state
-    drive_next: np.ndarray   # int64, async: time of each drive's next event (ps)
-    drive_buf_j: np.ndarray  # int64 (n_drives, batch), async: neurons of drawn drive events
-    drive_buf_t: np.ndarray  # int64 (n_drives, batch), async: time of the event after each
+    drive_rng: np.ndarray    # uint64 (n_seg,), each segment's generator state
+    drive_next: np.ndarray   # int64, async: time of each segment's next event (ps)
+    drive_buf_j: np.ndarray  # int64 (n_seg, batch), async: neurons of drawn drive events
+    drive_buf_t: np.ndarray  # int64 (n_seg, batch), async: time of the event after each
     drive_pos: np.ndarray    # int64, async: next unused drawn event (batch: none left)
+    drive_tree: np.ndarray   # int64 (2 P,), async: winner tree of the segments' next events
+    drive_tie: np.ndarray    # bool (2 P,), async: another segment of the subtree ties its winner
     in_time: np.ndarray      # int64, step index (timestep) or time in ps (async)
     in_neuron: np.ndarray    # int32, global neuron id
     in_value: np.ndarray     # float64, payload (1.0 for a plain spike)
@@ -109,6 +113,63 @@ class Recorder(NamedTuple):
     probe_v: np.ndarray      # float64 (rows, k)
     probe_c: np.ndarray      # float64 (rows, k), second state variable
     probe_meta: np.ndarray   # int64 (1,), rows used
+
+
+class DriveSegments(NamedTuple):
+    """The Poisson drives cut into segments, shapes ``(n_seg,)``: see :func:`drive_segments`."""
+
+    lo: np.ndarray           # int64, first neuron of the segment
+    n: np.ndarray            # int64, its size
+    rate_hz: np.ndarray      # float64, rate per neuron
+    w: np.ndarray            # float64, weight of one event
+    rng: np.ndarray          # uint64, generator state
+    drive: np.ndarray        # int64, index of the drive in the run's list of drives
+
+
+def drive_segments(drives, core: np.ndarray, seqs, per_core: bool = True) -> DriveSegments:
+    """Cut each Poisson drive into one segment per core, each with its own random stream.
+
+    ``drives``: ``(lo, n, rate_hz, weight)`` per drive, the population's first neuron and size;
+    ``core``: int (n_neurons,), each neuron's core; ``seqs``: one ``numpy.random.SeedSequence``
+    per drive (the run's spawn for the stimulus). A segment is a run of consecutive neurons of
+    the population on one core (a population is placed in such runs, usually one per core);
+    its stream is seeded from the drive's sequence with the key ``(core, run on that core)``,
+    so a segment draws the same events whichever process owns its core, and a rank of a
+    partitioned run draws only its own cores' segments. Segments are ordered by drive, then
+    neuron: the order in which events of one instant are applied.
+
+    ``per_core=False`` keeps each drive whole, one segment seeded from the drive's sequence
+    itself. The event-driven engine takes that: it merges the segments' next events one event
+    at a time, which costs more than drawing one stream per drive (docs/performance.md), and
+    it does not run over ranks.
+    """
+    out = {f: [] for f in DriveSegments._fields}
+    for d, ((lo, n, rate_hz, weight), seq) in enumerate(zip(drives, seqs, strict=True)):
+        c = np.asarray(core[lo:lo + n], dtype=np.int64)
+        if not n:
+            starts = np.zeros(0, np.int64)
+        else:
+            starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if per_core else np.zeros(1)
+        ends = np.r_[starts[1:], n].astype(np.int64)
+        seen: dict[int, int] = {}
+        for a, b in zip(starts.astype(np.int64), ends, strict=True):
+            cc = int(c[a])
+            run = seen.get(cc, 0)
+            seen[cc] = run + 1
+            key = np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key) + (cc, run)) \
+                if per_core else seq
+            out["lo"].append(lo + int(a))
+            out["n"].append(int(b - a))
+            out["rate_hz"].append(float(rate_hz))
+            out["w"].append(float(weight))
+            out["rng"].append(seed_states(key, 1)[0])
+            out["drive"].append(d)
+    return DriveSegments(lo=np.array(out["lo"], dtype=np.int64),
+                         n=np.array(out["n"], dtype=np.int64),
+                         rate_hz=np.array(out["rate_hz"], dtype=np.float64),
+                         w=np.array(out["w"], dtype=np.float64),
+                         rng=np.array(out["rng"], dtype=np.uint64),
+                         drive=np.array(out["drive"], dtype=np.int64))
 
 
 def _none(dtype, *shape) -> np.ndarray:

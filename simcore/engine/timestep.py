@@ -34,14 +34,14 @@ from aersim.models.neurons.loihi_cuba import loihi_cuba_step, loihi_dendrite_inp
 from aersim.models.neurons.registry import FIRST_TABLE_CODE, model_step_function
 from aersim.models.neurons.sigma_delta import sigma_delta_step
 from aersim.simcore.engine.build import (
+    CORE_IDLE,
+    CORE_UPDATE,
     KIND_ALIF,
     KIND_EGRU,
     KIND_INPUT,
     KIND_LOIHI,
     KIND_SIGMA_DELTA,
     LAT_BARRIER,
-    LAT_NEURON_IDLE,
-    LAT_NEURON_UPDATE,
     NOC_ON,
     TIMING_CONCURRENT,
     TIMING_IDLE,
@@ -68,14 +68,15 @@ STATUS_HEAP_FULL = 2
 
 
 @njit(cache=True, inline="always")
-def draw_drive(neurons, stim, row, counts, dt_ps, own):
-    """One step of every Poisson drive into the input slot ``row`` (float64 ``(n_slots,)``).
+def draw_drive(neurons, stim, row, counts, dt_ps, own_core):
+    """Add one step's Poisson drive to ``row`` (the step's input row of the ring, float64
+    ``(n_neurons,)``) and count each event (``STIM_IN``) on its core in ``counts``.
 
-    A Poisson process of intensity lambda = rate * dt per unit length on the line
-    ``[0, n_drive)`` gives every neuron of the drive an independent Poisson(lambda) count for
-    the step. Every event is counted (``stim_in`` of its neuron's core); with ``own`` (bool
-    ``(n_neurons,)``, a rank's neurons) only owned neurons receive their input, so that every
-    rank draws the same stream; ``own=None`` (one process) compiles the test away.
+    Each segment (one drive's neurons on one core, ``Stimulus.drive_*``) is a Poisson process
+    of intensity ``lambda = rate x dt`` per unit length on the line ``[0, n)``: every neuron
+    of the segment gets an independent Poisson(lambda) count, drawn from the segment's own
+    stream. ``own_core`` (bool ``(n_cores,)``): draw only segments on these cores (a rank of a
+    partitioned run); None (one process) draws all of them and compiles the test away.
     """
     drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
         stim.drive_rng
@@ -83,13 +84,18 @@ def draw_drive(neurons, stim, row, counts, dt_ps, own):
         lam = stim.drive_rate_hz[d] * dt_ps * 1e-12
         if lam <= 0.0:
             continue
+        lo = drive_lo[d]
+        c = neurons.core[lo]
+        if own_core is not None and not own_core[c]:
+            continue
+        w = drive_w[d]
+        n_ev = 0
         x = exponential(drive_rng, d) / lam
         while x < drive_n[d]:
-            j = drive_lo[d] + np.int64(x)
-            if own is None or own[j]:
-                row[j] += drive_w[d]
-            counts[neurons.core[j], STIM_IN] += 1
+            row[lo + np.int64(x)] += w
+            n_ev += 1
             x += exponential(drive_rng, d) / lam
+        counts[c, STIM_IN] += n_ev
 
 
 @njit(cache=True)
@@ -361,8 +367,7 @@ def mark_idle(neurons, chip, row, v, cur, ref_count):
     the second state 0), not refractory, with no input this step. Its core only reads its
     state (``neuron_idle``), as SANA-FE prices a neuron it does not update.
     """
-    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
-    t_idle = chip.latency_ps[LAT_NEURON_IDLE]
+    core_lat = chip.core_lat
     chip.n_idle[:] = 0
     pass_t = np.zeros(chip.n_idle.shape[0], dtype=np.int64)
     for j in range(neurons.kind.shape[0]):
@@ -371,21 +376,22 @@ def mark_idle(neurons, chip, row, v, cur, ref_count):
             if chip.may_idle[j] and v[j] == 0.0 and cur[j] == 0.0 and ref_count[j] == 0 \
                     and row[neurons.slot0[j]] == 0.0:
                 chip.n_idle[c] += 1
-                pass_t[c] += t_idle
+                pass_t[c] += core_lat[c, CORE_IDLE]
             else:
-                pass_t[c] += t_update
+                pass_t[c] += core_lat[c, CORE_UPDATE]
         chip.upd_end[j] = pass_t[c]
 
 
 @njit(cache=True, inline="always")
 def _update_passes(neurons, chip, counts, pass_ps):
-    """Length of every core's update pass (``pass_ps``, ps) and its neuron-update counts."""
-    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    """Length of every core's update pass (``pass_ps``, ps, at the core's own latencies) and
+    its neuron-update counts."""
+    core_lat = chip.core_lat
     idle = chip.timing[TIMING_IDLE] != 0
-    t_idle = chip.latency_ps[LAT_NEURON_IDLE]
     for c in range(pass_ps.shape[0]):
         n_idle = chip.n_idle[c] if idle else 0
-        pass_ps[c] = (chip.n_updatable[c] - n_idle) * t_update + n_idle * t_idle
+        pass_ps[c] = (chip.n_updatable[c] - n_idle) * core_lat[c, CORE_UPDATE] \
+            + n_idle * core_lat[c, CORE_IDLE]
         counts[c, NEURON_UPDATE] += chip.n_updatable[c] - n_idle
         if n_idle > 0:
             counts[c, NEURON_IDLE] += n_idle
@@ -395,7 +401,8 @@ def _update_passes(neurons, chip, counts, pass_ps):
 def _update_end(upd_end, upd_rank, idle, s, t_update):
     """When neuron ``s``'s update ends within its core's pass (ps): ``chip.upd_end`` on chips
     that price idle neurons (``idle``), else its rank in the pass (``neurons.upd_rank``) times
-    ``neuron_update``. Arrays, not the tables: see the note above ``hardware_model.spike_cost``."""
+    ``neuron_update`` of its core (``t_update``). Arrays, not the tables: see the note above
+    ``hardware_model.spike_cost``."""
     if idle:
         return upd_end[s]
     return upd_rank[s] * t_update
@@ -434,14 +441,15 @@ def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concur
     """
     counts, core_free, spiked = counters.ops, scratch.core_free, scratch.spiked
     mlog, mlog_meta = rec.mlog, rec.mlog_meta
-    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    t_update = chip.core_lat[:, CORE_UPDATE]
     pass_ps = np.empty(core_free.shape[0], dtype=np.int64)
     _update_passes(neurons, chip, counts, pass_ps)
     if concurrent is not None:
         log0 = mlog_meta[0]
         if chip.timing[TIMING_IDLE] == 0:
             for i in range(n_sp):
-                chip.upd_end[spiked[i]] = neurons.upd_rank[spiked[i]] * t_update
+                s = spiked[i]
+                chip.upd_end[s] = neurons.upd_rank[s] * t_update[neurons.core[s]]
         concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, chip.upd_end,
                             pass_ps, mlog, mlog_meta)
         return _close_step(chip, core_free, rec, log0, counters.hw_clock)
@@ -454,7 +462,7 @@ def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concur
         c = neurons.core[s]
         # The spike leaves once its neuron's update is done; earlier spikes of the same core
         # have already used core time (core_free holds that extra time during this pass).
-        u = _update_end(upd_end, upd_rank, idle, s, t_update)
+        u = _update_end(upd_end, upd_rank, idle, s, t_update[c])
         core_free[c] = send_spike(syn, chip, counts, heap, s, c, u + core_free[c], dest_lo,
                                   dest_hi) - u
     for c in range(core_free.shape[0]):
@@ -470,7 +478,7 @@ def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concur
 def step_timeline_noc(neurons, syn, chip, heap, counters, scratch, rec, n_sp):
     """As :func:`step_timeline`, with packets contending for links and buffers."""
     counts, core_free, spiked = counters.ops, scratch.core_free, scratch.spiked
-    t_update = chip.latency_ps[LAT_NEURON_UPDATE]
+    t_update = chip.core_lat[:, CORE_UPDATE]
     core_free[:] = 0
     noc = chip.noc
     noc_reset_times(noc)
@@ -480,7 +488,7 @@ def step_timeline_noc(neurons, syn, chip, heap, counters, scratch, rec, n_sp):
     for i in range(n_sp):
         s = spiked[i]
         c = neurons.core[s]
-        u = _update_end(upd_end, upd_rank, idle, s, t_update)
+        u = _update_end(upd_end, upd_rank, idle, s, t_update[c])
         core_free[c] = send_spike_noc(syn, chip, counts, heap, noc, s, c, u + core_free[c]) - u
     pass_ps = np.empty(core_free.shape[0], dtype=np.int64)
     _update_passes(neurons, chip, counts, pass_ps)

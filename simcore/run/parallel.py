@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aersim.hardware.energy import STIM_IN
 from aersim.simcore.engine import partitioned
 from aersim.simcore.engine import timestep as engine_timestep
 from aersim.simcore.engine.build import TIMING_CONCURRENT, TIMING_IDLE
@@ -72,6 +73,8 @@ class RankRun:
         # so no message goes to them).
         owned = np.flatnonzero(self.own_core)
         self.core_lo, self.core_hi = int(owned[0]), int(owned[-1]) + 1
+        self.own_msg = partitioned.owned_messages(sim.syn.msg_ptr, sim.syn.msg_core,
+                                                  self.core_lo, self.core_hi)
         delays = sim.mode_tables.seg_delay_steps
         # Lookahead: no spike reaches a neuron sooner than the smallest delay, so ranks run
         # that many steps between exchanges (zero-delay synapses: one zero-delay level).
@@ -177,16 +180,11 @@ class RankRun:
                     # Zero-delay synapses (one step per batch): deliver before the next level.
                     spiked = partitioned.deliver_step(
                         sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
-                        self.core_lo, self.core_hi, rows, 0, rows.shape[0], spiked)
-            bounds = np.searchsorted(rows[:, 0], np.arange(k, ke + 1)) if n_lv == 1 else None
-            for s in range(k, ke):
-                if n_lv == 1:
-                    if self._must_drain(sim, 0, 0):   # the message log of the step
-                        self.drain(sim, spikes_t, spikes_n, trace)
-                    spiked = partitioned.deliver_step(
-                        sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
-                        self.core_lo, self.core_hi, rows, bounds[s - k], bounds[s - k + 1], 0)
-                self._close(sim, spiked, s - k, durs, s - k0)
+                        self.own_msg, rows, 0, rows.shape[0], spiked)
+            if n_lv == 1:
+                self._deliver_close(sim, rows, k, ke, k0, durs, spikes_t, spikes_n, trace)
+            else:
+                self._close(sim, spiked, 0, durs, k - k0)
                 self.recorded += spiked
             k = ke
         if self.split:
@@ -195,15 +193,46 @@ class RankRun:
             self.comm.Allreduce(self.MPI.IN_PLACE, durs, op=self.MPI.MAX)
             sim.counters.hw_clock[0] = clock0 + int(durs.sum())
             self._reduce_counts(sim.counters.ops, ops0)
+        else:
+            # The whole timeline ran here, but each core's drive events only on its owner.
+            self._reduce_counts(sim.counters.ops[:, STIM_IN:STIM_IN + 1],
+                                ops0[:, STIM_IN:STIM_IN + 1])
         self.drain(sim, spikes_t, spikes_n, trace)
         return durs
 
     def _reduce_counts(self, ops, ops0) -> None:
-        """Counts of this chunk: each core's row from its owning rank (the only one that saw all
-        of its messages), summed over ranks."""
+        """Counts of this chunk (``ops``: all columns or some, ``(n_cores, m)``): each core's
+        row from its owning rank (the only one that saw all of its messages and drew its
+        drive), summed over ranks."""
         delta = (ops - ops0) * self.own_core[:, None]
         self.comm.Allreduce(self.MPI.IN_PLACE, delta, op=self.MPI.SUM)
         ops[:] = ops0 + delta
+
+    def _deliver_close(self, sim, rows, k, ke, k0, durs, spikes_t, spikes_n, trace) -> None:
+        """Deliver and close steps ``k .. ke-1`` from their gathered spikes ``rows`` in one
+        kernel call (``partitioned.deliver_close_steps``), stepping out only to drain the
+        message log or to grow the queue / run a contended step."""
+        bounds = np.searchsorted(rows[:, 0], np.arange(k, ke + 1))
+        done = np.zeros(2, dtype=np.int64)
+        s = k
+        while s < ke:
+            why = partitioned.deliver_close_steps(
+                sim.neurons, sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.heap,
+                sim.counters, sim.scratch, sim.rec, rows, bounds[s - k:], s, ke,
+                self.idle_sum[s - k:], durs, s - k0, sim.contention, self.concurrent,
+                self.own_msg, *self.dest, done)
+            stop = int(done[0])
+            self.recorded += int(done[1])
+            sim.n_steps_done += stop - s
+            if why == 2:
+                self.drain(sim, spikes_t, spikes_n, trace)
+            elif why == 1:
+                # The held step is delivered; its timeline runs once the queue has room.
+                n_sp = int(sim.scratch.pending[0])
+                self._close(sim, n_sp, stop - k, durs, stop - k0)
+                self.recorded += n_sp
+                stop += 1
+            s = stop
 
     def _close(self, sim, n_sp: int, i_batch: int, durs, i: int) -> None:
         """The hardware timeline of a step whose global spikes are ``scratch.spiked[:n_sp]``."""

@@ -42,10 +42,10 @@ from aersim.simcore.engine.build import (
 from aersim.simcore.engine.hardware_model import LinkStats
 from aersim.simcore.engine.neuron_kernels import time_to_threshold_s
 from aersim.simcore.engine.queue import grow, heap_push, make_key, new_heap
-from aersim.simcore.engine.rng import seed_states
 from aersim.simcore.engine.state import (
     ModeTables,
     Stimulus,
+    drive_segments,
     new_counters,
     new_neuron_state,
     new_recorder,
@@ -260,19 +260,21 @@ class Simulation:
         seqs = np.random.SeedSequence(cfg.seed).spawn(len(self.stimuli) + 1)
         self._stim_rngs = [np.random.default_rng(s) for s in seqs[:-1]]
         drives = [(i, s) for i, s in enumerate(self.stimuli) if isinstance(s, PoissonDrive)]
+        # One random stream per (drive, core) in timestep mode, per drive in async mode: see
+        # state.drive_segments.
+        seg = drive_segments(
+            [(self.network.offset(s.population), self.network.population(s.population).size,
+              s.rate_hz, s.weight) for _, s in drives],
+            self.neurons.core, [seqs[i] for i, _ in drives], per_core=self.mode == "timestep")
+        n_seg = seg.lo.size
         self.stim = no_inputs(Stimulus(
-            drive_lo=np.array([self.network.offset(s.population) for _, s in drives],
-                              dtype=np.int64),
-            drive_n=np.array([self.network.population(s.population).size for _, s in drives],
-                             dtype=np.int64),
-            drive_rate_hz=np.array([s.rate_hz for _, s in drives], dtype=np.float64),
-            drive_w=np.array([s.weight for _, s in drives], dtype=np.float64),
-            drive_rng=np.concatenate([seed_states(seqs[i], 1) for i, _ in drives]).astype(
-                np.uint64) if drives else np.zeros(0, dtype=np.uint64),
-            drive_next=np.zeros(len(drives), dtype=np.int64),
-            drive_buf_j=np.zeros((len(drives), engine_async.DRIVE_BATCH), dtype=np.int64),
-            drive_buf_t=np.zeros((len(drives), engine_async.DRIVE_BATCH), dtype=np.int64),
-            drive_pos=np.full(len(drives), engine_async.DRIVE_BATCH, dtype=np.int64),
+            drive_lo=seg.lo, drive_n=seg.n, drive_rate_hz=seg.rate_hz, drive_w=seg.w,
+            drive_rng=seg.rng, drive_next=np.zeros(n_seg, dtype=np.int64),
+            drive_buf_j=np.zeros((n_seg, engine_async.DRIVE_BATCH), dtype=np.int64),
+            drive_buf_t=np.zeros((n_seg, engine_async.DRIVE_BATCH), dtype=np.int64),
+            drive_pos=np.full(n_seg, engine_async.DRIVE_BATCH, dtype=np.int64),
+            drive_tree=np.zeros(2 * engine_async.tree_leaves(n_seg), dtype=np.int64),
+            drive_tie=np.zeros(2 * engine_async.tree_leaves(n_seg), dtype=np.bool_),
             in_time=None, in_neuron=None, in_value=None, in_pos=None))
         self._input_streams = [
             (s.open(self.network.population(s.population), self._stim_rngs[i]),
@@ -322,6 +324,7 @@ class Simulation:
             for d in range(self.stim.drive_lo.size):
                 self.stim.drive_next[d] = self._drive_gap_ps(d) \
                     if self.stim.drive_rate_hz[d] > 0 else np.iinfo(np.int64).max
+            engine_async.build_drive_tree(self.stim)
             self._seed_self_driven()
 
     @property

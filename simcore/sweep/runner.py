@@ -17,7 +17,6 @@ first use.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
 import logging
@@ -37,10 +36,9 @@ from aersim.simcore.run.progress import progress_bar
 from aersim.simcore.sweep.spec import (
     SweepSpec,
     SweepSpecError,
-    base_chip_name,
     chip_dict,
     load_spec,
-    set_keypath,
+    make_chip,
 )
 from aersim.simcore.sweep.table import (
     HEAD_COLUMNS,
@@ -121,17 +119,9 @@ def build_run(run: dict, root: str = "."):
     simcore.run.spec.ResolvedRun
         The same objects ``aersim run`` and ``RunSpec`` in Python build from the same inputs.
     """
-    from aersim.hardware.chip import chip_from_dict
     from aersim.simcore.run.spec import RunSpec, resolve
 
-    chip_name = base_chip_name(run)
-    data = copy.deepcopy(_chip_yaml(chip_name, root))
-    overrides = run.get("chip_overrides") or {}
-    for keypath, value in overrides.items():
-        set_keypath(data, keypath, value)
-    where = chip_name + (" with " + ", ".join(f"{k}={v}" for k, v in overrides.items())
-                         if overrides else "")
-    chip = chip_from_dict(data, where=where)
+    chip = make_chip(run, root, read=_chip_yaml)
     stim = run.get("stimulus") or {}
     stimuli = None
     if stim.get("population") and not stim.get("recording"):
@@ -242,8 +232,9 @@ def run_point(run: dict, root: str = ".", reference=None, want_reference: bool =
     try:
         resolved = build_run(run, root)
         net, duration_ps = resolved.network, resolved.duration_ps
-        res = execute(resolved).results
-        row.update(_metrics(res, net, duration_ps))
+        outcome = execute(resolved)
+        res = outcome.results
+        row.update(_metrics(res, net, duration_ps, outcome.simulation))
         t, n, counts = _output_spikes(res, net)
         if want_reference and reference is None:
             reference = (t, n, counts)  # the reference row shows the metric's best value
@@ -258,7 +249,7 @@ def run_point(run: dict, root: str = ".", reference=None, want_reference: bool =
     return row, ref_out
 
 
-def _metrics(res, net, duration_ps) -> dict:
+def _metrics(res, net, duration_ps, sim) -> dict:
     ops = res.op_totals()
     e = res.ledger
     out = {"energy_total_j": e.total_j, "energy_dynamic_j": e.dynamic_j,
@@ -284,7 +275,21 @@ def _metrics(res, net, duration_ps) -> dict:
                neurons=net.n_neurons, synapses=int(res.info["n_synapses"]),
                cores_used=int(res.info["cores_used"]), simulated_s=sim_s, wall_s=res.wall_s,
                build_s=float(res.info["build_s"]))
+    if res.chip_links is not None:
+        out.update(_link_metrics(res, sim))
     return out
+
+
+def _link_metrics(res, sim) -> dict:
+    """The ``SYSTEM_COLUMNS`` of a run on a system of chips (``sim``: its Simulation)."""
+    links = res.chip_links
+    busiest = int(links["busy_ps"].max(initial=0))
+    return {"chips_used": int(np.unique(sim.chip.chip_of_core(sim.mapping.core_of)).size),
+            "chip_link_packets": int(links["packets"].sum()),
+            "chip_link_bits": int(links["bits"].sum()),
+            "chip_links_used": int(np.count_nonzero(links["packets"])),
+            "chip_link_busiest_ps": busiest,
+            "chip_link_busiest_util": busiest / max(int(res.hardware_time_ps), 1)}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ A sweep spec (YAML or a dict) names a *base run* and the *axes* to vary::
     reference: first           # compare every point's output spikes with the first point
 
 Every axis key is handled by an entry of :data:`AXES`, found by exact key or by prefix
-(``chip.`` takes any chip-file key path), so a new kind of axis is one registry entry.
+(``chip.`` takes any chip-file key path), so a new kind of axis is one registry entry. The base
+chip may be a system of chips (``hardware.system``): ``chip.`` keys then change every chip of
+the system, and ``system.`` keys the system file (``system.link_types.board.latency_ns``).
 """
 
 from __future__ import annotations
@@ -181,6 +183,24 @@ def _chip_apply(run, sub, v):
     run["chip_overrides"][sub] = v
 
 
+def _check_system(sub, v):
+    """Values of ``system.<keypath>`` axes: a chip (preset name or path) for ``system.chip``,
+    else a finite number; the key and the value's range are checked against the base system
+    (:func:`_check_chip_values`)."""
+    if sub == "chip":
+        if not isinstance(v, str):
+            raise _Bad("a chip preset name or a chip .yaml path")
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise _Bad("a number")
+    return v
+
+
+def _system_apply(run, sub, v):
+    # Only runs with a system axis carry the key, so other runs keep their point ids.
+    run.setdefault("system_overrides", {})[sub] = v
+
+
 AXES: dict[str, AxisKind] = {a.key: a for a in (
     AxisKind("chip.", "any chip-file key path, e.g. chip.core.neurons, "
              "chip.noc.hop_energy_pj.east_west", _check_chip, _chip_apply),
@@ -199,6 +219,9 @@ AXES: dict[str, AxisKind] = {a.key: a for a in (
              _set("network_seed")),
     AxisKind("network.name", "built-in network or network file", _as_path_or_none,
              _set("network")),
+    AxisKind("system.", "a key of the base system file, e.g. "
+             "system.link_types.board.bandwidth_gbit_s, system.barrier.latency_ns",
+             _check_system, _system_apply),
 )}
 
 
@@ -256,6 +279,8 @@ class SweepSpec:
     root: str = "."
     text: str = ""
     ids: tuple = field(default=(), repr=False)
+    #: The base chip is a system of chips (the table gets chip-to-chip link columns).
+    system: bool = False
 
     def run_of(self, i: int) -> dict:
         """The full run description of point ``i`` (base with the point's values applied)."""
@@ -349,7 +374,7 @@ def _parse(data, where: str, root: str) -> SweepSpec:
     if not points:
         raise SweepSpecError(f"{where}: the sweep has no points")
     _check_inputs(base, axes, points, where, root)
-    _check_chip_values(base, axes, points, where, root)
+    system = _check_chip_values(base, axes, points, where, root)
     reference = _parse_reference(data.get("reference"), len(points), where)
     base_resolved = dict(base)
     ids = tuple(point_id(resolve_run(base_resolved, p)) for p in points)
@@ -359,7 +384,7 @@ def _parse(data, where: str, root: str) -> SweepSpec:
                              "point; every point must differ in some value")
     name = data.get("name") or (Path(where).stem if where != "<dict>" else "sweep")
     return SweepSpec(str(name), base_resolved, tuple(axes), tuple(points), reference, where,
-                     root, yaml.safe_dump(data, sort_keys=False), ids)
+                     root, yaml.safe_dump(data, sort_keys=False), ids, system)
 
 
 def _parse_base(raw, where) -> dict:
@@ -427,6 +452,7 @@ def _check_key(key, where, at):
         what = f"unknown axis {key!r}; axes are" if not str(key).startswith("chip.") else \
             f"{at}: {key!r} is not a chip axis; expected"
         raise SweepSpecError(f"{where}: {what} {exc}") from None
+    # A system key is checked against the base system (_check_chip_values).
 
 
 def _check_value(key, value, where, at):
@@ -597,12 +623,10 @@ def _check_inputs(base, axes, points, where, root):
         if not (Path(root) / rec).is_file():
             raise SweepSpecError(f"{where}: recording {rec!r} does not exist (looked for "
                                  f"{Path(root) / rec})")
-    from aersim.hardware.chip import chip_from_dict
     from aersim.hardware.errors import HardwareError
 
     try:
-        chip_from_dict(chip_dict(base_chip_name(base), root=root),
-                       where=f"{where}: base.chip {base_chip_name(base)!r}")
+        make_chip(base, root, where=f"{where}: base.chip {base_chip_name(base)!r}")
     except HardwareError as exc:
         raise SweepSpecError(str(exc)) from None
     pop = base["stimulus"]["population"]
@@ -630,27 +654,42 @@ def _population_names(net, base, root, where) -> list[str]:
     return list(network.populations)
 
 
-def _check_chip_values(base, axes, points, where, root):
-    """Every chip override is applied to the base chip once, so a bad value fails here and not
-    on a worker hours later; a value that only breaks the mapping is left to the point."""
-    from aersim.hardware.chip import chip_from_dict
+def _check_chip_values(base, axes, points, where, root) -> bool:
+    """Every chip and system override is applied to the base chip (or system) once, so a bad
+    key or value fails here and not on a worker hours later; a value that only breaks the
+    mapping is left to the point. Returns whether the base chip is a system of chips."""
     from aersim.hardware.errors import ChipSpecError
+    from aersim.hardware.system import check_sweep_keypath
 
-    chip_axes = [a for a in axes if a.startswith("chip.")]
-    if not chip_axes:
-        return
-    base_dict = chip_dict(base_chip_name(base), root=root)
+    name = base_chip_name(base)
+    base_dict = chip_dict(name, root=root)
+    system = is_system_dict(base_dict)
+    for key in axes:
+        if not key.startswith("system."):
+            continue
+        if not system:
+            raise SweepSpecError(f"{where}: axes.{key}: system axes need a system of chips as "
+                                 f"base.chip; {name!r} is a single chip (give a system file, "
+                                 "e.g. loihi2_board_like, or vary chip.<keypath>)")
+        try:
+            check_sweep_keypath(base_dict, key[len("system."):])
+        except ValueError as exc:
+            raise SweepSpecError(f"{where}: axes.{key}: {key[len('system.'):]!r} is not a "
+                                 f"key of system {name!r} a sweep can vary; expected {exc}") \
+                from None
+    varied = [a for a in axes if a.startswith(("chip.", "system."))]
     seen = set()
     for p in points:
-        for key in chip_axes:
+        for key in varied:
             if key not in p or (key, repr(p[key])) in seen:
                 continue
             seen.add((key, repr(p[key])))
-            d = set_keypath(copy.deepcopy(base_dict), key[len("chip."):], p[key])
+            run = resolve_run(base, {key: p[key]})
             try:
-                chip_from_dict(d, where=f"{where}: {key}")
+                make_chip(run, root, where=f"{where}: {key}")
             except ChipSpecError as exc:
                 raise SweepSpecError(str(exc)) from None
+    return system
 
 
 # ----------------------------------------------------------------------------------------------
@@ -699,6 +738,60 @@ def chip_dict(name_or_path: str, root: str = ".") -> dict:
     if not isinstance(data, dict):
         raise ChipSpecError(f"chip {name_or_path!r} is not a mapping")
     return data
+
+
+def is_system_dict(data: dict) -> bool:
+    """True for the YAML dictionary of a system of chips (it has ``boards``)."""
+    return isinstance(data, dict) and "boards" in data
+
+
+def make_chip(run: dict, root: str = ".", where: str | None = None, read=None):
+    """The chip (or system) of a run description, with its overrides applied.
+
+    ``run["chip_overrides"]`` set chip-file keys (of every chip, when the base is a system);
+    ``run["system_overrides"]`` set system-file keys. ``read(name, root)`` returns a chip or
+    system file's dictionary (default :func:`chip_dict`; the runner passes a cached one).
+
+    Raises
+    ------
+    ChipSpecError
+        A value the chip or system schema refuses; the message starts with ``where`` (default:
+        the chip's name and the overrides).
+    """
+    from aersim.hardware.chip import chip_from_dict, preset_names
+    from aersim.hardware.errors import ChipSpecError
+    from aersim.hardware.system import member_chip_path, system_from_dict
+
+    read = read or chip_dict
+    name = base_chip_name(run)
+    chip_over = run.get("chip_overrides") or {}
+    sys_over = run.get("system_overrides") or {}
+    if where is None:
+        changes = [f"{k}={v}" for k, v in chip_over.items()] \
+            + [f"system.{k}={v}" for k, v in sys_over.items()]
+        where = name + (" with " + ", ".join(changes) if changes else "")
+    data = copy.deepcopy(read(name, root))
+    if not is_system_dict(data):
+        if sys_over:
+            raise ChipSpecError(f"{where}: system.{next(iter(sys_over))} needs a system of "
+                                f"chips; {name!r} is a single chip")
+        for keypath, value in chip_over.items():
+            set_keypath(data, keypath, value)
+        return chip_from_dict(data, where=where)
+    folder = None if name in preset_names() else (Path(root) / name).resolve().parent
+    for keypath, value in sys_over.items():
+        set_keypath(data, keypath, value)
+    member = None
+    if chip_over:
+        ref = data.get("chip")
+        if not isinstance(ref, str):
+            raise ChipSpecError(f"{where}: chip = {ref!r} is not valid; expected a preset "
+                                "name or a path")
+        member_data = copy.deepcopy(read(member_chip_path(data, folder), root))
+        for keypath, value in chip_over.items():
+            set_keypath(member_data, keypath, value)
+        member = chip_from_dict(member_data, where=f"{where}: chip {ref!r}")
+    return system_from_dict(data, where=where, base=folder, member=member)
 
 
 def set_keypath(d: dict, keypath: str, value) -> dict:

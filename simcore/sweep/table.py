@@ -56,6 +56,14 @@ METRIC_COLUMNS = (
     ("simulated_s", "f8"), ("wall_s", "f8"), ("build_s", "f8"), ("point_wall_s", "f8"),
     ("worker", "str"),
 )
+#: Columns of a sweep whose base chip is a system of chips (``hardware.system``): chips holding
+#: neurons, and the chip-to-chip links' packets, bits (overhead included), links that carried
+#: any, and the busy time and utilisation (busy / hardware time) of the busiest directed link.
+#: Their energy is ``energy_chip_link_j``.
+SYSTEM_COLUMNS = (
+    ("chips_used", "i8"), ("chip_link_packets", "i8"), ("chip_link_bits", "i8"),
+    ("chip_links_used", "i8"), ("chip_link_busiest_ps", "i8"), ("chip_link_busiest_util", "f8"),
+)
 HEAD_COLUMNS = (("point", "i8"), ("point_id", "str"))
 TAIL_COLUMNS = (("status", "str"), ("error", "str"))
 
@@ -66,7 +74,8 @@ def missing_value(kind):
 
 
 def table_columns(spec: SweepSpec) -> list[tuple[str, str]]:
-    """Columns of a sweep's table: ``point``, ``point_id``, one per axis, the metrics, status."""
+    """Columns of a sweep's table: ``point``, ``point_id``, one per axis, the metrics (with
+    :data:`SYSTEM_COLUMNS` when the base chip is a system), status."""
     cols = list(HEAD_COLUMNS)
     for axis in spec.axes:
         values = [p[axis] for p in spec.points if axis in p]
@@ -78,7 +87,8 @@ def table_columns(spec: SweepSpec) -> list[tuple[str, str]]:
         else:
             kind = "str"
         cols.append((axis, kind))
-    return cols + list(METRIC_COLUMNS) + list(TAIL_COLUMNS)
+    return cols + list(METRIC_COLUMNS) + list(SYSTEM_COLUMNS if spec.system else ()) \
+        + list(TAIL_COLUMNS)
 
 
 def axis_cell(value, kind):

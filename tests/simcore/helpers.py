@@ -8,6 +8,41 @@ from aersim.hardware import load_chip
 from aersim.models import InputParams, LIFParams, Network, random_network
 from aersim.simcore import SpikeTrains
 
+#: A 2 x 2 mesh of single-core tiles with minimal's Loihi figures and 16-neuron cores.
+SMALL_CHIP = """\
+name: small
+execution_mode: timestep
+mesh: {width: 2, height: 2, cores_per_tile: 1}
+core:
+  neurons: 16
+  energy_pj: {synaptic_op: 23.6, neuron_update: 52.0, spike_out: 69.3, message_out: 111.0,
+              message_in: 0.0}
+  latency_ns: {synaptic_op: 3.5, neuron_update: 5.3, spike_out: 30.0, message_out: 5.1,
+               message_in: 16.0}
+noc:
+  hop_energy_pj: {east_west: 3.0, north_south: 4.0}
+  hop_latency_ns: {east_west: 4.1, north_south: 6.5}
+  router_energy_pj: 1.7
+  router_latency_ns: 2.1
+  packet_bits: 32
+barrier: {latency_ns: 113.0}
+static_power_w: 0.0065
+"""
+
+#: Three SMALL_CHIPs (as small.yaml beside it) in a row, joined by 4 Gbit/s, 30 ns board links
+#: with 8 overhead bits on 32-bit packets; the port is tile (1, 0).
+SYSTEM = """\
+name: three
+chip: small.yaml
+port: {x: 1, y: 0}
+link_types:
+  board: {bandwidth_gbit_s: 4.0, latency_ns: 30.0, energy_pj_per_bit: 2.5, overhead_bits: 8,
+          packet_bits: 32}
+boards:
+  - {name: a, chips: 3, topology: mesh, width: 3, height: 1, link: board}
+barrier: {latency_ns: 500.0}
+"""
+
 
 def small_core_chip(neurons_per_core: int = 32, name: str = "minimal"):
     """A preset with small cores, so that a small network spans many cores and tiles."""

@@ -4,9 +4,11 @@ The route latency and energy of a message between chips are checked against a cl
 written from the system file's numbers; the fast engine against the SimPy reference engine on
 networks spread over three chips; one network on one chip against the same network spread over
 an 8-chip board (identical spikes in timestep mode); and a network three times larger than one
-``loihi_like`` chip on the ``loihi2_board_like`` board in both modes, down to ``aersim report``.
+``loihi_like`` chip on the ``loihi2_board_like`` board in both modes, down to ``aersim report``;
+and the concurrent receive timeline against the reference engine, on one chip and between chips.
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -17,40 +19,9 @@ from aersim.models import InputParams, LIFParams, Network
 from aersim.models.generators import ff_network, random_network
 from aersim.simcore import PoissonInput, RunConfig, Simulation, SpikeTrains
 from aersim.simcore.engine.reference import run_reference
+from tests.simcore.helpers import SMALL_CHIP, SYSTEM
 
 MS = 1_000_000_000
-
-SMALL_CHIP = """\
-name: small
-execution_mode: timestep
-mesh: {width: 2, height: 2, cores_per_tile: 1}
-core:
-  neurons: 16
-  energy_pj: {synaptic_op: 23.6, neuron_update: 52.0, spike_out: 69.3, message_out: 111.0,
-              message_in: 0.0}
-  latency_ns: {synaptic_op: 3.5, neuron_update: 5.3, spike_out: 30.0, message_out: 5.1,
-               message_in: 16.0}
-noc:
-  hop_energy_pj: {east_west: 3.0, north_south: 4.0}
-  hop_latency_ns: {east_west: 4.1, north_south: 6.5}
-  router_energy_pj: 1.7
-  router_latency_ns: 2.1
-  packet_bits: 32
-barrier: {latency_ns: 113.0}
-static_power_w: 0.0065
-"""
-
-SYSTEM = """\
-name: three
-chip: small.yaml
-port: {x: 1, y: 0}
-link_types:
-  board: {bandwidth_gbit_s: 4.0, latency_ns: 30.0, energy_pj_per_bit: 2.5, overhead_bits: 8,
-          packet_bits: 32}
-boards:
-  - {name: a, chips: 3, topology: mesh, width: 3, height: 1, link: board}
-barrier: {latency_ns: 500.0}
-"""
 
 
 @pytest.fixture
@@ -297,3 +268,66 @@ def test_cli_run_on_a_board_with_messages_and_report(tmp_path, capsys):
     from aersim.traces.output.plots import plot_all
     paths = plot_all(tr, tmp_path / "plots")
     assert (tmp_path / "plots" / "chip_links.png") in paths
+
+
+def _sorted_log(messages):
+    """The message log by (arrival, message): the concurrent timeline logs in departure order."""
+    return messages[np.lexsort((messages[:, 0], messages[:, 1]))]
+
+
+@pytest.mark.parametrize("on_system", [False, True])
+def test_concurrent_receive_agrees_with_the_reference(tmp_path, on_system):
+    """``core.receive: concurrent`` on one chip and between chips of a system: each core
+    serves its messages beside its update pass, in order of departure."""
+    (tmp_path / "small.yaml").write_text(SMALL_CHIP.replace(
+        "core:\n", "core:\n  receive: concurrent\n"))
+    (tmp_path / "three.yaml").write_text(SYSTEM)
+    chip = load_chip(tmp_path / ("three.yaml" if on_system else "small.yaml"))
+    assert chip.core.receive == "concurrent"
+    net = random_network(n_neurons=36 if on_system else 40, n_inputs=8, p_connect=0.15,
+                         seed=4)
+    for proj in net.projections:
+        proj.weights[:] = np.round(proj.weights * 64) / 64
+    if not on_system:       # 48 neurons on one chip of four 16-neuron cores
+        chip = dataclasses.replace(chip, core=dataclasses.replace(chip.core, neurons=16))
+    mapping = map_network(net, chip, "balanced")
+    rng = np.random.default_rng(1)
+    n_in = rng.poisson(300.0 * 8 * 0.02)
+    stim = SpikeTrains("input", rng.integers(0, 20 * MS, n_in), rng.integers(0, 8, n_in))
+    cfg = RunConfig(mode="timestep", seed=0, record_messages=True)
+    sim = Simulation(net, chip, mapping=mapping, config=cfg, stimuli=[stim])
+    fast = sim.run(duration_ps=20 * MS)
+    ref = run_reference(net, chip, mapping, cfg, [stim], 20 * MS)
+    assert fast.n_spikes > 50 and fast.messages.shape[0] > 200
+    assert (fast.op_totals()["chip_link"] > 0) == on_system
+    np.testing.assert_array_equal(fast.spikes_t_ps, ref.spikes_t_ps)
+    np.testing.assert_array_equal(fast.spikes_neuron, ref.spikes_neuron)
+    np.testing.assert_array_equal(_sorted_log(fast.messages), ref.messages)
+    np.testing.assert_array_equal(fast.counts, ref.counts)
+    np.testing.assert_array_equal(fast.step_duration_ps, ref.step_duration_ps)
+    if on_system:
+        np.testing.assert_array_equal(sim.chip_tables.link_stats, ref.chip_links)
+    # The receive model is in effect: the same spikes, other step lengths than with the serial
+    # receive (shorter where receiving overlaps the update pass, longer where a message that
+    # left earlier but arrives later holds up the ones behind it).
+    serial = dataclasses.replace(chip, core=dataclasses.replace(chip.core, receive="serial"))
+    if on_system:
+        serial = dataclasses.replace(serial, member=dataclasses.replace(
+            chip.member, core=serial.core))
+    slow = Simulation(net, serial, mapping=mapping, config=cfg, stimuli=[stim]).run(
+        duration_ps=20 * MS)
+    np.testing.assert_array_equal(slow.spikes_neuron, fast.spikes_neuron)
+    assert np.any(fast.step_duration_ps != slow.step_duration_ps)
+
+
+def test_flow_congestion_between_chips_is_refused(tmp_path):
+    from aersim.hardware import ChipSpecError
+
+    (tmp_path / "small.yaml").write_text(
+        SMALL_CHIP.replace("core:\n", "core:\n  receive: concurrent\n")
+        .replace("noc:\n", "noc:\n  congestion: flow\n  buffer_flits: 16\n  flit_bits: 32\n"))
+    (tmp_path / "three.yaml").write_text(SYSTEM)
+    assert load_chip(tmp_path / "small.yaml").noc.congestion == "flow"
+    with pytest.raises(ChipSpecError, match=r"three.yaml: chip = 'small.yaml' uses "
+                                            r"noc.congestion: flow"):
+        load_chip(tmp_path / "three.yaml")

@@ -1,0 +1,93 @@
+"""The Poisson drive in segments: one random stream per (drive, core).
+
+Checked against closed forms (scipy.stats): per-neuron counts of the timestep drive are
+Poisson(rate x duration) and independent across neurons; segments cover the population once;
+a segment's stream depends only on the seed, the drive and the core (not on the other cores).
+"""
+
+import numpy as np
+from scipy import stats
+
+from aersim.hardware.energy import OP_INDEX, STIM_IN
+from aersim.models import LIFParams, Network
+from aersim.simcore import PoissonDrive, RunConfig, Simulation
+from aersim.simcore.engine.state import drive_segments
+from aersim.simcore.engine.timestep import draw_drive
+from tests.simcore.helpers import small_core_chip
+
+MS = 1_000_000_000
+
+
+def _sim(n: int, mode: str = "timestep", seed: int = 4, rate_hz: float = 2000.0):
+    net = Network()
+    net.add_population("a", 7, LIFParams(v_th=1e9))
+    net.add_population("b", n, LIFParams(v_th=1e9))
+    return Simulation(net, small_core_chip(32), config=RunConfig(mode=mode, seed=seed),
+                      stimuli=[PoissonDrive("a", 50.0, 0.1), PoissonDrive("b", rate_hz, 1.0)])
+
+
+def test_segments_cover_each_population_once_per_core():
+    sim = _sim(200)
+    st, core = sim.stim, sim.neurons.core
+    # Population "a" (7 neurons) and "b" (200 neurons) over cores of 32 neurons.
+    assert np.array_equal(st.drive_lo[1:], (st.drive_lo + st.drive_n)[:-1])
+    assert st.drive_lo[0] == 0 and (st.drive_lo + st.drive_n)[-1] == 207
+    for lo, n in zip(st.drive_lo, st.drive_n, strict=True):
+        assert np.unique(core[lo:lo + n]).size == 1
+    seg_cores = core[st.drive_lo]
+    assert np.unique(seg_cores).size == seg_cores.size - 1   # "a" and "b" share core 0
+    assert np.unique(st.drive_rng).size == st.drive_rng.size
+
+
+def test_a_segments_stream_does_not_depend_on_other_cores():
+    seq = np.random.SeedSequence(9).spawn(2)
+    core = np.repeat(np.arange(10), 10)
+    small = drive_segments([(0, 30, 5.0, 1.0)], core, seq[:1])
+    large = drive_segments([(0, 100, 5.0, 1.0)], core, seq[:1])
+    assert np.array_equal(small.rng, large.rng[:3])
+    other = drive_segments([(0, 30, 5.0, 1.0)], core, seq[1:])
+    assert not np.intersect1d(small.rng, other.rng).size
+
+
+def test_timestep_drive_counts_are_independent_poisson_per_neuron():
+    sim = _sim(480)
+    st, neurons = sim.stim, sim.neurons
+    dt_ps, steps = sim.config.dt_ps, 4000
+    lam = 2000.0 * dt_ps * 1e-12 * steps          # mean count of a neuron of "b"
+    row = np.zeros(neurons.core.shape[0])
+    counts = np.zeros_like(sim.counters.ops)
+    first = np.zeros_like(row)
+    for k in range(steps):
+        draw_drive(neurons, st, row, counts, dt_ps, None)
+        if k == 0:
+            first[:] = row
+    x = row[7:]
+    # Mean and dispersion: sum((x - lam)^2 / lam) is chi2 with n degrees of freedom.
+    assert abs(x.mean() - lam) < 4 * np.sqrt(lam / x.size)
+    chi = ((x - lam) ** 2 / lam).sum()
+    assert stats.chi2.sf(chi, x.size) > 1e-4 and stats.chi2.cdf(chi, x.size) > 1e-4
+    # Neighbouring neurons are uncorrelated, also across segment boundaries.
+    assert abs(stats.pearsonr(x[:-1], x[1:])[0]) < 4 / np.sqrt(x.size)
+    # One step: counts of Poisson(0.2) over 480 neurons (mostly 0 and 1).
+    obs = np.bincount(first[7:].astype(int), minlength=3)[:3]
+    exp = stats.poisson.pmf(np.arange(3), 2000.0 * dt_ps * 1e-12) * 480
+    assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 1e-4
+    # Events are counted on their neurons' cores.
+    per_core = np.bincount(neurons.core[7:], weights=x, minlength=counts.shape[0])
+    per_core[neurons.core[0]] += row[:7].sum() / 0.1
+    assert np.allclose(counts[:, STIM_IN], per_core)
+
+
+def test_async_drive_rate_per_core_and_determinism():
+    runs = [_sim(300, "async", seed=s) for s in (2, 2, 3)]
+    res = [s.run(0.2) for s in runs]
+    ops = [r.counts[:, OP_INDEX["stim_in"]] for r in res]
+    assert np.array_equal(ops[0], ops[1]) and not np.array_equal(ops[0], ops[2])
+    core = runs[0].neurons.core
+    n_per_core = np.bincount(core[7:], minlength=ops[0].shape[0])
+    expected = n_per_core * 2000.0 * 0.2
+    expected[core[0]] += 7 * 50.0 * 0.2
+    busy = expected > 0
+    z = (ops[0][busy] - expected[busy]) / np.sqrt(expected[busy])
+    assert np.all(np.abs(z) < 5)
+    assert stats.chi2.sf((z ** 2).sum(), busy.sum()) > 1e-4
