@@ -68,6 +68,7 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
     post0 = np.zeros(len(projs), dtype=np.int64)
     stride = np.ones(len(projs), dtype=np.int64)
     counts = np.zeros(n, dtype=np.int64)
+    own_delays = []     # (synapses, delays) of each projection, for distinct_delays
     if not projs:   # a typed list needs one item to have a type; no group refers to it
         z = np.zeros(1, dtype=np.int64)
         indptrs.append(z), indices.append(z.astype(np.int32))
@@ -78,6 +79,7 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
         indices.append(np.ascontiguousarray(idx, dtype=np.int32))
         weights.append(np.ascontiguousarray(w, dtype=np.float32))
         delays.append(np.ascontiguousarray(np.atleast_1d(d), dtype=np.int64))
+        own_delays.append((idx.shape[0], np.atleast_1d(d)))
         shared[j] = d.ndim == 0
         stride[j] = getattr(network.population(proj.post).params, "input_channels", 1)
         post0[j] = slot0[network.offset(proj.post)] + getattr(proj, "channel", 0)
@@ -89,7 +91,7 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
     del counts
     args = (first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride, slot_core,
             np.int64(delay_bits), longest)
-    delay_ps = distinct_delays(indices, delays, shared)
+    delay_ps = distinct_delays(own_delays)
     n_seg, n_msg, ordered = _count_kernel(*args)
     copy = not (share and ordered and _shareable(projs, post0, stride))
     if copy:
@@ -123,11 +125,12 @@ def _shareable(projs, post0, stride) -> bool:
             and int(p.indptr[0]) == 0 and int(p.indptr[-1]) == p.indices.shape[0])
 
 
-def distinct_delays(indices, delays, shared, block: int = 1 << 20) -> np.ndarray:
-    """The distinct delays (ps) of the synapses of all projections (``indices``, ``delays``:
-    one array each per projection; ``shared``: the projection's delay is ``delays[j][0]``),
-    ascending, int64: what a segment's int32 ``seg_delay`` indexes. A per-synapse delay array is
+def distinct_delays(projections, block: int = 1 << 20) -> np.ndarray:
+    """The distinct delays (ps) of the synapses of all projections, ascending, int64: what a
+    segment's int32 ``seg_delay`` indexes. ``projections``: ``(n_syn, delays)`` of each, the
+    delays one shared value (shape ``(1,)``) or one per synapse. A per-synapse delay array is
     read a block at a time, so the only temporaries are one block and the distinct values.
+    (Python lists: indexing the kernels' typed lists from Python compiles their accessors.)
 
     Raises
     ------
@@ -136,12 +139,11 @@ def distinct_delays(indices, delays, shared, block: int = 1 << 20) -> np.ndarray
         synapses can have them).
     """
     found = [np.zeros(0, dtype=np.int64)]
-    for j in range(shared.shape[0]):
-        d = delays[j]
-        if indices[j].shape[0] == 0:
+    for n_syn, d in projections:
+        if n_syn == 0:
             continue
-        if shared[j]:
-            found.append(d[:1])
+        if d.shape[0] == 1:
+            found.append(d.astype(np.int64))
             continue
         for lo in range(0, d.shape[0], block):
             found.append(np.unique(np.concatenate((found.pop(), np.unique(d[lo:lo + block])))))

@@ -216,9 +216,9 @@ def test_distinct_delays_read_in_blocks_equal_numpy_unique():
     from aersim.simcore.engine.synapse_tables import distinct_delays
     rng = np.random.default_rng(2)
     per_syn = rng.integers(0, 50, 1000) * 7
-    delays = [per_syn, np.array([3]), np.array([99999]), per_syn[:10] + 1]
-    indices = [np.zeros(1000), np.zeros(4), np.zeros(0), np.zeros(10)]   # the third is empty
-    shared = np.array([False, True, True, False])
-    got = distinct_delays(indices, delays, shared, block=64)
+    # The third projection has no synapses: its delay is none of theirs.
+    projections = [(1000, per_syn), (4, np.array([3])), (0, np.array([99999])),
+                   (10, per_syn[:10] + 1)]
+    got = distinct_delays(projections, block=64)
     want = np.unique(np.concatenate([per_syn, [3], per_syn[:10] + 1]))
     assert got.dtype == np.int64 and np.array_equal(got, want)
