@@ -28,9 +28,9 @@ BUILD_BYTES_PER_SYNAPSE = 10
 #: pointer and delay index), the chip tables' int32 work and int32 storage count (8; 12 more on
 #: chips that price dense or convolution synapses apart or send in column-major order), the
 #: time-step engine's int32 segment delays in steps (4), and passing arrays. ``bench/memory.py``
-#: measured a build increment (mapping, all tables) of 11.1 bytes per synapse for Brunel at
-#: 100 M synapses (0.098 messages per synapse: 32 per message besides the 8 per synapse) and
-#: 29.5 at 10 M (0.63 messages per synapse: 34 per message), Numba cache warm; 32.4 at 10 M
+#: measured a build increment (mapping, all tables) of 11.0 bytes per synapse for Brunel at
+#: 100 M synapses (0.098 messages per synapse: 31 per message besides the 8 per synapse) and
+#: 28.8 at 10 M (0.63 messages per synapse: 33 per message), Numba cache warm; 32.4 at 10 M
 #: with a first run's compilation (39 per message).
 BUILD_BYTES_PER_MESSAGE = 45
 GIB = float(1 << 30)
