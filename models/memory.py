@@ -19,16 +19,20 @@ from aersim.models.errors import NetworkError
 GENERATE_BYTES_PER_SYNAPSE = 12
 #: Bytes a run's build adds per synapse: the engine's int32 target and float32 weight (8),
 #: nothing else of that size (``simcore.engine.synapse_tables``, ``hardware.mapping``); the
-#: margin covers segments beyond one per message (heterogeneous delays, 16 bytes each).
+#: margin covers segments beyond one per message (heterogeneous delays, 12 bytes each). A
+#: network whose arrays the engine uses as they are (one projection in engine order) adds none
+#: of the 8, which the projection does not count on.
 BUILD_BYTES_PER_SYNAPSE = 10
 #: Bytes a run's build adds per message (distinct destination core of a neuron): the message's
-#: and its segment's entries in the synapse tables (28), the chip tables' int64 work, int32
-#: storage counts and int32 send order (24), the time-step engine's int32 segment delays in
-#: steps (4), and passing arrays. ``bench/memory.py`` measured a build increment (mapping, all
-#: tables) of 13.8 bytes per synapse for Brunel at 100 M synapses (0.098 messages per synapse:
-#: 59 per message besides the 8 per synapse) and 46.9 at 10 M (0.63 messages per synapse: 62
-#: per message), Numba cache warm; the margin covers a first run's compilation (about 60 MB).
-BUILD_BYTES_PER_MESSAGE = 75
+#: and its segment's entries in the synapse tables (16: int32 core, segment pointer, synapse
+#: pointer and delay index), the chip tables' int32 work and int32 storage count (8; 12 more on
+#: chips that price dense or convolution synapses apart or send in column-major order), the
+#: time-step engine's int32 segment delays in steps (4), and passing arrays. ``bench/memory.py``
+#: measured a build increment (mapping, all tables) of 11.0 bytes per synapse for Brunel at
+#: 100 M synapses (0.098 messages per synapse: 31 per message besides the 8 per synapse) and
+#: 28.8 at 10 M (0.63 messages per synapse: 33 per message), Numba cache warm; 32.4 at 10 M
+#: with a first run's compilation (39 per message).
+BUILD_BYTES_PER_MESSAGE = 45
 GIB = float(1 << 30)
 
 

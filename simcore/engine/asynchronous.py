@@ -457,5 +457,5 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
         else:
             end = serve_message(syn, chip, counts, core_free, a, t, mlog, mlog_meta)
             for g in range(syn.msg_seg_lo[a], syn.msg_seg_lo[a + 1]):
-                heap_push(deliveries, end + syn.seg_delay_ps[g], make_key(KIND_DELIVER, g), g,
-                          0)
+                heap_push(deliveries, end + syn.delay_ps[syn.seg_delay[g]],
+                          make_key(KIND_DELIVER, g), g, 0)

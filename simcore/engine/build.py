@@ -10,7 +10,7 @@ Everything the hot loop touches is a contiguous array in one of three named tupl
 - :class:`ChipTables` — core coordinates and the per-operation latencies in picoseconds.
 
 Per synapse the engine keeps 8 bytes (int32 target, float32 weight); segments and messages cost
-per (neuron, destination core), not per synapse.
+per (neuron, destination core), not per synapse (docs/engine.md, Memory).
 """
 
 from __future__ import annotations
@@ -108,11 +108,14 @@ class SynapseTables(NamedTuple):
 
     target: np.ndarray       # int32 (n_syn,), global id of the postsynaptic neuron
     weight: np.ndarray       # float32 (n_syn,)
-    seg_lo: np.ndarray       # int64 (n_seg + 1,), first synapse of each segment
-    seg_delay_ps: np.ndarray  # int64 (n_seg,)
+    seg_lo: np.ndarray       # int32 (n_seg + 1,), first synapse of each segment (int64 from
+    #                          2**31 synapses on: synapse_tables.narrowest_int)
+    seg_delay: np.ndarray    # int32 (n_seg,), the segment's delay: delay_ps[seg_delay[g]]
+    delay_ps: np.ndarray     # int64 (n_delays,), the network's distinct delays (ps), ascending
     msg_ptr: np.ndarray      # int64 (n_neurons + 1,), messages of neuron i: msg_ptr[i]:msg_ptr[i+1]
     msg_core: np.ndarray     # int32 (n_msg,), destination core
-    msg_seg_lo: np.ndarray   # int64 (n_msg + 1,), segments of message m: msg_seg_lo[m]:[m+1]
+    msg_seg_lo: np.ndarray   # int32 (n_msg + 1,), segments of message m: msg_seg_lo[m]:[m+1]
+    #                          (int64 from 2**31 segments on)
 
 
 #: Indices of ``NocState.cfg``. A system of chips numbers tiles globally (chip ``a``'s tiles
@@ -224,13 +227,16 @@ class ChipTables(NamedTuple):
     noc: NocState            # contention model (idle and unused when contention is off)
     push_need: np.ndarray    # int64 (n_neurons,), queue entries a step may need per spike
     timing: np.ndarray       # int64 (TIMING_LEN,), indexed by TIMING_*
-    msg_syn_ps: np.ndarray   # int64 (n_msg,), synapse work of each message (ps)
-    msg_syn_n: np.ndarray    # int32 (n_msg, 3), its synapses by storage: sparse, dense, conv
+    msg_syn_ps: np.ndarray   # int32 (n_msg,), synapse work of each message (ps); int64 when
+    #                          a message's work may pass 2**31 ps (message_tables.work_bound_ps)
+    msg_syn_n: np.ndarray    # int32 (n_msg, 3), its synapses by storage: sparse, dense, conv;
+    #                          (n_msg, 1) when all are sparse
     is_input: np.ndarray     # bool (n_neurons,), input neuron (priced as an input)
     may_idle: np.ndarray     # bool (n_neurons,), no bias: idle whenever at rest without input
     upd_end: np.ndarray      # int64 (n_neurons,) scratch: end of the neuron's update in its pass
     n_idle: np.ndarray       # int64 (n_cores,) scratch: idle neurons of the current step
-    msg_send: np.ndarray     # int32 (n_msg,), messages in send order within each neuron's range
+    msg_send: np.ndarray     # int32 (n_msg,), messages in send order within each neuron's range;
+    #                          empty: the messages' own order (send_order row_major)
     core_lat: np.ndarray     # int64 (n_cores, CORE_LAT_LEN), each core's own latencies by
     #                          its type (mixed tiles), indexed by CORE_* (``latency_ps`` holds
     #                          the ``core`` type's)
@@ -450,8 +456,8 @@ def build_chip(chip, neurons: NeuronTables, syn: SynapseTables | None = None,
         msg_syn_ps = receive_work_ps(chip, syn, msg_syn_n)
         msg_send = send_order(chip, syn)
     else:
-        msg_syn_n = np.zeros((0, 3), dtype=np.int32)
-        msg_syn_ps = np.zeros(0, dtype=np.int64)
+        msg_syn_n = np.zeros((0, 1), dtype=np.int32)
+        msg_syn_ps = np.zeros(0, dtype=np.int32)
         msg_send = np.zeros(0, dtype=np.int32)
     n = neurons.core.shape[0]
     may_idle = (neurons.kind != KIND_INPUT) & np.isin(neurons.kind, (KIND_LIF, KIND_IF,
@@ -488,21 +494,18 @@ def widest(ptr) -> int:
     return best
 
 
-def delay_steps(seg_delay_ps, dt_ps: int, block: int = 1 << 20) -> np.ndarray:
+def delay_steps(syn: SynapseTables, dt_ps: int) -> np.ndarray:
     """Every segment's delay in whole time steps of ``dt_ps``, int32 ``(n_seg,)``.
 
-    Divided a block at a time into the int32 result, so no int64 array the size of the segment
-    list is made; int32 holds any delay a run can use (the time-step ring keeps one row per
-    step of the longest delay).
+    The distinct delays are divided once and looked up by the segments' int32 index, so no
+    int64 array the size of the segment list is made; int32 holds any delay a run can use (the
+    time-step ring keeps one row per step of the longest delay).
     """
-    longest = int(seg_delay_ps.max(initial=0)) // dt_ps
+    longest = int(syn.delay_ps.max(initial=0)) // dt_ps
     if longest > np.iinfo(np.int32).max:
-        raise ConfigError(f"the longest synaptic delay ({int(seg_delay_ps.max())} ps) is "
+        raise ConfigError(f"the longest synaptic delay ({int(syn.delay_ps.max())} ps) is "
                           f"{longest} steps of dt={dt_ps} ps; raise dt or shorten the delays")
-    out = np.empty(seg_delay_ps.shape[0], dtype=np.int32)
-    for lo in range(0, out.shape[0], block):
-        out[lo:lo + block] = seg_delay_ps[lo:lo + block] // dt_ps
-    return out
+    return (syn.delay_ps // dt_ps).astype(np.int32)[syn.seg_delay]
 
 
 def noc_config(chip) -> np.ndarray:

@@ -154,7 +154,7 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
                                                counts, s, c)
         for i_m in range(syn.msg_ptr[s], syn.msg_ptr[s + 1]):
             t += chip.core_lat[c, CORE_MESSAGE_OUT]
-            seq_m[fill[c]] = chip.msg_send[i_m]
+            seq_m[fill[c]] = chip.msg_send[i_m] if chip.msg_send.shape[0] else i_m
             seq_t[fill[c]] = t
             fill[c] += 1
         extra[c] = t - upd_end[s]

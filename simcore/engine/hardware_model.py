@@ -117,10 +117,12 @@ def spike_cost(timing, is_input, core_lat, counts, neuron, core):
 
 @njit(cache=True, inline="always")
 def count_synapses(msg_syn_n, counts, m, dest):
-    """Count message ``m``'s synapses on ``dest`` by storage kind (``chip.msg_syn_n``)."""
+    """Count message ``m``'s synapses on ``dest`` by storage kind (``chip.msg_syn_n``; one
+    column when every synapse is sparse)."""
     counts[dest, SYNAPTIC_OP] += msg_syn_n[m, 0]
-    counts[dest, SYNAPTIC_OP_DENSE] += msg_syn_n[m, 1]
-    counts[dest, SYNAPTIC_OP_CONV] += msg_syn_n[m, 2]
+    if msg_syn_n.shape[1] > 1:
+        counts[dest, SYNAPTIC_OP_DENSE] += msg_syn_n[m, 1]
+        counts[dest, SYNAPTIC_OP_CONV] += msg_syn_n[m, 2]
 
 
 @njit(cache=True, inline="always")

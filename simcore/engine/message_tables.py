@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-#: Synapse storage kinds (columns of ``ChipTables.msg_syn_n``).
+from aersim.simcore.engine.synapse_tables import narrowest_int
+
+#: Synapse storage kinds (columns of ``ChipTables.msg_syn_n`` when it has three).
 STORAGE_KINDS = ("sparse", "dense", "conv")
 #: Columns of ``ChipTables.link_stats`` (chip-to-chip links): packets, bits, busy time (ps).
 CLINK_PACKETS, CLINK_BITS, CLINK_BUSY_PS = range(3)
@@ -30,7 +32,8 @@ def _sparse_counts(msg_seg_lo, seg_lo, out):
 
 
 def message_storage(network, syn, chip) -> np.ndarray:
-    """Synapses of every message by storage kind, int32 ``(n_msg, 3)`` (see STORAGE_KINDS).
+    """Synapses of every message by storage kind, int32 ``(n_msg, 3)`` (see STORAGE_KINDS), or
+    ``(n_msg, 1)`` (the sparse column alone) when every synapse is sparse.
 
     A projection's storage is :func:`hardware.mapping.synapse_storage` (one kind per pair of
     populations: of two projections between the same populations the later one decides); a
@@ -38,41 +41,54 @@ def message_storage(network, syn, chip) -> np.ndarray:
     counts all as sparse. int32: a message holds the synapses of one neuron to one core.
     """
     n_msg = syn.msg_core.shape[0]
-    out = np.zeros((n_msg, 3), dtype=np.int32)
     split = any(k in chip.core.priced for k in ("synaptic_op_dense", "synaptic_op_conv"))
     if network is None or not split or n_msg == 0:
+        out = np.zeros((n_msg, 1), dtype=np.int32)
         if n_msg:
             _sparse_counts(syn.msg_seg_lo, syn.seg_lo, out)
         return out
     from aersim.hardware.mapping import synapse_storage
     from aersim.simcore.engine.build import input_slots  # build imports this module
 
-    per_msg = syn.seg_lo[syn.msg_seg_lo[1:]] - syn.seg_lo[syn.msg_seg_lo[:-1]]
     names = list(network.populations)
-    pop_of = np.repeat(np.arange(len(names)),
-                       [network.populations[p].size for p in names]).astype(np.int64)
-    table = np.zeros((len(names), len(names)), dtype=np.int64)
+    sizes = [network.populations[p].size for p in names]
+    table = np.zeros((len(names), len(names)), dtype=np.int32)
     for proj in network.projections:
         table[names.index(proj.pre), names.index(proj.post)] = \
             STORAGE_KINDS.index(synapse_storage(proj, network))
-    slot0, _ = input_slots(network)
-    src = np.repeat(np.arange(syn.msg_ptr.shape[0] - 1), np.diff(syn.msg_ptr))
-    msg_of_syn = np.repeat(np.arange(n_msg), per_msg)
-    post = np.searchsorted(slot0, syn.target[syn.seg_lo[0]:syn.seg_lo[-1]], side="right") - 1
-    kind = table[pop_of[src[msg_of_syn]], pop_of[post]]
-    np.add.at(out, (msg_of_syn, kind), 1)
-    return out
+    if not table.any():
+        return message_storage(None, syn, chip)
+    pop_of = np.repeat(np.arange(len(names), dtype=np.int32), sizes)
+    slot0, n_slots = input_slots(network)
+    slot_pop = np.repeat(pop_of, np.diff(np.append(slot0, n_slots)))
+    out = np.zeros((n_msg, 3), dtype=np.int32)
+    _storage_counts(syn.msg_ptr, syn.msg_seg_lo, syn.seg_lo, syn.target, pop_of, slot_pop,
+                    table, out)
+    return out if out[:, 1:].any() else np.ascontiguousarray(out[:, :1])
+
+
+@njit(cache=True)
+def _storage_counts(msg_ptr, msg_seg_lo, seg_lo, target, pop_of, slot_pop, table, out):
+    """Add every synapse to ``out[m, kind]`` of its message ``m``, the kind being ``table``'s
+    entry for (population of the sending neuron, population of the target slot): one pass
+    over the synapses, no temporary per synapse."""
+    for s in range(msg_ptr.shape[0] - 1):
+        row = table[pop_of[s]]
+        for m in range(msg_ptr[s], msg_ptr[s + 1]):
+            for q in range(seg_lo[msg_seg_lo[m]], seg_lo[msg_seg_lo[m + 1]]):
+                out[m, row[slot_pop[target[q]]]] += 1
 
 
 def send_order(chip, syn) -> np.ndarray:
     """Message ids in the order each neuron sends them (``core.send_order``): by destination
-    core number (``row_major``, aersim's numbering: tiles row by row) or with tiles numbered
-    column by column (``column_major``, as SANA-FE numbers them; its axon tables list
-    destination cores in that order). int32 ``(n_msg,)``: message ids fit the int32 cores and
-    counts of the chip tables."""
+    core number (``row_major``, aersim's numbering: tiles row by row; the messages' own order,
+    returned as an empty array rather than stored) or with tiles numbered column by column
+    (``column_major``, as SANA-FE numbers them; its axon tables list destination cores in that
+    order). int32 ``(n_msg,)``: message ids fit the int32 cores and counts of the chip
+    tables."""
     n_msg = syn.msg_core.shape[0]
     if getattr(chip.core, "send_order", "row_major") == "row_major" or n_msg == 0:
-        return np.arange(n_msg, dtype=np.int32)
+        return np.zeros(0, dtype=np.int32)
     xs, ys = chip.core_xy()
     dest = syn.msg_core.astype(np.int64)
     rank = (xs[dest].astype(np.int64) * chip.height + ys[dest]) * chip.cores_per_tile \
@@ -109,18 +125,21 @@ def _receive_work(msg_syn_n, prices, kind, out):
     ``prices``, columns by storage kind, then the ``message_in`` difference); ``kind`` empty:
     one core type (row 0), no difference added."""
     mixed = kind.shape[0] > 0
+    split = msg_syn_n.shape[1] > 1
     for m in range(out.shape[0]):
         t = kind[m] if mixed else 0
-        w = np.int64(msg_syn_n[m, 0]) * prices[t, 0] + np.int64(msg_syn_n[m, 1]) * prices[t, 1] \
-            + np.int64(msg_syn_n[m, 2]) * prices[t, 2]
+        w = np.int64(msg_syn_n[m, 0]) * prices[t, 0]
+        if split:
+            w += np.int64(msg_syn_n[m, 1]) * prices[t, 1] + np.int64(msg_syn_n[m, 2]) * prices[t, 2]
         out[m] = w + prices[t, 3] if mixed else w
 
 
 def receive_work_ps(chip, syn, msg_syn_n) -> np.ndarray:
     """Time a destination core spends on each message beyond the chip's ``message_in``: its
     synapses at the destination core type's prices by storage kind (mixed tiles: plus the
-    difference of that type's ``message_in`` to the chip's), int64 ps ``(n_msg,)`` (int64: a
-    message of many synapses can take longer than 2**31 ps)."""
+    difference of that type's ``message_in`` to the chip's), ps ``(n_msg,)``: int32 when the
+    largest count of each kind at the dearest price fits (:func:`work_bound_ps`), else int64
+    (a message of many synapses can take longer than 2**31 ps)."""
     specs = chip.core_specs() if hasattr(chip, "core_specs") else (chip.core,)
     per_type = np.array([[t.latency_ps["synaptic_op"],
                           t.latency_ps.get("synaptic_op_dense", t.latency_ps["synaptic_op"]),
@@ -129,9 +148,19 @@ def receive_work_ps(chip, syn, msg_syn_n) -> np.ndarray:
                          for t in specs], dtype=np.int64)
     kind = np.zeros(0, dtype=np.int64) if len(specs) == 1 else \
         chip.core_type_of()[syn.msg_core].astype(np.int64)
-    out = np.empty(msg_syn_n.shape[0], dtype=np.int64)
+    out = np.empty(msg_syn_n.shape[0], dtype=narrowest_int(work_bound_ps(msg_syn_n, per_type)))
     _receive_work(msg_syn_n, per_type, kind, out)
     return out
+
+
+def work_bound_ps(msg_syn_n, prices) -> int:
+    """An upper bound of ``|work|`` of every message (ps): per storage kind the most synapses
+    a message has at the dearest price of any core type, plus the largest ``message_in``
+    difference (``prices`` as in :func:`_receive_work`)."""
+    k = msg_syn_n.shape[1]
+    most = msg_syn_n.max(axis=0, initial=0).astype(object)   # Python ints: no overflow
+    dearest = np.abs(prices[:, :k]).max(axis=0).astype(object)
+    return int((most * dearest).sum()) + int(np.abs(prices[:, 3]).max())
 
 
 def barrier_for_cores(chip, core_ids) -> tuple[int, float]:

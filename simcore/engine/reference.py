@@ -248,7 +248,7 @@ class _World:
         self.target = [int(x) for x in syn.target]
         self.weight = [float(w) for w in syn.weight]   # float32 widened exactly
         self.seg_lo = [int(x) for x in syn.seg_lo]
-        self.seg_delay_ps = [int(x) for x in syn.seg_delay_ps]
+        self.seg_delay_ps = [int(x) for x in syn.delay_ps[syn.seg_delay]]
         self.msg_ptr = [int(x) for x in syn.msg_ptr]
         self.msg_core = [int(x) for x in syn.msg_core]
         self.msg_seg_lo = [int(x) for x in syn.msg_seg_lo]
@@ -329,7 +329,7 @@ class _World:
             if self.t_end % dt:
                 raise ConfigError(f"run duration {self.t_end} ps is not a whole number of "
                                   f"steps of dt = {dt} ps")
-            d = syn.seg_delay_ps
+            d = syn.delay_ps[syn.seg_delay]
             if d.size and np.any(d % dt):
                 raise ConfigError(f"a synaptic delay is not a whole number of steps of "
                                   f"dt = {dt} ps; run in mode 'async'")
@@ -344,7 +344,7 @@ class _World:
         else:
             if any(s.latency_ps["message_in"] == 0 and s.latency_ps["synaptic_op"] == 0
                    for s in self.chip.core_specs()) and (
-                    syn.seg_delay_ps.size and int(syn.seg_delay_ps.min()) == 0):
+                    syn.seg_delay.size and int(syn.delay_ps[syn.seg_delay].min()) == 0):
                 raise ConfigError("chip serves messages in no time and the network has a zero "
                                   "delay: "
                                   "a message and its deliveries would share one instant, "

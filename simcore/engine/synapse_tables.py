@@ -7,7 +7,16 @@ delay) and written straight into the final ``target`` (int32) and ``weight`` (fl
 Nothing else of size ``n_syn`` is allocated: the sort works on one row at a time in scratch
 buffers of the longest row, and the tables of segments and messages are sized by a first pass
 that only counts them. The peak is therefore the network's own arrays, the engine's 8 bytes per
-synapse and the segment and message tables.
+synapse and the segment and message tables. The segment and message pointers are int32 while
+the counts they index fit (:func:`narrowest_int`), int64 beyond.
+
+The engine's ``target`` and ``weight`` are single arrays over all neurons, in that sorted
+order, holding global input slots. A network's arrays can be them only when it has one
+projection, onto the first population's single input channel (local index = slot), and every
+row is already in (core, delay) order: then the tables use the projection's ``indices`` and
+``weights`` themselves and keep nothing per synapse (:func:`_shareable`). With several
+projections a neuron's synapses lie in several arrays, with indices local to each target
+population, so the engine copies them.
 """
 
 from __future__ import annotations
@@ -18,8 +27,19 @@ from numba.typed import List
 
 from aersim.models.network import projections_by_source
 
+#: Largest count an int32 pointer array can index up to (its last entry is the count itself).
+INT32_LIMIT = int(np.iinfo(np.int32).max)
 
-def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits: int):
+
+def narrowest_int(largest: int):
+    """Type of an integer table whose entries lie in ``[-largest, largest]`` (a pointer array
+    running from 0 to a count of synapses or segments, a message's work in ps): int32 while
+    ``largest`` fits, int64 beyond (such a network compiles the engine kernels once more)."""
+    return np.int32 if largest <= INT32_LIMIT else np.int64
+
+
+def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits: int,
+                   share: bool = True):
     """The fan-out of every neuron of ``network``, sorted by (core, delay).
 
     Parameters
@@ -31,12 +51,15 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
         First input slot of every neuron.
     delay_bits : int
         Width of the delay in the (core, delay) sort key; delays must be below ``2**delay_bits``.
+    share : bool
+        Use the network's own index and weight arrays as ``target`` and ``weight`` when they
+        are those arrays already (see the module doc); False: always copy.
 
     Returns
     -------
     tuple
-        ``(target, weight, seg_lo, seg_delay_ps, msg_ptr, msg_core, msg_seg_lo)`` as described
-        by ``SynapseTables``.
+        ``(target, weight, seg_lo, seg_delay, delay_ps, msg_ptr, msg_core, msg_seg_lo)`` as
+        described by ``SynapseTables``; ``target`` and ``weight`` may be the network's arrays.
     """
     n = network.n_neurons
     first, grp_ptr, projs = projections_by_source(network)
@@ -45,6 +68,7 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
     post0 = np.zeros(len(projs), dtype=np.int64)
     stride = np.ones(len(projs), dtype=np.int64)
     counts = np.zeros(n, dtype=np.int64)
+    own_delays = []     # (synapses, delays) of each projection, for distinct_delays
     if not projs:   # a typed list needs one item to have a type; no group refers to it
         z = np.zeros(1, dtype=np.int64)
         indptrs.append(z), indices.append(z.astype(np.int32))
@@ -55,6 +79,7 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
         indices.append(np.ascontiguousarray(idx, dtype=np.int32))
         weights.append(np.ascontiguousarray(w, dtype=np.float32))
         delays.append(np.ascontiguousarray(np.atleast_1d(d), dtype=np.int64))
+        own_delays.append((idx.shape[0], np.atleast_1d(d)))
         shared[j] = d.ndim == 0
         stride[j] = getattr(network.population(proj.post).params, "input_channels", 1)
         post0[j] = slot0[network.offset(proj.post)] + getattr(proj, "channel", 0)
@@ -66,16 +91,82 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
     del counts
     args = (first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride, slot_core,
             np.int64(delay_bits), longest)
-    n_seg, n_msg = _count_kernel(*args)
-    target = np.empty(int(row[-1]), dtype=np.int32)
-    weight = np.empty(int(row[-1]), dtype=np.float32)
-    seg_lo = np.empty(n_seg + 1, dtype=np.int64)
-    seg_delay = np.empty(n_seg, dtype=np.int64)
+    delay_ps = distinct_delays(own_delays)
+    n_seg, n_msg, ordered = _count_kernel(*args)
+    copy = not (share and ordered and _shareable(projs, post0, stride))
+    if copy:
+        target = np.empty(int(row[-1]), dtype=np.int32)
+        weight = np.empty(int(row[-1]), dtype=np.float32)
+    else:
+        target, weight = projs[0].indices, projs[0].weights
+    seg_lo = np.empty(n_seg + 1, dtype=narrowest_int(int(row[-1])))
+    seg_delay = np.empty(n_seg, dtype=np.int32)
     msg_ptr = np.empty(n + 1, dtype=np.int64)
     msg_core = np.empty(n_msg, dtype=np.int32)
-    msg_seg_lo = np.empty(n_msg + 1, dtype=np.int64)
-    _fill_kernel(*args, row, target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo)
-    return target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo
+    msg_seg_lo = np.empty(n_msg + 1, dtype=narrowest_int(n_seg))
+    _fill_kernel(*args, copy, row, target, weight, seg_lo, seg_delay, delay_ps, msg_ptr,
+                 msg_core, msg_seg_lo)
+    return target, weight, seg_lo, seg_delay, delay_ps, msg_ptr, msg_core, msg_seg_lo
+
+
+def _shareable(projs, post0, stride) -> bool:
+    """Whether the only projection's ``indices`` and ``weights`` are the engine's ``target``
+    and ``weight`` once every row is known to be in (core, delay) order: local index = input
+    slot (onto the first population, one channel), the engine's types, no gap before or after
+    the rows (the engine's arrays hold exactly the synapses of the rows in neuron order)."""
+    if len(projs) != 1 or post0[0] != 0 or stride[0] != 1:
+        return False
+    p = projs[0]
+    return (isinstance(p.indices, np.ndarray) and p.indices.dtype == np.int32
+            and p.indices.flags.c_contiguous and p.indices.flags.writeable
+            and isinstance(p.weights, np.ndarray) and p.weights.dtype == np.float32
+            and p.weights.flags.c_contiguous and p.weights.flags.writeable
+            and p.weights.shape == p.indices.shape and p.indptr.shape[0] > 0
+            and int(p.indptr[0]) == 0 and int(p.indptr[-1]) == p.indices.shape[0])
+
+
+def distinct_delays(projections, block: int = 1 << 20) -> np.ndarray:
+    """The distinct delays (ps) of the synapses of all projections, ascending, int64: what a
+    segment's int32 ``seg_delay`` indexes. ``projections``: ``(n_syn, delays)`` of each, the
+    delays one shared value (shape ``(1,)``) or one per synapse. A per-synapse delay array is
+    read a block at a time, so the only temporaries are one block and the distinct values.
+    (Python lists: indexing the kernels' typed lists from Python compiles their accessors.)
+
+    Raises
+    ------
+    ConfigError
+        More distinct delays than an int32 index reaches (only a network of more than 2**31
+        synapses can have them).
+    """
+    found = [np.zeros(0, dtype=np.int64)]
+    for n_syn, d in projections:
+        if n_syn == 0:
+            continue
+        if d.shape[0] == 1:
+            found.append(d.astype(np.int64))
+            continue
+        for lo in range(0, d.shape[0], block):
+            found.append(np.unique(np.concatenate((found.pop(), np.unique(d[lo:lo + block])))))
+    out = np.unique(np.concatenate(found))
+    if out.shape[0] > INT32_LIMIT:
+        from aersim.simcore.errors import ConfigError
+        raise ConfigError(f"the network has {out.shape[0]} distinct synaptic delays, more than "
+                          f"the engine's int32 delay index holds ({INT32_LIMIT}); round the "
+                          "delays to a coarser grid")
+    return out
+
+
+@njit(cache=True, inline="always")
+def _delay_index(delay_ps, d):
+    """Position of delay ``d`` in the ascending ``delay_ps`` (which holds it), by bisection."""
+    lo, hi = 0, delay_ps.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if delay_ps[mid] < d:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @njit(cache=True)
@@ -147,7 +238,8 @@ def _stable_argsort(key, m, perm, tmp):
 @njit(cache=True)
 def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride,
                   slot_core, delay_bits, longest):
-    """Numbers of segments (distinct (core, delay) per neuron) and messages (distinct core)."""
+    """Numbers of segments (distinct (core, delay) per neuron) and messages (distinct core),
+    and whether every row is in (core, delay) order already (in projection order)."""
     t = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=np.float32)
     key = np.empty(longest, dtype=np.int64)
@@ -155,6 +247,7 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
     tmp = np.empty(longest, dtype=np.int64)
     n_seg = 0
     n_msg = 0
+    all_ordered = True
     for g in range(first.shape[0] - 1):
         for i in range(first[g], first[g + 1]):
             m, ordered = _gather_row(i, first[g], grp_ptr[g], grp_ptr[g + 1], indptrs, indices,
@@ -162,6 +255,7 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
                                      delay_bits, t, w, key)
             if m == 0:
                 continue
+            all_ordered = all_ordered and ordered
             if not ordered:
                 _stable_argsort(key, m, perm, tmp)
                 for j in range(m):
@@ -175,14 +269,16 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
                     n_seg += 1
                     if (key[j] >> delay_bits) != (key[j - 1] >> delay_bits):
                         n_msg += 1
-    return n_seg, n_msg
+    return n_seg, n_msg, all_ordered
 
 
 @njit(cache=True)
 def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride,
-                 slot_core, delay_bits, longest, row, target, weight, seg_lo, seg_delay, msg_ptr,
-                 msg_core, msg_seg_lo):
-    """Write every neuron's row sorted stably by key, and its segments and messages."""
+                 slot_core, delay_bits, longest, copy, row, target, weight, seg_lo, seg_delay,
+                 delay_ps, msg_ptr, msg_core, msg_seg_lo):
+    """Write every neuron's row sorted stably by key (``copy`` False: the rows are in order
+    and ``target``, ``weight`` are the network's arrays, left as they are), and its segments
+    and messages."""
     t = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=np.float32)
     key = np.empty(longest, dtype=np.int64)
@@ -199,11 +295,11 @@ def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post
                                      weights, delays, shared, post0, stride, slot_core,
                                      delay_bits, t, w, key)
             at = row[i]
-            if ordered:
+            if copy and ordered:
                 for j in range(m):
                     target[at + j] = t[j]
                     weight[at + j] = w[j]
-            else:
+            elif copy:
                 # Element loops rather than fancy indexing or slice assignment, whose shape
                 # error path (message formatting) alone took 2 s of a first run's compilation.
                 _stable_argsort(key, m, perm, tmp)
@@ -221,7 +317,7 @@ def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post
                         msg_seg_lo[msg] = s
                         msg += 1
                     seg_lo[s] = at + j
-                    seg_delay[s] = key[j] & mask
+                    seg_delay[s] = _delay_index(delay_ps, key[j] & mask)
                     s += 1
     msg_ptr[first[first.shape[0] - 1]] = msg
     msg_seg_lo[msg] = s

@@ -300,7 +300,7 @@ class Simulation:
                                self.network.offset(pop.name) + pop.size)
                     coef = pop.params.step_coefficients(pop.size, dt_s)
                     zeta[sl], rho[sl], jump[sl] = coef["zeta"], coef["rho"], coef["jump"]
-            seg_delay_steps = delay_steps(self.syn.seg_delay_ps, dt)
+            seg_delay_steps = delay_steps(self.syn, dt)
             self.mode_tables = ModeTables(
                 seg_delay_steps=seg_delay_steps,
                 decay=np.where(nt.euler, 1.0 - dt_s / nt.tau_s, np.exp(-dt_s / nt.tau_s)),

@@ -45,15 +45,72 @@ def test_message_tables_are_narrow_and_exact():
     syn, chip = sim.syn, sim.chip_tables
     per_msg = syn.seg_lo[syn.msg_seg_lo[1:]] - syn.seg_lo[syn.msg_seg_lo[:-1]]
     assert chip.msg_syn_n.dtype == np.int32 and chip.msg_send.dtype == np.int32
+    # loihi_like prices every synapse alike and sends in row-major order: one storage column,
+    # no stored send order.
+    assert chip.msg_syn_n.shape == (per_msg.size, 1) and chip.msg_send.size == 0
     assert np.array_equal(chip.msg_syn_n.sum(axis=1), per_msg)
     price = sim.chip.core.latency_ps["synaptic_op"]
+    assert chip.msg_syn_ps.dtype == np.int32
     assert np.array_equal(chip.msg_syn_ps, per_msg * price)
+    assert syn.seg_lo.dtype == syn.msg_seg_lo.dtype == syn.seg_delay.dtype == np.int32
+    assert np.array_equal(syn.delay_ps, [1_500_000_000])
     assert sim.mode_tables.seg_delay_steps.dtype == np.int32
     assert widest(syn.msg_seg_lo) == np.diff(syn.msg_seg_lo).max()
     assert widest(np.zeros(1, np.int64)) == 0
     delays = np.array([0, 5, 149_999, 150_000, 1_000_000_007], dtype=np.int64)
-    assert np.array_equal(delay_steps(delays, 100_000, block=2), delays // 100_000)
+    seg_delay = np.array([4, 0, 2, 2, 3, 1], dtype=np.int32)
+    tables = syn._replace(delay_ps=delays, seg_delay=seg_delay)
+    steps = delay_steps(tables, 100_000)
+    assert steps.dtype == np.int32 and np.array_equal(steps, delays[seg_delay] // 100_000)
     # 2**40 - 1 ps (the longest delay the tables hold) in 1 ps steps does not fit int32.
     with pytest.raises(ConfigError, match=r"longest synaptic delay \(1099511627775 ps\) is "
                                           r"1099511627775 steps of dt=1 ps; raise dt"):
-        delay_steps(np.array([3, 2**40 - 1], dtype=np.int64), 1)
+        delay_steps(syn._replace(delay_ps=np.array([3, 2**40 - 1], dtype=np.int64)), 1)
+
+
+@pytest.mark.parametrize("most, price, dtype", [(1, 2**31 - 1, "int32"), (1, 2**31, "int64"),
+                                               (2, 2**30 - 1, "int32"), (2, 2**30, "int64")])
+def test_receive_work_is_int32_exactly_while_the_dearest_message_fits(most, price, dtype):
+    """The dearest message (``most`` synapses at ``price`` ps each) ends at 2**31 - 1 ps or
+    2**31 - 2 ps (int32) or reaches 2**31 ps (int64)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from aersim.simcore.engine.message_tables import receive_work_ps
+
+    chip = SimpleNamespace(core=SimpleNamespace(latency_ps={"synaptic_op": price,
+                                                            "message_in": 7}))
+    work = receive_work_ps(chip, None, np.array([[most], [1], [0]], dtype=np.int32))
+    assert work.dtype == dtype
+    assert work.tolist() == [most * price, price, 0]
+
+
+def test_receive_work_bound_counts_every_storage_kind():
+    import numpy as np
+
+    from aersim.simcore.engine.message_tables import work_bound_ps
+
+    n = np.array([[5, 0, 1], [2, 9, 0]], dtype=np.int32)
+    prices = np.array([[10, 20, 30, -4], [11, 2, 3, 6]], dtype=np.int64)
+    # Most per kind (5, 9, 1) at the dearest price per kind (11, 20, 30), plus |6|.
+    assert work_bound_ps(n, prices) == 5 * 11 + 9 * 20 + 30 + 6
+
+
+def test_projection_covers_what_the_build_keeps():
+    """The projected build bytes cover the engine's per-synapse and per-message arrays of a real
+    build (28 bytes per message when every message is one segment), with a margin for passing
+    arrays that is not larger than what is kept."""
+    net = brunel_network(n_exc=400, n_inh=100, epsilon=0.1)
+    sim = Simulation(net, "loihi_like", config=RunConfig(mode="timestep"))
+    syn, chip = sim.syn, sim.chip_tables
+    n_syn, n_msg = net.n_synapses, syn.msg_core.size
+    assert syn.seg_delay.size == n_msg                      # one delay: a segment per message
+    per_syn = syn.target.nbytes + syn.weight.nbytes
+    per_msg = sum(a.nbytes for a in (syn.msg_core, syn.msg_seg_lo, syn.seg_lo, syn.seg_delay,
+                                     chip.msg_syn_ps, chip.msg_syn_n, chip.msg_send,
+                                     sim.mode_tables.seg_delay_steps))
+    assert per_syn == 8 * n_syn
+    assert per_msg == 28 * n_msg + 8                        # + the two pointers' last entries
+    need = memory.build_bytes(n_syn, n_msg)
+    assert per_syn + per_msg < need < 2 * (per_syn + per_msg)

@@ -42,6 +42,7 @@ def _direct_tables(net: Network, core_of: np.ndarray):
     slot0, n_slots = input_slots(net)
     slot_core = np.repeat(core_of, np.diff(np.append(slot0, n_slots)))
     target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo = ([] for _ in range(7))
+    delay_ps = sorted({int(d) for p in net.projections for d in p.delays_per_synapse()})
     for i in range(net.n_neurons):
         t, w, d = [], [], []
         for proj in net.projections:
@@ -64,16 +65,16 @@ def _direct_tables(net: Network, core_of: np.ndarray):
                 msg_seg_lo.append(len(seg_lo))
             if not same_core or d[k] != d[order[j - 1]]:
                 seg_lo.append(at)
-                seg_delay.append(d[k])
+                seg_delay.append(delay_ps.index(d[k]))
             target.append(t[k])
             weight.append(w[k])
     msg_ptr.append(len(msg_core))
     msg_seg_lo.append(len(seg_lo))
     seg_lo.append(len(target))
     return (np.array(target, np.int32), np.array(weight, np.float32),
-            np.array(seg_lo, np.int64), np.array(seg_delay, np.int64),
-            np.array(msg_ptr, np.int64), np.array(msg_core, np.int32),
-            np.array(msg_seg_lo, np.int64))
+            np.array(seg_lo, np.int32), np.array(seg_delay, np.int32),
+            np.array(delay_ps, np.int64), np.array(msg_ptr, np.int64),
+            np.array(msg_core, np.int32), np.array(msg_seg_lo, np.int32))
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -106,3 +107,118 @@ def test_stable_argsort_matches_numpy_stable_argsort():
             perm, tmp = np.empty(m + 3, np.int64), np.empty(m + 3, np.int64)
             _stable_argsort(key, m, perm, tmp)
             assert (perm[:m] == np.argsort(key[:m], kind="stable")).all(), (m, n_keys)
+
+
+def _one_population(n: int, sort_rows: bool, seed: int = 3) -> Network:
+    """One LIF population with one recurrent projection (20 synapses per neuron, a few
+    multapses, one delay); ``sort_rows``: every row ascending by target, as a generator writes
+    it, else in the random order of the pairs."""
+    rng = np.random.default_rng(seed)
+    pre = np.repeat(np.arange(n), 20)
+    post = rng.integers(0, n, pre.size)
+    if sort_rows:
+        post = post.reshape(n, 20)
+        post.sort(axis=1)
+        post = post.ravel()
+    net = Network()
+    net.add_population("a", n, LIFParams(tau_s=0.02, v_th=1.0, t_ref_s=0.001))
+    net.connect("a", "a", pre, post, rng.normal(0.05, 0.1, pre.size), 10**9, name="rec")
+    return net
+
+
+def _tables(net, core_of, share):
+    from aersim.simcore.engine.build import DELAY_BITS
+    from aersim.simcore.engine.synapse_tables import fan_out_tables
+    slot0, n_slots = input_slots(net)
+    return fan_out_tables(net, np.asarray(core_of, dtype=np.int32), slot0, DELAY_BITS, share)
+
+
+@pytest.mark.parametrize("sort_rows, core_order, shares", [
+    (True, "blocks", True),         # rows in (core, delay) order: the network's arrays serve
+    (False, "blocks", False),       # a row's targets out of order
+    (True, "reversed", False),      # ascending targets, but descending cores
+])
+def test_shared_arrays_give_the_tables_of_a_copy(sort_rows, core_order, shares):
+    n = 120
+    net = _one_population(n, sort_rows)
+    proj = net.projections[0]
+    core_of = np.arange(n) // 10 if core_order == "blocks" else (n - 1 - np.arange(n)) // 10
+    got = _tables(net, core_of, share=True)
+    copied = _tables(net, core_of, share=False)
+    want = _direct_tables(net, core_of)
+    assert np.shares_memory(got[0], proj.indices) == shares
+    assert np.shares_memory(got[1], proj.weights) == shares
+    assert not np.shares_memory(copied[0], proj.indices)
+    for k, (a, b, c) in enumerate(zip(got, copied, want, strict=True)):
+        assert a.dtype == b.dtype == c.dtype, k
+        assert np.array_equal(a, b) and np.array_equal(a, c), k
+
+
+def test_two_projections_or_an_offset_target_are_copied():
+    net = _one_population(50, sort_rows=True)
+    net.add_population("b", 30, LIFParams())
+    core_of = np.arange(80) // 10
+    # Onto the second population: its local indices are not input slots.
+    net.connect("a", "b", [0, 1, 2], [0, 1, 2], 0.5, 10**9, name="ab")
+    got = _tables(net, core_of, share=True)
+    assert not any(np.shares_memory(got[0], p.indices) for p in net.projections)
+    for a, b in zip(got, _direct_tables(net, core_of), strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", ["timestep", "async"])
+def test_a_run_on_shared_arrays_equals_a_run_on_a_copy(monkeypatch, mode):
+    from aersim.simcore import PoissonDrive, RunConfig, Simulation
+    from aersim.simcore.engine import build, synapse_tables
+
+    net = _one_population(200, sort_rows=True)
+    stim = [PoissonDrive("a", 2000.0, 0.3)]
+    cfg = RunConfig(mode=mode, seed=5)
+    shared = Simulation(net, "loihi_like", config=cfg, stimuli=stim)
+    assert np.shares_memory(shared.syn.target, net.projections[0].indices)
+    monkeypatch.setattr(build, "fan_out_tables",
+                        lambda *a: synapse_tables.fan_out_tables(*a, share=False))
+    copied = Simulation(net, "loihi_like", config=cfg, stimuli=stim)
+    assert not np.shares_memory(copied.syn.target, net.projections[0].indices)
+    a, b = shared.run(0.05), copied.run(0.05)
+    assert a.n_spikes > 100
+    assert np.array_equal(a.spikes_t_ps, b.spikes_t_ps)
+    assert np.array_equal(a.spikes_neuron, b.spikes_neuron)
+    assert np.array_equal(a.counts, b.counts) and np.array_equal(shared.v, copied.v)
+
+
+def test_pointer_type_is_int32_up_to_the_int32_limit():
+    from aersim.simcore.engine.synapse_tables import narrowest_int
+    assert narrowest_int(2**31 - 1) == np.int32 and narrowest_int(2**31) == np.int64
+    assert narrowest_int(0) == np.int32
+
+
+def test_pointers_widen_to_int64_past_the_limit_with_the_same_values(monkeypatch):
+    """A small stand-in limit moves the int32/int64 boundary to this network's counts."""
+    from aersim.simcore.engine import synapse_tables
+    net = _random_network(4)
+    core_of = np.random.default_rng(9).integers(0, 4, net.n_neurons).astype(np.int32)
+    base = build_synapses(net, SimpleNamespace(core_of=core_of))
+    n_syn, n_seg = base.target.size, base.seg_delay.size
+    assert base.seg_lo.dtype == base.msg_seg_lo.dtype == np.int32 and n_seg < n_syn
+    for limit, seg_lo_type, msg_seg_lo_type in ((n_syn, np.int32, np.int32),
+                                                (n_syn - 1, np.int64, np.int32),
+                                                (n_seg, np.int64, np.int32),
+                                                (n_seg - 1, np.int64, np.int64)):
+        monkeypatch.setattr(synapse_tables, "INT32_LIMIT", limit)
+        syn = build_synapses(net, SimpleNamespace(core_of=core_of))
+        assert syn.seg_lo.dtype == seg_lo_type and syn.msg_seg_lo.dtype == msg_seg_lo_type
+        for name, a, b in zip(syn._fields, syn, base, strict=True):
+            assert np.array_equal(a, b), name
+
+
+def test_distinct_delays_read_in_blocks_equal_numpy_unique():
+    from aersim.simcore.engine.synapse_tables import distinct_delays
+    rng = np.random.default_rng(2)
+    per_syn = rng.integers(0, 50, 1000) * 7
+    # The third projection has no synapses: its delay is none of theirs.
+    projections = [(1000, per_syn), (4, np.array([3])), (0, np.array([99999])),
+                   (10, per_syn[:10] + 1)]
+    got = distinct_delays(projections, block=64)
+    want = np.unique(np.concatenate([per_syn, [3], per_syn[:10] + 1]))
+    assert got.dtype == np.int64 and np.array_equal(got, want)
