@@ -86,9 +86,13 @@ def run_case(name: str, comm=None):
     """``(Results, Simulation)`` of case ``name``, partitioned over ``comm`` when given.
 
     ``CASE-nolog`` runs ``CASE`` without the message log, so that ranks split the hardware
-    timeline by destination core (with the log, every rank computes all of it)."""
+    timeline by destination core (with the log, every rank computes all of it); ``CASE-long``
+    runs three times as long, so that the message log fills and is drained between steps of
+    a batch."""
     base, _, variant = name.partition("-")
     net, chip, stimuli, probes, duration_s = CASES[base]()
+    if variant == "long":
+        duration_s *= 3
     cfg = RunConfig(mode="timestep", dt_ps=MS if base != "brunel" else MS // 10, seed=11,
                     record_messages=variant != "nolog", chunk_ps=100 * MS // 10,
                     recorder_capacity=64)
