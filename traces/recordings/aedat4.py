@@ -15,6 +15,10 @@ Truncation: when the header gives the index position, every packet must end at o
 a cut file is an error. A recording that was not closed cleanly (index position -1) is read to
 the end of the file and a partial last packet is only a warning, because the format cannot tell
 a crash of the recorder from a damaged file.
+
+A whole-file read of an indexed file places each packet's events by the index's counts, so
+batches of packets decode independently, on two threads (the codecs and the kernel release the
+GIL), straight into one array; any disagreement with the index falls back to the packet scan.
 """
 
 from __future__ import annotations
@@ -310,7 +314,13 @@ def _parse_streams(xml_text, path):
 
 
 class Aedat4Source(EventSource):
-    """Streaming reader of an AEDAT 4.0 file (event stream; triggers via :meth:`triggers`)."""
+    """Streaming reader of an AEDAT 4.0 file (event stream; triggers via :meth:`triggers`).
+
+    Options: ``sensor_size`` (width, height) when the XML lacks it; ``stream``, the id of the
+    ``EVTS`` stream to read (default: the first); ``threads``, how many threads a whole-file read
+    decodes on (default 2 when the process may use two cores, else 1; see
+    :meth:`_read_indexed`).
+    """
 
     def __init__(self, path, sensor_size=None, stream=None, threads=None, **_):
         super().__init__(path)
