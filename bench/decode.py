@@ -258,6 +258,8 @@ def main(argv=None):
         return
     readers = [r for r in args.readers.split(",") if r]
     env = None
+    if "aersim-read-baseline" in readers and not args.baseline:
+        parser.error("aersim-read-baseline needs --baseline DIR")
     if args.baseline:
         if not (Path(args.baseline) / "aersim" / "__init__.py").is_file():
             parser.error(f"--baseline {args.baseline}: no aersim package in it")
