@@ -4,7 +4,11 @@ Generates one synthetic recording per format with the package's own encoders (in
 directory), then decodes each in a fresh subprocess per reader and prints one JSON line per
 (format, reader): ``format``, ``reader``, ``events``, ``wall_s``, ``cpu_s``, ``events_per_s``,
 ``peak_rss_mb``. Readers: ``aersim-stream`` (chunk by chunk), ``aersim-read`` (``read_events``,
-the whole file into one array) and, when installed, ``expelliarmus`` (EVT 2.0/3.0, DAT),
+the whole file into one array), ``aersim-read-1thread`` (AEDAT4 only: the same with
+``threads=1``, where ``aersim-read`` uses two threads on a machine with two cores),
+``aersim-read-baseline`` (with ``--baseline DIR``: ``aersim-read`` of another version of the
+package, imported from ``DIR/aersim``, e.g. a ``git worktree`` of the main branch, so that old
+and new code are timed in the same run) and, when installed, ``expelliarmus`` (EVT 2.0/3.0, DAT),
 ``faery`` (EVT 2.0/3.0, DAT, AEDAT4), ``dv-processing`` and ``aedat`` (AEDAT4; they stream
 packet by packet and only count the events, so they never hold the whole file as
 ``aersim-read`` does) and ``dv-processing-array`` and ``aedat-array`` (the same, with the
@@ -19,12 +23,14 @@ Usage::
 
     python bench/decode.py                  # 20 million events
     python bench/decode.py --events 5000000 --formats evt3,dat --readers aersim-read,expelliarmus
+    git worktree add /tmp/base/aersim main && python bench/decode.py --baseline /tmp/base
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -87,6 +93,10 @@ def _aersim_read(path, fmt):
     return len(read_events(path, fmt)[0])
 
 
+def _aersim_read_1thread(path, fmt):
+    return len(read_events(path, fmt, threads=1)[0])
+
+
 def _expelliarmus(path, fmt):
     from expelliarmus import Wizard
 
@@ -143,6 +153,8 @@ def _aedat_array(path, fmt):
 READERS = {
     "aersim-stream": (_aersim_stream, None),
     "aersim-read": (_aersim_read, None),
+    "aersim-read-1thread": (_aersim_read_1thread, ("aedat4",)),
+    "aersim-read-baseline": (_aersim_read, None),
     "expelliarmus": (_expelliarmus, ("evt2", "evt3", "dat")),
     "faery": (_faery, ("evt2", "evt3", "dat", "aedat4")),
     "dv-processing": (_dv_processing, ("aedat4",)),
@@ -228,7 +240,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000_000)
     parser.add_argument("--formats", default=",".join(BENCH_FORMATS))
-    parser.add_argument("--readers", default=",".join(READERS))
+    parser.add_argument("--readers", default=",".join(r for r in READERS if "baseline" not in r))
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also time read_events of the aersim package in DIR/aersim (aersim-read-baseline)",
+    )
     parser.add_argument(
         "--decode-one",
         nargs=4,
@@ -240,6 +257,14 @@ def main(argv=None):
         decode_one(*args.decode_one)
         return
     readers = [r for r in args.readers.split(",") if r]
+    env = None
+    if "aersim-read-baseline" in readers and not args.baseline:
+        parser.error("aersim-read-baseline needs --baseline DIR")
+    if args.baseline:
+        if not (Path(args.baseline) / "aersim" / "__init__.py").is_file():
+            parser.error(f"--baseline {args.baseline}: no aersim package in it")
+        readers.append("aersim-read-baseline")
+        env = {**os.environ, "PYTHONPATH": str(Path(args.baseline).resolve())}
     unknown = sorted(set(readers) - set(READERS))
     if unknown:
         parser.error(f"unknown readers {unknown}; choose from {sorted(READERS)}")
@@ -264,6 +289,7 @@ def main(argv=None):
                     [sys.executable, __file__, "--decode-one", name, reader, str(path), str(warm)],
                     capture_output=True,
                     text=True,
+                    env=env if reader == "aersim-read-baseline" else None,
                 )
                 if out.returncode or not out.stdout.strip():
                     row = {

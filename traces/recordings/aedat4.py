@@ -15,11 +15,16 @@ Truncation: when the header gives the index position, every packet must end at o
 a cut file is an error. A recording that was not closed cleanly (index position -1) is read to
 the end of the file and a partial last packet is only a warning, because the format cannot tell
 a crash of the recorder from a damaged file.
+
+A whole-file read of an indexed file places each packet's events by the index's counts, so
+batches of packets decode independently, on two threads (the codecs and the kernel release the
+GIL), straight into one array; any disagreement with the index falls back to the packet scan.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import struct
 import threading
 import warnings
@@ -35,6 +40,7 @@ from aersim.traces.recordings.recording_base import (
     C_REGRESSIONS,
     C_SKIPPED,
     C_TRIGGERS,
+    INT64_MIN,
     MAX_DECOMPRESSED_BYTES,
     MAX_TIME_US,
     S_BAD_RECORD,
@@ -74,6 +80,10 @@ _AEDAT4_TRIGGER = np.dtype(
 
 class _FlatBufferError(Exception):
     """A FlatBuffer offset points outside its buffer."""
+
+
+class _Rescan(Exception):
+    """The indexed whole-file read met something it does not handle: scan the packets instead."""
 
 
 def _u32(buf, pos):
@@ -304,10 +314,17 @@ def _parse_streams(xml_text, path):
 
 
 class Aedat4Source(EventSource):
-    """Streaming reader of an AEDAT 4.0 file (event stream; triggers via :meth:`triggers`)."""
+    """Streaming reader of an AEDAT 4.0 file (event stream; triggers via :meth:`triggers`).
 
-    def __init__(self, path, sensor_size=None, stream=None, **_):
+    Options: ``sensor_size`` (width, height) when the XML lacks it; ``stream``, the id of the
+    ``EVTS`` stream to read (default: the first); ``threads``, how many threads a whole-file read
+    decodes on (default 2 when the process may use two cores, else 1; see
+    :meth:`_read_indexed`).
+    """
+
+    def __init__(self, path, sensor_size=None, stream=None, threads=None, **_):
         super().__init__(path)
+        self.threads = _threads_arg(threads)
         f = self._file = open_binary(path)
         self.size = file_size(f)
         head = f.read(18)
@@ -524,6 +541,12 @@ class Aedat4Source(EventSource):
         return self.sink.commit(out, count), t_min, t_max
 
     def blocks(self, t_start=None, t_stop=None):
+        if self.sink.whole and t_start is None and t_stop is None:
+            events = self._read_indexed()
+            if events is not None:
+                if len(events):
+                    yield events
+                return
         index = self.read_index() if (t_start is not None or t_stop is not None) else None
         if index is not None:
             keep = index["stream"] == self.stream
@@ -552,6 +575,96 @@ class Aedat4Source(EventSource):
                 self.counters[C_SKIPPED] += 1
         if index is None and self.table_pos != -1 and self._index is None:
             self.read_index()  # warns when the index table after the packets is damaged
+
+    # -- whole-file read through the index ------------------------------------------------------
+    def _read_indexed(self):
+        """Decode every event packet straight into the whole-file sink, in batches of packets
+        spread over :attr:`threads` threads; return the events, or None to scan instead.
+
+        The index gives each packet's place in the output (its event count), so batches are
+        independent: each is read with one ``pread``, its packets decompressed (lz4 and
+        zstandard release the GIL) and converted by the kernel (compiled ``nogil``) into their
+        final place. The result and the statistics are those of the packet scan: any packet
+        whose header, count or times disagree with its index row, or that fails to decompress
+        or decode, abandons this path, and the scan then reads the file (and reports what is
+        wrong with it) exactly as it would have. (The index's first and last times are not
+        needed here: DV writes a packet's first and last event times, which need not be its
+        smallest and largest.)
+        """
+        index = self.read_index()
+        if index is None or len(index) == 0 or not hasattr(os, "pread"):
+            return None
+        streams = index["stream"]
+        is_event = streams == self.stream
+        counts = np.where(is_event, index["count"], 0)
+        total = int(counts.sum())
+        out = self.sink.space(total, total)
+        # batches of about _BATCH_BYTES compressed bytes, cut at packet boundaries
+        ends = index["offset"] + index["size"]
+        cuts = np.searchsorted(ends, np.arange(1, 1 + ends[-1] // _BATCH_BYTES) * _BATCH_BYTES)
+        bounds = np.unique(np.r_[0, cuts, len(index)]).tolist()
+        first = np.r_[0, np.cumsum(counts)]
+        batches = [
+            (index[a:b], int(first[a]), int(first[b]))
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        counters = np.zeros((len(batches), len(self.counters)), dtype=np.int64)
+        counters[:, C_LAST_T] = INT64_MIN
+        counters[0, C_LAST_T] = self.counters[C_LAST_T]
+        try:
+            _run_batches(
+                lambda b: self._decode_batch(*batches[b], out, counters[b]),
+                len(batches),
+                min(self.threads, len(batches)),
+            )
+        except (_Rescan, _FlatBufferError, TraceError):
+            return None
+        c = self.counters
+        c[C_REGRESSIONS] += counters[:, C_REGRESSIONS].sum()
+        t = out["t"]
+        # a batch's kernel did not see the event before it: compare across the cuts
+        starts = np.unique(np.array([s for _, s, _ in batches if 0 < s < total], dtype=np.int64))
+        c[C_REGRESSIONS] += int(np.count_nonzero(t[starts] < t[starts - 1]))
+        if total:
+            c[C_LAST_T] = t[total - 1]
+        triggers = int(np.isin(streams, list(self.trigger_streams)).sum())
+        c[C_TRIGGERS] += triggers
+        c[C_SKIPPED] += len(index) - int(is_event.sum()) - triggers
+        self.block_offset = self.data_start
+        return self.sink.commit(out, total)
+
+    def _decode_batch(self, rows, k, stop, out, counters):
+        """Decode the event packets of index ``rows`` (back to back in the file) into
+        ``out[k:stop]``; raise :class:`_Rescan` at the first packet whose header or event count
+        disagrees with the index, or that does not decode."""
+        lo = int(rows["offset"][0]) - 8
+        hi = int(rows["offset"][-1] + rows["size"][-1])
+        raw = os.pread(self._file.fileno(), hi - lo, lo)
+        if len(raw) != hi - lo:
+            raise _Rescan
+        view = memoryview(raw)
+        width, height = self.meta.width, self.meta.height
+        for offset, stream, size, count, _, _ in rows.tolist():
+            p = offset - 8 - lo
+            if struct.unpack_from("<iI", raw, p) != (stream, size):
+                raise _Rescan
+            if stream != self.stream:
+                continue
+            buf = decompress_unit(
+                self.compression, view[p + 8 : p + 8 + size], self.path, offset - 8, "packet"
+            )
+            if len(buf) < 8 or bytes(buf[4:8]) != b"EVTS":
+                raise _Rescan
+            start, n = _vector(buf, _u32(buf, 0), 0, 16)
+            if n != count or k + n > stop:
+                raise _Rescan
+            words = np.frombuffer(buf, dtype="<i8", count=2 * n, offset=start)
+            status, _, _, _ = _aedat4_events_kernel(words, out[k : k + n], width, height, counters)
+            if status != S_OK:
+                raise _Rescan
+            k += n
+        if k != stop:
+            raise _Rescan
 
     def _check_indexed(self, offset, stream, size):
         """The packet header at ``offset`` must be the one the index promised."""
@@ -593,6 +706,59 @@ class Aedat4Source(EventSource):
             out["source"][k : k + len(part)] = part["source"]
             k += len(part)
         return out
+
+
+#: Compressed bytes per batch of packets of a whole-file read: large enough that the per-batch
+#: cost (a read, a task hand-over) is negligible, small enough that two threads share the work
+#: evenly and a batch's bytes stay in the processor's cache.
+_BATCH_BYTES = 1 << 20
+
+
+def _threads_arg(threads):
+    """Threads of a whole-file read: ``threads=`` (>= 1), or 2 when the process may use two
+    cores (faster; see docs/recordings.md), else 1."""
+    if threads is None:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cores = os.cpu_count() or 1
+        return min(2, cores)
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise TraceError(f"threads must be a positive int, got {threads!r}")
+    return int(threads)
+
+
+def _run_batches(work, n, threads):
+    """Call ``work(b)`` for ``b`` in ``0..n-1`` on ``threads`` threads (this one included),
+    each taking the next batch as it finishes one; re-raise the first exception, once all
+    threads have stopped (the others stop taking batches after it)."""
+    if threads <= 1:
+        for b in range(n):
+            work(b)
+        return
+    tasks = iter(range(n))
+    lock = threading.Lock()
+    errors = []
+
+    def loop():
+        while not errors:
+            with lock:
+                b = next(tasks, None)
+            if b is None:
+                return
+            try:
+                work(b)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                errors.append(exc)
+
+    helpers = [threading.Thread(target=loop, daemon=True) for _ in range(threads - 1)]
+    for h in helpers:
+        h.start()
+    loop()
+    for h in helpers:
+        h.join()
+    if errors:
+        raise errors[0]
 
 
 _INDEX_DTYPE = np.dtype(
@@ -648,7 +814,7 @@ def _gather(b, pos, fmt):
     return b[pos[:, None] + np.arange(size)].copy().view(fmt).ravel().astype(np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _aedat4_events_kernel(words, out, width, height, counters):
     """Convert AEDAT4 event structs into :data:`EVENT_DTYPE`.
 
