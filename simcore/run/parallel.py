@@ -90,6 +90,13 @@ class RankRun:
         # Concatenating the ranks' spikes in rank order gives (step, id) order for one step
         # when ranks own increasing id ranges (the usual sequential mappings).
         self.rank_ordered = bool(np.all(np.diff(self.part.neuron_rank) >= 0))
+        # The ids a rank's update loop walks: its own when they are one block (the usual
+        # sequential mappings), so that a rank's step does not grow with the whole network's
+        # size; else all of them, each checked against ``own``.
+        ids = np.flatnonzero(self.own)
+        contiguous = ids.size > 0 and ids[-1] - ids[0] + 1 == ids.size
+        self.id_lo, self.id_hi = (int(ids[0]), int(ids[-1]) + 1) if contiguous else \
+            (0, sim.network.n_neurons)
         self.out = np.zeros((n_own * self.max_batch, 4), dtype=np.float64)
         self.ids = np.zeros(n_own, dtype=np.int32)
         self.pays = np.zeros(n_own, dtype=np.float64)
@@ -173,7 +180,9 @@ class RankRun:
                 n_out = partitioned.update_steps(
                     sim.neurons, sim.syn, sim.chip_tables, sim.mode_tables, sim.state,
                     sim.counters, stim, rec, self.own, self.own_core, self.idle_own, k, ke,
-                    self.levels[lv], self.levels[lv + 1], lv == 0, lv == n_lv - 1, dt,
+                    max(self.levels[lv], self.id_lo),
+                    max(min(self.levels[lv + 1], self.id_hi), self.id_lo), lv == 0,
+                    lv == n_lv - 1, dt,
                     self.ids, self.pays, self.out, self.models)
                 rows = self._exchange(n_out, batch, batch > 1 or not self.rank_ordered)
                 if n_lv > 1:
