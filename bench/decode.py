@@ -9,7 +9,7 @@ the whole file into one array), ``aersim-read-1thread`` (AEDAT4 only: the same w
 ``aersim-read-baseline`` (with ``--baseline DIR``: ``aersim-read`` of another version of the
 package, imported from ``DIR/aersim``, e.g. a ``git worktree`` of the main branch, so that old
 and new code are timed in the same run) and, when installed, ``expelliarmus`` (EVT 2.0/3.0, DAT),
-``faery`` (EVT 2.0/3.0, DAT, AEDAT4), ``dv-processing`` and ``aedat`` (AEDAT4; they stream
+``faery`` (EVT 2.0/3.0, DAT, AEDAT4), ``tonic`` (N-MNIST), ``dv-processing`` and ``aedat`` (AEDAT4; they stream
 packet by packet and only count the events, so they never hold the whole file as
 ``aersim-read`` does) and ``dv-processing-array`` and ``aedat-array`` (the same, with the
 packets joined into one array: the whole-file result ``read_events`` gives). Every reader is
@@ -149,6 +149,14 @@ def _aedat_array(path, fmt):
     return len(np.concatenate([p["events"] for p in aedat.Decoder(str(path)) if "events" in p]))
 
 
+def _tonic(path, fmt):
+    """tonic's N-MNIST reader (the whole file into one structured array)."""
+    import tonic.io
+
+    dtype = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
+    return len(tonic.io.read_mnist_file(str(path), dtype=dtype))
+
+
 #: reader name -> (function(path, registry format) -> number of events, formats it reads)
 READERS = {
     "aersim-stream": (_aersim_stream, None),
@@ -161,6 +169,7 @@ READERS = {
     "aedat": (_aedat, ("aedat4",)),
     "dv-processing-array": (_dv_processing_array, ("aedat4",)),
     "aedat-array": (_aedat_array, ("aedat4",)),
+    "tonic": (_tonic, ("nmnist",)),
 }
 
 
@@ -199,6 +208,7 @@ def _importable(reader):
         "aedat": "aedat",
         "dv-processing-array": "dv_processing",
         "aedat-array": "aedat",
+        "tonic": "tonic",
     }.get(reader)
     if module is None:
         return True
