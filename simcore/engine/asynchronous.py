@@ -210,17 +210,18 @@ def refill_drive(stim, d, t):
     drive's total rate), in the same order from the same stream, so the events are identical;
     drawing them in a tight loop lets the logarithms overlap instead of waiting on the queue.
     """
-    lo = stim.drive_lo[d]
+    off = stim.drive_off[d]
     n_pop = stim.drive_n[d]
+    idx = stim.drive_idx
     total_hz = stim.drive_rate_hz[d] * n_pop
     rng = stim.drive_rng
     buf_j = stim.drive_buf_j
     buf_t = stim.drive_buf_t
     for i in range(buf_j.shape[1]):
-        j = lo + np.int64(uniform_open0(rng, d) * n_pop)
-        if j == lo + n_pop:
-            j -= 1
-        buf_j[d, i] = j
+        k = np.int64(uniform_open0(rng, d) * n_pop)
+        if k == n_pop:
+            k -= 1
+        buf_j[d, i] = idx[off + k]
         gap_s = exponential(rng, d) / total_hz
         t = t + np.int64(round(gap_s * 1e12))
         buf_t[d, i] = t
@@ -236,7 +237,7 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
     recorder or the heap could overflow (``STATUS_RECORDER_FULL`` / ``STATUS_HEAP_FULL``) or
     the network has no room for the packets of one more event (``STATUS_NOC_FULL``); the
     wrapper drains or grows and calls again. Drive segment ``d`` (one drive's neurons on one
-    core) covers neurons ``drive_lo[d] .. drive_lo[d] + drive_n[d] - 1`` at
+    core) covers neurons ``drive_idx[drive_off[d]:drive_off[d] + drive_n[d]]`` at
     ``drive_rate_hz[d]`` each; its next event is at ``drive_next[d]`` (the earliest segment is
     the root of ``stim.drive_tree``, :func:`drive_tree_update`); its events are drawn
     ``DRIVE_BATCH`` at a time (:func:`refill_drive`), ``stim.drive_pos[d]`` is the next
@@ -255,7 +256,7 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
     self_driven = mode.self_driven
     counts, core_free = counters.ops, scratch.core_free
     touched, touched_list = scratch.touched, scratch.touched_list
-    drive_lo, drive_w, drive_next = stim.drive_lo, stim.drive_w, stim.drive_next
+    drive_off, drive_w, drive_next = stim.drive_off, stim.drive_w, stim.drive_next
     drive_buf_j, drive_buf_t, drive_pos = stim.drive_buf_j, stim.drive_buf_t, stim.drive_pos
     drive_tree, drive_tie = stim.drive_tree, stim.drive_tie
     in_t, in_neuron, in_pos = stim.in_time, stim.in_neuron, stim.in_pos
@@ -264,7 +265,7 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
     probe_ids, probe_next, probe_meta = rec.probe_ids, rec.probe_next, rec.probe_meta
     probe_t, probe_v, probe_c = rec.probe_t, rec.probe_v, rec.probe_c
     n = v.shape[0]
-    n_drives = drive_lo.shape[0]
+    n_drives = drive_off.shape[0]
     # Local names for the per-neuron columns used in the hot loops.
     kind, gain, v_inf, drift, v_leak = neurons.kind, neurons.gain, neurons.v_inf, \
         neurons.drift, neurons.v_leak

@@ -37,11 +37,13 @@ def message_storage(network, syn, chip) -> np.ndarray:
 
     A projection's storage is :func:`hardware.mapping.synapse_storage` (one kind per pair of
     populations: of two projections between the same populations the later one decides); a
-    chip that prices no storage apart (``core.priced``), or a build without the network,
-    counts all as sparse. int32: a message holds the synapses of one neuron to one core.
+    chip none of whose core types prices a storage kind apart (``priced``), or a build without
+    the network, counts all as sparse. int32: a message holds the synapses of one neuron to one
+    core.
     """
     n_msg = syn.msg_core.shape[0]
-    split = any(k in chip.core.priced for k in ("synaptic_op_dense", "synaptic_op_conv"))
+    split = any(k in getattr(spec, "priced", ()) for spec in chip.core_specs()
+                for k in ("synaptic_op_dense", "synaptic_op_conv"))
     if network is None or not split or n_msg == 0:
         out = np.zeros((n_msg, 1), dtype=np.int32)
         if n_msg:

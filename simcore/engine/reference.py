@@ -292,8 +292,9 @@ class _World:
               s.weight) for _, s in drives], nt.core, [seqs[i] for i, _ in drives],
             per_core=mode == "timestep")
         self.drive_rng = seg.rng.copy()
-        self.drive_seg = list(zip(seg.lo.tolist(), seg.n.tolist(), seg.rate_hz.tolist(),
+        self.drive_seg = list(zip(seg.off.tolist(), seg.n.tolist(), seg.rate_hz.tolist(),
                                   seg.w.tolist(), strict=True))
+        self.drive_idx = seg.idx.tolist()
         graded = [s for s in stimuli if isinstance(s, GradedInput)]
         if graded:
             raise ConfigError(f"the reference engine carries binary spikes only; "
@@ -552,13 +553,13 @@ class _World:
         """What the network computes in step ``k``; returns the spiking neurons in id order."""
         dt = int(self.config.dt_ps)
         row = self.ring[k % self.n_slots]
-        for d, (lo, n_seg, _, weight) in enumerate(self.drive_seg):
+        for d, (off, n_seg, _, weight) in enumerate(self.drive_seg):
             lam = self.drive_lam[d]
-            if lam <= 0.0:
+            if lam <= 0.0 or n_seg == 0:
                 continue
             x = exponential(self.drive_rng, d) / lam
             while x < n_seg:
-                j = lo + int(x)
+                j = self.drive_idx[off + int(x)]
                 row[j] += weight
                 self.counts[self.core_of[j], STIM_IN] += 1
                 x += exponential(self.drive_rng, d) / lam
@@ -703,16 +704,17 @@ class _World:
         """Process: the events of Poisson drive segment ``d`` (``state.drive_segments``: the
         whole drive in async mode), each a jump of one neuron's membrane."""
         env = self.env
-        lo, n_seg, rate_hz, weight = self.drive_seg[d]
+        off, n_seg, rate_hz, weight = self.drive_seg[d]
         if rate_hz <= 0:
             return
         total_hz = rate_hz * n_seg
         t_next = int(round(exponential(self.drive_rng, d) / total_hz * 1e12))
         while t_next < self.t_end:
             yield env.timeout(t_next - env.now)
-            j = lo + int(uniform_open0(self.drive_rng, d) * n_seg)
-            if j == lo + n_seg:
-                j -= 1
+            k = int(uniform_open0(self.drive_rng, d) * n_seg)
+            if k == n_seg:
+                k -= 1
+            j = self.drive_idx[off + k]
             self.counts[self.core_of[j], STIM_IN] += 1
             self.somas[self.core_of[j]].post_drive(d, j, float(weight))
             t_next = t_next + int(round(exponential(self.drive_rng, d) / total_hz * 1e12))

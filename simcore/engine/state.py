@@ -81,14 +81,16 @@ class Stimulus(NamedTuple):
     :func:`drive_segments`), and one chunk's input spikes (``in_*``, sorted by time then
     neuron)."""
 
-    drive_lo: np.ndarray     # int64, first neuron of the segment
-    drive_n: np.ndarray      # int64, its size
+    drive_off: np.ndarray    # int64, the segment's first entry in drive_idx
+    drive_n: np.ndarray      # int64, its number of neurons
+    drive_idx: np.ndarray    # int64 (all segments' neurons,), each segment's neurons in id order
     drive_rate_hz: np.ndarray  # float64, rate per neuron
     drive_w: np.ndarray      # float64, weight of one drive event
     drive_rng: np.ndarray    # uint64 (n_seg,), each segment's generator state
     drive_next: np.ndarray   # int64, async: time of each segment's next event (ps)
     drive_buf_j: np.ndarray  # int64 (n_seg, batch), async: neurons of drawn drive events
     drive_buf_t: np.ndarray  # int64 (n_seg, batch), async: time of the event after each
+    # (batch 0 in timestep mode, which draws a step at a time)
     drive_pos: np.ndarray    # int64, async: next unused drawn event (batch: none left)
     drive_tree: np.ndarray   # int64 (2 P,), async: winner tree of the segments' next events
     drive_tie: np.ndarray    # bool (2 P,), async: another segment of the subtree ties its winner
@@ -116,10 +118,12 @@ class Recorder(NamedTuple):
 
 
 class DriveSegments(NamedTuple):
-    """The Poisson drives cut into segments, shapes ``(n_seg,)``: see :func:`drive_segments`."""
+    """The Poisson drives cut into segments, shapes ``(n_seg,)`` but ``idx``: see
+    :func:`drive_segments`."""
 
-    lo: np.ndarray           # int64, first neuron of the segment
-    n: np.ndarray            # int64, its size
+    off: np.ndarray          # int64, the segment's first entry in idx
+    n: np.ndarray            # int64, its number of neurons
+    idx: np.ndarray          # int64 (all segments' neurons,), each segment's neurons in id order
     rate_hz: np.ndarray      # float64, rate per neuron
     w: np.ndarray            # float64, weight of one event
     rng: np.ndarray          # uint64, generator state
@@ -131,12 +135,13 @@ def drive_segments(drives, core: np.ndarray, seqs, per_core: bool = True) -> Dri
 
     ``drives``: ``(lo, n, rate_hz, weight)`` per drive, the population's first neuron and size;
     ``core``: int (n_neurons,), each neuron's core; ``seqs``: one ``numpy.random.SeedSequence``
-    per drive (the run's spawn for the stimulus). A segment is a run of consecutive neurons of
-    the population on one core (a population is placed in such runs, usually one per core);
-    its stream is seeded from the drive's sequence with the key ``(core, run on that core)``,
-    so a segment draws the same events whichever process owns its core, and a rank of a
-    partitioned run draws only its own cores' segments. Segments are ordered by drive, then
-    neuron: the order in which events of one instant are applied.
+    per drive (the run's spawn for the stimulus). A segment is the drive's neurons on one core,
+    in id order (``idx[off:off + n]``; consecutive ids under the sequential mappings, every
+    ``n_cores``-th under a round-robin one); its stream is seeded from the drive's sequence
+    with the key ``(core, 0)``, so a segment draws the same events whichever process owns its
+    core, and a rank of a partitioned run draws only its own cores' segments. Segments are
+    ordered by drive, then core; each neuron is in one segment, so the order in which the
+    segments of one step are drawn does not change any neuron's input.
 
     ``per_core=False`` keeps each drive whole, one segment seeded from the drive's sequence
     itself. The event-driven engine takes that: it merges the segments' next events one event
@@ -144,28 +149,30 @@ def drive_segments(drives, core: np.ndarray, seqs, per_core: bool = True) -> Dri
     it does not run over ranks.
     """
     out = {f: [] for f in DriveSegments._fields}
+    idx, at = [], 0
     for d, ((lo, n, rate_hz, weight), seq) in enumerate(zip(drives, seqs, strict=True)):
-        c = np.asarray(core[lo:lo + n], dtype=np.int64)
-        if not n:
-            starts = np.zeros(0, np.int64)
+        ids = np.arange(lo, lo + n, dtype=np.int64)
+        if not per_core:
+            groups = [(None, ids)] if n else []
         else:
-            starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if per_core else np.zeros(1)
-        ends = np.r_[starts[1:], n].astype(np.int64)
-        seen: dict[int, int] = {}
-        for a, b in zip(starts.astype(np.int64), ends, strict=True):
-            cc = int(c[a])
-            run = seen.get(cc, 0)
-            seen[cc] = run + 1
-            key = np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key) + (cc, run)) \
-                if per_core else seq
-            out["lo"].append(lo + int(a))
-            out["n"].append(int(b - a))
+            c = np.asarray(core[lo:lo + n], dtype=np.int64)
+            order = np.argsort(c, kind="stable")
+            cores, starts = np.unique(c[order], return_index=True)
+            groups = list(zip(cores.tolist(), np.split(ids[order], starts[1:]), strict=True))
+        for cc, members in groups:
+            key = seq if cc is None else \
+                np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key) + (cc, 0))
+            idx.append(members)
+            out["off"].append(at)
+            at += members.size
+            out["n"].append(members.size)
             out["rate_hz"].append(float(rate_hz))
             out["w"].append(float(weight))
             out["rng"].append(seed_states(key, 1)[0])
             out["drive"].append(d)
-    return DriveSegments(lo=np.array(out["lo"], dtype=np.int64),
+    return DriveSegments(off=np.array(out["off"], dtype=np.int64),
                          n=np.array(out["n"], dtype=np.int64),
+                         idx=np.concatenate(idx) if idx else np.zeros(0, np.int64),
                          rate_hz=np.array(out["rate_hz"], dtype=np.float64),
                          w=np.array(out["w"], dtype=np.float64),
                          rng=np.array(out["rng"], dtype=np.uint64),

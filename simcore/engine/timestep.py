@@ -78,21 +78,21 @@ def draw_drive(neurons, stim, row, counts, dt_ps, own_core):
     stream. ``own_core`` (bool ``(n_cores,)``): draw only segments on these cores (a rank of a
     partitioned run); None (one process) draws all of them and compiles the test away.
     """
-    drive_lo, drive_n, drive_w, drive_rng = stim.drive_lo, stim.drive_n, stim.drive_w, \
-        stim.drive_rng
-    for d in range(drive_lo.shape[0]):
+    drive_off, drive_n, drive_idx = stim.drive_off, stim.drive_n, stim.drive_idx
+    drive_w, drive_rng = stim.drive_w, stim.drive_rng
+    for d in range(drive_off.shape[0]):
         lam = stim.drive_rate_hz[d] * dt_ps * 1e-12
-        if lam <= 0.0:
+        if lam <= 0.0 or drive_n[d] == 0:
             continue
-        lo = drive_lo[d]
-        c = neurons.core[lo]
+        off = drive_off[d]
+        c = neurons.core[drive_idx[off]]
         if own_core is not None and not own_core[c]:
             continue
         w = drive_w[d]
         n_ev = 0
         x = exponential(drive_rng, d) / lam
         while x < drive_n[d]:
-            row[lo + np.int64(x)] += w
+            row[drive_idx[off + np.int64(x)]] += w
             n_ev += 1
             x += exponential(drive_rng, d) / lam
         counts[c, STIM_IN] += n_ev

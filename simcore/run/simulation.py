@@ -266,13 +266,14 @@ class Simulation:
             [(self.network.offset(s.population), self.network.population(s.population).size,
               s.rate_hz, s.weight) for _, s in drives],
             self.neurons.core, [seqs[i] for i, _ in drives], per_core=self.mode == "timestep")
-        n_seg = seg.lo.size
+        n_seg = seg.off.size
+        batch = engine_async.DRIVE_BATCH if self.mode == "async" else 0
         self.stim = no_inputs(Stimulus(
-            drive_lo=seg.lo, drive_n=seg.n, drive_rate_hz=seg.rate_hz, drive_w=seg.w,
-            drive_rng=seg.rng, drive_next=np.zeros(n_seg, dtype=np.int64),
-            drive_buf_j=np.zeros((n_seg, engine_async.DRIVE_BATCH), dtype=np.int64),
-            drive_buf_t=np.zeros((n_seg, engine_async.DRIVE_BATCH), dtype=np.int64),
-            drive_pos=np.full(n_seg, engine_async.DRIVE_BATCH, dtype=np.int64),
+            drive_off=seg.off, drive_n=seg.n, drive_idx=seg.idx, drive_rate_hz=seg.rate_hz,
+            drive_w=seg.w, drive_rng=seg.rng, drive_next=np.zeros(n_seg, dtype=np.int64),
+            drive_buf_j=np.zeros((n_seg, batch), dtype=np.int64),
+            drive_buf_t=np.zeros((n_seg, batch), dtype=np.int64),
+            drive_pos=np.full(n_seg, batch, dtype=np.int64),
             drive_tree=np.zeros(2 * engine_async.tree_leaves(n_seg), dtype=np.int64),
             drive_tie=np.zeros(2 * engine_async.tree_leaves(n_seg), dtype=np.bool_),
             in_time=None, in_neuron=None, in_value=None, in_pos=None))
@@ -321,7 +322,7 @@ class Simulation:
                                       | ((nt.kind == KIND_IF) & (nt.drift > 0))
                                       | (nt.kind == KIND_CUBA) | (nt.kind == KIND_ALIF)))
             self.state = new_neuron_state(nt.v_init, nt.i_init, self.mode)
-            for d in range(self.stim.drive_lo.size):
+            for d in range(self.stim.drive_off.size):
                 self.stim.drive_next[d] = self._drive_gap_ps(d) \
                     if self.stim.drive_rate_hz[d] > 0 else np.iinfo(np.int64).max
             engine_async.build_drive_tree(self.stim)

@@ -778,7 +778,10 @@ def make_chip(run: dict, root: str = ".", where: str | None = None, read=None):
         for keypath, value in chip_over.items():
             set_keypath(data, keypath, value)
         return chip_from_dict(data, where=where)
-    folder = None if name in preset_names() else (Path(root) / name).resolve().parent
+    # Relative chip paths: against the system file's folder, or for a preset system (whose own
+    # chip is a preset) against the spec's folder, where a ``system.chip`` axis was written.
+    folder = Path(root).resolve() if name in preset_names() else \
+        (Path(root) / name).resolve().parent
     for keypath, value in sys_over.items():
         set_keypath(data, keypath, value)
     member = None

@@ -6,6 +6,7 @@ a segment's stream depends only on the seed, the drive and the core (not on the 
 """
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from aersim.hardware.energy import OP_INDEX, STIM_IN
@@ -18,25 +19,43 @@ from tests.simcore.helpers import small_core_chip
 MS = 1_000_000_000
 
 
-def _sim(n: int, mode: str = "timestep", seed: int = 4, rate_hz: float = 2000.0):
+def _sim(n: int, mode: str = "timestep", seed: int = 4, rate_hz: float = 2000.0,
+         strategy: str | None = None):
     net = Network()
     net.add_population("a", 7, LIFParams(v_th=1e9))
     net.add_population("b", n, LIFParams(v_th=1e9))
     return Simulation(net, small_core_chip(32), config=RunConfig(mode=mode, seed=seed),
-                      stimuli=[PoissonDrive("a", 50.0, 0.1), PoissonDrive("b", rate_hz, 1.0)])
+                      stimuli=[PoissonDrive("a", 50.0, 0.1), PoissonDrive("b", rate_hz, 1.0)],
+                      strategy=strategy)
+
+
+def _segments(st):
+    return [st.drive_idx[o:o + n] for o, n in zip(st.drive_off, st.drive_n, strict=True)]
 
 
 def test_segments_cover_each_population_once_per_core():
-    sim = _sim(200)
-    st, core = sim.stim, sim.neurons.core
-    # Population "a" (7 neurons) and "b" (200 neurons) over cores of 32 neurons.
-    assert np.array_equal(st.drive_lo[1:], (st.drive_lo + st.drive_n)[:-1])
-    assert st.drive_lo[0] == 0 and (st.drive_lo + st.drive_n)[-1] == 207
-    for lo, n in zip(st.drive_lo, st.drive_n, strict=True):
-        assert np.unique(core[lo:lo + n]).size == 1
-    seg_cores = core[st.drive_lo]
-    assert np.unique(seg_cores).size == seg_cores.size - 1   # "a" and "b" share core 0
-    assert np.unique(st.drive_rng).size == st.drive_rng.size
+    for strategy in ("sequential", "balanced"):
+        sim = _sim(200, strategy=strategy)
+        st, core = sim.stim, sim.neurons.core
+        segs = _segments(st)
+        # Population "a" (7 neurons) and "b" (200 neurons) over cores of 32 neurons.
+        assert np.array_equal(np.sort(np.concatenate(segs)), np.arange(207)), strategy
+        assert np.array_equal(st.drive_off[1:], (st.drive_off + st.drive_n)[:-1])
+        for ids in segs:
+            assert np.unique(core[ids]).size == 1 and np.all(np.diff(ids) > 0), strategy
+        # One segment per (drive, core), also when a round-robin mapping interleaves them.
+        n_b = np.unique(core[7:]).size
+        assert len(segs) == np.unique(core[:7]).size + n_b, strategy
+        assert np.unique(st.drive_rng).size == st.drive_rng.size
+
+
+def test_round_robin_segments_draw_the_sequential_segments_streams():
+    """A segment's stream is keyed by (drive, core), not by where its neurons lie."""
+    seq = np.random.SeedSequence(5).spawn(1)
+    blocks = drive_segments([(0, 40, 5.0, 1.0)], np.repeat(np.arange(4), 10), seq)
+    dealt = drive_segments([(0, 40, 5.0, 1.0)], np.tile(np.arange(4), 10), seq)
+    assert np.array_equal(blocks.rng, dealt.rng) and np.array_equal(blocks.n, dealt.n)
+    assert np.array_equal(dealt.idx[:10], np.arange(0, 40, 4))
 
 
 def test_a_segments_stream_does_not_depend_on_other_cores():
@@ -49,8 +68,9 @@ def test_a_segments_stream_does_not_depend_on_other_cores():
     assert not np.intersect1d(small.rng, other.rng).size
 
 
-def test_timestep_drive_counts_are_independent_poisson_per_neuron():
-    sim = _sim(480)
+@pytest.mark.parametrize("strategy", ["sequential", "balanced"])
+def test_timestep_drive_counts_are_independent_poisson_per_neuron(strategy):
+    sim = _sim(480, strategy=strategy)
     st, neurons = sim.stim, sim.neurons
     dt_ps, steps = sim.config.dt_ps, 4000
     lam = 2000.0 * dt_ps * 1e-12 * steps          # mean count of a neuron of "b"
@@ -73,8 +93,8 @@ def test_timestep_drive_counts_are_independent_poisson_per_neuron():
     exp = stats.poisson.pmf(np.arange(3), 2000.0 * dt_ps * 1e-12) * 480
     assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 1e-4
     # Events are counted on their neurons' cores.
-    per_core = np.bincount(neurons.core[7:], weights=x, minlength=counts.shape[0])
-    per_core[neurons.core[0]] += row[:7].sum() / 0.1
+    events = row / np.r_[np.full(7, 0.1), np.ones(480)]      # the drives' weights
+    per_core = np.bincount(neurons.core, weights=events, minlength=counts.shape[0])
     assert np.allclose(counts[:, STIM_IN], per_core)
 
 

@@ -116,3 +116,27 @@ def test_arrival_by_hand_async(chip, tmp_path):
     res = _tiny(chip, tmp_path, "async")
     arrive_ps = round((40 + 20 + 2.1 + 4.1) * 1000)
     assert res.messages.tolist() == [[0, arrive_ps, arrive_ps, arrive_ps + 23_000]]
+
+
+def test_dense_synapses_priced_by_one_type_only(tmp_path):
+    """A storage kind that only a non-default type prices is still counted apart, and that
+    type's cores serve it at their own latency."""
+    d = yaml.safe_load(yaml.safe_dump(MIXED))
+    d["core_types"]["slow"]["latency_ns"]["synaptic_op_dense"] = 500.0
+    d["core_types"]["slow"]["energy_pj"] = {"synaptic_op_dense": 50.0}
+    path = tmp_path / "dense.yaml"
+    path.write_text(yaml.safe_dump(d))
+    chip = load_chip(path)
+    net = Network()
+    net.add_population("input", 1, InputParams())
+    net.add_population("target", 2, LIFParams(v_th=100.0))
+    net.connect("input", "target", [0, 0], [0, 1], 1.0, MS // 10)
+    placement = tmp_path / "placement.json"
+    placement.write_text(json.dumps({"input": 0, "target": 2}))     # core 2: a slow core
+    cfg = RunConfig(mode="timestep", dt_ps=MS // 10, record_messages=True)
+    res = Simulation(net, chip, mapping=map_network(net, chip, str(placement)), config=cfg,
+                     stimuli=[SpikeTrains("input", [0], [0])]).run(duration_ps=MS // 10)
+    ops = dict(zip(OP_KINDS, res.counts.sum(axis=0).tolist(), strict=True))
+    assert ops["synaptic_op_dense"] == 2 and ops["synaptic_op"] == 0
+    (_, _, start, end), = res.messages.tolist()
+    assert end - start == (25 + 2 * 500) * 1000      # slow's message_in and dense synapses

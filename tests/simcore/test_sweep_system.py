@@ -128,6 +128,24 @@ def test_system_preset_as_base():
     assert not load_spec({"axes": {"run.seed": [1, 2]}}).system
 
 
+def test_member_chip_axis_of_a_preset_system_is_read_beside_the_spec(tmp_path, monkeypatch):
+    """``system.chip: mine.yaml`` on a preset system names a file beside the spec, wherever the
+    command runs from."""
+    from aersim.simcore.sweep.spec import make_chip
+
+    (tmp_path / "mine.yaml").write_text(SMALL_CHIP)
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump({
+        "base": {"network": "random", "chip": "loihi2_board_like", "duration_s": 0.01},
+        "axes": {"system.chip": ["mine.yaml"], "chip.core.neurons": [32]}}))
+    monkeypatch.chdir(tmp_path.parent)
+    spec = load_spec(str(spec_file))
+    assert len(spec) == 1
+    system = make_chip({"chip": "loihi2_board_like", "system_overrides": {"chip": "mine.yaml"},
+                        "chip_overrides": {"core.neurons": 32}}, str(tmp_path))
+    assert system.core.neurons == 32 and system.n_chips == 8
+
+
 @pytest.mark.parametrize("axes, base_chip, match", [
     ({"system.link_types.boar.bandwidth_gbit_s": [2.0]}, None,
      r"axes.system.link_types.boar.bandwidth_gbit_s: 'link_types.boar.bandwidth_gbit_s' is not "
