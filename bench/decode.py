@@ -9,9 +9,9 @@ the whole file into one array), ``aersim-read-1thread`` (AEDAT4 only: the same w
 ``aersim-read-baseline`` (with ``--baseline DIR``: ``aersim-read`` of another version of the
 package, imported from ``DIR/aersim``, e.g. a ``git worktree`` of the main branch, so that old
 and new code are timed in the same run) and, when installed, ``expelliarmus`` (EVT 2.0/3.0, DAT),
-``faery`` (EVT 2.0/3.0, DAT, AEDAT4), ``tonic`` (N-MNIST), ``dv-processing`` and ``aedat`` (AEDAT4; they stream
-packet by packet and only count the events, so they never hold the whole file as
-``aersim-read`` does) and ``dv-processing-array`` and ``aedat-array`` (the same, with the
+``faery`` (EVT 2.0/3.0, DAT, AEDAT4), ``tonic`` (N-MNIST), ``dv-processing`` and ``aedat``
+(AEDAT4; they stream packet by packet and only count the events, so they never hold the whole
+file as ``aersim-read`` does) and ``dv-processing-array`` and ``aedat-array`` (the same, with the
 packets joined into one array: the whole-file result ``read_events`` gives). Every reader is
 warmed up on a small file first, so Numba compilation is not counted. After each format a
 ``summary`` line gives ``ratio`` = aersim-read events/s divided by each peer's (above 1: aersim
