@@ -154,16 +154,29 @@ def test_whole_file_read_in_batches_gives_the_written_events(
     assert (meta.skipped_words, meta.triggers) == (0, 0)
 
 
-def _bump_index_count(path, row):
-    """Add one to the element count of index row ``row`` of an uncompressed file."""
+def _bump_index_count(path, row, by=1):
+    """Add ``by`` to the element count of index row ``row`` of an uncompressed file."""
     src = Aedat4Source(path)
     r = src.read_index()[row]
     src.close()
     data = bytearray(path.read_bytes())
     key = struct.pack("<qiiq", r["offset"], r["stream"], r["size"], r["count"])
     at = data.index(key, src.table_pos)
-    struct.pack_into("<q", data, at + 16, int(r["count"]) + 1)
+    struct.pack_into("<q", data, at + 16, int(r["count"]) + by)
     path.write_bytes(bytes(data))
+
+
+def test_an_index_count_its_packet_cannot_hold_is_a_damaged_index(tmp_path, synth):
+    """Readers size their output from the index: a count of 2**40 events in a 16 kB packet is
+    a damaged index (a warning, then the scan), not a 16 TB allocation."""
+    ev = synth(5000, 320, 240)
+    path = tmp_path / "huge.aedat4"
+    write_events(path, ev, (320, 240), compression="none", packet_events=1000)
+    _bump_index_count(path, 2, by=1 << 40)
+    for threads in (1, 2):
+        with pytest.warns(TraceWarning, match="more elements than their packets can hold"):
+            got, _ = read_events(path, threads=threads)
+        assert np.array_equal(got, ev)
 
 
 def test_whole_file_read_scans_when_the_index_disagrees(tmp_path, synth, indexed_path):

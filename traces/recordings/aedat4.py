@@ -61,6 +61,10 @@ from aersim.traces.recordings.recording_base import (
 MAGIC = b"#!AER-DAT4.0\r\n"
 COMPRESSIONS = {0: "none", 1: "lz4", 2: "lz4_high", 3: "zstd", 4: "zstd_high"}
 
+#: Largest ratio of a packet's decompressed to compressed size an index may imply (real event
+#: data compress 3 to 10-fold); a row claiming more is a damaged index.
+MAX_COMPRESSION_RATIO = 1000
+
 #: One element of an ``EVTS`` packet, as stored.
 AEDAT4_EVENT = np.dtype(
     {
@@ -493,6 +497,13 @@ class Aedat4Source(EventSource):
             return "packets that are not back to back"
         if np.any(rows["count"] < 0) or np.any(rows["start_t"] > rows["end_t"]):
             return "negative counts or time ranges"
+        # Readers size their output from the counts: a packet cannot hold more elements than
+        # its bytes decompress to (a 16-byte event is the smallest element; no recording
+        # compresses a thousand-fold, and no packet decompresses beyond the cap).
+        ratio = 1 if self.compression == 0 else MAX_COMPRESSION_RATIO
+        most = np.minimum(rows["size"].astype(np.int64) * ratio, MAX_DECOMPRESSED_BYTES)
+        if np.any(rows["count"] > most // AEDAT4_EVENT.itemsize):
+            return "more elements than their packets can hold"
         if np.abs(rows[["start_t", "end_t"]].view(np.int64)).max() >= MAX_TIME_US:
             return "times beyond 2**62 us"
         return None
