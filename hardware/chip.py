@@ -320,12 +320,27 @@ def _nonneg(x):
     return x >= 0
 
 
+#: Largest latency a chip or system file may give (ns): one second. Times are int64 ps, and a
+#: step or a route adds many latencies; a value past this is a typo, not a chip.
+MAX_LATENCY_NS = 1e9
+
+
+def _latency(x):
+    return 0 <= x <= MAX_LATENCY_NS
+
+
+_LATENCY = ">= 0 and at most 1e9 (one second)"
+
+
 _OPS_SCHEMA = {**{op: ("float", True, _nonneg, ">= 0") for op in CORE_OPS},
                **{op: ("float", False, _nonneg, ">= 0") for op in OPTIONAL_CORE_OPS}}
 #: ``core.energy_pj.neuron_update_event``: the price of a neuron update in ``async`` mode (one
 #: touched neuron per event instant) when it differs from the per-step ``neuron_update``.
 _ENERGY_SCHEMA = {**_OPS_SCHEMA, "neuron_update_event": ("float", False, _nonneg, ">= 0")}
 _DIR_SCHEMA = {d: ("float", True, _nonneg, ">= 0") for d in ("east_west", "north_south")}
+_LATENCY_SCHEMA = {op: (kind, required, _latency, _LATENCY)
+                   for op, (kind, required, _, _) in _OPS_SCHEMA.items()}
+_DIR_LATENCY_SCHEMA = {d: ("float", True, _latency, _LATENCY) for d in ("east_west", "north_south")}
 
 SCHEMA = {
     "name": ("str", True, None, "a name"),
@@ -341,13 +356,13 @@ SCHEMA = {
         "neurons": ("int", True, _pos, "an integer >= 1"),
         "synapses": ("int", False, _nonneg, "an integer >= 0 (0 = unlimited)"),
         "energy_pj": _ENERGY_SCHEMA,
-        "latency_ns": _OPS_SCHEMA,
+        "latency_ns": _LATENCY_SCHEMA,
     },
     "noc": {
         "hop_energy_pj": _DIR_SCHEMA,
-        "hop_latency_ns": _DIR_SCHEMA,
+        "hop_latency_ns": _DIR_LATENCY_SCHEMA,
         "router_energy_pj": ("float", True, _nonneg, ">= 0"),
-        "router_latency_ns": ("float", True, _nonneg, ">= 0"),
+        "router_latency_ns": ("float", True, _latency, _LATENCY),
         "packet_bits": ("int", True, _pos, "an integer >= 1"),
         "contention": ("bool", False, None, "true or false"),
         "cycle_ns": ("float", False, _pos, "> 0 (one flit per cycle per link)"),
@@ -361,7 +376,7 @@ SCHEMA = {
         "virtual_channels": ("int", False, _pos, "an integer >= 1 (FIFOs per input port)"),
     },
     "barrier": {
-        "latency_ns": ("float", False, _nonneg, ">= 0"),
+        "latency_ns": ("float", False, _latency, _LATENCY),
         "energy_pj": ("float", False, _nonneg, ">= 0"),
         "latency_by_tiles_ns": ("dict", False, None, "a mapping {tiles in use: ns}"),
         "energy_by_tiles_pj": ("dict", False, None, "a mapping {tiles in use: pJ}"),
@@ -570,18 +585,22 @@ def _noc_contention(noc: dict, where: str) -> dict:
 
 
 def _tile_table(table: dict, where: str, key: str) -> dict:
-    """``{tiles: value}`` of a barrier table, validated (tiles >= 1, values finite >= 0)."""
+    """``{tiles: value}`` of a barrier table, validated (tiles >= 1, values finite >= 0;
+    latencies at most :data:`MAX_LATENCY_NS`)."""
     out = {}
+    most = MAX_LATENCY_NS if key.endswith("_ns") else np.inf
     for tiles, value in table.items():
         try:
             n = int(tiles)
             v = float(value)
             if n != float(tiles) or n < 1 or isinstance(value, bool) or not v >= 0 or \
-                    not np.isfinite(v):
+                    not np.isfinite(v) or v > most:
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
+            bound = " and at most 1e9 (one second)" if most < np.inf else ""
             raise ChipSpecError(f"{where}: barrier.{key} has entry {tiles!r}: {value!r}; "
-                                "expected {tiles in use (integer >= 1): value >= 0}") from None
+                                f"expected {{tiles in use (integer >= 1): value >= 0{bound}}}"
+                                ) from None
         out[n] = v
     if not out:
         raise ChipSpecError(f"{where}: barrier.{key} is empty; give at least one entry")

@@ -33,13 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from aersim.hardware.chip import ChipSpec, ns_to_ps
+from aersim.hardware.chip import MAX_LATENCY_NS, ChipSpec, ns_to_ps
 from aersim.hardware.errors import ChipSpecError
 
 TOPOLOGIES = ("mesh", "triangular", "none")
 
 _LINK_KEYS = {"bandwidth_gbit_s": "a bandwidth in Gbit/s > 0",
-              "latency_ns": "a latency in ns >= 0",
+              "latency_ns": "a latency in ns >= 0 and at most 1e9 (one second)",
               "energy_pj_per_bit": "an energy in pJ per bit >= 0",
               "overhead_bits": "an integer >= 0 (framing bits added to every packet)",
               "packet_bits": "an integer >= 1 (the packet format the link carries; must be the "
@@ -245,11 +245,11 @@ def _fail(where: str, msg: str):
     raise ChipSpecError(f"{where}: {msg}")
 
 
-def _number(value, where, key, allowed, *, integer=False, positive=False):
+def _number(value, where, key, allowed, *, integer=False, positive=False, most=np.inf):
     ok = not isinstance(value, bool) and isinstance(value, (int, float))
     if ok:
         value = float(value)
-        ok = np.isfinite(value) and (value > 0 if positive else value >= 0)
+        ok = np.isfinite(value) and (value > 0 if positive else value >= 0) and value <= most
         if integer:
             ok = ok and value.is_integer()
     if not ok:
@@ -294,7 +294,7 @@ def _link_types(section, where, packet_bits) -> tuple:
             bandwidth_gbit_s=_number(spec["bandwidth_gbit_s"], where, f"{key}.bandwidth_gbit_s",
                                      _LINK_KEYS["bandwidth_gbit_s"], positive=True),
             latency_ps=ns_to_ps(_number(spec["latency_ns"], where, f"{key}.latency_ns",
-                                        _LINK_KEYS["latency_ns"])),
+                                        _LINK_KEYS["latency_ns"], most=MAX_LATENCY_NS)),
             energy_pj_per_bit=_number(spec["energy_pj_per_bit"], where,
                                       f"{key}.energy_pj_per_bit", _LINK_KEYS["energy_pj_per_bit"]),
             overhead_bits=_number(spec.get("overhead_bits", 0), where, f"{key}.overhead_bits",
@@ -465,7 +465,8 @@ def system_from_dict(data: dict, where: str = "<dict>", base: Path | None = None
     _check_reachable(n_chips, links, labels, where)
     barrier = _mapping(data.get("barrier", {}), where, "barrier", ("latency_ns", "energy_pj"))
     if "latency_ns" in barrier:
-        bar_ps = ns_to_ps(_number(barrier["latency_ns"], where, "barrier.latency_ns", ">= 0"))
+        bar_ps = ns_to_ps(_number(barrier["latency_ns"], where, "barrier.latency_ns",
+                                  ">= 0 and at most 1e9 (one second)", most=MAX_LATENCY_NS))
     else:
         bar_ps = _default_barrier_ps(n_chips, links, types, member)
     bar_pj = _number(barrier.get("energy_pj", 0.0), where, "barrier.energy_pj", ">= 0")

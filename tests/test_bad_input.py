@@ -54,6 +54,15 @@ def chip_text() -> str:
     return (resources.files("aersim.hardware") / "presets" / "minimal.yaml").read_text("utf-8")
 
 
+def _with_barrier(text: str, latency_ns: str) -> str:
+    """A chip file's text with its barrier latency replaced."""
+    import yaml
+
+    data = yaml.safe_load(text)
+    data["barrier"] = {"latency_ns": float(latency_ns), "energy_pj": 0.0}
+    return yaml.safe_dump(data)
+
+
 def make_trace(path: Path, **changes) -> Path:
     """A small valid trace, then ``changes`` applied with plain h5py."""
     from aersim.traces import TraceWriter
@@ -102,6 +111,7 @@ def make_files(d: Path) -> None:
     """Every file a case may name, in folder ``d``."""
     (d / "bomb.yaml").write_text(BOMB)
     (d / "dup.yaml").write_text(chip_text() + "\nname: again\nname: twice\n")
+    (d / "slow.yaml").write_text(_with_barrier(chip_text(), "1e300"))
     (d / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
     (d / "binary.yaml").write_bytes(b"\x00\x01\x02PK\x03\x04" + os.urandom(2000))
     (d / "latin1.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
@@ -149,6 +159,9 @@ def make_files(d: Path) -> None:
                                        "  stimulus.recording: [nothing.aedat4]\n")
     (d / "spec_bomb.yaml").write_text(BOMB.replace("a: &a", "name: &a"))
     (d / "spec_dup.yaml").write_text(SPEC_OK + "base: {network: ff}\n")
+    (d / "spec_slowbarrier.yaml").write_text(
+        "base: {network: random, chip: loihi2_board_like, duration_s: 0.005}\n"
+        "axes:\n  system.barrier.latency_ns: [100.0, 1.0e+300]\n")
     (d / "notadir").write_text("a file where a folder should be\n")
     # A format-1 sweep result whose columns a kill left at unequal lengths.
     with h5py.File(d / "damaged_sweep.h5", "w") as f:
@@ -174,6 +187,10 @@ CLI = [
     ("info-latin1-chip", ["info", "latin1.yaml"], r"latin1.yaml: not UTF-8 text \(byte offset"),
     ("run-chip-bomb", ["run", "ff", "--chip", "bomb.yaml", "--out", ""], r"bomb.yaml"),
     ("run-chip-dup", ["run", "ff", "--chip", "dup.yaml", "--out", ""], r"appears twice"),
+    ("run-chip-huge-latency", ["run", "ff", "--chip", "slow.yaml", "--out", ""],
+     r"slow.yaml.*barrier.latency_ns = 1e\+300 is not allowed; expected >= 0 and at most 1e9"),
+    ("sweep-system-huge-latency", ["sweep", "spec_slowbarrier.yaml", "--dry-run"],
+     r"spec_slowbarrier.yaml.*barrier.latency_ns = 1e\+300 is not allowed"),
     ("run-binary-npz", ["run", "binary.npz", "--out", ""], r"binary.npz.* not a readable"),
     ("run-short-arrays", ["run", "short.npz", "--out", ""], r"short.npz.*projection 0"),
     ("run-out-of-range-layer", ["run", "badpre.npz", "--out", ""],
