@@ -1,45 +1,32 @@
 """Chips with mixed tiles: core types by region, placement by type, prices by each core's type."""
 
+import copy
+
 import numpy as np
 import pytest
+import yaml
 
 from aersim.hardware import ChipSpecError, MappingError, load_chip, map_network
 from aersim.hardware.energy import OP_INDEX
 from aersim.models import InputParams, LIFParams, Network
 from aersim.simcore import PoissonInput, RunConfig, Simulation
+from tests.simcore.helpers import SMALL_CHIP
 
-HYBRID = """\
-name: hybrid
-execution_mode: timestep
-mesh: {width: 4, height: 2, cores_per_tile: 1}
-core:
-  neurons: 64
-  energy_pj: {synaptic_op: 23.6, neuron_update: 52.0, spike_out: 69.3, message_out: 111.0,
-              message_in: 0.0}
-  latency_ns: {synaptic_op: 3.5, neuron_update: 5.3, spike_out: 30.0, message_out: 5.1,
-               message_in: 16.0}
-  sram: {size_kb: 64, word_bits: 32, read_energy_pj: 5.0, leakage_mw: 0.5}
-core_types:
-  xbar:
-    crossbar: {preset: pcm_aihwkit}
-    crossbars_per_core: 4
-    energy_pj: {synaptic_op: 0.041, neuron_update: 0.3}
-    latency_ns: {synaptic_op: 0.026, message_in: 16.7}
-  bigmem:
-    neurons: 256
-    sram: {size_kb: 512, word_bits: 32, read_energy_pj: 12.0, leakage_mw: 2.0}
-regions:
-  - {type: xbar, x: [2, 3], y: [0, 1]}
-  - {type: bigmem, x: [0, 0], y: [1, 1]}
-noc:
-  hop_energy_pj: {east_west: 3.0, north_south: 4.0}
-  hop_latency_ns: {east_west: 4.1, north_south: 6.5}
-  router_energy_pj: 1.7
-  router_latency_ns: 2.1
-  packet_bits: 32
-barrier: {latency_ns: 113.0}
-static_power_w: 0.0065
-"""
+#: The small test chip on a 4 x 2 mesh of 64-neuron cores with SRAM, crossbar tiles on the
+#: two right columns and one tile of a bigger-memory core type.
+HYBRID_DATA = yaml.safe_load(SMALL_CHIP)
+HYBRID_DATA.update(name="hybrid", mesh={"width": 4, "height": 2, "cores_per_tile": 1})
+HYBRID_DATA["core"].update(neurons=64, sram={"size_kb": 64, "word_bits": 32,
+                                             "read_energy_pj": 5.0, "leakage_mw": 0.5})
+HYBRID_DATA["core_types"] = {
+    "xbar": {"crossbar": {"preset": "pcm_aihwkit"}, "crossbars_per_core": 4,
+             "energy_pj": {"synaptic_op": 0.041, "neuron_update": 0.3},
+             "latency_ns": {"synaptic_op": 0.026, "message_in": 16.7}},
+    "bigmem": {"neurons": 256, "sram": {"size_kb": 512, "word_bits": 32,
+                                        "read_energy_pj": 12.0, "leakage_mw": 2.0}}}
+HYBRID_DATA["regions"] = [{"type": "xbar", "x": [2, 3], "y": [0, 1]},
+                          {"type": "bigmem", "x": [0, 0], "y": [1, 1]}]
+HYBRID = yaml.safe_dump(HYBRID_DATA, sort_keys=False)
 PRICE = {"core": {"synaptic_op": 23.6, "neuron_update": 52.0, "sram_read": 5.0},
          "xbar": {"synaptic_op": 0.041, "neuron_update": 0.3, "sram_read": 5.0},
          "bigmem": {"synaptic_op": 23.6, "neuron_update": 52.0, "sram_read": 12.0}}
@@ -129,16 +116,18 @@ def test_limits_are_per_type(chip, tmp_path):
     assert map_network(net, chip, str(placement)).neurons_per_core[4] == 200
 
 
-@pytest.mark.parametrize("change, key", [
-    ("type: xbar, x: [2, 3]", "type: xbr, x: [2, 3]"),
-    ("type: xbar, x: [2, 3]", "type: xbar, x: [2, 4]"),
-    ("    crossbars_per_core: 4\n", "    crossbars_per_core: -1\n"),
-    ("    neurons: 256\n", "    neurons: 256\n    synapse_format: dense\n    crossbar: "
-                           "{preset: pcm_aihwkit}\n"),
+@pytest.mark.parametrize("edit", [
+    lambda d: d["regions"][0].update(type="xbr"),
+    lambda d: d["regions"][0].update(x=[2, 4]),
+    lambda d: d["core_types"]["xbar"].update(crossbars_per_core=-1),
+    lambda d: d["core_types"]["bigmem"].update(synapse_format="dense",
+                                               crossbar={"preset": "pcm_aihwkit"}),
 ])
-def test_bad_core_types(tmp_path, change, key):
+def test_bad_core_types(tmp_path, edit):
+    data = copy.deepcopy(HYBRID_DATA)
+    edit(data)
     path = tmp_path / "bad.yaml"
-    path.write_text(HYBRID.replace(*(change, key)))
+    path.write_text(yaml.safe_dump(data))
     with pytest.raises(ChipSpecError) as info:
         load_chip(path)
     msg = str(info.value)
