@@ -43,7 +43,7 @@ import numpy as np
 from numba import njit
 
 from aersim.models.errors import ParameterError
-from aersim.models.neurons.params import check_int_param
+from aersim.models.neurons.params import broadcast_fields, check_int_param, validate_fields
 from aersim.models.neurons.registry import NeuronModel, register
 
 STATE_MAX = (1 << 23) - 1       # sat24 bound
@@ -102,15 +102,9 @@ class LoihiCubaParams:
     spiking = True
 
     def __post_init__(self):
-        lengths = {}
-        for name in _FIELDS:
-            arr = check_int_param("LoihiCuba", name, getattr(self, name), *_BOUNDS[name])
-            object.__setattr__(self, name, arr)
-            if arr.ndim == 1:
-                lengths[name] = arr.shape[0]
-        if len(set(lengths.values())) > 1:
-            raise ParameterError(f"LoihiCuba per-neuron parameters disagree in length: "
-                                 f"{lengths}; give every array one value per neuron")
+        validate_fields(self, "LoihiCuba", _FIELDS,
+                        {k: dict(low=lo, high=hi) for k, (lo, hi) in _BOUNDS.items()},
+                        check_int_param)
         for name, (low, high) in (("weight_exp", (-8, 7)), ("num_message_bits", (0, 24))):
             val = check_int_param("LoihiCuba", name, getattr(self, name), low, high)
             if val.ndim:
@@ -126,13 +120,7 @@ class LoihiCubaParams:
     def per_neuron(self, n: int) -> dict[str, np.ndarray]:
         """Every integer field as a contiguous int64 ``(n,)`` array, plus the derived ``bias``
         (``bias_mant << bias_exp``) and ``theta`` (``vth << 6``) the kernel takes."""
-        out = {}
-        for name in _FIELDS:
-            arr = getattr(self, name)
-            if arr.ndim == 1 and arr.shape[0] != n:
-                raise ParameterError(f"LoihiCuba parameter {name!r} has {arr.shape[0]} values "
-                                     f"but the population has {n} neurons")
-            out[name] = np.ascontiguousarray(np.broadcast_to(arr, (n,)), dtype=np.int64)
+        out = broadcast_fields(self, "LoihiCuba", _FIELDS, n, np.int64)
         out["bias"] = effective_bias(out["bias_mant"], out["bias_exp"])
         out["theta"] = out["vth"] << ACT_SHIFT
         return out

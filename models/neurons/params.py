@@ -103,12 +103,15 @@ def check_param(label: str, name: str, value, *, positive: bool = False,
     return arr
 
 
-def validate_fields(obj, label: str, names: tuple, checks: dict) -> None:
-    """Replace every numeric field of frozen dataclass ``obj`` by its validated float64 array,
-    and check that all per-neuron arrays have the same length."""
+def validate_fields(obj, label: str, names: tuple, checks: dict, check=None) -> None:
+    """Replace every numeric field of frozen dataclass ``obj`` by its validated array (float64
+    by :func:`check_param`, or what ``check`` returns, e.g. :func:`check_int_param`, called
+    with ``checks[name]`` as keywords), and check that all per-neuron arrays have the same
+    length."""
+    check = check or check_param
     lengths = {}
     for name in names:
-        arr = check_param(label, name, getattr(obj, name), **checks.get(name, {}))
+        arr = check(label, name, getattr(obj, name), **checks.get(name, {}))
         object.__setattr__(obj, name, arr)
         if arr.ndim == 1:
             lengths[name] = arr.shape[0]
@@ -117,15 +120,16 @@ def validate_fields(obj, label: str, names: tuple, checks: dict) -> None:
                              "give every array one value per neuron")
 
 
-def broadcast_fields(obj, label: str, names: tuple, n: int) -> dict[str, np.ndarray]:
-    """Every numeric field as a contiguous float64 ``(n,)`` array."""
+def broadcast_fields(obj, label: str, names: tuple, n: int,
+                     dtype=np.float64) -> dict[str, np.ndarray]:
+    """Every numeric field as a contiguous ``(n,)`` array of ``dtype``."""
     out = {}
     for name in names:
         arr = getattr(obj, name)
         if arr.ndim == 1 and arr.shape[0] != n:
             raise ParameterError(f"{label} parameter {name!r} has {arr.shape[0]} values but the "
                                  f"population has {n} neurons")
-        out[name] = np.ascontiguousarray(np.broadcast_to(arr, (n,)), dtype=np.float64)
+        out[name] = np.ascontiguousarray(np.broadcast_to(arr, (n,)), dtype=dtype)
     return out
 
 

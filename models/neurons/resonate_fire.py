@@ -64,6 +64,7 @@ _INT_BOUNDS = {
     "sin_decay": (0, DECAY_MAX), "cos_decay": (0, DECAY_MAX), "vth": (0, (1 << 17) - 1),
     "state_exp": (0, 7), "re_init": (-STATE_MAX, STATE_MAX), "im_init": (-STATE_MAX, STATE_MAX),
 }
+_INT_CHECKS = {name: dict(low=lo, high=hi) for name, (lo, hi) in _INT_BOUNDS.items()}
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,15 +171,7 @@ class LoihiRFParams:
     spiking = True
 
     def __post_init__(self):
-        lengths = {}
-        for name, (low, high) in _INT_BOUNDS.items():
-            arr = check_int_param("LoihiRF", name, getattr(self, name), low, high)
-            object.__setattr__(self, name, arr)
-            if arr.ndim == 1:
-                lengths[name] = arr.shape[0]
-        if len(set(lengths.values())) > 1:
-            raise ParameterError(f"LoihiRF per-neuron parameters disagree in length: {lengths}; "
-                                 "give every array one value per neuron")
+        validate_fields(self, "LoihiRF", tuple(_INT_BOUNDS), _INT_CHECKS, check_int_param)
 
     @classmethod
     def from_period(cls, period, decay, vth, rounding: str = "nearest", **kwargs):
@@ -188,14 +181,7 @@ class LoihiRFParams:
 
     def per_neuron(self, n: int) -> dict[str, np.ndarray]:
         """Every field as a contiguous int64 ``(n,)`` array."""
-        out = {}
-        for name in _INT_BOUNDS:
-            arr = getattr(self, name)
-            if arr.ndim == 1 and arr.shape[0] != n:
-                raise ParameterError(f"LoihiRF parameter {name!r} has {arr.shape[0]} values but "
-                                     f"the population has {n} neurons")
-            out[name] = np.ascontiguousarray(np.broadcast_to(arr, (n,)), dtype=np.int64)
-        return out
+        return broadcast_fields(self, "LoihiRF", tuple(_INT_BOUNDS), n, np.int64)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -127,7 +127,6 @@ class DriveSegments(NamedTuple):
     rate_hz: np.ndarray      # float64, rate per neuron
     w: np.ndarray            # float64, weight of one event
     rng: np.ndarray          # uint64, generator state
-    drive: np.ndarray        # int64, index of the drive in the run's list of drives
 
 
 def drive_segments(drives, core: np.ndarray, seqs, per_core: bool = True) -> DriveSegments:
@@ -148,9 +147,9 @@ def drive_segments(drives, core: np.ndarray, seqs, per_core: bool = True) -> Dri
     at a time, which costs more than drawing one stream per drive (docs/performance.md), and
     it does not run over ranks.
     """
-    out = {f: [] for f in DriveSegments._fields}
-    idx, at = [], 0
-    for d, ((lo, n, rate_hz, weight), seq) in enumerate(zip(drives, seqs, strict=True)):
+    out = {f: [] for f in ("n", "rate_hz", "w", "rng")}
+    idx = []
+    for (lo, n, rate_hz, weight), seq in zip(drives, seqs, strict=True):
         ids = np.arange(lo, lo + n, dtype=np.int64)
         if not per_core:
             groups = [(None, ids)] if n else []
@@ -163,20 +162,16 @@ def drive_segments(drives, core: np.ndarray, seqs, per_core: bool = True) -> Dri
             key = seq if cc is None else \
                 np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key) + (cc, 0))
             idx.append(members)
-            out["off"].append(at)
-            at += members.size
             out["n"].append(members.size)
             out["rate_hz"].append(float(rate_hz))
             out["w"].append(float(weight))
             out["rng"].append(seed_states(key, 1)[0])
-            out["drive"].append(d)
-    return DriveSegments(off=np.array(out["off"], dtype=np.int64),
-                         n=np.array(out["n"], dtype=np.int64),
+    n_seg = np.array(out["n"], dtype=np.int64)
+    return DriveSegments(off=np.cumsum(n_seg) - n_seg, n=n_seg,
                          idx=np.concatenate(idx) if idx else np.zeros(0, np.int64),
                          rate_hz=np.array(out["rate_hz"], dtype=np.float64),
                          w=np.array(out["w"], dtype=np.float64),
-                         rng=np.array(out["rng"], dtype=np.uint64),
-                         drive=np.array(out["drive"], dtype=np.int64))
+                         rng=np.array(out["rng"], dtype=np.uint64))
 
 
 def _none(dtype, *shape) -> np.ndarray:
