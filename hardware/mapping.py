@@ -49,10 +49,10 @@ from pathlib import Path
 
 import numpy as np
 from numba import njit
-from numba.typed import List
 
 from aersim.hardware.errors import MappingError
 from aersim.hardware.sram import synapse_memory_bytes
+from aersim.hardware.typed_lists import typed_list
 from aersim.models.network import projections_by_source
 
 
@@ -371,14 +371,14 @@ def fan_in_out(network, core_of: np.ndarray, n_cores: int) -> tuple[np.ndarray, 
     first, grp_ptr, projs = projections_by_source(network)
     if not projs:
         return np.zeros(n_cores, dtype=np.int64), np.zeros(n_cores, dtype=np.int64)
-    indptrs, indices = List(), List()
+    indptrs, indices = [], []
     post0 = np.zeros(len(projs), dtype=np.int64)
     for j, proj in enumerate(projs):
         indptr, idx = proj.to_csr_arrays()[:2]
         indptrs.append(np.ascontiguousarray(indptr, dtype=np.int64))
         indices.append(np.ascontiguousarray(idx, dtype=np.int32))
         post0[j] = network.offset(proj.post)
-    return _fan_kernel(first, grp_ptr, indptrs, indices, post0,
+    return _fan_kernel(first, grp_ptr, typed_list(indptrs), typed_list(indices), post0,
                        np.ascontiguousarray(core_of, dtype=np.int64), n_cores)
 
 

@@ -47,6 +47,7 @@ from aersim.simcore.engine.hardware_model import (
     send_spike_noc,
     serve_message,
 )
+from aersim.simcore.engine.inner import inner
 from aersim.simcore.engine.neuron_kernels import relax_neuron, threshold_of, time_to_threshold_s
 from aersim.simcore.engine.queue import (
     heap_free,
@@ -177,7 +178,7 @@ def _tree_node(stim, i):
         tie[i] = tie[2 * i] or (ta == tb and b >= 0 and ta != NEVER)
 
 
-@njit(cache=True)
+@inner
 def drive_tree_update(stim, d):
     """Segment ``d``'s next event (``stim.drive_next[d]``) changed: replay its path to the
     root, ``log2`` of the number of segments comparisons. The root (``drive_tree[1]``) is
@@ -200,7 +201,7 @@ def build_drive_tree(stim):
         _tree_node(stim, i)
 
 
-@njit(cache=True)
+@inner
 def refill_drive(stim, d, t):
     """Draw the next ``DRIVE_BATCH`` events of drive ``d``, the first of which is at ``t``.
 

@@ -52,6 +52,7 @@ from aersim.simcore.engine.build import (
     TIMING_FLOW,
 )
 from aersim.simcore.engine.hardware_model import count_synapses, cross_chip, spike_cost
+from aersim.simcore.engine.inner import inner
 
 
 @njit(cache=True, inline="always")
@@ -59,7 +60,7 @@ def _before(t, v, i, j):
     return t[i] < t[j] or (t[i] == t[j] and v[i] < v[j])
 
 
-@njit(cache=True)
+@inner
 def _push(t, v, size, tn, vn):
     """Push ``(tn, vn)`` on the binary heap held in ``t``/``v`` of ``size`` entries."""
     i = size
@@ -75,7 +76,7 @@ def _push(t, v, size, tn, vn):
     return size + 1
 
 
-@njit(cache=True)
+@inner
 def _pop(t, v, size):
     """Remove the smallest entry (read it at index 0 first); return the new size."""
     size -= 1
@@ -96,7 +97,7 @@ def _pop(t, v, size):
     return size
 
 
-@njit(cache=True)
+@inner
 def _route_links(chip, src, dest, links):
     """Fill ``links`` with the link ids of the XY route from core ``src`` to ``dest``; return
     how many (``hops + 1``). Link ``tile * (4 + cpt) + d`` is the input of ``tile`` from
@@ -126,7 +127,7 @@ def _route_links(chip, src, dest, links):
     return n
 
 
-@njit(cache=True)
+@inner
 def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd_end,
                         pass_ps, mlog, mlog_meta):
     """One step's timeline (see the module doc); ``core_free[c]`` receives when core ``c`` is

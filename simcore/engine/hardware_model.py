@@ -82,6 +82,7 @@ from aersim.simcore.engine.build import (
     TIMING_INPUT,
     build_noc,
 )
+from aersim.simcore.engine.inner import inner
 from aersim.simcore.engine.queue import (
     KIND_SHIFT,
     heap_pop,
@@ -195,7 +196,7 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_h
     return t
 
 
-@njit(cache=True)
+@inner
 def cross_chip(route_hops, route_ps, link_ptr, link, wire_bits, busy_ps, stats, counts, core,
                m):
     """Count message ``m``'s route between chips on ``core`` and its links (``chip.msg_route_*``,
@@ -262,7 +263,7 @@ def noc_free_slots(noc):
     return noc.meta[META_FREE]
 
 
-@njit(cache=True)
+@inner
 def noc_reset_times(noc):
     """Start a new time origin (timestep mode: each step's timeline starts at 0)."""
     for i in range(noc.link_free.shape[0]):
@@ -272,7 +273,7 @@ def noc_reset_times(noc):
         noc.arb_last[i] = -1
 
 
-@njit(cache=True)
+@inner
 def _noc_arbitrate_at(noc, heap, tile, t):
     """Queue an arbitration of ``tile``'s router at ``t`` (skipping an identical pending one)."""
     if noc.arb_last[tile] != t:
@@ -280,7 +281,7 @@ def _noc_arbitrate_at(noc, heap, tile, t):
         heap_push(heap, t, make_key(KIND_NOC, tile), tile, 0)
 
 
-@njit(cache=True)
+@inner
 def _tree_row(noc, key, tile):
     """Row of ``key``'s multicast tree at ``tile`` (binary search), or -1."""
     lo = noc.tree_ptr[key]
@@ -296,7 +297,7 @@ def _tree_row(noc, key, tile):
     return -1
 
 
-@njit(cache=True)
+@inner
 def _noc_outputs(noc, cfg, key, dest, tile):
     """Bit mask of the outputs a packet takes at ``tile``.
 
@@ -340,7 +341,7 @@ def _vc_of(mask, vcs):
     return o % vcs
 
 
-@njit(cache=True)
+@inner
 def _fifo_append(noc, port, h):
     noc.p_next[h] = -1
     if noc.q_tail[port] < 0:
@@ -350,7 +351,7 @@ def _fifo_append(noc, port, h):
     noc.q_tail[port] = h
 
 
-@njit(cache=True)
+@inner
 def noc_inject(noc, heap, t_depart, core, key, dest, flits):
     """A packet leaves ``core`` at ``t_depart`` into its router's injection port.
 
@@ -377,7 +378,7 @@ def noc_inject(noc, heap, t_depart, core, key, dest, flits):
     _noc_arbitrate_at(noc, heap, tile, noc.p_ready[h])
 
 
-@njit(cache=True)
+@inner
 def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
     """Arbitrate ``tile``'s router at ``t``: grant every free output its oldest eligible packet.
 
@@ -539,7 +540,7 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
                 noc.meta[META_FREE] += 1
 
 
-@njit(cache=True)
+@inner
 def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
     """``send_spike`` with contention: the messages enter the network as packets.
 

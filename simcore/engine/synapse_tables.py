@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from numba.typed import List
 
+from aersim.hardware.typed_lists import typed_list
 from aersim.models.network import projections_by_source
 
 #: Largest count an int32 pointer array can index up to (its last entry is the count itself).
@@ -63,7 +63,7 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
     """
     n = network.n_neurons
     first, grp_ptr, projs = projections_by_source(network)
-    indptrs, indices, weights, delays = List(), List(), List(), List()
+    indptrs, indices, weights, delays = [], [], [], []   # typed lists for the kernels
     shared = np.zeros(len(projs), dtype=np.bool_)
     post0 = np.zeros(len(projs), dtype=np.int64)
     stride = np.ones(len(projs), dtype=np.int64)
@@ -89,7 +89,8 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
     np.cumsum(counts, out=row[1:])
     longest = int(counts.max(initial=0))
     del counts
-    args = (first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride, slot_core,
+    args = (first, grp_ptr, typed_list(indptrs), typed_list(indices), typed_list(weights),
+            typed_list(delays), shared, post0, stride, slot_core,
             np.int64(delay_bits), longest)
     delay_ps = distinct_delays(own_delays)
     n_seg, n_msg, ordered = _count_kernel(*args)

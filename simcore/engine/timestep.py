@@ -55,6 +55,7 @@ from aersim.simcore.engine.hardware_model import (
     send_spike_noc,
     serve_message,
 )
+from aersim.simcore.engine.inner import inner
 from aersim.simcore.engine.neuron_kernels import after_spike, spike_count, step_neuron
 from aersim.simcore.engine.queue import KIND_SHIFT, heap_free, heap_pop, heap_size
 from aersim.simcore.engine.rng import exponential
@@ -191,7 +192,7 @@ def receive_flag(chip):
     return True if chip.timing[TIMING_CONCURRENT] != 0 else None
 
 
-@njit(cache=True)
+@inner
 def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
                  payloads, alif, sigma_delta, egru, loihi, table):
     """Update neurons ``lo .. hi-1`` for step ``k``, in id order; returns how many spiked.
@@ -426,7 +427,7 @@ def _close_step(chip, core_free, rec, log0, hw_clock):
     return duration
 
 
-@njit(cache=True)
+@inner
 def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concurrent,
                   dest_lo=0, dest_hi=1 << 62):
     """The zero-load hardware timeline of one step whose spikes are ``scratch.spiked[:n_sp]``.
@@ -474,7 +475,7 @@ def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concur
     return _close_step(chip, core_free, rec, log0, counters.hw_clock)
 
 
-@njit(cache=True)
+@inner
 def step_timeline_noc(neurons, syn, chip, heap, counters, scratch, rec, n_sp):
     """As :func:`step_timeline`, with packets contending for links and buffers."""
     counts, core_free, spiked = counters.ops, scratch.core_free, scratch.spiked
