@@ -157,7 +157,8 @@ def _run(args) -> int:
     if args.out == DEFAULT_OUT:
         Path(DEFAULT_OUT).parent.mkdir(exist_ok=True)
     outcome = execute(spec, progress=not (args.no_progress or args.json),
-                      metadata={"command": " ".join(["aersim"] + strip_ranks(sys.argv[1:]))})
+                      metadata={"command": " ".join(["aersim"] + strip_ranks(sys.argv[1:]))},
+                      compile_ahead=True)
     if launcher_rank() != 0:
         return 0  # one rank of a parallel run: rank 0 reports and plots
     run, res, sim, latency = outcome.run, outcome.results, outcome.simulation, outcome.latency

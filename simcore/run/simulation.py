@@ -54,6 +54,7 @@ from aersim.simcore.engine.state import (
 )
 from aersim.simcore.errors import ConfigError, StimulusError
 from aersim.simcore.run.compile_notice import compile_notice
+from aersim.simcore.run.compile_notice import waited as compile_notice_waited
 from aersim.simcore.run.config import PS_PER_S, RunConfig
 from aersim.simcore.run.progress import progress_bar
 from aersim.simcore.run.results import Results
@@ -146,6 +147,9 @@ class Simulation:
             from aersim.simcore.run.parallel import RankRun
             self.parallel = RankRun(self, comm)
         self.build_s = time.perf_counter() - t0
+        #: A child compiling the engine kernel (``simcore.run.compile_ahead``), joined before
+        #: the kernel's first call.
+        self.ahead = None
         self.t_ps = 0
         self.hardware_time_ps = 0
         self.n_steps_done = 0
@@ -536,6 +540,13 @@ class Simulation:
         t, v, c = (np.concatenate([ch[i] for ch in self._probe_chunks]) for i in range(3))
         return {"t_ps": t, "neuron": self.probe_ids.copy(), "v": v, "state2": c}
 
+    def _join_ahead(self, kernel, args) -> None:
+        """Before the engine kernel's first call: wait for the child compiling it, if any
+        (then the call loads it from Numba's cache)."""
+        if self.ahead is not None:
+            ahead, self.ahead = self.ahead, None
+            compile_notice_waited(ahead.join(kernel, args))
+
     def _run_steps(self, in_t, in_n, in_v, t1, spikes_t, spikes_n, trace) -> np.ndarray:
         dt = self.config.dt_ps
         k0, k1 = self.t_ps // dt, t1 // dt
@@ -555,10 +566,11 @@ class Simulation:
         concurrent = engine_timestep.receive_flag(self.chip_tables)
         k = k0
         while True:
-            status, k_next = engine_timestep.run_steps_kernel(
-                self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
-                self.heap, self.counters, self.scratch, stim, self.rec, k, k1, dt,
-                durs[k - k0:], concurrent, engine_timestep.model_flags(self.neurons))
+            args = (self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
+                    self.heap, self.counters, self.scratch, stim, self.rec, k, k1, dt,
+                    durs[k - k0:], concurrent, engine_timestep.model_flags(self.neurons))
+            self._join_ahead(engine_timestep.run_steps_kernel, args)
+            status, k_next = engine_timestep.run_steps_kernel(*args)
             self.n_steps_done += int(k_next - k)
             k = int(k_next)
             if status == engine_timestep.STATUS_HEAP_FULL:
@@ -586,10 +598,11 @@ class Simulation:
         stim = self.stim._replace(in_time=in_t, in_neuron=in_n,
                                   in_value=np.ones(in_t.size), in_pos=np.zeros(1, dtype=np.int64))
         while True:
-            status, _ = engine_async.run_async_kernel(
-                self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
-                self.heap, self.deliveries, self.counters, self.scratch, stim, self.rec, t1,
-                self.max_push, engine_async.contention_flag(self.chip_tables))
+            args = (self.neurons, self.syn, self.chip_tables, self.mode_tables, self.state,
+                    self.heap, self.deliveries, self.counters, self.scratch, stim, self.rec, t1,
+                    self.max_push, engine_async.contention_flag(self.chip_tables))
+            self._join_ahead(engine_async.run_async_kernel, args)
+            status, _ = engine_async.run_async_kernel(*args)
             if status == engine_async.STATUS_HEAP_FULL:
                 if self.heap.e.shape[0] - int(self.heap.meta[0]) < self.max_push:
                     self.heap = grow(self.heap)

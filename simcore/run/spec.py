@@ -328,7 +328,7 @@ class RunOutcome:
 
 
 def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bool = False,
-            metadata: dict | None = None) -> RunOutcome:
+            metadata: dict | None = None, compile_ahead: bool = False) -> RunOutcome:
     """Resolve (if needed), build, run, and write the trace of ``spec.out``.
 
     The trace is created before anything is resolved or built (:func:`open_trace`): a second
@@ -341,6 +341,9 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
     ----------
     metadata : dict, optional
         Extra entries for the trace's run description (e.g. the command line).
+    compile_ahead : bool
+        On a fresh Numba cache, compile the engine kernel in a second process while this one
+        builds the tables (``simcore.run.compile_ahead``; one process runs only).
     """
     from aersim.simcore.run.compile_notice import compile_notice
     from aersim.simcore.run.mpi import launched_world
@@ -351,20 +354,32 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
     trace = open_on_rank0(comm, lambda: open_trace(
         spec.spec if isinstance(spec, ResolvedRun) else spec, metadata))
     with compile_notice(progress and (comm is None or comm.Get_rank() == 0)):
-        return _build_and_run(spec, root, progress, metadata, trace, comm)
+        return _build_and_run(spec, root, progress, metadata, trace, comm, compile_ahead)
 
 
-def _build_and_run(spec, root, progress, metadata, trace, comm) -> RunOutcome:
+def _build_and_run(spec, root, progress, metadata, trace, comm,
+                   compile_ahead) -> RunOutcome:
     """:func:`execute` once its trace exists (``comm``: the ranks of a parallel run)."""
+    from aersim.simcore.run.compile_ahead import AheadCompile
+    from aersim.simcore.run.compile_notice import background
     from aersim.simcore.run.latency import response_latencies
     from aersim.simcore.run.simulation import Simulation
     from aersim.simcore.run.trace_out import run_metadata, write_results
 
+    ahead = None
     try:
         run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
+        if compile_ahead and comm is None:
+            ahead = AheadCompile.start(run.network, run.chip, run.config, run.stimuli,
+                                       run.strategy, run.spec.probes)
+            if ahead is not None:
+                background()
         sim = Simulation(run.network, run.chip, config=run.config, stimuli=run.stimuli,
                          strategy=run.strategy, probes=run.spec.probes, comm=comm)
+        sim.ahead = ahead
     except BaseException:
+        if ahead is not None:
+            ahead.stop()
         if trace is not None:
             trace.discard()
         raise
@@ -378,6 +393,9 @@ def _build_and_run(spec, root, progress, metadata, trace, comm) -> RunOutcome:
         if trace is not None:
             trace.close(complete=False)
         raise
+    finally:
+        if ahead is not None:
+            ahead.stop()
     net = run.network
     latency = response_latencies(res, net) if net.inputs and net.outputs else None
     if trace is not None:
