@@ -138,6 +138,8 @@ class AheadCompile:
                 os.close(read_fd)
                 for s in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(s, signal.SIG_DFL)
+                # Silent: nothing of the child's reaches the terminal or a log file.
+                logging.disable(logging.CRITICAL)
                 null = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(null, 1)
                 os.dup2(null, 2)
