@@ -128,10 +128,15 @@ class AheadCompile:
         module, name = engine_kernel(mode)
         if cached(getattr(module, name)):
             return None
-        read_fd, write_fd = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        read_fd, write_fd = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:     # no memory or process left for it: compile here
+            os.close(read_fd)
+            os.close(write_fd)
+            return None
         if pid == 0:   # the child: never returns
             code = 1
             try:
@@ -163,7 +168,7 @@ class AheadCompile:
         done = False
         deadline = t0 + WAIT_S
         while self.fd is not None and not done:
-            # Not compiling yet, or compiling something else: waiting would not help.
+            # A child still building its tables would take longer than compiling here.
             if not buf.startswith(b"S"):
                 ready = select.select([self.fd], [], [], 0)[0]
             else:
