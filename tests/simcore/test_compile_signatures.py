@@ -24,7 +24,7 @@ from numba.core import event
 from aersim.simcore.cli.main import main
 from aersim.simcore.engine import timestep
 
-# The kernels' callees (``simcore.engine.inner``) are not dispatchers: count their compilations.
+# Count the compilations of the kernels' callees (a kernel loaded from the cache compiles none).
 compiled = collections.Counter()
 class Count(event.Listener):
     def on_start(self, ev):
