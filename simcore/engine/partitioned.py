@@ -125,7 +125,8 @@ def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
     ``own_msg`` (int64 ``(n_neurons, 2)``, :func:`owned_messages`) is each neuron's range of
     messages to the owned cores."""
     ring, seg_delay_steps, spiked = state.ring, mode.seg_delay_steps, scratch.spiked
-    msg_seg_lo, seg_lo, target, weight = syn.msg_seg_lo, syn.seg_lo, syn.target, syn.weight
+    msg_seg_lo, seg_lo, seg_hi, seg_slot0 = syn.msg_seg_lo, syn.seg_lo, syn.seg_hi, syn.seg_slot0
+    target, weight = syn.target, syn.weight
     upd_end = chip.upd_end
     idle = chip.timing[TIMING_IDLE] != 0
     for i in range(r0, r1):
@@ -136,8 +137,8 @@ def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
             upd_end[j] = np.int64(rows[i, 3])
         spiked[n_sp] = j
         n_sp += 1
-        add_synapses(msg_seg_lo, seg_lo, target, weight, ring, seg_delay_steps, k,
-                     own_msg[j, 0], own_msg[j, 1], payload)
+        add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
+                     seg_delay_steps, k, own_msg[j, 0], own_msg[j, 1], payload)
     return n_sp
 
 

@@ -65,8 +65,8 @@ class RankRun:
         if sim.mode != "timestep":
             raise ConfigError("async mode over several MPI ranks is not supported yet: run it "
                               "in one process (no --ranks), or use --mode timestep")
-        self.part = partition(sim.network, sim.neurons.core, sim.syn.msg_core,
-                              sim.syn.msg_seg_lo, sim.syn.seg_lo, sim.chip.n_cores, self.size)
+        self.part = partition(sim.network, sim.neurons.core, sim.syn, sim.chip.n_cores,
+                              self.size)
         self.own = self.part.neuron_rank == self.rank
         self.own_core = self.part.core_rank == self.rank
         # The owned cores are one block of core numbers (cores between them hold no neurons,

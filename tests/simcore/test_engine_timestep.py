@@ -7,6 +7,7 @@ from aersim.hardware import OP_KINDS
 from aersim.hardware.noc import route_table
 from aersim.models import LIFParams
 from aersim.simcore import ConfigError, RunConfig, Simulation, SpikeTrains
+from aersim.simcore.engine.synapse_tables import message_synapses
 from tests.simcore.helpers import dyadic_random_network, input_trains, one_neuron, small_core_chip
 
 DT = 100_000_000  # 0.1 ms
@@ -102,7 +103,7 @@ def test_counts_are_consistent_with_spikes():
     res = sim.run(duration_ps=300 * DT)
     ops = res.op_totals()
     syn = sim.syn
-    out_degree = np.diff(syn.seg_lo[syn.msg_seg_lo[syn.msg_ptr]])
+    out_degree = np.diff(np.concatenate(([0], np.cumsum(message_synapses(syn))))[syn.msg_ptr])
     n_msgs = np.diff(syn.msg_ptr)
     assert ops["spike_out"] == res.n_spikes
     assert ops["synaptic_op"] == out_degree[res.spikes_neuron].sum()
