@@ -88,7 +88,10 @@ def run_case(name: str, comm=None):
     ``CASE-nolog`` runs ``CASE`` without the message log, so that ranks split the hardware
     timeline by destination core (with the log, every rank computes all of it); ``CASE-long``
     runs three times as long, so that the message log fills and is drained between steps of
-    a batch."""
+    a batch; ``CASE-inplace`` builds synapse tables that read the network's arrays in place
+    (``simcore.engine.synapse_tables``; the same results as ``CASE``)."""
+    from aersim.simcore.engine import build
+
     base, _, variant = name.partition("-")
     net, chip, stimuli, probes, duration_s = CASES[base]()
     if variant == "long":
@@ -96,7 +99,14 @@ def run_case(name: str, comm=None):
     cfg = RunConfig(mode="timestep", dt_ps=MS if base != "brunel" else MS // 10, seed=11,
                     record_messages=variant != "nolog", chunk_ps=100 * MS // 10,
                     recorder_capacity=64)
-    sim = Simulation(net, chip, config=cfg, stimuli=stimuli, probes=probes, comm=comm)
+    threshold = build.IN_PLACE_MIN_BYTES
+    build.IN_PLACE_MIN_BYTES = 0 if variant == "inplace" else threshold
+    try:
+        sim = Simulation(net, chip, config=cfg, stimuli=stimuli, probes=probes, comm=comm)
+    finally:
+        build.IN_PLACE_MIN_BYTES = threshold
+    if variant == "inplace":
+        assert sim.syn.target is net.projections[0].indices.base
     return sim.run(duration_s), sim
 
 
