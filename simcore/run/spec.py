@@ -24,6 +24,7 @@ Defaults, in the order they are applied:
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -354,16 +355,22 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
         return _build_and_run(spec, root, progress, metadata, trace, comm)
 
 
+def _stderr_line(line: str) -> None:
+    print(f"aersim: {line}", file=sys.stderr, flush=True)
+
+
 def _build_and_run(spec, root, progress, metadata, trace, comm) -> RunOutcome:
     """:func:`execute` once its trace exists (``comm``: the ranks of a parallel run)."""
     from aersim.simcore.run.latency import response_latencies
     from aersim.simcore.run.simulation import Simulation
     from aersim.simcore.run.trace_out import run_metadata, write_results
 
+    shown = progress and (comm is None or comm.Get_rank() == 0)    # rank 0 alone reports
     try:
         run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
         sim = Simulation(run.network, run.chip, config=run.config, stimuli=run.stimuli,
-                         strategy=run.strategy, probes=run.spec.probes, comm=comm)
+                         strategy=run.strategy, probes=run.spec.probes, comm=comm,
+                         announce=_stderr_line if shown else None)
     except BaseException:
         if trace is not None:
             trace.discard()
@@ -372,8 +379,7 @@ def _build_and_run(spec, root, progress, metadata, trace, comm) -> RunOutcome:
         trace.describe(**run_metadata(run, sim, metadata or {}))
         trace.write_array("run/core_of", sim.mapping.core_of)
     try:
-        res = sim.run(duration_ps=run.duration_ps, trace=trace,
-                      progress=progress and (comm is None or comm.Get_rank() == 0))
+        res = sim.run(duration_ps=run.duration_ps, trace=trace, progress=shown)
     except BaseException:
         if trace is not None:
             trace.close(complete=False)

@@ -132,3 +132,26 @@ def test_projection_covers_what_the_build_keeps(monkeypatch, in_place):
     assert kept < need
     if not in_place:
         assert need < 2 * kept
+
+
+def test_a_large_build_announces_its_projected_peak(monkeypatch, capsys):
+    """Past ``ANNOUNCE_BUILD_BYTES`` the build says what it projects before building: to the
+    ``announce`` callback, and on stderr for a run with progress (as ``aersim run``), rank 0."""
+    from aersim.simcore.run.spec import RunSpec, execute
+
+    net = brunel_network(n_exc=400, n_inh=100, epsilon=0.1)
+    lines = []
+    Simulation(net, "loihi_like", announce=lines.append)
+    assert lines == []                                   # 25,000 synapses: below the bar
+    monkeypatch.setattr(simulation, "ANNOUNCE_BUILD_BYTES", 0)
+    monkeypatch.setattr(memory, "available_bytes", lambda: 3 << 30)
+    sim = Simulation(net, "loihi_like", announce=lines.append)
+    need = memory.build_bytes(net.n_synapses, sim.syn.msg_core.size)
+    assert lines == [f"building the engine's tables for 0.0 M synapses in "
+                     f"{sim.syn.msg_core.size / 1e6:.1f} M messages: about "
+                     f"{need / memory.GIB:.1f} GiB at its peak (3.0 GiB available)"]
+    execute(RunSpec(network="random", chip="minimal", duration_s=0.001, out=None),
+            progress=True)
+    assert "aersim: building the engine's tables for" in capsys.readouterr().err
+    execute(RunSpec(network="random", chip="minimal", duration_s=0.001, out=None))
+    assert "building" not in capsys.readouterr().err
