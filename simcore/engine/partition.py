@@ -53,8 +53,8 @@ def split_cores(work: np.ndarray, used: np.ndarray, n_ranks: int) -> np.ndarray:
     idx = np.flatnonzero(used)
     if n_ranks > idx.size:
         raise ConfigError(f"{n_ranks} ranks for a network on {idx.size} cores with neurons: a "
-                          f"rank owns whole cores, so use at most {idx.size} ranks (--ranks "
-                          f"{idx.size})")
+                          f"rank owns whole cores, so use at most {idx.size} ranks or threads "
+                          f"(--ranks {idx.size} or --threads {idx.size})")
     cum = np.cumsum(work[idx].astype(np.float64))
     total = cum[-1] if cum.size else 0.0
     rank = np.full(work.shape[0], -1, dtype=np.int32)

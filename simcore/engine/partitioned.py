@@ -54,7 +54,7 @@ def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, 
             n_idle_own[c] = chip.n_idle[c] if own_core[c] else 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def update_steps(neurons, syn, chip, mode, state, counters, stim, rec, own, own_core, idle,
                  kb, ke, lo, hi, begin, end, dt_ps, ids, pays, out, models):
     """Update the owned neurons with ids in ``[lo, hi)`` for steps ``kb .. ke-1``
@@ -117,7 +117,7 @@ def owned_messages(msg_ptr, msg_core, core_lo, core_hi):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
     """Deliver the gathered spikes ``rows[r0:r1]`` (one step's, rows as in
     :func:`update_steps`, in id order) to the owned cores, and append their ids to the step's
@@ -142,7 +142,7 @@ def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
     return n_sp
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch, rec, rows,
                         bounds, kb, ke, idle_sum, durs, i0, contention, concurrent, own_msg,
                         dest_lo, dest_hi, done):
@@ -175,7 +175,7 @@ def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle, step_dur, i,
                contention, concurrent, dest_lo, dest_hi):
     """The timeline of a step whose global spikes are ``scratch.spiked[:n_sp]``, with the

@@ -59,12 +59,13 @@ class RankRun:
     MAX_BUFFER_BYTES = 64 << 20
 
     def __init__(self, sim, comm):
-        MPI = load_mpi()
-        self.MPI, self.comm = MPI, comm
+        # A communicator between threads (simcore.run.threads) brings its own constants.
+        self.MPI, self.comm = getattr(comm, "MPI", None) or load_mpi(), comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         if sim.mode != "timestep":
-            raise ConfigError("async mode over several MPI ranks is not supported yet: run it "
-                              "in one process (no --ranks), or use --mode timestep")
+            raise ConfigError("async mode over several MPI ranks or threads is not supported "
+                              "yet: run it in one process and thread (no --ranks or "
+                              "--threads), or use --mode timestep")
         self.part = partition(sim.network, sim.neurons.core, sim.syn, sim.chip.n_cores,
                               self.size)
         self.own = self.part.neuron_rank == self.rank

@@ -329,7 +329,7 @@ class RunOutcome:
 
 
 def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bool = False,
-            metadata: dict | None = None) -> RunOutcome:
+            metadata: dict | None = None, threads: int = 1) -> RunOutcome:
     """Resolve (if needed), build, run, and write the trace of ``spec.out``.
 
     The trace is created before anything is resolved or built (:func:`open_trace`): a second
@@ -342,6 +342,10 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
     ----------
     metadata : dict, optional
         Extra entries for the trace's run description (e.g. the command line).
+    threads : int
+        Partition the run over this many threads of this process (``simcore.run.threads``;
+        ``timestep`` mode, bit-identical to one thread); the network is resolved once and
+        shared, thread 0 writes the trace.
     """
     from aersim.simcore.run.compile_notice import compile_notice
     from aersim.simcore.run.mpi import launched_world
@@ -349,10 +353,32 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
 
     # Under an MPI launcher every rank runs its part of the same run; rank 0 writes the trace.
     comm = launched_world()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be a whole number >= 1, got {threads!r}")
+    if threads > 1 and comm is not None:
+        raise ConfigError("a run is split over MPI ranks or over threads, not both: drop "
+                          "--threads (or --ranks)")
     trace = open_on_rank0(comm, lambda: open_trace(
         spec.spec if isinstance(spec, ResolvedRun) else spec, metadata))
     with compile_notice(progress and (comm is None or comm.Get_rank() == 0)):
+        if threads > 1:
+            return _run_threads(spec, root, progress, metadata, trace, threads)
         return _build_and_run(spec, root, progress, metadata, trace, comm)
+
+
+def _run_threads(spec, root, progress, metadata, trace, threads: int) -> RunOutcome:
+    """:func:`execute` over ``threads`` threads: the network resolved once and shared, each
+    thread's share built and run as a rank (``simcore.run.threads``); thread 0's outcome."""
+    from aersim.simcore.run.threads import run_threads
+
+    try:
+        run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
+    except BaseException:
+        if trace is not None:
+            trace.discard()
+        raise
+    return run_threads(threads, lambda comm: _build_and_run(
+        run, root, progress, metadata, trace if comm.Get_rank() == 0 else None, comm))[0]
 
 
 def _stderr_line(line: str) -> None:
