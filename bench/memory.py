@@ -33,14 +33,15 @@ one above it)::
      10 M     streamed   1.0 s  27.6 B     3.0 s  96.2 B    68.5 B       0.12 GB
      10 M     int32      0.4 s  27.5 B     0.9 s  74.2 B    46.8 B       0.12 GB
      10 M     narrow     0.4 s  27.5 B     0.8 s  56.2 B    28.8 B       0.12 GB
-     10 M     in place   0.4 s  28.0 B     0.9 s  53.6 B    25.6 B       0.12 GB  (forced)
+     10 M     in place   0.4 s  28.0 B     0.9 s  53.6 B    25.6 B       0.12 GB
 
 B: peak bytes per synapse of the whole process (the base included); build added: the build's
 peak minus the network held before it. The network keeps 8 bytes per synapse, the engine
-nothing more at 100 M (it reads the network's arrays in place: docs/engine.md, Memory; at 10 M,
-80 MB of copy, it copies them, 8 more per synapse, for faster delivery), and every message (neuron, destination core) about 32 (synapse, chip and time-step
-tables): at 10 M synapses the messages dominate. Figures with the Numba cache warm (a first run
-that compiles adds about 40 MB).
+nothing more at 100 M (it reads the network's arrays in place: docs/engine.md, Memory); at
+10 M, 80 MB of copy, the default copies them (8 more per synapse, for faster delivery: 56.6 B
+at the peak), and the row above is ``--synapses in_place``. Every message (neuron, destination
+core) keeps about 32 bytes (synapse, chip and time-step tables): at 10 M synapses the messages
+dominate. Figures with the Numba cache warm (a first run that compiles adds about 40 MB).
 """
 
 import argparse
@@ -83,10 +84,12 @@ def main() -> None:
     parser.add_argument("--neurons", type=int, default=100_000)
     parser.add_argument("--epsilon", type=float, default=0.01)
     parser.add_argument("--chip", default="loihi_like")
+    parser.add_argument("--synapses", choices=("auto", "in_place", "copy"), default="auto",
+                        help="layout of the synapse tables (RunConfig.synapses)")
     args = parser.parse_args()
 
     from aersim.models.generators import brunel_network
-    from aersim.simcore import Simulation
+    from aersim.simcore import RunConfig, Simulation
 
     n_exc = args.neurons * 4 // 5
     base = _status_bytes("VmRSS") or 0
@@ -97,7 +100,7 @@ def main() -> None:
     held = _status_bytes("VmRSS") or gen_peak
     reset_peak()
     t0 = time.perf_counter()
-    Simulation(net, args.chip)
+    Simulation(net, args.chip, config=RunConfig(synapses=args.synapses))
     build_s, build_peak = time.perf_counter() - t0, peak_bytes()
     n = net.n_synapses
     print(json.dumps({"case": "brunel_memory", "neurons": args.neurons, "synapses": n,

@@ -248,14 +248,28 @@ class Network:
 
 def synapse_arena(sizes) -> list[tuple[np.ndarray, np.ndarray]]:
     """One int32 index array and one float32 weight array for every synapse of a network, cut
-    into ``(indices, weights)`` views of ``sizes[k]`` synapses each (uninitialised), one per
-    projection in the order the network will hold them. Projections filled in these views
-    cover the arena exactly, which lets the engine use the arena as its own synapse arrays
-    (no copy: a build then adds no bytes per synapse when every row is in (core, delay) order).
+    into one ``(indices, weights)`` pair of views per projection.
+
+    Projections filled in these views cover the arena exactly, which lets the engine use the
+    arena as its own synapse arrays (no copy: a build then adds no bytes per synapse when every
+    row is in (destination core, delay) order; ``simcore.engine.synapse_tables``).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Synapses of each projection, in any order the network will hold them (whole numbers
+        >= 0).
+
+    Returns
+    -------
+    list of (int32 ndarray (sizes[k],), float32 ndarray (sizes[k],))
+        The uninitialised views, one pair per projection, in the order of ``sizes``.
     """
+    sizes = list(sizes)
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
+           for s in sizes):
+        raise NetworkError(f"synapse counts must be whole numbers >= 0, got {sizes}")
     sizes = [int(s) for s in sizes]
-    if any(s < 0 for s in sizes):
-        raise NetworkError(f"synapse counts must be >= 0, got {sizes}")
     indices = np.empty(sum(sizes), dtype=np.int32)
     weights = np.empty(sum(sizes), dtype=np.float32)
     cuts = np.cumsum([0] + sizes)

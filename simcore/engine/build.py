@@ -43,7 +43,7 @@ from aersim.simcore.engine.message_tables import (  # noqa: F401 - CLINK_* re-ex
     send_order,
     system_tables,
 )
-from aersim.simcore.engine.synapse_tables import fan_out_tables
+from aersim.simcore.engine.synapse_tables import fan_out_tables, reads_in_place
 from aersim.simcore.errors import ConfigError
 
 #: Engine codes of the built-in models (``models.neurons.registry`` holds every model).
@@ -417,9 +417,10 @@ def build_synapses(network, mapping, in_place: bool | None = None) -> SynapseTab
     Synapse targets are input slots (:func:`input_slots`), which are neuron ids unless the
     network has multi-channel neurons. Besides the tables it returns, the build allocates
     nothing per synapse (:mod:`simcore.engine.synapse_tables`), and with ``in_place`` not even
-    the engine's copy of the synapses where the network's arrays allow it. None (default): in
-    place when the copy would take :data:`IN_PLACE_MIN_BYTES` or more, or more than a quarter of
-    the memory the machine has available. Both layouts give the same runs, bit for bit.
+    the engine's copy of the synapses where the network's arrays allow it and that keeps less
+    memory. None (default): in place when the copy would take :data:`IN_PLACE_MIN_BYTES` or
+    more, or more than a quarter of the memory the machine has available (``RunConfig.
+    synapses`` chooses). Both layouts give the same runs, bit for bit.
     """
     if in_place is None:
         copy_bytes = 8 * network.n_synapses
@@ -669,8 +670,11 @@ def _route_lengths(sx, sy, dx, dy, chip) -> np.ndarray:
 
 
 def engine_bytes(syn: SynapseTables, neurons: NeuronTables) -> int:
-    """Bytes held by the engine's synapse and neuron tables (a view of another table, such as
-    ``seg_hi`` of the copied layout, not counted again; arrays read in place from the network
-    counted)."""
-    views = syn.seg_hi.nbytes if syn.seg_hi.base is syn.seg_lo else 0
-    return sum(a.nbytes for a in syn) - views + sum(a.nbytes for a in neurons)
+    """Bytes held by the engine's synapse and neuron tables: not the network's arrays that the
+    tables read in place, and not ``seg_hi`` of the copied layout (a view of ``seg_lo``)."""
+    if reads_in_place(syn):     # target and weight are the network's
+        kept = [a for name, a in zip(syn._fields, syn, strict=True)
+                if name not in ("target", "weight")]
+    else:                       # seg_hi is a view of seg_lo
+        kept = [a for name, a in zip(syn._fields, syn, strict=True) if name != "seg_hi"]
+    return sum(a.nbytes for a in kept) + sum(a.nbytes for a in neurons)

@@ -34,6 +34,10 @@ from aersim.models.network import projections_by_source
 
 #: Largest count an int32 pointer array can index up to (its last entry is the count itself).
 INT32_LIMIT = int(np.iinfo(np.int32).max)
+#: Bytes a segment keeps in each layout (int32 first synapse, first slot, delay index and the
+#: time-step engine's delay in steps; in place also its end).
+COPY_SEGMENT_BYTES = 16
+IN_PLACE_SEGMENT_BYTES = 20
 
 
 def narrowest_int(largest: int):
@@ -101,6 +105,13 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
     delay_ps = distinct_delays(own_delays)
     n_seg, n_seg_split, n_msg, proj_ordered = _count_kernel(*args)
     arena = _arena(projs, stride, n_syn) if share and proj_ordered else None
+    # In place only where it keeps less: there every run of a projection's row is a segment of
+    # its own, where a copy merges a neuron's runs to one core and delay but keeps 8 bytes per
+    # synapse (many projections from one source onto populations sharing cores can make the
+    # split segments cost more than the copy).
+    if arena is not None and \
+            IN_PLACE_SEGMENT_BYTES * n_seg_split >= COPY_SEGMENT_BYTES * n_seg + 8 * n_syn:
+        arena = None
     if arena is not None:
         n_seg = n_seg_split
     seg_lo = np.empty(n_seg + 1, dtype=narrowest_int(n_syn))
@@ -125,6 +136,12 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
         seg_lo[n_seg] = n_syn
     return (target, weight, seg_lo, seg_hi, seg_slot0, seg_delay, delay_ps, msg_ptr, msg_core,
             msg_seg_lo)
+
+
+def reads_in_place(syn) -> bool:
+    """Whether the tables ``syn`` read the network's arrays in place (their ``target`` and
+    ``weight`` are the network's): copied tables have ``seg_hi`` as a view of ``seg_lo``."""
+    return syn.seg_hi.base is not syn.seg_lo
 
 
 def _arena(projs, stride, n_syn: int):
@@ -209,6 +226,13 @@ def _delay_index(delay_ps, d):
     return lo
 
 
+@njit(cache=True, inline="always")
+def _sort_key(slot_core, slot, d, delay_bits):
+    """The (destination core, delay) sort key of a synapse onto input ``slot`` with delay
+    ``d`` (ps), int64: ``core << delay_bits | d``."""
+    return (np.int64(slot_core[slot]) << delay_bits) | d
+
+
 @njit(cache=True)
 def _gather_row(i, lo, p_lo, p_hi, indptrs, indices, weights, delays, shared, post0, stride,
                 slot_core, delay_bits, t, w, key):
@@ -231,7 +255,7 @@ def _gather_row(i, lo, p_lo, p_hi, indptrs, indices, weights, delays, shared, po
             d = dp[0] if shared[p] else dp[k]
             t[m] = tgt
             w[m] = wp[k]
-            key[m] = (np.int64(slot_core[tgt]) << delay_bits) | d
+            key[m] = _sort_key(slot_core, tgt, d, delay_bits)
             if m == start or key[m] != key[m - 1]:
                 runs += 1
             if m > 0 and key[m] < key[m - 1]:
@@ -327,8 +351,10 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
 def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride,
                  slot_core, delay_bits, longest, row, target, weight, seg_lo, seg_delay,
                  delay_ps, msg_ptr, msg_core, msg_seg_lo):
-    """The copied layout: write every neuron's row sorted stably by key into ``target`` and
-    ``weight`` from ``row[i]`` on, and its segments and messages."""
+    """The copied layout: write every neuron's row sorted stably by key into ``target`` (int32)
+    and ``weight`` (float32, both ``(n_syn,)``) from ``row[i]`` on (``row``: int64
+    ``(n_neurons + 1,)``), its segments into ``seg_lo`` (``(n_seg + 1,)``) and ``seg_delay``,
+    and its messages into ``msg_ptr``, ``msg_core`` and ``msg_seg_lo``."""
     t = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=np.float32)
     key = np.empty(longest, dtype=np.int64)
@@ -379,14 +405,14 @@ def _fill_in_place_kernel(first, grp_ptr, indptrs, indices, weights, delays, sha
                           stride, slot_core, delay_bits, longest, offset, seg_lo, seg_hi,
                           seg_slot0, seg_delay, delay_ps, msg_ptr, msg_core, msg_seg_lo):
     """The in-place layout: every neuron's segments are the runs of equal key in its rows of
-    the projections (each row in key order, projection ``p`` at ``offset[p]`` of the arena),
-    taken stably in key order (so in projection order for equal keys), and its messages."""
-    run_key = np.empty(longest, dtype=np.int64)
-    run_lo = np.empty(longest, dtype=np.int64)
-    run_hi = np.empty(longest, dtype=np.int64)
-    run_slot0 = np.empty(longest, dtype=np.int64)
-    perm = np.empty(longest, dtype=np.int64)
-    tmp = np.empty(longest, dtype=np.int64)
+    the projections (each row in key order, projection ``p`` at ``offset[p]``, int64
+    ``(n_proj,)``, of the arena), taken stably in key order (so in projection order for equal
+    keys), written into ``seg_lo``, ``seg_hi``, ``seg_slot0``, ``seg_delay`` (``(n_seg,)``) and
+    the messages into ``msg_ptr`` (``(n_neurons + 1,)``), ``msg_core`` (``(n_msg,)``) and
+    ``msg_seg_lo`` (``(n_msg + 1,)``; ``seg_lo[n_seg]`` is the caller's)."""
+    # A neuron's runs (at most one per synapse): key, arena range, first input slot; scratch.
+    buf = np.empty((6, longest), dtype=np.int64)
+    run_key, run_lo, run_hi, run_slot0, perm, tmp = buf[0], buf[1], buf[2], buf[3], buf[4], buf[5]
     mask = (np.int64(1) << delay_bits) - 1
     s = 0
     msg = 0
@@ -399,7 +425,7 @@ def _fill_in_place_kernel(first, grp_ptr, indptrs, indices, weights, delays, sha
                 ip, idx, dp = indptrs[p], indices[p], delays[p]
                 for k in range(ip[i - lo], ip[i - lo + 1]):
                     d = dp[0] if shared[p] else dp[k]
-                    kk = (np.int64(slot_core[post0[p] + np.int64(idx[k])]) << delay_bits) | d
+                    kk = _sort_key(slot_core, post0[p] + np.int64(idx[k]), d, delay_bits)
                     if k == ip[i - lo] or kk != run_key[n_runs - 1]:
                         run_key[n_runs] = kk
                         run_lo[n_runs] = offset[p] + k
@@ -425,6 +451,7 @@ def _fill_in_place_kernel(first, grp_ptr, indptrs, indices, weights, delays, sha
 
 @njit(cache=True)
 def _message_synapses(msg_seg_lo, seg_lo, seg_hi, out):
+    """``out[m]`` = the synapses of message ``m``: the sum of its segments' lengths."""
     for m in range(out.shape[0]):
         c = 0
         for g in range(msg_seg_lo[m], msg_seg_lo[m + 1]):

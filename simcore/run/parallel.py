@@ -271,6 +271,16 @@ class RankRun:
 
     # -- gathering results ----------------------------------------------------------------------
 
+    def share_state(self, sim) -> None:
+        """Each neuron's state (``v``, ``cur``, ``aux1``, ``aux2``, refractory steps) from its
+        owning rank into every rank's ``sim.state``: the state a one-process run ends with."""
+        st = sim.state
+        own = np.flatnonzero(self.own)
+        arrays = (st.v, st.cur, st.aux1, st.aux2, st.ref_count)
+        for ids, values in self.comm.allgather((own, [a[own] for a in arrays])):
+            for a, vals in zip(arrays, values, strict=True):
+                a[ids] = vals
+
     def drain(self, sim, spikes_t, spikes_n, trace) -> None:
         """Gather the ranks' recorded spikes (and probe samples) in one-process order into
         ``sim``'s buffers and hand them on as one process does (``Simulation._drain``)."""

@@ -149,7 +149,8 @@ class Simulation:
             if announce is not None:
                 announce(line)
         self.neurons = build_neurons(network, self.mapping)
-        self.syn = build_synapses(network, self.mapping)
+        self.syn = build_synapses(network, self.mapping,
+                                  {"auto": None, "in_place": True, "copy": False}[config.synapses])
         self.contention = bool(getattr(chip.noc, "contention", False))
         self.chip_tables = build_chip(chip, self.neurons, self.syn, network)
         self.stimuli = stimuli
@@ -465,6 +466,10 @@ class Simulation:
                 if bar is not None:
                     bar.update((t1 - self.t_ps) / PS_PER_S)
                 self.t_ps = t1
+        if self.parallel is not None:
+            # Every rank's state of every neuron, as after a one-process run (each rank
+            # updated only its own).
+            self.parallel.share_state(self)
         if bar is not None:
             bar.close()
         wall = time.perf_counter() - wall0

@@ -99,18 +99,16 @@ def test_receive_work_bound_counts_every_storage_kind():
 
 
 @pytest.mark.parametrize("in_place", [True, False])
-def test_projection_covers_what_the_build_keeps(monkeypatch, in_place):
+def test_projection_covers_what_the_build_keeps(in_place):
     """The projected build bytes cover the engine's per-synapse, per-segment and per-message
     arrays of a real build, with a margin for passing arrays that is not larger than what the
     copied layout keeps. In place (Brunel's projections are one arena) nothing is kept per
     synapse; copied, 8 bytes."""
     import numpy as np
 
-    from aersim.simcore.engine import build
-
-    monkeypatch.setattr(build, "IN_PLACE_MIN_BYTES", 0 if in_place else 1 << 62)
     net = brunel_network(n_exc=400, n_inh=100, epsilon=0.1)
-    sim = Simulation(net, "loihi_like", config=RunConfig(mode="timestep"))
+    sim = Simulation(net, "loihi_like", config=RunConfig(
+        mode="timestep", synapses="in_place" if in_place else "copy"))
     syn, chip = sim.syn, sim.chip_tables
     n_syn, n_msg, n_seg = net.n_synapses, syn.msg_core.size, syn.seg_delay.size
     arena = net.projections[0].indices.base

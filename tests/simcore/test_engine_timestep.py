@@ -133,8 +133,6 @@ def test_step_duration_bounds():
     assert res.hardware_time_ps == res.step_duration_ps.sum()
     msgs = res.messages
     assert (msgs[:, 2] >= msgs[:, 1]).all()                     # served after arrival
-    n_syn = np.diff(sim.syn.seg_lo)[...]
-    del n_syn
     service = msgs[:, 3] - msgs[:, 2]
     assert (service >= lat["message_in"] + lat["synaptic_op"]).all()
     assert res.ledger.barrier_j == 0.0 and len(OP_KINDS) == res.counts.shape[1]

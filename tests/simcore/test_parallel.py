@@ -48,7 +48,7 @@ def reference():
 
 def one_process(reference, case):
     if case not in reference:
-        reference[case] = results_arrays(run_case(case)[0])
+        reference[case] = results_arrays(*run_case(case))
     return reference[case]
 
 

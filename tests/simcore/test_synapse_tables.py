@@ -279,12 +279,44 @@ def test_the_build_reads_in_place_from_a_size_or_under_memory_pressure(monkeypat
     assert build_synapses(net, mapping, in_place=False).target is not arena
 
 
+def test_in_place_is_refused_where_its_split_segments_would_keep_more_than_a_copy():
+    """Eight projections from one source onto eight small populations on one core: in place
+    every projection's run would be a segment of its own (8 per message, 20 bytes each),
+    where the copy merges them into one (16 bytes) and keeps 8 bytes per synapse."""
+    rng = np.random.default_rng(3)
+    n, k, m = 400, 8, 8
+    net = Network()
+    net.add_population("s", n, LIFParams())
+    for j in range(k):
+        net.add_population(f"t{j}", m, LIFParams())
+    arena = synapse_arena([n] * k)
+    for j, (idx, w) in enumerate(arena):
+        idx[:], w[:] = rng.integers(0, m, n), 0.1
+        net.add_projection(Projection(f"s->t{j}", "s", f"t{j}", np.arange(n + 1), idx, w,
+                                      np.asarray(10**9)))
+    core_of = np.concatenate((np.arange(n) // 100, np.full(k * m, 4))).astype(np.int32)
+    mapping = SimpleNamespace(core_of=core_of)
+    syn = build_synapses(net, mapping, in_place=True)
+    copied = build_synapses(net, mapping, in_place=False)
+    assert syn.target is not arena[0][0].base and syn.seg_delay.size == copied.seg_delay.size
+    # The first projection alone, in an arena of its own, is read in place.
+    one = Network()
+    one.add_population("s", n, LIFParams())
+    one.add_population("t0", m, LIFParams())
+    [(idx, w)] = synapse_arena([n])
+    idx[:], w[:] = arena[0]
+    one.add_projection(Projection("s->t0", "s", "t0", np.arange(n + 1), idx, w,
+                                  np.asarray(10**9)))
+    alone = build_synapses(one, SimpleNamespace(core_of=core_of[:n + m]), in_place=True)
+    assert alone.target is idx.base
+
+
 @pytest.mark.parametrize("mode", ["timestep", "async"])
 @pytest.mark.parametrize("network", ["one_projection", "brunel"])
-def test_a_run_on_shared_arrays_equals_a_run_on_a_copy(monkeypatch, mode, network):
+def test_a_run_on_shared_arrays_equals_a_run_on_a_copy(mode, network):
     from aersim.models import brunel_network
     from aersim.simcore import PoissonDrive, RunConfig, Simulation
-    from aersim.simcore.engine import synapse_tables
+    from aersim.simcore.engine.synapse_tables import reads_in_place
 
     if network == "brunel":     # four projections in one arena; E and I share cores
         net = brunel_network(n_exc=800, n_inh=200, epsilon=0.1, seed=2)
@@ -292,13 +324,13 @@ def test_a_run_on_shared_arrays_equals_a_run_on_a_copy(monkeypatch, mode, networ
     else:
         net = _one_population(200, sort_rows=True)
         stim = [PoissonDrive("a", 2000.0, 0.3)]
-    cfg = RunConfig(mode=mode, seed=5)
-    monkeypatch.setattr(build, "IN_PLACE_MIN_BYTES", 0)
-    shared = Simulation(net, "loihi_like", config=cfg, stimuli=stim)
+    shared = Simulation(net, "loihi_like", stimuli=stim,
+                        config=RunConfig(mode=mode, seed=5, synapses="in_place"))
     assert np.shares_memory(shared.syn.target, net.projections[0].indices)
-    monkeypatch.setattr(build, "fan_out_tables",
-                        lambda *a, **k: synapse_tables.fan_out_tables(*a, share=False))
-    copied = Simulation(net, "loihi_like", config=cfg, stimuli=stim)
+    assert reads_in_place(shared.syn)
+    copied = Simulation(net, "loihi_like", stimuli=stim,
+                        config=RunConfig(mode=mode, seed=5, synapses="copy"))
+    assert not reads_in_place(copied.syn)
     assert not np.shares_memory(copied.syn.target, net.projections[0].indices)
     if network == "brunel":
         assert shared.syn.seg_delay.size > copied.syn.seg_delay.size

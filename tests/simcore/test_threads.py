@@ -69,12 +69,12 @@ def test_a_failing_thread_releases_the_others_and_its_error_is_raised():
                                     ("brunel-nolog", 2), ("feedforward-nolog", 3),
                                     ("brunel-long", 2)])
 def test_threads_reproduce_one_process(case, n):
-    want = results_arrays(run_case(case)[0])
+    want = results_arrays(*run_case(case))
     outcomes = run_threads(n, lambda comm: run_case(case, comm))
     assert want["spikes_t"].size > 100
     for res, sim in outcomes:     # every thread holds the whole run's results
         assert sim.parallel is not None and sim.parallel.size == n
-        for key, value in results_arrays(res).items():
+        for key, value in results_arrays(res, sim).items():
             assert value.dtype == want[key].dtype and value.shape == want[key].shape, key
             assert value.tobytes() == want[key].tobytes(), f"{case} on {n} threads: {key}"
 
