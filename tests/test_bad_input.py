@@ -208,6 +208,8 @@ CLI = [
      r"threads must be a whole number >= 1, got 0"),
     ("run-too-many-threads", ["run", "random", "--mode", "timestep", "--duration", "0.001",
                               "--out", "", "--threads", "3"], r"use at most 1 ranks or threads"),
+    ("run-ranks-and-threads", ["run", "ff", "--out", "", "--threads", "2", "--ranks", "2"],
+     r"over MPI ranks or over threads, not both"),
     ("run-threads-not-a-number", ["run", "ff", "--out", "", "--threads", "two"],
      r"--threads: invalid int value: 'two'"),
     ("info-binary-trace", ["info", "binary.h5"], r"binary.h5 is not an HDF5 file"),

@@ -140,9 +140,13 @@ def spec_from_args(args):
 
 
 def run_command(args) -> int:
+    from aersim.simcore.errors import ConfigError
     from aersim.simcore.run.mpi import launch, launched_world
     from aersim.simcore.run.signals import interrupt_on_signals
 
+    if args.ranks is not None and args.threads != 1:
+        raise ConfigError("a run is split over MPI ranks or over threads, not both: drop "
+                          "--threads (or --ranks)")
     if args.ranks is not None and launched_world() is None and args.ranks != 1:
         # ``--ranks N`` starts this same command as N MPI ranks (without ``--ranks``).
         return launch(args.ranks, list(getattr(args, "argv", sys.argv[1:])))
