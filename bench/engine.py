@@ -55,13 +55,14 @@ def workload(case: str, seed: int):
 
 
 def run_case(case: str, mode: str, duration_s: float, chip_name: str, seed: int,
-             contention: bool = False) -> dict:
+             contention: bool = False, synapses: str = "auto") -> dict:
     net, stimuli, lif = workload(case, seed)
     chip = load_chip(chip_name)
     if contention:
         # Packets queue at links and buffers; numbers from the chip's noc section.
         chip = dataclasses.replace(chip, noc=dataclasses.replace(chip.noc, contention=True))
-    sim = Simulation(net, chip, config=RunConfig(mode=mode, seed=seed), stimuli=stimuli)
+    sim = Simulation(net, chip, config=RunConfig(mode=mode, seed=seed, synapses=synapses),
+                     stimuli=stimuli)
     # First call pays compilation (or the cache load): measure it on a short run.
     t0 = time.perf_counter()
     sim.run(duration_ps=sim.config.dt_ps)
@@ -124,6 +125,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=1.0, help="simulated seconds")
     ap.add_argument("--chip", default="minimal")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--synapses", choices=("auto", "in_place", "copy"), default="auto",
+                    help="layout of the synapse tables (RunConfig.synapses)")
     ap.add_argument("--contention", action="store_true",
                     help="switch on the chip's network-on-chip contention model "
                          "(reports packets per second too)")
@@ -164,7 +167,8 @@ def main() -> None:
     else:
         for case in cases:
             for mode in modes:
-                r = run_case(case, mode, args.duration, args.chip, args.seed, args.contention)
+                r = run_case(case, mode, args.duration, args.chip, args.seed, args.contention,
+                             args.synapses)
                 print(f"# {case} {mode}: {r['spikes']} spikes ({r['rate_hz']} Hz), "
                       f"{r['synaptic_events']:.3g} synaptic events in {r['wall_s']} s = "
                       f"{r['syn_events_per_s'] / 1e6:.1f} M/s "

@@ -19,25 +19,29 @@ streamed: streamed generation and per-row sorts (``simcore.engine.synapse_tables
 the chip tables' storage counts and send order and the delays in steps int32, filled without
 temporaries the size of the message list; narrow: int32 segment pointers, one int32 delay
 index per segment into the distinct delays, one storage count per message when all synapses
-are sparse, no stored send order on row-major chips, int32 receive work (int32 and narrow ran
-side by side)::
+are sparse, no stored send order on row-major chips, int32 receive work; in place: the engine
+reads the generator's synapse arena instead of copying it (each row ran side by side with the
+one above it)::
 
     synapses  code      generate          build             build added  base
     100 M     before    15.2 s  24.9 B    99.8 s  48.7 B    38.9 B       0.12 GB
     100 M     streamed   4.3 s  10.1 B    11.3 s  27.4 B    17.3 B       0.12 GB
     100 M     int32      1.7 s  10.1 B     3.7 s  23.9 B    13.8 B       0.12 GB
     100 M     narrow     2.7 s  10.1 B     4.6 s  21.1 B    11.0 B       0.12 GB
+    100 M     in place   3.4 s  10.1 B     2.9 s  13.9 B     3.8 B       0.12 GB
      10 M     before     1.8 s  41.3 B    34.2 s  99.6 B    69.1 B       0.12 GB
      10 M     streamed   1.0 s  27.6 B     3.0 s  96.2 B    68.5 B       0.12 GB
      10 M     int32      0.4 s  27.5 B     0.9 s  74.2 B    46.8 B       0.12 GB
      10 M     narrow     0.4 s  27.5 B     0.8 s  56.2 B    28.8 B       0.12 GB
+     10 M     in place   0.4 s  28.0 B     0.9 s  53.6 B    25.6 B       0.12 GB
 
 B: peak bytes per synapse of the whole process (the base included); build added: the build's
-peak minus the network held before it. The network keeps 8 bytes per synapse, the engine 8 more
-(Brunel's four projections cannot be used in place: docs/engine.md, Memory), and every message
-(neuron, destination core) 28 (synapse, chip and time-step tables; about 33 at the peak): at
-10 M synapses the messages dominate. Figures with the Numba cache warm (a first run that
-compiles adds about 40 MB).
+peak minus the network held before it. The network keeps 8 bytes per synapse, the engine
+nothing more at 100 M (it reads the network's arrays in place: docs/engine.md, Memory); at
+10 M, 80 MB of copy, the default copies them (8 more per synapse, for faster delivery: 56.6 B
+at the peak), and the row above is ``--synapses in_place``. Every message (neuron, destination
+core) keeps about 32 bytes (synapse, chip and time-step tables): at 10 M synapses the messages
+dominate. Figures with the Numba cache warm (a first run that compiles adds about 40 MB).
 """
 
 import argparse
@@ -80,10 +84,12 @@ def main() -> None:
     parser.add_argument("--neurons", type=int, default=100_000)
     parser.add_argument("--epsilon", type=float, default=0.01)
     parser.add_argument("--chip", default="loihi_like")
+    parser.add_argument("--synapses", choices=("auto", "in_place", "copy"), default="auto",
+                        help="layout of the synapse tables (RunConfig.synapses)")
     args = parser.parse_args()
 
     from aersim.models.generators import brunel_network
-    from aersim.simcore import Simulation
+    from aersim.simcore import RunConfig, Simulation
 
     n_exc = args.neurons * 4 // 5
     base = _status_bytes("VmRSS") or 0
@@ -94,7 +100,7 @@ def main() -> None:
     held = _status_bytes("VmRSS") or gen_peak
     reset_peak()
     t0 = time.perf_counter()
-    Simulation(net, args.chip)
+    Simulation(net, args.chip, config=RunConfig(synapses=args.synapses))
     build_s, build_peak = time.perf_counter() - t0, peak_bytes()
     n = net.n_synapses
     print(json.dumps({"case": "brunel_memory", "neurons": args.neurons, "synapses": n,

@@ -19,6 +19,10 @@ command (``--peer-threads 1,2``; Brian2 from ``--brian2-python``), each followed
 
     python bench/parallel.py --ranks 1 2 --duration 1.0 --peers brian2 --peer-threads 1,2 \
         --brian2-python ~/b2/bin/python
+
+``--threads 2`` (the default; ``--threads`` alone: none) also runs the same ranks as threads of
+one process (``simcore.run.threads``), one JSON line per thread count with ``threads`` set:
+processes and threads compared in the same command.
 """
 
 import argparse
@@ -41,20 +45,30 @@ def worker(args) -> None:
     from aersim.hardware.energy import OP_INDEX
     from aersim.simcore import RunConfig, Simulation
     from aersim.simcore.run.mpi import launched_world
+    from aersim.simcore.run.threads import run_threads
+
+    net, stimuli, _ = workload("brunel", args.seed)
+    chip = load_chip(args.chip)
+
+    def timed(comm):
+        sim = Simulation(net, chip, config=RunConfig(mode="timestep", seed=args.seed),
+                         stimuli=stimuli, comm=comm)
+        sim.run(duration_ps=10 * sim.config.dt_ps)   # compiled kernels loaded, buffers warm
+        if comm is not None:
+            comm.Barrier()
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = sim.run(args.duration)
+        if comm is not None:
+            comm.Barrier()
+        return sim, res, time.perf_counter() - t0, time.process_time() - c0
 
     comm = launched_world()
-    net, stimuli, _ = workload("brunel", args.seed)
-    sim = Simulation(net, load_chip(args.chip), config=RunConfig(mode="timestep", seed=args.seed),
-                     stimuli=stimuli, comm=comm)
-    sim.run(duration_ps=10 * sim.config.dt_ps)   # compiled kernels loaded, buffers warm
-    if comm is not None:
-        comm.Barrier()
-    t0, c0 = time.perf_counter(), time.process_time()
-    res = sim.run(args.duration)
-    if comm is not None:
-        comm.Barrier()
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - c0
+    n_threads = args.threads[0] if args.threads else 1     # a worker gets one count
+    if n_threads > 1:
+        # process_time covers every thread of the process.
+        sim, res, wall, cpu = run_threads(n_threads, timed)[0]
+    else:
+        sim, res, wall, cpu = timed(comm)
     if comm is not None:
         cpu = comm.reduce(cpu, root=0)
         if comm.Get_rank() != 0:
@@ -63,7 +77,8 @@ def worker(args) -> None:
                             + res.counts.tobytes()).hexdigest()[:16]
     syn = int(res.counts[:, OP_INDEX["synaptic_op"]].sum())
     work = sim.parallel.part.work.tolist() if sim.parallel is not None else [None]
-    print(json.dumps({"ranks": 1 if comm is None else comm.Get_size(), "chip": args.chip,
+    print(json.dumps({"ranks": 1 if comm is None else comm.Get_size(),
+                      "threads": n_threads, "chip": args.chip,
                       "duration_s": args.duration, "wall_s": round(wall, 3),
                       "cpu_s": round(cpu, 3), "spikes": res.n_spikes, "digest": digest,
                       "syn_events_per_s": round(syn / wall),
@@ -83,6 +98,8 @@ def main() -> None:
     ap.add_argument("--peer-threads", default="1,2", help="thread counts of the peers")
     ap.add_argument("--brian2-python", default=sys.executable,
                     help="a Python interpreter that has Brian2 (it needs Python >= 3.12)")
+    ap.add_argument("--threads", type=int, nargs="*", default=[2],
+                    help="thread counts to run as threads of one process (default 2)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -94,11 +111,13 @@ def main() -> None:
     rows = []
     own = [sys.executable, str(Path(__file__).resolve()), "--worker", "--duration",
            str(args.duration), "--chip", args.chip, "--seed", str(args.seed)]
-    for n in args.ranks:
-        cmd = own if n == 1 else [find_mpiexec(), "-n", str(n), *own]
+    runs = [(n, own + ["--threads", "1"] if n == 1 else
+             [find_mpiexec(), "-n", str(n), *own, "--threads", "1"]) for n in args.ranks]
+    runs += [(t, own + ["--threads", str(t)]) for t in args.threads if t > 1]
+    for n, cmd in runs:
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         row = json.loads(out.strip().splitlines()[-1])
-        if n == 1:
+        if n == 1 and row["threads"] == 1:
             base = row
         if base is not None:
             row["speedup"] = round(base["wall_s"] / row["wall_s"], 3)
@@ -111,7 +130,8 @@ def main() -> None:
         sys.path.insert(0, str(HERE))
         from engine import run_peers
 
-        ours = [dict(row, mode=f"timestep, {row['ranks']} rank(s)") for row in rows]
+        ours = [dict(row, mode=f"timestep, {row['ranks']} rank(s)" if row["threads"] == 1
+                     else f"timestep, {row['threads']} threads") for row in rows]
         run_peers(peers, [int(t) for t in args.peer_threads.split(",")], args, ours)
 
 

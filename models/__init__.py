@@ -6,7 +6,7 @@ from aersim.models.generators import brunel_network, ff_network, random_network
 from aersim.models.loaders.loading import load_network, save_network
 from aersim.models.loaders.netx_io import load_netx
 from aersim.models.loaders.profiles import PROFILES, ImportProfile, get_profile
-from aersim.models.network import Network, Population, Projection
+from aersim.models.network import Network, Population, Projection, synapse_arena
 from aersim.models.neurons.alif import ALIFParams
 from aersim.models.neurons.cuba import CubaLIFParams, CubaLIParams, LIParams
 from aersim.models.neurons.egru import EGRUParams
@@ -22,5 +22,5 @@ __all__ = [
     "LoihiCubaParams", "ModelError", "ModelWarning", "Network", "NetworkError", "PROFILES",
     "ParameterError", "Population", "Projection", "SigmaDeltaParams", "brunel_network",
     "ff_network", "get_profile", "load_network", "load_netx", "random_network", "save_network",
-    "weights_to_loihi",
+    "synapse_arena", "weights_to_loihi",
 ]

@@ -12,7 +12,7 @@ from numba import njit
 
 from aersim.models.errors import NetworkError
 from aersim.models.memory import GENERATE_BYTES_PER_SYNAPSE, require_bytes
-from aersim.models.network import Network, Projection
+from aersim.models.network import Network, Projection, synapse_arena
 from aersim.models.neurons.lif import LIFParams
 from aersim.models.neurons.source import InputParams
 
@@ -45,9 +45,12 @@ def brunel_network(n_exc: int = 8000, n_inh: int = 2000, epsilon: float = 0.1,
     net.add_population("exc", n_exc, _slice_params(params, 0, n_exc))
     net.add_population("inh", n_inh, _slice_params(params, n_exc, n))
     delay = int(round(delay_ms * PS_PER_MS))
-    for pre, n_pre, c, w in (("exc", n_exc, c_e, j_mv), ("inh", n_inh, c_i, -g * j_mv)):
-        for post, n_post in (("exc", n_exc), ("inh", n_inh)):
-            _add_fixed_indegree(net, rng, pre, post, n_pre, n_post, c, delay, weight=w)
+    pairs = [(pre, n_pre, c, w, post, n_post)
+             for pre, n_pre, c, w in (("exc", n_exc, c_e, j_mv), ("inh", n_inh, c_i, -g * j_mv))
+             for post, n_post in (("exc", n_exc), ("inh", n_inh))]
+    arena = synapse_arena([n_post * c for _, _, c, _, _, n_post in pairs])
+    for (pre, n_pre, c, w, post, n_post), out in zip(pairs, arena, strict=True):
+        _add_fixed_indegree(net, rng, pre, post, n_pre, n_post, c, delay, weight=w, out=out)
     net.inputs, net.outputs = [], ["exc", "inh"]
     return net
 
@@ -70,13 +73,14 @@ def ff_network(n_input: int = 1000, layer_size: int = 2000, n_layers: int = 3,
     net.add_population("input", n_input, InputParams())
     prev, n_prev = "input", n_input
     delay = int(round(delay_ms * PS_PER_MS))
+    arena = synapse_arena([layer_size * fan_in] * n_layers)
     for k in range(1, n_layers + 1):
         name = f"L{k}"
         net.add_population(name, layer_size, LIFParams(
             tau_s=0.020, v_th=20.0, v_reset=10.0, t_ref_s=0.002,
             v_init=rng.uniform(0.0, 20.0, layer_size)))
         _add_fixed_indegree(net, rng, prev, name, n_prev, layer_size, fan_in, delay,
-                            normal=(w_mean_mv, w_std_mv))
+                            normal=(w_mean_mv, w_std_mv), out=arena[k - 1])
         prev, n_prev = name, layer_size
     net.inputs, net.outputs = ["input"], [prev]
     return net
@@ -139,7 +143,7 @@ _BLOCK_SYNAPSES = 1 << 20
 
 def _add_fixed_indegree(net: Network, rng, pre: str, post: str, n_pre: int, n_post: int,
                         c: int, delay_ps: int, weight: float | None = None,
-                        normal: tuple | None = None) -> None:
+                        normal: tuple | None = None, out: tuple | None = None) -> None:
     """Add projection ``pre->post``: every post neuron draws ``c`` partners uniformly from ``pre``.
 
     Draws the same numbers in the same order as ``rng.integers(0, n_pre, n_post * c)`` (partner
@@ -149,7 +153,8 @@ def _add_fixed_indegree(net: Network, rng, pre: str, post: str, n_pre: int, n_po
     order. It streams instead of holding the coordinate lists: a first pass counts the partners
     of every pre neuron, a second pass draws the partners again from the same generator state
     and writes each synapse straight into its CSR slot (int32 index, float32 weight), so the
-    peak is the final arrays plus one block.
+    peak is the final arrays plus one block. ``out``: the ``(indices, weights)`` views of a
+    :func:`~aersim.models.network.synapse_arena` to fill (``n_post * c`` each), else new arrays.
     """
     n_syn = n_post * c
     rows_per_block = max(1, _BLOCK_SYNAPSES // max(c, 1))
@@ -163,8 +168,8 @@ def _add_fixed_indegree(net: Network, rng, pre: str, post: str, n_pre: int, n_po
     indptr = np.zeros(n_pre + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     del counts
-    indices = np.empty(n_syn, dtype=np.int32)
-    weights = np.empty(n_syn, dtype=np.float32)
+    indices, weights = out if out is not None else \
+        (np.empty(n_syn, dtype=np.int32), np.empty(n_syn, dtype=np.float32))
     if normal is None:
         weights[:] = np.float32(weight)
     cursor = indptr[:-1].copy()

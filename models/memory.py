@@ -17,21 +17,23 @@ from aersim.models.errors import NetworkError
 #: projection with one delay per synapse keeps 8 bytes more (int64): ``random_network`` added
 #: 17.8 at 21 M synapses.
 GENERATE_BYTES_PER_SYNAPSE = 12
-#: Bytes a run's build adds per synapse: the engine's int32 target and float32 weight (8),
-#: nothing else of that size (``simcore.engine.synapse_tables``, ``hardware.mapping``); the
-#: margin covers segments beyond one per message (heterogeneous delays, 12 bytes each). A
-#: network whose arrays the engine uses as they are (one projection in engine order) adds none
-#: of the 8, which the projection does not count on.
+#: Bytes a run's build adds per synapse: the engine's int32 target and float32 weight (8) when
+#: it copies the network's arrays, nothing else of that size (``simcore.engine.synapse_tables``,
+#: ``hardware.mapping``); the margin covers segments beyond one per message (heterogeneous
+#: delays, 16 to 20 bytes each). A network whose arrays the engine reads in place (one arena
+#: with rows in engine order, as the generators make them) adds none of the 8: the projection
+#: does not count on it, since the rows' order is known only once the build has counted them.
 BUILD_BYTES_PER_SYNAPSE = 10
 #: Bytes a run's build adds per message (distinct destination core of a neuron): the message's
-#: and its segment's entries in the synapse tables (16: int32 core, segment pointer, synapse
-#: pointer and delay index), the chip tables' int32 work and int32 storage count (8; 12 more on
-#: chips that price dense or convolution synapses apart or send in column-major order), the
+#: and its segment's entries in the synapse tables (20: int32 core and first segment; per
+#: segment int32 first synapse, first input slot and delay index; 4 more for the segment's end
+#: when read in place), the chip tables' int32 work and int32 storage count (8; 12 more on chips
+#: that price dense or convolution synapses apart or send in column-major order), the
 #: time-step engine's int32 segment delays in steps (4), and passing arrays. ``bench/memory.py``
 #: measured a build increment (mapping, all tables) of 11.0 bytes per synapse for Brunel at
-#: 100 M synapses (0.098 messages per synapse: 31 per message besides the 8 per synapse) and
-#: 28.8 at 10 M (0.63 messages per synapse: 33 per message), Numba cache warm; 32.4 at 10 M
-#: with a first run's compilation (39 per message).
+#: 100 M synapses copied (0.098 messages per synapse: 31 per message besides the 8 per synapse)
+#: and 3.8 in place (39 per message, segments split where E and I share a core included);
+#: 25.6 at 10 M in place (0.63 messages per synapse: 41 per message), Numba cache warm.
 BUILD_BYTES_PER_MESSAGE = 45
 GIB = float(1 << 30)
 

@@ -9,6 +9,10 @@ in compressed sparse rows over the presynaptic neurons::
     weights  float32 (n_syn,)     weight (a voltage jump times the neuron's input_gain)
     delays_ps int64 ()  or (n_syn,)  synaptic delay in picoseconds; a 0-d array is one delay
                                   shared by every synapse of the projection (no copy per synapse)
+
+The ``indices`` and ``weights`` of all projections may be views of one int32 and one float32
+array (:func:`synapse_arena`, as the built-in generators allocate them): the engine then reads
+them in place instead of copying 8 bytes per synapse (``simcore.engine.synapse_tables``).
 """
 
 from __future__ import annotations
@@ -240,6 +244,36 @@ class Network:
         for p in self.projections:
             lines.append(f"  projection {p.name}: {p.pre} -> {p.post}, {p.n_synapses} synapses")
         return "\n".join(lines)
+
+
+def synapse_arena(sizes) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One int32 index array and one float32 weight array for every synapse of a network, cut
+    into one ``(indices, weights)`` pair of views per projection.
+
+    Projections filled in these views cover the arena exactly, which lets the engine use the
+    arena as its own synapse arrays (no copy: a build then adds no bytes per synapse when every
+    row is in (destination core, delay) order; ``simcore.engine.synapse_tables``).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Synapses of each projection, in any order the network will hold them (whole numbers
+        >= 0).
+
+    Returns
+    -------
+    list of (int32 ndarray (sizes[k],), float32 ndarray (sizes[k],))
+        The uninitialised views, one pair per projection, in the order of ``sizes``.
+    """
+    sizes = list(sizes)
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
+           for s in sizes):
+        raise NetworkError(f"synapse counts must be whole numbers >= 0, got {sizes}")
+    sizes = [int(s) for s in sizes]
+    indices = np.empty(sum(sizes), dtype=np.int32)
+    weights = np.empty(sum(sizes), dtype=np.float32)
+    cuts = np.cumsum([0] + sizes)
+    return [(indices[a:b], weights[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
 
 
 def projections_by_source(network: Network) -> tuple[np.ndarray, np.ndarray, list]:

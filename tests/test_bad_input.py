@@ -204,6 +204,14 @@ CLI = [
     ("run-latin1-nir", ["run", "latin1.nir", "--out", ""], r"latin1.nir"),
     ("run-out-in-file", ["run", "ff", "--duration", "0.001", "--out", "notadir/t.h5"],
      r"notadir"),
+    ("run-zero-threads", ["run", "ff", "--duration", "0.001", "--out", "", "--threads", "0"],
+     r"threads must be a whole number >= 1, got 0"),
+    ("run-too-many-threads", ["run", "random", "--mode", "timestep", "--duration", "0.001",
+                              "--out", "", "--threads", "3"], r"use at most 1 ranks or threads"),
+    ("run-ranks-and-threads", ["run", "ff", "--out", "", "--threads", "2", "--ranks", "2"],
+     r"over MPI ranks or over threads, not both"),
+    ("run-threads-not-a-number", ["run", "ff", "--out", "", "--threads", "two"],
+     r"--threads: invalid int value: 'two'"),
     ("info-binary-trace", ["info", "binary.h5"], r"binary.h5 is not an HDF5 file"),
     ("report-binary-trace", ["report", "binary.h5"], r"binary.h5 is not an HDF5 file"),
     ("report-text-trace", ["report", "text.h5"], r"text.h5 is not an HDF5 file"),
@@ -277,6 +285,11 @@ PY = [
                          "sweep({'base': {'network': 'random', 'duration_s': 0.009}, "
                          "'axes': {'run.seed': [0, 1]}}, out='ok_sweep.h5', resume=True)",
      "ConfigError", r"ok_sweep.h5 holds another sweep"),
+    ("synapse_arena-float", "from aersim.models import synapse_arena; synapse_arena([3, 2.5])",
+     "NetworkError", r"whole numbers >= 0, got \[3, 2.5\]"),
+    ("RunConfig-synapses", "from aersim.simcore import RunConfig; RunConfig(synapses='shared')",
+     "ConfigError", r"RunConfig.synapses must be one of \('auto', 'in_place', 'copy'\), got "
+                    r"'shared'"),
     ("TraceWriter-locked", "from aersim.traces import TraceWriter; "
                            "a = TraceWriter('locked.h5'); TraceWriter('locked.h5')",
      "TraceError", r"locked.h5 is being written by process"),

@@ -28,7 +28,7 @@ PINNED = {
         "LoihiCubaParams", "ModelError", "ModelWarning", "Network", "NetworkError", "PROFILES",
         "ParameterError", "Population", "Projection", "SigmaDeltaParams", "brunel_network",
         "ff_network", "get_profile", "load_network", "load_netx", "random_network",
-        "save_network", "weights_to_loihi"],
+        "save_network", "synapse_arena", "weights_to_loihi"],
 }
 
 

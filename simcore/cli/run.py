@@ -47,6 +47,9 @@ def add_parser(sub) -> None:
     run.add_argument("--ranks", type=int, metavar="N",
                      help="run over N MPI processes (timestep mode; launches mpiexec; the same "
                           "results as one process; needs pip install -e '.[mpi]')")
+    run.add_argument("--threads", type=int, metavar="N", default=1,
+                     help="run over N threads of this process (timestep mode; the same "
+                          "results as one thread; no MPI needed)")
     inp = run.add_argument_group("input")
     inp.add_argument("--input", metavar="RECORDING",
                      help="event-camera recording to replay into the network's input")
@@ -137,9 +140,13 @@ def spec_from_args(args):
 
 
 def run_command(args) -> int:
+    from aersim.simcore.errors import ConfigError
     from aersim.simcore.run.mpi import launch, launched_world
     from aersim.simcore.run.signals import interrupt_on_signals
 
+    if args.ranks is not None and args.threads != 1:
+        raise ConfigError("a run is split over MPI ranks or over threads, not both: drop "
+                          "--threads (or --ranks)")
     if args.ranks is not None and launched_world() is None and args.ranks != 1:
         # ``--ranks N`` starts this same command as N MPI ranks (without ``--ranks``).
         return launch(args.ranks, list(getattr(args, "argv", sys.argv[1:])))
@@ -157,8 +164,11 @@ def _run(args) -> int:
     if args.out == DEFAULT_OUT:
         Path(DEFAULT_OUT).parent.mkdir(exist_ok=True)
     outcome = execute(spec, progress=not (args.no_progress or args.json),
-                      metadata={"command": " ".join(["aersim"] + strip_ranks(sys.argv[1:]))},
-                      compile_ahead=True)
+                      # How the run was split is not part of what it is: the trace of a
+                      # run over ranks or threads is the one-process trace.
+                      metadata={"command": " ".join(
+                          ["aersim"] + strip_ranks(sys.argv[1:], ("--ranks", "--threads")))},
+                      threads=args.threads, compile_ahead=True)
     if launcher_rank() != 0:
         return 0  # one rank of a parallel run: rank 0 reports and plots
     run, res, sim, latency = outcome.run, outcome.results, outcome.simulation, outcome.latency

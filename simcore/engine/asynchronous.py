@@ -371,8 +371,9 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
             n_touched = 0
             while heap_size(deliveries) > 0 and heap_top_time(deliveries) == t:
                 unused_t, unused_key, g, unused_b = heap_pop(deliveries)
-                for q in range(syn.seg_lo[g], syn.seg_lo[g + 1]):
-                    j = syn.target[q]
+                slot0 = syn.seg_slot0[g]
+                for q in range(syn.seg_lo[g], syn.seg_hi[g]):
+                    j = slot0 + syn.target[q]
                     if t < ref_until[j] or kind[j] == KIND_INPUT:
                         continue
                     kj = kind[j]

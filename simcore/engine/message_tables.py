@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from aersim.simcore.engine.synapse_tables import narrowest_int
+from aersim.simcore.engine.synapse_tables import message_synapses, narrowest_int
 
 #: Synapse storage kinds (columns of ``ChipTables.msg_syn_n`` when it has three).
 STORAGE_KINDS = ("sparse", "dense", "conv")
@@ -22,13 +22,6 @@ def tiles_used(chip, core_of) -> int:
     """Tiles holding at least one neuron (``core_of``: the core of every neuron)."""
     core_of = np.asarray(core_of, dtype=np.int64)
     return int(np.unique(core_of // chip.cores_per_tile).size) if core_of.size else 0
-
-
-@njit(cache=True)
-def _sparse_counts(msg_seg_lo, seg_lo, out):
-    """Fill ``out[:, 0]`` with every message's synapse count, no temporary per message."""
-    for m in range(out.shape[0]):
-        out[m, 0] = seg_lo[msg_seg_lo[m + 1]] - seg_lo[msg_seg_lo[m]]
 
 
 def message_storage(network, syn, chip) -> np.ndarray:
@@ -47,7 +40,7 @@ def message_storage(network, syn, chip) -> np.ndarray:
     if network is None or not split or n_msg == 0:
         out = np.zeros((n_msg, 1), dtype=np.int32)
         if n_msg:
-            _sparse_counts(syn.msg_seg_lo, syn.seg_lo, out)
+            message_synapses(syn, out[:, 0])
         return out
     from aersim.hardware.mapping import synapse_storage
     from aersim.simcore.engine.build import input_slots  # build imports this module
@@ -64,21 +57,23 @@ def message_storage(network, syn, chip) -> np.ndarray:
     slot0, n_slots = input_slots(network)
     slot_pop = np.repeat(pop_of, np.diff(np.append(slot0, n_slots)))
     out = np.zeros((n_msg, 3), dtype=np.int32)
-    _storage_counts(syn.msg_ptr, syn.msg_seg_lo, syn.seg_lo, syn.target, pop_of, slot_pop,
-                    table, out)
+    _storage_counts(syn.msg_ptr, syn.msg_seg_lo, syn.seg_lo, syn.seg_hi, syn.seg_slot0,
+                    syn.target, pop_of, slot_pop, table, out)
     return out if out[:, 1:].any() else np.ascontiguousarray(out[:, :1])
 
 
 @njit(cache=True)
-def _storage_counts(msg_ptr, msg_seg_lo, seg_lo, target, pop_of, slot_pop, table, out):
+def _storage_counts(msg_ptr, msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, pop_of, slot_pop,
+                    table, out):
     """Add every synapse to ``out[m, kind]`` of its message ``m``, the kind being ``table``'s
     entry for (population of the sending neuron, population of the target slot): one pass
     over the synapses, no temporary per synapse."""
     for s in range(msg_ptr.shape[0] - 1):
         row = table[pop_of[s]]
         for m in range(msg_ptr[s], msg_ptr[s + 1]):
-            for q in range(seg_lo[msg_seg_lo[m]], seg_lo[msg_seg_lo[m + 1]]):
-                out[m, row[slot_pop[target[q]]]] += 1
+            for g in range(msg_seg_lo[m], msg_seg_lo[m + 1]):
+                for q in range(seg_lo[g], seg_hi[g]):
+                    out[m, row[slot_pop[seg_slot0[g] + target[q]]]] += 1
 
 
 def send_order(chip, syn) -> np.ndarray:

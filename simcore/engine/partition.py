@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from aersim.simcore.engine.synapse_tables import message_synapses
 from aersim.simcore.errors import ConfigError
 
 
@@ -52,8 +53,8 @@ def split_cores(work: np.ndarray, used: np.ndarray, n_ranks: int) -> np.ndarray:
     idx = np.flatnonzero(used)
     if n_ranks > idx.size:
         raise ConfigError(f"{n_ranks} ranks for a network on {idx.size} cores with neurons: a "
-                          f"rank owns whole cores, so use at most {idx.size} ranks (--ranks "
-                          f"{idx.size})")
+                          f"rank owns whole cores, so use at most {idx.size} ranks or threads "
+                          f"(--ranks {idx.size} or --threads {idx.size})")
     cum = np.cumsum(work[idx].astype(np.float64))
     total = cum[-1] if cum.size else 0.0
     rank = np.full(work.shape[0], -1, dtype=np.int32)
@@ -89,11 +90,10 @@ def zero_delay_levels(network) -> np.ndarray:
     return np.asarray(bounds, dtype=np.int64)
 
 
-def partition(network, neuron_core: np.ndarray, msg_core: np.ndarray, msg_seg_lo: np.ndarray,
-              seg_lo: np.ndarray, n_cores: int, n_ranks: int) -> Partition:
-    """The :class:`Partition` of a built network (engine tables) over ``n_ranks`` ranks."""
-    msg_syn = np.diff(seg_lo[msg_seg_lo])
-    work = core_work(neuron_core, msg_core, msg_syn, n_cores)
+def partition(network, neuron_core: np.ndarray, syn, n_cores: int, n_ranks: int) -> Partition:
+    """The :class:`Partition` of a built network (``syn``: its ``SynapseTables``) over
+    ``n_ranks`` ranks."""
+    work = core_work(neuron_core, syn.msg_core, message_synapses(syn), n_cores)
     used = np.bincount(neuron_core, minlength=n_cores) > 0
     core_rank = split_cores(work, used, n_ranks)
     rank_work = np.bincount(core_rank[used], weights=work[used],

@@ -54,7 +54,7 @@ def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, 
             n_idle_own[c] = chip.n_idle[c] if own_core[c] else 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def update_steps(neurons, syn, chip, mode, state, counters, stim, rec, own, own_core, idle,
                  kb, ke, lo, hi, begin, end, dt_ps, ids, pays, out, models):
     """Update the owned neurons with ids in ``[lo, hi)`` for steps ``kb .. ke-1``
@@ -117,7 +117,7 @@ def owned_messages(msg_ptr, msg_core, core_lo, core_hi):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
     """Deliver the gathered spikes ``rows[r0:r1]`` (one step's, rows as in
     :func:`update_steps`, in id order) to the owned cores, and append their ids to the step's
@@ -125,7 +125,8 @@ def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
     ``own_msg`` (int64 ``(n_neurons, 2)``, :func:`owned_messages`) is each neuron's range of
     messages to the owned cores."""
     ring, seg_delay_steps, spiked = state.ring, mode.seg_delay_steps, scratch.spiked
-    msg_seg_lo, seg_lo, target, weight = syn.msg_seg_lo, syn.seg_lo, syn.target, syn.weight
+    msg_seg_lo, seg_lo, seg_hi, seg_slot0 = syn.msg_seg_lo, syn.seg_lo, syn.seg_hi, syn.seg_slot0
+    target, weight = syn.target, syn.weight
     upd_end = chip.upd_end
     idle = chip.timing[TIMING_IDLE] != 0
     for i in range(r0, r1):
@@ -136,12 +137,12 @@ def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
             upd_end[j] = np.int64(rows[i, 3])
         spiked[n_sp] = j
         n_sp += 1
-        add_synapses(msg_seg_lo, seg_lo, target, weight, ring, seg_delay_steps, k,
-                     own_msg[j, 0], own_msg[j, 1], payload)
+        add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
+                     seg_delay_steps, k, own_msg[j, 0], own_msg[j, 1], payload)
     return n_sp
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch, rec, rows,
                         bounds, kb, ke, idle_sum, durs, i0, contention, concurrent, own_msg,
                         dest_lo, dest_hi, done):
@@ -174,7 +175,7 @@ def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle, step_dur, i,
                contention, concurrent, dest_lo, dest_hi):
     """The timeline of a step whose global spikes are ``scratch.spiked[:n_sp]``, with the

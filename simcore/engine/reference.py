@@ -230,6 +230,14 @@ class _World:
         self.t_end = duration_ps
         nt = build_neurons(network, mapping)
         syn = build_synapses(network, mapping)
+        # Every segment's synapses, in segment order, with their input slots: the copied
+        # layout of the tables, whichever layout the build chose.
+        self.target, self.weight, self.seg_lo = [], [], [0]
+        for g in range(syn.seg_delay.shape[0]):
+            lo, hi, slot0 = int(syn.seg_lo[g]), int(syn.seg_hi[g]), int(syn.seg_slot0[g])
+            self.target += [slot0 + int(x) for x in syn.target[lo:hi]]
+            self.weight += [float(w) for w in syn.weight[lo:hi]]    # float32 widened exactly
+            self.seg_lo.append(len(self.target))
         self._check(nt, syn)
         # Python scalars and lists: the processes touch them one element at a time.
         self.n = network.n_neurons
@@ -245,9 +253,6 @@ class _World:
         self.subtract = nt.subtract.tolist()
         self.v = nt.v_init.tolist()
         self.nt = nt
-        self.target = [int(x) for x in syn.target]
-        self.weight = [float(w) for w in syn.weight]   # float32 widened exactly
-        self.seg_lo = [int(x) for x in syn.seg_lo]
         self.seg_delay_ps = [int(x) for x in syn.delay_ps[syn.seg_delay]]
         self.msg_ptr = [int(x) for x in syn.msg_ptr]
         self.msg_core = [int(x) for x in syn.msg_core]
@@ -338,7 +343,7 @@ class _World:
             # updated later in the pass (a higher id).
             for s in range(nt.kind.shape[0]):
                 for g in range(syn.msg_seg_lo[syn.msg_ptr[s]], syn.msg_seg_lo[syn.msg_ptr[s + 1]]):
-                    if d[g] == 0 and np.any(syn.target[syn.seg_lo[g]:syn.seg_lo[g + 1]] <= s):
+                    if d[g] == 0 and min(self.target[self.seg_lo[g]:self.seg_lo[g + 1]]) <= s:
                         raise ConfigError(f"neuron {s} has a zero-delay synapse to a neuron "
                                           "that is not after it; give it a delay of at least "
                                           "one step")

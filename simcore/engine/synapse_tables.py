@@ -1,22 +1,27 @@
 """Sorting a network's synapses into the engine's fan-out tables, without a per-synapse temporary.
 
 Used by :func:`simcore.engine.build.build_synapses`, which defines the tables
-(``SynapseTables``). Every neuron's row is the concatenation of its CSR rows in all projections
-leaving its population, in projection order; the row is sorted stably by (destination core,
-delay) and written straight into the final ``target`` (int32) and ``weight`` (float32) arrays.
-Nothing else of size ``n_syn`` is allocated: the sort works on one row at a time in scratch
-buffers of the longest row, and the tables of segments and messages are sized by a first pass
-that only counts them. The peak is therefore the network's own arrays, the engine's 8 bytes per
-synapse and the segment and message tables. The segment and message pointers are int32 while
-the counts they index fit (:func:`narrowest_int`), int64 beyond.
+(``SynapseTables``). Every neuron's synapses are the concatenation of its CSR rows in all
+projections leaving its population, in projection order, taken stably in (destination core,
+delay) order. A run of equal (core, delay) in one array is a *segment*: synapses
+``seg_lo[g] : seg_hi[g]`` of ``target`` and ``weight``, whose input slots are
+``seg_slot0[g] + target[q]``. The tables are sized by a first pass that only counts, and the
+only other temporaries are scratch buffers of the longest row. The segment and message
+pointers are int32 while the counts they index fit (:func:`narrowest_int`), int64 beyond.
 
-The engine's ``target`` and ``weight`` are single arrays over all neurons, in that sorted
-order, holding global input slots. A network's arrays can be them only when it has one
-projection, onto the first population's single input channel (local index = slot), and every
-row is already in (core, delay) order: then the tables use the projection's ``indices`` and
-``weights`` themselves and keep nothing per synapse (:func:`_shareable`). With several
-projections a neuron's synapses lie in several arrays, with indices local to each target
-population, so the engine copies them.
+Two layouts, the same synapses in the same order:
+
+- **In place**: the network's projections are views of one int32 index array and one float32
+  weight array (an *arena*, as the built-in generators allocate them), each row of each
+  projection is in (core, delay) order already, and every target population takes one input
+  channel. Then ``target`` and ``weight`` *are* the network's arena and the engine keeps
+  nothing per synapse: a segment points into its projection's row, ``seg_slot0`` is the first
+  input slot of the projection's target population, and one (core, delay) reached through two
+  projections is two segments (:func:`_arena`).
+- **Copied**: otherwise each neuron's synapses are sorted stably by (core, delay) and written
+  into new int32 ``target`` (global input slots) and float32 ``weight`` arrays (8 bytes per
+  synapse), one segment per distinct (core, delay); ``seg_hi`` is then ``seg_lo[1:]`` and
+  ``seg_slot0`` is zero.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from aersim.models.network import projections_by_source
 
 #: Largest count an int32 pointer array can index up to (its last entry is the count itself).
 INT32_LIMIT = int(np.iinfo(np.int32).max)
+#: Bytes a segment keeps in each layout (int32 first synapse, first slot, delay index and the
+#: time-step engine's delay in steps; in place also its end).
+COPY_SEGMENT_BYTES = 16
+IN_PLACE_SEGMENT_BYTES = 20
 
 
 def narrowest_int(largest: int):
@@ -52,14 +61,15 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
     delay_bits : int
         Width of the delay in the (core, delay) sort key; delays must be below ``2**delay_bits``.
     share : bool
-        Use the network's own index and weight arrays as ``target`` and ``weight`` when they
-        are those arrays already (see the module doc); False: always copy.
+        Use the network's own index and weight arrays as ``target`` and ``weight`` where the
+        module doc allows it (in place); False: always copy.
 
     Returns
     -------
     tuple
-        ``(target, weight, seg_lo, seg_delay, delay_ps, msg_ptr, msg_core, msg_seg_lo)`` as
-        described by ``SynapseTables``; ``target`` and ``weight`` may be the network's arrays.
+        ``(target, weight, seg_lo, seg_hi, seg_slot0, seg_delay, delay_ps, msg_ptr, msg_core,
+        msg_seg_lo)`` as described by ``SynapseTables``; ``target`` and ``weight`` may be the
+        network's arrays.
     """
     n = network.n_neurons
     first, grp_ptr, projs = projections_by_source(network)
@@ -87,43 +97,90 @@ def fan_out_tables(network, slot_core: np.ndarray, slot0: np.ndarray, delay_bits
         counts[pre0:pre0 + indptr.shape[0] - 1] += np.diff(indptr)
     row = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=row[1:])
+    n_syn = int(row[-1])
     longest = int(counts.max(initial=0))
     del counts
     args = (first, grp_ptr, typed_list(indptrs), typed_list(indices), typed_list(weights),
             typed_list(delays), shared, post0, stride, slot_core,
             np.int64(delay_bits), longest)
     delay_ps = distinct_delays(own_delays)
-    n_seg, n_msg, ordered = _count_kernel(*args)
-    copy = not (share and ordered and _shareable(projs, post0, stride))
-    if copy:
-        target = np.empty(int(row[-1]), dtype=np.int32)
-        weight = np.empty(int(row[-1]), dtype=np.float32)
-    else:
-        target, weight = projs[0].indices, projs[0].weights
-    seg_lo = np.empty(n_seg + 1, dtype=narrowest_int(int(row[-1])))
+    n_seg, n_seg_split, n_msg, proj_ordered = _count_kernel(*args)
+    arena = _arena(projs, stride, n_syn) if share and proj_ordered else None
+    # In place only where it keeps less: there every run of a projection's row is a segment of
+    # its own, where a copy merges a neuron's runs to one core and delay but keeps 8 bytes per
+    # synapse (many projections from one source onto populations sharing cores can make the
+    # split segments cost more than the copy).
+    if arena is not None and \
+            IN_PLACE_SEGMENT_BYTES * n_seg_split >= COPY_SEGMENT_BYTES * n_seg + 8 * n_syn:
+        arena = None
+    if arena is not None:
+        n_seg = n_seg_split
+    seg_lo = np.empty(n_seg + 1, dtype=narrowest_int(n_syn))
     seg_delay = np.empty(n_seg, dtype=np.int32)
     msg_ptr = np.empty(n + 1, dtype=np.int64)
     msg_core = np.empty(n_msg, dtype=np.int32)
     msg_seg_lo = np.empty(n_msg + 1, dtype=narrowest_int(n_seg))
-    _fill_kernel(*args, copy, row, target, weight, seg_lo, seg_delay, delay_ps, msg_ptr,
-                 msg_core, msg_seg_lo)
-    return target, weight, seg_lo, seg_delay, delay_ps, msg_ptr, msg_core, msg_seg_lo
+    slot_type = narrowest_int(max(int(slot_core.shape[0]), 1))
+    if arena is None:
+        target = np.empty(n_syn, dtype=np.int32)
+        weight = np.empty(n_syn, dtype=np.float32)
+        _fill_kernel(*args, row, target, weight, seg_lo, seg_delay, delay_ps, msg_ptr,
+                     msg_core, msg_seg_lo)
+        seg_hi = seg_lo[1:]
+        seg_slot0 = np.zeros(n_seg, dtype=slot_type)
+    else:
+        target, weight, offset = arena
+        seg_hi = np.empty(n_seg, dtype=seg_lo.dtype)
+        seg_slot0 = np.empty(n_seg, dtype=slot_type)
+        _fill_in_place_kernel(*args, offset, seg_lo, seg_hi, seg_slot0, seg_delay, delay_ps,
+                              msg_ptr, msg_core, msg_seg_lo)
+        seg_lo[n_seg] = n_syn
+    return (target, weight, seg_lo, seg_hi, seg_slot0, seg_delay, delay_ps, msg_ptr, msg_core,
+            msg_seg_lo)
 
 
-def _shareable(projs, post0, stride) -> bool:
-    """Whether the only projection's ``indices`` and ``weights`` are the engine's ``target``
-    and ``weight`` once every row is known to be in (core, delay) order: local index = input
-    slot (onto the first population, one channel), the engine's types, no gap before or after
-    the rows (the engine's arrays hold exactly the synapses of the rows in neuron order)."""
-    if len(projs) != 1 or post0[0] != 0 or stride[0] != 1:
-        return False
-    p = projs[0]
-    return (isinstance(p.indices, np.ndarray) and p.indices.dtype == np.int32
-            and p.indices.flags.c_contiguous and p.indices.flags.writeable
-            and isinstance(p.weights, np.ndarray) and p.weights.dtype == np.float32
-            and p.weights.flags.c_contiguous and p.weights.flags.writeable
-            and p.weights.shape == p.indices.shape and p.indptr.shape[0] > 0
-            and int(p.indptr[0]) == 0 and int(p.indptr[-1]) == p.indices.shape[0])
+def reads_in_place(syn) -> bool:
+    """Whether the tables ``syn`` read the network's arrays in place (their ``target`` and
+    ``weight`` are the network's): copied tables have ``seg_hi`` as a view of ``seg_lo``."""
+    return syn.seg_hi.base is not syn.seg_lo
+
+
+def _arena(projs, stride, n_syn: int):
+    """``(indices, weights, offset)`` when the projections' ``indices`` and ``weights`` are
+    views of one int32 and one float32 array (the arena) that they cover exactly, each
+    projection at the same element ``offset`` (int64 ``(n_proj,)``) in both, and every target
+    population takes one input channel; else None (the tables copy the synapses)."""
+    if not projs or np.any(stride != 1):
+        return None
+    bases = []
+    for arrays, dtype in (([p.indices for p in projs], np.int32),
+                          ([p.weights for p in projs], np.float32)):
+        base = arrays[0] if arrays[0].base is None else arrays[0].base
+        if not (isinstance(base, np.ndarray) and base.dtype == dtype and base.ndim == 1
+                and base.flags.c_contiguous and base.shape[0] == n_syn):
+            return None
+        for a in arrays:
+            if not (isinstance(a, np.ndarray) and a.dtype == dtype and a.ndim == 1
+                    and a.flags.c_contiguous and (a is base or a.base is base)):
+                return None
+        bases.append(base)
+    offset = np.zeros(len(projs), dtype=np.int64)
+    spans = []
+    for j, p in enumerate(projs):
+        at = [(a.__array_interface__["data"][0] - b.__array_interface__["data"][0]) // 4
+              for a, b in ((p.indices, bases[0]), (p.weights, bases[1]))]
+        if at[0] != at[1] or p.weights.shape != p.indices.shape or p.indptr.shape[0] == 0 \
+                or int(p.indptr[0]) != 0 or int(p.indptr[-1]) != p.indices.shape[0]:
+            return None
+        offset[j] = at[0]
+        spans.append((at[0], at[0] + p.indices.shape[0]))
+    spans.sort()
+    # The projections tile the arena (no synapse of the engine's count is outside them, and
+    # none is read twice).
+    ends = [0] + [hi for _, hi in spans]
+    if [lo for lo, _ in spans] != ends[:-1] or ends[-1] != n_syn:
+        return None
+    return bases[0], bases[1], offset
 
 
 def distinct_delays(projections, block: int = 1 << 20) -> np.ndarray:
@@ -170,29 +227,44 @@ def _delay_index(delay_ps, d):
     return lo
 
 
+@njit(cache=True, inline="always")
+def _sort_key(slot_core, slot, d, delay_bits):
+    """The (destination core, delay) sort key of a synapse onto input ``slot`` with delay
+    ``d`` (ps), int64: ``core << delay_bits | d``."""
+    return (np.int64(slot_core[slot]) << delay_bits) | d
+
+
 @njit(cache=True)
 def _gather_row(i, lo, p_lo, p_hi, indptrs, indices, weights, delays, shared, post0, stride,
                 slot_core, delay_bits, t, w, key):
     """Copy neuron ``i``'s synapses (row ``i - lo`` of projections ``p_lo:p_hi``) into the
-    scratch ``t``, ``w``, ``key`` in projection order; return their number and whether the keys
-    are already ascending."""
+    scratch ``t``, ``w``, ``key`` in projection order. Returns their number, whether the keys
+    are ascending, whether they are ascending within each projection, and the number of runs
+    of equal key within the projections (the segments of the in-place layout)."""
     m = 0
     ordered = True
+    proj_ordered = True
+    runs = 0
     for p in range(p_lo, p_hi):
         ip = indptrs[p]
         idx = indices[p]
         wp = weights[p]
         dp = delays[p]
+        start = m
         for k in range(ip[i - lo], ip[i - lo + 1]):
             tgt = post0[p] + np.int64(idx[k]) * stride[p]
             d = dp[0] if shared[p] else dp[k]
             t[m] = tgt
             w[m] = wp[k]
-            key[m] = (np.int64(slot_core[tgt]) << delay_bits) | d
+            key[m] = _sort_key(slot_core, tgt, d, delay_bits)
+            if m == start or key[m] != key[m - 1]:
+                runs += 1
             if m > 0 and key[m] < key[m - 1]:
                 ordered = False
+                if m > start:
+                    proj_ordered = False
             m += 1
-    return m, ordered
+    return m, ordered, proj_ordered, runs
 
 
 @njit(cache=True, inline="always")
@@ -239,24 +311,27 @@ def _stable_argsort(key, m, perm, tmp):
 @njit(cache=True)
 def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride,
                   slot_core, delay_bits, longest):
-    """Numbers of segments (distinct (core, delay) per neuron) and messages (distinct core),
-    and whether every row is in (core, delay) order already (in projection order)."""
+    """Numbers of segments (distinct (core, delay) per neuron; and runs of equal (core, delay)
+    within each projection's row, the in-place segments), of messages (distinct core per
+    neuron), and whether every projection's rows are in (core, delay) order already."""
     t = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=np.float32)
     key = np.empty(longest, dtype=np.int64)
     perm = np.empty(longest, dtype=np.int64)
     tmp = np.empty(longest, dtype=np.int64)
     n_seg = 0
+    n_seg_split = 0
     n_msg = 0
-    all_ordered = True
+    all_proj_ordered = True
     for g in range(first.shape[0] - 1):
         for i in range(first[g], first[g + 1]):
-            m, ordered = _gather_row(i, first[g], grp_ptr[g], grp_ptr[g + 1], indptrs, indices,
-                                     weights, delays, shared, post0, stride, slot_core,
-                                     delay_bits, t, w, key)
+            m, ordered, proj_ordered, runs = _gather_row(
+                i, first[g], grp_ptr[g], grp_ptr[g + 1], indptrs, indices, weights, delays,
+                shared, post0, stride, slot_core, delay_bits, t, w, key)
             if m == 0:
                 continue
-            all_ordered = all_ordered and ordered
+            all_proj_ordered = all_proj_ordered and proj_ordered
+            n_seg_split += runs
             if not ordered:
                 _stable_argsort(key, m, perm, tmp)
                 for j in range(m):
@@ -270,16 +345,17 @@ def _count_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, pos
                     n_seg += 1
                     if (key[j] >> delay_bits) != (key[j - 1] >> delay_bits):
                         n_msg += 1
-    return n_seg, n_msg, all_ordered
+    return n_seg, n_seg_split, n_msg, all_proj_ordered
 
 
 @njit(cache=True)
 def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0, stride,
-                 slot_core, delay_bits, longest, copy, row, target, weight, seg_lo, seg_delay,
+                 slot_core, delay_bits, longest, row, target, weight, seg_lo, seg_delay,
                  delay_ps, msg_ptr, msg_core, msg_seg_lo):
-    """Write every neuron's row sorted stably by key (``copy`` False: the rows are in order
-    and ``target``, ``weight`` are the network's arrays, left as they are), and its segments
-    and messages."""
+    """The copied layout: write every neuron's row sorted stably by key into ``target`` (int32)
+    and ``weight`` (float32, both ``(n_syn,)``) from ``row[i]`` on (``row``: int64
+    ``(n_neurons + 1,)``), its segments into ``seg_lo`` (``(n_seg + 1,)``) and ``seg_delay``,
+    and its messages into ``msg_ptr``, ``msg_core`` and ``msg_seg_lo``."""
     t = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=np.float32)
     key = np.empty(longest, dtype=np.int64)
@@ -292,15 +368,15 @@ def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post
     for g in range(first.shape[0] - 1):
         for i in range(first[g], first[g + 1]):
             msg_ptr[i] = msg
-            m, ordered = _gather_row(i, first[g], grp_ptr[g], grp_ptr[g + 1], indptrs, indices,
-                                     weights, delays, shared, post0, stride, slot_core,
-                                     delay_bits, t, w, key)
+            m, ordered, unused_proj_ordered, unused_runs = _gather_row(
+                i, first[g], grp_ptr[g], grp_ptr[g + 1], indptrs, indices, weights, delays,
+                shared, post0, stride, slot_core, delay_bits, t, w, key)
             at = row[i]
-            if copy and ordered:
+            if ordered:
                 for j in range(m):
                     target[at + j] = t[j]
                     weight[at + j] = w[j]
-            elif copy:
+            else:
                 # Element loops rather than fancy indexing or slice assignment, whose shape
                 # error path (message formatting) alone took 2 s of a first run's compilation.
                 _stable_argsort(key, m, perm, tmp)
@@ -323,3 +399,71 @@ def _fill_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post
     msg_ptr[first[first.shape[0] - 1]] = msg
     msg_seg_lo[msg] = s
     seg_lo[s] = row[row.shape[0] - 1]
+
+
+@njit(cache=True)
+def _fill_in_place_kernel(first, grp_ptr, indptrs, indices, weights, delays, shared, post0,
+                          stride, slot_core, delay_bits, longest, offset, seg_lo, seg_hi,
+                          seg_slot0, seg_delay, delay_ps, msg_ptr, msg_core, msg_seg_lo):
+    """The in-place layout: every neuron's segments are the runs of equal key in its rows of
+    the projections (each row in key order, projection ``p`` at ``offset[p]``, int64
+    ``(n_proj,)``, of the arena), taken stably in key order (so in projection order for equal
+    keys), written into ``seg_lo``, ``seg_hi``, ``seg_slot0``, ``seg_delay`` (``(n_seg,)``) and
+    the messages into ``msg_ptr`` (``(n_neurons + 1,)``), ``msg_core`` (``(n_msg,)``) and
+    ``msg_seg_lo`` (``(n_msg + 1,)``; ``seg_lo[n_seg]`` is the caller's)."""
+    # A neuron's runs (at most one per synapse): key, arena range, first input slot; scratch.
+    buf = np.empty((6, longest), dtype=np.int64)
+    run_key, run_lo, run_hi, run_slot0, perm, tmp = buf[0], buf[1], buf[2], buf[3], buf[4], buf[5]
+    mask = (np.int64(1) << delay_bits) - 1
+    s = 0
+    msg = 0
+    for g in range(first.shape[0] - 1):
+        lo = first[g]
+        for i in range(lo, first[g + 1]):
+            msg_ptr[i] = msg
+            n_runs = 0
+            for p in range(grp_ptr[g], grp_ptr[g + 1]):
+                ip, idx, dp = indptrs[p], indices[p], delays[p]
+                for k in range(ip[i - lo], ip[i - lo + 1]):
+                    d = dp[0] if shared[p] else dp[k]
+                    kk = _sort_key(slot_core, post0[p] + np.int64(idx[k]), d, delay_bits)
+                    if k == ip[i - lo] or kk != run_key[n_runs - 1]:
+                        run_key[n_runs] = kk
+                        run_lo[n_runs] = offset[p] + k
+                        run_slot0[n_runs] = post0[p]
+                        n_runs += 1
+                    run_hi[n_runs - 1] = offset[p] + k + 1
+            _stable_argsort(run_key, n_runs, perm, tmp)
+            for j in range(n_runs):
+                r = perm[j]
+                kk = run_key[r]
+                if j == 0 or (kk >> delay_bits) != (run_key[perm[j - 1]] >> delay_bits):
+                    msg_core[msg] = kk >> delay_bits
+                    msg_seg_lo[msg] = s
+                    msg += 1
+                seg_lo[s] = run_lo[r]
+                seg_hi[s] = run_hi[r]
+                seg_slot0[s] = run_slot0[r]
+                seg_delay[s] = _delay_index(delay_ps, kk & mask)
+                s += 1
+    msg_ptr[first[first.shape[0] - 1]] = msg
+    msg_seg_lo[msg] = s
+
+
+@njit(cache=True)
+def _message_synapses(msg_seg_lo, seg_lo, seg_hi, out):
+    """``out[m]`` = the synapses of message ``m``: the sum of its segments' lengths."""
+    for m in range(out.shape[0]):
+        c = 0
+        for g in range(msg_seg_lo[m], msg_seg_lo[m + 1]):
+            c += seg_hi[g] - seg_lo[g]
+        out[m] = c
+
+
+def message_synapses(syn, out: np.ndarray | None = None) -> np.ndarray:
+    """Synapses of every message of the tables ``syn``, ``(n_msg,)`` (int64, or into ``out``:
+    a message holds the synapses of one neuron to one core, so int32 always holds them)."""
+    if out is None:
+        out = np.empty(syn.msg_core.shape[0], dtype=np.int64)
+    _message_synapses(syn.msg_seg_lo, syn.seg_lo, syn.seg_hi, out)
+    return out

@@ -213,7 +213,8 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
     decay, ref_steps, seg_delay_steps = mode.decay, mode.ref_steps, mode.seg_delay_steps
     zeta, rho, jump = mode.zeta, mode.rho, mode.jump
     rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
-    msg_seg_lo, seg_lo, target, weight = syn.msg_seg_lo, syn.seg_lo, syn.target, syn.weight
+    msg_seg_lo, seg_lo, seg_hi, seg_slot0 = syn.msg_seg_lo, syn.seg_lo, syn.seg_hi, syn.seg_slot0
+    target, weight = syn.target, syn.weight
     row = ring[k % ring.shape[0]]
     fan_out = own.shape[0] == 0
     keep_payload = payloads.shape[0] > 0
@@ -340,23 +341,27 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
         rec_n[rec_meta[0]] = j
         rec_meta[0] += 1
         if fan_out:
-            add_synapses(msg_seg_lo, seg_lo, target, weight, ring, seg_delay_steps, k,
-                         syn.msg_ptr[j], syn.msg_ptr[j + 1], payload)
+            add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
+                         seg_delay_steps, k, syn.msg_ptr[j], syn.msg_ptr[j + 1], payload)
     return n_sp
 
 
 @njit(cache=True, inline="always")
-def add_synapses(msg_seg_lo, seg_lo, target, weight, ring, seg_delay_steps, k, m_lo, m_hi,
-                 payload):
+def add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
+                 seg_delay_steps, k, m_lo, m_hi, payload):
     """Add ``weight * payload`` of the synapses of messages ``m_lo .. m_hi-1`` (a spike of
     step ``k``) to the delay ring's rows of their segments' delays. Arrays, not the tables:
     see the note above ``hardware_model.spike_cost``."""
     n_slots = ring.shape[0]
+    k0 = k % n_slots
     for m in range(m_lo, m_hi):
         for g in range(msg_seg_lo[m], msg_seg_lo[m + 1]):
-            target_row = ring[(k + seg_delay_steps[g]) % n_slots]
-            for q in range(seg_lo[g], seg_lo[g + 1]):
-                target_row[target[q]] += weight[q] * payload
+            # The ring has a row more than the longest delay: one subtraction, no division.
+            r = k0 + seg_delay_steps[g]
+            target_row = ring[r - n_slots if r >= n_slots else r]
+            slot0 = seg_slot0[g]
+            for q in range(seg_lo[g], seg_hi[g]):
+                target_row[slot0 + target[q]] += weight[q] * payload
 
 
 @njit(cache=True, inline="always")

@@ -12,6 +12,8 @@ from aersim.simcore.errors import ConfigError
 
 #: Picoseconds per second: simulated time is int64 ps everywhere inside the engine.
 PS_PER_S = 10**12
+#: Layouts of the engine's synapse tables (``RunConfig.synapses``).
+SYNAPSE_LAYOUTS = ("auto", "in_place", "copy")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,13 @@ class RunConfig:
     probe_period_ps : int or None
         Sampling period of probed neurons' state (default: every step in ``timestep`` mode,
         0.1 ms in ``async`` mode); see ``Simulation(probes=...)``.
+    synapses : str
+        Layout of the engine's synapse tables (``simcore.engine.synapse_tables``):
+        ``"in_place"`` reads the network's own synapse arrays where they allow it and it keeps
+        less memory than a copy, ``"copy"`` always copies (faster delivery), ``"auto"``
+        (default) reads in place from :data:`~aersim.simcore.engine.build.IN_PLACE_MIN_BYTES`
+        of copy on or when the copy would take more than a quarter of the available memory.
+        Every layout gives the same results, bit for bit.
     """
 
     mode: str | None = None
@@ -46,8 +55,12 @@ class RunConfig:
     recorder_capacity: int = 1 << 20
     record_messages: bool = False
     probe_period_ps: int | None = None
+    synapses: str = "auto"
 
     def __post_init__(self):
+        if self.synapses not in SYNAPSE_LAYOUTS:
+            raise ConfigError(f"RunConfig.synapses must be one of {SYNAPSE_LAYOUTS}, got "
+                              f"{self.synapses!r}")
         if self.probe_period_ps is not None and int(self.probe_period_ps) <= 0:
             raise ConfigError(f"probe_period_ps must be positive, got {self.probe_period_ps}")
         if self.mode is not None and self.mode not in EXECUTION_MODES:

@@ -52,15 +52,15 @@ def launcher_rank() -> int:
     return 0
 
 
-def strip_ranks(argv: list[str]) -> list[str]:
-    """``argv`` without its ``--ranks N`` (or ``--ranks=N``) option."""
+def strip_ranks(argv: list[str], options=("--ranks",)) -> list[str]:
+    """``argv`` without its ``--ranks N`` (or ``--ranks=N``) option, or those of ``options``."""
     out, skip = [], False
     for arg in argv:
         if skip:
             skip = False
-        elif arg == "--ranks":
+        elif arg in options:
             skip = True
-        elif not arg.startswith("--ranks="):
+        elif not arg.startswith(tuple(f"{o}=" for o in options)):
             out.append(arg)
     return out
 

@@ -59,14 +59,15 @@ class RankRun:
     MAX_BUFFER_BYTES = 64 << 20
 
     def __init__(self, sim, comm):
-        MPI = load_mpi()
-        self.MPI, self.comm = MPI, comm
+        # A communicator between threads (simcore.run.threads) brings its own constants.
+        self.MPI, self.comm = getattr(comm, "MPI", None) or load_mpi(), comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         if sim.mode != "timestep":
-            raise ConfigError("async mode over several MPI ranks is not supported yet: run it "
-                              "in one process (no --ranks), or use --mode timestep")
-        self.part = partition(sim.network, sim.neurons.core, sim.syn.msg_core,
-                              sim.syn.msg_seg_lo, sim.syn.seg_lo, sim.chip.n_cores, self.size)
+            raise ConfigError("async mode over several MPI ranks or threads is not supported "
+                              "yet: run it in one process and thread (no --ranks or "
+                              "--threads), or use --mode timestep")
+        self.part = partition(sim.network, sim.neurons.core, sim.syn, sim.chip.n_cores,
+                              self.size)
         self.own = self.part.neuron_rank == self.rank
         self.own_core = self.part.core_rank == self.rank
         # The owned cores are one block of core numbers (cores between them hold no neurons,
@@ -269,6 +270,16 @@ class RankRun:
                     and int(rec.probe_meta[0]) + samples > rec.probe_t.shape[0]))
 
     # -- gathering results ----------------------------------------------------------------------
+
+    def share_state(self, sim) -> None:
+        """Each neuron's state (``v``, ``cur``, ``aux1``, ``aux2``, refractory steps) from its
+        owning rank into every rank's ``sim.state``: the state a one-process run ends with."""
+        st = sim.state
+        own = np.flatnonzero(self.own)
+        arrays = (st.v, st.cur, st.aux1, st.aux2, st.ref_count)
+        for ids, values in self.comm.allgather((own, [a[own] for a in arrays])):
+            for a, vals in zip(arrays, values, strict=True):
+                a[ids] = vals
 
     def drain(self, sim, spikes_t, spikes_n, trace) -> None:
         """Gather the ranks' recorded spikes (and probe samples) in one-process order into

@@ -19,6 +19,7 @@ import numpy as np
 
 from aersim.hardware.energy import paced_duration_ps, price
 from aersim.hardware.mapping import fan_in_out, map_network
+from aersim.models import memory
 from aersim.models.memory import build_bytes, require_bytes
 from aersim.simcore.engine import asynchronous as engine_async
 from aersim.simcore.engine import timestep as engine_timestep
@@ -61,6 +62,9 @@ from aersim.simcore.run.results import Results
 from aersim.simcore.run.stimulus import GradedInput, PoissonDrive, is_input_stimulus
 
 log = logging.getLogger(__name__)
+
+#: A build projected to need this many bytes or more announces its projection first.
+ANNOUNCE_BUILD_BYTES = 1 << 30
 
 
 def _checked_arguments(network, chip, config, stimuli):
@@ -116,11 +120,15 @@ class Simulation:
         ``config.probe_period_ps``. ``Results.probes`` holds ``t_ps`` (n_samples,),
         ``neuron`` (global ids, (k,)), ``v`` and ``state2`` ((n_samples, k) float64). In
         ``async`` mode a sample at ``t`` is the exact state just before the events at ``t``.
+    announce : callable, optional
+        Called with one line (``str``) before a build projected to need
+        :data:`ANNOUNCE_BUILD_BYTES` or more: the projected peak and the memory available
+        (``aersim run`` prints it; the line is also logged at INFO level).
     """
 
     def __init__(self, network, chip, mapping=None, config: RunConfig | None = None,
                  stimuli=(), strategy: str | None = None, probes: dict | None = None,
-                 comm=None):
+                 comm=None, announce=None):
         network, chip, config, stimuli = _checked_arguments(network, chip, config, stimuli)
         self.network, self.chip = network, chip
         self.config = config
@@ -130,12 +138,20 @@ class Simulation:
         fan_out = getattr(self.mapping, "fan_out_per_core", None)
         if fan_out is None:
             fan_out = fan_in_out(network, self.mapping.core_of, chip.n_cores)[1]
-        require_bytes(build_bytes(network.n_synapses, int(fan_out.sum())),
-                      f"building the engine's tables for {network.n_synapses / 1e6:.1f} M "
-                      f"synapses in {int(fan_out.sum()) / 1e6:.1f} M messages",
-                      "simulate a smaller network, or split it over machines")
+        need = build_bytes(network.n_synapses, int(fan_out.sum()))
+        what = (f"building the engine's tables for {network.n_synapses / 1e6:.1f} M synapses "
+                f"in {int(fan_out.sum()) / 1e6:.1f} M messages")
+        require_bytes(need, what, "simulate a smaller network, or split it over machines")
+        if need >= ANNOUNCE_BUILD_BYTES:
+            have = memory.available_bytes()
+            line = f"{what}: about {need / memory.GIB:.1f} GiB at its peak" + \
+                (f" ({have / memory.GIB:.1f} GiB available)" if have is not None else "")
+            log.info(line)
+            if announce is not None:
+                announce(line)
         self.neurons = build_neurons(network, self.mapping)
-        self.syn = build_synapses(network, self.mapping)
+        self.syn = build_synapses(network, self.mapping,
+                                  {"auto": None, "in_place": True, "copy": False}[config.synapses])
         self.contention = bool(getattr(chip.noc, "contention", False))
         self.chip_tables = build_chip(chip, self.neurons, self.syn, network)
         self.stimuli = stimuli
@@ -454,6 +470,10 @@ class Simulation:
                 if bar is not None:
                     bar.update((t1 - self.t_ps) / PS_PER_S)
                 self.t_ps = t1
+        if self.parallel is not None:
+            # Every rank's state of every neuron, as after a one-process run (each rank
+            # updated only its own).
+            self.parallel.share_state(self)
         if bar is not None:
             bar.close()
         wall = time.perf_counter() - wall0

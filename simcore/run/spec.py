@@ -24,6 +24,7 @@ Defaults, in the order they are applied:
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -328,7 +329,8 @@ class RunOutcome:
 
 
 def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bool = False,
-            metadata: dict | None = None, compile_ahead: bool = False) -> RunOutcome:
+            metadata: dict | None = None, threads: int = 1,
+            compile_ahead: bool = False) -> RunOutcome:
     """Resolve (if needed), build, run, and write the trace of ``spec.out``.
 
     The trace is created before anything is resolved or built (:func:`open_trace`): a second
@@ -341,9 +343,14 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
     ----------
     metadata : dict, optional
         Extra entries for the trace's run description (e.g. the command line).
+    threads : int
+        Partition the run over this many threads of this process (``simcore.run.threads``;
+        ``timestep`` mode, bit-identical to one thread); the network is resolved once and
+        shared, thread 0 writes the trace.
     compile_ahead : bool
         On a fresh Numba cache, compile the engine kernel in a second process while this one
-        builds the tables (``simcore.run.compile_ahead``; one process runs only).
+        builds the tables (``simcore.run.compile_ahead``; runs in one process and one thread
+        only).
     """
     from aersim.simcore.run.compile_notice import compile_notice
     from aersim.simcore.run.mpi import launched_world
@@ -351,14 +358,41 @@ def execute(spec: RunSpec | ResolvedRun, *, root: str | Path = ".", progress: bo
 
     # Under an MPI launcher every rank runs its part of the same run; rank 0 writes the trace.
     comm = launched_world()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be a whole number >= 1, got {threads!r}")
+    if threads > 1 and comm is not None:
+        raise ConfigError("a run is split over MPI ranks or over threads, not both: drop "
+                          "--threads (or --ranks)")
     trace = open_on_rank0(comm, lambda: open_trace(
         spec.spec if isinstance(spec, ResolvedRun) else spec, metadata))
     with compile_notice(progress and (comm is None or comm.Get_rank() == 0)):
-        return _build_and_run(spec, root, progress, metadata, trace, comm, compile_ahead)
+        if threads > 1:
+            return _run_threads(spec, root, progress, metadata, trace, threads)
+        return _build_and_run(spec, root, progress, metadata, trace, comm,
+                              compile_ahead=compile_ahead)
 
 
-def _build_and_run(spec, root, progress, metadata, trace, comm,
-                   compile_ahead) -> RunOutcome:
+def _run_threads(spec, root, progress, metadata, trace, threads: int) -> RunOutcome:
+    """:func:`execute` over ``threads`` threads: the network resolved once and shared, each
+    thread's share built and run as a rank (``simcore.run.threads``); thread 0's outcome."""
+    from aersim.simcore.run.threads import run_threads
+
+    try:
+        run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
+    except BaseException:
+        if trace is not None:
+            trace.discard()
+        raise
+    return run_threads(threads, lambda comm: _build_and_run(
+        run, root, progress, metadata, trace if comm.Get_rank() == 0 else None, comm))[0]
+
+
+def _stderr_line(line: str) -> None:
+    print(f"aersim: {line}", file=sys.stderr, flush=True)
+
+
+def _build_and_run(spec, root, progress, metadata, trace, comm, *,
+                   compile_ahead: bool = False) -> RunOutcome:
     """:func:`execute` once its trace exists (``comm``: the ranks of a parallel run)."""
     from aersim.simcore.run.compile_ahead import AheadCompile
     from aersim.simcore.run.compile_notice import background
@@ -366,6 +400,7 @@ def _build_and_run(spec, root, progress, metadata, trace, comm,
     from aersim.simcore.run.simulation import Simulation
     from aersim.simcore.run.trace_out import run_metadata, write_results
 
+    shown = progress and (comm is None or comm.Get_rank() == 0)    # rank 0 alone reports
     ahead = None
     try:
         run = spec if isinstance(spec, ResolvedRun) else resolve(spec, root)
@@ -375,7 +410,8 @@ def _build_and_run(spec, root, progress, metadata, trace, comm,
             if ahead is not None:
                 background()
         sim = Simulation(run.network, run.chip, config=run.config, stimuli=run.stimuli,
-                         strategy=run.strategy, probes=run.spec.probes, comm=comm)
+                         strategy=run.strategy, probes=run.spec.probes, comm=comm,
+                         announce=_stderr_line if shown else None)
         sim.ahead = ahead
     except BaseException:
         if ahead is not None:
@@ -387,8 +423,7 @@ def _build_and_run(spec, root, progress, metadata, trace, comm,
         trace.describe(**run_metadata(run, sim, metadata or {}))
         trace.write_array("run/core_of", sim.mapping.core_of)
     try:
-        res = sim.run(duration_ps=run.duration_ps, trace=trace,
-                      progress=progress and (comm is None or comm.Get_rank() == 0))
+        res = sim.run(duration_ps=run.duration_ps, trace=trace, progress=shown)
     except BaseException:
         if trace is not None:
             trace.close(complete=False)

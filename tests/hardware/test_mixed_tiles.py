@@ -10,6 +10,7 @@ from aersim.hardware import ChipSpecError, MappingError, load_chip, map_network
 from aersim.hardware.energy import OP_INDEX
 from aersim.models import InputParams, LIFParams, Network
 from aersim.simcore import PoissonInput, RunConfig, Simulation
+from aersim.simcore.engine.synapse_tables import message_synapses
 from tests.simcore.helpers import SMALL_CHIP
 
 #: The small test chip on a 4 x 2 mesh of 64-neuron cores with SRAM, crossbar tiles on the
@@ -91,8 +92,7 @@ def test_dense_layer_on_crossbar_tiles_spiking_layers_on_digital_cores(chip):
     # Receiving takes each type's own time: message_in + synapses x synaptic_op.
     log = res.messages
     dest = sim.syn.msg_core[log[:, 0]]
-    n_syn = sim.syn.seg_lo[sim.syn.msg_seg_lo[log[:, 0] + 1]] \
-        - sim.syn.seg_lo[sim.syn.msg_seg_lo[log[:, 0]]]
+    n_syn = message_synapses(sim.syn)[log[:, 0]]
     on_xbar = xbar_cores[dest]
     assert on_xbar.any() and (~on_xbar).any()
     service = log[:, 3] - log[:, 2]

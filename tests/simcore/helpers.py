@@ -80,3 +80,30 @@ def one_neuron(params: LIFParams, weight: float = 0.0, delay_ps: int = 0) -> Net
     net.connect("input", "lif", [0], [0], weight, delay_ps)
     net.inputs, net.outputs = ["input"], ["lif"]
     return net
+
+
+def trace_contents(path) -> dict:
+    """Every dataset and attribute of an HDF5 trace by name (``name@attr`` for attributes),
+    but the file's creation time."""
+    import h5py
+
+    out = {}
+    with h5py.File(path) as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = obj[()]
+            out.update({f"{name}@{k}": v for k, v in obj.attrs.items()})
+        f.visititems(visit)
+        out.update({f"@{k}": v for k, v in f.attrs.items() if k != "created"})
+    return out
+
+
+def assert_same_trace(path_a, path_b) -> None:
+    """Two traces hold the same datasets and attributes, arrays byte for byte."""
+    a, b = trace_contents(path_a), trace_contents(path_b)
+    assert sorted(a) == sorted(b)
+    for key in a:
+        if isinstance(a[key], np.ndarray):
+            assert a[key].tobytes() == b[key].tobytes(), key
+        else:
+            assert np.all(a[key] == b[key]), key

@@ -88,26 +88,31 @@ def run_case(name: str, comm=None):
     ``CASE-nolog`` runs ``CASE`` without the message log, so that ranks split the hardware
     timeline by destination core (with the log, every rank computes all of it); ``CASE-long``
     runs three times as long, so that the message log fills and is drained between steps of
-    a batch."""
+    a batch; ``CASE-inplace`` builds synapse tables that read the network's arrays in place
+    (``simcore.engine.synapse_tables``; the same results as ``CASE``)."""
     base, _, variant = name.partition("-")
     net, chip, stimuli, probes, duration_s = CASES[base]()
     if variant == "long":
         duration_s *= 3
     cfg = RunConfig(mode="timestep", dt_ps=MS if base != "brunel" else MS // 10, seed=11,
                     record_messages=variant != "nolog", chunk_ps=100 * MS // 10,
-                    recorder_capacity=64)
+                    recorder_capacity=64, synapses="in_place" if variant == "inplace" else "copy")
     sim = Simulation(net, chip, config=cfg, stimuli=stimuli, probes=probes, comm=comm)
+    if variant == "inplace":
+        assert sim.syn.target is net.projections[0].indices.base
     return sim.run(duration_s), sim
 
 
-def results_arrays(res) -> dict:
-    """Everything a run produces, as arrays (compared byte for byte)."""
+def results_arrays(res, sim) -> dict:
+    """Everything a run produces, and the state it leaves ``sim`` in, as arrays (compared
+    byte for byte)."""
     out = {"spikes_t": res.spikes_t_ps, "spikes_n": res.spikes_neuron, "counts": res.counts,
            "step_duration": res.step_duration_ps, "hardware_time": res.hardware_time_ps,
            "energy": res.energy_table(), "energy_total": res.ledger.total_j,
            "messages": res.messages if res.messages is not None else np.zeros((0, 4), np.int64),
            "probe_t": res.probes["t_ps"], "probe_v": res.probes["v"],
-           "probe_c": res.probes["state2"]}
+           "probe_c": res.probes["state2"], "v": sim.v, "cur": sim.cur,
+           "ref_count": sim.state.ref_count}
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -116,7 +121,7 @@ if __name__ == "__main__":
     result, simulation = run_case(sys.argv[1], comm)
     if comm is None or comm.Get_rank() == 0:
         part = simulation.parallel
-        np.savez(sys.argv[2], **results_arrays(result),
+        np.savez(sys.argv[2], **results_arrays(result, simulation),
                  work=part.part.work if part is not None else np.zeros(0, np.int64),
                  levels=part.levels if part is not None else np.zeros(0, np.int64),
                  lookahead=part.lookahead if part is not None else -1,

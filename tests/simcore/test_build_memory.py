@@ -38,12 +38,13 @@ def test_message_tables_are_narrow_and_exact():
     import numpy as np
 
     from aersim.simcore.engine.build import delay_steps, widest
+    from aersim.simcore.engine.synapse_tables import message_synapses
     from aersim.simcore.errors import ConfigError
 
     net = brunel_network(n_exc=400, n_inh=100, epsilon=0.1)
     sim = Simulation(net, "loihi_like", config=RunConfig(mode="timestep"))
     syn, chip = sim.syn, sim.chip_tables
-    per_msg = syn.seg_lo[syn.msg_seg_lo[1:]] - syn.seg_lo[syn.msg_seg_lo[:-1]]
+    per_msg = message_synapses(syn)
     assert chip.msg_syn_n.dtype == np.int32 and chip.msg_send.dtype == np.int32
     # loihi_like prices every synapse alike and sends in row-major order: one storage column,
     # no stored send order.
@@ -97,20 +98,58 @@ def test_receive_work_bound_counts_every_storage_kind():
     assert work_bound_ps(n, prices) == 5 * 11 + 9 * 20 + 30 + 6
 
 
-def test_projection_covers_what_the_build_keeps():
-    """The projected build bytes cover the engine's per-synapse and per-message arrays of a real
-    build (28 bytes per message when every message is one segment), with a margin for passing
-    arrays that is not larger than what is kept."""
+@pytest.mark.parametrize("in_place", [True, False])
+def test_projection_covers_what_the_build_keeps(in_place):
+    """The projected build bytes cover the engine's per-synapse, per-segment and per-message
+    arrays of a real build, with a margin for passing arrays that is not larger than what the
+    copied layout keeps. In place (Brunel's projections are one arena) nothing is kept per
+    synapse; copied, 8 bytes."""
+    import numpy as np
+
     net = brunel_network(n_exc=400, n_inh=100, epsilon=0.1)
-    sim = Simulation(net, "loihi_like", config=RunConfig(mode="timestep"))
+    sim = Simulation(net, "loihi_like", config=RunConfig(
+        mode="timestep", synapses="in_place" if in_place else "copy"))
     syn, chip = sim.syn, sim.chip_tables
-    n_syn, n_msg = net.n_synapses, syn.msg_core.size
-    assert syn.seg_delay.size == n_msg                      # one delay: a segment per message
-    per_syn = syn.target.nbytes + syn.weight.nbytes
-    per_msg = sum(a.nbytes for a in (syn.msg_core, syn.msg_seg_lo, syn.seg_lo, syn.seg_delay,
-                                     chip.msg_syn_ps, chip.msg_syn_n, chip.msg_send,
-                                     sim.mode_tables.seg_delay_steps))
-    assert per_syn == 8 * n_syn
-    assert per_msg == 28 * n_msg + 8                        # + the two pointers' last entries
+    n_syn, n_msg, n_seg = net.n_synapses, syn.msg_core.size, syn.seg_delay.size
+    arena = net.projections[0].indices.base
+    assert (syn.target is arena) == in_place
+    assert np.shares_memory(syn.seg_hi, syn.seg_lo) != in_place
+    # One delay: a segment per message, and one more where E and I neurons share a core.
+    assert n_msg <= n_seg <= n_msg + (n_msg if in_place else 0)
+    per_syn = 0 if in_place else syn.target.nbytes + syn.weight.nbytes
+    seg_arrays = (syn.seg_lo, syn.seg_slot0, syn.seg_delay, sim.mode_tables.seg_delay_steps) \
+        + ((syn.seg_hi,) if in_place else ())
+    per_seg = sum(a.nbytes for a in seg_arrays)
+    per_msg = sum(a.nbytes for a in (syn.msg_core, syn.msg_seg_lo, chip.msg_syn_ps,
+                                     chip.msg_syn_n, chip.msg_send))
+    assert per_syn == (0 if in_place else 8 * n_syn)
+    assert per_seg == (20 if in_place else 16) * n_seg + 4      # + seg_lo's last entry
+    assert per_msg == 16 * n_msg + 4                            # + msg_seg_lo's last entry
+    kept = per_syn + per_seg + per_msg
     need = memory.build_bytes(n_syn, n_msg)
-    assert per_syn + per_msg < need < 2 * (per_syn + per_msg)
+    assert kept < need
+    if not in_place:
+        assert need < 2 * kept
+
+
+def test_a_large_build_announces_its_projected_peak(monkeypatch, capsys):
+    """Past ``ANNOUNCE_BUILD_BYTES`` the build says what it projects before building: to the
+    ``announce`` callback, and on stderr for a run with progress (as ``aersim run``), rank 0."""
+    from aersim.simcore.run.spec import RunSpec, execute
+
+    net = brunel_network(n_exc=400, n_inh=100, epsilon=0.1)
+    lines = []
+    Simulation(net, "loihi_like", announce=lines.append)
+    assert lines == []                                   # 25,000 synapses: below the bar
+    monkeypatch.setattr(simulation, "ANNOUNCE_BUILD_BYTES", 0)
+    monkeypatch.setattr(memory, "available_bytes", lambda: 3 << 30)
+    sim = Simulation(net, "loihi_like", announce=lines.append)
+    need = memory.build_bytes(net.n_synapses, sim.syn.msg_core.size)
+    assert lines == [f"building the engine's tables for 0.0 M synapses in "
+                     f"{sim.syn.msg_core.size / 1e6:.1f} M messages: about "
+                     f"{need / memory.GIB:.1f} GiB at its peak (3.0 GiB available)"]
+    execute(RunSpec(network="random", chip="minimal", duration_s=0.001, out=None),
+            progress=True)
+    assert "aersim: building the engine's tables for" in capsys.readouterr().err
+    execute(RunSpec(network="random", chip="minimal", duration_s=0.001, out=None))
+    assert "building" not in capsys.readouterr().err

@@ -14,6 +14,7 @@ from aersim.simcore import (
     SpikeTrains,
     StimulusError,
 )
+from aersim.simcore.engine.synapse_tables import message_synapses
 from tests.simcore.helpers import dyadic_random_network, input_trains, one_neuron, small_core_chip
 
 MS = 1_000_000_000
@@ -79,7 +80,7 @@ def test_counts_and_message_service_invariants():
     assert len(res.messages) == ops["message_in"] <= ops["message_out"]
     lat = chip.core.latency_ps
     m = res.messages
-    n_syn = syn.seg_lo[syn.msg_seg_lo[m[:, 0] + 1]] - syn.seg_lo[syn.msg_seg_lo[m[:, 0]]]
+    n_syn = message_synapses(syn)[m[:, 0]]
     assert np.array_equal(m[:, 3] - m[:, 2], lat["message_in"] + n_syn * lat["synaptic_op"])
     assert (m[:, 2] >= m[:, 1]).all()
     # A core serves one message at a time, in order of arrival.

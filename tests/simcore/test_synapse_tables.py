@@ -5,7 +5,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from aersim.models import LIFParams, Network
+from aersim.models import LIFParams, Network, Projection, synapse_arena
+from aersim.simcore.engine import build
 from aersim.simcore.engine.build import build_synapses, input_slots
 
 
@@ -36,9 +37,9 @@ def _random_network(seed: int) -> Network:
 
 
 def _direct_tables(net: Network, core_of: np.ndarray):
-    """The tables from their definition, one neuron at a time: the neuron's synapses from every
-    projection in the order they were added, sorted stably by (core of the target, delay); a
-    run of equal core is a message, a run of equal (core, delay) a segment."""
+    """The copied tables from their definition, one neuron at a time: the neuron's synapses from
+    every projection in the order they were added, sorted stably by (core of the target,
+    delay); a run of equal core is a message, a run of equal (core, delay) a segment."""
     slot0, n_slots = input_slots(net)
     slot_core = np.repeat(core_of, np.diff(np.append(slot0, n_slots)))
     target, weight, seg_lo, seg_delay, msg_ptr, msg_core, msg_seg_lo = ([] for _ in range(7))
@@ -71,8 +72,9 @@ def _direct_tables(net: Network, core_of: np.ndarray):
     msg_ptr.append(len(msg_core))
     msg_seg_lo.append(len(seg_lo))
     seg_lo.append(len(target))
+    seg_lo = np.array(seg_lo, np.int32)
     return (np.array(target, np.int32), np.array(weight, np.float32),
-            np.array(seg_lo, np.int32), np.array(seg_delay, np.int32),
+            seg_lo, seg_lo[1:], np.zeros(len(seg_delay), np.int32), np.array(seg_delay, np.int32),
             np.array(delay_ps, np.int64), np.array(msg_ptr, np.int64),
             np.array(msg_core, np.int32), np.array(msg_seg_lo, np.int32))
 
@@ -127,10 +129,12 @@ def _one_population(n: int, sort_rows: bool, seed: int = 3) -> Network:
 
 
 def _tables(net, core_of, share):
+    """``fan_out_tables`` with neuron ``i`` (and its input slots) on core ``core_of[i]``."""
     from aersim.simcore.engine.build import DELAY_BITS
     from aersim.simcore.engine.synapse_tables import fan_out_tables
     slot0, n_slots = input_slots(net)
-    return fan_out_tables(net, np.asarray(core_of, dtype=np.int32), slot0, DELAY_BITS, share)
+    slot_core = np.repeat(np.asarray(core_of, dtype=np.int32), np.diff(np.append(slot0, n_slots)))
+    return fan_out_tables(net, slot_core, slot0, DELAY_BITS, share)
 
 
 @pytest.mark.parametrize("sort_rows, core_order, shares", [
@@ -154,11 +158,10 @@ def test_shared_arrays_give_the_tables_of_a_copy(sort_rows, core_order, shares):
         assert np.array_equal(a, b) and np.array_equal(a, c), k
 
 
-def test_two_projections_or_an_offset_target_are_copied():
+def test_projections_in_separate_arrays_are_copied():
     net = _one_population(50, sort_rows=True)
     net.add_population("b", 30, LIFParams())
     core_of = np.arange(80) // 10
-    # Onto the second population: its local indices are not input slots.
     net.connect("a", "b", [0, 1, 2], [0, 1, 2], 0.5, 10**9, name="ab")
     got = _tables(net, core_of, share=True)
     assert not any(np.shares_memory(got[0], p.indices) for p in net.projections)
@@ -166,25 +169,177 @@ def test_two_projections_or_an_offset_target_are_copied():
         assert np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("mode", ["timestep", "async"])
-def test_a_run_on_shared_arrays_equals_a_run_on_a_copy(monkeypatch, mode):
-    from aersim.simcore import PoissonDrive, RunConfig, Simulation
-    from aersim.simcore.engine import build, synapse_tables
+def _arena_network(seed: int, per: int, channels: int = 1, skip: int = 0) -> Network:
+    """Random projections (several from one source, several onto one target with the same
+    delays, shared and per-synapse delays, empty rows) whose arrays are views of one
+    ``synapse_arena``, every row sorted stably by (core of the target, delay) as the in-place
+    layout needs, neuron ``i`` on core ``i // per`` (two populations share a core at their
+    border). ``channels``: input channels of population ``p1``; ``skip``: synapses of the
+    arena left outside every projection."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in rng.integers(5, 40, size=3)]
+    starts = np.cumsum([0] + sizes)
+    net = Network()
+    for k, n in enumerate(sizes):
+        params = SimpleNamespace(kind="egru", input_channels=channels) \
+            if k == 1 and channels > 1 else LIFParams()
+        net.add_population(f"p{k}", n, params)
+    plan = [(a, b) for a in (0, 1, 2) for b in (0, 1, 2) if rng.random() < 0.7] + [(0, 1), (0, 1)]
+    drawn = []
+    for a, b in plan:
+        n_pre, n_post = sizes[a], sizes[b]
+        pre = np.sort(rng.integers(1, n_pre, int(rng.integers(0, 3 * n_pre))))
+        post = rng.integers(0, n_post, pre.size)
+        d = rng.integers(0, 3, pre.size) * 250_000 if rng.random() < 0.5 else \
+            np.full(pre.size, 250_000 * int(rng.integers(0, 3)))
+        key = (starts[b] + post) // per * 10**7 + d
+        order = np.lexsort((key, pre))      # by row, then (core, delay), stably
+        drawn.append((a, b, pre[order], post[order], d[order], rng.normal(size=pre.size)))
+    arena = synapse_arena([x[2].size for x in drawn] + [skip])
+    for k, ((a, b, pre, post, d, w), (idx, wts)) in enumerate(zip(drawn, arena, strict=False)):
+        idx[:], wts[:] = post, w
+        indptr = np.searchsorted(pre, np.arange(sizes[a] + 1)).astype(np.int64)
+        delays = np.asarray(d[0] if d.size and (d == d[0]).all() else d, dtype=np.int64)
+        net.add_projection(Projection(f"p{a}->p{b}#{k}", f"p{a}", f"p{b}", indptr, idx, wts,
+                                      delays))
+    return net
 
-    net = _one_population(200, sort_rows=True)
-    stim = [PoissonDrive("a", 2000.0, 0.3)]
-    cfg = RunConfig(mode=mode, seed=5)
-    shared = Simulation(net, "loihi_like", config=cfg, stimuli=stim)
+
+def _per_message(syn):
+    """Every message's synapses as (input slot, weight, delay) in table order."""
+    out = []
+    for m in range(syn.msg_core.size):
+        rows = []
+        for g in range(syn.msg_seg_lo[m], syn.msg_seg_lo[m + 1]):
+            for q in range(syn.seg_lo[g], syn.seg_hi[g]):
+                rows.append((int(syn.seg_slot0[g] + syn.target[q]), float(syn.weight[q]),
+                             int(syn.delay_ps[syn.seg_delay[g]])))
+        out.append(rows)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_in_place_tables_hold_the_copied_tables_synapses_in_their_order(seed):
+    """The in-place layout reads the network's arena and keeps nothing per synapse, and every
+    message holds the same synapses, slots, weights and delays in the same order as the
+    copied layout (itself checked against the direct construction above)."""
+    from aersim.simcore.engine.build import SynapseTables
+    per = 3 + seed % 5
+    net = _arena_network(seed, per)
+    core_of = (np.arange(net.n_neurons) // per).astype(np.int32)
+    got = SynapseTables(*_tables(net, core_of, share=True))
+    copied = SynapseTables(*_tables(net, core_of, share=False))
+    want = _direct_tables(net, core_of)
+    for name, a, b in zip(copied._fields, copied, want, strict=True):
+        assert np.array_equal(a, b), name
+    arena = net.projections[0].indices.base
+    assert got.target is arena and got.weight is net.projections[0].weights.base
+    assert got.seg_delay.size >= copied.seg_delay.size
+    for name in ("msg_ptr", "msg_core", "delay_ps"):
+        assert np.array_equal(getattr(got, name), getattr(copied, name)), name
+    assert _per_message(got) == _per_message(copied)
+    assert got.seg_lo.dtype == got.seg_hi.dtype == np.int32 and got.seg_slot0.dtype == np.int32
+    assert got.seg_lo[-1] == net.n_synapses
+
+
+@pytest.mark.parametrize("variant, in_place", [
+    ("covered", True),          # the arena is exactly the projections: read in place
+    ("skip", False),            # synapses of the arena outside every projection
+    ("channels", False),        # a target population with three input channels
+])
+def test_an_arena_is_read_in_place_only_when_it_is_exactly_the_projections(variant, in_place):
+    net = _arena_network(1, 4, skip=3 if variant == "skip" else 0,
+                         channels=3 if variant == "channels" else 1)
+    assert any(p.post == "p1" for p in net.projections)
+    core_of = (np.arange(net.n_neurons) // 4).astype(np.int32)
+    got = _tables(net, core_of, share=True)
+    assert np.shares_memory(got[0], net.projections[0].indices) == in_place
+    if not in_place:
+        for a, b in zip(got, _direct_tables(net, core_of), strict=True):
+            assert np.array_equal(a, b)
+
+
+def test_the_build_reads_in_place_from_a_size_or_under_memory_pressure(monkeypatch):
+    """Small networks are copied (faster delivery); from ``IN_PLACE_MIN_BYTES`` of copy on, or
+    when the copy would take more than a quarter of the available memory, read in place."""
+    from aersim.models import brunel_network, memory
+    net = brunel_network(n_exc=80, n_inh=20, epsilon=0.2)
+    mapping = SimpleNamespace(core_of=(np.arange(net.n_neurons) // 16).astype(np.int32))
+    arena = net.projections[0].indices.base
+    copy_bytes = 8 * net.n_synapses
+    monkeypatch.setattr(memory, "available_bytes", lambda: 4 * copy_bytes)
+    assert build_synapses(net, mapping).target is not arena
+    assert build_synapses(net, mapping, in_place=True).target is arena
+    monkeypatch.setattr(build, "IN_PLACE_MIN_BYTES", copy_bytes)
+    assert build_synapses(net, mapping).target is arena
+    monkeypatch.setattr(build, "IN_PLACE_MIN_BYTES", copy_bytes + 1)
+    assert build_synapses(net, mapping).target is not arena
+    monkeypatch.setattr(memory, "available_bytes", lambda: 4 * copy_bytes - 1)
+    assert build_synapses(net, mapping).target is arena
+    assert build_synapses(net, mapping, in_place=False).target is not arena
+
+
+def test_in_place_is_refused_where_its_split_segments_would_keep_more_than_a_copy():
+    """Eight projections from one source onto eight small populations on one core: in place
+    every projection's run would be a segment of its own (8 per message, 20 bytes each),
+    where the copy merges them into one (16 bytes) and keeps 8 bytes per synapse."""
+    rng = np.random.default_rng(3)
+    n, k, m = 400, 8, 8
+    net = Network()
+    net.add_population("s", n, LIFParams())
+    for j in range(k):
+        net.add_population(f"t{j}", m, LIFParams())
+    arena = synapse_arena([n] * k)
+    for j, (idx, w) in enumerate(arena):
+        idx[:], w[:] = rng.integers(0, m, n), 0.1
+        net.add_projection(Projection(f"s->t{j}", "s", f"t{j}", np.arange(n + 1), idx, w,
+                                      np.asarray(10**9)))
+    core_of = np.concatenate((np.arange(n) // 100, np.full(k * m, 4))).astype(np.int32)
+    mapping = SimpleNamespace(core_of=core_of)
+    syn = build_synapses(net, mapping, in_place=True)
+    copied = build_synapses(net, mapping, in_place=False)
+    assert syn.target is not arena[0][0].base and syn.seg_delay.size == copied.seg_delay.size
+    # The first projection alone, in an arena of its own, is read in place.
+    one = Network()
+    one.add_population("s", n, LIFParams())
+    one.add_population("t0", m, LIFParams())
+    [(idx, w)] = synapse_arena([n])
+    idx[:], w[:] = arena[0]
+    one.add_projection(Projection("s->t0", "s", "t0", np.arange(n + 1), idx, w,
+                                  np.asarray(10**9)))
+    alone = build_synapses(one, SimpleNamespace(core_of=core_of[:n + m]), in_place=True)
+    assert alone.target is idx.base
+
+
+@pytest.mark.parametrize("mode", ["timestep", "async"])
+@pytest.mark.parametrize("network", ["one_projection", "brunel"])
+def test_a_run_on_shared_arrays_equals_a_run_on_a_copy(mode, network):
+    from aersim.models import brunel_network
+    from aersim.simcore import PoissonDrive, RunConfig, Simulation
+    from aersim.simcore.engine.synapse_tables import reads_in_place
+
+    if network == "brunel":     # four projections in one arena; E and I share cores
+        net = brunel_network(n_exc=800, n_inh=200, epsilon=0.1, seed=2)
+        stim = [PoissonDrive(p, 16_000.0, 0.1) for p in ("exc", "inh")]
+    else:
+        net = _one_population(200, sort_rows=True)
+        stim = [PoissonDrive("a", 2000.0, 0.3)]
+    shared = Simulation(net, "loihi_like", stimuli=stim,
+                        config=RunConfig(mode=mode, seed=5, synapses="in_place"))
     assert np.shares_memory(shared.syn.target, net.projections[0].indices)
-    monkeypatch.setattr(build, "fan_out_tables",
-                        lambda *a: synapse_tables.fan_out_tables(*a, share=False))
-    copied = Simulation(net, "loihi_like", config=cfg, stimuli=stim)
+    assert reads_in_place(shared.syn)
+    copied = Simulation(net, "loihi_like", stimuli=stim,
+                        config=RunConfig(mode=mode, seed=5, synapses="copy"))
+    assert not reads_in_place(copied.syn)
     assert not np.shares_memory(copied.syn.target, net.projections[0].indices)
+    if network == "brunel":
+        assert shared.syn.seg_delay.size > copied.syn.seg_delay.size
     a, b = shared.run(0.05), copied.run(0.05)
     assert a.n_spikes > 100
     assert np.array_equal(a.spikes_t_ps, b.spikes_t_ps)
     assert np.array_equal(a.spikes_neuron, b.spikes_neuron)
     assert np.array_equal(a.counts, b.counts) and np.array_equal(shared.v, copied.v)
+    assert a.ledger.total_j == b.ledger.total_j
 
 
 def test_pointer_type_is_int32_up_to_the_int32_limit():
