@@ -107,3 +107,35 @@ def assert_same_trace(path_a, path_b) -> None:
             assert a[key].tobytes() == b[key].tobytes(), key
         else:
             assert np.all(a[key] == b[key]), key
+
+
+def run_cli(args, cwd, check: bool = True, timeout: float = 300):
+    """``aersim ARGS`` in a subprocess in ``cwd`` (the completed process; with ``check``, its
+    exit status must be 0)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "aersim.simcore.cli.main", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def assert_split_run_writes_the_one_process_trace(tmp_path, split) -> None:
+    """``aersim run layers`` (message log, probes) once plainly and once with the options
+    ``split`` (``--ranks N`` or ``--threads N``): the same summary and the same trace, dataset
+    by dataset; the split run's trace reports."""
+    import json
+
+    args = ["run", "layers", "--mode", "timestep", "--duration", "0.02", "--messages",
+            "--probe", "L1:0,5,999", "--probe", "L3", "--out", "trace.h5", "--no-plots",
+            "--no-progress", "--json"]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one = json.loads(run_cli(args, tmp_path / "one").stdout)
+    two = json.loads(run_cli([*args, *split], tmp_path / "two").stdout)
+    assert one["spikes"] > 100 and one["spikes"] == two["spikes"]
+    assert one["energy_j"] == two["energy_j"] and one["operations"] == two["operations"]
+    assert_same_trace(tmp_path / "one" / "trace.h5", tmp_path / "two" / "trace.h5")
+    assert "energy" in run_cli(["report", "trace.h5"], tmp_path / "two").stdout.lower()

@@ -7,7 +7,6 @@ energy, step durations, the message log and probe samples, byte for byte. The tr
 """
 
 import importlib.util
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from aersim.models import InputParams, LIFParams, Network
 from aersim.simcore import ConfigError
 from aersim.simcore.engine.partition import split_cores, zero_delay_levels
-from tests.simcore.helpers import assert_same_trace
+from tests.simcore.helpers import assert_split_run_writes_the_one_process_trace, run_cli
 from tests.simcore.parallel_cases import results_arrays, run_case
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,27 +91,12 @@ def test_ranks_reproduce_one_process(reference, case, n, tmp_path):
 
 
 def _cli(args, cwd, check=True):
-    proc = subprocess.run([sys.executable, "-m", "aersim.simcore.cli.main", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=TIMEOUT_S)
-    if check:
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
+    return run_cli(args, cwd, check, TIMEOUT_S)
 
 
 @needs_mpi
 def test_cli_ranks_write_the_one_process_trace(tmp_path):
-    args = ["run", "layers", "--mode", "timestep", "--duration", "0.02", "--messages",
-            "--probe", "L1:0,5,999", "--probe", "L3", "--out", "trace.h5", "--no-plots",
-            "--no-progress", "--json"]
-    (tmp_path / "one").mkdir()
-    (tmp_path / "two").mkdir()
-    one = json.loads(_cli(args, tmp_path / "one").stdout)
-    two = json.loads(_cli([*args, "--ranks", "2"], tmp_path / "two").stdout)
-    assert one["spikes"] > 100 and one["spikes"] == two["spikes"]
-    assert one["energy_j"] == two["energy_j"] and one["operations"] == two["operations"]
-    assert_same_trace(tmp_path / "one" / "trace.h5", tmp_path / "two" / "trace.h5")
-    report = _cli(["report", "trace.h5"], tmp_path / "two")
-    assert "energy" in report.stdout.lower()
+    assert_split_run_writes_the_one_process_trace(tmp_path, ["--ranks", "2"])
 
 
 @needs_mpi

@@ -6,9 +6,6 @@ byte for byte (spikes, counts, energy, step durations, message log, probes); ``a
 --threads 2`` writes the one-thread trace.
 """
 
-import json
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -16,7 +13,7 @@ import pytest
 
 from aersim.simcore import ConfigError
 from aersim.simcore.run.threads import THREAD_MPI, run_threads
-from tests.simcore.helpers import assert_same_trace
+from tests.simcore.helpers import assert_split_run_writes_the_one_process_trace, run_cli
 from tests.simcore.parallel_cases import results_arrays, run_case
 
 
@@ -79,25 +76,8 @@ def test_threads_reproduce_one_process(case, n):
             assert value.tobytes() == want[key].tobytes(), f"{case} on {n} threads: {key}"
 
 
-def _cli(args, cwd, check=True):
-    proc = subprocess.run([sys.executable, "-m", "aersim.simcore.cli.main", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-    if check:
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
 def test_cli_threads_write_the_one_thread_trace(tmp_path):
-    args = ["run", "layers", "--mode", "timestep", "--duration", "0.02", "--messages",
-            "--probe", "L1:0,5,999", "--probe", "L3", "--out", "trace.h5", "--no-plots",
-            "--no-progress", "--json"]
-    (tmp_path / "one").mkdir()
-    (tmp_path / "two").mkdir()
-    one = json.loads(_cli(args, tmp_path / "one").stdout)
-    two = json.loads(_cli([*args, "--threads", "2"], tmp_path / "two").stdout)
-    assert one["spikes"] > 100 and one["spikes"] == two["spikes"]
-    assert one["energy_j"] == two["energy_j"] and one["operations"] == two["operations"]
-    assert_same_trace(tmp_path / "one" / "trace.h5", tmp_path / "two" / "trace.h5")
+    assert_split_run_writes_the_one_process_trace(tmp_path, ["--threads", "2"])
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -111,7 +91,7 @@ def test_bad_thread_counts_are_one_clear_error(tmp_path, extra, message):
     args = ["run", "random", "--duration", "0.01", "--out", "", "--no-progress"]
     if "--mode" not in extra:
         args += ["--mode", "timestep"]
-    proc = _cli([*args, *extra], tmp_path, check=False)
+    proc = run_cli([*args, *extra], tmp_path, check=False)
     assert proc.returncode == 2, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("aersim: error")]
     assert len(lines) == 1 and message in lines[0], proc.stderr
