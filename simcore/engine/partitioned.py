@@ -33,11 +33,12 @@ from aersim.simcore.engine.timestep import (
 
 
 @njit(cache=True)
-def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, k, dt_ps):
+def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, k, dt_ps,
+               own_lo, own_hi):
     """Start step ``k``: the drive of the owned cores (their segments' streams, see
     ``timestep.draw_drive``), this step's input payloads of owned neurons, and, on chips that
-    price idle neurons, their marking; ``n_idle_own`` gets the idle counts of the owned cores
-    (0 elsewhere) for the ranks' sum."""
+    price idle neurons, the marking of the neurons ``own_lo .. own_hi-1`` (every owned one);
+    ``n_idle_own`` gets the idle counts of the owned cores (0 elsewhere) for the ranks' sum."""
     ring, in_payload, counts = state.ring, state.in_payload, counters.ops
     in_step, in_neuron, in_value, in_pos = stim.in_time, stim.in_neuron, stim.in_value, \
         stim.in_pos
@@ -49,17 +50,18 @@ def begin_step(neurons, chip, state, counters, stim, own, own_core, n_idle_own, 
             in_payload[j] = in_value[in_pos[0]]
         in_pos[0] += 1
     if chip.timing[TIMING_IDLE] != 0:
-        mark_idle(neurons, chip, row, state.v, state.cur, state.ref_count)
+        mark_idle(neurons, chip, row, state.v, state.cur, state.ref_count, own_lo, own_hi)
         for c in range(n_idle_own.shape[0]):
             n_idle_own[c] = chip.n_idle[c] if own_core[c] else 0
 
 
 @njit(cache=True, nogil=True)
 def update_steps(neurons, syn, chip, mode, state, counters, stim, rec, own, own_core, idle,
-                 kb, ke, lo, hi, begin, end, dt_ps, ids, pays, out, models):
+                 kb, ke, lo, hi, begin, end, dt_ps, ids, pays, out, models, own_lo, own_hi):
     """Update the owned neurons with ids in ``[lo, hi)`` for steps ``kb .. ke-1``
     (``timestep.update_range``); ``begin``: start each step first (:func:`begin_step`, idle
-    counts of step ``s`` into ``idle[s - kb]``); ``end``: take each step's probe samples after
+    counts of step ``s`` into ``idle[s - kb]``; every owned neuron has an id in ``[own_lo,
+    own_hi)``); ``end``: take each step's probe samples after
     its updates. ``ids`` (int32) and ``pays`` (float64) are work space of the rank's neuron
     count. The spikes are recorded and written to ``out`` (float64 ``(m, 4)``: step, id,
     payload, update end in the core's pass in ps), in (step, id) order. Returns their number.
@@ -69,7 +71,7 @@ def update_steps(neurons, syn, chip, mode, state, counters, stim, rec, own, own_
     for s in range(kb, ke):
         if begin:
             begin_step(neurons, chip, state, counters, stim, own, own_core, idle[s - kb], s,
-                       dt_ps)
+                       dt_ps, own_lo, own_hi)
         n_s = update_range(neurons, syn, mode, state, rec, s, dt_ps, lo, hi, own, ids, pays,
                            models[0], models[1], models[2], models[3], models[4])
         for i in range(n_s):

@@ -149,7 +149,7 @@ def run_steps_kernel(neurons, syn, chip, mode, state, heap, counters, scratch, s
             in_payload[in_neuron[in_pos[0]]] = in_value[in_pos[0]]
             in_pos[0] += 1
         if chip.timing[TIMING_IDLE] != 0:
-            mark_idle(neurons, chip, row, v, cur, ref_count)
+            mark_idle(neurons, chip, row, v, cur, ref_count, 0, neurons.kind.shape[0])
         # Neuron updates, in id order; each spike is recorded and fanned out at once.
         t_step = k * dt_ps
         n_sp = update_range(neurons, syn, mode, state, rec, k, dt_ps, 0, n, own_all, spiked,
@@ -365,9 +365,11 @@ def add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
 
 
 @njit(cache=True, inline="always")
-def mark_idle(neurons, chip, row, v, cur, ref_count):
+def mark_idle(neurons, chip, row, v, cur, ref_count, lo, hi):
     """Before a step's updates: count each core's idle neurons into ``chip.n_idle`` and write
-    when each neuron's update ends within its core's pass into ``chip.upd_end`` (ps).
+    when each neuron's update ends within its core's pass into ``chip.upd_end`` (ps), for the
+    neurons ``lo .. hi-1``: all of them in one process; a rank of a partitioned run marks its
+    own (whole cores), the other cores' counts staying 0.
 
     A neuron is idle when its update cannot change it: a model without bias at rest (``v`` and
     the second state 0), not refractory, with no input this step. Its core only reads its
@@ -376,7 +378,7 @@ def mark_idle(neurons, chip, row, v, cur, ref_count):
     core_lat = chip.core_lat
     chip.n_idle[:] = 0
     pass_t = np.zeros(chip.n_idle.shape[0], dtype=np.int64)
-    for j in range(neurons.kind.shape[0]):
+    for j in range(lo, hi):
         c = neurons.core[j]
         if neurons.kind[j] != KIND_INPUT:
             if chip.may_idle[j] and v[j] == 0.0 and cur[j] == 0.0 and ref_count[j] == 0 \

@@ -184,7 +184,7 @@ class RankRun:
                     max(self.levels[lv], self.id_lo),
                     max(min(self.levels[lv + 1], self.id_hi), self.id_lo), lv == 0,
                     lv == n_lv - 1, dt,
-                    self.ids, self.pays, self.out, self.models)
+                    self.ids, self.pays, self.out, self.models, self.id_lo, self.id_hi)
                 rows = self._exchange(n_out, batch, batch > 1 or not self.rank_ordered)
                 if n_lv > 1:
                     # Zero-delay synapses (one step per batch): deliver before the next level.
