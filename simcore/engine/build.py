@@ -409,20 +409,26 @@ def _update_ranks(kind, core) -> np.ndarray:
 #: it the copy costs little memory and delivers faster (each neuron's synapses one contiguous
 #: range: about 10 % less delivery time on Brunel than two projections' rows read in place).
 IN_PLACE_MIN_BYTES = 256 << 20
+#: Layouts of the synapse tables a build can be asked for (``RunConfig.synapses``).
+SYNAPSE_LAYOUTS = ("auto", "in_place", "copy")
 
 
-def build_synapses(network, mapping, in_place: bool | None = None) -> SynapseTables:
+def build_synapses(network, mapping, layout: str = "auto") -> SynapseTables:
     """Merge all projections into per-neuron fan-out tables sorted by (core, delay).
 
     Synapse targets are input slots (:func:`input_slots`), which are neuron ids unless the
     network has multi-channel neurons. Besides the tables it returns, the build allocates
-    nothing per synapse (:mod:`simcore.engine.synapse_tables`), and with ``in_place`` not even
-    the engine's copy of the synapses where the network's arrays allow it and that keeps less
-    memory. None (default): in place when the copy would take :data:`IN_PLACE_MIN_BYTES` or
-    more, or more than a quarter of the memory the machine has available (``RunConfig.
-    synapses`` chooses). Both layouts give the same runs, bit for bit.
+    nothing per synapse (:mod:`simcore.engine.synapse_tables`), and in place not even the
+    engine's copy of the synapses where the network's arrays allow it and that keeps less
+    memory. ``layout`` is ``RunConfig.synapses``: ``"in_place"``, ``"copy"``, or ``"auto"``:
+    in place when the copy would take :data:`IN_PLACE_MIN_BYTES` or more, or more than a
+    quarter of the memory the machine has available. Both layouts give the same runs, bit for
+    bit.
     """
-    if in_place is None:
+    if layout not in SYNAPSE_LAYOUTS:
+        raise ConfigError(f"synapse layout must be one of {SYNAPSE_LAYOUTS}, got {layout!r}")
+    in_place = layout == "in_place"
+    if layout == "auto":
         copy_bytes = 8 * network.n_synapses
         have = memory.available_bytes()
         in_place = copy_bytes >= IN_PLACE_MIN_BYTES or (have is not None and

@@ -8,12 +8,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from aersim.hardware.chip import EXECUTION_MODES
+from aersim.simcore.engine.build import SYNAPSE_LAYOUTS
 from aersim.simcore.errors import ConfigError
 
 #: Picoseconds per second: simulated time is int64 ps everywhere inside the engine.
 PS_PER_S = 10**12
-#: Layouts of the engine's synapse tables (``RunConfig.synapses``).
-SYNAPSE_LAYOUTS = ("auto", "in_place", "copy")
 
 
 @dataclass(frozen=True)

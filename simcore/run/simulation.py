@@ -150,8 +150,7 @@ class Simulation:
             if announce is not None:
                 announce(line)
         self.neurons = build_neurons(network, self.mapping)
-        self.syn = build_synapses(network, self.mapping,
-                                  {"auto": None, "in_place": True, "copy": False}[config.synapses])
+        self.syn = build_synapses(network, self.mapping, config.synapses)
         self.contention = bool(getattr(chip.noc, "contention", False))
         self.chip_tables = build_chip(chip, self.neurons, self.syn, network)
         self.stimuli = stimuli

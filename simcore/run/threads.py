@@ -53,56 +53,55 @@ class ThreadComm:
     def Get_size(self) -> int:  # noqa: N802
         return self.world.n
 
-    def _share(self, part) -> list:
-        """Every thread's ``part``, in rank order (a list of references: the caller copies
-        what it keeps before the next collective)."""
+    def _share(self, part, read):
+        """Put this thread's ``part`` in its slot and return ``read(parts)``, every thread's
+        parts in rank order: ``read`` runs while no slot can change (between the two waits),
+        so it may read the other threads' buffers in place."""
         w = self.world
         w.slots[self.rank] = part
         w.barrier.wait()
-        parts = list(w.slots)
+        out = read(w.slots)
         w.barrier.wait()
-        return parts
+        return out
 
     def allgather(self, obj) -> list:
-        return self._share(obj)
+        return self._share(obj, list)
 
     def bcast(self, obj, root: int = 0):
-        return self._share(obj if self.rank == root else None)[root]
+        return self._share(obj if self.rank == root else None, lambda parts: parts[root])
 
     def Barrier(self) -> None:  # noqa: N802
         self.world.barrier.wait()
 
     def Allgather(self, send: np.ndarray, recv: np.ndarray) -> None:  # noqa: N802
         """``recv[r]`` = thread ``r``'s ``send`` (``recv``: ``(n, *send.shape)``)."""
-        w = self.world
-        w.slots[self.rank] = send
-        w.barrier.wait()
-        for r, part in enumerate(w.slots):
-            recv[r] = part
-        w.barrier.wait()
+        def read(parts):
+            for r, part in enumerate(parts):
+                recv[r] = part
+        self._share(send, read)
 
     def Allgatherv(self, send: np.ndarray, spec) -> None:  # noqa: N802
         """``spec`` = ``[recv, counts, displacements, type]`` (elements): thread ``r``'s
         ``send`` flattened into ``recv`` from ``displacements[r]`` on."""
-        recv, counts, displ = spec[0], spec[1], spec[2]
-        flat = recv.reshape(-1)
-        w = self.world
-        w.slots[self.rank] = send
-        w.barrier.wait()
-        for r, part in enumerate(w.slots):
-            flat[displ[r]:displ[r] + counts[r]] = np.asarray(part).reshape(-1)
-        w.barrier.wait()
+        flat, counts, displ = spec[0].reshape(-1), spec[1], spec[2]
+
+        def read(parts):
+            for r, part in enumerate(parts):
+                flat[displ[r]:displ[r] + counts[r]] = np.asarray(part).reshape(-1)
+        self._share(send, read)
 
     def Allreduce(self, in_place, buf: np.ndarray, op) -> None:  # noqa: N802
         """``buf`` = ``op`` of every thread's ``buf`` (``in_place`` must be ``MPI.IN_PLACE``),
         reduced in rank order."""
         if in_place is not THREAD_MPI.IN_PLACE:
             raise ValueError("ThreadComm.Allreduce reduces in place only")
-        parts = self._share(buf.copy())
-        out = parts[0].copy()
-        for part in parts[1:]:
-            op(out, part, out=out)
-        buf[...] = out
+
+        def read(parts):
+            out = parts[0].copy()
+            for part in parts[1:]:
+                op(out, part, out=out)
+            return out
+        buf[...] = self._share(buf, read)
 
 
 def run_threads(n: int, target) -> list:

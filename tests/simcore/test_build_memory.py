@@ -106,6 +106,8 @@ def test_projection_covers_what_the_build_keeps(in_place):
     synapse; copied, 8 bytes."""
     import numpy as np
 
+    from aersim.simcore.engine.synapse_tables import COPY_SEGMENT_BYTES, IN_PLACE_SEGMENT_BYTES
+
     net = brunel_network(n_exc=400, n_inh=100, epsilon=0.1)
     sim = Simulation(net, "loihi_like", config=RunConfig(
         mode="timestep", synapses="in_place" if in_place else "copy"))
@@ -123,7 +125,8 @@ def test_projection_covers_what_the_build_keeps(in_place):
     per_msg = sum(a.nbytes for a in (syn.msg_core, syn.msg_seg_lo, chip.msg_syn_ps,
                                      chip.msg_syn_n, chip.msg_send))
     assert per_syn == (0 if in_place else 8 * n_syn)
-    assert per_seg == (20 if in_place else 16) * n_seg + 4      # + seg_lo's last entry
+    # The bytes per segment the layout rule weighs (+ seg_lo's last entry).
+    assert per_seg == (IN_PLACE_SEGMENT_BYTES if in_place else COPY_SEGMENT_BYTES) * n_seg + 4
     assert per_msg == 16 * n_msg + 4                            # + msg_seg_lo's last entry
     kept = per_syn + per_seg + per_msg
     need = memory.build_bytes(n_syn, n_msg)

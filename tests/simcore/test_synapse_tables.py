@@ -269,14 +269,14 @@ def test_the_build_reads_in_place_from_a_size_or_under_memory_pressure(monkeypat
     copy_bytes = 8 * net.n_synapses
     monkeypatch.setattr(memory, "available_bytes", lambda: 4 * copy_bytes)
     assert build_synapses(net, mapping).target is not arena
-    assert build_synapses(net, mapping, in_place=True).target is arena
+    assert build_synapses(net, mapping, layout="in_place").target is arena
     monkeypatch.setattr(build, "IN_PLACE_MIN_BYTES", copy_bytes)
     assert build_synapses(net, mapping).target is arena
     monkeypatch.setattr(build, "IN_PLACE_MIN_BYTES", copy_bytes + 1)
     assert build_synapses(net, mapping).target is not arena
     monkeypatch.setattr(memory, "available_bytes", lambda: 4 * copy_bytes - 1)
     assert build_synapses(net, mapping).target is arena
-    assert build_synapses(net, mapping, in_place=False).target is not arena
+    assert build_synapses(net, mapping, layout="copy").target is not arena
 
 
 def test_in_place_is_refused_where_its_split_segments_would_keep_more_than_a_copy():
@@ -296,8 +296,8 @@ def test_in_place_is_refused_where_its_split_segments_would_keep_more_than_a_cop
                                       np.asarray(10**9)))
     core_of = np.concatenate((np.arange(n) // 100, np.full(k * m, 4))).astype(np.int32)
     mapping = SimpleNamespace(core_of=core_of)
-    syn = build_synapses(net, mapping, in_place=True)
-    copied = build_synapses(net, mapping, in_place=False)
+    syn = build_synapses(net, mapping, layout="in_place")
+    copied = build_synapses(net, mapping, layout="copy")
     assert syn.target is not arena[0][0].base and syn.seg_delay.size == copied.seg_delay.size
     # The first projection alone, in an arena of its own, is read in place.
     one = Network()
@@ -307,7 +307,7 @@ def test_in_place_is_refused_where_its_split_segments_would_keep_more_than_a_cop
     idx[:], w[:] = arena[0]
     one.add_projection(Projection("s->t0", "s", "t0", np.arange(n + 1), idx, w,
                                   np.asarray(10**9)))
-    alone = build_synapses(one, SimpleNamespace(core_of=core_of[:n + m]), in_place=True)
+    alone = build_synapses(one, SimpleNamespace(core_of=core_of[:n + m]), layout="in_place")
     assert alone.target is idx.base
 
 
