@@ -15,13 +15,14 @@ ALLOWED = {
     "hardware": {"models"},
     "simcore": {"models", "hardware", "traces"},
 }
-#: Third-party packages each package may use (besides the standard library).
+#: Third-party packages each package may use (besides the standard library). ``llvmlite`` is
+#: Numba's code generator, installed with it (the engine's prefetch hint emits one instruction).
 THIRD_PARTY = {
     "models": {"numpy", "numba", "scipy", "h5py", "nir"},
     "traces": {"numpy", "numba", "h5py", "matplotlib", "lz4", "zstandard"},
     "hardware": {"numpy", "numba", "scipy", "yaml"},
     "simcore": {"numpy", "numba", "scipy", "simpy", "h5py", "tqdm", "yaml", "dask",
-                "distributed", "matplotlib", "pyarrow", "pandas", "mpi4py"},
+                "distributed", "matplotlib", "pyarrow", "pandas", "mpi4py", "llvmlite"},
 }
 STDLIB = set(__import__("sys").stdlib_module_names)
 

@@ -85,6 +85,7 @@ from aersim.simcore.engine.build import (
 from aersim.simcore.engine.inner import inner
 from aersim.simcore.engine.queue import (
     KIND_SHIFT,
+    heap_append,
     heap_pop,
     heap_push,
     heap_size,
@@ -127,7 +128,8 @@ def count_synapses(msg_syn_n, counts, m, dest):
 
 
 @njit(cache=True, inline="always")
-def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_hi=1 << 62):
+def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_hi=1 << 62,
+               append=False):
     """Emit the messages of ``neuron``'s spike from ``core``, starting at ``t_ready`` (ps).
 
     Pushes one ``KIND_MESSAGE`` event per destination core, at its arrival time, with the
@@ -138,7 +140,8 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_h
     take the sending core's type's latencies. In a
     system of chips, a message to another chip takes its precomputed route (``msg_route_*``):
     its routers, hops and chip-to-chip links are counted on the sending core and its links'
-    packets, bits and busy time in ``chip.link_stats``.
+    packets, bits and busy time in ``chip.link_stats``. ``append``: the events are appended
+    unordered (``queue.heap_append``) for the caller to take in order at once.
     """
     # The tables are read into locals before any branch or loop (see spike_cost).
     lat = chip.latency_ps
@@ -191,7 +194,10 @@ def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_h
                 counts[core, HOP_NORTH] += north
                 counts[core, HOP_SOUTH] += south
         if dest_lo <= dest < dest_hi:
-            heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
+            if append:
+                heap_append(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
+            else:
+                heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
     t += (m1 - m_hi) * t_out
     return t
 

@@ -27,6 +27,7 @@ from aersim.simcore.engine.timestep import (
     add_synapses,
     draw_drive,
     mark_idle,
+    prefetch_synapses,
     step_timeline,
     update_range,
 )
@@ -132,6 +133,11 @@ def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
     upd_end = chip.upd_end
     idle = chip.timing[TIMING_IDLE] != 0
     for i in range(r0, r1):
+        if i + 2 < r1:
+            # The synapses of a spike two ahead, so that they arrive while this one is added.
+            ahead = np.int64(rows[i + 2, 1])
+            prefetch_synapses(msg_seg_lo, seg_lo, target, weight, own_msg[ahead, 0],
+                              own_msg[ahead, 1])
         k = np.int64(rows[i, 0])
         j = np.int64(rows[i, 1])
         payload = rows[i, 2]

@@ -5,7 +5,16 @@ import heapq
 import numpy as np
 import pytest
 
-from aersim.simcore.engine.queue import EventQueue, grow, heap_pop, heap_push, make_key, new_heap
+from aersim.simcore.engine.queue import (
+    EventQueue,
+    grow,
+    heap_append,
+    heap_pop,
+    heap_push,
+    make_key,
+    new_heap,
+    take_in_order,
+)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -36,6 +45,28 @@ def test_equal_keys_pop_in_push_order():
     for i in range(100):
         q.push(5, 1, 7, a=i)
     assert [q.pop()[3] for _ in range(100)] == list(range(100))
+
+
+@pytest.mark.parametrize("keys_in_order", [True, False])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_appended_batch_is_taken_in_pop_order(seed, keys_in_order):
+    """A batch appended unordered and taken at once comes out as pushing and popping each
+    entry would give it: by time, then key, then push order (many ties of both)."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    t = rng.integers(0, 50, n)
+    keys = rng.integers(0, 20, n)
+    if keys_in_order:
+        keys = np.sort(keys)
+    batch, heap = new_heap(n), new_heap(n)
+    for i in range(n):
+        heap_append(batch, np.int64(t[i]), make_key(1, keys[i]), np.int64(i), np.int64(0))
+        heap_push(heap, np.int64(t[i]), make_key(1, keys[i]), np.int64(i), np.int64(0))
+    got_t, got_a = take_in_order(batch)
+    popped = [heap_pop(heap) for _ in range(n)]
+    assert got_t.tolist() == [int(p[0]) for p in popped]
+    assert got_a.tolist() == [int(p[2]) for p in popped]
+    assert batch.meta[0] == 0 and take_in_order(batch)[0].size == 0
 
 
 def test_grow_keeps_entries():
