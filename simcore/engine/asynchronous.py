@@ -9,9 +9,9 @@ kind   name            what happens
                        core finished the message + the segment's synaptic delay); tiebreak ``g``
 0      drive           (not queued) the next event of a Poisson drive, merged in time order
 1      check           a neuron whose bias drives it above threshold reaches it; tiebreak neuron
-2      spike           a neuron's spike is handed to its core's output (``send_spike``);
+2      spike           a neuron's spike is handed to its core's output (``send_spikes``);
                        tiebreak neuron
-3      message         a message arrives at its destination core (``serve_message``), which
+3      message         a message arrives at its destination core (``serve_messages``), which
                        schedules one deliver per segment; tiebreak message index
 4      noc             (contention on) a router arbitrates its outputs
                        (``hardware_model.noc_arbitrate``); tiebreak tile
@@ -43,9 +43,9 @@ from aersim.simcore.engine.hardware_model import (
     KIND_NOC,
     noc_arbitrate,
     noc_free_slots,
-    send_spike,
     send_spike_noc,
-    serve_message,
+    send_spikes,
+    serve_messages,
 )
 from aersim.simcore.engine.inner import inner
 from aersim.simcore.engine.neuron_kernels import relax_neuron, threshold_of, time_to_threshold_s
@@ -279,6 +279,13 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
             for j in range(n):
                 if syn.msg_ptr[j + 1] - syn.msg_ptr[j] + noc.cfg[NOC_PORTS] > noc_need:
                     noc_need = syn.msg_ptr[j + 1] - syn.msg_ptr[j] + noc.cfg[NOC_PORTS]
+    # One spike at a time through hardware_model.send_spikes (its time spent sending per core
+    # stays 0 between spikes: a core's sends are serialised by core_free here).
+    one_spike = np.zeros(1, dtype=np.int64)
+    one_ready = np.zeros(1, dtype=np.int64)
+    send_extra = np.zeros(core_free.shape[0], dtype=np.int64)
+    one_msg = np.zeros(1, dtype=np.int64)
+    one_t = np.zeros(1, dtype=np.int64)
     t_now = 0
     while True:
         if rec_meta[0] + n > rec_t.shape[0] or (
@@ -442,7 +449,12 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
             c = neurons.core[j]
             t_ready = t if t > core_free[c] else core_free[c]
             if contention is None:
-                core_free[c] = send_spike(syn, chip, counts, heap, j, c, t_ready)
+                one_spike[0] = j
+                one_ready[0] = t_ready
+                send_spikes(syn, chip, counts, heap, neurons.core, one_spike, one_ready, 1,
+                            send_extra, 0, 1 << 62, False)
+                core_free[c] = t_ready + send_extra[c]
+                send_extra[c] = 0
             else:
                 core_free[c] = send_spike_noc(syn, chip, counts, heap, noc, j, c, t_ready)
             if b == 1:
@@ -458,7 +470,10 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
             if contention is not None:
                 noc_arbitrate(noc, heap, a, t, syn.msg_ptr, syn.msg_core)
         else:
-            end = serve_message(syn, chip, counts, core_free, a, t, mlog, mlog_meta)
+            one_msg[0] = a
+            one_t[0] = t
+            end = serve_messages(syn, chip, counts, core_free, one_msg, one_t, 1, mlog,
+                                 mlog_meta)
             for g in range(syn.msg_seg_lo[a], syn.msg_seg_lo[a + 1]):
                 heap_push(deliveries, end + syn.delay_ps[syn.seg_delay[g]],
                           make_key(KIND_DELIVER, g), g, 0)

@@ -9,7 +9,7 @@ order of arrival: ``message_in`` plus ``synaptic_op`` per synapse of the message
 latencies: ``ChipTables.msg_syn_ps``). Every step of
 the way is counted in ``counts[core, OP]`` (see ``hardware.energy.OP_KINDS``).
 
-With ``noc.contention`` on, ``send_spike_noc`` replaces ``send_spike``: messages become packets
+With ``noc.contention`` on, ``send_spike_noc`` replaces ``send_spikes``: messages become packets
 that queue at links and router buffers (``noc_inject``, ``noc_arbitrate``); ``simulate_noc``
 runs injected packets through the same kernels on their own (compare
 ``simcore.engine.reference_noc``).
@@ -101,8 +101,12 @@ KIND_MESSAGE = 3
 # from it before their first branch or loop. Numba copies a tuple argument of an inlined call
 # with a reference-count increment and decrement of each of its arrays (some forty, with the NoC
 # state), and drops the pair only if the copy dies in the block that made it: one read of
-# ``chip`` after the message-log branch of ``serve_message`` cost some eighty atomic operations
-# per message served, a third of a timestep run. The small helpers take arrays for that reason.
+# ``chip`` after the message-log branch of the message server cost some eighty atomic
+# operations per message served, a third of a timestep run. Arrays passed to an inlined call
+# that branches or loops cost a pair each as well. So the small helpers take arrays, and the
+# per-spike and per-message work loops inside one call (``send_spikes``, ``serve_messages``)
+# that reads the tables once: a call per spike or per message, even with arrays, cost 25 ns a
+# message and 150 ns a spike.
 
 
 @njit(cache=True, inline="always")
@@ -128,78 +132,86 @@ def count_synapses(msg_syn_n, counts, m, dest):
 
 
 @njit(cache=True, inline="always")
-def send_spike(syn, chip, counts, heap, neuron, core, t_ready, dest_lo=0, dest_hi=1 << 62,
-               append=False):
-    """Emit the messages of ``neuron``'s spike from ``core``, starting at ``t_ready`` (ps).
+def send_spikes(syn, chip, counts, heap, neuron_core, spiked, ready, n_sp, extra, dest_lo,
+                dest_hi, append):
+    """Emit the messages of the spikes ``spiked[:n_sp]`` (neuron ids, int64), the ``i``-th
+    from its core ``c = neuron_core[spiked[i]]`` starting at ``ready[i] + extra[c]`` (ps):
+    ``extra`` (int64 per core, updated) is the time each core has already spent sending, so
+    that a core's spikes leave one after the other (in a timestep, on top of its update pass;
+    the event engine passes one spike with ``extra[c] = 0``).
 
-    Pushes one ``KIND_MESSAGE`` event per destination core, at its arrival time, with the
-    message index as tiebreak and payload; only for destination cores in ``[dest_lo,
-    dest_hi)`` (a rank of a partitioned run serves only its own cores; the sending core's time
-    counts every message, its counts are kept only when the sending core is in that range, on
-    its owner). Returns the time the core is done sending. ``spike_out`` and ``message_out``
-    take the sending core's type's latencies. In a
-    system of chips, a message to another chip takes its precomputed route (``msg_route_*``):
-    its routers, hops and chip-to-chip links are counted on the sending core and its links'
-    packets, bits and busy time in ``chip.link_stats``. ``append``: the events are appended
-    unordered (``queue.heap_append``) for the caller to take in order at once.
+    Adds one ``KIND_MESSAGE`` event per destination core in ``[dest_lo, dest_hi)`` at the
+    message's arrival time, with the message index as tiebreak and payload: pushed on the
+    heap, or appended unordered (``append``, ``queue.heap_append``) for a caller that takes a
+    whole step's messages in order at once. A rank of a partitioned run serves only its own
+    cores: the sending core's time counts every message, its counts are kept only when it is
+    in that range, on its owner. ``spike_out`` and ``message_out`` take the sending core's
+    type's latencies. In a system of chips, a message to another chip takes its precomputed
+    route (``msg_route_*``): its routers, hops and chip-to-chip links are counted on the
+    sending core and its links' packets, bits and busy time in ``chip.link_stats``.
+
+    The tables are read once, before the loop over spikes: an inlined call per spike that
+    takes them (or their arrays) costs a reference-count increment and decrement of each
+    array per spike, seven times the work of a spike whose messages all go to another rank.
     """
-    # The tables are read into locals before any branch or loop (see spike_cost).
-    lat = chip.latency_ps
-    core_x = chip.core_x
-    core_y = chip.core_y
+    msg_ptr, msg_core, lat = syn.msg_ptr, syn.msg_core, chip.latency_ps
+    core_x, core_y, core_lat = chip.core_x, chip.core_y, chip.core_lat
     width, height, torus = chip.geometry[0], chip.geometry[1], chip.geometry[2] != 0
     multi = chip.geometry[3] > 1
-    link_ptr = chip.msg_link_ptr
+    timing, is_input, link_ptr = chip.timing, chip.is_input, chip.msg_link_ptr
     route_hops, route_ps, link = chip.msg_route_hops, chip.msg_route_ps, chip.msg_link
     wire_bits, busy_ps, stats = chip.link_wire_bits, chip.link_busy_ps, chip.link_stats
-    core_lat = chip.core_lat
-    t_out = core_lat[core, CORE_MESSAGE_OUT]
-    t = t_ready + spike_cost(chip.timing, chip.is_input, core_lat, counts, neuron, core)
-    msg_core = syn.msg_core
-    x0 = core_x[core]
-    y0 = core_y[core]
-    m0 = syn.msg_ptr[neuron]
-    m1 = syn.msg_ptr[neuron + 1]
-    # A rank that does not own the sending core needs only the arrival times at its own
-    # cores: the owner keeps the core's counts. A neuron's messages are sorted by destination
-    # core, so those are one range, and the messages before it only shift the send time.
-    # (Chip-to-chip links keep every message: each rank counts their traffic in full.)
-    own_src = multi or (dest_lo <= core < dest_hi)
-    m_lo, m_hi = m0, m1
-    if not own_src:
-        while m_lo < m1 and msg_core[m_lo] < dest_lo:
-            m_lo += 1
-        m_hi = m_lo
-        while m_hi < m1 and msg_core[m_hi] < dest_hi:
-            m_hi += 1
-        t += (m_lo - m0) * t_out
-    for m in range(m_lo, m_hi):
-        dest = msg_core[m]
-        t += t_out
-        if multi and link_ptr[m + 1] > link_ptr[m]:
-            counts[core, MESSAGE_OUT] += 1
-            counts[core, ROUTER] += 1
-            arrive = t + cross_chip(route_hops, route_ps, link_ptr, link, wire_bits, busy_ps,
-                                    stats, counts, core, m)
-        else:
-            east, west, north, south = xy_hops(x0, y0, core_x[dest], core_y[dest], width,
-                                               height, torus)
-            arrive = t + lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
-                + (north + south) * lat[LAT_HOP_NS]
-            if own_src:
+    for i in range(n_sp):
+        neuron = spiked[i]
+        core = neuron_core[neuron]
+        t_out = core_lat[core, CORE_MESSAGE_OUT]
+        t = ready[i] + extra[core] + spike_cost(timing, is_input, core_lat, counts, neuron,
+                                                core)
+        x0 = core_x[core]
+        y0 = core_y[core]
+        m0 = msg_ptr[neuron]
+        m1 = msg_ptr[neuron + 1]
+        # A rank that does not own the sending core needs only the arrival times at its own
+        # cores: the owner keeps the core's counts. A neuron's messages are sorted by
+        # destination core, so those are one range, and the messages before it only shift
+        # the send time. (Chip-to-chip links keep every message: each rank counts their
+        # traffic in full.)
+        own_src = multi or (dest_lo <= core < dest_hi)
+        m_lo, m_hi = m0, m1
+        if not own_src:
+            while m_lo < m1 and msg_core[m_lo] < dest_lo:
+                m_lo += 1
+            m_hi = m_lo
+            while m_hi < m1 and msg_core[m_hi] < dest_hi:
+                m_hi += 1
+            t += (m_lo - m0) * t_out
+        for m in range(m_lo, m_hi):
+            dest = msg_core[m]
+            t += t_out
+            if multi and link_ptr[m + 1] > link_ptr[m]:
                 counts[core, MESSAGE_OUT] += 1
                 counts[core, ROUTER] += 1
-                counts[core, HOP_EAST] += east
-                counts[core, HOP_WEST] += west
-                counts[core, HOP_NORTH] += north
-                counts[core, HOP_SOUTH] += south
-        if dest_lo <= dest < dest_hi:
-            if append:
-                heap_append(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
+                arrive = t + cross_chip(route_hops, route_ps, link_ptr, link, wire_bits,
+                                        busy_ps, stats, counts, core, m)
             else:
-                heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
-    t += (m1 - m_hi) * t_out
-    return t
+                east, west, north, south = xy_hops(x0, y0, core_x[dest], core_y[dest], width,
+                                                   height, torus)
+                arrive = t + lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
+                    + (north + south) * lat[LAT_HOP_NS]
+                if own_src:
+                    counts[core, MESSAGE_OUT] += 1
+                    counts[core, ROUTER] += 1
+                    counts[core, HOP_EAST] += east
+                    counts[core, HOP_WEST] += west
+                    counts[core, HOP_NORTH] += north
+                    counts[core, HOP_SOUTH] += south
+            if dest_lo <= dest < dest_hi:
+                if append:
+                    heap_append(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
+                else:
+                    heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
+        t += (m1 - m_hi) * t_out
+        extra[core] = t - ready[i]
 
 
 @inner
@@ -225,28 +237,38 @@ def cross_chip(route_hops, route_ps, link_ptr, link, wire_bits, busy_ps, stats, 
 
 
 @njit(cache=True, inline="always")
-def serve_message(syn, chip, counts, core_free, m, t_arrive, mlog, mlog_meta):
-    """Serve message ``m`` arriving at its destination core at ``t_arrive``; return its end time.
+def serve_messages(syn, chip, counts, core_free, msg, t_arrive, n, mlog, mlog_meta):
+    """Serve the messages ``msg[:n]`` (int64), arriving at their destination cores at
+    ``t_arrive[:n]`` (ps), in that order; return the end time of the last.
 
-    The core starts when it is free (``core_free``, updated here) and spends ``message_in`` plus
-    ``synaptic_op`` per synapse of the message (by storage kind: ``chip.msg_syn_ps``). When
-    the message log ``mlog`` (int64 ``(capacity, 4)``: message, arrival, service start, service
-    end) has rows, the message is appended to it (``mlog_meta[0]`` rows used).
+    A core starts a message when it is free (``core_free``, updated here) and spends
+    ``message_in`` plus ``synaptic_op`` per synapse of the message (by storage kind:
+    ``chip.msg_syn_ps``). When the message log ``mlog`` (int64 ``(capacity, 4)``: message,
+    arrival, service start, service end) has rows, each message is appended to it
+    (``mlog_meta[0]`` rows used). The tables are read once for all messages (see
+    :func:`send_spikes`): a call per message that took them cost a third of a timestep's
+    timeline. (The event engine serves one at a time, with ``n = 1``.)
     """
-    # All reads of the tables come before the branch (see spike_cost).
-    dest = syn.msg_core[m]
-    start = t_arrive if t_arrive > core_free[dest] else core_free[dest]
-    end = start + chip.latency_ps[LAT_MESSAGE_IN] + chip.msg_syn_ps[m]
-    core_free[dest] = end
-    counts[dest, MESSAGE_IN] += 1
-    count_synapses(chip.msg_syn_n, counts, m, dest)
-    if mlog.shape[0] > 0:
-        row = mlog_meta[0]
-        mlog[row, 0] = m
-        mlog[row, 1] = t_arrive
-        mlog[row, 2] = start
-        mlog[row, 3] = end
-        mlog_meta[0] = row + 1
+    msg_core, msg_syn_ps, msg_syn_n = syn.msg_core, chip.msg_syn_ps, chip.msg_syn_n
+    t_in = chip.latency_ps[LAT_MESSAGE_IN]
+    log = mlog.shape[0] > 0
+    end = np.int64(0)
+    for i in range(n):
+        m = msg[i]
+        t = t_arrive[i]
+        dest = msg_core[m]
+        start = t if t > core_free[dest] else core_free[dest]
+        end = start + t_in + msg_syn_ps[m]
+        core_free[dest] = end
+        counts[dest, MESSAGE_IN] += 1
+        count_synapses(msg_syn_n, counts, m, dest)
+        if log:
+            row = mlog_meta[0]
+            mlog[row, 0] = m
+            mlog[row, 1] = t
+            mlog[row, 2] = start
+            mlog[row, 3] = end
+            mlog_meta[0] = row + 1
     return end
 
 
@@ -548,9 +570,9 @@ def noc_arbitrate(noc, heap, tile, t, msg_ptr, msg_core):
 
 @inner
 def send_spike_noc(syn, chip, counts, heap, noc, neuron, core, t_ready):
-    """``send_spike`` with contention: the messages enter the network as packets.
+    """``send_spikes`` for one spike, with contention: the messages enter the network as packets.
 
-    Unicast: as ``send_spike``, one packet per message. Multicast: one ``message_out`` and one
+    Unicast: as ``send_spikes``, one packet per message. Multicast: one ``message_out`` and one
     packet per spike; hops count the edges of the spike's XY tree.
     """
     cfg = noc.cfg

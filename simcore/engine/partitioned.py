@@ -121,13 +121,64 @@ def owned_messages(msg_ptr, msg_core, core_lo, core_hi):
 
 
 @njit(cache=True, nogil=True)
-def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
+def merge_rank_rows(recv, head, counts, cap, more, more_at):
+    """Every rank's exchanged rows (as in :func:`update_steps`) in one ``(n, 4)`` array, in
+    (step, id) order: the order one process records and delivers them in.
+
+    Rank ``r`` sent ``counts[r]`` rows: the first ``min(counts[r], cap)`` in ``recv[r,
+    head:]`` (flattened), the rest in ``more[more_at[r]:more_at[r + 1]]``; each rank's rows
+    are in (step, id) order already, so one merge of the ranks' lists orders them."""
+    size = counts.shape[0]
+    n = 0
+    for r in range(size):
+        n += counts[r]
+    rows = np.empty((n, 4), dtype=np.float64)
+    pos = np.zeros(size, dtype=np.int64)
+    for i in range(n):
+        best = -1
+        for r in range(size):
+            p = pos[r]
+            if p == counts[r]:
+                continue
+            if best < 0 or _row_key_less(recv, head, cap, more, more_at, r, p, best,
+                                         pos[best]):
+                best = r
+        p = pos[best]
+        for c in range(4):
+            rows[i, c] = _rank_row(recv, head, cap, more, more_at, best, p, c)
+        pos[best] = p + 1
+    return rows
+
+
+@njit(cache=True, inline="always")
+def _rank_row(recv, head, cap, more, more_at, r, p, c):
+    """Column ``c`` of rank ``r``'s ``p``-th exchanged row (see :func:`merge_rank_rows`)."""
+    if p < cap:
+        return recv[r, head + 4 * p + c]
+    return more[more_at[r] + p - cap, c]
+
+
+@njit(cache=True, inline="always")
+def _row_key_less(recv, head, cap, more, more_at, r, p, r2, p2):
+    """Whether rank ``r``'s row ``p`` comes before rank ``r2``'s row ``p2`` in (step, id)."""
+    k = _rank_row(recv, head, cap, more, more_at, r, p, 0)
+    k2 = _rank_row(recv, head, cap, more, more_at, r2, p2, 0)
+    if k != k2:
+        return k < k2
+    return _rank_row(recv, head, cap, more, more_at, r, p, 1) < \
+        _rank_row(recv, head, cap, more, more_at, r2, p2, 1)
+
+
+@njit(cache=True, nogil=True)
+def deliver_step(syn, chip, mode, state, scratch, rec, own_msg, rows, r0, r1, n_sp, dt_ps):
     """Deliver the gathered spikes ``rows[r0:r1]`` (one step's, rows as in
-    :func:`update_steps`, in id order) to the owned cores, and append their ids to the step's
+    :func:`update_steps`, in id order) to the owned cores, record them (every rank records
+    every spike, in the one-process order), and append their ids to the step's
     ``scratch.spiked`` from ``n_sp``. Returns the new length of ``scratch.spiked``.
     ``own_msg`` (int64 ``(n_neurons, 2)``, :func:`owned_messages`) is each neuron's range of
     messages to the owned cores."""
     ring, seg_delay_steps, spiked = state.ring, mode.seg_delay_steps, scratch.spiked
+    rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
     msg_seg_lo, seg_lo, seg_hi, seg_slot0 = syn.msg_seg_lo, syn.seg_lo, syn.seg_hi, syn.seg_slot0
     target, weight = syn.target, syn.weight
     upd_end = chip.upd_end
@@ -145,6 +196,9 @@ def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
             upd_end[j] = np.int64(rows[i, 3])
         spiked[n_sp] = j
         n_sp += 1
+        rec_t[rec_meta[0]] = k * dt_ps
+        rec_n[rec_meta[0]] = j
+        rec_meta[0] += 1
         add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
                      seg_delay_steps, k, own_msg[j, 0], own_msg[j, 1], payload)
     return n_sp
@@ -153,7 +207,7 @@ def deliver_step(syn, chip, mode, state, scratch, own_msg, rows, r0, r1, n_sp):
 @njit(cache=True, nogil=True)
 def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch, rec, rows,
                         bounds, kb, ke, idle_sum, durs, i0, contention, concurrent, own_msg,
-                        dest_lo, dest_hi, done):
+                        dest_lo, dest_hi, done, dt_ps):
     """Steps ``kb .. ke-1`` of a batch after its exchange: deliver each step's gathered spikes
     ``rows[bounds[s - kb]:bounds[s - kb + 1]]`` (:func:`deliver_step`) and run its timeline
     (:func:`close_step`, duration into ``durs[i0 + s - kb]``), in one call, so that a batch
@@ -173,8 +227,8 @@ def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch
         if mlog.shape[0] > 0 and mlog_meta[0] + n_msg > mlog.shape[0]:
             return 2
         i = s - kb
-        n_sp = deliver_step(syn, chip, mode, state, scratch, own_msg, rows, bounds[i],
-                            bounds[i + 1], 0)
+        n_sp = deliver_step(syn, chip, mode, state, scratch, rec, own_msg, rows, bounds[i],
+                            bounds[i + 1], 0, dt_ps)
         if close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle_sum[i],
                       durs, i0 + i, contention, concurrent, dest_lo, dest_hi):
             return 1

@@ -106,7 +106,7 @@ class Recorder(NamedTuple):
     spike_t: np.ndarray      # int64 (capacity,), spike time (ps)
     spike_n: np.ndarray      # int32 (capacity,), spiking neuron
     spike_meta: np.ndarray   # int64 (1,), rows used
-    mlog: np.ndarray         # int64 (m, 4), message log (hardware_model.serve_message)
+    mlog: np.ndarray         # int64 (m, 4), message log (hardware_model.serve_messages)
     mlog_meta: np.ndarray    # int64 (1,), rows used
     probe_ids: np.ndarray    # int64 (k,), probed neurons
     probe_period_ps: int     # sampling period (ps); a whole number of steps in timestep mode

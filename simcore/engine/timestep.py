@@ -18,8 +18,8 @@ Function (what the network computes) follows the discrete-time semantics exactly
 Hardware (how long the step takes) is a discrete-event simulation of that step on the event queue:
 each core runs an update pass over its neurons (``neuron_update`` each, or ``neuron_idle`` for an
 idle neuron on chips that price it), sending each spike as soon as its neuron is updated
-(``hardware_model.send_spike``); messages then queue at their destination cores
-(``hardware_model.serve_message``), which start serving after their own update pass
+(``hardware_model.send_spikes``); messages then queue at their destination cores
+(``hardware_model.serve_messages``), which start serving after their own update pass
 (``core.receive: serial``) or beside it (``concurrent``: ``simcore.engine.concurrent``). The step
 ends when the last core is done, plus the barrier (the chip's entry for the tiles in use).
 """
@@ -51,9 +51,9 @@ from aersim.simcore.engine.hardware_model import (
     KIND_NOC,
     noc_arbitrate,
     noc_reset_times,
-    send_spike,
     send_spike_noc,
-    serve_message,
+    send_spikes,
+    serve_messages,
 )
 from aersim.simcore.engine.inner import inner
 from aersim.simcore.engine.neuron_kernels import after_spike, spike_count, step_neuron
@@ -198,12 +198,13 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
                  payloads, alif, sigma_delta, egru, loihi, table):
     """Update neurons ``lo .. hi-1`` for step ``k``, in id order; returns how many spiked.
 
-    Each spike is recorded, its neuron appended to ``spiked`` (from 0) and, when ``payloads``
-    is not empty, its payload to ``payloads``. With ``own`` empty (one process) every neuron
-    of the range is updated and each spike is fanned out into the delay ring at once, so that
-    zero-delay synapses reach later neurons in this step; otherwise only neurons with
-    ``own[j]`` are updated and nothing is fanned out (a partitioned run,
-    ``simcore.engine.partitioned``, delivers after its ranks have exchanged their spikes).
+    Each spike's neuron is appended to ``spiked`` (from 0) and, when ``payloads`` is not
+    empty, its payload to ``payloads``. With ``own`` empty (one process) every neuron of the
+    range is updated and each spike is recorded and fanned out into the delay ring at once, so
+    that zero-delay synapses reach later neurons in this step; otherwise only neurons with
+    ``own[j]`` are updated and spikes are neither recorded nor fanned out (a partitioned run,
+    ``simcore.engine.partitioned``, records and delivers them after its ranks have exchanged
+    them).
 
     ``alif, sigma_delta, egru, loihi, table`` are :func:`model_flags` of the network: None for
     a model no neuron uses, so that Numba prunes its branch at compile time (a neuron of such
@@ -338,10 +339,10 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
         if keep_payload:
             payloads[n_sp] = payload
         n_sp += 1
-        rec_t[rec_meta[0]] = t_step
-        rec_n[rec_meta[0]] = j
-        rec_meta[0] += 1
         if fan_out:
+            rec_t[rec_meta[0]] = t_step
+            rec_n[rec_meta[0]] = j
+            rec_meta[0] += 1
             add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
                          seg_delay_steps, k, syn.msg_ptr[j], syn.msg_ptr[j + 1], payload)
     return n_sp
@@ -483,23 +484,22 @@ def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concur
     idle = chip.timing[TIMING_IDLE] != 0
     upd_end = chip.upd_end
     upd_rank = neurons.upd_rank
-    core_free[:] = 0
+    # A spike leaves once its neuron's update is done; earlier spikes of the same core have
+    # already used core time (core_free holds that extra time during the sending pass).
+    ready = np.empty(n_sp, dtype=np.int64)
     for i in range(n_sp):
         s = spiked[i]
-        c = neurons.core[s]
-        # The spike leaves once its neuron's update is done; earlier spikes of the same core
-        # have already used core time (core_free holds that extra time during this pass).
-        u = _update_end(upd_end, upd_rank, idle, s, t_update[c])
-        core_free[c] = send_spike(syn, chip, counts, heap, s, c, u + core_free[c], dest_lo,
-                                  dest_hi, True) - u
+        ready[i] = _update_end(upd_end, upd_rank, idle, s, t_update[neurons.core[s]])
+    core_free[:] = 0
+    send_spikes(syn, chip, counts, heap, neurons.core, spiked, ready, n_sp, core_free, dest_lo,
+                dest_hi, True)
     for c in range(core_free.shape[0]):
         core_free[c] += pass_ps[c]
     log0 = mlog_meta[0]
     # Every message of the step is known before any is served: one sort puts them in the
     # queue's order, cheaper than a push and a pop on the heap each.
     t_arrive, msg = take_in_order(heap)
-    for i in range(msg.shape[0]):
-        serve_message(syn, chip, counts, core_free, msg[i], t_arrive[i], mlog, mlog_meta)
+    serve_messages(syn, chip, counts, core_free, msg, t_arrive, msg.shape[0], mlog, mlog_meta)
     return _close_step(chip, core_free, rec, log0, counters.hw_clock)
 
 
@@ -524,12 +524,16 @@ def step_timeline_noc(neurons, syn, chip, heap, counters, scratch, rec, n_sp):
     for c in range(core_free.shape[0]):
         core_free[c] += pass_ps[c]
     log0 = rec.mlog_meta[0]
+    one_msg = np.zeros(1, dtype=np.int64)
+    one_t = np.zeros(1, dtype=np.int64)
     while heap_size(heap) > 0:
         t_arrive, key, m, unused = heap_pop(heap)
         if (key >> KIND_SHIFT) == KIND_NOC:
             noc_arbitrate(noc, heap, m, t_arrive, syn.msg_ptr, syn.msg_core)
             continue
-        serve_message(syn, chip, counts, core_free, m, t_arrive, rec.mlog, rec.mlog_meta)
+        one_msg[0] = m
+        one_t[0] = t_arrive
+        serve_messages(syn, chip, counts, core_free, one_msg, one_t, 1, rec.mlog, rec.mlog_meta)
     return _close_step(chip, core_free, rec, log0, counters.hw_clock)
 
 

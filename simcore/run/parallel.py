@@ -13,9 +13,11 @@ ranks and each core's counts its owner's, reduced once per chunk), or computed w
 rank when the message log is kept, cores receive beside their update pass, or packets contend
 for links.
 
-Spikes (and probe samples) are gathered on every rank when the recorder is drained, in the
-one-process order; rank 0 alone writes the trace (the HDF5 library of the ``h5py`` wheels is
-serial, and one writer keeps the file exactly the one-process file). See docs/parallel.md.
+The exchange brings every spike to every rank, merged in the one-process order (step, then
+neuron id), so each rank records all of them as it delivers them; probe samples are gathered
+from their neurons' owners when the recorder is drained. Rank 0 alone writes the trace (the
+HDF5 library of the ``h5py`` wheels is serial, and one writer keeps the file exactly the
+one-process file). See docs/parallel.md.
 """
 
 from __future__ import annotations
@@ -88,9 +90,6 @@ class RankRun:
                                     self.MAX_BUFFER_BYTES // (32 * n_most)))
         self.levels = self.part.levels if self.lookahead == 0 else \
             np.array([0, sim.network.n_neurons], dtype=np.int64)
-        # Concatenating the ranks' spikes in rank order gives (step, id) order for one step
-        # when ranks own increasing id ranges (the usual sequential mappings).
-        self.rank_ordered = bool(np.all(np.diff(self.part.neuron_rank) >= 0))
         # The ids a rank's update loop walks: its own when they are one block (the usual
         # sequential mappings), so that a rank's step does not grow with the whole network's
         # size; else all of them, each checked against ``own``.
@@ -121,7 +120,7 @@ class RankRun:
 
     # -- steps ----------------------------------------------------------------------------------
 
-    def _exchange(self, n_out: int, batch: int, sort: bool) -> np.ndarray:
+    def _exchange(self, n_out: int, batch: int) -> np.ndarray:
         """Every rank's ``out[:n_out]`` rows, in (step, id) order; with idle pricing, the
         ranks' idle counts of the batch summed into ``idle_sum[:batch]``.
 
@@ -143,20 +142,16 @@ class RankRun:
         if self.idle:
             self.idle_sum[:batch] = recv[:, 1:head].sum(axis=0).astype(np.int64).reshape(
                 batch, -1)
-        parts = [recv[r, head:head + 4 * min(c, self.cap)].reshape(-1, 4)
-                 for r, c in enumerate(counts)]
         extra = np.maximum(counts - self.cap, 0)
-        if extra.any():
-            more = np.empty((int(extra.sum()), 4), dtype=np.float64)
-            displ = np.zeros(self.size, dtype=np.int64)
-            np.cumsum(extra[:-1] * 4, out=displ[1:])
-            self.comm.Allgatherv(self.out[m:n_out], [more, extra * 4, displ, self.MPI.DOUBLE])
-            at = np.concatenate(([0], np.cumsum(extra)))
-            parts = [np.concatenate((parts[r], more[at[r]:at[r + 1]])) for r in range(self.size)]
+        more_at = np.zeros(self.size + 1, dtype=np.int64)
+        np.cumsum(extra, out=more_at[1:])
+        more = np.empty((int(more_at[-1]), 4), dtype=np.float64)
+        if more.shape[0]:
+            self.comm.Allgatherv(self.out[m:n_out],
+                                 [more, extra * 4, more_at[:-1] * 4, self.MPI.DOUBLE])
+        rows = partitioned.merge_rank_rows(recv, head, counts, self.cap, more, more_at)
+        if more.shape[0]:
             self.cap = int(min(2 * counts.max(), self.max_rows))
-        rows = np.concatenate(parts) if parts else np.zeros((0, 4))
-        if sort and rows.shape[0]:
-            rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
         return rows
 
     def run_steps(self, sim, stim, k0, k1, durs, spikes_t, spikes_n, trace) -> np.ndarray:
@@ -185,12 +180,12 @@ class RankRun:
                     max(min(self.levels[lv + 1], self.id_hi), self.id_lo), lv == 0,
                     lv == n_lv - 1, dt,
                     self.ids, self.pays, self.out, self.models, self.id_lo, self.id_hi)
-                rows = self._exchange(n_out, batch, batch > 1 or not self.rank_ordered)
+                rows = self._exchange(n_out, batch)
                 if n_lv > 1:
                     # Zero-delay synapses (one step per batch): deliver before the next level.
                     spiked = partitioned.deliver_step(
                         sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
-                        self.own_msg, rows, 0, rows.shape[0], spiked)
+                        rec, self.own_msg, rows, 0, rows.shape[0], spiked, dt)
             if n_lv == 1:
                 self._deliver_close(sim, rows, k, ke, k0, durs, spikes_t, spikes_n, trace)
             else:
@@ -230,7 +225,7 @@ class RankRun:
                 sim.neurons, sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.heap,
                 sim.counters, sim.scratch, sim.rec, rows, bounds[s - k:], s, ke,
                 self.idle_sum[s - k:], durs, s - k0, sim.contention, self.concurrent,
-                self.own_msg, *self.dest, done)
+                self.own_msg, *self.dest, done, sim.config.dt_ps)
             stop = int(done[0])
             self.recorded += int(done[1])
             sim.n_steps_done += stop - s
@@ -282,18 +277,10 @@ class RankRun:
                 a[ids] = vals
 
     def drain(self, sim, spikes_t, spikes_n, trace) -> None:
-        """Gather the ranks' recorded spikes (and probe samples) in one-process order into
-        ``sim``'s buffers and hand them on as one process does (``Simulation._drain``)."""
+        """Hand the recorded spikes on as one process does (``Simulation._drain``): every
+        rank recorded all of them in one-process order on delivery; the probe samples are
+        gathered from their neurons' owners first."""
         rec = sim.rec
-        k = int(rec.spike_meta[0])
-        parts = self.comm.allgather((rec.spike_t[:k].copy(), rec.spike_n[:k].copy()))
-        t = np.concatenate([p[0] for p in parts])
-        nrn = np.concatenate([p[1] for p in parts])
-        order = np.lexsort((nrn, t))
-        m = t.size
-        rec.spike_t[:m] = t[order]
-        rec.spike_n[:m] = nrn[order]
-        rec.spike_meta[0] = m
         if sim.probe_ids.size:
             rows = int(rec.probe_meta[0])
             chunks = self.comm.allgather((rec.probe_v[:rows].copy(), rec.probe_c[:rows].copy()))
