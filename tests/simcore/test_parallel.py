@@ -16,6 +16,7 @@ import pytest
 
 from aersim.models import InputParams, LIFParams, Network
 from aersim.simcore import ConfigError
+from aersim.simcore.engine import partitioned
 from aersim.simcore.engine.partition import split_cores, zero_delay_levels
 from tests.simcore.helpers import assert_split_run_writes_the_one_process_trace, run_cli
 from tests.simcore.parallel_cases import results_arrays, run_case
@@ -153,3 +154,32 @@ def test_zero_delay_levels_follow_the_feedforward_chain():
     net.connect("c", "d", [0], [0], 1.0, 0)
     net.connect("d", "b", [0], [0], 1.0, 10**9)  # delayed: no level boundary
     assert zero_delay_levels(net).tolist() == [0, 3, 9, 14]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merged_exchange_rows_are_in_one_process_order(seed):
+    """The ranks' exchanged rows, each rank's in (step, id) order and partly in the overflow
+    buffer, merge into the order of a sort by (step, id): ranks owning interleaved ids,
+    ranks without spikes, rows beyond the shared capacity."""
+    rng = np.random.default_rng(seed)
+    size, cap, head = int(rng.integers(1, 5)), int(rng.integers(1, 6)), int(rng.integers(1, 4))
+    owner = rng.integers(0, size, 60)
+    lists = []
+    for r in range(size):
+        ids = np.flatnonzero(owner == r)
+        fired = [(s, j) for s in range(4) for j in ids if rng.random() < 0.4]
+        rows = np.array([[s, j, rng.random(), rng.integers(0, 99)] for s, j in fired],
+                        dtype=np.float64).reshape(-1, 4)
+        lists.append(rows)
+    counts = np.array([len(rows) for rows in lists], dtype=np.int64)
+    recv = np.full((size, head + 4 * cap), np.nan)
+    more_at = np.concatenate(([0], np.cumsum(np.maximum(counts - cap, 0))))
+    more = np.zeros((int(more_at[-1]), 4))
+    for r, rows in enumerate(lists):
+        m = min(len(rows), cap)
+        recv[r, head:head + 4 * m] = rows[:m].ravel()
+        more[more_at[r]:more_at[r + 1]] = rows[m:]
+    merged = partitioned.merge_rank_rows(recv, head, counts, cap, more, more_at)
+    everything = np.concatenate(lists)
+    expected = everything[np.lexsort((everything[:, 1], everything[:, 0]))]
+    assert merged.tobytes() == expected.tobytes()
