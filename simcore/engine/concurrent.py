@@ -51,7 +51,12 @@ from aersim.simcore.engine.build import (
     TIMING_BUFFER_MSGS,
     TIMING_FLOW,
 )
-from aersim.simcore.engine.hardware_model import count_synapses, cross_chip, spike_cost
+from aersim.simcore.engine.hardware_model import (
+    count_synapses,
+    cross_chip,
+    log_message,
+    spike_cost,
+)
 from aersim.simcore.engine.inner import inner
 
 
@@ -241,12 +246,7 @@ def concurrent_timeline(neurons, syn, chip, counts, core_free, spiked, n_sp, upd
         counts[dest, MESSAGE_IN] += 1
         count_synapses(chip.msg_syn_n, counts, m, dest)
         if mlog.shape[0] > 0:
-            row = mlog_meta[0]
-            mlog[row, 0] = m
-            mlog[row, 1] = arrive
-            mlog[row, 2] = start
-            mlog[row, 3] = end
-            mlog_meta[0] = row + 1
+            log_message(mlog, mlog_meta, m, arrive, start, end)
         if flow:
             for q in range(n_links):
                 load[links[q]] += 1.0 / (n_links + 1)

@@ -152,7 +152,8 @@ def send_spikes(syn, chip, counts, heap, neuron_core, spiked, ready, n_sp, extra
 
     The tables are read once, before the loop over spikes: an inlined call per spike that
     takes them (or their arrays) costs a reference-count increment and decrement of each
-    array per spike, seven times the work of a spike whose messages all go to another rank.
+    array per spike, about eight times the work of a spike whose messages all go to another
+    rank.
     """
     msg_ptr, msg_core, lat = syn.msg_ptr, syn.msg_core, chip.latency_ps
     core_x, core_y, core_lat = chip.core_x, chip.core_y, chip.core_lat
@@ -263,13 +264,21 @@ def serve_messages(syn, chip, counts, core_free, msg, t_arrive, n, mlog, mlog_me
         counts[dest, MESSAGE_IN] += 1
         count_synapses(msg_syn_n, counts, m, dest)
         if log:
-            row = mlog_meta[0]
-            mlog[row, 0] = m
-            mlog[row, 1] = t
-            mlog[row, 2] = start
-            mlog[row, 3] = end
-            mlog_meta[0] = row + 1
+            log_message(mlog, mlog_meta, m, t, start, end)
     return end
+
+
+@njit(cache=True, inline="always")
+def log_message(mlog, mlog_meta, m, t_arrive, start, end):
+    """Append message ``m``'s row (arrival, service start and end, ps) to the message log
+    (``mlog``: int64 ``(capacity, 4)``, ``mlog_meta[0]`` rows used). No branch: the caller
+    tests whether the log is kept."""
+    row = mlog_meta[0]
+    mlog[row, 0] = m
+    mlog[row, 1] = t_arrive
+    mlog[row, 2] = start
+    mlog[row, 3] = end
+    mlog_meta[0] = row + 1
 
 
 # ----------------------------------------------------------------------------------------------
