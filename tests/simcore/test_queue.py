@@ -13,6 +13,7 @@ from aersim.simcore.engine.queue import (
     heap_push,
     make_key,
     new_heap,
+    stable_order,
     take_in_order,
 )
 
@@ -67,6 +68,14 @@ def test_appended_batch_is_taken_in_pop_order(seed, keys_in_order):
     assert got_t.tolist() == [int(p[0]) for p in popped]
     assert got_a.tolist() == [int(p[2]) for p in popped]
     assert batch.meta[0] == 0 and take_in_order(batch)[0].size == 0
+
+
+@pytest.mark.parametrize("n", [0, 1, 15, 16, 17, 33, 100, 1000, 4099])
+def test_stable_order_is_numpys_stable_argsort(n):
+    rng = np.random.default_rng(n)
+    for high in (3, 1 << 40):      # many ties, then almost none
+        x = rng.integers(-high, high, n)
+        assert stable_order(x).tolist() == np.argsort(x, kind="stable").tolist()
 
 
 def test_grow_keeps_entries():
