@@ -8,10 +8,12 @@ through memory instead of a launcher's shared-memory channel. The engine kernels
 in its loop release the GIL (``nogil``), so the threads' kernels run on separate cores; the
 Python between them (one exchange per batch of steps) holds it briefly.
 
-Each collective is two waits on one barrier: every thread puts its part in its slot, waits
-until all have, reads all of them, and waits again before a slot may be reused. A thread that
-fails aborts the barrier, so that the others stop with it instead of waiting for ever
-(:func:`run_threads` raises the failure).
+Each collective is one wait on one barrier: every thread puts its part (a copy of an array
+buffer) in its slot, waits until all have, and reads all of them. The slots alternate between
+two sets, so that a slot is written again only two collectives later, when every thread has
+passed the next wait and so has finished reading it. A thread that fails aborts the barrier,
+so that the others stop with it instead of waiting for ever (:func:`run_threads` raises the
+failure).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class ThreadWorld:
     def __init__(self, n: int):
         self.n = n
         self.barrier = threading.Barrier(n)
-        self.slots = [None] * n
+        self.slots = ([None] * n, [None] * n)
 
     def comm(self, rank: int) -> ThreadComm:
         return ThreadComm(self, rank)
@@ -46,6 +48,7 @@ class ThreadComm:
 
     def __init__(self, world: ThreadWorld, rank: int):
         self.world, self.rank = world, rank
+        self.calls = 0      # collectives so far: every thread makes the same ones in order
 
     def Get_rank(self) -> int:  # noqa: N802 (mpi4py's names)
         return self.rank
@@ -55,14 +58,15 @@ class ThreadComm:
 
     def _share(self, part, read):
         """Put this thread's ``part`` in its slot and return ``read(parts)``, every thread's
-        parts in rank order: ``read`` runs while no slot can change (between the two waits),
-        so it may read the other threads' buffers in place."""
+        parts in rank order. No slot ``read`` sees changes before every thread has returned
+        (see the module's note), so ``part`` must not change either: array buffers are
+        copied by the callers."""
         w = self.world
-        w.slots[self.rank] = part
+        slots = w.slots[self.calls % 2]
+        self.calls += 1
+        slots[self.rank] = part
         w.barrier.wait()
-        out = read(w.slots)
-        w.barrier.wait()
-        return out
+        return read(slots)
 
     def allgather(self, obj) -> list:
         return self._share(obj, list)
@@ -78,7 +82,7 @@ class ThreadComm:
         def read(parts):
             for r, part in enumerate(parts):
                 recv[r] = part
-        self._share(send, read)
+        self._share(np.array(send), read)
 
     def Allgatherv(self, send: np.ndarray, spec) -> None:  # noqa: N802
         """``spec`` = ``[recv, counts, displacements, type]`` (elements): thread ``r``'s
@@ -87,8 +91,8 @@ class ThreadComm:
 
         def read(parts):
             for r, part in enumerate(parts):
-                flat[displ[r]:displ[r] + counts[r]] = np.asarray(part).reshape(-1)
-        self._share(send, read)
+                flat[displ[r]:displ[r] + counts[r]] = part.reshape(-1)
+        self._share(np.array(send), read)
 
     def Allreduce(self, in_place, buf: np.ndarray, op) -> None:  # noqa: N802
         """``buf`` = ``op`` of every thread's ``buf`` (``in_place`` must be ``MPI.IN_PLACE``),
@@ -101,7 +105,7 @@ class ThreadComm:
             for part in parts[1:]:
                 op(out, part, out=out)
             return out
-        buf[...] = self._share(buf, read)
+        buf[...] = self._share(buf.copy(), read)
 
 
 def run_threads(n: int, target) -> list:
