@@ -58,9 +58,9 @@ class ThreadComm:
 
     def _share(self, part, read):
         """Put this thread's ``part`` in its slot and return ``read(parts)``, every thread's
-        parts in rank order. No slot ``read`` sees changes before every thread has returned
-        (see the module's note), so ``part`` must not change either: array buffers are
-        copied by the callers."""
+        parts in rank order. No slot that ``read`` sees is written again before every thread
+        has finished reading it (see the module's note); ``part`` itself must not change
+        until then either, so the array collectives pass copies."""
         w = self.world
         slots = w.slots[self.calls % 2]
         self.calls += 1
