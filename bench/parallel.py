@@ -23,6 +23,13 @@ command (``--peer-threads 1,2``; Brian2 from ``--brian2-python``), each followed
 ``--threads 2`` (the default; ``--threads`` alone: none) also runs the same ranks as threads of
 one process (``simcore.run.threads``), one JSON line per thread count with ``threads`` set:
 processes and threads compared in the same command.
+
+``--repeat N`` runs the whole set N times in turn (each line gets its ``round``; speed-ups are
+against the same round's one process), then prints one ``summary`` line per rank or thread
+count with the median wall time and speed-up and every round's speed-up: on a shared machine
+single runs differ by several per cent. Peers are compared with the medians.
+
+    python bench/parallel.py --ranks 1 2 --repeat 5
 """
 
 import argparse
@@ -86,6 +93,30 @@ def worker(args) -> None:
           flush=True)
 
 
+def summarise(rounds: list) -> list:
+    """One summary row per configuration of the rounds (lists of the same rows in the same
+    order), printed: median wall time, speed-up and throughput, each round's speed-up, and
+    whether every round reproduced the one-process spikes."""
+    import statistics
+
+    out = []
+    for same in zip(*rounds, strict=True):
+        first = same[0]
+        row = {"summary": True, "ranks": first["ranks"], "threads": first["threads"],
+               "rounds": len(same),
+               "wall_s": round(statistics.median(r["wall_s"] for r in same), 3),
+               "syn_events_per_s": round(statistics.median(r["syn_events_per_s"] for r in same)),
+               "syn_events_per_cpu_s": round(statistics.median(r["syn_events_per_cpu_s"]
+                                                               for r in same))}
+        if "speedup" in first:
+            row["speedup"] = round(statistics.median(r["speedup"] for r in same), 3)
+            row["speedups"] = [r["speedup"] for r in same]
+            row["same_as_one_process"] = all(r["same_as_one_process"] for r in same)
+        print(json.dumps(row), flush=True)
+        out.append(row)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,31 +131,42 @@ def main() -> None:
                     help="a Python interpreter that has Brian2 (it needs Python >= 3.12)")
     ap.add_argument("--threads", type=int, nargs="*", default=[2],
                     help="thread counts to run as threads of one process (default 2)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the whole set this many times in turn and print medians")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error(f"--repeat must be at least 1, got {args.repeat}")
     if args.worker:
         worker(args)
         return
     from aersim.simcore.run.mpi import find_mpiexec
 
-    base = None
-    rows = []
     own = [sys.executable, str(Path(__file__).resolve()), "--worker", "--duration",
            str(args.duration), "--chip", args.chip, "--seed", str(args.seed)]
     runs = [(n, own + ["--threads", "1"] if n == 1 else
              [find_mpiexec(), "-n", str(n), *own, "--threads", "1"]) for n in args.ranks]
     runs += [(t, own + ["--threads", str(t)]) for t in args.threads if t > 1]
-    for n, cmd in runs:
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        row = json.loads(out.strip().splitlines()[-1])
-        if n == 1 and row["threads"] == 1:
-            base = row
-        if base is not None:
-            row["speedup"] = round(base["wall_s"] / row["wall_s"], 3)
-            row["efficiency"] = round(row["speedup"] / n, 3)
-            row["same_as_one_process"] = row["digest"] == base["digest"]
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+    rounds = []
+    for r in range(args.repeat):
+        base = None
+        rows = []
+        for n, cmd in runs:
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            row = json.loads(out.strip().splitlines()[-1])
+            if n == 1 and row["threads"] == 1:
+                base = row
+            if base is not None:
+                row["speedup"] = round(base["wall_s"] / row["wall_s"], 3)
+                row["efficiency"] = round(row["speedup"] / n, 3)
+                row["same_as_one_process"] = row["digest"] == base["digest"]
+            if args.repeat > 1:
+                row["round"] = r
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+        rounds.append(rows)
+    if args.repeat > 1:
+        rows = summarise(rounds)
     peers = [p for p in args.peers.split(",") if p and p != "none"]
     if peers:
         sys.path.insert(0, str(HERE))
