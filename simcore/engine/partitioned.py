@@ -64,8 +64,9 @@ def update_steps(neurons, syn, chip, mode, state, counters, stim, rec, own, own_
     counts of step ``s`` into ``idle[s - kb]``; every owned neuron has an id in ``[own_lo,
     own_hi)``); ``end``: take each step's probe samples after
     its updates. ``ids`` (int32) and ``pays`` (float64) are work space of the rank's neuron
-    count. The spikes are recorded and written to ``out`` (float64 ``(m, 4)``: step, id,
-    payload, update end in the core's pass in ps), in (step, id) order. Returns their number.
+    count. The spikes are written to ``out`` (float64 ``(m, 4)``: step, id, payload, update
+    end in the core's pass in ps), in (step, id) order, for the exchange (they are recorded
+    when delivered, :func:`deliver_step`). Returns their number.
     ``models`` is ``timestep.model_flags`` of ``neurons``.
     """
     n_out = 0
@@ -207,14 +208,13 @@ def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch
     costs one dispatch from Python instead of two per step.
 
     Returns early so that the caller can act between steps: ``done[0]`` is set to the first
-    step not finished and ``done[1]`` to the spikes of the finished steps; the return value
-    says why: 0 all steps done; 1 step ``done[0]`` was delivered and its timeline is held
-    (the queue must grow, or network contention runs it: see :func:`close_step`); 2 the
-    message log could overflow in step ``done[0]`` (not yet delivered): drain it first.
+    step not finished; the return value says why: 0 all steps done; 1 step ``done[0]`` was
+    delivered and its timeline is held (the queue must grow, or network contention runs it:
+    see :func:`close_step`); 2 the message log could overflow in step ``done[0]`` (not yet
+    delivered): drain it first.
     """
     mlog, mlog_meta = rec.mlog, rec.mlog_meta
     n_msg = syn.msg_core.shape[0]
-    done[1] = 0
     for s in range(kb, ke):
         done[0] = s
         if mlog.shape[0] > 0 and mlog_meta[0] + n_msg > mlog.shape[0]:
@@ -225,7 +225,6 @@ def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch
         if close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle_sum[i],
                       durs, i0 + i, contention, concurrent, dest_lo, dest_hi):
             return 1
-        done[1] += n_sp
     done[0] = ke
     return 0
 

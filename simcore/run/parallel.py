@@ -116,7 +116,6 @@ class RankRun:
         self.models = engine_timestep.model_flags(sim.neurons)
         self.probe_owner = self.part.neuron_rank[sim.probe_ids] if sim.probe_ids.size else \
             np.zeros(0, np.int32)
-        self.recorded = 0   # spikes of all ranks since the last drain
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -190,7 +189,6 @@ class RankRun:
                 self._deliver_close(sim, rows, k, ke, k0, durs, spikes_t, spikes_n, trace)
             else:
                 self._close(sim, spiked, 0, durs, k - k0)
-                self.recorded += spiked
             k = ke
         if self.split:
             # A step lasts until the last core of any rank is done (plus the barrier); each
@@ -218,7 +216,7 @@ class RankRun:
         kernel call (``partitioned.deliver_close_steps``), stepping out only to drain the
         message log or to grow the queue / run a contended step."""
         bounds = np.searchsorted(rows[:, 0], np.arange(k, ke + 1))
-        done = np.zeros(2, dtype=np.int64)
+        done = np.zeros(1, dtype=np.int64)
         s = k
         while s < ke:
             why = partitioned.deliver_close_steps(
@@ -227,7 +225,6 @@ class RankRun:
                 self.idle_sum[s - k:], durs, s - k0, sim.contention, self.concurrent,
                 self.own_msg, *self.dest, done, sim.config.dt_ps)
             stop = int(done[0])
-            self.recorded += int(done[1])
             sim.n_steps_done += stop - s
             if why == 2:
                 self.drain(sim, spikes_t, spikes_n, trace)
@@ -235,7 +232,6 @@ class RankRun:
                 # The held step is delivered; its timeline runs once the queue has room.
                 n_sp = int(sim.scratch.pending[0])
                 self._close(sim, n_sp, stop - k, durs, stop - k0)
-                self.recorded += n_sp
                 stop += 1
             s = stop
 
@@ -255,10 +251,10 @@ class RankRun:
 
     def _must_drain(self, sim, spikes: int, samples: int) -> bool:
         """Whether ``spikes`` more spikes, ``samples`` more probe rows or one more step's
-        messages could overflow a buffer (the same answer on every rank: it depends on global
-        spike counts and on the replicated message log and probe rows)."""
+        messages could overflow a buffer (the same answer on every rank: every rank records
+        every spike, and the message log and probe rows are replicated)."""
         rec = sim.rec
-        return (self.recorded + spikes > rec.spike_t.shape[0]
+        return (int(rec.spike_meta[0]) + spikes > rec.spike_t.shape[0]
                 or (rec.mlog.shape[0] > 0
                     and int(rec.mlog_meta[0]) + sim.syn.msg_core.shape[0] > rec.mlog.shape[0])
                 or (samples > 0 and sim.probe_ids.size > 0
@@ -287,5 +283,4 @@ class RankRun:
             for i, owner in enumerate(self.probe_owner):
                 rec.probe_v[:rows, i] = chunks[owner][0][:, i]
                 rec.probe_c[:rows, i] = chunks[owner][1][:, i]
-        self.recorded = 0
         sim._drain(spikes_t, spikes_n, trace)
