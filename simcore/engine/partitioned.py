@@ -122,22 +122,48 @@ def owned_messages(msg_ptr, msg_core, core_lo, core_hi):
 
 
 @njit(cache=True, nogil=True)
-def merge_rank_rows(recv, head, counts, cap, more, more_at):
+def pack_rows(send, out, n_out, idle_own, n_idle, cap):
+    """Fill a rank's ``send`` buffer of a batch's exchange (float64, flat): its row count
+    ``n_out``, then with idle pricing (``n_idle`` steps, else 0) the idle counts
+    ``idle_own[:n_idle]`` (step by core), then its first ``min(n_out, cap)`` rows of ``out``
+    (as in :func:`update_steps`), 4 numbers each."""
+    send[0] = n_out
+    head = 1
+    for s in range(n_idle):
+        for c in range(idle_own.shape[1]):
+            send[head] = idle_own[s, c]
+            head += 1
+    for p in range(min(n_out, cap)):
+        for c in range(4):
+            send[head + 4 * p + c] = out[p, c]
+
+
+@njit(cache=True, nogil=True)
+def merge_rank_rows(recv, head, cap, more, more_at, idle_sum, n_idle):
     """Every rank's exchanged rows (as in :func:`update_steps`) in one ``(n, 4)`` array, in
     (step, id) order: the order one process records and delivers them in.
 
-    Rank ``r`` sent ``counts[r]`` rows: the first ``min(counts[r], cap)`` in ``recv[r,
-    head:]`` (flattened), the rest in ``more[more_at[r]:more_at[r + 1]]``; each rank's rows
-    are in (step, id) order already, so one merge of the ranks' lists orders them. (Plain
-    loops, no helper per row: an inlined helper taking the arrays cost 130 ns a row.)"""
-    size = counts.shape[0]
+    ``recv[r]`` is rank ``r``'s buffer of :func:`pack_rows`: it sent ``recv[r, 0]`` rows, the
+    first ``min(recv[r, 0], cap)`` in ``recv[r, head:]``, the rest in ``more[more_at[r]:
+    more_at[r + 1]]``; each rank's rows are in (step, id) order already, so one merge of the
+    ranks' lists orders them. With idle pricing (``n_idle`` steps, else 0) the ranks' idle
+    counts are summed into ``idle_sum[:n_idle]`` (step by core). (Plain loops, no helper per
+    row: an inlined helper taking the arrays cost 130 ns a row.)"""
+    size = recv.shape[0]
+    n_cores = idle_sum.shape[1]
+    for s in range(n_idle):
+        for c in range(n_cores):
+            total = 0
+            for r in range(size):
+                total += np.int64(recv[r, 1 + s * n_cores + c])
+            idle_sum[s, c] = total
     bound = np.zeros(size + 1, dtype=np.int64)
     for r in range(size):
-        bound[r + 1] = bound[r] + counts[r]
+        bound[r + 1] = bound[r] + np.int64(recv[r, 0])
     n = bound[size]
     ranks = np.empty((n, 4), dtype=np.float64)
     for r in range(size):
-        for p in range(counts[r]):
+        for p in range(bound[r + 1] - bound[r]):
             for c in range(4):
                 ranks[bound[r] + p, c] = recv[r, head + 4 * p + c] if p < cap else \
                     more[more_at[r] + p - cap, c]
@@ -200,28 +226,36 @@ def deliver_step(syn, chip, mode, state, scratch, rec, own_msg, rows, r0, r1, n_
 
 @njit(cache=True, nogil=True)
 def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch, rec, rows,
-                        bounds, kb, ke, idle_sum, durs, i0, contention, concurrent, own_msg,
+                        r0, kb, ke, idle_sum, durs, i0, contention, concurrent, own_msg,
                         dest_lo, dest_hi, done, dt_ps):
     """Steps ``kb .. ke-1`` of a batch after its exchange: deliver each step's gathered spikes
-    ``rows[bounds[s - kb]:bounds[s - kb + 1]]`` (:func:`deliver_step`) and run its timeline
-    (:func:`close_step`, duration into ``durs[i0 + s - kb]``), in one call, so that a batch
-    costs one dispatch from Python instead of two per step.
+    (:func:`deliver_step`; ``rows`` in step order from row ``r0``, where step ``kb``'s begin)
+    and run its timeline (:func:`close_step`, duration into ``durs[i0 + s - kb]``), in one
+    call, so that a batch costs one dispatch from Python instead of two per step.
 
     Returns early so that the caller can act between steps: ``done[0]`` is set to the first
-    step not finished; the return value says why: 0 all steps done; 1 step ``done[0]`` was
+    step not finished and ``done[1]`` to the row after its spikes if it was delivered, else
+    to its first row; the return value says why: 0 all steps done; 1 step ``done[0]`` was
     delivered and its timeline is held (the queue must grow, or network contention runs it:
     see :func:`close_step`); 2 the message log could overflow in step ``done[0]`` (not yet
     delivered): drain it first.
     """
     mlog, mlog_meta = rec.mlog, rec.mlog_meta
     n_msg = syn.msg_core.shape[0]
+    n_rows = rows.shape[0]
+    r1 = r0
     for s in range(kb, ke):
         done[0] = s
+        done[1] = r0
         if mlog.shape[0] > 0 and mlog_meta[0] + n_msg > mlog.shape[0]:
             return 2
+        while r1 < n_rows and rows[r1, 0] == s:
+            r1 += 1
+        n_sp = deliver_step(syn, chip, mode, state, scratch, rec, own_msg, rows, r0, r1, 0,
+                            dt_ps)
+        r0 = r1
+        done[1] = r0
         i = s - kb
-        n_sp = deliver_step(syn, chip, mode, state, scratch, rec, own_msg, rows, bounds[i],
-                            bounds[i + 1], 0, dt_ps)
         if close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle_sum[i],
                       durs, i0 + i, contention, concurrent, dest_lo, dest_hi):
             return 1

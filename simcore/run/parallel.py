@@ -103,6 +103,12 @@ class RankRun:
         # Rows each rank sends in the one Allgather of a batch (grows when one has more).
         self.max_rows = n_most * self.max_batch
         self.cap = min(64, self.max_rows)
+        self.send = np.empty(0, dtype=np.float64)
+        self.recv = np.empty(0, dtype=np.float64)
+        # No rank sent more than ``cap`` rows (the usual batch): nothing beyond the Allgather.
+        self.no_more = np.empty((0, 4), dtype=np.float64)
+        self.no_more_at = np.zeros(self.size + 1, dtype=np.int64)
+        self.done = np.zeros(2, dtype=np.int64)
         self.idle = bool(sim.chip_tables.timing[TIMING_IDLE])
         self.idle_own = np.zeros((self.max_batch, sim.chip.n_cores), dtype=np.int64)
         self.idle_sum = np.zeros_like(self.idle_own)
@@ -123,34 +129,34 @@ class RankRun:
         """Every rank's ``out[:n_out]`` rows, in (step, id) order; with idle pricing, the
         ranks' idle counts of the batch summed into ``idle_sum[:batch]``.
 
-        One ``Allgather`` carries each rank's count, its idle counts and up to ``cap`` rows;
-        a rank with more sends the rest in an ``Allgatherv`` that every rank joins (each sees
-        every count), and ``cap`` grows alike on every rank.
+        One ``Allgather`` carries each rank's count, its idle counts and up to ``cap`` rows
+        (``partitioned.pack_rows``); a rank with more sends the rest in an ``Allgatherv`` that
+        every rank joins (each sees every count), and ``cap`` grows alike on every rank. The
+        buffers are kept between batches, and packing and merging are one kernel call each.
         """
-        head = 1 + (batch * self.idle_own.shape[1] if self.idle else 0)
+        n_idle = batch if self.idle else 0
+        head = 1 + n_idle * self.idle_own.shape[1]
         width = head + 4 * self.cap
-        send = np.empty(width, dtype=np.float64)
-        send[0] = n_out
-        if self.idle:
-            send[1:head] = self.idle_own[:batch].ravel()
-        m = min(n_out, self.cap)
-        send[head:head + 4 * m] = self.out[:m].ravel()
-        recv = np.empty((self.size, width), dtype=np.float64)
+        if self.send.shape[0] < width:
+            self.send = np.empty(width, dtype=np.float64)
+            self.recv = np.empty(self.size * width, dtype=np.float64)
+        send = self.send[:width]
+        recv = self.recv[:self.size * width].reshape(self.size, width)
+        partitioned.pack_rows(send, self.out, n_out, self.idle_own, n_idle, self.cap)
         self.comm.Allgather(send, recv)
-        counts = recv[:, 0].astype(np.int64)
-        if self.idle:
-            self.idle_sum[:batch] = recv[:, 1:head].sum(axis=0).astype(np.int64).reshape(
-                batch, -1)
-        extra = np.maximum(counts - self.cap, 0)
-        more_at = np.zeros(self.size + 1, dtype=np.int64)
-        np.cumsum(extra, out=more_at[1:])
-        more = np.empty((int(more_at[-1]), 4), dtype=np.float64)
-        if more.shape[0]:
-            self.comm.Allgatherv(self.out[m:n_out],
+        more, more_at, cap = self.no_more, self.no_more_at, self.cap
+        if recv[:, 0].max() > self.cap:
+            counts = recv[:, 0].astype(np.int64)
+            cap = int(min(2 * counts.max(), self.max_rows))
+            extra = np.maximum(counts - self.cap, 0)
+            more_at = np.zeros(self.size + 1, dtype=np.int64)
+            np.cumsum(extra, out=more_at[1:])
+            more = np.empty((int(more_at[-1]), 4), dtype=np.float64)
+            self.comm.Allgatherv(self.out[min(n_out, self.cap):n_out],
                                  [more, extra * 4, more_at[:-1] * 4, self.MPI.DOUBLE])
-        rows = partitioned.merge_rank_rows(recv, head, counts, self.cap, more, more_at)
-        if more.shape[0]:
-            self.cap = int(min(2 * counts.max(), self.max_rows))
+        rows = partitioned.merge_rank_rows(recv, head, self.cap, more, more_at,
+                                           self.idle_sum, n_idle)
+        self.cap = cap
         return rows
 
     def run_steps(self, sim, stim, k0, k1, durs, spikes_t, spikes_n, trace) -> np.ndarray:
@@ -215,13 +221,13 @@ class RankRun:
         """Deliver and close steps ``k .. ke-1`` from their gathered spikes ``rows`` in one
         kernel call (``partitioned.deliver_close_steps``), stepping out only to drain the
         message log or to grow the queue / run a contended step."""
-        bounds = np.searchsorted(rows[:, 0], np.arange(k, ke + 1))
-        done = np.zeros(1, dtype=np.int64)
+        done = self.done
+        done[1] = 0
         s = k
         while s < ke:
             why = partitioned.deliver_close_steps(
                 sim.neurons, sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.heap,
-                sim.counters, sim.scratch, sim.rec, rows, bounds[s - k:], s, ke,
+                sim.counters, sim.scratch, sim.rec, rows, int(done[1]), s, ke,
                 self.idle_sum[s - k:], durs, s - k0, sim.contention, self.concurrent,
                 self.own_msg, *self.dest, done, sim.config.dt_ps)
             stop = int(done[0])

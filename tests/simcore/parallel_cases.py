@@ -89,7 +89,9 @@ def run_case(name: str, comm=None):
     timeline by destination core (with the log, every rank computes all of it); ``CASE-long``
     runs three times as long, so that the message log fills and is drained between steps of
     a batch; ``CASE-inplace`` builds synapse tables that read the network's arrays in place
-    (``simcore.engine.synapse_tables``; the same results as ``CASE``)."""
+    (``simcore.engine.synapse_tables``; the same results as ``CASE``); ``CASE-overflow``
+    starts the ranks' exchange with room for one row each, so that the rest of every batch
+    goes by the overflow exchange (the same results as ``CASE``)."""
     base, _, variant = name.partition("-")
     net, chip, stimuli, probes, duration_s = CASES[base]()
     if variant == "long":
@@ -100,6 +102,8 @@ def run_case(name: str, comm=None):
     sim = Simulation(net, chip, config=cfg, stimuli=stimuli, probes=probes, comm=comm)
     if variant == "inplace":
         assert sim.syn.target is net.projections[0].indices.base
+    if variant == "overflow" and sim.parallel is not None:
+        sim.parallel.cap = 1
     return sim.run(duration_s), sim
 
 
@@ -125,4 +129,5 @@ if __name__ == "__main__":
                  work=part.part.work if part is not None else np.zeros(0, np.int64),
                  levels=part.levels if part is not None else np.zeros(0, np.int64),
                  lookahead=part.lookahead if part is not None else -1,
-                 split=part.split if part is not None else False)
+                 split=part.split if part is not None else False,
+                 cap=part.cap if part is not None else 0)

@@ -68,10 +68,11 @@ def run_ranks(case, n, tmp_path):
                                     ("contention", 3), ("brunel-nolog", 2),
                                     ("brunel-nolog", 4), ("feedforward-nolog", 3),
                                     ("graded-nolog", 2), ("brunel-long", 2),
-                                    ("brunel-inplace", 3)])
+                                    ("brunel-inplace", 3), ("brunel-overflow", 2),
+                                    ("graded-overflow", 3)])
 def test_ranks_reproduce_one_process(reference, case, n, tmp_path):
-    # Tables read in place give the runs of copied tables: the reference is the copied one.
-    ref = one_process(reference, case.replace("-inplace", ""))
+    # Tables read in place, or a narrower exchange, give the runs of the plain case.
+    ref = one_process(reference, case.replace("-inplace", "").replace("-overflow", ""))
     got = run_ranks(case, n, tmp_path)
     assert ref["spikes_t"].size > 100
     for key, want in ref.items():
@@ -85,6 +86,8 @@ def test_ranks_reproduce_one_process(reference, case, n, tmp_path):
         assert bool(got["split"]) == case.endswith("-nolog")
     if case.startswith("brunel") and n > 1:
         assert int(got["lookahead"]) == 15           # 1.5 ms delays in 0.1 ms steps
+    if case.endswith("-overflow"):
+        assert int(got["cap"]) > 1                   # the overflow exchange ran, and grew
     if case == "brunel-long":
         assert ref["messages"].shape[0] > 1 << 16    # more than the log holds: drained
     if case.startswith("feedforward") and n > 1:
@@ -160,11 +163,13 @@ def test_zero_delay_levels_follow_the_feedforward_chain():
 def test_merged_exchange_rows_are_in_one_process_order(seed):
     """The ranks' exchanged rows, each rank's in (step, id) order and partly in the overflow
     buffer, merge into the order of a sort by (step, id): ranks owning interleaved ids,
-    ranks without spikes, rows beyond the shared capacity."""
+    ranks without spikes, rows beyond the shared capacity; their idle counts are summed."""
     rng = np.random.default_rng(seed)
-    size, cap, head = int(rng.integers(1, 5)), int(rng.integers(1, 6)), int(rng.integers(1, 4))
+    size, cap, n_cores = int(rng.integers(1, 5)), int(rng.integers(1, 6)), 3
+    n_idle = int(rng.integers(0, 3))
+    head = 1 + n_idle * n_cores
     owner = rng.integers(0, size, 60)
-    lists = []
+    lists, idle = [], rng.integers(0, 50, (size, 4, n_cores))
     for r in range(size):
         ids = np.flatnonzero(owner == r)
         fired = [(s, j) for s in range(4) for j in ids if rng.random() < 0.4]
@@ -176,10 +181,12 @@ def test_merged_exchange_rows_are_in_one_process_order(seed):
     more_at = np.concatenate(([0], np.cumsum(np.maximum(counts - cap, 0))))
     more = np.zeros((int(more_at[-1]), 4))
     for r, rows in enumerate(lists):
-        m = min(len(rows), cap)
-        recv[r, head:head + 4 * m] = rows[:m].ravel()
-        more[more_at[r]:more_at[r + 1]] = rows[m:]
-    merged = partitioned.merge_rank_rows(recv, head, counts, cap, more, more_at)
+        partitioned.pack_rows(recv[r], rows, len(rows), idle[r], n_idle, cap)
+        more[more_at[r]:more_at[r + 1]] = rows[cap:]
+    idle_sum = np.full((4, n_cores), -1, dtype=np.int64)
+    merged = partitioned.merge_rank_rows(recv, head, cap, more, more_at, idle_sum, n_idle)
     everything = np.concatenate(lists)
     expected = everything[np.lexsort((everything[:, 1], everything[:, 0]))]
     assert merged.tobytes() == expected.tobytes()
+    assert (idle_sum[:n_idle] == idle.sum(axis=0)[:n_idle]).all()
+    assert (idle_sum[n_idle:] == -1).all()
