@@ -229,7 +229,7 @@ def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch
                         r0, kb, ke, idle_sum, durs, i0, contention, concurrent, own_msg,
                         dest_lo, dest_hi, done, dt_ps):
     """Steps ``kb .. ke-1`` of a batch after its exchange: deliver each step's gathered spikes
-    (:func:`deliver_step`; ``rows`` in step order from row ``r0``, where step ``kb``'s begin)
+    (:func:`deliver_step`; ``rows`` in step order, step ``kb``'s from row ``r0`` on)
     and run its timeline (:func:`close_step`, duration into ``durs[i0 + s - kb]``), in one
     call, so that a batch costs one dispatch from Python instead of two per step.
 
