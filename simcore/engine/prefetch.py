@@ -2,9 +2,10 @@
 
 Delivering a spike streams its synapses (``target``, ``weight``) from a place in tables far
 larger than the caches; the hardware prefetcher only starts after a few misses of each stream
-and stops at a page boundary, so a kernel that knows which spike comes next asks for the head of
-its synapses one spike ahead (``partitioned.deliver_step``). Measured on Brunel's delivery, the
-synapses of one rank of two: 0.13-0.15 s without, 0.11-0.12 s with (docs/performance.md).
+and stops at a page boundary, so a kernel that knows which spikes come next asks for the head of
+their synapses ahead of time (``partitioned.deliver_step``: two spikes ahead). Measured on
+Brunel's delivery, the synapses of one rank of two: 0.13-0.15 s without, 0.11-0.12 s with
+(docs/performance.md).
 
 The hint is LLVM's ``llvm.prefetch`` (read, high locality, data cache): it never faults, so any
 index inside the array is safe, and it does nothing where the target has no such instruction.

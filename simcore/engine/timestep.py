@@ -366,14 +366,14 @@ def add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
                 target_row[slot0 + target[q]] += weight[q] * payload
 
 
-#: Synapses whose cache lines a delivery asks for one spike ahead (``prefetch_synapses``):
+#: Synapses whose cache lines a delivery asks for ahead of time (``prefetch_synapses``):
 #: eight 64-byte lines of int32 targets and of float32 weights.
 PREFETCH_SYNAPSES = 128
 
 
 @njit(cache=True, inline="always")
 def prefetch_synapses(msg_seg_lo, seg_lo, target, weight, m_lo, m_hi):
-    """Ask for the head of the synapses of messages ``m_lo .. m_hi-1`` (the next spike's, for
+    """Ask for the head of the synapses of messages ``m_lo .. m_hi-1`` (a later spike's, for
     :func:`add_synapses`): the first ``PREFETCH_SYNAPSES`` from its first segment on, after
     which the hardware prefetcher follows the stream (``simcore.engine.prefetch``)."""
     if m_lo < m_hi:
