@@ -229,7 +229,12 @@ def refill_drive(stim, d, t):
     stim.drive_pos[d] = 0
 
 
-@njit(cache=True)
+# Numba's reference counting is off in the event loop (``_nrt=False``): every array the loop
+# binds to a name (an inlined helper's argument, ``e = h.e`` in a queue operation) costs an
+# atomic increment and decrement that Numba's pruning cannot remove across the loop's branches,
+# 22 of them per message served, about 6 % of a Brunel run (docs/performance.md). So the kernel
+# allocates nothing (that needs reference counting): its work space comes in ``scratch``.
+@njit(cache=True, _nrt=False)
 def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters, scratch, stim,
                      rec, t_end, max_push, contention):
     """Process every event before ``t_end`` (ps). Returns ``(status, t_now)``.
@@ -279,13 +284,11 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
             for j in range(n):
                 if syn.msg_ptr[j + 1] - syn.msg_ptr[j] + noc.cfg[NOC_PORTS] > noc_need:
                     noc_need = syn.msg_ptr[j + 1] - syn.msg_ptr[j] + noc.cfg[NOC_PORTS]
-    # One spike at a time through hardware_model.send_spikes (its time spent sending per core
-    # stays 0 between spikes: a core's sends are serialised by core_free here).
-    one_spike = np.zeros(1, dtype=np.int64)
-    one_ready = np.zeros(1, dtype=np.int64)
-    send_extra = np.zeros(core_free.shape[0], dtype=np.int64)
-    one_msg = np.zeros(1, dtype=np.int64)
-    one_t = np.zeros(1, dtype=np.int64)
+    # One spike or message at a time through the helpers that take batches
+    # (hardware_model.send_spikes, serve_messages): views of scratch.one.
+    one_spike, one_ready = scratch.one[0:1], scratch.one[1:2]
+    one_msg, one_t = scratch.one[2:3], scratch.one[3:4]
+    send_extra = scratch.send_extra
     t_now = 0
     while True:
         if rec_meta[0] + n > rec_t.shape[0] or (

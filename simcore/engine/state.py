@@ -74,6 +74,10 @@ class Scratch(NamedTuple):
     pending: np.ndarray      # int64 (2,), timestep: spikes and queue entries of a held step
     touched: np.ndarray      # bool (n_neurons,), async: neurons touched by this batch
     touched_list: np.ndarray  # int32 (n_neurons,), async: the same, in order of touch
+    one: np.ndarray          # int64 (4,), async: the one spike (neuron, ready time) or message
+    #                          (index, arrival time) handed to the helpers that take batches
+    send_extra: np.ndarray   # int64 (n_cores,), async: time a core spent sending (always 0
+    #                          between spikes: the event engine serialises them by core_free)
 
 
 class Stimulus(NamedTuple):
@@ -191,7 +195,9 @@ def new_scratch(n_neurons: int, n_cores: int, mode: str) -> Scratch:
                    spiked=np.zeros(n_neurons if step else 0, dtype=np.int32),
                    pending=np.zeros(2, dtype=np.int64),
                    touched=np.zeros(0 if step else n_neurons, dtype=np.bool_),
-                   touched_list=np.zeros(0 if step else n_neurons, dtype=np.int32))
+                   touched_list=np.zeros(0 if step else n_neurons, dtype=np.int32),
+                   one=np.zeros(4, dtype=np.int64),
+                   send_extra=np.zeros(0 if step else n_cores, dtype=np.int64))
 
 
 def new_neuron_state(v_init: np.ndarray, i_init: np.ndarray, mode: str,
