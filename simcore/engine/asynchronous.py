@@ -104,17 +104,18 @@ def _schedule_check(neurons, v, cur, ref_until, version, heap, j, t):
     Called after every change of a neuron that can cross without input (bias, drift, or a
     decaying synaptic current); the version stamp makes older predictions stale.
     """
-    version[j] += 1
-    t0 = t if t > ref_until[j] else ref_until[j]
-    h_s = time_to_threshold_s(neurons.kind[j], v[j], cur[j], neurons.v_th[j], neurons.v_inf[j],
-                              neurons.drift[j], neurons.v_leak[j], neurons.r[j],
-                              neurons.i_inf[j], neurons.tau_s[j], neurons.tau_syn_s[j],
-                              neurons.beta[j])
+    u = np.uint64(j)  # the index of neuron arrays (see run_async_kernel)
+    version[u] += 1
+    t0 = t if t > ref_until[u] else ref_until[u]
+    h_s = time_to_threshold_s(neurons.kind[u], v[u], cur[u], neurons.v_th[u], neurons.v_inf[u],
+                              neurons.drift[u], neurons.v_leak[u], neurons.r[u],
+                              neurons.i_inf[u], neurons.tau_s[u], neurons.tau_syn_s[u],
+                              neurons.beta[u])
     if h_s == math.inf:
         return
     # Round up to the ps grid, so that the neuron is at (or just past) threshold then.
     t_cross = t0 + np.int64(math.ceil(h_s * 1e12))
-    heap_push(heap, t_cross, _KEY_CHECK0 | j, j, version[j])
+    heap_push(heap, t_cross, _KEY_CHECK0 | j, j, version[u])
 
 
 @njit(cache=True, inline="always")
@@ -124,21 +125,22 @@ def _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j, 
     Adaptive neurons reset by subtracting ``v_th`` (code 0) or their whole threshold
     ``v_th + beta a`` (code 1), or to ``v_reset`` (code 2), and their adaptation steps by 1.
     """
+    u = np.uint64(j)
     rec_t[rec_meta[0]] = t
     rec_n[rec_meta[0]] = j
     rec_meta[0] += 1
-    if neurons.kind[j] == KIND_ALIF:
-        code = neurons.reset_code[j]
+    if neurons.kind[u] == KIND_ALIF:
+        code = neurons.reset_code[u]
         if code == 0:
-            v[j] -= neurons.v_th[j]
+            v[u] -= neurons.v_th[u]
         elif code == 1:
-            v[j] -= neurons.v_th[j] + neurons.beta[j] * cur[j]
+            v[u] -= neurons.v_th[u] + neurons.beta[u] * cur[u]
         else:
-            v[j] = neurons.v_reset[j]
-        cur[j] += 1.0
+            v[u] = neurons.v_reset[u]
+        cur[u] += 1.0
     else:
-        v[j] = v[j] - neurons.v_th[j] if neurons.subtract[j] else neurons.v_reset[j]
-    ref_until[j] = t + neurons.t_ref_ps[j]
+        v[u] = v[u] - neurons.v_th[u] if neurons.subtract[u] else neurons.v_reset[u]
+    ref_until[u] = t + neurons.t_ref_ps[u]
     heap_push(heap, t, make_key(KIND_SPIKE, j), j, 0)
 
 
@@ -272,7 +274,10 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
     probe_t, probe_v, probe_c = rec.probe_t, rec.probe_v, rec.probe_c
     n = v.shape[0]
     n_drives = drive_off.shape[0]
-    # Local names for the per-neuron columns used in the hot loops.
+    # Local names for the per-neuron columns used in the hot loops. The loops index them with
+    # an unsigned copy ``u`` of the neuron index ``j``: Numba wraps a negative signed index
+    # around (a shift, a mask and an add per access, each array's length kept on the stack),
+    # an unsigned one needs no such code; about 9 % of a Brunel run (docs/performance.md).
     kind, gain, v_inf, drift, v_leak = neurons.kind, neurons.gain, neurons.v_inf, \
         neurons.drift, neurons.v_leak
     r, i_inf, tau_m, tau_s = neurons.r, neurons.i_inf, neurons.tau_s, neurons.tau_syn_s
@@ -343,30 +348,31 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
                 if drive_buf_t[d, p] == t:
                     break
                 j = drive_buf_j[d, p]
+                u = np.uint64(j)
                 drive_next[d] = drive_buf_t[d, p]
                 drive_pos[d] = p + 1
                 drive_tree_update(stim, d)
                 n_alone += 1
                 t_now = t
-                c_j = neurons.core[j]
+                c_j = np.uint64(neurons.core[u])
                 counts[c_j, STIM_IN] += 1
-                if t < ref_until[j]:
+                if t < ref_until[u]:
                     continue
-                kj = kind[j]
-                vj, ij = _advanced(kj, v[j], cur[j], t_last[j], ref_until[j], t, v_inf[j],
-                                   drift[j], v_leak[j], r[j], i_inf[j], tau_m[j], tau_s[j])
-                vj, ij = _with_input(kj, vj, ij, gain[j] * drive_w[d])
-                v[j], cur[j] = vj, ij
-                t_last[j] = t
+                kj = kind[u]
+                vj, ij = _advanced(kj, v[u], cur[u], t_last[u], ref_until[u], t, v_inf[u],
+                                   drift[u], v_leak[u], r[u], i_inf[u], tau_m[u], tau_s[u])
+                vj, ij = _with_input(kj, vj, ij, gain[u] * drive_w[d])
+                v[u], cur[u] = vj, ij
+                t_last[u] = t
                 counts[c_j, NEURON_UPDATE] += 1
-                if vj > threshold_of(kj, neurons.v_th[j], ij, neurons.beta[j]):
+                if vj > threshold_of(kj, neurons.v_th[u], ij, neurons.beta[u]):
                     _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j,
                           t)
-                    if self_driven[j] or v[j] > threshold_of(kj, neurons.v_th[j], cur[j],
-                                                             neurons.beta[j]):
+                    if self_driven[u] or v[u] > threshold_of(kj, neurons.v_th[u], cur[u],
+                                                             neurons.beta[u]):
                         _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
                     break
-                if self_driven[j]:
+                if self_driven[u]:
                     # Below threshold (unchanged since the test above): only a neuron that
                     # can cross on its own needs a check.
                     _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
@@ -382,18 +388,19 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
             while heap_size(deliveries) > 0 and heap_top_time(deliveries) == t:
                 unused_t, unused_key, g, unused_b = heap_pop(deliveries)
                 slot0 = syn.seg_slot0[g]
-                for q in range(syn.seg_lo[g], syn.seg_hi[g]):
+                for q in range(np.uint64(syn.seg_lo[g]), np.uint64(syn.seg_hi[g])):
                     j = slot0 + syn.target[q]
-                    if t < ref_until[j] or kind[j] == KIND_INPUT:
+                    u = np.uint64(j)
+                    if t < ref_until[u] or kind[u] == KIND_INPUT:
                         continue
-                    kj = kind[j]
-                    vj, ij = _advanced(kj, v[j], cur[j], t_last[j], ref_until[j], t,
-                                       v_inf[j], drift[j], v_leak[j], r[j], i_inf[j],
-                                       tau_m[j], tau_s[j])
-                    v[j], cur[j] = _with_input(kj, vj, ij, gain[j] * syn.weight[q])
-                    t_last[j] = t
-                    if not touched[j]:
-                        touched[j] = True
+                    kj = kind[u]
+                    vj, ij = _advanced(kj, v[u], cur[u], t_last[u], ref_until[u], t,
+                                       v_inf[u], drift[u], v_leak[u], r[u], i_inf[u],
+                                       tau_m[u], tau_s[u])
+                    v[u], cur[u] = _with_input(kj, vj, ij, gain[u] * syn.weight[q])
+                    t_last[u] = t
+                    if not touched[u]:
+                        touched[u] = True
                         touched_list[n_touched] = j
                         n_touched += 1
             while n_drives > 0 and drive_next[drive_tree[1]] == t:
@@ -403,34 +410,36 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
                         refill_drive(stim, d, t)
                     p = drive_pos[d]
                     j = drive_buf_j[d, p]
+                    u = np.uint64(j)
                     drive_next[d] = drive_buf_t[d, p]
                     drive_pos[d] = p + 1
-                    counts[neurons.core[j], STIM_IN] += 1
-                    if t >= ref_until[j]:
-                        kj = kind[j]
-                        vj, ij = _advanced(kj, v[j], cur[j], t_last[j], ref_until[j], t,
-                                           v_inf[j], drift[j], v_leak[j], r[j], i_inf[j],
-                                           tau_m[j], tau_s[j])
-                        v[j], cur[j] = _with_input(kj, vj, ij, gain[j] * drive_w[d])
-                        t_last[j] = t
-                        if not touched[j]:
-                            touched[j] = True
+                    counts[np.uint64(neurons.core[u]), STIM_IN] += 1
+                    if t >= ref_until[u]:
+                        kj = kind[u]
+                        vj, ij = _advanced(kj, v[u], cur[u], t_last[u], ref_until[u], t,
+                                           v_inf[u], drift[u], v_leak[u], r[u], i_inf[u],
+                                           tau_m[u], tau_s[u])
+                        v[u], cur[u] = _with_input(kj, vj, ij, gain[u] * drive_w[d])
+                        t_last[u] = t
+                        if not touched[u]:
+                            touched[u] = True
                             touched_list[n_touched] = j
                             n_touched += 1
                 drive_tree_update(stim, d)
             for i in range(n_touched):
                 j = touched_list[i]
-                touched[j] = False
-                counts[neurons.core[j], NEURON_UPDATE] += 1
-                if v[j] > threshold_of(kind[j], neurons.v_th[j], cur[j], neurons.beta[j]):
+                u = np.uint64(j)
+                touched[u] = False
+                counts[np.uint64(neurons.core[u]), NEURON_UPDATE] += 1
+                if v[u] > threshold_of(kind[u], neurons.v_th[u], cur[u], neurons.beta[u]):
                     _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j,
                           t)
-                    if self_driven[j] or v[j] > threshold_of(kind[j], neurons.v_th[j], cur[j],
-                                                             neurons.beta[j]):
+                    if self_driven[u] or v[u] > threshold_of(kind[u], neurons.v_th[u], cur[u],
+                                                             neurons.beta[u]):
                         # Bias-driven neurons, and neurons a subtractive reset left above
                         # threshold (they fire again when their refractory period ends).
                         _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
-                elif self_driven[j]:
+                elif self_driven[u]:
                     # Below threshold, unchanged since the test: only a neuron that can cross
                     # on its own needs a check.
                     _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
@@ -439,12 +448,13 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
         ev_kind = key >> 58
         if ev_kind == KIND_CHECK:
             j = a
-            if b == version[j]:
-                v[j], cur[j] = _advanced(kind[j], v[j], cur[j], t_last[j], ref_until[j], t,
-                                         v_inf[j], drift[j], v_leak[j], r[j], i_inf[j],
-                                         tau_m[j], tau_s[j])
-                t_last[j] = t
-                counts[neurons.core[j], NEURON_UPDATE] += 1
+            u = np.uint64(j)
+            if b == version[u]:
+                v[u], cur[u] = _advanced(kind[u], v[u], cur[u], t_last[u], ref_until[u], t,
+                                         v_inf[u], drift[u], v_leak[u], r[u], i_inf[u],
+                                         tau_m[u], tau_s[u])
+                t_last[u] = t
+                counts[np.uint64(neurons.core[u]), NEURON_UPDATE] += 1
                 _fire(neurons, v, cur, ref_until, version, heap, rec_t, rec_n, rec_meta, j, t)
                 _schedule_check(neurons, v, cur, ref_until, version, heap, j, t)
         elif ev_kind == KIND_SPIKE:
