@@ -94,7 +94,9 @@ def draw_drive(neurons, stim, row, counts, dt_ps, own_core):
         n_ev = 0
         x = exponential(drive_rng, d) / lam
         while x < drive_n[d]:
-            row[drive_idx[off + np.int64(x)]] += w
+            # Unsigned indices (here and in add_synapses): Numba wraps a negative signed index
+            # around, code per access that an unsigned one does not need.
+            row[np.uint64(drive_idx[np.uint64(off + np.int64(x))])] += w
             n_ev += 1
             x += exponential(drive_rng, d) / lam
         counts[c, STIM_IN] += n_ev
@@ -362,8 +364,8 @@ def add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
             r = k0 + seg_delay_steps[g]
             target_row = ring[r - n_slots if r >= n_slots else r]
             slot0 = seg_slot0[g]
-            for q in range(seg_lo[g], seg_hi[g]):
-                target_row[slot0 + target[q]] += weight[q] * payload
+            for q in range(np.uint64(seg_lo[g]), np.uint64(seg_hi[g])):
+                target_row[np.uint64(slot0 + target[q])] += weight[q] * payload
 
 
 #: Synapses whose cache lines a delivery asks for ahead of time (``prefetch_synapses``):
