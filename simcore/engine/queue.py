@@ -151,11 +151,14 @@ def take_in_order(h):
     are (spikes in neuron order, each spike's messages in table order)."""
     n = h.meta[0]
     e = h.e
-    order = np.arange(n)
+    # The test first, the arrays after: a loop that may rebind an array costs a reference-count
+    # increment and decrement at every pass (Numba), here one pair per message of the step.
+    in_key_order = True
     for i in range(1, n):
         if e[i, _KEY] < e[i - 1, _KEY]:
-            order = stable_order(e[:n, _KEY].copy())
+            in_key_order = False
             break
+    order = np.arange(n) if in_key_order else stable_order(e[:n, _KEY].copy())
     t = np.empty(n, dtype=np.int64)
     for i in range(n):
         t[i] = e[order[i], _T]
