@@ -233,9 +233,9 @@ def refill_drive(stim, d, t):
 
 # Numba's reference counting is off in the event loop (``_nrt=False``): every array the loop
 # binds to a name (an inlined helper's argument, ``e = h.e`` in a queue operation) costs an
-# atomic increment and decrement that Numba's pruning cannot remove across the loop's branches,
-# 22 of them per message served, about 6 % of a Brunel run (docs/performance.md). So the kernel
-# allocates nothing (that needs reference counting): its work space comes in ``scratch``.
+# atomic increment and decrement that Numba's pruning cannot remove across the loop's branches:
+# about 6 % of a Brunel run (docs/performance.md). So the kernel allocates nothing (that needs
+# reference counting): its work space comes in ``scratch``.
 @njit(cache=True, _nrt=False)
 def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters, scratch, stim,
                      rec, t_end, max_push, contention):
