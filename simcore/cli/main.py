@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
+import warnings
 from importlib import metadata
 
 from aersim.simcore.cli import run as cli_run
 from aersim.simcore.cli import sweep as cli_sweep
 from aersim.simcore.cli.results import COMMANDS as RESULT_COMMANDS
 from aersim.simcore.cli.results import add_parsers as add_result_parsers
+from aersim.simcore.cli.results import warn
 
 EXAMPLES = """\
 examples:
@@ -107,6 +109,18 @@ COMMANDS = {"run": cli_run.run_command, "info": _cmd_info, "chips": _cmd_chips, 
             "sweep-plot": _cmd_sweep, **RESULT_COMMANDS}
 
 
+def _command_warnings(default):
+    """A ``warnings.showwarning`` that prints the package's own warnings as the command's
+    (``aersim: warning: ...``) instead of Python's file, line and source line, and passes any
+    other to ``default``."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.startswith("aersim."):
+            warn(str(message))
+        else:
+            default(message, category, filename, lineno, file, line)
+    return show
+
+
 def main(argv=None) -> int:
     from aersim.hardware.errors import HardwareError
     from aersim.models.errors import ModelError
@@ -120,7 +134,9 @@ def main(argv=None) -> int:
         args = parser.parse_args(["run"] + list(argv if argv is not None else sys.argv[1:]))
     args.argv = list(argv if argv is not None else sys.argv[1:])
     try:
-        return COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _command_warnings(warnings.showwarning)
+            return COMMANDS[args.command](args)
     except (ModelError, HardwareError, SimulationError, TraceError) as exc:
         if launcher_rank() == 0:  # the ranks of a parallel run fail alike; one says so
             print(f"aersim: error: {exc}", file=sys.stderr)

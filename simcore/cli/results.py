@@ -99,12 +99,13 @@ def _load(path: str):
     except (OSError, KeyError, ValueError) as exc:
         raise TraceError(f"cannot read trace {path}: {exc}; the file is damaged") from None
     if not trace.complete:
-        _warn(f"trace {path} is incomplete (the run did not finish); reporting what was written "
+        warn(f"trace {path} is incomplete (the run did not finish); reporting what was written "
               "before it stopped")
     return trace
 
 
-def _warn(message: str) -> None:
+def warn(message: str) -> None:
+    """Print ``message`` as the command's warning (stderr), without Python's source line."""
     print(f"aersim: warning: {message}", file=sys.stderr)
 
 
@@ -155,7 +156,7 @@ def _cmd_plot(args) -> int:
             warnings.simplefilter("always", TraceWarning)
             paths += plots.plot_all(trace, out)
         for w in caught:
-            _warn(str(w.message))
+            warn(str(w.message))
     if args.events is not None:
         paths.append(_plot_recording(args, out))
     for path in paths:

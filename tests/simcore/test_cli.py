@@ -27,6 +27,15 @@ def test_run_async_mode_prints_summary(tmp_path, capsys):
     assert "mode async" in text and "energy: total" in text
 
 
+def test_warnings_print_as_the_commands_without_python_source(tmp_path, capsys):
+    # An async trace has no steps, so its latency figure is skipped with a TraceWarning.
+    assert main(["run", "random", "--mode", "async", "--duration", "0.01", "--no-progress",
+                 "--out", str(tmp_path / "t.h5"), "--plots", str(tmp_path / "plots")]) == 0
+    err = capsys.readouterr().err
+    assert "aersim: warning: latency figure skipped" in err
+    assert "TraceWarning" not in err and "plot_all(" not in err
+
+
 @pytest.mark.parametrize("argv,match", [
     (["run", "nosuch"], "unknown network 'nosuch'"),
     (["run", "random", "--chip", "nosuch"], "unknown chip 'nosuch'"),
