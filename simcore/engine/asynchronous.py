@@ -275,9 +275,10 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
     n = v.shape[0]
     n_drives = drive_off.shape[0]
     # Local names for the per-neuron columns used in the hot loops. The loops index them with
-    # an unsigned copy ``u`` of the neuron index ``j``: Numba wraps a negative signed index
-    # around (a shift, a mask and an add per access, each array's length kept on the stack),
-    # an unsigned one needs no such code; about 9 % of a Brunel run (docs/performance.md).
+    # an unsigned copy ``u`` of the neuron index ``j`` (and synapses, counts and drives with
+    # unsigned rows too): Numba wraps a negative signed index around (a shift, a mask and an
+    # add per access, each array's length kept on the stack), an unsigned one needs no such
+    # code; together a sixth less time on Brunel (docs/performance.md).
     kind, gain, v_inf, drift, v_leak = neurons.kind, neurons.gain, neurons.v_inf, \
         neurons.drift, neurons.v_leak
     r, i_inf, tau_m, tau_s = neurons.r, neurons.i_inf, neurons.tau_s, neurons.tau_syn_s
@@ -337,14 +338,14 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
             t_probe = probe_next[0] if probe_ids.shape[0] > 0 else NEVER
             n_alone = 0
             while True:
-                d = drive_tree[1]
+                d = np.uint64(drive_tree[1])   # unsigned, as u below
                 tied = drive_tie[1]
                 t = drive_next[d]
                 if tied or t >= t_heap or t >= t_end or t >= t_probe:
                     break
                 if drive_pos[d] == drive_buf_j.shape[1]:
                     refill_drive(stim, d, t)
-                p = drive_pos[d]
+                p = np.uint64(drive_pos[d])
                 if drive_buf_t[d, p] == t:
                     break
                 j = drive_buf_j[d, p]
@@ -404,11 +405,11 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
                         touched_list[n_touched] = j
                         n_touched += 1
             while n_drives > 0 and drive_next[drive_tree[1]] == t:
-                d = drive_tree[1]
+                d = np.uint64(drive_tree[1])
                 while drive_next[d] == t:
                     if drive_pos[d] == drive_buf_j.shape[1]:
                         refill_drive(stim, d, t)
-                    p = drive_pos[d]
+                    p = np.uint64(drive_pos[d])
                     j = drive_buf_j[d, p]
                     u = np.uint64(j)
                     drive_next[d] = drive_buf_t[d, p]
