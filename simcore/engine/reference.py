@@ -117,7 +117,7 @@ from aersim.simcore.engine.build import (
     build_neurons,
     build_synapses,
 )
-from aersim.simcore.engine.rng import exponential, uniform_open0
+from aersim.simcore.engine.rng import exponential, poisson, uniform_open0
 from aersim.simcore.engine.state import drive_segments
 from aersim.simcore.errors import ConfigError, SimulationError
 from aersim.simcore.run.stimulus import GradedInput, PoissonDrive, is_input_stimulus
@@ -562,12 +562,11 @@ class _World:
             lam = self.drive_lam[d]
             if lam <= 0.0 or n_seg == 0:
                 continue
-            x = exponential(self.drive_rng, d) / lam
-            while x < n_seg:
-                j = self.drive_idx[off + int(x)]
+            for _ in range(poisson(self.drive_rng, d, lam * n_seg)):
+                j = self.drive_idx[off + min(int(uniform_open0(self.drive_rng, d) * n_seg),
+                                             n_seg - 1)]
                 row[j] += weight
                 self.counts[self.core_of[j], STIM_IN] += 1
-                x += exponential(self.drive_rng, d) / lam
         spiking = []
         v = self.v
         for j in range(self.n):

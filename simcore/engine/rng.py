@@ -44,3 +44,52 @@ def uniform_open0(state, i):
 def exponential(state, i):
     """A standard exponential variate (mean 1)."""
     return -math.log(uniform_open0(state, i))
+
+
+#: Below this mean, :func:`poisson` inverts the distribution function; from it on it uses
+#: transformed rejection, whose constants are fitted for means of 10 and more.
+POISSON_REJECTION_MEAN = 10.0
+
+
+@njit(cache=True)
+def poisson(state, i, mean):
+    """A Poisson variate of ``mean`` (>= 0) from stream ``i`` of ``state``.
+
+    Means below :data:`POISSON_REJECTION_MEAN`: inversion by sequential search (one uniform,
+    about ``mean`` steps). From it on: Hörmann's transformed rejection with squeeze, "PTRS"
+    (W. Hörmann, "The transformed rejection method for generating Poisson random variables",
+    Insurance: Mathematics and Economics 12(1), 1993), two uniforms per trial and about 1.1
+    trials, whatever the mean. Plain Python calls it too (the reference engine), so both draw
+    the same numbers.
+    """
+    if mean <= 0.0:
+        return np.int64(0)
+    if mean < POISSON_REJECTION_MEAN:
+        p = math.exp(-mean)
+        cdf = p
+        u = uniform_open0(state, i)
+        k = np.int64(0)
+        # The cumulative sum can fall short of 1 by rounding: stop far in the tail.
+        while u > cdf and k < 1000:
+            k += 1
+            p *= mean / k
+            cdf += p
+        return k
+    s = math.sqrt(mean)
+    log_mean = math.log(mean)
+    b = 0.931 + 2.53 * s
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    v_r = 0.9277 - 3.6224 / (b - 2.0)
+    while True:
+        u = uniform_open0(state, i) - 0.5
+        v = uniform_open0(state, i)
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * a / us + b) * u + mean + 0.43)
+        if us >= 0.07 and v <= v_r:
+            return np.int64(k)
+        if k < 0.0 or (us < 0.013 and v > us):
+            continue
+        if math.log(v) + math.log(inv_alpha) - math.log(a / (us * us) + b) \
+                <= -mean + k * log_mean - math.lgamma(k + 1.0):
+            return np.int64(k)

@@ -1,6 +1,7 @@
 """The Poisson drive in segments: one random stream per (drive, core).
 
-Checked against closed forms (scipy.stats): per-neuron counts of the timestep drive are
+Checked against closed forms (scipy.stats): the Poisson sampler that draws a segment's number
+of events per step (both of its methods); per-neuron counts of the timestep drive are
 Poisson(rate x duration) and independent across neurons; segments cover the population once;
 a segment's stream depends only on the seed, the drive and the core (not on the other cores).
 """
@@ -12,6 +13,7 @@ from scipy import stats
 from aersim.hardware.energy import OP_INDEX, STIM_IN
 from aersim.models import LIFParams, Network
 from aersim.simcore import PoissonDrive, RunConfig, Simulation
+from aersim.simcore.engine.rng import POISSON_REJECTION_MEAN, poisson, seed_states
 from aersim.simcore.engine.state import drive_segments
 from aersim.simcore.engine.timestep import draw_drive
 from tests.simcore.helpers import small_core_chip
@@ -27,6 +29,24 @@ def _sim(n: int, mode: str = "timestep", seed: int = 4, rate_hz: float = 2000.0,
     return Simulation(net, small_core_chip(32), config=RunConfig(mode=mode, seed=seed),
                       stimuli=[PoissonDrive("a", 50.0, 0.1), PoissonDrive("b", rate_hz, 1.0)],
                       strategy=strategy)
+
+
+@pytest.mark.parametrize("mean", [0.2, 3.0, np.nextafter(POISSON_REJECTION_MEAN, 0.0),
+                                  POISSON_REJECTION_MEAN, 37.5, 2048.0])
+def test_poisson_sampler_matches_the_distribution(mean):
+    state = seed_states(np.random.SeedSequence(11), 1)
+    x = np.array([poisson(state, 0, mean) for _ in range(20_000)])
+    # Bins of the central 99.98 %, tails pooled; chi-square goodness of fit.
+    ks = np.arange(int(stats.poisson.ppf(1e-4, mean)), int(stats.poisson.ppf(1 - 1e-4, mean)) + 1)
+    obs = np.array([(x == k).sum() for k in ks] + [0])
+    obs[-1] = x.size - obs[:-1].sum()
+    exp = np.append(stats.poisson.pmf(ks, mean), 0.0) * x.size
+    exp[-1] = x.size - exp[:-1].sum()
+    keep = exp > 5
+    assert stats.chisquare(obs[keep], exp[keep] * obs[keep].sum() / exp[keep].sum()).pvalue \
+        > 1e-4
+    assert abs(x.mean() - mean) < 5 * np.sqrt(mean / x.size)
+    assert poisson(state, 0, 0.0) == 0
 
 
 def _segments(st):
