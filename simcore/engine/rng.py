@@ -69,10 +69,12 @@ def poisson(state, i, mean):
         cdf = p
         u = uniform_open0(state, i)
         k = np.int64(0)
-        # The cumulative sum can fall short of 1 by rounding: stop far in the tail.
-        while u > cdf and k < 1000:
+        while u > cdf:
             k += 1
             p *= mean / k
+            if cdf + p == cdf:
+                # The sum stopped growing short of u by rounding (u can be 1): the tail's end.
+                break
             cdf += p
         return k
     s = math.sqrt(mean)
