@@ -59,8 +59,8 @@ def poisson(state, i, mean):
     about ``mean`` steps). From it on: Hörmann's transformed rejection with squeeze, "PTRS"
     (W. Hörmann, "The transformed rejection method for generating Poisson random variables",
     Insurance: Mathematics and Economics 12(1), 1993), two uniforms per trial and 1.1 to 1.3
-    trials on average (1.33 at a mean of 10, 1.14 at 2,048). Plain Python calls it too (the reference engine), so both draw
-    the same numbers.
+    trials on average (1.33 at a mean of 10, 1.14 at 2,048). Plain Python calls it too (the
+    reference engine), so both draw the same numbers.
     """
     if mean <= 0.0:
         return np.int64(0)
