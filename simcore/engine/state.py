@@ -196,7 +196,7 @@ def new_scratch(n_neurons: int, n_cores: int, mode: str) -> Scratch:
                    pending=np.zeros(2, dtype=np.int64),
                    touched=np.zeros(0 if step else n_neurons, dtype=np.bool_),
                    touched_list=np.zeros(0 if step else n_neurons, dtype=np.int32),
-                   one=np.zeros(4, dtype=np.int64),
+                   one=np.zeros(0 if step else 4, dtype=np.int64),
                    send_extra=np.zeros(0 if step else n_cores, dtype=np.int64))
 
 
