@@ -466,7 +466,7 @@ def run_async_kernel(neurons, syn, chip, mode, state, heap, deliveries, counters
                 one_spike[0] = j
                 one_ready[0] = t_ready
                 send_spikes(syn, chip, counts, heap, neurons.core, one_spike, one_ready, 1,
-                            send_extra, 0, 1 << 62, False)
+                            send_extra, False)
                 core_free[c] = t_ready + send_extra[c]
                 send_extra[c] = 0
             else:

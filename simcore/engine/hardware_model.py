@@ -132,28 +132,24 @@ def count_synapses(msg_syn_n, counts, m, dest):
 
 
 @njit(cache=True, inline="always")
-def send_spikes(syn, chip, counts, heap, neuron_core, spiked, ready, n_sp, extra, dest_lo,
-                dest_hi, append):
+def send_spikes(syn, chip, counts, heap, neuron_core, spiked, ready, n_sp, extra, append):
     """Emit the messages of the spikes ``spiked[:n_sp]`` (neuron ids, int64), the ``i``-th
     from its core ``c = neuron_core[spiked[i]]`` starting at ``ready[i] + extra[c]`` (ps):
     ``extra`` (int64 per core, updated) is the time each core has already spent sending, so
     that a core's spikes leave one after the other (in a timestep, on top of its update pass;
     the event engine passes one spike with ``extra[c] = 0``).
 
-    Adds one ``KIND_MESSAGE`` event per destination core in ``[dest_lo, dest_hi)`` at the
-    message's arrival time, with the message index as tiebreak and payload: pushed on the
-    heap, or appended unordered (``append``, ``queue.heap_append``) for a caller that takes a
-    whole step's messages in order at once. A rank of a partitioned run serves only its own
-    cores: the sending core's time counts every message, its counts are kept only when it is
-    in that range, on its owner. ``spike_out`` and ``message_out`` take the sending core's
-    type's latencies. In a system of chips, a message to another chip takes its precomputed
-    route (``msg_route_*``): its routers, hops and chip-to-chip links are counted on the
-    sending core and its links' packets, bits and busy time in ``chip.link_stats``.
+    Adds one ``KIND_MESSAGE`` event per message at its arrival time, with the message index
+    as tiebreak and payload: pushed on the heap, or appended unordered (``append``,
+    ``queue.heap_append``) for a caller that takes a whole step's messages in order at once.
+    ``spike_out`` and ``message_out`` take the sending core's type's latencies. In a system of
+    chips, a message to another chip takes its precomputed route (``msg_route_*``): its
+    routers, hops and chip-to-chip links are counted on the sending core and its links'
+    packets, bits and busy time in ``chip.link_stats``.
 
     The tables are read once, before the loop over spikes: an inlined call per spike that
     takes them (or their arrays) costs a reference-count increment and decrement of each
-    array per spike, about eight times the work of a spike whose messages all go to another
-    rank.
+    array per spike, several times the work of a spike's messages.
     """
     msg_ptr, msg_core, lat = syn.msg_ptr, syn.msg_core, chip.latency_ps
     core_x, core_y, core_lat = chip.core_x, chip.core_y, chip.core_lat
@@ -170,28 +166,12 @@ def send_spikes(syn, chip, counts, heap, neuron_core, spiked, ready, n_sp, extra
                                                 core)
         x0 = core_x[core]
         y0 = core_y[core]
-        m0 = msg_ptr[neuron]
-        m1 = msg_ptr[neuron + 1]
-        # A rank that does not own the sending core needs only the arrival times at its own
-        # cores: the owner keeps the core's counts. A neuron's messages are sorted by
-        # destination core, so those are one range, and the messages before it only shift
-        # the send time. (Chip-to-chip links keep every message: each rank counts their
-        # traffic in full.)
-        own_src = multi or (dest_lo <= core < dest_hi)
-        m_lo, m_hi = m0, m1
-        if not own_src:
-            while m_lo < m1 and msg_core[m_lo] < dest_lo:
-                m_lo += 1
-            m_hi = m_lo
-            while m_hi < m1 and msg_core[m_hi] < dest_hi:
-                m_hi += 1
-            t += (m_lo - m0) * t_out
-        for m in range(m_lo, m_hi):
+        for m in range(msg_ptr[neuron], msg_ptr[neuron + 1]):
             dest = msg_core[m]
             t += t_out
+            counts[core, MESSAGE_OUT] += 1
+            counts[core, ROUTER] += 1
             if multi and link_ptr[m + 1] > link_ptr[m]:
-                counts[core, MESSAGE_OUT] += 1
-                counts[core, ROUTER] += 1
                 arrive = t + cross_chip(route_hops, route_ps, link_ptr, link, wire_bits,
                                         busy_ps, stats, counts, core, m)
             else:
@@ -199,19 +179,14 @@ def send_spikes(syn, chip, counts, heap, neuron_core, spiked, ready, n_sp, extra
                                                    height, torus)
                 arrive = t + lat[LAT_ROUTER] + (east + west) * lat[LAT_HOP_EW] \
                     + (north + south) * lat[LAT_HOP_NS]
-                if own_src:
-                    counts[core, MESSAGE_OUT] += 1
-                    counts[core, ROUTER] += 1
-                    counts[core, HOP_EAST] += east
-                    counts[core, HOP_WEST] += west
-                    counts[core, HOP_NORTH] += north
-                    counts[core, HOP_SOUTH] += south
-            if dest_lo <= dest < dest_hi:
-                if append:
-                    heap_append(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
-                else:
-                    heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
-        t += (m1 - m_hi) * t_out
+                counts[core, HOP_EAST] += east
+                counts[core, HOP_WEST] += west
+                counts[core, HOP_NORTH] += north
+                counts[core, HOP_SOUTH] += south
+            if append:
+                heap_append(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
+            else:
+                heap_push(heap, arrive, make_key(KIND_MESSAGE, m), m, 0)
         extra[core] = t - ready[i]
 
 

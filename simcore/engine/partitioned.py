@@ -5,17 +5,19 @@ drive, input spikes and idle marking, then ``timestep.update_range``, then probe
 writing their spikes to an exchange buffer; once every rank's spikes are gathered,
 :func:`deliver_step` puts every spike, in global neuron order, onto the synapses of the cores
 this rank owns, and :func:`close_step` runs the step's hardware timeline from the step's global
-spike list, identical on every rank. With a smallest synaptic delay of ``D >= 1`` steps a rank
-updates up to ``D`` steps before exchanging (no spike of those steps reaches a neuron earlier);
-with zero-delay synapses it exchanges after every zero-delay level of every step.
+spike list: every rank has every spike and a step's timeline starts from idle cores and an
+empty network, so the ranks share the steps out (step ``k`` on rank ``k % N``) and each runs the
+whole timeline of its steps; where the message log must come out whole, in one-process order,
+every rank runs every step's. With a smallest synaptic delay of ``D >= 1`` steps a rank updates
+up to ``D`` steps before exchanging (no spike of those steps reaches a neuron earlier); with
+zero-delay synapses it exchanges after every zero-delay level of every step.
 
 Bit identity with one process: a neuron's input row receives the same terms in the same order
 (spikes in global id order, each spike's messages, segments and synapses in table order; the
 drive's events in stream order), the Poisson drive has one stream per (drive, core), which only
 the core's owner draws (the one-process events, since a stream does not depend on who draws
-it), and the timeline is the one-process timeline of the same
-spike list. Exchange rows are float64 ``(step, id, payload, update end ps)``: exact for
-integers below 2**53.
+it), and a step's timeline is the one-process timeline of the same spike list. Exchange rows
+are float64 ``(step, id, payload, update end ps)``: exact for integers below 2**53.
 """
 
 import numpy as np
@@ -227,10 +229,11 @@ def deliver_step(syn, chip, mode, state, scratch, rec, own_msg, rows, r0, r1, n_
 @njit(cache=True, nogil=True)
 def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch, rec, rows,
                         r0, kb, ke, idle_sum, durs, i0, contention, concurrent, own_msg,
-                        dest_lo, dest_hi, done, dt_ps):
+                        close_every, close_at, done, dt_ps):
     """Steps ``kb .. ke-1`` of a batch after its exchange: deliver each step's gathered spikes
     (:func:`deliver_step`; ``rows`` in step order, step ``kb``'s from row ``r0`` on)
-    and run its timeline (:func:`close_step`, duration into ``durs[i0 + s - kb]``), in one
+    and, for the steps ``s`` with ``s % close_every == close_at``, run its timeline
+    (:func:`close_step`, duration into ``durs[i0 + s - kb]``; 0 for the other steps), in one
     call, so that a batch costs one dispatch from Python instead of two per step.
 
     Returns early so that the caller can act between steps: ``done[0]`` is set to the first
@@ -256,8 +259,10 @@ def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch
         r0 = r1
         done[1] = r0
         i = s - kb
-        if close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle_sum[i],
-                      durs, i0 + i, contention, concurrent, dest_lo, dest_hi):
+        if s % close_every != close_at:
+            durs[i0 + i] = 0
+        elif close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle_sum[i],
+                        durs, i0 + i, contention, concurrent):
             return 1
     done[0] = ke
     return 0
@@ -265,11 +270,10 @@ def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch
 
 @njit(cache=True, nogil=True)
 def close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle, step_dur, i,
-               contention, concurrent, dest_lo, dest_hi):
+               contention, concurrent):
     """The timeline of a step whose global spikes are ``scratch.spiked[:n_sp]``, with the
     ranks' summed idle counts ``idle`` (per core, on chips that price idle neurons), into
-    ``step_dur[i]``, serving the messages to cores ``[dest_lo, dest_hi)`` (``concurrent``:
-    ``timestep.receive_flag``). Returns 1 when the
+    ``step_dur[i]`` (``concurrent``: ``timestep.receive_flag``). Returns 1 when the
     queue must grow to ``scratch.pending[1]`` free entries first (then call again) or, with
     network contention, when the caller runs ``timestep.finish_step_noc_kernel``; else 0."""
     if chip.timing[TIMING_IDLE] != 0:
@@ -282,5 +286,5 @@ def close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle, ste
         scratch.pending[1] = need
         return 1
     step_dur[i] = step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp,
-                                concurrent, dest_lo, dest_hi)
+                                concurrent)
     return 0

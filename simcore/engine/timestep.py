@@ -461,8 +461,7 @@ def _close_step(chip, core_free, rec, log0, hw_clock):
 
 
 @inner
-def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concurrent,
-                  dest_lo=0, dest_hi=1 << 62):
+def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concurrent):
     """The zero-load hardware timeline of one step whose spikes are ``scratch.spiked[:n_sp]``.
 
     Returns the step's duration (ps) and advances ``counters.hw_clock[0]`` by it. The
@@ -470,8 +469,7 @@ def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concur
     never compile it. ``concurrent`` is None on chips that receive after their update pass
     (``core.receive: serial``) and True on those that receive beside it: Numba prunes the
     ``is None`` test at compile time, so serial chips never compile the concurrent timeline
-    (:func:`receive_flag`). A rank of a partitioned run serves only the messages to its cores
-    ``[dest_lo, dest_hi)`` (serial receive only): its other cores' times and counts are partial.
+    (:func:`receive_flag`).
     """
     counts, core_free, spiked = counters.ops, scratch.core_free, scratch.spiked
     mlog, mlog_meta = rec.mlog, rec.mlog_meta
@@ -497,8 +495,7 @@ def step_timeline(neurons, syn, chip, heap, counters, scratch, rec, n_sp, concur
         s = spiked[i]
         ready[i] = _update_end(upd_end, upd_rank, idle, s, t_update[neurons.core[s]])
     core_free[:] = 0
-    send_spikes(syn, chip, counts, heap, neurons.core, spiked, ready, n_sp, core_free, dest_lo,
-                dest_hi, True)
+    send_spikes(syn, chip, counts, heap, neurons.core, spiked, ready, n_sp, core_free, True)
     for c in range(core_free.shape[0]):
         core_free[c] += pass_ps[c]
     log0 = mlog_meta[0]

@@ -7,11 +7,11 @@ update their own neurons for a batch of steps (up to the smallest synaptic delay
 zero-delay level when the network has zero-delay synapses), gather the batch's spikes on every
 rank (one ``Allgather`` of (step, id, payload, update end) rows, 32 bytes a spike, carrying the
 per-core idle counts on chips that price idle neurons), and deliver all of them, in global
-order, to the synapses on their own cores. The step's hardware timeline is split by destination
-core (each rank serves the messages to its own cores; step durations are the maximum over
-ranks and each core's counts its owner's, reduced once per chunk), or computed whole by every
-rank when the message log is kept, cores receive beside their update pass, or packets contend
-for links.
+order, to the synapses on their own cores. The hardware timeline is split by step: every rank
+has every spike, and step ``k``'s whole timeline (its duration, the counts of its spikes and
+messages, its traffic on the links) runs on rank ``k % N``; the ranks' durations, counts and
+link counters are summed once per chunk. When the message log is kept (it comes out in
+one-process order), every rank runs every step's timeline.
 
 The exchange brings every spike to every rank, merged in the one-process order (step, then
 neuron id), so each rank records all of them as it delivers them; probe samples are gathered
@@ -27,7 +27,12 @@ import numpy as np
 from aersim.hardware.energy import STIM_IN
 from aersim.simcore.engine import partitioned
 from aersim.simcore.engine import timestep as engine_timestep
-from aersim.simcore.engine.build import TIMING_CONCURRENT, TIMING_IDLE
+from aersim.simcore.engine.build import (
+    LINK_MAX_QUEUE_FLITS,
+    META_DELIVERED,
+    META_INJECTED,
+    TIMING_IDLE,
+)
 from aersim.simcore.engine.partition import partition
 from aersim.simcore.engine.queue import grow
 from aersim.simcore.errors import ConfigError
@@ -112,12 +117,10 @@ class RankRun:
         self.idle = bool(sim.chip_tables.timing[TIMING_IDLE])
         self.idle_own = np.zeros((self.max_batch, sim.chip.n_cores), dtype=np.int64)
         self.idle_sum = np.zeros_like(self.idle_own)
-        # The timeline splits by destination core (each rank serves the messages to its own
-        # cores) unless packets of all ranks share links (contention), cores serve messages
-        # beside their update pass, or the message log is kept (it stays the one-process log).
-        self.split = not (sim.contention or sim.chip_tables.timing[TIMING_CONCURRENT]
-                          or sim.rec.mlog.shape[0])
-        self.dest = (self.core_lo, self.core_hi) if self.split else (0, 1 << 62)
+        # The timeline splits by step (step k's on rank k % N) unless the message log is kept
+        # (it stays the one-process log, in that order, on every rank).
+        self.split = not sim.rec.mlog.shape[0]
+        self.close_every, self.close_at = (self.size, self.rank) if self.split else (1, 0)
         self.concurrent = engine_timestep.receive_flag(sim.chip_tables)
         self.models = engine_timestep.model_flags(sim.neurons)
         self.probe_owner = self.part.neuron_rank[sim.probe_ids] if sim.probe_ids.size else \
@@ -165,7 +168,7 @@ class RankRun:
         dt = sim.config.dt_ps
         n = sim.network.n_neurons
         rec = sim.rec
-        ops0 = sim.counters.ops.copy()
+        before = self._counters(sim)
         clock0 = int(sim.counters.hw_clock[0])
         k = k0
         while k < k1:
@@ -194,28 +197,59 @@ class RankRun:
             if n_lv == 1:
                 self._deliver_close(sim, rows, k, ke, k0, durs, spikes_t, spikes_n, trace)
             else:
-                self._close(sim, spiked, 0, durs, k - k0)
+                self._close(sim, spiked, 0, durs, k - k0, k)
             k = ke
+        self._reduce(sim, durs, before)
         if self.split:
-            # A step lasts until the last core of any rank is done (plus the barrier); each
-            # core's counts are its owner's. One reduction of each per chunk.
-            self.comm.Allreduce(self.MPI.IN_PLACE, durs, op=self.MPI.MAX)
             sim.counters.hw_clock[0] = clock0 + int(durs.sum())
-            self._reduce_counts(sim.counters.ops, ops0)
-        else:
-            # The whole timeline ran here, but each core's drive events only on its owner.
-            self._reduce_counts(sim.counters.ops[:, STIM_IN:STIM_IN + 1],
-                                ops0[:, STIM_IN:STIM_IN + 1])
         self.drain(sim, spikes_t, spikes_n, trace)
         return durs
 
-    def _reduce_counts(self, ops, ops0) -> None:
-        """Counts of this chunk (``ops``: all columns or some, ``(n_cores, m)``): each core's
-        row from its owning rank (the only one that saw all of its messages and drew its
-        drive), summed over ranks."""
-        delta = (ops - ops0) * self.own_core[:, None]
-        self.comm.Allreduce(self.MPI.IN_PLACE, delta, op=self.MPI.SUM)
+    @staticmethod
+    def _counters(sim) -> tuple:
+        """Copies of the counters a chunk adds to: operation counts (cores by operation), the
+        chip-to-chip links' and the on-chip links' counters, the packet counts (injected,
+        delivered) of the contention model."""
+        noc = sim.chip_tables.noc
+        return (sim.counters.ops.copy(), sim.chip_tables.link_stats.copy(),
+                noc.link_stats.copy(), noc.meta[META_INJECTED:META_DELIVERED + 1].copy())
+
+    def _reduce(self, sim, durs, before) -> None:
+        """Sum this chunk's counters over the ranks, once per chunk: the drive's events
+        (``STIM_IN``) from each core's owner, the only rank that drew them; with the timeline
+        split by step, also each step's duration (``durs``, 0 on the other ranks) and everything
+        its timeline counted (the largest queue of a link is the largest of the ranks')."""
+        ops0, chip_links0, links0, packets0 = before
+        ops = sim.counters.ops
+        sum_ = self.MPI.SUM
+        if not self.split:
+            # The whole timeline ran on every rank, but each core's drive events on its owner.
+            delta = (ops[:, STIM_IN] - ops0[:, STIM_IN]) * self.own_core
+            self.comm.Allreduce(self.MPI.IN_PLACE, delta, op=sum_)
+            ops[:, STIM_IN] = ops0[:, STIM_IN] + delta
+            return
+        self.comm.Allreduce(self.MPI.IN_PLACE, durs, op=sum_)
+        delta = ops - ops0
+        delta[:, STIM_IN] *= self.own_core
+        self.comm.Allreduce(self.MPI.IN_PLACE, delta, op=sum_)
         ops[:] = ops0 + delta
+        chip_links = sim.chip_tables.link_stats
+        if chip_links.size:
+            delta = chip_links - chip_links0
+            self.comm.Allreduce(self.MPI.IN_PLACE, delta, op=sum_)
+            chip_links[:] = chip_links0 + delta
+        if sim.contention:
+            noc = sim.chip_tables.noc
+            delta = noc.link_stats - links0
+            self.comm.Allreduce(self.MPI.IN_PLACE, delta, op=sum_)
+            most = noc.link_stats[:, LINK_MAX_QUEUE_FLITS].copy()
+            self.comm.Allreduce(self.MPI.IN_PLACE, most, op=self.MPI.MAX)
+            noc.link_stats[:] = links0 + delta
+            noc.link_stats[:, LINK_MAX_QUEUE_FLITS] = most
+            packets = noc.meta[META_INJECTED:META_DELIVERED + 1]
+            delta = packets - packets0
+            self.comm.Allreduce(self.MPI.IN_PLACE, delta, op=sum_)
+            packets[:] = packets0 + delta
 
     def _deliver_close(self, sim, rows, k, ke, k0, durs, spikes_t, spikes_n, trace) -> None:
         """Deliver and close steps ``k .. ke-1`` from their gathered spikes ``rows`` in one
@@ -229,7 +263,7 @@ class RankRun:
                 sim.neurons, sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.heap,
                 sim.counters, sim.scratch, sim.rec, rows, int(done[1]), s, ke,
                 self.idle_sum[s - k:], durs, s - k0, sim.contention, self.concurrent,
-                self.own_msg, *self.dest, done, sim.config.dt_ps)
+                self.own_msg, self.close_every, self.close_at, done, sim.config.dt_ps)
             stop = int(done[0])
             sim.n_steps_done += stop - s
             if why == 2:
@@ -237,23 +271,27 @@ class RankRun:
             elif why == 1:
                 # The held step is delivered; its timeline runs once the queue has room.
                 n_sp = int(sim.scratch.pending[0])
-                self._close(sim, n_sp, stop - k, durs, stop - k0)
+                self._close(sim, n_sp, stop - k, durs, stop - k0, stop)
                 stop += 1
             s = stop
 
-    def _close(self, sim, n_sp: int, i_batch: int, durs, i: int) -> None:
-        """The hardware timeline of a step whose global spikes are ``scratch.spiked[:n_sp]``."""
+    def _close(self, sim, n_sp: int, i_batch: int, durs, i: int, step: int) -> None:
+        """The hardware timeline of step ``step``, whose global spikes are
+        ``scratch.spiked[:n_sp]``, if it is this rank's (else its duration here is 0)."""
+        sim.n_steps_done += 1
+        if step % self.close_every != self.close_at:
+            durs[i] = 0
+            return
         tables = (sim.neurons, sim.syn, sim.chip_tables)
         while partitioned.close_step(*tables, sim.heap, sim.counters, sim.scratch, sim.rec,
                                      n_sp, self.idle_sum[i_batch], durs, i, sim.contention,
-                                     self.concurrent, *self.dest):
+                                     self.concurrent):
             if sim.contention:
                 engine_timestep.finish_step_noc_kernel(*tables, sim.heap, sim.counters,
                                                        sim.scratch, sim.rec, durs, i)
                 break
             while sim.heap.e.shape[0] - int(sim.heap.meta[0]) < sim.scratch.pending[1]:
                 sim.heap = grow(sim.heap)
-        sim.n_steps_done += 1
 
     def _must_drain(self, sim, spikes: int, samples: int) -> bool:
         """Whether ``spikes`` more spikes, ``samples`` more probe rows or one more step's

@@ -7,9 +7,12 @@ and rank 0 writes the results (spikes, counts, energy, step durations, message l
 
 import dataclasses
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
+from aersim.hardware import load_chip
 from aersim.models import (
     InputParams,
     LIFParams,
@@ -21,7 +24,7 @@ from aersim.models import (
 from aersim.simcore import PoissonDrive, RunConfig, Simulation, SpikeTrains
 from aersim.simcore.run.mpi import launched_world
 from aersim.simcore.run.stimulus import GradedInput
-from tests.simcore.helpers import small_core_chip
+from tests.simcore.helpers import SMALL_CHIP, SYSTEM, small_core_chip
 
 MS = 1_000_000_000
 
@@ -35,9 +38,18 @@ def brunel_case():
         0.05
 
 
-def feedforward_case(contention: bool = False):
+def three_chips():
+    """Three small chips in a row, joined by board links (``tests.simcore.helpers.SYSTEM``)."""
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "small.yaml").write_text(SMALL_CHIP)
+        (Path(folder) / "three.yaml").write_text(SYSTEM)
+        return load_chip(Path(folder) / "three.yaml")
+
+
+def feedforward_case(contention: bool = False, chip=None):
     """An input and three layers joined by zero-delay synapses (as a NIR graph runs them),
-    plus a delayed recurrent projection; weights not dyadic, so sums depend on their order."""
+    plus a delayed recurrent projection; weights not dyadic, so sums depend on their order.
+    On ``small_core_chip(16)`` unless ``chip`` is given."""
     rng = np.random.default_rng(5)
     net = Network()
     net.add_population("input", 40, InputParams())
@@ -55,7 +67,7 @@ def feedforward_case(contention: bool = False):
     net.inputs, net.outputs = ["input"], ["L3"]
     t = rng.integers(0, 40, size=900) * MS
     i = rng.integers(0, 40, size=900)
-    chip = small_core_chip(16, "minimal")
+    chip = chip or small_core_chip(16, "minimal")
     if contention:
         chip = dataclasses.replace(chip, noc=dataclasses.replace(chip.noc, contention=True))
     return net, chip, [SpikeTrains("input", t, i)], {"L1": [0, 59], "L3": None}, 0.04
@@ -78,15 +90,24 @@ def graded_case():
     return net, small_core_chip(8, "minimal"), [GradedInput("x", x, MS)], {"out": None}, 0.03
 
 
+def concurrent_case():
+    """The Brunel case on cores that serve messages beside their update pass."""
+    net, chip, stimuli, probes, duration_s = brunel_case()
+    chip = dataclasses.replace(chip, core=dataclasses.replace(chip.core, receive="concurrent"))
+    return net, chip, stimuli, probes, duration_s
+
+
 CASES = {"brunel": brunel_case, "feedforward": feedforward_case,
-         "contention": lambda: feedforward_case(True), "graded": graded_case}
+         "contention": lambda: feedforward_case(True), "graded": graded_case,
+         "concurrent": concurrent_case,
+         "system": lambda: feedforward_case(chip=three_chips())}
 
 
 def run_case(name: str, comm=None):
     """``(Results, Simulation)`` of case ``name``, partitioned over ``comm`` when given.
 
     ``CASE-nolog`` runs ``CASE`` without the message log, so that ranks split the hardware
-    timeline by destination core (with the log, every rank computes all of it); ``CASE-long``
+    timeline by step (with the log, every rank computes all of it); ``CASE-long``
     runs three times as long, so that the message log fills and is drained between steps of
     a batch; ``CASE-inplace`` builds synapse tables that read the network's arrays in place
     (``simcore.engine.synapse_tables``; the same results as ``CASE``); ``CASE-overflow``
@@ -96,7 +117,8 @@ def run_case(name: str, comm=None):
     net, chip, stimuli, probes, duration_s = CASES[base]()
     if variant == "long":
         duration_s *= 3
-    cfg = RunConfig(mode="timestep", dt_ps=MS if base != "brunel" else MS // 10, seed=11,
+    cfg = RunConfig(mode="timestep", dt_ps=MS // 10 if base in ("brunel", "concurrent") else MS,
+                    seed=11,
                     record_messages=variant != "nolog", chunk_ps=100 * MS // 10,
                     recorder_capacity=64, synapses="in_place" if variant == "inplace" else "copy")
     sim = Simulation(net, chip, config=cfg, stimuli=stimuli, probes=probes, comm=comm)
@@ -116,7 +138,12 @@ def results_arrays(res, sim) -> dict:
            "messages": res.messages if res.messages is not None else np.zeros((0, 4), np.int64),
            "probe_t": res.probes["t_ps"], "probe_v": res.probes["v"],
            "probe_c": res.probes["state2"], "v": sim.v, "cur": sim.cur,
-           "ref_count": sim.state.ref_count}
+           "ref_count": sim.state.ref_count, "noc_packets": res.info["noc_packets"]}
+    if res.links is not None:
+        out.update({f"link_{k}": getattr(res.links, k) for k in
+                    ("packets", "flits", "busy_ps", "max_queue_flits", "blocked_ps")})
+    if res.chip_links is not None:
+        out["chip_links"] = res.chip_links
     return {k: np.asarray(v) for k, v in out.items()}
 
 

@@ -69,7 +69,10 @@ def run_ranks(case, n, tmp_path):
                                     ("brunel-nolog", 4), ("feedforward-nolog", 3),
                                     ("graded-nolog", 2), ("brunel-long", 2),
                                     ("brunel-inplace", 3), ("brunel-overflow", 2),
-                                    ("graded-overflow", 3)])
+                                    ("graded-overflow", 3), ("contention-nolog", 2),
+                                    ("contention-nolog", 3), ("concurrent-nolog", 2),
+                                    ("concurrent", 3), ("system-nolog", 2),
+                                    ("system-nolog", 3)])
 def test_ranks_reproduce_one_process(reference, case, n, tmp_path):
     # Tables read in place, or a narrower exchange, give the runs of the plain case.
     ref = one_process(reference, case.replace("-inplace", "").replace("-overflow", ""))
@@ -81,7 +84,7 @@ def test_ranks_reproduce_one_process(reference, case, n, tmp_path):
         assert have.tobytes() == want.tobytes(), f"{case} on {n} ranks: {key} differs"
     if n > 1:
         # The run really was split: every rank owned work; without the message log the
-        # ranks also split the timeline.
+        # ranks also split the timeline (by step).
         assert got["work"].size == n and np.all(got["work"] > 0)
         assert bool(got["split"]) == case.endswith("-nolog")
     if case.startswith("brunel") and n > 1:
