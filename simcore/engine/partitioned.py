@@ -7,10 +7,13 @@ writing their spikes to an exchange buffer; once every rank's spikes are gathere
 this rank owns, and :func:`close_step` runs the step's hardware timeline from the step's global
 spike list: every rank has every spike and a step's timeline starts from idle cores and an
 empty network, so the ranks share the steps out (step ``k`` on rank ``k % N``) and each runs the
-whole timeline of its steps; where the message log must come out whole, in one-process order,
-every rank runs every step's. With a smallest synaptic delay of ``D >= 1`` steps a rank updates
-up to ``D`` steps before exchanging (no spike of those steps reaches a neuron earlier); with
-zero-delay synapses it exchanges after every zero-delay level of every step.
+whole timeline of its steps, from the gathered rows, after the batches of a chunk
+(:func:`close_steps`: the timeline decides nothing the ranks need before the chunk's end, and
+there a rank's share of the chunk's steps balances even where a batch has fewer steps than
+there are ranks); where the message log must come out whole, in one-process order, every rank
+runs every step's as it delivers it. With a smallest synaptic delay of ``D >= 1`` steps a rank
+updates up to ``D`` steps before exchanging (no spike of those steps reaches a neuron earlier);
+with zero-delay synapses it exchanges after every zero-delay level of every step.
 
 Bit identity with one process: a neuron's input row receives the same terms in the same order
 (spikes in global id order, each spike's messages, segments and synapses in table order; the
@@ -228,13 +231,13 @@ def deliver_step(syn, chip, mode, state, scratch, rec, own_msg, rows, r0, r1, n_
 
 @njit(cache=True, nogil=True)
 def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch, rec, rows,
-                        r0, kb, ke, idle_sum, durs, i0, contention, concurrent, own_msg,
-                        close_every, close_at, done, dt_ps):
+                        r0, kb, ke, idle_sum, durs, i0, contention, concurrent, own_msg, close,
+                        done, dt_ps):
     """Steps ``kb .. ke-1`` of a batch after its exchange: deliver each step's gathered spikes
-    (:func:`deliver_step`; ``rows`` in step order, step ``kb``'s from row ``r0`` on)
-    and, for the steps ``s`` with ``s % close_every == close_at``, run its timeline
-    (:func:`close_step`, duration into ``durs[i0 + s - kb]``; 0 for the other steps), in one
-    call, so that a batch costs one dispatch from Python instead of two per step.
+    (:func:`deliver_step`; ``rows`` in step order, step ``kb``'s from row ``r0`` on) and, with
+    ``close``, run its timeline (:func:`close_step`, duration into ``durs[i0 + s - kb]``), in
+    one call, so that a batch costs one dispatch from Python instead of two per step. (Without
+    ``close`` the timelines run later, from the same rows: :func:`close_steps`.)
 
     Returns early so that the caller can act between steps: ``done[0]`` is set to the first
     step not finished and ``done[1]`` to the row after its spikes if it was delivered, else
@@ -259,11 +262,45 @@ def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch
         r0 = r1
         done[1] = r0
         i = s - kb
-        if s % close_every != close_at:
-            durs[i0 + i] = 0
-        elif close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp, idle_sum[i],
-                        durs, i0 + i, contention, concurrent):
+        if close and close_step(neurons, syn, chip, heap, counters, scratch, rec, n_sp,
+                                idle_sum[i], durs, i0 + i, contention, concurrent):
             return 1
+    done[0] = ke
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def close_steps(neurons, syn, chip, heap, counters, scratch, rec, rows, kb, ke, idle_sum, durs,
+                i0, contention, concurrent, every, at, done):
+    """The timelines of the steps ``s`` in ``done[0] .. ke-1`` with ``s % every == at``, from
+    their gathered spikes ``rows`` (as in :func:`update_steps`, in step order from step ``kb``
+    on; delivered already) and the ranks' summed idle counts ``idle_sum[s - kb]``, durations
+    into ``durs[i0 + s - kb]`` (:func:`close_step`). Each step's spikes go to
+    ``scratch.spiked`` and, on chips that price idle neurons, their update ends to
+    ``chip.upd_end`` (the rank's later updates have overwritten its own neurons' since).
+
+    Returns 0 when done; 1 when step ``done[0]``'s timeline is held (see :func:`close_step`):
+    the caller finishes it and calls again from ``done[0] + 1``.
+    """
+    spiked, upd_end = scratch.spiked, chip.upd_end
+    idle = chip.timing[TIMING_IDLE] != 0
+    n_rows = rows.shape[0]
+    r0 = 0
+    for s in range(kb, ke):
+        r1 = r0
+        while r1 < n_rows and rows[r1, 0] == s:
+            r1 += 1
+        if s >= done[0] and s % every == at:
+            for q in range(r0, r1):
+                j = np.int64(rows[q, 1])
+                spiked[q - r0] = j
+                if idle:
+                    upd_end[j] = np.int64(rows[q, 3])
+            if close_step(neurons, syn, chip, heap, counters, scratch, rec, r1 - r0,
+                          idle_sum[s - kb], durs, i0 + s - kb, contention, concurrent):
+                done[0] = s
+                return 1
+        r0 = r1
     done[0] = ke
     return 0
 

@@ -9,9 +9,10 @@ rank (one ``Allgather`` of (step, id, payload, update end) rows, 32 bytes a spik
 per-core idle counts on chips that price idle neurons), and deliver all of them, in global
 order, to the synapses on their own cores. The hardware timeline is split by step: every rank
 has every spike, and step ``k``'s whole timeline (its duration, the counts of its spikes and
-messages, its traffic on the links) runs on rank ``k % N``; the ranks' durations, counts and
-link counters are summed once per chunk. When the message log is kept (it comes out in
-one-process order), every rank runs every step's timeline.
+messages, its traffic on the links) runs on rank ``k % N``, from the kept rows of the
+exchanges, after the chunk's batches; the ranks' durations, counts and link counters are
+summed once per chunk. When the message log is kept (it comes out in one-process order),
+every rank runs every step's timeline as it delivers the step.
 
 The exchange brings every spike to every rank, merged in the one-process order (step, then
 neuron id), so each rank records all of them as it delivers them; probe samples are gathered
@@ -64,6 +65,8 @@ class RankRun:
     #: Most steps a rank runs between two exchanges, and most bytes of spikes it buffers.
     MAX_BATCH = 64
     MAX_BUFFER_BYTES = 64 << 20
+    #: Most bytes of gathered spikes a rank keeps for the timelines it runs later.
+    MAX_PENDING_BYTES = 64 << 20
 
     def __init__(self, sim, comm):
         # A communicator between threads (simcore.run.threads) brings its own constants.
@@ -117,10 +120,13 @@ class RankRun:
         self.idle = bool(sim.chip_tables.timing[TIMING_IDLE])
         self.idle_own = np.zeros((self.max_batch, sim.chip.n_cores), dtype=np.int64)
         self.idle_sum = np.zeros_like(self.idle_own)
-        # The timeline splits by step (step k's on rank k % N) unless the message log is kept
-        # (it stays the one-process log, in that order, on every rank).
+        # The timeline splits by step (step k's on rank k % N, run from the gathered spikes
+        # after the chunk's batches) unless the message log is kept (it stays the one-process
+        # log, in that order, on every rank, each step's as it is delivered).
         self.split = not sim.rec.mlog.shape[0]
-        self.close_every, self.close_at = (self.size, self.rank) if self.split else (1, 0)
+        self.pending: list = []     # (rows, first step, end step, idle sums, index in durs)
+        self.pending_bytes = 0
+        self.close_done = np.zeros(1, dtype=np.int64)
         self.concurrent = engine_timestep.receive_flag(sim.chip_tables)
         self.models = engine_timestep.model_flags(sim.neurons)
         self.probe_owner = self.part.neuron_rank[sim.probe_ids] if sim.probe_ids.size else \
@@ -180,6 +186,7 @@ class RankRun:
             ke = k + batch
             n_lv = self.levels.shape[0] - 1
             spiked = 0
+            levels_rows = []
             for lv in range(n_lv):
                 n_out = partitioned.update_steps(
                     sim.neurons, sim.syn, sim.chip_tables, sim.mode_tables, sim.state,
@@ -194,16 +201,44 @@ class RankRun:
                     spiked = partitioned.deliver_step(
                         sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
                         rec, self.own_msg, rows, 0, rows.shape[0], spiked, dt)
+                    levels_rows.append(rows)
             if n_lv == 1:
                 self._deliver_close(sim, rows, k, ke, k0, durs, spikes_t, spikes_n, trace)
+            elif self.split:
+                sim.n_steps_done += 1
+                rows = np.concatenate(levels_rows)      # the levels are ascending id ranges
             else:
-                self._close(sim, spiked, 0, durs, k - k0, k)
+                self._close(sim, spiked, durs, k - k0)
+            if self.split:
+                self.pending.append((rows, k, ke, self.idle_sum[:batch].copy(), k - k0))
+                self.pending_bytes += rows.nbytes
+                if self.pending_bytes > self.MAX_PENDING_BYTES:
+                    self._close_pending(sim, durs)
             k = ke
+        if self.split:
+            self._close_pending(sim, durs)
         self._reduce(sim, durs, before)
         if self.split:
             sim.counters.hw_clock[0] = clock0 + int(durs.sum())
         self.drain(sim, spikes_t, spikes_n, trace)
         return durs
+
+    def _close_pending(self, sim, durs) -> None:
+        """Run the timelines of this rank's steps among the batches kept since the last call
+        (``partitioned.close_steps``: step ``k``'s on rank ``k % N``); the other steps'
+        durations stay 0 here."""
+        done = self.close_done
+        for rows, kb, ke, idle_sum, i0 in self.pending:
+            done[0] = kb
+            while partitioned.close_steps(
+                    sim.neurons, sim.syn, sim.chip_tables, sim.heap, sim.counters, sim.scratch,
+                    sim.rec, rows, kb, ke, idle_sum, durs, i0, sim.contention, self.concurrent,
+                    self.size, self.rank, done):
+                step = int(done[0])
+                self._finish_held(sim, durs, i0 + step - kb)
+                done[0] = step + 1
+        self.pending.clear()
+        self.pending_bytes = 0
 
     @staticmethod
     def _counters(sim) -> tuple:
@@ -263,35 +298,39 @@ class RankRun:
                 sim.neurons, sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.heap,
                 sim.counters, sim.scratch, sim.rec, rows, int(done[1]), s, ke,
                 self.idle_sum[s - k:], durs, s - k0, sim.contention, self.concurrent,
-                self.own_msg, self.close_every, self.close_at, done, sim.config.dt_ps)
+                self.own_msg, not self.split, done, sim.config.dt_ps)
             stop = int(done[0])
             sim.n_steps_done += stop - s
             if why == 2:
                 self.drain(sim, spikes_t, spikes_n, trace)
             elif why == 1:
                 # The held step is delivered; its timeline runs once the queue has room.
-                n_sp = int(sim.scratch.pending[0])
-                self._close(sim, n_sp, stop - k, durs, stop - k0, stop)
+                self._finish_held(sim, durs, stop - k0)
+                sim.n_steps_done += 1
                 stop += 1
             s = stop
 
-    def _close(self, sim, n_sp: int, i_batch: int, durs, i: int, step: int) -> None:
-        """The hardware timeline of step ``step``, whose global spikes are
-        ``scratch.spiked[:n_sp]``, if it is this rank's (else its duration here is 0)."""
+    def _close(self, sim, n_sp: int, durs, i: int) -> None:
+        """The hardware timeline, now, of the step of one batch (a network with zero-delay
+        levels) whose global spikes are ``scratch.spiked[:n_sp]``."""
         sim.n_steps_done += 1
-        if step % self.close_every != self.close_at:
-            durs[i] = 0
-            return
-        tables = (sim.neurons, sim.syn, sim.chip_tables)
-        while partitioned.close_step(*tables, sim.heap, sim.counters, sim.scratch, sim.rec,
-                                     n_sp, self.idle_sum[i_batch], durs, i, sim.contention,
-                                     self.concurrent):
-            if sim.contention:
-                engine_timestep.finish_step_noc_kernel(*tables, sim.heap, sim.counters,
-                                                       sim.scratch, sim.rec, durs, i)
-                break
-            while sim.heap.e.shape[0] - int(sim.heap.meta[0]) < sim.scratch.pending[1]:
-                sim.heap = grow(sim.heap)
+        if partitioned.close_step(sim.neurons, sim.syn, sim.chip_tables, sim.heap, sim.counters,
+                                  sim.scratch, sim.rec, n_sp, self.idle_sum[0], durs, i,
+                                  sim.contention, self.concurrent):
+            self._finish_held(sim, durs, i)
+
+    def _finish_held(self, sim, durs, i: int) -> None:
+        """Run the timeline that ``partitioned.close_step`` held, into ``durs[i]``: grow the
+        queue to the room it asked for, then the contention model's or the zero-load kernel
+        (as one process does, ``Simulation._run_steps``)."""
+        while sim.heap.e.shape[0] - int(sim.heap.meta[0]) < sim.scratch.pending[1]:
+            sim.heap = grow(sim.heap)
+        tables = (sim.neurons, sim.syn, sim.chip_tables, sim.heap, sim.counters, sim.scratch,
+                  sim.rec, durs, i)
+        if sim.contention:
+            engine_timestep.finish_step_noc_kernel(*tables)
+        else:
+            engine_timestep.finish_step_kernel(*tables, self.concurrent)
 
     def _must_drain(self, sim, spikes: int, samples: int) -> bool:
         """Whether ``spikes`` more spikes, ``samples`` more probe rows or one more step's

@@ -97,9 +97,17 @@ def concurrent_case():
     return net, chip, stimuli, probes, duration_s
 
 
+def brunel_contention_case():
+    """The Brunel case with packets contending for links: every step's timeline is held for
+    the contention model, in batches of 15 steps (the feed-forward case has one step a batch)."""
+    net, chip, stimuli, probes, duration_s = brunel_case()
+    chip = dataclasses.replace(chip, noc=dataclasses.replace(chip.noc, contention=True))
+    return net, chip, stimuli, probes, duration_s
+
+
 CASES = {"brunel": brunel_case, "feedforward": feedforward_case,
          "contention": lambda: feedforward_case(True), "graded": graded_case,
-         "concurrent": concurrent_case,
+         "concurrent": concurrent_case, "noc": brunel_contention_case,
          "system": lambda: feedforward_case(chip=three_chips())}
 
 
@@ -117,7 +125,8 @@ def run_case(name: str, comm=None):
     net, chip, stimuli, probes, duration_s = CASES[base]()
     if variant == "long":
         duration_s *= 3
-    cfg = RunConfig(mode="timestep", dt_ps=MS // 10 if base in ("brunel", "concurrent") else MS,
+    cfg = RunConfig(mode="timestep",
+                    dt_ps=MS // 10 if base in ("brunel", "concurrent", "noc") else MS,
                     seed=11,
                     record_messages=variant != "nolog", chunk_ps=100 * MS // 10,
                     recorder_capacity=64, synapses="in_place" if variant == "inplace" else "copy")

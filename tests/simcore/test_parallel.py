@@ -72,7 +72,7 @@ def run_ranks(case, n, tmp_path):
                                     ("graded-overflow", 3), ("contention-nolog", 2),
                                     ("contention-nolog", 3), ("concurrent-nolog", 2),
                                     ("concurrent", 3), ("system-nolog", 2),
-                                    ("system-nolog", 3)])
+                                    ("system-nolog", 3), ("noc", 2), ("noc-nolog", 3)])
 def test_ranks_reproduce_one_process(reference, case, n, tmp_path):
     # Tables read in place, or a narrower exchange, give the runs of the plain case.
     ref = one_process(reference, case.replace("-inplace", "").replace("-overflow", ""))
@@ -87,7 +87,7 @@ def test_ranks_reproduce_one_process(reference, case, n, tmp_path):
         # ranks also split the timeline (by step).
         assert got["work"].size == n and np.all(got["work"] > 0)
         assert bool(got["split"]) == case.endswith("-nolog")
-    if case.startswith("brunel") and n > 1:
+    if case.startswith(("brunel", "noc", "concurrent")) and n > 1:
         assert int(got["lookahead"]) == 15           # 1.5 ms delays in 0.1 ms steps
     if case.endswith("-overflow"):
         assert int(got["cap"]) > 1                   # the overflow exchange ran, and grew

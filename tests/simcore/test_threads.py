@@ -6,14 +6,20 @@ byte for byte (spikes, counts, energy, step durations, message log, probes); ``a
 --threads 2`` writes the one-thread trace.
 """
 
+import dataclasses
 import threading
 
 import numpy as np
 import pytest
 
-from aersim.simcore import ConfigError
+from aersim.models import InputParams, LIFParams, Network
+from aersim.simcore import ConfigError, RunConfig, Simulation, SpikeTrains
 from aersim.simcore.run.threads import THREAD_MPI, run_threads
-from tests.simcore.helpers import assert_split_run_writes_the_one_process_trace, run_cli
+from tests.simcore.helpers import (
+    assert_split_run_writes_the_one_process_trace,
+    run_cli,
+    small_core_chip,
+)
 from tests.simcore.parallel_cases import results_arrays, run_case
 
 
@@ -64,7 +70,9 @@ def test_a_failing_thread_releases_the_others_and_its_error_is_raised():
 @pytest.mark.parametrize("case,n", [("brunel", 2), ("brunel", 3), ("feedforward", 2),
                                     ("feedforward", 3), ("graded", 2), ("contention", 2),
                                     ("brunel-nolog", 2), ("feedforward-nolog", 3),
-                                    ("brunel-long", 2)])
+                                    ("brunel-long", 2), ("noc-nolog", 2),
+                                    ("contention-nolog", 3), ("system-nolog", 2),
+                                    ("concurrent-nolog", 2)])
 def test_threads_reproduce_one_process(case, n):
     want = results_arrays(*run_case(case))
     outcomes = run_threads(n, lambda comm: run_case(case, comm))
@@ -74,6 +82,36 @@ def test_threads_reproduce_one_process(case, n):
         for key, value in results_arrays(res, sim).items():
             assert value.dtype == want[key].dtype and value.shape == want[key].shape, key
             assert value.tobytes() == want[key].tobytes(), f"{case} on {n} threads: {key}"
+
+
+def test_a_rank_grows_the_queue_for_a_contended_step():
+    # 600 input spikes at once, each to about 19 cores: some 11,000 packets in one step, more
+    # than the event queue starts with; the rank that runs the step's timeline must grow it
+    # first, as one process does.
+    rng = np.random.default_rng(1)
+    net = Network()
+    net.add_population("input", 600, InputParams())
+    net.add_population("L1", 600, LIFParams(tau_s=0.01, v_th=1.0))
+    pre, post = np.nonzero(rng.random((600, 600)) < 0.5)
+    net.connect("input", "L1", pre, post, rng.normal(0.1, 0.05, pre.size), 1_000_000_000)
+    net.inputs, net.outputs = ["input"], ["L1"]
+    chip = small_core_chip(32, "loihi_like")
+    chip = dataclasses.replace(chip, noc=dataclasses.replace(chip.noc, contention=True))
+    inputs = [SpikeTrains("input", np.zeros(600, np.int64), np.arange(600))]
+
+    def run(comm=None):
+        sim = Simulation(net, chip, config=RunConfig(mode="timestep", seed=1), stimuli=inputs,
+                         comm=comm)
+        start = sim.heap.e.shape[0]
+        return sim.run(0.003), sim.heap.e.shape[0] > start
+
+    want, grew = run()
+    assert grew and want.info["noc_packets"] > 10_000
+    for res, _ in run_threads(2, run):
+        assert res.step_duration_ps.tobytes() == want.step_duration_ps.tobytes()
+        assert res.counts.tobytes() == want.counts.tobytes()
+        assert res.info["noc_packets"] == want.info["noc_packets"]
+        assert res.links.busy_ps.tobytes() == want.links.busy_ps.tobytes()
 
 
 def test_cli_threads_write_the_one_thread_trace(tmp_path):
