@@ -176,6 +176,9 @@ class RankRun:
         rec = sim.rec
         before = self._counters(sim)
         clock0 = int(sim.counters.hw_clock[0])
+        # Kept rows index this chunk's ``durs``: none may outlive a chunk that raised.
+        self.pending.clear()
+        self.pending_bytes = 0
         k = k0
         while k < k1:
             batch = min(self.max_batch, k1 - k,
@@ -210,8 +213,9 @@ class RankRun:
             else:
                 self._close(sim, spiked, durs, k - k0)
             if self.split:
-                self.pending.append((rows, k, ke, self.idle_sum[:batch].copy(), k - k0))
-                self.pending_bytes += rows.nbytes
+                idle = self.idle_sum[:batch].copy() if self.idle else self.idle_sum[:batch]
+                self.pending.append((rows, k, ke, idle, k - k0))
+                self.pending_bytes += rows.nbytes + (idle.nbytes if self.idle else 0)
                 if self.pending_bytes > self.MAX_PENDING_BYTES:
                     self._close_pending(sim, durs)
             k = ke
@@ -312,7 +316,8 @@ class RankRun:
 
     def _close(self, sim, n_sp: int, durs, i: int) -> None:
         """The hardware timeline, now, of the step of one batch (a network with zero-delay
-        levels) whose global spikes are ``scratch.spiked[:n_sp]``."""
+        levels) whose global spikes are ``scratch.spiked[:n_sp]``, where every rank runs every
+        step's as it delivers it (the message log is kept)."""
         sim.n_steps_done += 1
         if partitioned.close_step(sim.neurons, sim.syn, sim.chip_tables, sim.heap, sim.counters,
                                   sim.scratch, sim.rec, n_sp, self.idle_sum[0], durs, i,

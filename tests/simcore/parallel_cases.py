@@ -90,11 +90,15 @@ def graded_case():
     return net, small_core_chip(8, "minimal"), [GradedInput("x", x, MS)], {"out": None}, 0.03
 
 
+def concurrent_chip(chip):
+    """``chip`` with cores that serve messages beside their update pass."""
+    return dataclasses.replace(chip, core=dataclasses.replace(chip.core, receive="concurrent"))
+
+
 def concurrent_case():
-    """The Brunel case on cores that serve messages beside their update pass."""
+    """The Brunel case (on a chip that prices idle neurons) with concurrent receive."""
     net, chip, stimuli, probes, duration_s = brunel_case()
-    chip = dataclasses.replace(chip, core=dataclasses.replace(chip.core, receive="concurrent"))
-    return net, chip, stimuli, probes, duration_s
+    return net, concurrent_chip(chip), stimuli, probes, duration_s
 
 
 def brunel_contention_case():
@@ -108,6 +112,8 @@ def brunel_contention_case():
 CASES = {"brunel": brunel_case, "feedforward": feedforward_case,
          "contention": lambda: feedforward_case(True), "graded": graded_case,
          "concurrent": concurrent_case, "noc": brunel_contention_case,
+         "ffidle": lambda: feedforward_case(chip=small_core_chip(16, "loihi_like")),
+         "ffconcurrent": lambda: feedforward_case(chip=concurrent_chip(small_core_chip(16))),
          "system": lambda: feedforward_case(chip=three_chips())}
 
 
@@ -120,7 +126,9 @@ def run_case(name: str, comm=None):
     a batch; ``CASE-inplace`` builds synapse tables that read the network's arrays in place
     (``simcore.engine.synapse_tables``; the same results as ``CASE``); ``CASE-overflow``
     starts the ranks' exchange with room for one row each, so that the rest of every batch
-    goes by the overflow exchange (the same results as ``CASE``)."""
+    goes by the overflow exchange (the same results as ``CASE``); ``CASE-early`` runs each
+    rank's kept timelines after every batch instead of at the chunk's end (``CASE-nolog``'s
+    results)."""
     base, _, variant = name.partition("-")
     net, chip, stimuli, probes, duration_s = CASES[base]()
     if variant == "long":
@@ -128,13 +136,15 @@ def run_case(name: str, comm=None):
     cfg = RunConfig(mode="timestep",
                     dt_ps=MS // 10 if base in ("brunel", "concurrent", "noc") else MS,
                     seed=11,
-                    record_messages=variant != "nolog", chunk_ps=100 * MS // 10,
+                    record_messages=variant not in ("nolog", "early"), chunk_ps=100 * MS // 10,
                     recorder_capacity=64, synapses="in_place" if variant == "inplace" else "copy")
     sim = Simulation(net, chip, config=cfg, stimuli=stimuli, probes=probes, comm=comm)
     if variant == "inplace":
         assert sim.syn.target is net.projections[0].indices.base
     if variant == "overflow" and sim.parallel is not None:
         sim.parallel.cap = 1
+    if variant == "early" and sim.parallel is not None:
+        sim.parallel.MAX_PENDING_BYTES = 0
     return sim.run(duration_s), sim
 
 

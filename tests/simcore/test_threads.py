@@ -72,9 +72,11 @@ def test_a_failing_thread_releases_the_others_and_its_error_is_raised():
                                     ("brunel-nolog", 2), ("feedforward-nolog", 3),
                                     ("brunel-long", 2), ("noc-nolog", 2),
                                     ("contention-nolog", 3), ("system-nolog", 2),
-                                    ("concurrent-nolog", 2)])
+                                    ("concurrent-nolog", 2), ("ffidle-nolog", 3),
+                                    ("ffconcurrent-nolog", 2), ("brunel-early", 2),
+                                    ("feedforward-early", 3)])
 def test_threads_reproduce_one_process(case, n):
-    want = results_arrays(*run_case(case))
+    want = results_arrays(*run_case(case.replace("-early", "-nolog")))
     outcomes = run_threads(n, lambda comm: run_case(case, comm))
     assert want["spikes_t"].size > 100
     for res, sim in outcomes:     # every thread holds the whole run's results
