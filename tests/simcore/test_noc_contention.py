@@ -10,6 +10,7 @@ from aersim.hardware import MappingError, load_chip
 from aersim.hardware.noc import route_table
 from aersim.models import InputParams, LIFParams, Network
 from aersim.simcore import RunConfig, Simulation, SpikeTrains
+from aersim.simcore.engine.build import META_DELIVERED, META_FREE
 from aersim.simcore.engine.hardware_model import simulate_noc
 from aersim.simcore.engine.reference_noc import simulate_noc_reference
 
@@ -229,3 +230,10 @@ def test_engine_messages_arrive_as_the_noc_model_says(mode, routing):
     assert res.links.packets[eject].sum() == res.op_totals()["message_in"]   # conserved
     hops = sum(res.op_totals()[f"hop_{d}"] for d in ("east", "west", "north", "south"))
     assert res.links.packets[~eject].sum() == hops
+    # Every packet left the network: a timestep's timeline starts from an empty one, which
+    # lets the ranks of a partitioned run run steps apart (simcore.run.parallel).
+    noc = sim.chip_tables.noc
+    assert noc.meta[META_FREE] == noc.free.shape[0]
+    assert noc.meta[META_DELIVERED] == res.op_totals()["message_in"] > 0   # one per core
+    assert np.all(noc.q_head == -1) and np.all(noc.occ == 0)
+    assert np.all(noc.blocked_since == -1)
