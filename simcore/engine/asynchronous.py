@@ -57,7 +57,7 @@ from aersim.simcore.engine.queue import (
     heap_top_time,
     make_key,
 )
-from aersim.simcore.engine.rng import exponential, uniform_open0
+from aersim.simcore.engine.rng import exponential, uniform_index
 
 KIND_DELIVER = 0
 KIND_CHECK = 1
@@ -221,10 +221,7 @@ def refill_drive(stim, d, t):
     buf_j = stim.drive_buf_j
     buf_t = stim.drive_buf_t
     for i in range(buf_j.shape[1]):
-        k = np.int64(uniform_open0(rng, d) * n_pop)
-        if k == n_pop:
-            k -= 1
-        buf_j[d, i] = idx[off + k]
+        buf_j[d, i] = idx[off + uniform_index(rng, d, n_pop)]
         gap_s = exponential(rng, d) / total_hz
         t = t + np.int64(round(gap_s * 1e12))
         buf_t[d, i] = t

@@ -117,7 +117,7 @@ from aersim.simcore.engine.build import (
     build_neurons,
     build_synapses,
 )
-from aersim.simcore.engine.rng import exponential, poisson, uniform_open0
+from aersim.simcore.engine.rng import exponential, poisson, uniform_index
 from aersim.simcore.engine.state import drive_segments
 from aersim.simcore.errors import ConfigError, SimulationError
 from aersim.simcore.run.stimulus import GradedInput, PoissonDrive, is_input_stimulus
@@ -563,8 +563,7 @@ class _World:
             if lam <= 0.0 or n_seg == 0:
                 continue
             for _ in range(poisson(self.drive_rng, d, lam * n_seg)):
-                j = self.drive_idx[off + min(int(uniform_open0(self.drive_rng, d) * n_seg),
-                                             n_seg - 1)]
+                j = self.drive_idx[off + uniform_index(self.drive_rng, d, n_seg)]
                 row[j] += weight
                 self.counts[self.core_of[j], STIM_IN] += 1
         spiking = []
@@ -715,10 +714,7 @@ class _World:
         t_next = int(round(exponential(self.drive_rng, d) / total_hz * 1e12))
         while t_next < self.t_end:
             yield env.timeout(t_next - env.now)
-            k = int(uniform_open0(self.drive_rng, d) * n_seg)
-            if k == n_seg:
-                k -= 1
-            j = self.drive_idx[off + k]
+            j = self.drive_idx[off + int(uniform_index(self.drive_rng, d, n_seg))]
             self.counts[self.core_of[j], STIM_IN] += 1
             self.somas[self.core_of[j]].post_drive(d, j, float(weight))
             t_next = t_next + int(round(exponential(self.drive_rng, d) / total_hz * 1e12))

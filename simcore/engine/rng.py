@@ -41,6 +41,14 @@ def uniform_open0(state, i):
 
 
 @njit(cache=True, inline="always")
+def uniform_index(state, i, n):
+    """A uniform integer in ``[0, n)`` (``n >= 1``): ``int(u n)`` for a uniform ``u`` in (0, 1],
+    the one value ``n`` (at ``u = 1``) taken as ``n - 1``."""
+    k = np.int64(uniform_open0(state, i) * n)
+    return k - 1 if k == n else k
+
+
+@njit(cache=True, inline="always")
 def exponential(state, i):
     """A standard exponential variate (mean 1)."""
     return -math.log(uniform_open0(state, i))

@@ -59,7 +59,7 @@ from aersim.simcore.engine.inner import inner
 from aersim.simcore.engine.neuron_kernels import after_spike, spike_count, step_neuron
 from aersim.simcore.engine.prefetch import prefetch
 from aersim.simcore.engine.queue import KIND_SHIFT, heap_free, heap_pop, heap_size, take_in_order
-from aersim.simcore.engine.rng import poisson, uniform_open0
+from aersim.simcore.engine.rng import poisson, uniform_index
 
 #: One step of any model of the model table (``models.neurons.registry``), by its code.
 model_step = model_step_function()
@@ -97,9 +97,7 @@ def draw_drive(neurons, stim, row, counts, dt_ps, own_core):
         n_seg = drive_n[d]
         n_ev = poisson(drive_rng, d, lam * n_seg)
         for _ in range(n_ev):
-            k = np.int64(uniform_open0(drive_rng, d) * n_seg)
-            if k == n_seg:  # the uniform is in (0, 1]
-                k -= 1
+            k = uniform_index(drive_rng, d, n_seg)
             # Unsigned indices (here and in add_synapses): Numba wraps a negative signed index
             # around, code per access that an unsigned one does not need.
             row[np.uint64(drive_idx[np.uint64(off + k)])] += w
