@@ -274,23 +274,25 @@ def close_steps(neurons, syn, chip, heap, counters, scratch, rec, rows, kb, ke, 
                 i0, contention, concurrent, every, at, done):
     """The timelines of the steps ``s`` in ``done[0] .. ke-1`` with ``s % every == at``, from
     their gathered spikes ``rows`` (as in :func:`update_steps`, in step order from step ``kb``
-    on; delivered already) and the ranks' summed idle counts ``idle_sum[s - kb]``, durations
-    into ``durs[i0 + s - kb]`` (:func:`close_step`). Each step's spikes go to
-    ``scratch.spiked`` and, on chips that price idle neurons, their update ends to
-    ``chip.upd_end`` (the rank's later updates have overwritten its own neurons' since).
+    on; delivered already; step ``done[0]``'s from row ``done[1]`` on) and the ranks' summed
+    idle counts ``idle_sum[s - kb]``, durations into ``durs[i0 + s - kb]``
+    (:func:`close_step`). Each step's spikes go to ``scratch.spiked`` and, on chips that price
+    idle neurons, their update ends to ``chip.upd_end`` (the rank's later updates have
+    overwritten its own neurons' since).
 
     Returns 0 when done; 1 when step ``done[0]``'s timeline is held (see :func:`close_step`):
-    the caller finishes it and calls again from ``done[0] + 1``.
+    ``done[1]`` is then the row after its spikes, and the caller finishes it and calls again
+    from ``done[0] + 1`` (so that no call scans the rows before its first step again).
     """
     spiked, upd_end = scratch.spiked, chip.upd_end
     idle = chip.timing[TIMING_IDLE] != 0
     n_rows = rows.shape[0]
-    r0 = 0
-    for s in range(kb, ke):
+    r0 = done[1]
+    for s in range(done[0], ke):
         r1 = r0
         while r1 < n_rows and rows[r1, 0] == s:
             r1 += 1
-        if s >= done[0] and s % every == at:
+        if s % every == at:
             for q in range(r0, r1):
                 j = np.int64(rows[q, 1])
                 spiked[q - r0] = j
@@ -299,6 +301,7 @@ def close_steps(neurons, syn, chip, heap, counters, scratch, rec, rows, kb, ke, 
             if close_step(neurons, syn, chip, heap, counters, scratch, rec, r1 - r0,
                           idle_sum[s - kb], durs, i0 + s - kb, contention, concurrent):
                 done[0] = s
+                done[1] = r1
                 return 1
         r0 = r1
     done[0] = ke

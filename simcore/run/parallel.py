@@ -126,7 +126,7 @@ class RankRun:
         self.split = not sim.rec.mlog.shape[0]
         self.pending: list = []     # (rows, first step, end step, idle sums, index in durs)
         self.pending_bytes = 0
-        self.close_done = np.zeros(1, dtype=np.int64)
+        self.close_done = np.zeros(2, dtype=np.int64)   # next step, its first row
         self.concurrent = engine_timestep.receive_flag(sim.chip_tables)
         self.models = engine_timestep.model_flags(sim.neurons)
         self.probe_owner = self.part.neuron_rank[sim.probe_ids] if sim.probe_ids.size else \
@@ -233,7 +233,7 @@ class RankRun:
         durations stay 0 here."""
         done = self.close_done
         for rows, kb, ke, idle_sum, i0 in self.pending:
-            done[0] = kb
+            done[0], done[1] = kb, 0
             while partitioned.close_steps(
                     sim.neurons, sim.syn, sim.chip_tables, sim.heap, sim.counters, sim.scratch,
                     sim.rec, rows, kb, ke, idle_sum, durs, i0, sim.contention, self.concurrent,
