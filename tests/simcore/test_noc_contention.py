@@ -13,6 +13,7 @@ from aersim.simcore import RunConfig, Simulation, SpikeTrains
 from aersim.simcore.engine.build import META_DELIVERED, META_FREE
 from aersim.simcore.engine.hardware_model import simulate_noc
 from aersim.simcore.engine.reference_noc import simulate_noc_reference
+from tests.simcore.parallel_cases import CASES
 
 LINK_FIELDS = ("packets", "flits", "busy_ps", "max_queue_flits", "blocked_ps")
 
@@ -232,8 +233,36 @@ def test_engine_messages_arrive_as_the_noc_model_says(mode, routing):
     assert res.links.packets[~eject].sum() == hops
     # Every packet left the network: a timestep's timeline starts from an empty one, which
     # lets the ranks of a partitioned run run steps apart (simcore.run.parallel).
-    noc = sim.chip_tables.noc
+    assert_network_empty(sim.chip_tables.noc)
+    assert sim.chip_tables.noc.meta[META_DELIVERED] == res.op_totals()["message_in"] > 0
+
+
+def assert_network_empty(noc):
+    """No packet in the contention model's network: every packet slot free, every FIFO and
+    buffer empty, no link blocked."""
     assert noc.meta[META_FREE] == noc.free.shape[0]
-    assert noc.meta[META_DELIVERED] == res.op_totals()["message_in"] > 0   # one per core
     assert np.all(noc.q_head == -1) and np.all(noc.occ == 0)
     assert np.all(noc.blocked_since == -1)
+
+
+def test_every_timestep_leaves_the_network_empty():
+    """Step by step through a recurrent network whose steps queue packets on the links: after
+    each step the network is empty, so no step's timeline inherits another's packets (the
+    premise of splitting a partitioned run's timeline by step, simcore.run.parallel), and the
+    steps run one call at a time give the spikes and packet counts of one call for all."""
+    net, chip, stimuli, _, _ = CASES["noc"]()
+    # Narrow links and short buffers, so that a step's packets queue.
+    chip = dataclasses.replace(chip, noc=dataclasses.replace(chip.noc, flit_bits=8,
+                                                             buffer_flits=4))
+    cfg = RunConfig(mode="timestep", dt_ps=10**8, seed=11)
+    whole = Simulation(net, chip, config=cfg, stimuli=stimuli).run(duration_ps=60 * 10**8)
+    sim = Simulation(net, chip, config=cfg, stimuli=stimuli)
+    noc = sim.chip_tables.noc
+    spikes = []
+    for _ in range(60):
+        res = sim.run(duration_ps=10**8)
+        assert_network_empty(noc)
+        spikes.append(res.spikes_neuron)
+    assert whole.links.blocked_ps.sum() > 0             # packets did wait for links
+    np.testing.assert_array_equal(np.concatenate(spikes), whole.spikes_neuron)
+    assert noc.meta[META_DELIVERED] == whole.info["noc_packets"] > 0
