@@ -20,16 +20,19 @@ GENERATE_BYTES_PER_SYNAPSE = 12
 #: Bytes a run's build adds per synapse: the engine's int32 target and float32 weight (8) when
 #: it copies the network's arrays, nothing else of that size (``simcore.engine.synapse_tables``,
 #: ``hardware.mapping``); the margin covers segments beyond one per message (heterogeneous
-#: delays, 16 to 20 bytes each). A network whose arrays the engine reads in place (one arena
-#: with rows in engine order, as the generators make them) adds none of the 8: the projection
-#: does not count on it, since the rows' order is known only once the build has counted them.
+#: delays, 12 to 16 bytes each, and up to 16 more where a segment is a delivery run of its
+#: own). A network whose arrays the engine reads in place (one arena with rows in engine order,
+#: as the generators make them) adds none of the 8: the projection does not count on it, since
+#: the rows' order is known only once the build has counted them.
 BUILD_BYTES_PER_SYNAPSE = 10
 #: Bytes a run's build adds per message (distinct destination core of a neuron): the message's
 #: and its segment's entries in the synapse tables (20: int32 core and first segment; per
 #: segment int32 first synapse, first input slot and delay index; 4 more for the segment's end
 #: when read in place), the chip tables' int32 work and int32 storage count (8; 12 more on chips
 #: that price dense or convolution synapses apart or send in column-major order), the
-#: time-step engine's int32 segment delays in steps (4), and passing arrays. ``bench/memory.py``
+#: time-step engine's delivery runs (16 bytes a run, at most one per segment: one per neuron
+#: where its segments follow each other with one delay, ``simcore.engine.synapse_tables``),
+#: and passing arrays. ``bench/memory.py``
 #: measured a build increment (mapping, all tables) of 11.0 bytes per synapse for Brunel at
 #: 100 M synapses copied (0.098 messages per synapse: 31 per message besides the 8 per synapse)
 #: and 3.8 in place (39 per message, segments split where E and I share a core included);

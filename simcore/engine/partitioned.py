@@ -195,16 +195,15 @@ def merge_rank_rows(recv, head, cap, more, more_at, idle_sum, n_idle):
 
 
 @njit(cache=True, nogil=True)
-def deliver_step(syn, chip, mode, state, scratch, rec, own_msg, rows, r0, r1, n_sp, dt_ps):
+def deliver_step(syn, chip, mode, state, scratch, rec, run_ptr, runs, rows, r0, r1, n_sp, dt_ps):
     """Deliver the gathered spikes ``rows[r0:r1]`` (one step's, rows as in
     :func:`update_steps`, in id order) to the owned cores, record them (every rank records
     every spike, in the one-process order), and append their ids to the step's
     ``scratch.spiked`` from ``n_sp``. Returns the new length of ``scratch.spiked``.
-    ``own_msg`` (int64 ``(n_neurons, 2)``, :func:`owned_messages`) is each neuron's range of
-    messages to the owned cores."""
-    ring, seg_delay_steps, spiked = state.ring, mode.seg_delay_steps, scratch.spiked
+    ``run_ptr``, ``runs`` are the delivery runs of each neuron's synapses on the owned cores
+    (``synapse_tables.delivery_runs`` of its :func:`owned_messages`)."""
+    ring, spiked = state.ring, scratch.spiked
     rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
-    msg_seg_lo, seg_lo, seg_hi, seg_slot0 = syn.msg_seg_lo, syn.seg_lo, syn.seg_hi, syn.seg_slot0
     target, weight = syn.target, syn.weight
     upd_end = chip.upd_end
     idle = chip.timing[TIMING_IDLE] != 0
@@ -212,8 +211,7 @@ def deliver_step(syn, chip, mode, state, scratch, rec, own_msg, rows, r0, r1, n_
         if i + 2 < r1:
             # The synapses of a spike two ahead, so that they arrive while this one is added.
             ahead = np.int64(rows[i + 2, 1])
-            prefetch_synapses(msg_seg_lo, seg_lo, target, weight, own_msg[ahead, 0],
-                              own_msg[ahead, 1])
+            prefetch_synapses(runs, target, weight, run_ptr[ahead], run_ptr[ahead + 1])
         k = np.int64(rows[i, 0])
         j = np.int64(rows[i, 1])
         payload = rows[i, 2]
@@ -224,17 +222,17 @@ def deliver_step(syn, chip, mode, state, scratch, rec, own_msg, rows, r0, r1, n_
         rec_t[rec_meta[0]] = k * dt_ps
         rec_n[rec_meta[0]] = j
         rec_meta[0] += 1
-        add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
-                     seg_delay_steps, k, own_msg[j, 0], own_msg[j, 1], payload)
+        add_synapses(runs, target, weight, ring, k, run_ptr[j], run_ptr[j + 1], payload)
     return n_sp
 
 
 @njit(cache=True, nogil=True)
 def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch, rec, rows,
-                        r0, kb, ke, idle_sum, durs, i0, contention, concurrent, own_msg, close,
-                        done, dt_ps):
+                        r0, kb, ke, idle_sum, durs, i0, contention, concurrent, run_ptr, runs,
+                        close, done, dt_ps):
     """Steps ``kb .. ke-1`` of a batch after its exchange: deliver each step's gathered spikes
-    (:func:`deliver_step`; ``rows`` in step order, step ``kb``'s from row ``r0`` on) and, with
+    (:func:`deliver_step`, with the owned cores' delivery runs ``run_ptr``, ``runs``; ``rows``
+    in step order, step ``kb``'s from row ``r0`` on) and, with
     ``close``, run its timeline (:func:`close_step`, duration into ``durs[i0 + s - kb]``), in
     one call, so that a batch costs one dispatch from Python instead of two per step. (Without
     ``close`` the timelines run later, from the same rows: :func:`close_steps`.)
@@ -257,7 +255,7 @@ def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch
             return 2
         while r1 < n_rows and rows[r1, 0] == s:
             r1 += 1
-        n_sp = deliver_step(syn, chip, mode, state, scratch, rec, own_msg, rows, r0, r1, 0,
+        n_sp = deliver_step(syn, chip, mode, state, scratch, rec, run_ptr, runs, rows, r0, r1, 0,
                             dt_ps)
         r0 = r1
         done[1] = r0

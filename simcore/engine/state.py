@@ -30,7 +30,8 @@ from aersim.simcore.engine.rng import seed_states
 class ModeTables(NamedTuple):
     """Per-run constants of one mode; shapes ``(n_neurons,)`` unless noted."""
 
-    seg_delay_steps: np.ndarray  # int32 (n_seg,), timestep: each segment's delay in steps
+    run_ptr: np.ndarray          # int64 (n_neurons + 1,), timestep: each neuron's delivery
+    runs: np.ndarray             # runs (n_runs, 4) (synapse_tables.delivery_runs)
     decay: np.ndarray            # float64, timestep: membrane factor of one step
     ref_steps: np.ndarray        # int64, timestep: refractory period in steps
     zeta: np.ndarray             # float64, timestep: ALIF per-step factors

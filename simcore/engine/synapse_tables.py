@@ -34,10 +34,11 @@ from aersim.models.network import projections_by_source
 
 #: Largest count an int32 pointer array can index up to (its last entry is the count itself).
 INT32_LIMIT = int(np.iinfo(np.int32).max)
-#: Bytes a segment keeps in each layout (int32 first synapse, first slot, delay index and the
-#: time-step engine's delay in steps; in place also its end).
-COPY_SEGMENT_BYTES = 16
-IN_PLACE_SEGMENT_BYTES = 20
+#: Bytes a segment keeps in each layout (int32 first synapse, first slot and delay index; in
+#: place also its end). The time-step engine's delivery runs (:func:`delivery_runs`) add 16
+#: bytes per run of segments in either layout.
+COPY_SEGMENT_BYTES = 12
+IN_PLACE_SEGMENT_BYTES = 16
 
 
 def narrowest_int(largest: int):
@@ -467,3 +468,67 @@ def message_synapses(syn, out: np.ndarray | None = None) -> np.ndarray:
         out = np.empty(syn.msg_core.shape[0], dtype=np.int64)
     _message_synapses(syn.msg_seg_lo, syn.seg_lo, syn.seg_hi, out)
     return out
+
+
+#: Columns of a delivery run (:func:`delivery_runs`).
+RUN_LO, RUN_HI, RUN_DELAY, RUN_SLOT0 = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def _runs_kernel(msg_seg_lo, seg_lo, seg_hi, seg_slot0, steps, m_lo, m_hi, run_ptr, runs):
+    """Count the delivery runs (``runs`` with no rows) or write them; returns how many."""
+    fill = runs.shape[0] > 0
+    x = 0
+    last_hi, last_delay, last_slot0 = seg_lo[0], steps[0], seg_slot0[0]   # typed; reset below
+    for j in range(m_lo.shape[0]):
+        run_ptr[j] = x
+        first = x
+        for m in range(m_lo[j], m_hi[j]):
+            for g in range(msg_seg_lo[m], msg_seg_lo[m + 1]):
+                lo, hi = seg_lo[g], seg_hi[g]
+                if lo == hi:
+                    continue
+                if x > first and lo == last_hi and steps[g] == last_delay \
+                        and seg_slot0[g] == last_slot0:
+                    if fill:
+                        runs[x - 1, RUN_HI] = hi
+                else:
+                    if fill:
+                        runs[x, RUN_LO] = lo
+                        runs[x, RUN_HI] = hi
+                        runs[x, RUN_DELAY] = steps[g]
+                        runs[x, RUN_SLOT0] = seg_slot0[g]
+                    x += 1
+                    last_delay, last_slot0 = steps[g], seg_slot0[g]
+                last_hi = hi
+    run_ptr[m_lo.shape[0]] = x
+    return x
+
+
+def delivery_runs(syn, steps: np.ndarray, m_lo: np.ndarray, m_hi: np.ndarray) -> tuple:
+    """The time-step engine's view of the segments it delivers: ``(run_ptr, runs)``.
+
+    Neuron ``j``'s synapses in its messages ``m_lo[j] .. m_hi[j]-1`` (all of them in one
+    process, those to a rank's cores in a partitioned run), with every segment's delay in steps
+    ``steps`` (int32 ``(n_seg,)``), as *runs*: ``runs[run_ptr[j]:run_ptr[j + 1]]`` (int64
+    ``(n_neurons + 1,)`` pointers), one row ``[first synapse, end synapse, delay in steps,
+    first input slot]`` (``RUN_*``) for each stretch of consecutive segments whose synapses
+    follow each other in ``target`` and ``weight`` and share their delay and first slot. A
+    neuron's messages to successive cores with one delay, copied tables, make one run; so a
+    spike's delivery is one loop over its synapses instead of one per segment (a fifth less
+    time a spike on Brunel, docs/performance.md). The synapses come in the same order as the
+    segments', so every sum is the same. ``runs`` has the dtype that holds synapse counts,
+    delays and slots (int32 unless one needs int64); at most one row per segment.
+    """
+    n = m_lo.shape[0]
+    run_ptr = np.empty(n + 1, dtype=np.int64)
+    dtype = np.result_type(syn.seg_lo.dtype, syn.seg_slot0.dtype, steps.dtype)
+    if steps.shape[0] == 0:
+        run_ptr[:] = 0
+        return run_ptr, np.zeros((0, 4), dtype=dtype)
+    args = (syn.msg_seg_lo, syn.seg_lo, syn.seg_hi, syn.seg_slot0, steps, m_lo, m_hi, run_ptr)
+    n_runs = _runs_kernel(*args, np.zeros((0, 4), dtype=dtype))
+    runs = np.empty((n_runs, 4), dtype=dtype)
+    if n_runs:
+        _runs_kernel(*args, runs)
+    return run_ptr, runs

@@ -60,6 +60,7 @@ from aersim.simcore.engine.neuron_kernels import after_spike, spike_count, step_
 from aersim.simcore.engine.prefetch import prefetch
 from aersim.simcore.engine.queue import KIND_SHIFT, heap_free, heap_pop, heap_size, take_in_order
 from aersim.simcore.engine.rng import poisson, uniform_index
+from aersim.simcore.engine.synapse_tables import RUN_DELAY, RUN_HI, RUN_LO, RUN_SLOT0
 
 #: One step of any model of the model table (``models.neurons.registry``), by its code.
 model_step = model_step_function()
@@ -216,10 +217,9 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
     """
     v, cur, aux1, aux2, ref_count = state.v, state.cur, state.aux1, state.aux2, state.ref_count
     ring, in_payload = state.ring, state.in_payload
-    decay, ref_steps, seg_delay_steps = mode.decay, mode.ref_steps, mode.seg_delay_steps
+    decay, ref_steps, run_ptr, runs = mode.decay, mode.ref_steps, mode.run_ptr, mode.runs
     zeta, rho, jump = mode.zeta, mode.rho, mode.jump
     rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
-    msg_seg_lo, seg_lo, seg_hi, seg_slot0 = syn.msg_seg_lo, syn.seg_lo, syn.seg_hi, syn.seg_slot0
     target, weight = syn.target, syn.weight
     row = ring[k % ring.shape[0]]
     fan_out = own.shape[0] == 0
@@ -347,27 +347,24 @@ def update_range(neurons, syn, mode, state, rec, k, dt_ps, lo, hi, own, spiked,
             rec_t[rec_meta[0]] = t_step
             rec_n[rec_meta[0]] = j
             rec_meta[0] += 1
-            add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
-                         seg_delay_steps, k, syn.msg_ptr[j], syn.msg_ptr[j + 1], payload)
+            add_synapses(runs, target, weight, ring, k, run_ptr[j], run_ptr[j + 1], payload)
     return n_sp
 
 
 @njit(cache=True, inline="always")
-def add_synapses(msg_seg_lo, seg_lo, seg_hi, seg_slot0, target, weight, ring,
-                 seg_delay_steps, k, m_lo, m_hi, payload):
-    """Add ``weight * payload`` of the synapses of messages ``m_lo .. m_hi-1`` (a spike of
-    step ``k``) to the delay ring's rows of their segments' delays. Arrays, not the tables:
-    see the note above ``hardware_model.spike_cost``."""
+def add_synapses(runs, target, weight, ring, k, r_lo, r_hi, payload):
+    """Add ``weight * payload`` of the synapses of delivery runs ``r_lo .. r_hi-1`` (a spike
+    of step ``k``: ``synapse_tables.delivery_runs``) to the delay ring's rows of their delays.
+    Arrays, not the tables: see the note above ``hardware_model.spike_cost``."""
     n_slots = ring.shape[0]
     k0 = k % n_slots
-    for m in range(m_lo, m_hi):
-        for g in range(msg_seg_lo[m], msg_seg_lo[m + 1]):
-            # The ring has a row more than the longest delay: one subtraction, no division.
-            r = k0 + seg_delay_steps[g]
-            target_row = ring[r - n_slots if r >= n_slots else r]
-            slot0 = seg_slot0[g]
-            for q in range(np.uint64(seg_lo[g]), np.uint64(seg_hi[g])):
-                target_row[np.uint64(slot0 + target[q])] += weight[q] * payload
+    for x in range(r_lo, r_hi):
+        # The ring has a row more than the longest delay: one subtraction, no division.
+        r = k0 + runs[x, RUN_DELAY]
+        target_row = ring[r - n_slots if r >= n_slots else r]
+        slot0 = runs[x, RUN_SLOT0]
+        for q in range(np.uint64(runs[x, RUN_LO]), np.uint64(runs[x, RUN_HI])):
+            target_row[np.uint64(slot0 + target[q])] += weight[q] * payload
 
 
 #: Synapses whose cache lines a delivery asks for ahead of time (``prefetch_synapses``):
@@ -376,12 +373,12 @@ PREFETCH_SYNAPSES = 128
 
 
 @njit(cache=True, inline="always")
-def prefetch_synapses(msg_seg_lo, seg_lo, target, weight, m_lo, m_hi):
-    """Ask for the head of the synapses of messages ``m_lo .. m_hi-1`` (a later spike's, for
-    :func:`add_synapses`): the first ``PREFETCH_SYNAPSES`` from its first segment on, after
+def prefetch_synapses(runs, target, weight, r_lo, r_hi):
+    """Ask for the head of the synapses of delivery runs ``r_lo .. r_hi-1`` (a later spike's,
+    for :func:`add_synapses`): the first ``PREFETCH_SYNAPSES`` from its first run on, after
     which the hardware prefetcher follows the stream (``simcore.engine.prefetch``)."""
-    if m_lo < m_hi:
-        q0 = seg_lo[msg_seg_lo[m_lo]]
+    if r_lo < r_hi:
+        q0 = runs[r_lo, RUN_LO]
         q1 = min(q0 + PREFETCH_SYNAPSES, target.shape[0])
         for q in range(q0, q1, 16):
             prefetch(target, q)

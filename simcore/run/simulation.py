@@ -53,6 +53,7 @@ from aersim.simcore.engine.state import (
     new_scratch,
     no_inputs,
 )
+from aersim.simcore.engine.synapse_tables import delivery_runs
 from aersim.simcore.errors import ConfigError, StimulusError
 from aersim.simcore.run.compile_notice import compile_notice
 from aersim.simcore.run.compile_notice import waited as compile_notice_waited
@@ -321,8 +322,10 @@ class Simulation:
                     coef = pop.params.step_coefficients(pop.size, dt_s)
                     zeta[sl], rho[sl], jump[sl] = coef["zeta"], coef["rho"], coef["jump"]
             seg_delay_steps = delay_steps(self.syn, dt)
+            run_ptr, runs = delivery_runs(self.syn, seg_delay_steps, self.syn.msg_ptr[:-1],
+                                          self.syn.msg_ptr[1:])
             self.mode_tables = ModeTables(
-                seg_delay_steps=seg_delay_steps,
+                run_ptr=run_ptr, runs=runs,
                 decay=np.where(nt.euler, 1.0 - dt_s / nt.tau_s, np.exp(-dt_s / nt.tau_s)),
                 ref_steps=np.where(nt.hold_steps >= 0, nt.hold_steps,
                                    np.round(nt.t_ref_ps / dt)).astype(np.int64),
@@ -335,7 +338,8 @@ class Simulation:
             # positive drift (IF), or a synaptic current still rising the membrane (CuBa).
             finite = np.isfinite(nt.v_th)
             self.mode_tables = ModeTables(
-                seg_delay_steps=np.zeros(0, np.int32), decay=empty_f, ref_steps=empty_i,
+                run_ptr=empty_i, runs=np.zeros((0, 4), np.int32), decay=empty_f,
+                ref_steps=empty_i,
                 zeta=empty_f, rho=empty_f, jump=empty_f,
                 self_driven=finite & (((nt.kind == KIND_LIF) & (nt.v_inf > nt.v_th))
                                       | ((nt.kind == KIND_IF) & (nt.drift > 0))

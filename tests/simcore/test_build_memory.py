@@ -55,7 +55,9 @@ def test_message_tables_are_narrow_and_exact():
     assert np.array_equal(chip.msg_syn_ps, per_msg * price)
     assert syn.seg_lo.dtype == syn.msg_seg_lo.dtype == syn.seg_delay.dtype == np.int32
     assert np.array_equal(syn.delay_ps, [1_500_000_000])
-    assert sim.mode_tables.seg_delay_steps.dtype == np.int32
+    # One delay and one copied table: a neuron's segments make one delivery run.
+    assert sim.mode_tables.runs.dtype == np.int32
+    assert sim.mode_tables.runs.shape == (net.n_neurons, 4)
     assert widest(syn.msg_seg_lo) == np.diff(syn.msg_seg_lo).max()
     assert widest(np.zeros(1, np.int64)) == 0
     delays = np.array([0, 5, 149_999, 150_000, 1_000_000_007], dtype=np.int64)
@@ -119,8 +121,7 @@ def test_projection_covers_what_the_build_keeps(in_place):
     # One delay: a segment per message, and one more where E and I neurons share a core.
     assert n_msg <= n_seg <= n_msg + (n_msg if in_place else 0)
     per_syn = 0 if in_place else syn.target.nbytes + syn.weight.nbytes
-    seg_arrays = (syn.seg_lo, syn.seg_slot0, syn.seg_delay, sim.mode_tables.seg_delay_steps) \
-        + ((syn.seg_hi,) if in_place else ())
+    seg_arrays = (syn.seg_lo, syn.seg_slot0, syn.seg_delay) + ((syn.seg_hi,) if in_place else ())
     per_seg = sum(a.nbytes for a in seg_arrays)
     per_msg = sum(a.nbytes for a in (syn.msg_core, syn.msg_seg_lo, chip.msg_syn_ps,
                                      chip.msg_syn_n, chip.msg_send))

@@ -377,3 +377,49 @@ def test_distinct_delays_read_in_blocks_equal_numpy_unique():
     got = distinct_delays(projections, block=64)
     want = np.unique(np.concatenate([per_syn, [3], per_syn[:10] + 1]))
     assert got.dtype == np.int64 and np.array_equal(got, want)
+
+
+def _run_synapses(syn, run_ptr, runs, j):
+    """Neuron ``j``'s synapses as its delivery runs give them: (synapse, input slot, delay in
+    steps), in order."""
+    return [(q, int(runs[x, 3] + syn.target[q]), int(runs[x, 2]))
+            for x in range(run_ptr[j], run_ptr[j + 1]) for q in range(runs[x, 0], runs[x, 1])]
+
+
+def _segment_synapses(syn, steps, m_lo, m_hi):
+    """The same from the segments of messages ``m_lo .. m_hi-1``."""
+    return [(q, int(syn.seg_slot0[g] + syn.target[q]), int(steps[g]))
+            for m in range(m_lo, m_hi) for g in range(syn.msg_seg_lo[m], syn.msg_seg_lo[m + 1])
+            for q in range(syn.seg_lo[g], syn.seg_hi[g])]
+
+
+@pytest.mark.parametrize("seed, share", [(s, share) for s in range(6) for share in (False, True)])
+def test_delivery_runs_give_each_neurons_synapses_in_segment_order(seed, share):
+    """A neuron's delivery runs hold exactly the synapses of its messages (all of them, or
+    those to a block of cores as a rank owns), in segment order, with their segment's input
+    slot and delay; consecutive segments merge only where their synapses follow each other
+    with one delay and first slot, so every run is maximal."""
+    from aersim.simcore.engine.build import SynapseTables, delay_steps
+    from aersim.simcore.engine.partitioned import owned_messages
+    from aersim.simcore.engine.synapse_tables import delivery_runs
+    per = 3 + seed % 4
+    net = _arena_network(seed, per)
+    core_of = (np.arange(net.n_neurons) // per).astype(np.int32)
+    syn = SynapseTables(*_tables(net, core_of, share=share))
+    steps = delay_steps(syn, 250_000)
+    n_cores = int(core_of.max()) + 1
+    merged = 0
+    for lo, hi in ((0, n_cores), (0, n_cores // 2), (n_cores // 2, n_cores)):
+        own = owned_messages(syn.msg_ptr, syn.msg_core, lo, hi)
+        run_ptr, runs = delivery_runs(syn, steps, own[:, 0].copy(), own[:, 1].copy())
+        assert run_ptr[0] == 0 and np.all(np.diff(run_ptr) >= 0) and run_ptr[-1] == len(runs)
+        assert runs.dtype == np.int32 and np.all(runs[:, 0] < runs[:, 1])
+        for j in range(net.n_neurons):
+            assert _run_synapses(syn, run_ptr, runs, j) == \
+                _segment_synapses(syn, steps, own[j, 0], own[j, 1])
+            mine = runs[run_ptr[j]:run_ptr[j + 1]]
+            follows = (mine[1:, 0] == mine[:-1, 1]) & (mine[1:, 2] == mine[:-1, 2]) \
+                & (mine[1:, 3] == mine[:-1, 3])
+            assert not follows.any()                    # nothing left to merge
+        merged += syn.seg_delay.size - len(runs) if hi - lo == n_cores else 0
+    assert merged > 0                                   # segments did merge
