@@ -195,14 +195,15 @@ def merge_rank_rows(recv, head, cap, more, more_at, idle_sum, n_idle):
 
 
 @njit(cache=True, nogil=True)
-def deliver_step(syn, chip, mode, state, scratch, rec, run_ptr, runs, rows, r0, r1, n_sp, dt_ps):
+def deliver_step(syn, chip, mode, state, scratch, rec, rows, r0, r1, n_sp, dt_ps):
     """Deliver the gathered spikes ``rows[r0:r1]`` (one step's, rows as in
     :func:`update_steps`, in id order) to the owned cores, record them (every rank records
     every spike, in the one-process order), and append their ids to the step's
     ``scratch.spiked`` from ``n_sp``. Returns the new length of ``scratch.spiked``.
-    ``run_ptr``, ``runs`` are the delivery runs of each neuron's synapses on the owned cores
-    (``synapse_tables.delivery_runs`` of its :func:`owned_messages`)."""
-    ring, spiked = state.ring, scratch.spiked
+    ``mode.run_ptr``, ``mode.runs`` are a rank's own: the delivery runs of each neuron's
+    synapses on the owned cores (``synapse_tables.delivery_runs`` of its
+    :func:`owned_messages`)."""
+    ring, spiked, run_ptr, runs = state.ring, scratch.spiked, mode.run_ptr, mode.runs
     rec_t, rec_n, rec_meta = rec.spike_t, rec.spike_n, rec.spike_meta
     target, weight = syn.target, syn.weight
     upd_end = chip.upd_end
@@ -228,11 +229,10 @@ def deliver_step(syn, chip, mode, state, scratch, rec, run_ptr, runs, rows, r0, 
 
 @njit(cache=True, nogil=True)
 def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch, rec, rows,
-                        r0, kb, ke, idle_sum, durs, i0, contention, concurrent, run_ptr, runs,
-                        close, done, dt_ps):
+                        r0, kb, ke, idle_sum, durs, i0, contention, concurrent, close, done,
+                        dt_ps):
     """Steps ``kb .. ke-1`` of a batch after its exchange: deliver each step's gathered spikes
-    (:func:`deliver_step`, with the owned cores' delivery runs ``run_ptr``, ``runs``; ``rows``
-    in step order, step ``kb``'s from row ``r0`` on) and, with
+    (:func:`deliver_step`; ``rows`` in step order, step ``kb``'s from row ``r0`` on) and, with
     ``close``, run its timeline (:func:`close_step`, duration into ``durs[i0 + s - kb]``), in
     one call, so that a batch costs one dispatch from Python instead of two per step. (Without
     ``close`` the timelines run later, from the same rows: :func:`close_steps`.)
@@ -255,7 +255,7 @@ def deliver_close_steps(neurons, syn, chip, mode, state, heap, counters, scratch
             return 2
         while r1 < n_rows and rows[r1, 0] == s:
             r1 += 1
-        n_sp = deliver_step(syn, chip, mode, state, scratch, rec, run_ptr, runs, rows, r0, r1, 0,
+        n_sp = deliver_step(syn, chip, mode, state, scratch, rec, rows, r0, r1, 0,
                             dt_ps)
         r0 = r1
         done[1] = r0

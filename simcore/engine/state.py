@@ -31,7 +31,9 @@ class ModeTables(NamedTuple):
     """Per-run constants of one mode; shapes ``(n_neurons,)`` unless noted."""
 
     run_ptr: np.ndarray          # int64 (n_neurons + 1,), timestep: each neuron's delivery
-    runs: np.ndarray             # runs (n_runs, 4) (synapse_tables.delivery_runs)
+    runs: np.ndarray             # runs, int32 (int64 for large tables) (n_runs, 4): first
+    #                              synapse, end, delay in steps, first slot (delivery_runs;
+    #                              a rank's: its own cores' synapses only)
     decay: np.ndarray            # float64, timestep: membrane factor of one step
     ref_steps: np.ndarray        # int64, timestep: refractory period in steps
     zeta: np.ndarray             # float64, timestep: ALIF per-step factors

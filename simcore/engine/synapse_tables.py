@@ -476,10 +476,15 @@ RUN_LO, RUN_HI, RUN_DELAY, RUN_SLOT0 = 0, 1, 2, 3
 
 @njit(cache=True)
 def _runs_kernel(msg_seg_lo, seg_lo, seg_hi, seg_slot0, steps, m_lo, m_hi, run_ptr, runs):
-    """Count the delivery runs (``runs`` with no rows) or write them; returns how many."""
+    """The delivery runs of neurons' messages ``m_lo[j] .. m_hi[j]-1`` (int64 ``(n,)`` each)
+    over the segment tables and the segments' delays in steps ``steps`` (int32 ``(n_seg,)``):
+    pointers into ``run_ptr`` (int64 ``(n + 1,)``) and, when ``runs`` has rows (as many as
+    there are runs), the runs into ``runs`` (``(n_runs, 4)``); with no rows it only counts.
+    Returns the number of runs."""
     fill = runs.shape[0] > 0
     x = 0
-    last_hi, last_delay, last_slot0 = seg_lo[0], steps[0], seg_slot0[0]   # typed; reset below
+    # The last run's end, delay and slot (compared only once the neuron has a run).
+    last_hi, last_delay, last_slot0 = np.int64(-1), np.int64(-1), np.int64(-1)
     for j in range(m_lo.shape[0]):
         run_ptr[j] = x
         first = x
@@ -515,10 +520,11 @@ def delivery_runs(syn, steps: np.ndarray, m_lo: np.ndarray, m_hi: np.ndarray) ->
     first input slot]`` (``RUN_*``) for each stretch of consecutive segments whose synapses
     follow each other in ``target`` and ``weight`` and share their delay and first slot. A
     neuron's messages to successive cores with one delay, copied tables, make one run; so a
-    spike's delivery is one loop over its synapses instead of one per segment (a fifth less
-    time a spike on Brunel, docs/performance.md). The synapses come in the same order as the
-    segments', so every sum is the same. ``runs`` has the dtype that holds synapse counts,
-    delays and slots (int32 unless one needs int64); at most one row per segment.
+    spike's delivery is one loop over its synapses instead of one per segment (a tenth to a
+    sixth less time a spike on Brunel, docs/performance.md). The synapses come in the same
+    order as the segments', so every sum is the same. ``runs`` has the dtype that holds
+    synapse counts, delays and slots (int32 unless one needs int64); at most one row per
+    segment.
     """
     n = m_lo.shape[0]
     run_ptr = np.empty(n + 1, dtype=np.int64)

@@ -37,7 +37,7 @@ from aersim.simcore.engine.build import (
 )
 from aersim.simcore.engine.partition import partition
 from aersim.simcore.engine.queue import grow
-from aersim.simcore.engine.synapse_tables import RUN_DELAY, delivery_runs
+from aersim.simcore.engine.synapse_tables import delivery_runs
 from aersim.simcore.errors import ConfigError
 from aersim.simcore.run.mpi import load_mpi
 
@@ -86,14 +86,15 @@ class RankRun:
         # so no message goes to them).
         owned = np.flatnonzero(self.own_core)
         self.core_lo, self.core_hi = int(owned[0]), int(owned[-1]) + 1
-        # The delivery runs of each neuron's synapses on the owned cores.
+        delays = delay_steps(sim.syn, sim.config.dt_ps)
+        # A rank delivers only to its own cores (its update loop never fans out): its mode
+        # tables keep the delivery runs of each neuron's synapses there, in place of all.
         own_msg = partitioned.owned_messages(sim.syn.msg_ptr, sim.syn.msg_core, self.core_lo,
                                              self.core_hi)
-        self.run_ptr, self.runs = delivery_runs(
-            sim.syn, delay_steps(sim.syn, sim.config.dt_ps),
-            np.ascontiguousarray(own_msg[:, 0]), np.ascontiguousarray(own_msg[:, 1]))
+        run_ptr, runs = delivery_runs(sim.syn, delays, np.ascontiguousarray(own_msg[:, 0]),
+                                      np.ascontiguousarray(own_msg[:, 1]))
+        sim.mode_tables = sim.mode_tables._replace(run_ptr=run_ptr, runs=runs)
         del own_msg
-        delays = sim.mode_tables.runs[:, RUN_DELAY]
         # Lookahead: no spike reaches a neuron sooner than the smallest delay, so ranks run
         # that many steps between exchanges (zero-delay synapses: one zero-delay level).
         self.lookahead = int(delays.min()) if delays.size else self.MAX_BATCH
@@ -210,7 +211,7 @@ class RankRun:
                     # Zero-delay synapses (one step per batch): deliver before the next level.
                     spiked = partitioned.deliver_step(
                         sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.scratch,
-                        rec, self.run_ptr, self.runs, rows, 0, rows.shape[0], spiked, dt)
+                        rec, rows, 0, rows.shape[0], spiked, dt)
                     levels_rows.append(rows)
             if n_lv == 1:
                 self._deliver_close(sim, rows, k, ke, k0, durs, spikes_t, spikes_n, trace)
@@ -309,7 +310,7 @@ class RankRun:
                 sim.neurons, sim.syn, sim.chip_tables, sim.mode_tables, sim.state, sim.heap,
                 sim.counters, sim.scratch, sim.rec, rows, int(done[1]), s, ke,
                 self.idle_sum[s - k:], durs, s - k0, sim.contention, self.concurrent,
-                self.run_ptr, self.runs, not self.split, done, sim.config.dt_ps)
+                not self.split, done, sim.config.dt_ps)
             stop = int(done[0])
             sim.n_steps_done += stop - s
             if why == 2:

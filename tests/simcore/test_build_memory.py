@@ -129,7 +129,14 @@ def test_projection_covers_what_the_build_keeps(in_place):
     # The bytes per segment the layout rule weighs (+ seg_lo's last entry).
     assert per_seg == (IN_PLACE_SEGMENT_BYTES if in_place else COPY_SEGMENT_BYTES) * n_seg + 4
     assert per_msg == 16 * n_msg + 4                            # + msg_seg_lo's last entry
-    kept = per_syn + per_seg + per_msg
+    # The time-step engine's delivery runs: 16 bytes each (int32), at most one per segment, and
+    # a pointer per neuron; copied, a neuron's segments make one run (one delay).
+    runs = sim.mode_tables.runs
+    assert runs.dtype == np.int32 and len(runs) <= n_seg
+    assert len(runs) == net.n_neurons or in_place
+    per_run = runs.nbytes + sim.mode_tables.run_ptr.nbytes
+    assert per_run == 16 * len(runs) + 8 * (net.n_neurons + 1)
+    kept = per_syn + per_seg + per_msg + per_run
     need = memory.build_bytes(n_syn, n_msg)
     assert kept < need
     if not in_place:
