@@ -30,10 +30,11 @@ from aersim.simcore.engine.rng import seed_states
 class ModeTables(NamedTuple):
     """Per-run constants of one mode; shapes ``(n_neurons,)`` unless noted."""
 
-    run_ptr: np.ndarray          # int64 (n_neurons + 1,), timestep: each neuron's delivery
-    runs: np.ndarray             # runs, int32 (int64 for large tables) (n_runs, 4): first
-    #                              synapse, end, delay in steps, first slot (delivery_runs;
-    #                              a rank's: its own cores' synapses only)
+    run_ptr: np.ndarray          # int64 (n_neurons + 1,), timestep: each neuron's first run
+    runs: np.ndarray             # int32 (int64 for large tables) (n_runs, 4), timestep: the
+    #                              delivery runs, [first synapse, end, delay in steps, first
+    #                              slot] (synapse_tables.delivery_runs; on a rank of a
+    #                              partitioned run, of its own cores' synapses only)
     decay: np.ndarray            # float64, timestep: membrane factor of one step
     ref_steps: np.ndarray        # int64, timestep: refractory period in steps
     zeta: np.ndarray             # float64, timestep: ALIF per-step factors
