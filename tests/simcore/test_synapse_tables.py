@@ -351,11 +351,17 @@ def test_pointer_type_is_int32_up_to_the_int32_limit():
 def test_pointers_widen_to_int64_past_the_limit_with_the_same_values(monkeypatch):
     """A small stand-in limit moves the int32/int64 boundary to this network's counts."""
     from aersim.simcore.engine import synapse_tables
+    from aersim.simcore.engine.build import delay_steps
     net = _random_network(4)
     core_of = np.random.default_rng(9).integers(0, 4, net.n_neurons).astype(np.int32)
     base = build_synapses(net, SimpleNamespace(core_of=core_of))
     n_syn, n_seg = base.target.size, base.seg_delay.size
     assert base.seg_lo.dtype == base.msg_seg_lo.dtype == np.int32 and n_seg < n_syn
+
+    def runs_of(syn):
+        return synapse_tables.delivery_runs(syn, delay_steps(syn, 250_000), syn.msg_ptr[:-1],
+                                            syn.msg_ptr[1:])
+    base_ptr, base_runs = runs_of(base)
     for limit, seg_lo_type, msg_seg_lo_type in ((n_syn, np.int32, np.int32),
                                                 (n_syn - 1, np.int64, np.int32),
                                                 (n_seg, np.int64, np.int32),
@@ -365,6 +371,10 @@ def test_pointers_widen_to_int64_past_the_limit_with_the_same_values(monkeypatch
         assert syn.seg_lo.dtype == seg_lo_type and syn.msg_seg_lo.dtype == msg_seg_lo_type
         for name, a, b in zip(syn._fields, syn, base, strict=True):
             assert np.array_equal(a, b), name
+        # The delivery runs widen with the synapse pointers, to the same values.
+        run_ptr, runs = runs_of(syn)
+        assert runs.dtype == seg_lo_type and len(runs) > 0
+        assert np.array_equal(run_ptr, base_ptr) and np.array_equal(runs, base_runs)
 
 
 def test_distinct_delays_read_in_blocks_equal_numpy_unique():
@@ -423,3 +433,30 @@ def test_delivery_runs_give_each_neurons_synapses_in_segment_order(seed, share):
             assert not follows.any()                    # nothing left to merge
         merged += syn.seg_delay.size - len(runs) if hi - lo == n_cores else 0
     assert merged > 0                                   # segments did merge
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["timestep", "async"])
+def test_a_run_on_int64_tables_equals_a_run_on_int32_tables(monkeypatch, mode):
+    """A network past the int32 limit (a stand-in limit here) runs on int64 segment pointers
+    and delivery runs, through another compiled signature of the engine kernel, to the spikes,
+    counts and energy of the same network on int32 tables."""
+    from aersim.models import brunel_network
+    from aersim.simcore import PoissonDrive, RunConfig, Simulation
+    from aersim.simcore.engine import synapse_tables
+
+    net = brunel_network(n_exc=400, n_inh=100, epsilon=0.1, seed=2)
+    stim = [PoissonDrive(p, 16_000.0, 0.1) for p in ("exc", "inh")]
+    config = RunConfig(mode=mode, seed=5, synapses="copy")
+    narrow = Simulation(net, "loihi_like", stimuli=stim, config=config)
+    monkeypatch.setattr(synapse_tables, "INT32_LIMIT", net.n_synapses - 1)
+    wide = Simulation(net, "loihi_like", stimuli=stim, config=config)
+    assert narrow.syn.seg_lo.dtype == np.int32 and wide.syn.seg_lo.dtype == np.int64
+    if mode == "timestep":
+        assert wide.mode_tables.runs.dtype == np.int64
+        assert np.array_equal(wide.mode_tables.runs, narrow.mode_tables.runs)
+    a, b = narrow.run(0.05), wide.run(0.05)
+    assert a.n_spikes > 100
+    assert np.array_equal(a.spikes_t_ps, b.spikes_t_ps)
+    assert np.array_equal(a.spikes_neuron, b.spikes_neuron)
+    assert np.array_equal(a.counts, b.counts) and a.ledger.total_j == b.ledger.total_j
