@@ -108,22 +108,22 @@ def sample_probes(state, rec, k, dt_ps):
 
 @njit(cache=True)
 def owned_messages(msg_ptr, msg_core, core_lo, core_hi):
-    """Each neuron's messages to the cores ``core_lo .. core_hi - 1``: int64 ``(n_neurons,
-    2)`` rows ``[first, end)`` into the message tables. A neuron's messages are sorted by
-    destination core, so they are one range; finding it once per run spares a bisection per
-    spike and step."""
+    """Each neuron's messages to the cores ``core_lo .. core_hi - 1``: ``(first, end)``, two
+    int64 ``(n_neurons,)`` arrays of indices into the message tables. A neuron's messages are
+    sorted by destination core, so they are one range."""
     n = msg_ptr.shape[0] - 1
-    out = np.empty((n, 2), dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    end = np.empty(n, dtype=np.int64)
     for j in range(n):
         m = msg_ptr[j]
         m1 = msg_ptr[j + 1]
         while m < m1 and msg_core[m] < core_lo:
             m += 1
-        out[j, 0] = m
+        first[j] = m
         while m < m1 and msg_core[m] < core_hi:
             m += 1
-        out[j, 1] = m
-    return out
+        end[j] = m
+    return first, end
 
 
 @njit(cache=True, nogil=True)

@@ -36,7 +36,6 @@ from aersim.simcore.engine.build import (
     delay_steps,
 )
 from aersim.simcore.engine.partition import partition
-from aersim.simcore.engine.queue import grow
 from aersim.simcore.engine.synapse_tables import delivery_runs
 from aersim.simcore.errors import ConfigError
 from aersim.simcore.run.mpi import load_mpi
@@ -89,12 +88,9 @@ class RankRun:
         delays = delay_steps(sim.syn, sim.config.dt_ps)
         # A rank delivers only to its own cores (its update loop never fans out): its mode
         # tables keep the delivery runs of each neuron's synapses there, in place of all.
-        own_msg = partitioned.owned_messages(sim.syn.msg_ptr, sim.syn.msg_core, self.core_lo,
-                                             self.core_hi)
-        run_ptr, runs = delivery_runs(sim.syn, delays, np.ascontiguousarray(own_msg[:, 0]),
-                                      np.ascontiguousarray(own_msg[:, 1]))
+        run_ptr, runs = delivery_runs(sim.syn, delays, *partitioned.owned_messages(
+            sim.syn.msg_ptr, sim.syn.msg_core, self.core_lo, self.core_hi))
         sim.mode_tables = sim.mode_tables._replace(run_ptr=run_ptr, runs=runs)
-        del own_msg
         # Lookahead: no spike reaches a neuron sooner than the smallest delay, so ranks run
         # that many steps between exchanges (zero-delay synapses: one zero-delay level).
         self.lookahead = int(delays.min()) if delays.size else self.MAX_BATCH
@@ -247,7 +243,7 @@ class RankRun:
                     sim.rec, rows, kb, ke, idle_sum, durs, i0, sim.contention, self.concurrent,
                     self.size, self.rank, done):
                 step = int(done[0])
-                self._finish_held(sim, durs, i0 + step - kb)
+                sim.finish_held_step(durs, i0 + step - kb, self.concurrent)
                 done[0] = step + 1
         self.pending.clear()
         self.pending_bytes = 0
@@ -317,7 +313,7 @@ class RankRun:
                 self.drain(sim, spikes_t, spikes_n, trace)
             elif why == 1:
                 # The held step is delivered; its timeline runs once the queue has room.
-                self._finish_held(sim, durs, stop - k0)
+                sim.finish_held_step(durs, stop - k0, self.concurrent)
                 sim.n_steps_done += 1
                 stop += 1
             s = stop
@@ -330,20 +326,7 @@ class RankRun:
         if partitioned.close_step(sim.neurons, sim.syn, sim.chip_tables, sim.heap, sim.counters,
                                   sim.scratch, sim.rec, n_sp, self.idle_sum[0], durs, i,
                                   sim.contention, self.concurrent):
-            self._finish_held(sim, durs, i)
-
-    def _finish_held(self, sim, durs, i: int) -> None:
-        """Run the timeline that ``partitioned.close_step`` held, into ``durs[i]``: grow the
-        queue to the room it asked for, then the contention model's or the zero-load kernel
-        (as one process does, ``Simulation._run_steps``)."""
-        while sim.heap.e.shape[0] - int(sim.heap.meta[0]) < sim.scratch.pending[1]:
-            sim.heap = grow(sim.heap)
-        tables = (sim.neurons, sim.syn, sim.chip_tables, sim.heap, sim.counters, sim.scratch,
-                  sim.rec, durs, i)
-        if sim.contention:
-            engine_timestep.finish_step_noc_kernel(*tables)
-        else:
-            engine_timestep.finish_step_kernel(*tables, self.concurrent)
+            sim.finish_held_step(durs, i, self.concurrent)
 
     def _must_drain(self, sim, spikes: int, samples: int) -> bool:
         """Whether ``spikes`` more spikes, ``samples`` more probe rows or one more step's

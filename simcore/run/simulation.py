@@ -570,6 +570,19 @@ class Simulation:
             ahead, self.ahead = self.ahead, None
             compile_notice_waited(ahead.join(kernel, args))
 
+    def finish_held_step(self, durs, i: int, concurrent) -> None:
+        """Run the timeline of a step whose kernel held it (its spikes in ``scratch.spiked``),
+        into ``durs[i]`` (ps): grow the queue to the room it asked for, then the contention
+        model's or the zero-load kernel (``concurrent``: ``timestep.receive_flag``)."""
+        while self.heap.e.shape[0] - int(self.heap.meta[0]) < self.scratch.pending[1]:
+            self.heap = grow(self.heap)
+        tables = (self.neurons, self.syn, self.chip_tables, self.heap, self.counters,
+                  self.scratch, self.rec, durs, i)
+        if self.contention:
+            engine_timestep.finish_step_noc_kernel(*tables)
+        else:
+            engine_timestep.finish_step_kernel(*tables, concurrent)
+
     def _run_steps(self, in_t, in_n, in_v, t1, spikes_t, spikes_n, trace) -> np.ndarray:
         dt = self.config.dt_ps
         k0, k1 = self.t_ps // dt, t1 // dt
@@ -597,14 +610,7 @@ class Simulation:
             self.n_steps_done += int(k_next - k)
             k = int(k_next)
             if status == engine_timestep.STATUS_HEAP_FULL:
-                while self.heap.e.shape[0] - int(self.heap.meta[0]) < self.scratch.pending[1]:
-                    self.heap = grow(self.heap)
-                tables = (self.neurons, self.syn, self.chip_tables, self.heap, self.counters,
-                          self.scratch, self.rec, durs, k - k0)
-                if self.contention:
-                    engine_timestep.finish_step_noc_kernel(*tables)
-                else:
-                    engine_timestep.finish_step_kernel(*tables, concurrent)
+                self.finish_held_step(durs, k - k0, concurrent)
                 self.n_steps_done += 1
                 k += 1
                 continue

@@ -420,13 +420,13 @@ def test_delivery_runs_give_each_neurons_synapses_in_segment_order(seed, share):
     n_cores = int(core_of.max()) + 1
     merged = 0
     for lo, hi in ((0, n_cores), (0, n_cores // 2), (n_cores // 2, n_cores)):
-        own = owned_messages(syn.msg_ptr, syn.msg_core, lo, hi)
-        run_ptr, runs = delivery_runs(syn, steps, own[:, 0].copy(), own[:, 1].copy())
+        first, end = owned_messages(syn.msg_ptr, syn.msg_core, lo, hi)
+        run_ptr, runs = delivery_runs(syn, steps, first, end)
         assert run_ptr[0] == 0 and np.all(np.diff(run_ptr) >= 0) and run_ptr[-1] == len(runs)
         assert runs.dtype == np.int32 and np.all(runs[:, 0] < runs[:, 1])
         for j in range(net.n_neurons):
             assert _run_synapses(syn, run_ptr, runs, j) == \
-                _segment_synapses(syn, steps, own[j, 0], own[j, 1])
+                _segment_synapses(syn, steps, first[j], end[j])
             mine = runs[run_ptr[j]:run_ptr[j + 1]]
             follows = (mine[1:, 0] == mine[:-1, 1]) & (mine[1:, 2] == mine[:-1, 2]) \
                 & (mine[1:, 3] == mine[:-1, 3])
